@@ -1,0 +1,36 @@
+# Everything bootstraps .venv on first use: `make test` and `make run` work on a fresh machine
+# that has only python3, make and apt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint format run bench clean install
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+run: $(STAMP)
+	$(BIN)/python bot.py
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.tools_bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,328 @@
+"""Application settings: the single inventory of every environment variable Elo reads.
+
+Variables use the prefix ``ELO_`` and ``__`` between a group and its field, e.g.
+``ELO_DATABASE__PATH``. An optional ``.env`` file in the working directory is read too.
+``.env.example`` mirrors this module; ``tests/config/test_env_example.py`` keeps them in step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "ELO_"
+ENV_NESTED_DELIMITER = "__"
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """Raised when configuration cannot be used; the message is one line meant for a person."""
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DatabaseSettings(_Group):
+    """Where the SQLite database lives and how connections behave."""
+
+    path: Path = Field(
+        default=Path("data/elo.db"),
+        description="SQLite database file; its folder is created on first use.",
+    )
+    busy_timeout_ms: int = Field(
+        default=5000,
+        ge=100,
+        le=60000,
+        description="How long a writer waits for another writer's lock, in milliseconds.",
+    )
+
+
+class SecuritySettings(_Group):
+    """What the model may see and do."""
+
+    expose_stats_to_model: bool = Field(
+        default=False,
+        description=(
+            "Offer get_clinic_stats to the model during patient calls. Clinic revenue is"
+            " confidential, so this is off by default."
+        ),
+    )
+
+
+class ClinicSettings(_Group):
+    """Which clinic profile to load and the booking policy."""
+
+    profile_path: Path = Field(
+        default=_PROJECT_ROOT / "config" / "clinic.toml",
+        description="TOML file with the clinic's facts, hours, services and FAQ.",
+    )
+    booking_horizon_days: int = Field(
+        default=90, ge=1, le=365, description="How far ahead appointments may be booked, in days."
+    )
+    min_notice_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Shortest time between now and a bookable appointment, in minutes.",
+    )
+    max_slots_offered: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="Most free slots one check_available_slots answer lists.",
+    )
+
+
+class ValidationSettings(_Group):
+    """Rules for patient input."""
+
+    allowed_phone_regions: Annotated[list[str], NoDecode] = Field(
+        default=["AL"],
+        min_length=1,
+        description="ISO 3166 regions whose phone numbers are accepted (comma-separated list).",
+    )
+    default_phone_region: str = Field(
+        default="AL",
+        description="Region assumed for numbers written without a country code.",
+    )
+    max_name_length: int = Field(
+        default=80, ge=10, le=200, description="Longest accepted patient name, in characters."
+    )
+
+    @field_validator("allowed_phone_regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_phone_regions")
+    @classmethod
+    def _check_regions(cls, value: list[str]) -> list[str]:
+        import phonenumbers
+
+        known = phonenumbers.SUPPORTED_REGIONS
+        bad = [region for region in value if region not in known]
+        if bad:
+            raise ValueError(f"unknown region code(s) {', '.join(bad)}; use ISO codes like AL, XK")
+        return value
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _check_default_region(cls, value: str) -> str:
+        import phonenumbers
+
+        value = value.strip().upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("unknown region code; use an ISO code like AL")
+        return value
+
+
+class SearchSettings(_Group):
+    """The optional web search endpoint behind search_web."""
+
+    url: AnyHttpUrl | None = Field(
+        default=None,
+        description=(
+            "SearxNG-style JSON search endpoint (GET ?q=...&format=json). Empty: answer from the"
+            " clinic FAQ only."
+        ),
+    )
+    timeout_seconds: float = Field(
+        default=3.0, gt=0, le=30, description="Time limit for one search request, in seconds."
+    )
+    max_results: int = Field(
+        default=3, ge=1, le=10, description="Most search results handed to the model."
+    )
+    max_snippet_chars: int = Field(
+        default=300, ge=50, le=2000, description="Longest snippet per search result, in characters."
+    )
+
+
+class LogFormat(StrEnum):
+    """Console log styles."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+class LoggingSettings(_Group):
+    """Where logs go and what they may contain."""
+
+    level: str = Field(
+        default="INFO", description="Lowest level logged: TRACE, DEBUG, INFO, WARNING or ERROR."
+    )
+    file: Path | None = Field(
+        default=Path("logs/elo.jsonl"),
+        description="JSON-lines log file; empty to log to the console only.",
+    )
+    rotation_mb: int = Field(
+        default=10, ge=1, le=1024, description="Size at which the log file rotates, in MB."
+    )
+    backups: int = Field(default=5, ge=0, le=100, description="Rotated log files kept.")
+    console_format: LogFormat = Field(
+        default=LogFormat.TEXT, description="Console style: text (readable) or json."
+    )
+    mask_pii: bool = Field(
+        default=True,
+        description=(
+            "Mask phone numbers, names and emails in logs. Turn off only on a test machine with"
+            " no real patients."
+        ),
+    )
+
+    @field_validator("level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        value = value.strip().upper()
+        allowed = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+
+class LiveKitSettings(_Group):
+    """The LiveKit server the agent joins."""
+
+    url: Annotated[str, Field(description="LiveKit server URL (wss://... or ws://...).")] = ""
+    api_key: SecretStr = Field(default=SecretStr(""), description="LiveKit API key.")
+    api_secret: SecretStr = Field(default=SecretStr(""), description="LiveKit API secret.")
+    room: str = Field(default="elo", max_length=128, description="Room the agent joins.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("ws://", "wss://", "http://", "https://")):
+            raise ValueError("must start with wss://, ws://, https:// or http://")
+        return value
+
+
+class GoogleSettings(_Group):
+    """Gemini Live access."""
+
+    api_key: SecretStr = Field(default=SecretStr(""), description="Gemini API key.")
+    model: str = Field(
+        default="models/gemini-2.5-flash-native-audio-preview-09-2025",
+        max_length=200,
+        description="Gemini Live model name.",
+    )
+    voice: str = Field(default="Charon", max_length=64, description="Gemini Live voice name.")
+    base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Override of the Gemini API endpoint (a private endpoint or local emulator).",
+    )
+
+
+class PipelineSettings(_Group):
+    """Audio pipeline parameters."""
+
+    language: str = Field(
+        default="sq-AL", max_length=16, description="Default call language (BCP 47)."
+    )
+    input_sample_rate: int = Field(default=16000, description="Audio input rate in Hz (8000/16000).")
+    output_sample_rate: int = Field(default=24000, description="Audio output rate in Hz.")
+
+    @field_validator("input_sample_rate")
+    @classmethod
+    def _check_in_rate(cls, value: int) -> int:
+        if value not in (8000, 16000):
+            raise ValueError("must be 8000 or 16000 (Silero VAD accepts only these)")
+        return value
+
+    @field_validator("output_sample_rate")
+    @classmethod
+    def _check_out_rate(cls, value: int) -> int:
+        if value not in (8000, 16000, 24000, 48000):
+            raise ValueError("must be 8000, 16000, 24000 or 48000")
+        return value
+
+
+class AppSettings(BaseSettings):
+    """Every setting Elo reads, grouped. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    clinic: ClinicSettings = Field(default_factory=ClinicSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
+    google: GoogleSettings = Field(default_factory=GoogleSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """Turn a validation error location into the environment variable a person sets.
+
+    Args:
+        loc: The pydantic error location, e.g. ``("database", "busy_timeout_ms")``.
+
+    Returns:
+        The variable name, e.g. ``ELO_DATABASE__BUSY_TIMEOUT_MS``.
+    """
+    parts = [str(part) for part in loc if not isinstance(part, int)]
+    return ENV_PREFIX + ENV_NESTED_DELIMITER.join(parts).upper()
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Summarise a settings validation error on one line without echoing secret values.
+
+    Args:
+        error: The error raised while building :class:`AppSettings`.
+
+    Returns:
+        A line such as ``ELO_DATABASE__BUSY_TIMEOUT_MS: Input should be greater than or equal to
+        100``.
+    """
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{env_name(item['loc'])}: {message}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_settings(*, env_file: Path | str | None = ".env", **overrides: Any) -> AppSettings:
+    """Build settings from the environment (and ``env_file``), turning errors into one line.
+
+    Args:
+        env_file: The dotenv file to read, or None to read only the environment.
+        **overrides: Explicit group values that win over the environment (used by tests and
+            command-line flags).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: A value is unusable; the message names the variable and what is allowed.
+    """
+    try:
+        return AppSettings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        # pydantic-settings raises a bare ValueError for unparsable JSON in complex variables.
+        raise ConfigError(f"invalid configuration: {str(exc).splitlines()[0]}") from None

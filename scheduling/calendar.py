@@ -1,0 +1,62 @@
+"""When the clinic is open: weekly hours minus closed dates and public holidays."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import holidays
+
+from config.clinic import ClinicProfile
+
+
+class ClinicCalendar:
+    """Answers whether and when the clinic is open on a given local date.
+
+    Args:
+        clinic: The clinic profile.
+        language: Language for holiday names ("sq" or "en").
+    """
+
+    def __init__(self, clinic: ClinicProfile, *, language: str = "sq") -> None:
+        self._clinic = clinic
+        self._closed = set(clinic.closed_dates)
+        self._holidays = (
+            holidays.country_holidays(
+                clinic.country, language="en_US" if language.startswith("en") else "sq"
+            )
+            if clinic.observe_public_holidays
+            else {}
+        )
+
+    def closure_reason(self, day: date) -> str | None:
+        """Why the clinic is closed on ``day``, or None when it opens.
+
+        Args:
+            day: A date in the clinic's time zone.
+
+        Returns:
+            A short reason such as "public holiday (Dita e Pavarësisë)" or "closed on Sundays".
+        """
+        if day in self._closed:
+            return "the clinic is closed that day"
+        name = self._holidays.get(day) if self._holidays else None
+        if name:
+            return f"public holiday ({name})"
+        if not self._clinic.intervals_on(day):
+            return f"the clinic is closed on {day.strftime('%A')}s"
+        return None
+
+    def open_intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """Opening intervals of ``day`` as aware datetimes in the clinic zone; empty if closed."""
+        if self.closure_reason(day) is not None:
+            return []
+        tz = self._clinic.tz
+        return [
+            (datetime.combine(day, i.start, tzinfo=tz), datetime.combine(day, i.end, tzinfo=tz))
+            for i in self._clinic.intervals_on(day)
+        ]
+
+    def describe_hours(self, day: date) -> str:
+        """Opening hours of ``day`` as text, e.g. "09:00-13:00, 14:00-19:00"."""
+        intervals = self._clinic.intervals_on(day)
+        return ", ".join(f"{i.start:%H:%M}-{i.end:%H:%M}" for i in intervals) or "closed"

@@ -1,0 +1,109 @@
+"""Schema migrations, applied in order at start-up and tracked with PRAGMA user_version.
+
+Append new migrations; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+ACTIVE_STATUSES = ("scheduled", "confirmed")
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the clinic core.
+    """
+    CREATE TABLE patients (
+        id          INTEGER PRIMARY KEY,
+        phone       TEXT NOT NULL UNIQUE CHECK (phone GLOB '+[1-9]*' AND length(phone) <= 16),
+        name        TEXT NOT NULL CHECK (length(name) <= 200),
+        email       TEXT CHECK (email IS NULL OR length(email) <= 254),
+        language    TEXT NOT NULL DEFAULT 'sq',
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+
+    CREATE TABLE appointments (
+        id          INTEGER PRIMARY KEY,
+        patient_id  INTEGER NOT NULL REFERENCES patients(id),
+        service_id  TEXT NOT NULL,
+        chair       INTEGER NOT NULL CHECK (chair >= 1),
+        starts_at   TEXT NOT NULL,
+        ends_at     TEXT NOT NULL CHECK (ends_at > starts_at),
+        status      TEXT NOT NULL DEFAULT 'scheduled'
+                    CHECK (status IN ('scheduled', 'confirmed', 'cancelled', 'completed', 'no_show')),
+        price_lek   INTEGER NOT NULL CHECK (price_lek >= 0),
+        source      TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import')),
+        call_id     TEXT,
+        legacy_key  TEXT UNIQUE,
+        created_at  TEXT NOT NULL
+    );
+    -- The backstop against double booking: one active appointment per chair and start.
+    CREATE UNIQUE INDEX appointments_active_chair_start
+        ON appointments(chair, starts_at) WHERE status IN ('scheduled', 'confirmed');
+    CREATE INDEX appointments_starts_at ON appointments(starts_at);
+    CREATE INDEX appointments_status ON appointments(status);
+    CREATE INDEX appointments_patient ON appointments(patient_id);
+
+    -- One row per grid slot an active appointment occupies, so overlapping appointments of any
+    -- length collide on the primary key, not only identical start times.
+    CREATE TABLE appointment_slots (
+        chair           INTEGER NOT NULL,
+        slot_start      TEXT NOT NULL,
+        appointment_id  INTEGER NOT NULL REFERENCES appointments(id) ON DELETE CASCADE,
+        PRIMARY KEY (chair, slot_start)
+    ) WITHOUT ROWID;
+    CREATE INDEX appointment_slots_start ON appointment_slots(slot_start);
+    CREATE INDEX appointment_slots_appointment ON appointment_slots(appointment_id);
+
+    CREATE TRIGGER appointments_release_slots
+    AFTER UPDATE OF status ON appointments
+    WHEN NEW.status NOT IN ('scheduled', 'confirmed')
+    BEGIN
+        DELETE FROM appointment_slots WHERE appointment_id = NEW.id;
+    END;
+
+    CREATE TABLE follow_ups (
+        id          INTEGER PRIMARY KEY,
+        patient_id  INTEGER NOT NULL REFERENCES patients(id),
+        due_at      TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'done', 'cancelled')),
+        reason      TEXT CHECK (reason IS NULL OR length(reason) <= 500),
+        source      TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import')),
+        call_id     TEXT,
+        legacy_key  TEXT UNIQUE,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX follow_ups_due_at ON follow_ups(due_at);
+    CREATE INDEX follow_ups_status ON follow_ups(status);
+    CREATE INDEX follow_ups_patient ON follow_ups(patient_id);
+
+    CREATE TABLE calls (
+        id                   TEXT PRIMARY KEY,
+        patient_id           INTEGER REFERENCES patients(id),
+        started_at           TEXT NOT NULL,
+        ended_at             TEXT,
+        outcome              TEXT,
+        outcome_reason       TEXT,
+        transcript           TEXT NOT NULL DEFAULT '[]',
+        counters             TEXT NOT NULL DEFAULT '{}',
+        turns                INTEGER NOT NULL DEFAULT 0,
+        tool_calls           INTEGER NOT NULL DEFAULT 0,
+        appointments_booked  INTEGER NOT NULL DEFAULT 0,
+        revenue_booked       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX calls_started_at ON calls(started_at);
+    CREATE INDEX calls_patient ON calls(patient_id);
+
+    -- Daily roll-up in the clinic's local calendar. Money in whole lek. conversion_rate is
+    -- converted_calls / total_calls, where a converted call booked at least one appointment.
+    CREATE TABLE call_analytics (
+        day                  TEXT PRIMARY KEY,
+        total_calls          INTEGER NOT NULL DEFAULT 0,
+        converted_calls      INTEGER NOT NULL DEFAULT 0,
+        appointments_booked  INTEGER NOT NULL DEFAULT 0,
+        revenue_generated    INTEGER NOT NULL DEFAULT 0,
+        conversion_rate      REAL NOT NULL DEFAULT 0
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,111 @@
+"""Typed records returned by the store."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Source = Literal["agent", "cli", "import"]
+AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", "no_show"]
+FollowUpStatus = Literal["pending", "done", "cancelled"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Patient(_Record):
+    """A patient, identified by an E.164 phone number."""
+
+    id: int
+    phone: str
+    name: str
+    email: str | None
+    language: str
+    created_at: datetime
+
+
+class Appointment(_Record):
+    """A booked appointment."""
+
+    id: int
+    patient_id: int
+    service_id: str
+    chair: int
+    starts_at: datetime
+    ends_at: datetime
+    status: AppointmentStatus
+    price_lek: int
+    source: Source
+    call_id: str | None
+    created_at: datetime
+
+
+class FollowUp(_Record):
+    """A callback the clinic owes a patient."""
+
+    id: int
+    patient_id: int
+    due_at: datetime
+    status: FollowUpStatus
+    reason: str | None
+    source: Source
+    call_id: str | None
+    created_at: datetime
+
+
+class Booked(_Record):
+    """Result of a successful booking."""
+
+    appointment: Appointment
+    patient: Patient
+    new_patient: bool
+
+
+class SlotTaken(_Record):
+    """Result of a booking that lost the slot to another booking."""
+
+    starts_at: datetime
+
+
+class CallRecord(_Record):
+    """One call, as the pipeline records it."""
+
+    id: str
+    patient_id: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str | None
+    outcome_reason: str | None
+    transcript: list[dict[str, Any]]
+    counters: dict[str, Any]
+    turns: int
+    tool_calls: int
+    appointments_booked: int
+    revenue_booked: int
+
+
+class DailyAnalytics(_Record):
+    """One day of the call_analytics roll-up."""
+
+    day: date
+    total_calls: int
+    appointments_booked: int
+    revenue_generated: int
+    conversion_rate: float
+
+
+class Stats(_Record):
+    """Aggregates over a period: no patient data."""
+
+    first_day: date | None
+    last_day: date | None
+    total_calls: int
+    appointments_booked: int
+    revenue_generated: int
+    conversion_rate: float
+    upcoming_appointments: int
+    pending_follow_ups: int
+    patients: int

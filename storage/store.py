@@ -1,0 +1,603 @@
+"""A thin aiosqlite store with keyword-only typed methods.
+
+One :class:`Store` owns one connection. Writes that read before they write run in ``BEGIN
+IMMEDIATE`` transactions, so two processes booking the same slot serialise on SQLite's write lock
+and the loser sees the winner's row when it re-checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.models import (
+    Appointment,
+    Booked,
+    CallRecord,
+    DailyAnalytics,
+    FollowUp,
+    Patient,
+    SlotTaken,
+    Source,
+    Stats,
+)
+from storage.timefmt import from_db, to_db
+
+
+class StoreError(Exception):
+    """The database cannot be used (newer schema, unreadable file)."""
+
+
+class NotFoundError(StoreError):
+    """A record asked for by id does not exist."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Async access to Elo's SQLite database. Open with :meth:`open`.
+
+    Args:
+        conn: An open aiosqlite connection in autocommit mode.
+        tz: The clinic time zone, for daily roll-ups.
+        clock: Returns the current aware time; tests pass a fixed clock.
+    """
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        tz: ZoneInfo,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._conn = conn
+        self._tz = tz
+        self._clock = clock
+        # One connection cannot nest transactions; concurrent writers in this process queue here.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        *,
+        tz: ZoneInfo | str = "Europe/Tirane",
+        busy_timeout_ms: int = 5000,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> Self:
+        """Open (creating if needed) and migrate the database at ``path``.
+
+        Args:
+            path: The SQLite file.
+            tz: The clinic time zone.
+            busy_timeout_ms: How long to wait for another writer.
+            clock: Source of the current time.
+
+        Returns:
+            A ready store.
+
+        Raises:
+            StoreError: The file is not a database or has a newer schema than this code.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            store = cls(conn, tz=ZoneInfo(str(tz)), clock=clock)
+            await store._migrate()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise StoreError(f"cannot use database {path}: {exc}") from None
+        except BaseException:
+            await conn.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _migrate(self) -> None:
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = await self._scalar("PRAGMA user_version")
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"database schema version {version} is newer than this Elo"
+                        f" ({SCHEMA_VERSION}); upgrade Elo"
+                    )
+                for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                    for statement in _split_sql(script):
+                        await self._conn.execute(statement)
+                    await self._conn.execute(f"PRAGMA user_version = {number}")
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+    async def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        return await self._scalar("PRAGMA user_version")
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        async with self._conn.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    # --- patients -------------------------------------------------------------------------
+
+    async def get_patient(self, *, phone: str) -> Patient | None:
+        """The patient with this E.164 number, if known."""
+        async with self._conn.execute("SELECT * FROM patients WHERE phone = ?", (phone,)) as cur:
+            row = await cur.fetchone()
+        return _patient(row) if row else None
+
+    async def upsert_patient(
+        self, *, phone: str, name: str, email: str | None = None, language: str = "sq"
+    ) -> tuple[Patient, bool]:
+        """Find the patient by phone or create them.
+
+        An existing patient keeps their recorded name: a caller cannot rename someone else.
+
+        Returns:
+            The patient and whether they were created now.
+        """
+        async with self._transaction() as conn:
+            return await self._upsert_patient(conn, phone, name, email, language)
+
+    async def _upsert_patient(
+        self,
+        conn: aiosqlite.Connection,
+        phone: str,
+        name: str,
+        email: str | None,
+        language: str,
+    ) -> tuple[Patient, bool]:
+        async with conn.execute("SELECT * FROM patients WHERE phone = ?", (phone,)) as cur:
+            row = await cur.fetchone()
+        if row:
+            if email and not row["email"]:
+                await conn.execute(
+                    "UPDATE patients SET email = ?, updated_at = ? WHERE id = ?",
+                    (email, to_db(self._clock()), row["id"]),
+                )
+                async with conn.execute("SELECT * FROM patients WHERE id = ?", (row["id"],)) as c:
+                    row = await c.fetchone()
+            return _patient(row), False
+        now = to_db(self._clock())
+        async with conn.execute(
+            "INSERT INTO patients (phone, name, email, language, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+            (phone, name, email, language, now, now),
+        ) as cur:
+            row = await cur.fetchone()
+        return _patient(row), True
+
+    async def count_patients(self) -> int:
+        """How many patients are on file."""
+        return await self._scalar("SELECT count(*) FROM patients")
+
+    # --- appointments ---------------------------------------------------------------------
+
+    async def occupancy(self, *, start: datetime, end: datetime) -> dict[datetime, frozenset[int]]:
+        """Chairs taken per grid slot with ``start <= slot < end``."""
+        taken: dict[datetime, set[int]] = {}
+        async with self._conn.execute(
+            "SELECT slot_start, chair FROM appointment_slots"
+            " WHERE slot_start >= ? AND slot_start < ?",
+            (to_db(start), to_db(end)),
+        ) as cur:
+            async for row in cur:
+                taken.setdefault(from_db(row[0]), set()).add(row[1])
+        return {slot: frozenset(chairs) for slot, chairs in taken.items()}
+
+    async def book_appointment(
+        self,
+        *,
+        phone: str,
+        name: str,
+        service_id: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        slot: timedelta,
+        chairs: int,
+        price_lek: int,
+        source: Source,
+        call_id: str | None = None,
+        language: str = "sq",
+        legacy_key: str | None = None,
+    ) -> Booked | SlotTaken:
+        """Book the first chair free for the whole appointment, atomically.
+
+        The slot is re-checked inside a ``BEGIN IMMEDIATE`` transaction; the unique indexes on
+        ``appointment_slots`` and ``appointments`` refuse any overlap that slips past.
+
+        Args:
+            phone: Patient's E.164 number (the patient is found or created).
+            name: Patient's validated name, used only for a new patient.
+            service_id: Catalogue id.
+            starts_at: Aware start, on the slot grid.
+            ends_at: Aware end.
+            slot: The grid step.
+            chairs: Number of chairs in the clinic.
+            price_lek: Price in whole lek.
+            source: Who booked: agent, cli or import.
+            call_id: The call that booked it, if any.
+            language: The patient's language, for a new patient.
+            legacy_key: Idempotency key for imported records.
+
+        Returns:
+            :class:`Booked`, or :class:`SlotTaken` when no chair is free.
+        """
+        slot_starts = _grid(starts_at, ends_at, slot)
+        try:
+            async with self._transaction() as conn:
+                marks = ",".join("?" * len(slot_starts))
+                async with conn.execute(
+                    f"SELECT DISTINCT chair FROM appointment_slots WHERE slot_start IN ({marks})",  # noqa: S608
+                    slot_starts,
+                ) as cur:
+                    busy = {row[0] async for row in cur}
+                free = [c for c in range(1, chairs + 1) if c not in busy]
+                if not free:
+                    raise _Taken
+                patient, created = await self._upsert_patient(conn, phone, name, None, language)
+                now = self._clock()
+                async with conn.execute(
+                    "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
+                    " status, price_lek, source, call_id, legacy_key, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?) RETURNING *",
+                    (
+                        patient.id,
+                        service_id,
+                        free[0],
+                        to_db(starts_at),
+                        to_db(ends_at),
+                        price_lek,
+                        source,
+                        call_id,
+                        legacy_key,
+                        to_db(now),
+                    ),
+                ) as cur:
+                    row = await cur.fetchone()
+                await conn.executemany(
+                    "INSERT INTO appointment_slots (chair, slot_start, appointment_id)"
+                    " VALUES (?, ?, ?)",
+                    [(free[0], s, row["id"]) for s in slot_starts],
+                )
+                if source != "import":
+                    await self._add_daily(conn, now, booked=1, revenue=price_lek)
+        except _Taken:
+            return SlotTaken(starts_at=starts_at)
+        except sqlite3.IntegrityError as exc:
+            if "appointment_slots" in str(exc) or "appointments.chair" in str(exc):
+                return SlotTaken(starts_at=starts_at)
+            raise
+        return Booked(appointment=_appointment(row), patient=patient, new_patient=created)
+
+    async def set_appointment_status(self, *, appointment_id: int, status: str) -> Appointment:
+        """Change an appointment's status; leaving scheduled/confirmed frees its slots.
+
+        Raises:
+            NotFoundError: No such appointment.
+        """
+        async with self._transaction() as conn:
+            async with conn.execute(
+                "UPDATE appointments SET status = ? WHERE id = ? RETURNING *",
+                (status, appointment_id),
+            ) as cur:
+                row = await cur.fetchone()
+        if row is None:
+            raise NotFoundError(f"no appointment {appointment_id}")
+        return _appointment(row)
+
+    async def list_appointments(
+        self, *, start: datetime, end: datetime, active_only: bool = True
+    ) -> list[Appointment]:
+        """Appointments starting in ``[start, end)``, in time order."""
+        sql = "SELECT * FROM appointments WHERE starts_at >= ? AND starts_at < ?"
+        if active_only:
+            sql += " AND status IN ('scheduled', 'confirmed')"
+        async with self._conn.execute(sql + " ORDER BY starts_at", (to_db(start), to_db(end))) as c:
+            return [_appointment(row) async for row in c]
+
+    async def count_appointments(self, *, active_only: bool = False) -> int:
+        """How many appointments exist (optionally only active ones)."""
+        sql = "SELECT count(*) FROM appointments"
+        if active_only:
+            sql += " WHERE status IN ('scheduled', 'confirmed')"
+        return await self._scalar(sql)
+
+    # --- follow-ups -----------------------------------------------------------------------
+
+    async def create_follow_up(
+        self,
+        *,
+        phone: str,
+        name: str,
+        due_at: datetime,
+        reason: str | None,
+        source: Source,
+        call_id: str | None = None,
+        language: str = "sq",
+        legacy_key: str | None = None,
+    ) -> tuple[FollowUp, Patient]:
+        """Record a callback owed to a patient (found or created by phone)."""
+        async with self._transaction() as conn:
+            patient, _ = await self._upsert_patient(conn, phone, name, None, language)
+            async with conn.execute(
+                "INSERT INTO follow_ups (patient_id, due_at, reason, source, call_id, legacy_key,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                (
+                    patient.id,
+                    to_db(due_at),
+                    reason,
+                    source,
+                    call_id,
+                    legacy_key,
+                    to_db(self._clock()),
+                ),
+            ) as cur:
+                row = await cur.fetchone()
+        return _follow_up(row), patient
+
+    async def list_follow_ups(self, *, status: str = "pending") -> list[FollowUp]:
+        """Follow-ups with a status, soonest first."""
+        async with self._conn.execute(
+            "SELECT * FROM follow_ups WHERE status = ? ORDER BY due_at", (status,)
+        ) as cur:
+            return [_follow_up(row) async for row in cur]
+
+    async def legacy_keys(self) -> set[str]:
+        """Idempotency keys of every record imported so far."""
+        async with self._conn.execute(
+            "SELECT legacy_key FROM appointments WHERE legacy_key IS NOT NULL"
+            " UNION SELECT legacy_key FROM follow_ups WHERE legacy_key IS NOT NULL"
+        ) as cur:
+            return {row[0] async for row in cur}
+
+    # --- calls and analytics --------------------------------------------------------------
+
+    async def start_call(self, *, call_id: str, patient_id: int | None = None) -> CallRecord:
+        """Create the row for a call that is starting."""
+        async with self._transaction() as conn:
+            async with conn.execute(
+                "INSERT INTO calls (id, patient_id, started_at) VALUES (?, ?, ?) RETURNING *",
+                (call_id, patient_id, to_db(self._clock())),
+            ) as cur:
+                row = await cur.fetchone()
+        return _call(row)
+
+    async def save_call_progress(
+        self,
+        *,
+        call_id: str,
+        transcript: list[dict[str, Any]],
+        counters: dict[str, Any],
+        turns: int,
+        tool_calls: int,
+    ) -> None:
+        """Overwrite a running call's transcript and counters (called incrementally)."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE calls SET transcript = ?, counters = ?, turns = ?, tool_calls = ?"
+                " WHERE id = ?",
+                (
+                    json.dumps(transcript, ensure_ascii=False),
+                    json.dumps(counters, ensure_ascii=False),
+                    turns,
+                    tool_calls,
+                    call_id,
+                ),
+            )
+
+    async def finish_call(
+        self,
+        *,
+        call_id: str,
+        outcome: str,
+        outcome_reason: str | None = None,
+        appointments_booked: int = 0,
+        revenue_booked: int = 0,
+    ) -> CallRecord:
+        """Close a call and count it in the daily roll-up (once, even if called twice).
+
+        Raises:
+            NotFoundError: No such call.
+        """
+        now = self._clock()
+        async with self._transaction() as conn:
+            async with conn.execute(
+                "UPDATE calls SET ended_at = ?, outcome = ?, outcome_reason = ?,"
+                " appointments_booked = ?, revenue_booked = ?"
+                " WHERE id = ? AND ended_at IS NULL RETURNING *",
+                (to_db(now), outcome, outcome_reason, appointments_booked, revenue_booked, call_id),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None:
+                await self._add_daily(
+                    conn,
+                    from_db(row["started_at"]),
+                    calls=1,
+                    converted=1 if appointments_booked else 0,
+                )
+        if row is None:
+            record = await self.get_call(call_id=call_id)
+            if record is None:
+                raise NotFoundError(f"no call {call_id}")
+            return record
+        return _call(row)
+
+    async def get_call(self, *, call_id: str) -> CallRecord | None:
+        """One call's row."""
+        async with self._conn.execute("SELECT * FROM calls WHERE id = ?", (call_id,)) as cur:
+            row = await cur.fetchone()
+        return _call(row) if row else None
+
+    async def _add_daily(
+        self,
+        conn: aiosqlite.Connection,
+        moment: datetime,
+        *,
+        calls: int = 0,
+        converted: int = 0,
+        booked: int = 0,
+        revenue: int = 0,
+    ) -> None:
+        day = moment.astimezone(self._tz).date().isoformat()
+        await conn.execute(
+            "INSERT INTO call_analytics (day, total_calls, appointments_booked, revenue_generated)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET"
+            " total_calls = total_calls + excluded.total_calls,"
+            " appointments_booked = appointments_booked + excluded.appointments_booked,"
+            " revenue_generated = revenue_generated + excluded.revenue_generated",
+            (day, calls, booked, revenue),
+        )
+        if converted:
+            await conn.execute(
+                "UPDATE call_analytics SET converted_calls = converted_calls + ? WHERE day = ?",
+                (converted, day),
+            )
+        await conn.execute(
+            "UPDATE call_analytics SET conversion_rate = CASE WHEN total_calls > 0"
+            " THEN round(CAST(converted_calls AS REAL) / total_calls, 4) ELSE 0 END WHERE day = ?",
+            (day,),
+        )
+
+    async def daily_analytics(self, *, first_day: date, last_day: date) -> list[DailyAnalytics]:
+        """The roll-up rows between two local dates, inclusive."""
+        async with self._conn.execute(
+            "SELECT day, total_calls, appointments_booked, revenue_generated, conversion_rate"
+            " FROM call_analytics WHERE day >= ? AND day <= ? ORDER BY day",
+            (first_day.isoformat(), last_day.isoformat()),
+        ) as cur:
+            return [DailyAnalytics.model_validate(dict(row)) async for row in cur]
+
+    async def stats(self, *, first_day: date | None = None, last_day: date | None = None) -> Stats:
+        """Aggregates only: calls, bookings, revenue, conversion, and open work counts."""
+        low = first_day.isoformat() if first_day else "0000-01-01"
+        high = last_day.isoformat() if last_day else "9999-12-31"
+        async with self._conn.execute(
+            "SELECT min(day), max(day), coalesce(sum(total_calls), 0),"
+            " coalesce(sum(converted_calls), 0), coalesce(sum(appointments_booked), 0),"
+            " coalesce(sum(revenue_generated), 0) FROM call_analytics WHERE day BETWEEN ? AND ?",
+            (low, high),
+        ) as cur:
+            row = await cur.fetchone()
+        now = to_db(self._clock())
+        upcoming = await self._scalar(
+            "SELECT count(*) FROM appointments WHERE starts_at >= ?"
+            " AND status IN ('scheduled', 'confirmed')",
+            (now,),
+        )
+        pending = await self._scalar("SELECT count(*) FROM follow_ups WHERE status = 'pending'")
+        calls, converted = row[2], row[3]
+        return Stats(
+            first_day=date.fromisoformat(row[0]) if row[0] else None,
+            last_day=date.fromisoformat(row[1]) if row[1] else None,
+            total_calls=calls,
+            appointments_booked=row[4],
+            revenue_generated=row[5],
+            conversion_rate=round(converted / calls, 4) if calls else 0.0,
+            upcoming_appointments=upcoming,
+            pending_follow_ups=pending,
+            patients=await self.count_patients(),
+        )
+
+
+class _Taken(Exception):
+    """Internal: the re-check found no free chair."""
+
+
+def _grid(start: datetime, end: datetime, step: timedelta) -> list[str]:
+    slots = []
+    moment = start
+    while moment < end:
+        slots.append(to_db(moment))
+        moment += step
+    return slots
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def _patient(row: sqlite3.Row) -> Patient:
+    data = dict(row)
+    data["created_at"] = from_db(data["created_at"])
+    data.pop("updated_at", None)
+    return Patient.model_validate(data)
+
+
+def _appointment(row: sqlite3.Row) -> Appointment:
+    data = dict(row)
+    for key in ("starts_at", "ends_at", "created_at"):
+        data[key] = from_db(data[key])
+    data.pop("legacy_key", None)
+    return Appointment.model_validate(data)
+
+
+def _follow_up(row: sqlite3.Row) -> FollowUp:
+    data = dict(row)
+    for key in ("due_at", "created_at"):
+        data[key] = from_db(data[key])
+    data.pop("legacy_key", None)
+    return FollowUp.model_validate(data)
+
+
+def _call(row: sqlite3.Row) -> CallRecord:
+    data = dict(row)
+    data["started_at"] = from_db(data["started_at"])
+    data["ended_at"] = from_db(data["ended_at"]) if data["ended_at"] else None
+    data["transcript"] = json.loads(data["transcript"])
+    data["counters"] = json.loads(data["counters"])
+    return CallRecord.model_validate(data)
