@@ -1,0 +1,1 @@
+"""Configuration: application settings and the clinic profile."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -148,7 +149,7 @@ class ClinicProfile(_Model):
     ) -> dict[Weekday, tuple[Interval, ...]]:
         full = {day: tuple(sorted(value.get(day, ()), key=lambda i: i.start)) for day in WEEKDAYS}
         for day, intervals in full.items():
-            for first, second in zip(intervals, intervals[1:], strict=False):
+            for first, second in pairwise(intervals):
                 if second.start < first.end:
                     raise ValueError(f"opening intervals overlap on {day}")
         if not any(full.values()):
@@ -226,7 +227,8 @@ def load_clinic_profile(path: Path) -> ClinicProfile:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            f"clinic profile {path} not found; set ELO_CLINIC__PROFILE_PATH to the clinic's TOML file"
+            f"clinic profile {path} not found;"
+            " set ELO_CLINIC__PROFILE_PATH to the clinic's TOML file"
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"clinic profile {path} is not valid TOML: {exc}") from None

@@ -234,7 +234,9 @@ class PipelineSettings(_Group):
     language: str = Field(
         default="sq-AL", max_length=16, description="Default call language (BCP 47)."
     )
-    input_sample_rate: int = Field(default=16000, description="Audio input rate in Hz (8000/16000).")
+    input_sample_rate: int = Field(
+        default=16000, description="Audio input rate in Hz (8000/16000)."
+    )
     output_sample_rate: int = Field(default=24000, description="Audio output rate in Hz.")
 
     @field_validator("input_sample_rate")

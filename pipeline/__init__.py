@@ -1,0 +1,1 @@
+"""The voice pipeline (LiveKit, Silero VAD, Gemini Live) and its processors."""

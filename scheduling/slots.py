@@ -76,16 +76,26 @@ class SlotFinder:
                 start += step
         return starts
 
-    def rule_violation(self, start: datetime, duration: timedelta, now: datetime) -> str | None:
-        """Why ``start`` cannot be booked regardless of other bookings, or None."""
+    def rule_violation(
+        self, start: datetime, duration: timedelta, now: datetime, *, policy: bool = True
+    ) -> str | None:
+        """Why ``start`` cannot be booked regardless of other bookings, or None.
+
+        Args:
+            start: The requested start.
+            duration: The service length.
+            now: The current time.
+            policy: Also apply the notice and horizon limits (off for imported records that were
+                agreed under an older policy).
+        """
         local = start.astimezone(self._clinic.tz)
         earliest, latest = self._rules.window(now)
         if local < now:
             return "that time is in the past"
-        if local < earliest:
+        if policy and local < earliest:
             minutes = int(self._rules.min_notice.total_seconds() // 60)
             return f"that is too soon; bookings need at least {minutes} minutes' notice"
-        if local > latest:
+        if policy and local > latest:
             return f"that is more than {self._rules.horizon.days} days ahead"
         reason = self._calendar.closure_reason(local.date())
         if reason:
@@ -97,9 +107,7 @@ class SlotFinder:
             return f"that is outside opening hours ({hours}) for a {_minutes(duration)} service"
         return None
 
-    async def free_slots_on(
-        self, day: date, duration: timedelta, now: datetime
-    ) -> list[Slot]:
+    async def free_slots_on(self, day: date, duration: timedelta, now: datetime) -> list[Slot]:
         """All free slots for a service on one local day, respecting notice and horizon."""
         starts = self.candidate_starts(day, duration)
         earliest, latest = self._rules.window(now)
@@ -122,7 +130,13 @@ class SlotFinder:
         return Slot(start=start, end=start + duration, free_chairs=free) if free else None
 
     async def nearest(
-        self, target: datetime, duration: timedelta, now: datetime, *, count: int, max_days: int = 21
+        self,
+        target: datetime,
+        duration: timedelta,
+        now: datetime,
+        *,
+        count: int,
+        max_days: int = 21,
     ) -> list[Slot]:
         """The ``count`` free slots closest in time to ``target``, in chronological order.
 
@@ -154,7 +168,9 @@ class SlotFinder:
         found: list[Slot] = []
         for offset in range(max_days + 1):
             day = after.date() + timedelta(days=offset)
-            found.extend(s for s in await self.free_slots_on(day, duration, now) if s.start >= after)
+            found.extend(
+                s for s in await self.free_slots_on(day, duration, now) if s.start >= after
+            )
             if len(found) >= count:
                 break
         return found[:count]

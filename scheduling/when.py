@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar as _calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from validation.errors import InputError
@@ -117,11 +117,13 @@ def _from_iso(match: re.Match[str], *, tz: ZoneInfo, field: str) -> RequestedTim
         return RequestedTime(day=day, at=None)
     hour, minute, second = int(match["H"]), int(match["M"]), int(match["S"] or 0)
     if hour > 23 or minute > 59 or second > 59:
-        raise InputError(field, f"{hour:02d}:{minute:02d} is not a time of day", "Use 24-hour HH:MM.")
+        raise InputError(
+            field, f"{hour:02d}:{minute:02d} is not a time of day", "Use 24-hour HH:MM."
+        )
     offset = match["tz"]
     if offset:
         if offset == "Z":
-            zone = timezone.utc
+            zone = UTC
         else:
             sign = 1 if offset[0] == "+" else -1
             digits = offset[1:].replace(":", "")
@@ -137,9 +139,7 @@ def _from_iso(match: re.Match[str], *, tz: ZoneInfo, field: str) -> RequestedTim
 def _local(day: date, at: time, *, tz: ZoneInfo, field: str) -> datetime:
     local = datetime.combine(day, at, tzinfo=tz)
     # A wall time skipped by a daylight-saving change does not survive a round trip through UTC.
-    if local.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != local.replace(
-        tzinfo=None
-    ):
+    if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise InputError(
             field,
             f"{day} {at:%H:%M} does not exist in {tz.key} (clocks change that night)",

@@ -28,7 +28,8 @@ MIGRATIONS: tuple[str, ...] = (
         starts_at   TEXT NOT NULL,
         ends_at     TEXT NOT NULL CHECK (ends_at > starts_at),
         status      TEXT NOT NULL DEFAULT 'scheduled'
-                    CHECK (status IN ('scheduled', 'confirmed', 'cancelled', 'completed', 'no_show')),
+                    CHECK (status IN
+                        ('scheduled', 'confirmed', 'cancelled', 'completed', 'no_show')),
         price_lek   INTEGER NOT NULL CHECK (price_lek >= 0),
         source      TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import')),
         call_id     TEXT,

@@ -311,6 +311,37 @@ class Store:
             raise
         return Booked(appointment=_appointment(row), patient=patient, new_patient=created)
 
+    async def import_past_appointment(
+        self,
+        *,
+        phone: str,
+        name: str,
+        service_id: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        price_lek: int,
+        legacy_key: str,
+    ) -> Appointment:
+        """Record a past appointment from an old system: completed, occupying no slots."""
+        async with self._transaction() as conn:
+            patient, _ = await self._upsert_patient(conn, phone, name, None, "sq")
+            async with conn.execute(
+                "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
+                " status, price_lek, source, legacy_key, created_at)"
+                " VALUES (?, ?, 1, ?, ?, 'completed', ?, 'import', ?, ?) RETURNING *",
+                (
+                    patient.id,
+                    service_id,
+                    to_db(starts_at),
+                    to_db(ends_at),
+                    price_lek,
+                    legacy_key,
+                    to_db(self._clock()),
+                ),
+            ) as cur:
+                row = await cur.fetchone()
+        return _appointment(row)
+
     async def set_appointment_status(self, *, appointment_id: int, status: str) -> Appointment:
         """Change an appointment's status; leaving scheduled/confirmed frees its slots.
 

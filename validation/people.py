@@ -63,7 +63,9 @@ def normalize_email(raw: str, *, field: str = "email") -> str:
     try:
         info = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InputError(field, f"is not a valid email address ({exc})", "Ask for it again.") from None
+        raise InputError(
+            field, f"is not a valid email address ({exc})", "Ask for it again."
+        ) from None
     return info.normalized
 
 

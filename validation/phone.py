@@ -75,7 +75,9 @@ def normalize_phone(
         PhoneNumberType.TOLL_FREE,
         PhoneNumberType.PAGER,
     ):
-        raise InputError(field, "is a service number, not a personal one", "Ask for a personal number.")
+        raise InputError(
+            field, "is a service number, not a personal one", "Ask for a personal number."
+        )
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 

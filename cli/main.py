@@ -1,0 +1,219 @@
+"""The ``elo`` admin command.
+
+Exit codes: 0 success (including a tool that answered with an error result), 2 unusable
+command-line input or configuration, 1 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from config.logs import configure_logging
+from config.settings import AppSettings, ConfigError, load_settings
+from storage.store import StoreError
+from tools.catalog import default_registry
+from tools.context import ToolMode
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Command-line input that cannot be used; the message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One actionable line instead of argparse's usage block.
+        self.exit(EXIT_USAGE, f"elo: {message} (see 'elo --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``elo``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db", type=Path, default=argparse.SUPPRESS, help="database file (ELO_DATABASE__PATH)"
+    )
+    common.add_argument(
+        "--env-file", type=Path, default=argparse.SUPPRESS, help="dotenv file (default ./.env)"
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr"
+    )
+    parser = _Parser(prog="elo", description="Elo clinic administration.", parents=[common])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    tool = commands.add_parser("tool", parents=[common], help="run one tool as the agent would")
+    tool.add_argument("name", help="tool name (see 'elo tools')")
+    tool.add_argument("--args", default="{}", help="arguments as a JSON object")
+    tool.add_argument("--language", default=None, help="conversation language: sq or en")
+
+    commands.add_parser("tools", parents=[common], help="list the tools and their arguments")
+
+    db = commands.add_parser("db", parents=[common], help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_commands.add_parser("init", parents=[common], help="create or upgrade the database")
+
+    stats = commands.add_parser("stats", parents=[common], help="calls, bookings, revenue")
+    stats.add_argument("--days", type=int, default=30, help="period ending today (default 30)")
+
+    legacy = commands.add_parser(
+        "import-legacy", parents=[common], help="import the old JSON appointments/follow-ups"
+    )
+    legacy.add_argument("file", type=Path)
+
+    config = commands.add_parser("config", parents=[common], help="configuration")
+    config_commands = config.add_subparsers(
+        dest="config_command", required=True, parser_class=_Parser
+    )
+    config_commands.add_parser("check", parents=[common], help="validate settings and profile")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``elo`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        configure_logging(settings.logging, console=getattr(args, "verbose", False))
+        return asyncio.run(_run(args, settings))
+    except (UsageError, ConfigError, StoreError) as exc:
+        print(f"elo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("elo: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader (e.g. `head`) went away; that is not an error of ours.
+        sys.stderr.close()
+        return 0
+
+
+def _settings(args: argparse.Namespace) -> AppSettings:
+    env_file = getattr(args, "env_file", Path(".env"))
+    if env_file != Path(".env") and not env_file.is_file():
+        raise UsageError(f"env file {env_file} does not exist")
+    settings = load_settings(env_file=env_file)
+    db = getattr(args, "db", None)
+    if db is not None:
+        settings = settings.model_copy(
+            update={"database": settings.database.model_copy(update={"path": db})}
+        )
+    return settings
+
+
+async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
+    from cli.runtime import open_context
+
+    if args.command == "tools":
+        _print(_tool_list(settings))
+        return 0
+    if args.command == "config":
+        from config.clinic import load_clinic_profile
+
+        clinic = load_clinic_profile(settings.clinic.profile_path)
+        _print(
+            {
+                "settings": "ok",
+                "database": str(settings.database.path),
+                "clinic": clinic.name,
+                "services": len(clinic.services),
+                "search": "configured" if settings.search.url else "FAQ only",
+                "livekit": "configured" if settings.livekit.url else "not configured",
+                "gemini": "configured" if settings.google.api_key.get_secret_value() else "no key",
+            }
+        )
+        return 0
+    if args.command == "tool":
+        arguments = _json_arg(args.args)
+        registry = default_registry()
+        if registry.get(args.name) is None:
+            raise UsageError(f"unknown tool {args.name!r}; known: {', '.join(registry.names)}")
+        async with open_context(settings, mode=ToolMode.ADMIN, language=args.language) as ctx:
+            _print(await registry.call(args.name, arguments, ctx))
+        return 0
+    if args.command == "import-legacy":
+        from cli.legacy import LegacyFormatError, import_legacy
+
+        data = _json_file(args.file)
+        async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+            try:
+                report = await import_legacy(data, ctx)
+            except LegacyFormatError as exc:
+                raise UsageError(f"{args.file}: {exc}") from None
+        _print(report.to_result())
+        return 0
+    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        if args.command == "db":
+            _print(
+                {
+                    "database": str(settings.database.path),
+                    "schema_version": await ctx.store.schema_version(),
+                    "patients": await ctx.store.count_patients(),
+                    "appointments": await ctx.store.count_appointments(),
+                }
+            )
+        elif args.command == "stats":
+            if not 1 <= args.days <= 3660:
+                raise UsageError("--days must be between 1 and 3660")
+            _print(await default_registry().call("get_clinic_stats", {"days": args.days}, ctx))
+    return 0
+
+
+def _tool_list(settings: AppSettings) -> list[dict[str, Any]]:
+    from config.clinic import load_clinic_profile
+
+    clinic = load_clinic_profile(settings.clinic.profile_path)
+    registry = default_registry()
+    in_calls = {
+        s.name
+        for s in registry.offered(
+            mode=ToolMode.CALL, expose_confidential=settings.security.expose_stats_to_model
+        )
+    }
+    return [
+        {
+            "name": schema.name,
+            "offered_in_calls": schema.name in in_calls,
+            "description": schema.description,
+            "arguments": schema.properties,
+            "required": schema.required,
+        }
+        for schema in registry.function_schemas(
+            clinic, mode=ToolMode.ADMIN, expose_confidential=True
+        )
+    ]
+
+
+def _json_arg(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--args is not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise UsageError('--args must be a JSON object, e.g. \'{"preferred_date": "2026-12-03"}\'')
+    return value
+
+
+def _json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+
+
+def _print(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

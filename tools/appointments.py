@@ -1,0 +1,251 @@
+"""Tools that read the calendar and write bookings: slots, appointments, follow-ups."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from loguru import logger
+from pydantic import Field
+
+from scheduling.slots import Slot
+from scheduling.when import RequestedTime, parse_requested_time
+from storage import Booked
+from tools.common import ToolArgs, find_service, service_summary
+from tools.context import ToolContext
+from tools.registry import PII_NAME, SERVICE_ENUM, ToolResult
+from validation import InputError, clean_text, normalize_name, normalize_phone
+
+_DATE_HELP = (
+    "Date or date and time in the clinic's local time, ISO 8601 (2026-12-03 or 2026-12-03T10:30),"
+    " or 'today', 'tomorrow', a weekday name, optionally followed by HH:MM."
+)
+
+
+class CheckAvailableSlotsArgs(ToolArgs):
+    """Arguments of check_available_slots."""
+
+    preferred_date: str = Field(max_length=40, description=_DATE_HELP)
+    service_type: str = Field(
+        default="",
+        max_length=40,
+        description="Catalogue id of the service, so the slots fit its length. Optional.",
+        json_schema_extra=SERVICE_ENUM,
+    )
+
+
+class ScheduleAppointmentArgs(ToolArgs):
+    """Arguments of schedule_appointment."""
+
+    patient_name: str = Field(
+        max_length=200,
+        description="Patient's full name as they said it.",
+        json_schema_extra=PII_NAME,
+    )
+    preferred_date: str = Field(
+        max_length=40,
+        description="Start of the appointment, with a time: 2026-12-03T10:30 or 'tomorrow 10:30'.",
+    )
+    service_type: str = Field(
+        max_length=40, description="Catalogue id of the service.", json_schema_extra=SERVICE_ENUM
+    )
+    phone_number: str = Field(
+        max_length=32, description="Patient's phone number, e.g. +355 69 123 4567 or 069 123 4567."
+    )
+
+
+class ScheduleFollowUpArgs(ToolArgs):
+    """Arguments of schedule_follow_up."""
+
+    client_name: str = Field(
+        max_length=200, description="Patient's full name.", json_schema_extra=PII_NAME
+    )
+    phone_number: str = Field(max_length=32, description="Number to call back.")
+    preferred_time: str = Field(
+        max_length=40, description="When to call back: a date, or a date and time. " + _DATE_HELP
+    )
+    reason: str = Field(
+        default="", max_length=300, description="Short note on what the callback is about."
+    )
+
+
+async def check_available_slots(args: CheckAvailableSlotsArgs, ctx: ToolContext) -> ToolResult:
+    """List free appointment times on a day, or the nearest ones when that day cannot be booked."""
+    now = ctx.now()
+    service = find_service(ctx, args.service_type) if args.service_type else None
+    duration = timedelta(minutes=service.duration_minutes if service else ctx.clinic.slot_minutes)
+    requested = parse_requested_time(args.preferred_date, tz=ctx.clinic.tz, now=now)
+    day = requested.day
+    target = requested.at or datetime.combine(day, datetime.min.time(), tzinfo=ctx.clinic.tz)
+    result: dict[str, Any] = {
+        "date": day.isoformat(),
+        "weekday": day.strftime("%A"),
+        "duration_minutes": int(duration.total_seconds() // 60),
+    }
+    if service:
+        result["service"] = service_summary(ctx, service)
+    reason = _day_problem(ctx, day, now)
+    slots = [] if reason else await ctx.slots.free_slots_on(day, duration, now)
+    if not slots:
+        result["available"] = False
+        result["reason"] = reason or "every slot that day is taken"
+        nearest = await ctx.slots.nearest(
+            max(target, now), duration, now, count=ctx.settings.clinic.max_slots_offered
+        )
+        result["nearest_free_slots"] = [s.to_result() for s in nearest]
+        result["hint"] = "Tell the patient why and offer some of nearest_free_slots."
+        return result
+    result["available"] = True
+    result["free_slot_count"] = len(slots)
+    result["free_slots"] = [
+        s.to_result() for s in _pick(slots, requested, ctx.settings.clinic.max_slots_offered)
+    ]
+    result["hours"] = ctx.calendar.describe_hours(day)
+    return result
+
+
+async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) -> ToolResult:
+    """Book an appointment after validating every argument; nothing is written on any error."""
+    now = ctx.now()
+    service = find_service(ctx, args.service_type)
+    name = normalize_name(
+        args.patient_name, max_length=ctx.settings.validation.max_name_length, field="patient_name"
+    )
+    phone = _phone(ctx, args.phone_number)
+    requested = parse_requested_time(args.preferred_date, tz=ctx.clinic.tz, now=now)
+    duration = timedelta(minutes=service.duration_minutes)
+    if requested.at is None:
+        free = await ctx.slots.free_slots_on(requested.day, duration, now)
+        raise InputError(
+            "preferred_date",
+            "needs a time of day",
+            "Ask which time suits the patient; free_slots lists that day's free times.",
+            {"free_slots": [s.to_result() for s in free[: ctx.settings.clinic.max_slots_offered]]},
+        )
+    start = requested.at
+    problem = ctx.slots.rule_violation(start, duration, now)
+    if problem:
+        raise InputError(
+            "preferred_date",
+            f"{start:%Y-%m-%d %H:%M} cannot be booked: {problem}",
+            "Offer the patient one of nearest_free_slots.",
+            {"nearest_free_slots": await _nearest(ctx, start, duration, now)},
+        )
+    outcome = await ctx.store.book_appointment(
+        phone=phone,
+        name=name,
+        service_id=service.id,
+        starts_at=start,
+        ends_at=start + duration,
+        slot=ctx.clinic.slot,
+        chairs=ctx.clinic.chairs,
+        price_lek=service.price_lek,
+        source=ctx.source,
+        call_id=ctx.call_id,
+        language=ctx.language,
+    )
+    if not isinstance(outcome, Booked):
+        logger.info("booking lost the slot to another booking")
+        return {
+            "error": f"slot taken: {start:%Y-%m-%d %H:%M} was just booked by someone else",
+            "hint": "Apologise and offer one of nearest_free_slots.",
+            "nearest_free_slots": await _nearest(ctx, start, duration, now),
+        }
+    appointment = outcome.appointment
+    logger.info("appointment {} booked", appointment.id)
+    return {
+        "status": "booked",
+        "appointment_id": appointment.id,
+        "service": service_summary(ctx, service),
+        "start": appointment.starts_at.astimezone(ctx.clinic.tz).isoformat(timespec="minutes"),
+        "end": appointment.ends_at.astimezone(ctx.clinic.tz).isoformat(timespec="minutes"),
+        "patient_name": outcome.patient.name,
+        "new_patient": outcome.new_patient,
+        "clinic_address": ctx.clinic.address,
+        "hint": "Confirm the day, time, service and price back to the patient.",
+    }
+
+
+async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> ToolResult:
+    """Record that the clinic will call the patient back at a time inside opening hours."""
+    now = ctx.now()
+    name = normalize_name(
+        args.client_name, max_length=ctx.settings.validation.max_name_length, field="client_name"
+    )
+    phone = _phone(ctx, args.phone_number)
+    reason = clean_text(args.reason, field="reason", max_length=300, required=False) or None
+    requested = parse_requested_time(
+        args.preferred_time, tz=ctx.clinic.tz, now=now, field="preferred_time"
+    )
+    step = timedelta(minutes=ctx.clinic.slot_minutes)
+    due = requested.at
+    if due is None:
+        intervals = ctx.calendar.open_intervals(requested.day)
+        due = (
+            intervals[0][0]
+            if intervals
+            else datetime.combine(requested.day, datetime.min.time(), tzinfo=ctx.clinic.tz)
+        )
+    problem = ctx.slots.rule_violation(due, step, now)
+    if problem:
+        options = await ctx.slots.nearest(
+            max(due, now), step, now, count=ctx.settings.clinic.max_slots_offered
+        )
+        raise InputError(
+            "preferred_time",
+            f"{due:%Y-%m-%d %H:%M} is not a time the clinic can call: {problem}",
+            "Offer one of the nearest_times, when staff are in the clinic.",
+            {"nearest_times": [s.start.isoformat(timespec="minutes") for s in options]},
+        )
+    follow_up, _ = await ctx.store.create_follow_up(
+        phone=phone,
+        name=name,
+        due_at=due,
+        reason=reason,
+        source=ctx.source,
+        call_id=ctx.call_id,
+        language=ctx.language,
+    )
+    logger.info("follow-up {} scheduled", follow_up.id)
+    return {
+        "status": "scheduled",
+        "follow_up_id": follow_up.id,
+        "call_back_at": due.isoformat(timespec="minutes"),
+        "hint": "Tell the patient the clinic will call them back then.",
+    }
+
+
+def _phone(ctx: ToolContext, raw: str) -> str:
+    return normalize_phone(
+        raw,
+        allowed_regions=ctx.settings.validation.allowed_phone_regions,
+        default_region=ctx.settings.validation.default_phone_region,
+    )
+
+
+def _day_problem(ctx: ToolContext, day: date, now: datetime) -> str | None:
+    if day < now.date():
+        return "that day is in the past"
+    if day > (now + timedelta(days=ctx.settings.clinic.booking_horizon_days)).date():
+        return f"that is more than {ctx.settings.clinic.booking_horizon_days} days ahead"
+    return ctx.calendar.closure_reason(day)
+
+
+async def _nearest(
+    ctx: ToolContext, start: datetime, duration: timedelta, now: datetime
+) -> list[dict[str, Any]]:
+    slots = await ctx.slots.nearest(
+        max(start, now), duration, now, count=ctx.settings.clinic.max_slots_offered
+    )
+    return [s.to_result() for s in slots]
+
+
+def _pick(slots: list[Slot], requested: RequestedTime, limit: int) -> list[Slot]:
+    """Choose which free slots to offer: nearest the asked time, or spread over the day."""
+    if len(slots) <= limit:
+        return slots
+    if requested.at is not None:
+        at = requested.at
+        return sorted(sorted(slots, key=lambda s: abs(s.start - at))[:limit], key=lambda s: s.start)
+    step = (len(slots) - 1) / (limit - 1) if limit > 1 else 0
+    return [slots[round(i * step)] for i in range(limit)]

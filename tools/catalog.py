@@ -1,0 +1,98 @@
+"""The eight clinic tools, registered once. Everything else derives from this list."""
+
+from __future__ import annotations
+
+from tools.appointments import (
+    CheckAvailableSlotsArgs,
+    ScheduleAppointmentArgs,
+    ScheduleFollowUpArgs,
+    check_available_slots,
+    schedule_appointment,
+    schedule_follow_up,
+)
+from tools.info import NoArgs, get_clinic_info, get_payment_info
+from tools.needs import AssessClientNeedsArgs, assess_client_needs
+from tools.registry import ToolRegistry, ToolSpec
+from tools.search import SearchWebArgs, search_web
+from tools.stats import ClinicStatsArgs, get_clinic_stats
+
+CLINIC_TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        name="assess_client_needs",
+        description=(
+            "Match the patient's interests and dental concerns to the clinic's services and suggest"
+            " free slots that fit when they can come. Call it once you know what the patient"
+            " needs. Returns recommended_services (best first), urgent, and suggested_slots."
+        ),
+        args_model=AssessClientNeedsArgs,
+        handler=assess_client_needs,
+    ),
+    ToolSpec(
+        name="check_available_slots",
+        description=(
+            "List free appointment times on a day (and the nearest free times if that day is"
+            " closed or full). Always call it before proposing a time. Times are the clinic's"
+            " local time."
+        ),
+        args_model=CheckAvailableSlotsArgs,
+        handler=check_available_slots,
+    ),
+    ToolSpec(
+        name="schedule_appointment",
+        description=(
+            "Book an appointment once the patient has agreed to a specific free time and service"
+            " and you have their full name and phone number. On an error, read 'hint' and offer"
+            " the alternatives it returns; never claim a booking without status 'booked'."
+        ),
+        args_model=ScheduleAppointmentArgs,
+        handler=schedule_appointment,
+    ),
+    ToolSpec(
+        name="schedule_follow_up",
+        description=(
+            "Arrange for clinic staff to call the patient back at a time they choose, e.g. when"
+            " they cannot decide now or ask to be called later."
+        ),
+        args_model=ScheduleFollowUpArgs,
+        handler=schedule_follow_up,
+    ),
+    ToolSpec(
+        name="get_clinic_info",
+        description=(
+            "The clinic's address, phone, opening hours, closures, services with prices and"
+            " answers to common questions."
+        ),
+        args_model=NoArgs,
+        handler=get_clinic_info,
+    ),
+    ToolSpec(
+        name="get_payment_info",
+        description="Payment methods, instalment plans and the price list.",
+        args_model=NoArgs,
+        handler=get_payment_info,
+    ),
+    ToolSpec(
+        name="search_web",
+        description=(
+            "Look up a general dental question the clinic information does not answer. Never put"
+            " the patient's name, number or other personal details in the query."
+        ),
+        args_model=SearchWebArgs,
+        handler=search_web,
+    ),
+    ToolSpec(
+        name="get_clinic_stats",
+        description=(
+            "Aggregate clinic numbers: calls, bookings, revenue and conversion rate. For clinic"
+            " staff only."
+        ),
+        args_model=ClinicStatsArgs,
+        handler=get_clinic_stats,
+        confidential=True,
+    ),
+)
+
+
+def default_registry() -> ToolRegistry:
+    """The registry of the clinic tools."""
+    return ToolRegistry(CLINIC_TOOLS)

@@ -1,0 +1,46 @@
+"""Helpers shared by tool handlers: argument base model, catalogue look-ups, formatting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from config.clinic import Service
+from tools.context import ToolContext
+from validation.errors import InputError
+
+
+class ToolArgs(BaseModel):
+    """Base of every argument model: strict types, unknown fields refused, text trimmed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+def find_service(ctx: ToolContext, service_type: str, *, field: str = "service_type") -> Service:
+    """Look a service up by id or by its Albanian/English name.
+
+    Raises:
+        InputError: Not in the catalogue; the result lists the valid services.
+    """
+    wanted = service_type.strip().casefold()
+    for service in ctx.clinic.services:
+        if wanted in (service.id, service.name.sq.casefold(), service.name.en.casefold()):
+            return service
+    raise InputError(
+        field,
+        "is not a service this clinic offers",
+        "Pick one of valid_services (use its id).",
+        {"valid_services": [service_summary(ctx, s) for s in ctx.clinic.services]},
+    )
+
+
+def service_summary(ctx: ToolContext, service: Service) -> dict[str, Any]:
+    """A service as the model sees it."""
+    return {
+        "id": service.id,
+        "name": service.name.get(ctx.language),
+        "duration_minutes": service.duration_minutes,
+        "price_lek": service.price_lek,
+        "price_eur_cents": ctx.clinic.euro_cents(service.price_lek),
+    }

@@ -1,0 +1,102 @@
+"""What every tool handler receives besides its arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import httpx
+
+from config.clinic import ClinicProfile
+from config.settings import AppSettings
+from scheduling.calendar import ClinicCalendar
+from scheduling.slots import BookingRules, SlotFinder
+from storage import Store
+
+
+class ToolMode(StrEnum):
+    """Who is calling the tools: the model in a patient call, or staff at the command line."""
+
+    CALL = "call"
+    ADMIN = "admin"
+
+
+def system_clock() -> datetime:
+    """The real current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class ToolContext:
+    """Dependencies of tool handlers. Build with :func:`build_context`.
+
+    Attributes:
+        store: The database.
+        settings: Application settings.
+        clinic: The clinic profile.
+        calendar: The clinic's opening calendar.
+        clock: Returns the current aware time.
+        mode: Patient call or admin.
+        language: Language of the conversation ("sq" or "en").
+        call_id: The call the tools run in, if any.
+        http: HTTP client for search_web; created lazily when None.
+    """
+
+    store: Store
+    settings: AppSettings
+    clinic: ClinicProfile
+    calendar: ClinicCalendar
+    clock: Callable[[], datetime] = system_clock
+    mode: ToolMode = ToolMode.CALL
+    language: str = "sq"
+    call_id: str | None = None
+    http: httpx.AsyncClient | None = None
+    slots: SlotFinder = field(init=False)
+
+    def __post_init__(self) -> None:
+        rules = BookingRules(
+            min_notice=timedelta(minutes=self.settings.clinic.min_notice_minutes),
+            horizon=timedelta(days=self.settings.clinic.booking_horizon_days),
+        )
+
+        async def occupancy(start: datetime, end: datetime):
+            return await self.store.occupancy(start=start, end=end)
+
+        self.slots = SlotFinder(self.clinic, self.calendar, rules, occupancy)
+
+    def now(self) -> datetime:
+        """The current time in the clinic time zone."""
+        return self.clock().astimezone(self.clinic.tz)
+
+    @property
+    def source(self) -> str:
+        """How records made by tools are labelled: by the agent or at the command line."""
+        return "agent" if self.mode is ToolMode.CALL else "cli"
+
+
+def build_context(
+    *,
+    store: Store,
+    settings: AppSettings,
+    clinic: ClinicProfile,
+    clock: Callable[[], datetime] = system_clock,
+    mode: ToolMode = ToolMode.CALL,
+    language: str | None = None,
+    call_id: str | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> ToolContext:
+    """Assemble a tool context from its parts."""
+    lang = (language or settings.pipeline.language).split("-")[0].lower()
+    return ToolContext(
+        store=store,
+        settings=settings,
+        clinic=clinic,
+        calendar=ClinicCalendar(clinic, language=lang),
+        clock=clock,
+        mode=mode,
+        language=lang,
+        call_id=call_id,
+        http=http,
+    )

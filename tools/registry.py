@@ -1,0 +1,243 @@
+"""The tool registry: the single source of truth from tool name to arguments, handler and schema."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+from pydantic import BaseModel, ValidationError
+
+from config.clinic import ClinicProfile
+from config.logs import redactor
+from tools.context import ToolContext, ToolMode
+from validation.errors import InputError
+
+if TYPE_CHECKING:
+    from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+    from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+
+ToolResult = dict[str, Any]
+Handler = Callable[[Any, ToolContext], Awaitable[ToolResult]]
+
+# A field marked with this json_schema_extra gets the clinic's service ids as its enum.
+SERVICE_ENUM = {"x-elo-enum": "services"}
+# A field marked with this holds a person's name: its words are masked in every later log line.
+PII_NAME = {"x-elo-pii": "name"}
+
+_MAX_RAW_ARGUMENTS = 16_384
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool the model can call.
+
+    Attributes:
+        name: The function name the model uses.
+        description: Written for the model: when to call it and what it returns.
+        args_model: Pydantic model validating the arguments (extra fields forbidden).
+        handler: ``async (args, ctx) -> dict`` returning a JSON-ready result.
+        confidential: Offered in patient calls only when the security setting allows it.
+    """
+
+    name: str
+    description: str
+    args_model: type[BaseModel]
+    handler: Handler
+    confidential: bool = False
+
+
+class ToolRegistry:
+    """Holds the tools, produces their schemas and dispatches calls by name.
+
+    Args:
+        specs: The tools.
+    """
+
+    def __init__(self, specs: Iterable[ToolSpec]) -> None:
+        self._specs: dict[str, ToolSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ValueError(f"tool {spec.name} registered twice")
+            self._specs[spec.name] = spec
+
+    @property
+    def names(self) -> list[str]:
+        """All tool names, offered or not."""
+        return list(self._specs)
+
+    def get(self, name: str) -> ToolSpec | None:
+        """The tool with this name, if registered."""
+        return self._specs.get(name)
+
+    def offered(self, *, mode: ToolMode, expose_confidential: bool) -> list[ToolSpec]:
+        """Tools offered in a mode: admins get all, calls get confidential ones only if allowed."""
+        return [
+            spec
+            for spec in self._specs.values()
+            if not spec.confidential or mode is ToolMode.ADMIN or expose_confidential
+        ]
+
+    def function_schemas(
+        self, clinic: ClinicProfile, *, mode: ToolMode = ToolMode.CALL, expose_confidential: bool
+    ) -> list[FunctionSchema]:
+        """Pipecat schemas of the offered tools, with the clinic's catalogue as enums."""
+        # Imported here so the admin CLI does not pay for importing Pipecat.
+        from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+
+        return [
+            FunctionSchema(
+                name=spec.name,
+                description=spec.description,
+                properties=_properties(spec.args_model, clinic),
+                required=_required(spec.args_model),
+            )
+            for spec in self.offered(mode=mode, expose_confidential=expose_confidential)
+        ]
+
+    def tools_schema(
+        self, clinic: ClinicProfile, *, mode: ToolMode = ToolMode.CALL, expose_confidential: bool
+    ) -> ToolsSchema:
+        """The offered tools as a Pipecat ``ToolsSchema``."""
+        from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+
+        return ToolsSchema(
+            standard_tools=self.function_schemas(
+                clinic, mode=mode, expose_confidential=expose_confidential
+            )
+        )
+
+    async def call(
+        self, name: str, arguments: Mapping[str, Any] | str | None, ctx: ToolContext
+    ) -> ToolResult:
+        """Validate arguments and run a tool; never raises for bad input or a failing handler.
+
+        Args:
+            name: The tool name.
+            arguments: A mapping, a JSON object string, or None for no arguments.
+            ctx: The tool context.
+
+        Returns:
+            The handler's result, or ``{"error": ..., "hint": ...}``.
+        """
+        started = time.perf_counter()
+        spec = self._specs.get(name)
+        offered = {
+            s.name
+            for s in self.offered(
+                mode=ctx.mode, expose_confidential=ctx.settings.security.expose_stats_to_model
+            )
+        }
+        if spec is None or name not in offered:
+            result = {
+                "error": f"unknown tool {name[:60]!r}",
+                "hint": f"Use one of: {', '.join(sorted(offered))}.",
+            }
+            logger.warning("tool call refused: unknown or not offered")
+            return result
+        try:
+            raw = _as_mapping(arguments)
+            _remember_names(spec.args_model, raw)
+            args = spec.args_model.model_validate(raw)
+        except _BadArguments as exc:
+            return {"error": str(exc), "hint": _usage(spec)}
+        except ValidationError as exc:
+            return {"error": _describe(exc), "hint": _usage(spec)}
+        try:
+            result = await spec.handler(args, ctx)
+        except InputError as exc:
+            result = exc.to_result()
+        except Exception as exc:  # a tool must never take the call down
+            logger.exception("tool {} failed: {}", name, type(exc).__name__)
+            result = {
+                "error": f"{name} failed because of an internal problem",
+                "hint": "Apologise, do not retry more than once, and offer a callback from staff.",
+            }
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info(
+            "tool {} -> {} in {:.1f} ms", name, "error" if "error" in result else "ok", elapsed_ms
+        )
+        return result
+
+
+class _BadArguments(ValueError):
+    pass
+
+
+def _as_mapping(arguments: Mapping[str, Any] | str | None) -> Mapping[str, Any]:
+    if arguments is None:
+        return {}
+    if isinstance(arguments, str):
+        if len(arguments) > _MAX_RAW_ARGUMENTS:
+            raise _BadArguments("arguments are too large")
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError:
+            raise _BadArguments("arguments are not valid JSON") from None
+    if not isinstance(arguments, Mapping):
+        raise _BadArguments("arguments must be a JSON object")
+    return arguments
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not an argument of this tool",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "bool_type": "must be true or false",
+    "string_too_long": "is too long",
+    "string_too_short": "is too short",
+}
+
+
+def _describe(error: ValidationError) -> str:
+    """Name each bad field without echoing its value (it may be personal data or huge)."""
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in item["loc"]) or "arguments"
+        message = _MESSAGES.get(item["type"], item["msg"])
+        if item["type"] in ("string_too_long", "string_too_short") and item.get("ctx"):
+            limit = item["ctx"].get("max_length", item["ctx"].get("min_length"))
+            message = f"{message} (limit {limit} characters)"
+        problems.append(f"{field[:60]} {message}")
+    return "invalid arguments: " + "; ".join(problems)
+
+
+def _usage(spec: ToolSpec) -> str:
+    schema = spec.args_model.model_json_schema()
+    props = schema.get("properties", {})
+    if not props:
+        return f"Call {spec.name} with no arguments."
+    required = set(schema.get("required", []))
+    parts = [f"{name}{'' if name in required else ' (optional)'}" for name in props]
+    return f"Call {spec.name} again with: {', '.join(parts)}."
+
+
+def _remember_names(model: type[BaseModel], raw: Mapping[str, Any]) -> None:
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra
+        value = raw.get(name)
+        if isinstance(extra, dict) and extra.get("x-elo-pii") == "name" and isinstance(value, str):
+            redactor.remember_name(value[:200])
+
+
+def _required(model: type[BaseModel]) -> list[str]:
+    return list(model.model_json_schema().get("required", []))
+
+
+def _properties(model: type[BaseModel], clinic: ClinicProfile) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    properties: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        clean = {
+            key: value
+            for key, value in prop.items()
+            if key in ("type", "description", "enum", "maxLength", "minimum", "maximum", "items")
+        }
+        if prop.get("x-elo-enum") == "services":
+            clean["enum"] = clinic.service_ids
+        properties[name] = clean
+    return properties
