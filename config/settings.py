@@ -168,7 +168,7 @@ class LoggingSettings(_Group):
     )
     file: Path | None = Field(
         default=Path("logs/elo.jsonl"),
-        description="JSON-lines log file; empty to log to the console only.",
+        description="JSON-lines log file; 'none' to log to the console only.",
     )
     rotation_mb: int = Field(
         default=10, ge=1, le=1024, description="Size at which the log file rotates, in MB."
@@ -264,6 +264,9 @@ class AppSettings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        # An empty line copied from .env.example means "use the default".
+        env_ignore_empty=True,
+        env_parse_none_str="none",
     )
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

@@ -1,0 +1,40 @@
+from pathlib import Path
+
+from config.envdoc import render
+from config.settings import AppSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_example_mirrors_settings():
+    assert (ROOT / ".env.example").read_text(encoding="utf-8") == render(), (
+        "run `python -m config.envdoc > .env.example`"
+    )
+
+
+def test_every_setting_has_a_description():
+    for group_name, group in AppSettings.model_fields.items():
+        for name, field in group.annotation.model_fields.items():
+            assert field.description, f"{group_name}.{name} has no description"
+
+
+def test_no_module_outside_settings_reads_os_environ():
+    offenders = []
+    for path in ROOT.glob("*/**/*.py"):
+        if path.parts[len(ROOT.parts)] in (".venv", "tests"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "os.environ" in text or "getenv(" in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_env_example_used_as_dotenv_gives_the_defaults(monkeypatch):
+    from config.settings import load_settings
+
+    monkeypatch.chdir(ROOT)
+    from_example = load_settings(env_file=ROOT / ".env.example").model_dump()
+    defaults = load_settings(env_file=None).model_dump()
+    # The example names the profile relative to the project root, where it is meant to be copied.
+    from_example["clinic"]["profile_path"] = from_example["clinic"]["profile_path"].resolve()
+    assert from_example == defaults

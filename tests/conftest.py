@@ -1,0 +1,119 @@
+"""Shared fixtures: settings without any .env, the sample clinic, a fixed clock, real SQLite files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+
+from config.clinic import ClinicProfile, load_clinic_profile
+from config.logs import redactor
+from config.settings import AppSettings, load_settings
+from storage import Store
+from tools.catalog import default_registry
+from tools.context import ToolContext, ToolMode, build_context
+from tools.registry import ToolRegistry
+
+TIRANE = ZoneInfo("Europe/Tirane")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PROFILE = PROJECT_ROOT / "config" / "clinic.toml"
+
+# Tuesday 1 December 2026, 08:00 in Tirana: a working day before opening, with the rest of the
+# week open and the national holidays of 28-29 November just past (observed on 30 Nov/1 Dec).
+DEFAULT_NOW = datetime(2026, 12, 1, 8, 0, tzinfo=TIRANE)
+
+
+class FixedClock:
+    """A clock tests can move."""
+
+    def __init__(self, now: datetime = DEFAULT_NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never see the developer's ELO_* variables, and remembered names do not leak across."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("ELO_"):
+            monkeypatch.delenv(key)
+    redactor.forget_all()
+    redactor.enabled = True
+    yield
+    redactor.forget_all()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "elo.db"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_path: Path) -> AppSettings:
+    """Settings built without reading any .env file, pointing at tmp paths."""
+    return load_settings(
+        env_file=None,
+        database={"path": db_path},
+        logging={"file": tmp_path / "logs" / "elo.jsonl", "level": "DEBUG"},
+    )
+
+
+@pytest.fixture
+def clinic() -> ClinicProfile:
+    return load_clinic_profile(SAMPLE_PROFILE)
+
+
+@pytest.fixture
+def one_chair_clinic(clinic: ClinicProfile) -> ClinicProfile:
+    """The sample clinic with a single chair, so one slot admits exactly one booking."""
+    return ClinicProfile.model_validate({**clinic.model_dump(), "chairs": 1})
+
+
+@pytest_asyncio.fixture
+async def store(db_path: Path, clock: FixedClock) -> AsyncIterator[Store]:
+    s = await Store.open(db_path, tz=TIRANE, clock=clock)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def registry() -> ToolRegistry:
+    return default_registry()
+
+
+@pytest.fixture
+def make_context(
+    store: Store, settings: AppSettings, clinic: ClinicProfile, clock: FixedClock
+) -> Callable[..., ToolContext]:
+    """Build a tool context; keyword arguments override the defaults (mode, clinic, ...)."""
+
+    def make(**overrides: object) -> ToolContext:
+        params: dict[str, object] = {
+            "store": store,
+            "settings": settings,
+            "clinic": clinic,
+            "clock": clock,
+            "mode": ToolMode.CALL,
+        }
+        params.update(overrides)
+        return build_context(**params)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def ctx(make_context: Callable[..., ToolContext]) -> ToolContext:
+    return make_context()
