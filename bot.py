@@ -1,9 +1,9 @@
 """Elo's agent entry point: ``python bot.py`` (or ``make run``).
 
-The voice pipeline (LiveKit transport, Silero VAD, Gemini Live) is built in the next milestone. Until
-then this entry point prepares and checks everything beneath it: settings, logging, the clinic
-profile, the database (migrated) and the tool schemas the model will receive, and says what is
-missing to place a call.
+The voice pipeline (LiveKit transport, Silero VAD, Gemini Live) is built in the next milestone.
+Until then this entry point prepares and checks everything beneath it: settings, logging, the
+clinic profile, the database (migrated) and the tool schemas the model will receive, and says what
+is missing to place a call.
 """
 
 from __future__ import annotations

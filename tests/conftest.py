@@ -1,4 +1,4 @@
-"""Shared fixtures: settings without any .env, the sample clinic, a fixed clock, real SQLite files."""
+"""Shared fixtures: settings without .env, the sample clinic, a fixed clock, real SQLite files."""
 
 from __future__ import annotations
 

@@ -14,7 +14,10 @@ from tools.registry import ToolResult
 class ClinicStatsArgs(ToolArgs):
     """Arguments of get_clinic_stats."""
 
-    days: int = Field(default=30, ge=1, le=3660, description="Period in days, ending today.")
+    # Not strict: Gemini sends JSON numbers as doubles (30.0), which lax mode accepts as 30.
+    days: int = Field(
+        default=30, ge=1, le=3660, strict=False, description="Period in days, ending today."
+    )
 
 
 async def get_clinic_stats(args: ClinicStatsArgs, ctx: ToolContext) -> ToolResult:
