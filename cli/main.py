@@ -147,6 +147,8 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
                 raise UsageError(f"{args.file}: {exc}") from None
         _print(report.to_result())
         return 0
+    if args.command == "stats" and not 1 <= args.days <= 3660:
+        raise UsageError("--days must be between 1 and 3660")
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
         if args.command == "db":
             _print(
@@ -158,8 +160,6 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
                 }
             )
         elif args.command == "stats":
-            if not 1 <= args.days <= 3660:
-                raise UsageError("--days must be between 1 and 3660")
             _print(await default_registry().call("get_clinic_stats", {"days": args.days}, ctx))
     return 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import phonenumbers
 from pydantic import (
     BaseModel,
@@ -127,7 +128,8 @@ class ClinicProfile(_Model):
     def _check_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: a key naming a folder of the zone database, e.g. "America".
             raise ValueError(f"unknown time zone {value!r}; use an IANA name") from None
         return value
 
@@ -155,6 +157,16 @@ class ClinicProfile(_Model):
         if not any(full.values()):
             raise ValueError("the clinic is never open")
         return full
+
+    @model_validator(mode="after")
+    def _check_country(self) -> ClinicProfile:
+        # Otherwise the first tool call fails when the calendar looks the holidays up.
+        if self.observe_public_holidays and self.country not in holidays.list_supported_countries():
+            raise ValueError(
+                f"country {self.country} has no public-holiday calendar;"
+                " set observe_public_holidays = false"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_catalogue(self) -> ClinicProfile:
@@ -230,6 +242,8 @@ def load_clinic_profile(path: Path) -> ClinicProfile:
             f"clinic profile {path} not found;"
             " set ELO_CLINIC__PROFILE_PATH to the clinic's TOML file"
         ) from None
+    except OSError as exc:
+        raise ConfigError(f"clinic profile {path} cannot be read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"clinic profile {path} is not valid TOML: {exc}") from None
     try:

@@ -7,6 +7,7 @@ Variables use the prefix ``ELO_`` and ``__`` between a group and its field, e.g.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -330,4 +331,11 @@ def load_settings(*, env_file: Path | str | None = ".env", **overrides: Any) -> 
         raise ConfigError(describe_validation_error(exc)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         # pydantic-settings raises a bare ValueError for unparsable JSON in complex variables.
+        field = re.search(r'for field "(\w+)"', str(exc))
+        if field:
+            name = env_name((field[1],))
+            raise ConfigError(
+                f"invalid configuration: {name}: is not a valid JSON object;"
+                f" set {name}{ENV_NESTED_DELIMITER}<FIELD> variables instead"
+            ) from None
         raise ConfigError(f"invalid configuration: {str(exc).splitlines()[0]}") from None

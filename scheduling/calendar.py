@@ -25,7 +25,7 @@ class ClinicCalendar:
                 clinic.country, language="en_US" if language.startswith("en") else "sq"
             )
             if clinic.observe_public_holidays
-            else {}
+            else None
         )
 
     def closure_reason(self, day: date) -> str | None:
@@ -39,7 +39,8 @@ class ClinicCalendar:
         """
         if day in self._closed:
             return "the clinic is closed that day"
-        name = self._holidays.get(day) if self._holidays else None
+        # An empty HolidayBase is falsy until a year is looked up, so test for None.
+        name = self._holidays.get(day) if self._holidays is not None else None
         if name:
             return f"public holiday ({name})"
         if not self._clinic.intervals_on(day):

@@ -20,7 +20,6 @@ _ISO = re.compile(
     r"(?:[T ](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d{1,6})?)?"
     r"(?P<tz>Z|[+-]\d{2}:?\d{2})?)?$"
 )
-_TIME = re.compile(r"^(?:at |ne |ora |ne oren |në orën |në |@ ?)?(?P<H>\d{1,2})(?::(?P<M>\d{2}))?$")
 
 _RELATIVE_DAYS = {
     "today": 0,
@@ -54,6 +53,7 @@ _WEEKDAYS = {
     "diel": 6,
     "e diel": 6,
 }
+_MIN_YEAR, _MAX_YEAR = 1900, 2199
 _EXAMPLE = "2026-12-03T10:30, 2026-12-03, 'tomorrow 10:00' or 'e hënë 15:00'"
 
 
@@ -101,6 +101,9 @@ def parse_requested_time(
 
 def _from_iso(match: re.Match[str], *, tz: ZoneInfo, field: str) -> RequestedTime:
     year, month, day_ = int(match["y"]), int(match["m"]), int(match["d"])
+    if not _MIN_YEAR <= year <= _MAX_YEAR:
+        # Also keeps datetime arithmetic (offsets, UTC round trips) away from year 1 and 9999.
+        raise InputError(field, f"year {year} is out of range", f"Use a date like {_EXAMPLE}.")
     if not 1 <= month <= 12:
         raise InputError(field, f"month {month} does not exist", f"Use a date like {_EXAMPLE}.")
     days_in_month = _calendar.monthrange(year, month)[1]
@@ -151,7 +154,8 @@ def _local(day: date, at: time, *, tz: ZoneInfo, field: str) -> datetime:
 def _from_words(text: str, *, tz: ZoneInfo, now: datetime, field: str) -> RequestedTime:
     text = re.sub(r"\s+", " ", text.replace(",", " ")).strip()
     at_text = None
-    time_match = re.search(r"(?:(?:at|ne|ora|oren|@) )?(\d{1,2}(?::\d{2})?)$", text)
+    # The connective must be a whole word: "e hene 15:00" ends in "ne 15:00" but "ne" is not one.
+    time_match = re.search(r"(?:(?<!\S)(?:at|ne|ora|oren|@) )?(\d{1,2}(?::\d{2})?)$", text)
     if time_match and time_match.start() > 0:
         at_text = time_match.group(1)
         text = text[: time_match.start()].strip()

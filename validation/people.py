@@ -35,7 +35,8 @@ def normalize_name(raw: str, *, max_length: int = 80, field: str = "patient_name
     name = " ".join(name.split())
     if len(name) < 2:
         raise InputError(field, "is too short", "Ask for the patient's first and last name.")
-    if not _NAME.match(name):
+    # \w (and so the pattern) also admits numerals that \d does not, such as ² or Ⅻ.
+    if not _NAME.match(name) or any(ch.isnumeric() for ch in name):
         raise InputError(
             field,
             "may contain only letters, spaces, hyphens and apostrophes",

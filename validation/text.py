@@ -33,8 +33,10 @@ def clean_text(value: str, *, field: str, max_length: int, required: bool = True
     if len(value) > max_length * 4:
         # Refuse before doing any work on oversized input.
         raise InputError(field, f"is too long ({len(value)} characters)", _shorter(max_length))
-    text = unicodedata.normalize("NFC", value)
-    text = _CONTROL.sub("", text)
+    # Controls go first: a zero-width character between a letter and its accent would otherwise
+    # block composition and leave a decomposed, non-NFC result.
+    text = _CONTROL.sub("", value)
+    text = unicodedata.normalize("NFC", text)
     text = _MARKUP.sub(" ", text)
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r"\s*\n\s*", "\n", text).strip()

@@ -1,0 +1,357 @@
+"""Import of the old JSON structure: validation, booking rules, idempotency and privacy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.legacy import ImportReport, LegacyFormatError, import_legacy
+from config.clinic import ClinicProfile
+from storage import Store
+from tests.cli.test_main import bookable_weekday, ok_json, run_elo
+from tests.conftest import TIRANE
+from tools.context import ToolContext, ToolMode
+
+# The fixed clock is Tue 2026-12-01 08:00 in Tirana.
+FUTURE = "2026-12-02T10:00"  # Wednesday, open
+PAST = "2026-11-20T10:00"  # Friday, before "now"
+WIDE = (datetime(2026, 1, 1, tzinfo=TIRANE), datetime(2028, 1, 1, tzinfo=TIRANE))
+
+
+def appointment(**fields: Any) -> dict[str, Any]:
+    record = {
+        "patient_name": "Arbër Çela",
+        "phone_number": "069 123 4567",
+        "service_type": "checkup",
+        "preferred_date": FUTURE,
+    }
+    record.update(fields)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def follow_up(**fields: Any) -> dict[str, Any]:
+    record = {
+        "client_name": "Elira Hoxha",
+        "phone_number": "+355 68 765 4321",
+        "preferred_time": "2026-12-03T11:00",
+        "reason": "asked about whitening",
+    }
+    record.update(fields)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+@pytest.fixture
+def admin(make_context: Callable[..., ToolContext]) -> ToolContext:
+    return make_context(mode=ToolMode.ADMIN)
+
+
+async def snapshot(store: Store) -> tuple[int, int, int]:
+    """Row counts: appointments, pending follow-ups, patients."""
+    return (
+        await store.count_appointments(),
+        len(await store.list_follow_ups()),
+        await store.count_patients(),
+    )
+
+
+@pytest.mark.asyncio
+async def test_future_past_and_follow_ups_are_imported(admin: ToolContext, store: Store) -> None:
+    data = {
+        "appointments": [
+            appointment(),
+            appointment(
+                patient_name="Drita Kola",
+                phone_number="067 222 3344",
+                service_type="Filling",  # English name resolves to the catalogue id
+                preferred_date="2026-12-03T14:00",
+            ),
+            appointment(patient_name="Besa Leka", phone_number="069 555 6677", preferred_date=PAST),
+        ],
+        "follow_ups": [follow_up()],
+    }
+    report = await import_legacy(data, admin)
+    assert report.to_result() == {
+        "appointments_imported": 3,
+        "follow_ups_imported": 1,
+        "already_imported": 0,
+        "rejected": [],
+    }
+
+    rows = await store.list_appointments(start=WIDE[0], end=WIDE[1], active_only=False)
+    by_start = {row.starts_at.astimezone(TIRANE).isoformat(timespec="minutes"): row for row in rows}
+    future = by_start["2026-12-02T10:00+01:00"]
+    filling = by_start["2026-12-03T14:00+01:00"]
+    past = by_start["2026-11-20T10:00+01:00"]
+    assert (future.status, future.source, future.service_id) == ("scheduled", "import", "checkup")
+    assert (filling.service_id, filling.price_lek) == ("filling", 5000)
+    assert filling.ends_at - filling.starts_at == timedelta(minutes=60)
+    assert (past.status, past.source) == ("completed", "import")
+
+    # Future imports hold their chair; the past one occupies nothing.
+    start = datetime.fromisoformat(FUTURE).replace(tzinfo=TIRANE)
+    assert await store.occupancy(start=start, end=start + timedelta(minutes=30))
+    past_start = datetime.fromisoformat(PAST).replace(tzinfo=TIRANE)
+    assert await store.occupancy(start=past_start, end=past_start + timedelta(hours=1)) == {}
+
+    # Imported bookings are not revenue the agent generated.
+    stats = await store.stats()
+    assert (stats.appointments_booked, stats.revenue_generated) == (0, 0)
+    assert stats.upcoming_appointments == 2
+    assert (
+        await store.daily_analytics(first_day=date(2026, 1, 1), last_day=date(2027, 12, 31)) == []
+    )
+
+    [callback] = await store.list_follow_ups()
+    assert callback.source == "import"
+    assert callback.reason == "asked about whitening"
+    assert callback.due_at.astimezone(TIRANE) == datetime(2026, 12, 3, 11, 0, tzinfo=TIRANE)
+    patient = await store.get_patient(phone="+355687654321")
+    assert patient is not None and patient.name == "Elira Hoxha"
+
+
+@pytest.mark.asyncio
+async def test_imported_slot_is_no_longer_offered(admin: ToolContext) -> None:
+    """With every chair taken by imports, the slot finder stops offering that time."""
+    phones = ["069 123 4567", "067 222 3344", "068 765 4321"]
+    names = ["Arbër Çela", "Drita Kola", "Elira Hoxha"]
+    data = {
+        "appointments": [
+            appointment(patient_name=n, phone_number=p) for n, p in zip(names, phones, strict=True)
+        ]
+    }
+    report = await import_legacy(data, admin)
+    assert report.appointments_imported == admin.clinic.chairs == 3
+    free = await admin.slots.free_slots_on(date(2026, 12, 2), timedelta(minutes=30), admin.now())
+    starts = {s.start.strftime("%H:%M") for s in free}
+    assert "10:00" not in starts
+    assert {"09:30", "10:30"} <= starts
+
+
+@pytest.mark.asyncio
+async def test_policy_limits_do_not_apply_to_imports(admin: ToolContext, store: Store) -> None:
+    """Appointments agreed under an older policy (beyond today's horizon) are kept."""
+    report = await import_legacy(
+        {"appointments": [appointment(preferred_date="2027-05-12T10:00")]}, admin
+    )
+    assert report.appointments_imported == 1
+    assert report.rejected == []
+    assert await store.count_appointments(active_only=True) == 1
+
+
+PERSONAL = [
+    "Arbër",
+    "Çela",
+    "Drita",
+    "Kola",
+    "069 123 4567",
+    "0691234567",
+    "+355691234567",
+    "12345",
+]
+
+
+@pytest.mark.asyncio
+async def test_rejections_name_index_and_reason_without_personal_data(
+    admin: ToolContext, store: Store
+) -> None:
+    data = {
+        "appointments": [
+            appointment(),  # 0: fine
+            appointment(phone_number="12345"),  # 1
+            appointment(patient_name="Arbër 2Çela"),  # 2
+            appointment(service_type="massage"),  # 3
+            appointment(preferred_date=None),  # 4
+            appointment(preferred_date="2026-12-04"),  # 5: no time of day
+            appointment(preferred_date="2026-12-24T10:00"),  # 6: clinic closed
+            appointment(preferred_date="2026-12-02T20:00"),  # 7: after hours
+            "Arbër Çela 069 123 4567",  # 8: not an object
+            appointment(phone_number=691234567),  # 9: not text
+            appointment(patient_name=None, phone_number="067 222 3344"),  # 10: no name
+            appointment(preferred_date="2026-02-30T10:00"),  # 11: impossible date
+        ],
+        "follow_ups": [
+            follow_up(preferred_time="whenever"),  # 0
+            follow_up(client_name="Drita Kola", phone_number=None),  # 1
+        ],
+    }
+    report = await import_legacy(data, admin)
+    assert report.appointments_imported == 1
+    assert report.follow_ups_imported == 0
+    reasons = {(r.kind, r.index): r.reason for r in report.rejected}
+    expected = {
+        ("appointment", 1): "phone_number:",
+        ("appointment", 2): "name:",
+        ("appointment", 3): "service_type: is not a service",
+        ("appointment", 4): "preferred_date: is missing",
+        ("appointment", 5): "has no time of day",
+        ("appointment", 6): "cannot be booked: the clinic is closed",
+        ("appointment", 7): "cannot be booked: that is outside opening hours",
+        ("appointment", 8): "record: is not an object",
+        ("appointment", 9): "phone_number: must be text",
+        ("appointment", 10): "name: is missing",
+        ("appointment", 11): "is not a date",
+        ("follow_up", 0): "preferred_time:",
+        ("follow_up", 1): "phone_number: is missing",
+    }
+    assert set(reasons) == set(expected)
+    for key, fragment in expected.items():
+        assert fragment in reasons[key], (key, reasons[key])
+    for reason in reasons.values():
+        for value in PERSONAL:
+            assert value not in reason
+    # Only the one good record was written.
+    assert await snapshot(store) == (1, 0, 1)
+    assert report.to_result()["rejected"][0] == {
+        "kind": "appointment",
+        "index": 1,
+        "reason": reasons[("appointment", 1)],
+    }
+
+
+@pytest.mark.asyncio
+async def test_taken_slot_is_rejected(
+    make_context: Callable[..., ToolContext], one_chair_clinic: ClinicProfile, store: Store
+) -> None:
+    ctx = make_context(mode=ToolMode.ADMIN, clinic=one_chair_clinic)
+    data = {
+        "appointments": [
+            appointment(),
+            appointment(patient_name="Drita Kola", phone_number="067 222 3344"),
+        ]
+    }
+    report = await import_legacy(data, ctx)
+    assert report.appointments_imported == 1
+    [rejection] = report.rejected
+    assert (rejection.kind, rejection.index) == ("appointment", 1)
+    assert "slot is already taken" in rejection.reason
+    assert await store.count_appointments() == 1
+
+
+@pytest.mark.asyncio
+async def test_second_run_is_idempotent(admin: ToolContext, store: Store) -> None:
+    data = {
+        "appointments": [
+            appointment(),
+            appointment(preferred_date=PAST),
+            appointment(phone_number="1"),
+        ],
+        "follow_ups": [follow_up()],
+    }
+    first = await import_legacy(data, admin)
+    assert (first.appointments_imported, first.follow_ups_imported) == (2, 1)
+    rows = await snapshot(store)
+
+    second = await import_legacy(data, admin)
+    assert second.appointments_imported == 0
+    assert second.follow_ups_imported == 0
+    assert second.already_imported == 3
+    assert [(r.kind, r.index) for r in second.rejected] == [("appointment", 2)]
+    assert await snapshot(store) == rows
+
+
+@pytest.mark.asyncio
+async def test_duplicates_inside_one_file(admin: ToolContext, store: Store) -> None:
+    """The same record written differently (phone format, key aliases) is imported once."""
+    data = {
+        "appointments": [
+            appointment(),
+            {
+                "name": "Arbër Çela",
+                "phone": "+355691234567",
+                "service": "checkup",
+                "appointment_time": "2026-12-02T09:00:00Z",  # 10:00 in Tirana
+            },
+        ],
+        "follow_ups": [follow_up(), follow_up(phone_number="00355687654321", reason="again")],
+    }
+    report = await import_legacy(data, admin)
+    assert report.to_result() == {
+        "appointments_imported": 1,
+        "follow_ups_imported": 1,
+        "already_imported": 2,
+        "rejected": [],
+    }
+    assert await snapshot(store) == (1, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"patient_name": "Arbër Çela", "phone_number": "069 123 4567"},
+        {"client_name": "Arbër Çela", "phone": "069 123 4567"},
+        {"name": "Arbër Çela", "phone": "+355 69 123 4567"},
+    ],
+    ids=["canonical", "client_name+phone", "name+phone"],
+)
+@pytest.mark.asyncio
+async def test_field_aliases(admin: ToolContext, store: Store, record: dict[str, str]) -> None:
+    data = {
+        "appointments": [{**record, "service": "cleaning", "date": FUTURE}],
+        "follow_ups": [{**record, "due_at": "2026-12-03T11:00", "notes": "call back"}],
+    }
+    report = await import_legacy(data, admin)
+    assert report.rejected == []
+    assert (report.appointments_imported, report.follow_ups_imported) == (1, 1)
+    patient = await store.get_patient(phone="+355691234567")
+    assert patient is not None and patient.name == "Arbër Çela"
+    [callback] = await store.list_follow_ups()
+    assert callback.reason == "call back"
+    [booked] = await store.list_appointments(start=WIDE[0], end=WIDE[1])
+    assert booked.service_id == "cleaning"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],
+        [{"appointments": []}],
+        "appointments",
+        None,
+        {},
+        {"patients": []},
+        {"appointments": {"0": {}}},
+        {"appointments": [], "follow_ups": "none"},
+    ],
+)
+@pytest.mark.asyncio
+async def test_bad_top_level_shape(admin: ToolContext, store: Store, data: Any) -> None:
+    with pytest.raises(LegacyFormatError):
+        await import_legacy(data, admin)
+    assert await snapshot(store) == (0, 0, 0)
+
+
+@pytest.mark.asyncio
+async def test_only_one_list_is_enough(admin: ToolContext) -> None:
+    report = await import_legacy({"follow_ups": [follow_up()]}, admin)
+    assert isinstance(report, ImportReport)
+    assert report.follow_ups_imported == 1
+
+
+def test_cli_import_twice(tmp_path: Path) -> None:
+    """`elo import-legacy FILE` imports, and a second run changes nothing."""
+    day = bookable_weekday()
+    data = {
+        "appointments": [
+            appointment(preferred_date=f"{day.isoformat()}T10:00"),
+            appointment(preferred_date=f"{day.isoformat()}T10:00", phone_number="nope"),
+        ],
+        "follow_ups": [follow_up(preferred_time=f"{day.isoformat()}T11:00")],
+    }
+    path = tmp_path / "legacy.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+    first = ok_json(run_elo(tmp_path, "import-legacy", str(path)))
+    assert first["appointments_imported"] == 1
+    assert first["follow_ups_imported"] == 1
+    assert [(r["kind"], r["index"]) for r in first["rejected"]] == [("appointment", 1)]
+
+    second = ok_json(run_elo(tmp_path, "import-legacy", "legacy.json"))  # relative to cwd
+    assert second["appointments_imported"] == 0
+    assert second["follow_ups_imported"] == 0
+    assert second["already_imported"] == 2
+    assert len(second["rejected"]) == 1
