@@ -103,7 +103,8 @@ class SlotFinder:
         if local not in self.candidate_starts(local.date(), duration):
             hours = self._calendar.describe_hours(local.date())
             if (local.minute % self._clinic.slot_minutes) or local.second:
-                return f"appointments start every {self._clinic.slot_minutes} minutes"
+                step = self._clinic.slot_minutes
+                return f"times must be on the {step}-minute grid (e.g. 10:00, 10:{step:02d})"
             return f"that is outside opening hours ({hours}) for a {_minutes(duration)} service"
         return None
 

@@ -22,8 +22,8 @@ TIRANE = ZoneInfo("Europe/Tirane")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROFILE = PROJECT_ROOT / "config" / "clinic.toml"
 
-# Tuesday 1 December 2026, 08:00 in Tirana: a working day before opening, with the rest of the
-# week open and the national holidays of 28-29 November just past (observed on 30 Nov/1 Dec).
+# Tuesday 1 December 2026, 08:00 in Tirana: itself a public holiday (Liberation Day, observed),
+# so the clinic is closed today and the first free slot is Wednesday 2 December 09:00.
 DEFAULT_NOW = datetime(2026, 12, 1, 8, 0, tzinfo=TIRANE)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -9,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from config.clinic import Service
 from tools.context import ToolContext
 from validation.errors import InputError
+from validation.text import fold
 
 
 class ToolArgs(BaseModel):
@@ -44,3 +48,27 @@ def service_summary(ctx: ToolContext, service: Service) -> dict[str, Any]:
         "price_lek": service.price_lek,
         "price_eur_cents": ctx.clinic.euro_cents(service.price_lek),
     }
+
+
+def keyword_in(keyword: str, text: str) -> bool:
+    """Whether ``keyword`` starts a word of ``text``, case-insensitively.
+
+    A letter the keyword writes with a diacritic also matches without it (people and speech to
+    text drop them), but a diacritic written in the text must be the keyword's: the keyword
+    "dhemb" (it hurts) does not match "dhëmb" (tooth), which folding both sides would.
+    """
+    return (
+        _keyword_pattern(keyword).search(unicodedata.normalize("NFC", text).casefold()) is not None
+    )
+
+
+@lru_cache(maxsize=4096)
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    parts = []
+    for char in unicodedata.normalize("NFC", keyword.casefold()):
+        plain = fold(char)
+        if plain and plain != char:
+            parts.append(f"(?:{re.escape(char)}|{re.escape(plain)})")
+        else:
+            parts.append(re.escape(char))
+    return re.compile(r"\b" + "".join(parts))

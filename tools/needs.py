@@ -9,7 +9,7 @@ from datetime import timedelta
 from pydantic import Field, model_validator
 
 from config.clinic import Service
-from tools.common import ToolArgs, service_summary
+from tools.common import ToolArgs, keyword_in, service_summary
 from tools.context import ToolContext
 from tools.registry import ToolResult
 from validation.text import clean_text, fold
@@ -37,9 +37,11 @@ class AssessClientNeedsArgs(ToolArgs):
         return self
 
 
+# Regex sources matched at the start of a word of the folded text ("hene", Monday, is not the one
+# in "whenever"); "am"/"pm" count only after an hour, not in "I am".
 _PERIODS = {
-    "morning": ("morning", "mengjes", "paradite", "early", "heret", " am"),
-    "afternoon": ("afternoon", "pasdite", "drek", "lunch", " pm"),
+    "morning": ("morning", "mengjes", "paradite", "early", "heret", r"\d{1,2} ?am\b"),
+    "afternoon": ("afternoon", "pasdite", "drek", "lunch", r"\d{1,2} ?pm\b"),
     "evening": ("evening", "mbremje", "after work", "pas pune", "late", "vone"),
 }
 _DAY_WORDS = {
@@ -82,9 +84,9 @@ class Availability:
 def parse_availability(text: str) -> Availability:
     """Read periods of the day and weekdays from a free-text availability."""
     folded = f" {fold(text)} "
-    periods = {p for p, words in _PERIODS.items() if any(w in folded for w in words)}
-    days = {d for d, words in _DAY_WORDS.items() if any(w in folded for w in words)}
-    if any(w in folded for w in _WEEKDAY_WORDS):
+    periods = {p for p, words in _PERIODS.items() if _mentions(folded, words)}
+    days = {d for d, words in _DAY_WORDS.items() if _mentions(folded, words)}
+    if _mentions(folded, _WEEKDAY_WORDS):
         days |= {0, 1, 2, 3, 4}
     after = re.search(r"(?:after|pas|from|nga) (?:ores )?(\d{1,2})", folded)
     if after and int(after.group(1)) >= 17:
@@ -94,14 +96,15 @@ def parse_availability(text: str) -> Availability:
     return Availability(periods=frozenset(periods), weekdays=frozenset(days))
 
 
+def _mentions(folded: str, patterns: tuple[str, ...]) -> bool:
+    return any(re.search(r"(?<!\w)(?:" + pattern + ")", folded) for pattern in patterns)
+
+
 def rank_services(services: tuple[Service, ...], text: str) -> list[tuple[Service, int]]:
     """Services whose keywords occur in ``text``, best first; urgent services lead."""
-    folded = fold(text)
     scored = []
     for index, service in enumerate(services):
-        hits = sum(
-            1 for keyword in service.keywords if re.search(r"\b" + re.escape(fold(keyword)), folded)
-        )
+        hits = sum(1 for keyword in service.keywords if keyword_in(keyword, text))
         if hits:
             scored.append((not service.urgent, -hits, index, service, hits))
     scored.sort(key=lambda item: item[:3])

@@ -198,7 +198,7 @@ def _describe(error: ValidationError) -> str:
     problems = []
     for item in error.errors(include_url=False, include_input=False):
         field = ".".join(str(part) for part in item["loc"]) or "arguments"
-        message = _MESSAGES.get(item["type"], item["msg"])
+        message = _MESSAGES.get(item["type"], item["msg"].removeprefix("Value error, "))
         if item["type"] in ("string_too_long", "string_too_short") and item.get("ctx"):
             limit = item["ctx"].get("max_length", item["ctx"].get("min_length"))
             message = f"{message} (limit {limit} characters)"

@@ -10,7 +10,7 @@ import httpx
 from loguru import logger
 from pydantic import Field
 
-from tools.common import ToolArgs
+from tools.common import ToolArgs, keyword_in
 from tools.context import ToolContext
 from tools.registry import ToolResult
 from validation.text import clean_text, fold
@@ -122,9 +122,7 @@ def faq_answer(ctx: ToolContext, query: str) -> ToolResult:
     words = set(re.findall(r"\w{3,}", folded))
     scored = []
     for index, entry in enumerate(ctx.clinic.faq):
-        keyword_hits = sum(
-            1 for k in entry.keywords if re.search(r"\b" + re.escape(fold(k)), folded)
-        )
+        keyword_hits = sum(1 for k in entry.keywords if keyword_in(k, query))
         question_words = set(
             re.findall(r"\w{3,}", fold(entry.question.sq + " " + entry.question.en))
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tools.common import ToolArgs
 from tools.context import ToolContext
@@ -18,6 +18,14 @@ class ClinicStatsArgs(ToolArgs):
     days: int = Field(
         default=30, ge=1, le=3660, strict=False, description="Period in days, ending today."
     )
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _number_only(cls, value: object) -> object:
+        # Lax mode would also take "30" or true; only numbers are meant.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a whole number")
+        return value
 
 
 async def get_clinic_stats(args: ClinicStatsArgs, ctx: ToolContext) -> ToolResult:

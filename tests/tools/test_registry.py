@@ -1,0 +1,330 @@
+"""The tool registry: which tools exist, their schemas, who is offered what, and safe dispatch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+
+from config.clinic import ClinicProfile
+from config.settings import load_settings
+from tools.catalog import CLINIC_TOOLS
+from tools.context import ToolContext, ToolMode
+from tools.info import NoArgs
+from tools.registry import ToolRegistry, ToolSpec
+from validation.errors import InputError
+
+EIGHT_TOOLS = {
+    "assess_client_needs",
+    "schedule_appointment",
+    "schedule_follow_up",
+    "get_clinic_info",
+    "check_available_slots",
+    "get_payment_info",
+    "search_web",
+    "get_clinic_stats",
+}
+PUBLIC_TOOLS = EIGHT_TOOLS - {"get_clinic_stats"}
+
+
+def _all_keys(value: Any) -> set[str]:
+    """Every dict key at any depth of a JSON-like value."""
+    if isinstance(value, dict):
+        keys = set(value)
+        for item in value.values():
+            keys |= _all_keys(item)
+        return keys
+    if isinstance(value, list):
+        return set().union(*(_all_keys(item) for item in value)) if value else set()
+    return set()
+
+
+def _is_error(result: dict[str, Any]) -> bool:
+    return (
+        isinstance(result.get("error"), str)
+        and bool(result["error"])
+        and isinstance(result.get("hint"), str)
+        and bool(result["hint"])
+    )
+
+
+def test_registry_holds_exactly_the_eight_tools(registry: ToolRegistry) -> None:
+    assert len(registry.names) == 8
+    assert set(registry.names) == EIGHT_TOOLS
+    for name in EIGHT_TOOLS:
+        spec = registry.get(name)
+        assert spec is not None and spec.name == name
+    assert registry.get("drop_database") is None
+
+
+def test_only_the_stats_tool_is_confidential(registry: ToolRegistry) -> None:
+    confidential = {name for name in registry.names if registry.get(name).confidential}  # type: ignore[union-attr]
+    assert confidential == {"get_clinic_stats"}
+
+
+def test_a_tool_name_cannot_be_registered_twice() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        ToolRegistry([CLINIC_TOOLS[0], CLINIC_TOOLS[0]])
+
+
+def test_function_schemas_follow_the_argument_models(
+    registry: ToolRegistry, clinic: ClinicProfile
+) -> None:
+    schemas = registry.function_schemas(clinic, mode=ToolMode.ADMIN, expose_confidential=False)
+    assert {schema.name for schema in schemas} == EIGHT_TOOLS
+    for schema in schemas:
+        assert isinstance(schema, FunctionSchema)
+        spec = registry.get(schema.name)
+        assert spec is not None
+        model_schema = spec.args_model.model_json_schema()
+        assert set(schema.properties) == set(spec.args_model.model_fields)
+        assert schema.required == model_schema.get("required", [])
+        assert schema.description == spec.description
+        for prop in schema.properties.values():
+            assert prop.get("description"), f"{schema.name}: every argument is described"
+
+
+@pytest.mark.parametrize(
+    ("tool", "required"),
+    [
+        (
+            "schedule_appointment",
+            {"patient_name", "preferred_date", "service_type", "phone_number"},
+        ),
+        ("schedule_follow_up", {"client_name", "phone_number", "preferred_time"}),
+        ("check_available_slots", {"preferred_date"}),
+        ("assess_client_needs", set()),
+        ("get_clinic_info", set()),
+        ("get_payment_info", set()),
+        ("search_web", {"query"}),
+        ("get_clinic_stats", set()),
+    ],
+)
+def test_required_arguments(
+    registry: ToolRegistry, clinic: ClinicProfile, tool: str, required: set[str]
+) -> None:
+    schemas = {
+        s.name: s
+        for s in registry.function_schemas(clinic, mode=ToolMode.ADMIN, expose_confidential=False)
+    }
+    assert set(schemas[tool].required) == required
+
+
+def test_string_limits_reach_the_model(registry: ToolRegistry, clinic: ClinicProfile) -> None:
+    schemas = {
+        s.name: s
+        for s in registry.function_schemas(clinic, mode=ToolMode.CALL, expose_confidential=False)
+    }
+    props = schemas["schedule_appointment"].properties
+    assert props["patient_name"] == {
+        "type": "string",
+        "description": props["patient_name"]["description"],
+        "maxLength": 200,
+    }
+    assert props["phone_number"]["maxLength"] == 32
+
+
+@pytest.mark.parametrize("tool", ["schedule_appointment", "check_available_slots"])
+def test_service_type_enum_is_the_clinic_catalogue(
+    registry: ToolRegistry, clinic: ClinicProfile, tool: str
+) -> None:
+    schemas = {
+        s.name: s
+        for s in registry.function_schemas(clinic, mode=ToolMode.CALL, expose_confidential=False)
+    }
+    assert schemas[tool].properties["service_type"]["enum"] == clinic.service_ids
+    assert "checkup" in clinic.service_ids
+
+    # A clinic with a smaller catalogue gets a smaller enum: it comes from the profile.
+    small = ClinicProfile.model_validate(
+        {**clinic.model_dump(), "services": [s.model_dump() for s in clinic.services[:2]]}
+    )
+    small_schemas = {
+        s.name: s
+        for s in registry.function_schemas(small, mode=ToolMode.CALL, expose_confidential=False)
+    }
+    assert small_schemas[tool].properties["service_type"]["enum"] == ["checkup", "cleaning"]
+
+
+def test_no_pydantic_or_internal_keys_leak_into_schemas(
+    registry: ToolRegistry, clinic: ClinicProfile
+) -> None:
+    schemas = registry.function_schemas(clinic, mode=ToolMode.ADMIN, expose_confidential=True)
+    for schema in schemas:
+        keys = _all_keys(schema.to_default_dict())
+        assert "title" not in keys, schema.name
+        assert not [k for k in keys if k.startswith("x-elo")], schema.name
+        assert "default" not in keys, schema.name
+        # The whole thing is plain JSON.
+        json.dumps(schema.to_default_dict())
+
+
+def test_tools_schema_wraps_the_offered_function_schemas(
+    registry: ToolRegistry, clinic: ClinicProfile
+) -> None:
+    tools = registry.tools_schema(clinic, mode=ToolMode.CALL, expose_confidential=False)
+    assert isinstance(tools, ToolsSchema)
+    assert {s.name for s in tools.standard_tools} == PUBLIC_TOOLS
+
+
+@pytest.mark.parametrize(
+    ("mode", "expose", "expected"),
+    [
+        (ToolMode.CALL, False, PUBLIC_TOOLS),
+        (ToolMode.CALL, True, EIGHT_TOOLS),
+        (ToolMode.ADMIN, False, EIGHT_TOOLS),
+        (ToolMode.ADMIN, True, EIGHT_TOOLS),
+    ],
+)
+def test_stats_offered_only_to_admins_or_when_allowed(
+    registry: ToolRegistry,
+    clinic: ClinicProfile,
+    mode: ToolMode,
+    expose: bool,
+    expected: set[str],
+) -> None:
+    schemas = registry.function_schemas(clinic, mode=mode, expose_confidential=expose)
+    assert {s.name for s in schemas} == expected
+
+
+def test_stats_are_off_by_default_in_settings() -> None:
+    assert load_settings(env_file=None).security.expose_stats_to_model is False
+
+
+@pytest.mark.asyncio
+async def test_stats_call_refused_in_a_patient_call(
+    registry: ToolRegistry, ctx: ToolContext
+) -> None:
+    result = await registry.call("get_clinic_stats", {}, ctx)
+    assert _is_error(result)
+    assert "get_clinic_stats" in result["error"]
+    assert "total_calls" not in result
+    assert "revenue_generated_lek" not in result
+    # The hint lists what the model may use instead, and the stats tool is not among them.
+    assert "get_clinic_stats" not in result["hint"]
+    assert "get_clinic_info" in result["hint"]
+
+
+@pytest.mark.asyncio
+async def test_stats_call_allowed_in_a_call_when_the_setting_says_so(
+    registry: ToolRegistry, make_context: Callable[..., ToolContext], tmp_path: Path
+) -> None:
+    exposed = load_settings(
+        env_file=None,
+        database={"path": tmp_path / "elo.db"},
+        security={"expose_stats_to_model": True},
+    )
+    assert exposed.security.expose_stats_to_model is True
+    ctx = make_context(settings=exposed, mode=ToolMode.CALL)
+    result = await registry.call("get_clinic_stats", {}, ctx)
+    assert "error" not in result
+    assert result["total_calls"] == 0
+
+
+@pytest.mark.asyncio
+async def test_stats_call_allowed_for_admins(
+    registry: ToolRegistry, make_context: Callable[..., ToolContext]
+) -> None:
+    result = await registry.call("get_clinic_stats", {"days": 7}, make_context(mode=ToolMode.ADMIN))
+    assert "error" not in result
+    assert result["period"]["days"] == 7
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("arguments", [None, {}, "{}", "", "   "])
+async def test_call_accepts_no_arguments_in_every_form(
+    registry: ToolRegistry, ctx: ToolContext, arguments: Any
+) -> None:
+    result = await registry.call("get_clinic_info", arguments, ctx)
+    assert "error" not in result
+    assert result["name"] == ctx.clinic.name
+
+
+@pytest.mark.asyncio
+async def test_call_accepts_a_json_string_like_a_dict(
+    registry: ToolRegistry, ctx: ToolContext
+) -> None:
+    args = {"preferred_date": "2026-12-02", "service_type": "cleaning"}
+    from_dict = await registry.call("check_available_slots", args, ctx)
+    from_json = await registry.call("check_available_slots", json.dumps(args), ctx)
+    assert "error" not in from_dict
+    assert from_dict["service"]["id"] == "cleaning"
+    assert from_json == from_dict
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ('{"preferred_date": "2026-12-02"', "not valid JSON"),
+        ("preferred_date=2026-12-02", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('"2026-12-02"', "must be a JSON object"),
+        ("42", "must be a JSON object"),
+        ("null", "must be a JSON object"),
+        (["2026-12-02"], "must be a JSON object"),
+        (json.dumps({"preferred_date": "2026-12-02", "pad": "x" * 20_000}), "too large"),
+    ],
+)
+async def test_call_rejects_unusable_arguments(
+    registry: ToolRegistry, ctx: ToolContext, arguments: Any, message: str
+) -> None:
+    result = await registry.call("check_available_slots", arguments, ctx)
+    assert _is_error(result)
+    assert message in result["error"]
+    assert "preferred_date" in result["hint"], "the hint says how to call the tool"
+    assert len(json.dumps(result)) < 1000, "the raw arguments are not echoed back"
+
+
+@pytest.mark.asyncio
+async def test_unknown_tool_is_refused_with_the_offered_names(
+    registry: ToolRegistry, ctx: ToolContext
+) -> None:
+    result = await registry.call("delete_all_patients" + "x" * 500, {}, ctx)
+    assert _is_error(result)
+    assert len(result["error"]) < 120, "the unknown name is truncated"
+    for name in PUBLIC_TOOLS:
+        assert name in result["hint"]
+
+
+async def _boom(args: NoArgs, ctx: ToolContext) -> dict[str, Any]:
+    raise RuntimeError("database exploded: Arbër Çela +355691234567")
+
+
+async def _refuse(args: NoArgs, ctx: ToolContext) -> dict[str, Any]:
+    raise InputError("when", "is not possible", "Ask again.", {"options": [1, 2]})
+
+
+@pytest.mark.asyncio
+async def test_a_crashing_handler_becomes_an_error_result(ctx: ToolContext) -> None:
+    registry = ToolRegistry(
+        [ToolSpec(name="boom", description="Always fails.", args_model=NoArgs, handler=_boom)]
+    )
+    result = await registry.call("boom", None, ctx)
+    assert _is_error(result)
+    assert "boom" in result["error"]
+    # The exception text (which could hold personal data) does not reach the model.
+    assert "exploded" not in json.dumps(result)
+    assert "355691234567" not in json.dumps(result)
+
+
+@pytest.mark.asyncio
+async def test_an_input_error_from_a_handler_keeps_its_details(ctx: ToolContext) -> None:
+    registry = ToolRegistry(
+        [ToolSpec(name="refuse", description="Refuses.", args_model=NoArgs, handler=_refuse)]
+    )
+    result = await registry.call("refuse", {}, ctx)
+    assert result == {"error": "when: is not possible", "hint": "Ask again.", "options": [1, 2]}
+
+
+@pytest.mark.asyncio
+async def test_no_argument_tools_refuse_arguments(registry: ToolRegistry, ctx: ToolContext) -> None:
+    result = await registry.call("get_payment_info", {"anything": 1}, ctx)
+    assert _is_error(result)
+    assert "anything" in result["error"]
+    assert result["hint"] == "Call get_payment_info with no arguments."

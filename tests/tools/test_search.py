@@ -1,0 +1,270 @@
+"""search_web against a real local SearxNG-like server, and the clinic FAQ fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from config.settings import AppSettings, load_settings
+from tools.context import ToolContext
+from tools.registry import ToolRegistry
+
+
+@dataclass
+class SearchServer:
+    """A local search endpoint whose behaviour each test picks."""
+
+    mode: str = "ok"
+    results: int = 10
+    queries: list[dict[str, str]] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.queries.append(dict(request.query))
+        if self.mode == "ok":
+            items = [
+                {
+                    "title": f"Result {i}",
+                    "content": f"Snippet {i} " + "about root canals " * 60,
+                    "url": f"https://example.org/{i}",
+                }
+                for i in range(self.results)
+            ]
+            return web.json_response({"query": request.query.get("q"), "results": items})
+        if self.mode == "empty":
+            return web.json_response({"results": []})
+        if self.mode == "error":
+            return web.json_response({"error": "boom"}, status=500)
+        if self.mode == "not_json":
+            return web.Response(text="<html>Too many requests</html>", content_type="text/html")
+        if self.mode == "no_list":
+            return web.json_response({"results": {"title": "not a list"}})
+        if self.mode == "slow":
+            # Hold the request well past the client's timeout; released at teardown.
+            try:
+                await asyncio.wait_for(self.release.wait(), timeout=10)
+            except TimeoutError:
+                pass
+            return web.json_response({"results": [{"title": "too late", "content": "x"}]})
+        if self.mode == "huge":
+            # Valid JSON with a usable result, but over 1 MB: only the size limit refuses it.
+            body = json.dumps(
+                {"results": [{"title": "big", "content": "y" * 1_200_000, "url": "https://x"}]}
+            )
+            return web.Response(text=body, content_type="application/json")
+        raise AssertionError(self.mode)
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[SearchServer]:
+    search = SearchServer()
+    app = web.Application()
+    app.router.add_get("/search", search.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    search.url = f"http://{host}:{port}/search"
+    try:
+        yield search
+    finally:
+        search.release.set()
+        await runner.cleanup()
+
+
+@pytest.fixture
+def search_settings(server: SearchServer, tmp_path: Path) -> AppSettings:
+    return load_settings(
+        env_file=None,
+        database={"path": tmp_path / "elo.db"},
+        search={"url": server.url, "timeout_seconds": 0.5},
+    )
+
+
+@pytest.fixture
+def web_ctx(make_context: Callable[..., ToolContext], search_settings: AppSettings) -> ToolContext:
+    return make_context(settings=search_settings)
+
+
+async def _search(registry: ToolRegistry, ctx: ToolContext, query: str) -> dict[str, Any]:
+    return await registry.call("search_web", {"query": query}, ctx)
+
+
+@pytest.mark.asyncio
+async def test_web_results_are_bounded(
+    registry: ToolRegistry, web_ctx: ToolContext, server: SearchServer
+) -> None:
+    result = await _search(registry, web_ctx, "is a root canal painful")
+    assert result["source"] == "web"
+    settings = web_ctx.settings.search
+    assert len(result["results"]) == settings.max_results == 3
+    for index, item in enumerate(result["results"]):
+        assert item["title"] == f"Result {index}"
+        assert item["url"] == f"https://example.org/{index}"
+        assert item["snippet"].startswith(f"Snippet {index} about root canals")
+        assert len(item["snippet"]) <= settings.max_snippet_chars
+        assert item["snippet"].endswith("…")
+    assert server.queries == [{"q": "is a root canal painful", "format": "json"}]
+
+
+@pytest.mark.asyncio
+async def test_limits_follow_the_settings(
+    registry: ToolRegistry,
+    make_context: Callable[..., ToolContext],
+    server: SearchServer,
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(
+        env_file=None,
+        database={"path": tmp_path / "elo.db"},
+        search={"url": server.url, "max_results": 5, "max_snippet_chars": 60},
+    )
+    result = await _search(registry, make_context(settings=settings), "root canal")
+    assert len(result["results"]) == 5
+    assert all(len(r["snippet"]) <= 60 for r in result["results"])
+
+
+@pytest.mark.asyncio
+async def test_fewer_results_than_the_limit(
+    registry: ToolRegistry, web_ctx: ToolContext, server: SearchServer
+) -> None:
+    server.results = 1
+    result = await _search(registry, web_ctx, "root canal")
+    assert result["source"] == "web"
+    assert len(result["results"]) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("query", "kept", "removed"),
+    [
+        (
+            "root canal cost call me on 069 123 4567",
+            "root canal cost call me on",
+            ["069", "123", "4567"],
+        ),
+        ("implant price +355 69 123 4567 thanks", "implant price thanks", ["355", "4567"]),
+        ("whitening arber.cela@example.com", "whitening", ["arber", "example.com", "@"]),
+        (
+            "braces for kids, write to a.b@mail.al or 0691234567",
+            "braces for kids, write to or",
+            ["mail.al", "0691234567"],
+        ),
+    ],
+)
+async def test_personal_data_is_scrubbed_before_the_query_leaves(
+    registry: ToolRegistry,
+    web_ctx: ToolContext,
+    server: SearchServer,
+    query: str,
+    kept: str,
+    removed: list[str],
+) -> None:
+    result = await _search(registry, web_ctx, query)
+    assert result["source"] == "web"
+    [sent] = server.queries
+    assert sent["q"] == kept
+    for part in removed:
+        assert part not in sent["q"]
+
+
+@pytest.mark.asyncio
+async def test_a_query_of_only_personal_data_is_not_sent(
+    registry: ToolRegistry, web_ctx: ToolContext, server: SearchServer
+) -> None:
+    result = await _search(registry, web_ctx, "069 123 4567 arber@example.com")
+    assert "empty" in result["error"]
+    assert result["hint"]
+    assert server.queries == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["error", "not_json", "no_list", "empty", "slow", "huge"])
+async def test_a_failing_search_falls_back_to_the_faq(
+    registry: ToolRegistry, web_ctx: ToolContext, server: SearchServer, mode: str
+) -> None:
+    server.mode = mode
+    result = await _search(registry, web_ctx, "a trajtoni fëmijë")
+    assert len(server.queries) == 1, "the endpoint was tried"
+    assert result["source"] == "clinic_faq"
+    assert result["results"][0]["question"] == "A trajtoni fëmijë?"
+    assert "3 vjeç" in result["results"][0]["answer"]
+
+
+@pytest.mark.asyncio
+async def test_no_url_configured_answers_from_the_faq(
+    registry: ToolRegistry, ctx: ToolContext, server: SearchServer
+) -> None:
+    assert ctx.settings.search.url is None
+    result = await _search(registry, ctx, "a trajtoni fëmijë")
+    assert result["source"] == "clinic_faq"
+    assert result["results"][0]["question"] == "A trajtoni fëmijë?"
+    assert server.queries == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("language", "query", "question"),
+    [
+        ("sq", "a trajtoni fëmijë", "A trajtoni fëmijë?"),
+        ("sq", "a trajtoni femije", "A trajtoni fëmijë?"),
+        ("sq", "ku është klinika, ka parkim?", "Ku ndodhet klinika?"),
+        ("en", "Do you accept health insurance?", "Do you accept health insurance?"),
+        ("en", "can my kids come too", "Do you treat children?"),
+        ("en", "how do I cancel my appointment", "How do I cancel or change my appointment?"),
+    ],
+)
+async def test_faq_matches(
+    registry: ToolRegistry,
+    make_context: Callable[..., ToolContext],
+    language: str,
+    query: str,
+    question: str,
+) -> None:
+    result = await _search(registry, make_context(language=language), query)
+    assert result["source"] == "clinic_faq"
+    assert result["results"][0]["question"] == question
+    assert len(result["results"]) <= 3
+    assert result["hint"]
+
+
+@pytest.mark.asyncio
+async def test_faq_answers_in_the_call_language(
+    registry: ToolRegistry, make_context: Callable[..., ToolContext]
+) -> None:
+    en = await _search(registry, make_context(language="en"), "children")
+    sq = await _search(registry, make_context(language="sq"), "children")
+    assert en["results"][0]["answer"].startswith("Yes, from age 3")
+    assert sq["results"][0]["answer"].startswith("Po, nga mosha 3 vjeç")
+
+
+@pytest.mark.asyncio
+async def test_a_tooth_question_is_not_taken_for_a_pain_question(
+    registry: ToolRegistry, ctx: ToolContext
+) -> None:
+    """ "dhëmb" (tooth) must not match the keyword "dhemb" (it hurts) of "A dhemb trajtimi?"."""
+    result = await _search(registry, ctx, "sa kushton zbardhimi i dhëmbëve")
+    assert all(r["question"] != "A dhemb trajtimi?" for r in result["results"])
+    hurts = await _search(registry, ctx, "a dhemb shumë?")
+    assert hurts["results"][0]["question"] == "A dhemb trajtimi?"
+
+
+@pytest.mark.asyncio
+async def test_no_match_offers_a_callback(registry: ToolRegistry, ctx: ToolContext) -> None:
+    result = await _search(registry, ctx, "quantum chromodynamics lecture")
+    assert result == {
+        "source": "clinic_faq",
+        "results": [],
+        "hint": result["hint"],
+    }
+    assert "callback" in result["hint"]
