@@ -30,7 +30,7 @@ MIGRATIONS: tuple[str, ...] = (
         status      TEXT NOT NULL DEFAULT 'scheduled'
                     CHECK (status IN
                         ('scheduled', 'confirmed', 'cancelled', 'completed', 'no_show')),
-        price_lek   INTEGER NOT NULL CHECK (price_lek >= 0),
+        price_lek   INTEGER NOT NULL CHECK (typeof(price_lek) = 'integer' AND price_lek >= 0),
         source      TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import')),
         call_id     TEXT,
         legacy_key  TEXT UNIQUE,
@@ -89,7 +89,7 @@ MIGRATIONS: tuple[str, ...] = (
         turns                INTEGER NOT NULL DEFAULT 0,
         tool_calls           INTEGER NOT NULL DEFAULT 0,
         appointments_booked  INTEGER NOT NULL DEFAULT 0,
-        revenue_booked       INTEGER NOT NULL DEFAULT 0
+        revenue_booked       INTEGER NOT NULL DEFAULT 0 CHECK (typeof(revenue_booked) = 'integer')
     );
     CREATE INDEX calls_started_at ON calls(started_at);
     CREATE INDEX calls_patient ON calls(patient_id);
@@ -101,7 +101,8 @@ MIGRATIONS: tuple[str, ...] = (
         total_calls          INTEGER NOT NULL DEFAULT 0,
         converted_calls      INTEGER NOT NULL DEFAULT 0,
         appointments_booked  INTEGER NOT NULL DEFAULT 0,
-        revenue_generated    INTEGER NOT NULL DEFAULT 0,
+        revenue_generated    INTEGER NOT NULL DEFAULT 0
+                             CHECK (typeof(revenue_generated) = 'integer'),
         conversion_rate      REAL NOT NULL DEFAULT 0
     );
     """,

@@ -1,0 +1,265 @@
+"""Many bookings of one slot at once, through the real tool: exactly as many winners as chairs.
+
+The issue asks for 50 concurrent bookings of one slot from separate connections and again from
+separate processes; the losers must get the "slot taken" answer with alternatives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import queue
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.clinic import ClinicProfile
+from config.settings import load_settings
+from storage import Store
+from tests.conftest import DEFAULT_NOW, SAMPLE_PROFILE, TIRANE, FixedClock
+from tools.catalog import default_registry
+from tools.context import ToolContext
+from tools.registry import ToolRegistry
+
+# Wednesday 2 December 2026 10:00, a free 30-minute check-up slot the day after "now".
+SLOT_TEXT = "2026-12-02T10:00"
+SLOT_START = datetime(2026, 12, 2, 10, 0, tzinfo=TIRANE)
+# Generous: on a loaded 2-core machine 50 writers may queue for a while, but never fail.
+BUSY_TIMEOUT_MS = 30_000
+PROCESSES = 50
+
+
+def booking_args(n: int) -> dict[str, str]:
+    """The same slot and service for everyone; a different patient each time."""
+    return {
+        "patient_name": "Arta Hoxha",
+        "preferred_date": SLOT_TEXT,
+        "service_type": "checkup",
+        "phone_number": f"+35569{n:07d}",
+    }
+
+
+def assert_outcomes(results: list[dict[str, Any]], winners: int) -> None:
+    """Exactly ``winners`` bookings; every other result is the taken answer with alternatives."""
+    booked = [r for r in results if r.get("status") == "booked"]
+    lost = [r for r in results if r.get("status") != "booked"]
+    assert len(booked) == winners, results
+    for result in booked:
+        assert result["start"] == "2026-12-02T10:00+01:00"
+    for result in lost:
+        assert result.get("error", "").startswith("slot taken"), result
+        assert result["nearest_free_slots"], result
+        # The alternatives really are other times: the slot itself is full.
+        assert all(s["start"] != "2026-12-02T10:00+01:00" for s in result["nearest_free_slots"])
+
+
+async def active_at_slot(store: Store) -> list[Any]:
+    return await store.list_appointments(start=SLOT_START, end=SLOT_START + timedelta(minutes=30))
+
+
+async def book_from_separate_connections(
+    *,
+    count: int,
+    db_path: Path,
+    clinic: ClinicProfile,
+    make_context: Callable[..., ToolContext],
+    registry: ToolRegistry,
+    clock: FixedClock,
+) -> list[dict[str, Any]]:
+    """Open ``count`` stores on one file and fire one booking through each at the same time."""
+    stores = [
+        await Store.open(db_path, tz=TIRANE, busy_timeout_ms=BUSY_TIMEOUT_MS, clock=clock)
+        for _ in range(count)
+    ]
+    try:
+        contexts = [make_context(store=s, clinic=clinic) for s in stores]
+        return list(
+            await asyncio.gather(
+                *(
+                    registry.call("schedule_appointment", booking_args(n), ctx)
+                    for n, ctx in enumerate(contexts)
+                )
+            )
+        )
+    finally:
+        for s in stores:
+            await s.close()
+
+
+@pytest.mark.asyncio
+async def test_fifty_connections_one_chair_one_winner(
+    store: Store,
+    db_path: Path,
+    one_chair_clinic: ClinicProfile,
+    make_context: Callable[..., ToolContext],
+    registry: ToolRegistry,
+    clock: FixedClock,
+) -> None:
+    results = await book_from_separate_connections(
+        count=50,
+        db_path=db_path,
+        clinic=one_chair_clinic,
+        make_context=make_context,
+        registry=registry,
+        clock=clock,
+    )
+    assert_outcomes(results, winners=1)
+    (appointment,) = await active_at_slot(store)
+    assert appointment.chair == 1
+    # Losers leave no trace: only the winner became a patient.
+    assert await store.count_patients() == 1
+    assert await store.count_appointments() == 1
+
+
+@pytest.mark.asyncio
+async def test_twenty_connections_three_chairs_three_winners(
+    store: Store,
+    db_path: Path,
+    clinic: ClinicProfile,
+    make_context: Callable[..., ToolContext],
+    registry: ToolRegistry,
+    clock: FixedClock,
+) -> None:
+    assert clinic.chairs == 3
+    results = await book_from_separate_connections(
+        count=20,
+        db_path=db_path,
+        clinic=clinic,
+        make_context=make_context,
+        registry=registry,
+        clock=clock,
+    )
+    assert_outcomes(results, winners=3)
+    appointments = await active_at_slot(store)
+    assert sorted(a.chair for a in appointments) == [1, 2, 3]
+    assert len({a.patient_id for a in appointments}) == 3
+    assert await store.count_patients() == 3
+
+
+@pytest.mark.asyncio
+async def test_one_connection_many_tasks_one_chair(
+    store: Store,
+    one_chair_clinic: ClinicProfile,
+    make_context: Callable[..., ToolContext],
+    registry: ToolRegistry,
+) -> None:
+    # Concurrent tool calls sharing one Store (as in one call) queue on its write lock.
+    ctx = make_context(clinic=one_chair_clinic)
+    results = await asyncio.gather(
+        *(registry.call("schedule_appointment", booking_args(n), ctx) for n in range(20))
+    )
+    assert_outcomes(list(results), winners=1)
+    assert len(await active_at_slot(store)) == 1
+
+
+# --- separate processes -----------------------------------------------------------------------
+
+
+def book_in_process(db_path: str, n: int, barrier: Any, results: Any) -> None:
+    """Worker run in a spawned process: its own settings, clinic, Store and event loop."""
+    try:
+        outcome = asyncio.run(_book_in_process(db_path, n, barrier))
+    except BaseException as exc:  # report instead of hanging the parent on the queue
+        outcome = {"worker_failed": f"{type(exc).__name__}: {exc}"}
+    results.put(outcome)
+
+
+async def _book_in_process(db_path: str, n: int, barrier: Any) -> dict[str, Any]:
+    from config.clinic import load_clinic_profile
+    from tools.context import build_context
+
+    settings = load_settings(
+        env_file=None, database={"path": db_path, "busy_timeout_ms": BUSY_TIMEOUT_MS}
+    )
+    clinic = load_clinic_profile(SAMPLE_PROFILE)
+    clinic = ClinicProfile.model_validate({**clinic.model_dump(), "chairs": 1})
+    clock = FixedClock(DEFAULT_NOW)
+    store = await Store.open(
+        settings.database.path,
+        tz=clinic.tz,
+        busy_timeout_ms=settings.database.busy_timeout_ms,
+        clock=clock,
+    )
+    try:
+        ctx = build_context(store=store, settings=settings, clinic=clinic, clock=clock)
+        registry = default_registry()
+        # Everyone has imported, opened and migrated: now all book at once.
+        await asyncio.to_thread(barrier.wait, 300)
+        return await registry.call("schedule_appointment", booking_args(n), ctx)
+    finally:
+        await store.close()
+
+
+def collect_results(
+    workers: list[Any], barrier: Any, results_queue: Any, deadline_s: float = 600
+) -> list[dict[str, Any]]:
+    """Gather one answer per worker; if one dies without answering, release the rest at once.
+
+    A worker that crashes before the barrier (e.g. an import error) would otherwise leave the
+    others waiting out the barrier timeout and the parent waiting on the queue.
+    """
+    results: list[dict[str, Any]] = []
+    waited = 0.0
+    while len(results) < len(workers) and waited < deadline_s:
+        try:
+            results.append(results_queue.get(timeout=1))
+            continue
+        except queue.Empty:
+            waited += 1
+        if any(w.exitcode not in (None, 0) for w in workers):
+            barrier.abort()
+        if all(w.exitcode is not None for w in workers):
+            # Everyone has exited: whatever they sent is already in the pipe.
+            while True:
+                try:
+                    results.append(results_queue.get(timeout=1))
+                except queue.Empty:
+                    break
+            break
+    return results
+
+
+def reap(workers: list[Any], grace_s: float = 60) -> None:
+    """Join the workers, killing any still alive once the shared grace period is over."""
+    deadline = time.monotonic() + grace_s
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    for worker in workers:
+        if worker.is_alive():
+            worker.kill()
+            worker.join(5)
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_fifty_processes_one_chair_one_winner(store: Store, db_path: Path) -> None:
+    # The store fixture has already created and migrated the file.
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(PROCESSES)
+    results_queue = spawn.Queue()
+    workers = [
+        spawn.Process(
+            target=book_in_process, args=(str(db_path), n, barrier, results_queue), daemon=True
+        )
+        for n in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        results = await asyncio.to_thread(collect_results, workers, barrier, results_queue)
+    finally:
+        await asyncio.to_thread(reap, workers)
+
+    crashed = {n: w.exitcode for n, w in enumerate(workers) if w.exitcode != 0}
+    assert crashed == {}, f"workers that died without answering (index: exit code): {crashed}"
+    assert [r for r in results if "worker_failed" in r] == []
+    assert len(results) == PROCESSES
+    assert_outcomes(results, winners=1)
+    (appointment,) = await active_at_slot(store)
+    assert appointment.chair == 1
+    assert await store.count_patients() == 1
+    assert await store.count_appointments() == 1

@@ -1,0 +1,302 @@
+"""Schema creation and the refusals of Store.open: what a fresh file holds, what is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage import Store
+from storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.store import StoreError
+
+EXPECTED_TABLES = {
+    "patients",
+    "appointments",
+    "appointment_slots",
+    "follow_ups",
+    "calls",
+    "call_analytics",
+}
+
+EXPECTED_INDEXES = {
+    "appointments_active_chair_start",
+    "appointments_starts_at",
+    "appointments_status",
+    "appointments_patient",
+    "appointment_slots_start",
+    "appointment_slots_appointment",
+    "follow_ups_due_at",
+    "follow_ups_status",
+    "follow_ups_patient",
+    "calls_started_at",
+    "calls_patient",
+}
+
+
+def _raw(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection, to look at the file the way another program would."""
+    return sqlite3.connect(path)
+
+
+def _schema(path: Path) -> list[tuple[str, str, str | None]]:
+    conn = _raw(path)
+    try:
+        return conn.execute(
+            "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def _index_columns(conn: sqlite3.Connection, index: str) -> list[str]:
+    return [row[2] for row in conn.execute(f"PRAGMA index_info({index})")]
+
+
+def test_schema_version_counts_the_migrations() -> None:
+    assert SCHEMA_VERSION == len(MIGRATIONS) >= 1
+
+
+@pytest.mark.asyncio
+async def test_new_file_is_at_the_current_schema_version(store: Store, db_path: Path) -> None:
+    assert await store.schema_version() == SCHEMA_VERSION
+    conn = _raw(db_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_new_file_uses_wal_journal(store: Store, db_path: Path) -> None:
+    # journal_mode=WAL is persistent, so any other connection sees it too.
+    conn = _raw(db_path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_connection_enforces_foreign_keys(store: Store) -> None:
+    # foreign_keys is a per-connection setting: only the store's own connection can show it.
+    conn = store._conn
+    async with conn.execute("PRAGMA foreign_keys") as cur:
+        assert (await cur.fetchone())[0] == 1
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await conn.execute(
+            "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
+            " price_lek, source, created_at) VALUES (999, 'checkup', 1, '2026-12-02T09:00:00Z',"
+            " '2026-12-02T09:30:00Z', 2000, 'cli', '2026-12-01T07:00:00Z')"
+        )
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("timeout_ms", [5000, 30000])
+async def test_busy_timeout_is_set_on_the_connection(tmp_path: Path, timeout_ms: int) -> None:
+    store = await Store.open(tmp_path / "t.db", busy_timeout_ms=timeout_ms)
+    try:
+        async with store._conn.execute("PRAGMA busy_timeout") as cur:
+            assert (await cur.fetchone())[0] == timeout_ms
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_default_busy_timeout_is_not_zero(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "t.db")
+    try:
+        async with store._conn.execute("PRAGMA busy_timeout") as cur:
+            assert (await cur.fetchone())[0] >= 1000
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_expected_tables_indexes_and_trigger_exist(store: Store, db_path: Path) -> None:
+    rows = _schema(db_path)
+    tables = {name for kind, name, _ in rows if kind == "table"}
+    indexes = {name for kind, name, _ in rows if kind == "index"}
+    triggers = {name for kind, name, _ in rows if kind == "trigger"}
+    assert tables >= EXPECTED_TABLES
+    assert indexes >= EXPECTED_INDEXES
+    assert triggers == {"appointments_release_slots"}
+
+
+@pytest.mark.asyncio
+async def test_active_chair_start_index_is_unique_and_partial(store: Store, db_path: Path) -> None:
+    conn = _raw(db_path)
+    try:
+        listing = {
+            row[1]: {"unique": row[2], "partial": row[4]}
+            for row in conn.execute("PRAGMA index_list(appointments)")
+        }
+        assert listing["appointments_active_chair_start"] == {"unique": 1, "partial": 1}
+        assert _index_columns(conn, "appointments_active_chair_start") == ["chair", "starts_at"]
+        sql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'appointments_active_chair_start'"
+        ).fetchone()[0]
+        assert "'scheduled'" in sql and "'confirmed'" in sql
+        # The other appointment indexes are plain (non-unique) lookups.
+        for name in ("appointments_starts_at", "appointments_status"):
+            assert listing[name] == {"unique": 0, "partial": 0}
+        assert _index_columns(conn, "appointments_starts_at") == ["starts_at"]
+        assert _index_columns(conn, "appointments_status") == ["status"]
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_patient_phone_has_a_unique_index(store: Store, db_path: Path) -> None:
+    conn = _raw(db_path)
+    try:
+        unique_indexes = [row[1] for row in conn.execute("PRAGMA index_list(patients)") if row[2]]
+        assert ["phone"] in [_index_columns(conn, name) for name in unique_indexes]
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_appointment_slots_key_is_chair_and_slot(store: Store, db_path: Path) -> None:
+    conn = _raw(db_path)
+    try:
+        pk = sorted(
+            (row[5], row[1]) for row in conn.execute("PRAGMA table_info(appointment_slots)")
+        )
+        assert [name for order, name in pk if order] == ["chair", "slot_start"]
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_reopening_is_a_no_op(db_path: Path) -> None:
+    first = await Store.open(db_path)
+    patient, _ = await first.upsert_patient(phone="+355691234567", name="Arta Hoxha")
+    await first.close()
+    schema_before = _schema(db_path)
+
+    for _ in range(2):
+        again = await Store.open(db_path)
+        try:
+            assert await again.schema_version() == SCHEMA_VERSION
+            assert await again.get_patient(phone="+355691234567") == patient
+            assert await again.count_patients() == 1
+        finally:
+            await again.close()
+    assert _schema(db_path) == schema_before
+
+
+@pytest.mark.asyncio
+async def test_concurrent_first_opens_all_succeed(db_path: Path) -> None:
+    # The bot and the CLI may start together on a fresh install: migration must serialise.
+    stores = await asyncio.gather(
+        *(Store.open(db_path, busy_timeout_ms=30000) for _ in range(8)), return_exceptions=True
+    )
+    try:
+        assert [s for s in stores if not isinstance(s, Store)] == []
+        for s in stores:
+            assert await s.schema_version() == SCHEMA_VERSION
+    finally:
+        for s in stores:
+            if isinstance(s, Store):
+                await s.close()
+    tables = [name for kind, name, _ in _schema(db_path) if kind == "table"]
+    assert sorted(tables) == sorted(set(tables))
+
+
+@pytest.mark.asyncio
+async def test_open_creates_missing_parent_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "elo.db"
+    store = await Store.open(path)
+    await store.close()
+    assert path.is_file()
+
+
+@pytest.mark.asyncio
+async def test_newer_schema_is_refused(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    await store.close()
+    conn = _raw(db_path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    schema_before = _schema(db_path)
+
+    with pytest.raises(StoreError, match="newer"):
+        await Store.open(db_path)
+
+    conn = _raw(db_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    finally:
+        conn.close()
+    assert _schema(db_path) == schema_before
+
+
+@pytest.mark.asyncio
+async def test_newer_empty_database_is_refused_without_creating_tables(db_path: Path) -> None:
+    conn = _raw(db_path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.commit()
+    conn.close()
+
+    with pytest.raises(StoreError, match="99"):
+        await Store.open(db_path)
+    assert [row for row in _schema(db_path) if row[0] == "table"] == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"name,phone\nArta,+355691234567\n" * 50, id="csv"),
+        pytest.param(b"abc", id="tiny"),
+        pytest.param(b"\0" * 4096, id="zeros"),
+        pytest.param(b"SQLite format 3\x00" + b"\xff" * 200, id="corrupt-header"),
+    ],
+)
+async def test_non_database_file_is_refused_with_store_error(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "not-a.db"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="not a database") as info:
+        await Store.open(path)
+    # A clean, single-line error for the CLI, not a chained sqlite3 traceback.
+    assert not isinstance(info.value, sqlite3.Error)
+    assert info.value.__suppress_context__
+    assert "\n" not in str(info.value)
+    # The file is left exactly as it was.
+    assert path.read_bytes() == content
+
+
+@pytest.mark.asyncio
+async def test_path_that_is_a_directory_is_refused_with_store_error(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    with pytest.raises(StoreError) as info:
+        await Store.open(folder)
+    assert not isinstance(info.value, sqlite3.Error)
+
+
+@pytest.mark.asyncio
+async def test_path_under_a_file_is_refused_with_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(StoreError):
+        await Store.open(blocker / "elo.db")
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+@pytest.mark.asyncio
+async def test_empty_file_is_initialised(tmp_path: Path) -> None:
+    # `touch data/elo.db` before first start is harmless: SQLite treats a 0-byte file as new.
+    path = tmp_path / "empty.db"
+    path.touch()
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == SCHEMA_VERSION
+    finally:
+        await store.close()
