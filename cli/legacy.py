@@ -14,7 +14,7 @@ from typing import Any
 from config.logs import redactor
 from scheduling.when import parse_requested_time
 from storage import Booked
-from tools.common import find_service
+from tools.common import book_service, find_service
 from tools.context import ToolContext
 from validation import InputError, clean_text, normalize_name, normalize_phone
 
@@ -172,15 +172,12 @@ async def _appointment(ctx: ToolContext, seen: set[str], record: dict[str, Any])
         problem = ctx.slots.rule_violation(start, duration, now, policy=False)
         if problem:
             raise InputError("preferred_date", f"cannot be booked: {problem}", "Rebook by hand.")
-        outcome = await ctx.store.book_appointment(
+        outcome = await book_service(
+            ctx,
+            service=service,
+            start=start,
             phone=phone,
             name=name,
-            service_id=service.id,
-            starts_at=start,
-            ends_at=start + duration,
-            slot=ctx.clinic.slot,
-            chairs=ctx.clinic.chairs,
-            price_lek=service.price_lek,
             source="import",
             legacy_key=key,
         )

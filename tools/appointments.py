@@ -11,7 +11,7 @@ from pydantic import Field
 from scheduling.slots import Slot
 from scheduling.when import RequestedTime, parse_requested_time
 from storage import Booked
-from tools.common import ToolArgs, find_service, service_summary
+from tools.common import ToolArgs, book_service, find_service, service_summary
 from tools.context import ToolContext
 from tools.registry import PII_NAME, SERVICE_ENUM, ToolResult
 from validation import InputError, clean_text, normalize_name, normalize_phone
@@ -131,18 +131,8 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
             "Offer the patient one of nearest_free_slots.",
             {"nearest_free_slots": await _nearest(ctx, start, duration, now)},
         )
-    outcome = await ctx.store.book_appointment(
-        phone=phone,
-        name=name,
-        service_id=service.id,
-        starts_at=start,
-        ends_at=start + duration,
-        slot=ctx.clinic.slot,
-        chairs=ctx.clinic.chairs,
-        price_lek=service.price_lek,
-        source=ctx.source,
-        call_id=ctx.call_id,
-        language=ctx.language,
+    outcome = await book_service(
+        ctx, service=service, start=start, phone=phone, name=name, source=ctx.source
     )
     if not isinstance(outcome, Booked):
         logger.info("booking lost the slot to another booking")

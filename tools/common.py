@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from config.clinic import Service
+from storage import Booked, SlotTaken
+from storage.models import Source
 from tools.context import ToolContext
 from validation.errors import InputError
 from validation.text import fold
@@ -72,3 +75,30 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
         else:
             parts.append(re.escape(char))
     return re.compile(r"\b" + "".join(parts))
+
+
+async def book_service(
+    ctx: ToolContext,
+    *,
+    service: Service,
+    start: datetime,
+    phone: str,
+    name: str,
+    source: Source,
+    legacy_key: str | None = None,
+) -> Booked | SlotTaken:
+    """Book ``service`` at ``start`` for a validated patient in the context's clinic and call."""
+    return await ctx.store.book_appointment(
+        phone=phone,
+        name=name,
+        service_id=service.id,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=service.duration_minutes),
+        slot=ctx.clinic.slot,
+        chairs=ctx.clinic.chairs,
+        price_lek=service.price_lek,
+        source=source,
+        call_id=ctx.call_id,
+        language=ctx.language,
+        legacy_key=legacy_key,
+    )
