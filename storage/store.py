@@ -104,11 +104,8 @@ class Store:
         try:
             conn.row_factory = sqlite3.Row
             await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
             store = cls(conn, tz=ZoneInfo(str(tz)), clock=clock)
-            await store._migrate()
+            await store._set_up(busy_timeout_ms / 1000)
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StoreError(f"cannot use database {path}: {exc}") from None
@@ -126,6 +123,30 @@ class Store:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def _set_up(self, patience_s: float) -> None:
+        """Switch to WAL and migrate, retrying while another connection sets up the same file.
+
+        Switching a fresh file to WAL, or recovering its WAL index, can answer "database is
+        locked" at once without consulting the busy timeout when several processes open the
+        file together (e.g. the bot and the CLI on a fresh install), so retry with back-off.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience_s
+        delay = 0.01
+        while True:
+            try:
+                await self._conn.execute("PRAGMA journal_mode = WAL")
+                await self._conn.execute("PRAGMA synchronous = NORMAL")
+                await self._conn.execute("PRAGMA foreign_keys = ON")
+                await self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
     async def _migrate(self) -> None:
         async with self._write_lock:
