@@ -229,9 +229,52 @@ class GoogleSettings(_Group):
     )
 
 
-class PipelineSettings(_Group):
-    """Audio pipeline parameters."""
+class TransportKind(StrEnum):
+    """Where call audio comes from and goes to."""
 
+    LIVEKIT = "livekit"
+    WEBRTC = "webrtc"
+    FILE = "file"
+
+
+class VadKind(StrEnum):
+    """Local voice-activity detection."""
+
+    SILERO = "silero"
+    OFF = "off"
+
+
+class LlmKind(StrEnum):
+    """The speech-to-speech model service."""
+
+    GEMINI_LIVE = "gemini_live"
+
+
+class PipelineSettings(_Group):
+    """Audio pipeline parameters and which implementation each stage uses."""
+
+    transport: TransportKind = Field(
+        default=TransportKind.LIVEKIT, description="Call audio transport: livekit, webrtc or file."
+    )
+    vad: VadKind = Field(
+        default=VadKind.SILERO, description="Local voice detection: silero or off."
+    )
+    llm: LlmKind = Field(default=LlmKind.GEMINI_LIVE, description="Model service: gemini_live.")
+    vad_confidence: float = Field(
+        default=0.7, ge=0.1, le=1.0, description="Silero confidence needed to count as speech."
+    )
+    vad_start_secs: float = Field(
+        default=0.2, ge=0.05, le=2.0, description="Speech needed before a turn starts, in seconds."
+    )
+    vad_stop_secs: float = Field(
+        default=0.5, ge=0.1, le=3.0, description="Silence that ends a turn, in seconds."
+    )
+    silence_timeout_secs: float = Field(
+        default=20.0, ge=5, le=300, description="Silence from both sides that ends a call, in s."
+    )
+    max_call_seconds: int = Field(
+        default=600, ge=60, le=3600, description="Longest call before Elo wraps up, in seconds."
+    )
     language: str = Field(
         default="sq-AL", max_length=16, description="Default call language (BCP 47)."
     )
@@ -253,6 +296,20 @@ class PipelineSettings(_Group):
         if value not in (8000, 16000, 24000, 48000):
             raise ValueError("must be 8000, 16000, 24000 or 48000")
         return value
+
+
+class LimitsSettings(_Group):
+    """Caps that protect patients and the clinic from runaway calls (OWASP LLM10)."""
+
+    tool_calls_per_minute: int = Field(
+        default=20, ge=1, le=600, description="Tool calls one call may make per minute."
+    )
+    bookings_per_call: int = Field(
+        default=2, ge=1, le=20, description="Appointments one call may book."
+    )
+    calls_per_number_per_hour: int = Field(
+        default=3, ge=1, le=100, description="Calls one phone number may take part in per hour."
+    )
 
 
 class AppSettings(BaseSettings):
@@ -279,6 +336,7 @@ class AppSettings(BaseSettings):
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     google: GoogleSettings = Field(default_factory=GoogleSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:
