@@ -1,0 +1,55 @@
+"""Who a call is for and why: set by the campaign (or the command line), never by the model."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from validation import normalize_name, normalize_phone
+from validation.text import clean_text
+
+
+class CallMetadata(BaseModel):
+    """The facts a call starts with.
+
+    The patient identity is bound here by the caller of the pipeline, so what the model says can
+    never make Elo act for another patient.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    call_id: str = Field(default_factory=lambda: uuid.uuid4().hex, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    patient_name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=300)
+    language: str = Field(default="sq", pattern=r"^(sq|en)(-[A-Z]{2})?$")
+
+    @field_validator("patient_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return normalize_name(value, field="patient_name") if value else None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        # Outbound numbers come from the clinic's own records; any valid number is accepted here.
+        if not value:
+            return None
+        return normalize_phone(value, allowed_regions=_ALL_REGIONS, field="phone")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        return clean_text(value, field="reason", max_length=300, required=False) or None
+
+
+def _all_regions() -> tuple[str, ...]:
+    import phonenumbers
+
+    return tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
+
+
+_ALL_REGIONS = _all_regions()

@@ -1,0 +1,100 @@
+"""Stage factories: one function per stage kind, choosing the implementation from settings.
+
+Swapping a stage is a settings change (``ELO_PIPELINE__VAD=off``, ``ELO_PIPELINE__LLM=...``), not
+a code change. Each branch imports its implementation, so an unused stage costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from config.settings import AppSettings, LlmKind, VadKind
+
+if TYPE_CHECKING:
+    from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+    from pipecat.audio.vad.vad_analyzer import VADAnalyzer
+    from pipecat.services.llm_service import LLMService
+
+
+class StageError(Exception):
+    """A stage cannot be built from the settings; the message is one line for a person."""
+
+
+def make_vad(settings: AppSettings) -> VADAnalyzer | None:
+    """The local voice-activity analyzer for the user aggregator, or None when turned off."""
+    pipeline = settings.pipeline
+    match pipeline.vad:
+        case VadKind.SILERO:
+            from pipecat.audio.vad.silero import SileroVADAnalyzer
+            from pipecat.audio.vad.vad_analyzer import VADParams
+
+            return SileroVADAnalyzer(
+                sample_rate=pipeline.input_sample_rate,
+                params=VADParams(
+                    confidence=pipeline.vad_confidence,
+                    start_secs=pipeline.vad_start_secs,
+                    stop_secs=pipeline.vad_stop_secs,
+                ),
+            )
+        case VadKind.OFF:
+            return None
+    raise StageError(f"unknown VAD {pipeline.vad!r}; options: {', '.join(VadKind)}")
+
+
+def make_llm(
+    settings: AppSettings,
+    *,
+    tools: ToolsSchema,
+    system_instruction: str,
+    language: str,
+    http_client_args: dict[str, Any] | None = None,
+) -> LLMService:
+    """The speech-to-speech model service with Elo's tools and the call's instruction.
+
+    Args:
+        settings: Application settings (model, voice, endpoint, key).
+        tools: The tool schemas from the registry; fixed for the call (Gemini Live cannot change
+            tools mid-session).
+        system_instruction: The call's instruction (see :mod:`pipeline.prompts`).
+        language: BCP 47 language of the call.
+        http_client_args: Extra arguments for the HTTP/websocket client, e.g. an SSL context that
+            trusts a private endpoint's certificate.
+
+    Raises:
+        StageError: The model service cannot be built (e.g. no API key).
+    """
+    google = settings.google
+    match settings.pipeline.llm:
+        case LlmKind.GEMINI_LIVE:
+            from google.genai.types import HttpOptions
+            from pipecat.services.google.gemini_live.llm import (
+                ContextWindowCompressionParams,
+                GeminiLiveLLMService,
+                GeminiVADParams,
+            )
+
+            key = google.api_key.get_secret_value()
+            if not key:
+                raise StageError("no Gemini API key: set ELO_GOOGLE__API_KEY")
+            options = None
+            if google.base_url is not None or http_client_args:
+                options = HttpOptions(
+                    base_url=str(google.base_url).rstrip("/") if google.base_url else None,
+                    async_client_args=http_client_args or None,
+                )
+            return GeminiLiveLLMService(
+                api_key=key,
+                tools=tools,
+                http_options=options,
+                settings=GeminiLiveLLMService.Settings(
+                    model=google.model,
+                    voice=google.voice,
+                    system_instruction=system_instruction,
+                    language=language,
+                    # With local VAD on, Silero decides turns; Gemini's own VAD would race it.
+                    vad=GeminiVADParams(disabled=settings.pipeline.vad is not VadKind.OFF),
+                    # Without compression a Live session ends after ~10-15 minutes.
+                    context_window_compression=ContextWindowCompressionParams(enabled=True),
+                ),
+            )
+    raise StageError(f"unknown LLM {settings.pipeline.llm!r}; options: {', '.join(LlmKind)}")

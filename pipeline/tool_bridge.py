@@ -1,0 +1,83 @@
+"""Plugging the tool registry into a model service: one handler per offered tool.
+
+The handlers run the registry exactly as the command line does, in the call's context, behind the
+call's limits. The model never reaches a tool the registry does not offer in calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from tools.context import ToolContext, ToolMode
+from tools.registry import ToolRegistry, ToolResult
+
+if TYPE_CHECKING:
+    from pipecat.services.llm_service import FunctionCallParams, LLMService
+
+# Optional gate in front of every tool call: returns a refusal result, or None to proceed.
+Gate = Callable[[str], Awaitable[ToolResult | None]]
+ResultHook = Callable[[str, ToolResult], None]
+
+# Writes must deliver their result even if the patient talks over Elo: a booking that committed
+# but whose result was cancelled would be invisible to the model and booked again.
+_WRITE_TOOLS = frozenset({"schedule_appointment", "schedule_follow_up"})
+
+
+def make_tool_caller(
+    registry: ToolRegistry,
+    ctx: ToolContext,
+    *,
+    gate: Gate | None = None,
+    on_result: ResultHook | None = None,
+) -> Callable[[str, Any], Awaitable[ToolResult]]:
+    """An async ``(name, arguments) -> result`` that applies the gate, then the registry."""
+
+    async def call(name: str, arguments: Any) -> ToolResult:
+        refusal = await gate(name) if gate is not None else None
+        result = refusal if refusal is not None else await registry.call(name, arguments, ctx)
+        if on_result is not None and refusal is None:
+            on_result(name, result)
+        return result
+
+    return call
+
+
+def register_tools(
+    llm: LLMService,
+    registry: ToolRegistry,
+    ctx: ToolContext,
+    *,
+    gate: Gate | None = None,
+    on_result: ResultHook | None = None,
+) -> list[str]:
+    """Register a handler on ``llm`` for every tool offered in calls.
+
+    Args:
+        llm: The model service.
+        registry: The tool registry.
+        ctx: The call's tool context (mode CALL).
+        gate: Optional limiter consulted before each call.
+        on_result: Optional hook told of each executed call's result (e.g. to count bookings).
+
+    Returns:
+        The names registered.
+    """
+    caller = make_tool_caller(registry, ctx, gate=gate, on_result=on_result)
+    offered = registry.offered(
+        mode=ToolMode.CALL, expose_confidential=ctx.settings.security.expose_stats_to_model
+    )
+
+    async def handler(params: FunctionCallParams) -> None:
+        work = caller(params.function_name, dict(params.arguments or {}))
+        if params.function_name in _WRITE_TOOLS:
+            # Shielded: an interruption must not cut a booking between commit and result.
+            result = await asyncio.shield(work)
+        else:
+            result = await work
+        await params.result_callback(result)
+
+    for spec in offered:
+        llm.register_function(spec.name, handler, timeout_secs=15)
+    return [spec.name for spec in offered]

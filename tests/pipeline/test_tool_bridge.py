@@ -1,0 +1,65 @@
+import pytest
+
+from config.settings import load_settings
+from pipeline.stages import make_llm
+from pipeline.tool_bridge import make_tool_caller, register_tools
+from tools.context import ToolMode
+
+
+@pytest.mark.asyncio
+async def test_caller_runs_the_registry_in_the_call_context(registry, ctx):
+    seen = []
+    call = make_tool_caller(registry, ctx, on_result=lambda name, r: seen.append((name, r)))
+    result = await call("check_available_slots", {"preferred_date": "2026-12-02"})
+    assert result["available"] is True
+    assert seen == [("check_available_slots", result)]
+
+
+@pytest.mark.asyncio
+async def test_gate_refusal_never_reaches_the_registry(registry, ctx, snapshot_counts):
+    refusal = {"error": "limit reached", "hint": "Apologise."}
+
+    async def gate(name):
+        return refusal if name == "schedule_appointment" else None
+
+    seen = []
+    call = make_tool_caller(registry, ctx, gate=gate, on_result=lambda n, r: seen.append(n))
+    args = {
+        "patient_name": "Arbër Çela",
+        "preferred_date": "2026-12-02T10:00",
+        "service_type": "checkup",
+        "phone_number": "069 123 4567",
+    }
+    before = await snapshot_counts()
+    assert await call("schedule_appointment", args) == refusal
+    assert await snapshot_counts() == before
+    assert seen == []
+
+
+@pytest.mark.asyncio
+async def test_confidential_tool_is_not_callable_in_a_patient_call(registry, ctx):
+    call = make_tool_caller(registry, ctx)
+    result = await call("get_clinic_stats", {})
+    assert "error" in result and "total_calls" not in result
+
+
+def test_register_tools_registers_exactly_the_tools_offered_in_calls(
+    registry, make_context, clinic
+):
+    settings = load_settings(env_file=None, google={"api_key": "k"})
+    ctx = make_context(settings=settings)
+    tools = registry.tools_schema(clinic, mode=ToolMode.CALL, expose_confidential=False)
+    llm = make_llm(settings, tools=tools, system_instruction="x", language="sq")
+    names = register_tools(llm, registry, ctx)
+    assert sorted(names) == sorted(s.name for s in tools.standard_tools)
+    assert "get_clinic_stats" not in names
+    assert all(llm.has_function(name) for name in names)
+    assert not llm.has_function("get_clinic_stats")
+
+
+@pytest.fixture
+def snapshot_counts(store):
+    async def counts():
+        return (await store.count_patients(), await store.count_appointments())
+
+    return counts
