@@ -1,4 +1,4 @@
-"""The eight clinic tools, registered once. Everything else derives from this list."""
+"""The eight clinic tools and end_call, registered once. Everything else derives from this list."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tools.appointments import (
     schedule_appointment,
     schedule_follow_up,
 )
+from tools.call_control import EndCallArgs, end_call
 from tools.info import NoArgs, get_clinic_info, get_payment_info
 from tools.needs import AssessClientNeedsArgs, assess_client_needs
 from tools.registry import ToolRegistry, ToolSpec
@@ -89,6 +90,16 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         args_model=ClinicStatsArgs,
         handler=get_clinic_stats,
         confidential=True,
+    ),
+    ToolSpec(
+        name="end_call",
+        description=(
+            "Hang up politely: call it after saying goodbye, when the conversation is finished,"
+            " the patient declines or asks not to be called again, it is the wrong person, or a"
+            " voicemail answered."
+        ),
+        args_model=EndCallArgs,
+        handler=end_call,
     ),
 )
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -14,6 +15,9 @@ from config.settings import AppSettings
 from scheduling.calendar import ClinicCalendar
 from scheduling.slots import BookingRules, SlotFinder
 from storage import Store
+
+if TYPE_CHECKING:
+    from tools.call_control import CallControl
 
 
 class ToolMode(StrEnum):
@@ -42,6 +46,7 @@ class ToolContext:
         language: Language of the conversation ("sq" or "en").
         call_id: The call the tools run in, if any.
         http: HTTP client for search_web; created lazily when None.
+        call_control: Hang-up and similar controls of the live call, if any.
     """
 
     store: Store
@@ -53,6 +58,7 @@ class ToolContext:
     language: str = "sq"
     call_id: str | None = None
     http: httpx.AsyncClient | None = None
+    call_control: CallControl | None = None
     slots: SlotFinder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +92,7 @@ def build_context(
     language: str | None = None,
     call_id: str | None = None,
     http: httpx.AsyncClient | None = None,
+    call_control: CallControl | None = None,
 ) -> ToolContext:
     """Assemble a tool context from its parts."""
     lang = (language or settings.pipeline.language).split("-")[0].lower()
@@ -99,4 +106,5 @@ def build_context(
         language=lang,
         call_id=call_id,
         http=http,
+        call_control=call_control,
     )

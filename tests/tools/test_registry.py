@@ -29,7 +29,9 @@ EIGHT_TOOLS = {
     "search_web",
     "get_clinic_stats",
 }
-PUBLIC_TOOLS = EIGHT_TOOLS - {"get_clinic_stats"}
+# The eight clinic tools of the seed plus end_call, the model's way to hang up.
+ALL_TOOLS = EIGHT_TOOLS | {"end_call"}
+PUBLIC_TOOLS = ALL_TOOLS - {"get_clinic_stats"}
 
 
 def _all_keys(value: Any) -> set[str]:
@@ -53,10 +55,10 @@ def _is_error(result: dict[str, Any]) -> bool:
     )
 
 
-def test_registry_holds_exactly_the_eight_tools(registry: ToolRegistry) -> None:
-    assert len(registry.names) == 8
-    assert set(registry.names) == EIGHT_TOOLS
-    for name in EIGHT_TOOLS:
+def test_registry_holds_the_eight_clinic_tools_and_end_call(registry: ToolRegistry) -> None:
+    assert len(registry.names) == 9
+    assert set(registry.names) == ALL_TOOLS
+    for name in ALL_TOOLS:
         spec = registry.get(name)
         assert spec is not None and spec.name == name
     assert registry.get("drop_database") is None
@@ -76,7 +78,7 @@ def test_function_schemas_follow_the_argument_models(
     registry: ToolRegistry, clinic: ClinicProfile
 ) -> None:
     schemas = registry.function_schemas(clinic, mode=ToolMode.ADMIN, expose_confidential=False)
-    assert {schema.name for schema in schemas} == EIGHT_TOOLS
+    assert {schema.name for schema in schemas} == ALL_TOOLS
     for schema in schemas:
         assert isinstance(schema, FunctionSchema)
         spec = registry.get(schema.name)
@@ -176,9 +178,9 @@ def test_tools_schema_wraps_the_offered_function_schemas(
     ("mode", "expose", "expected"),
     [
         (ToolMode.CALL, False, PUBLIC_TOOLS),
-        (ToolMode.CALL, True, EIGHT_TOOLS),
-        (ToolMode.ADMIN, False, EIGHT_TOOLS),
-        (ToolMode.ADMIN, True, EIGHT_TOOLS),
+        (ToolMode.CALL, True, ALL_TOOLS),
+        (ToolMode.ADMIN, False, ALL_TOOLS),
+        (ToolMode.ADMIN, True, ALL_TOOLS),
     ],
 )
 def test_stats_offered_only_to_admins_or_when_allowed(
