@@ -1,0 +1,287 @@
+"""Per-call analytics: turns, interruptions, tool calls, bookings, revenue, duration, latency.
+
+Times come from the frames' push timestamps on the pipeline clock, not from when the observer
+gets to them, so the numbers are exact however far the observer's queue lags.
+
+Definitions:
+
+- A patient turn starts with ``UserStartedSpeakingFrame`` (local VAD and turn strategy). Without
+  turn frames (VAD off), a transcript after Elo spoke, or first in the call, starts one.
+- An Elo turn is one spoken response: ``TTSStartedFrame`` (or its first audio) to
+  ``TTSStoppedFrame``. ``turns`` counts both sides.
+- An interruption is an ``InterruptionFrame`` while Elo is speaking, at most one per Elo turn
+  (Pipecat also sends one at every patient turn start, even when Elo is silent).
+- Response latency runs from the patient's end of speech to Elo's first audio after it
+  (``TTSAudioRawFrame`` or ``BotStartedSpeakingFrame``). The end of speech is the VAD stop minus
+  the silence VAD waited for (``stop_secs``), or ``UserStoppedSpeakingFrame`` without VAD frames.
+  If Elo already started answering before the turn was declared over, the time from the end of
+  speech to that start counts (zero if Elo started first). p50 and p95 use the nearest-rank
+  method over the call's samples.
+- A booking is a ``schedule_appointment`` result with status ``booked``; its revenue is the
+  result's ``service.price_lek``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    FunctionCallInProgressFrame,
+    FunctionCallResultFrame,
+    InterruptionFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+
+from pipeline.limits import BOOKING_TOOL, CallLimiter
+from pipeline.processors.base import FrameObserver, Route
+
+_NS_PER_MS = 1_000_000
+_NS_PER_S = 1_000_000_000
+
+
+class CallAnalytics(FrameObserver):
+    """Counts one call's analytics from the frames it observes.
+
+    Pass it in ``PipelineWorker(observers=[...])``. Read the numbers at any time: :meth:`summary`
+    for the ``calls.counters`` column, and :attr:`turns`, :attr:`tool_calls`, :attr:`bookings`
+    and :attr:`revenue_lek` for the store's columns.
+
+    Args:
+        limiter: The call's limiter, whose refusal counts the summary includes.
+        **kwargs: Passed to Pipecat's ``BaseObserver``.
+    """
+
+    def __init__(self, *, limiter: CallLimiter | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._limiter = limiter
+        self._first_ns: int | None = None
+        self._last_ns: int | None = None
+        self._end_ns: int | None = None
+        self._patient_turns = 0
+        self._elo_turns = 0
+        self._interruptions = 0
+        self._tools: Counter[str] = Counter()
+        self._bookings = 0
+        self._revenue = 0
+        self._latencies_ms: list[float] = []
+        # Patient side.
+        self._turn_frames_seen = False
+        self._patient_speaking = False
+        self._patient_turn_start_ns: int | None = None
+        self._vad_end_ns: int | None = None
+        self._awaiting_reply_since: int | None = None
+        self._last_speaker: str | None = None
+        # Elo side.
+        self._elo_turn = False
+        self._elo_turn_start_ns: int | None = None
+        self._elo_audible = False
+        self._interruption_counted = False
+
+    def routes(self) -> Mapping[type[Frame], Route]:
+        """Frames that move a counter or a timer."""
+        return {
+            UserStartedSpeakingFrame: self._patient_started,
+            UserStoppedSpeakingFrame: self._patient_stopped,
+            VADUserStoppedSpeakingFrame: self._vad_stopped,
+            TranscriptionFrame: self._transcription,
+            TTSStartedFrame: self._elo_started,
+            TTSAudioRawFrame: self._elo_audio,
+            BotStartedSpeakingFrame: self._elo_audible_started,
+            TTSStoppedFrame: self._elo_stopped,
+            BotStoppedSpeakingFrame: self._elo_audible_stopped,
+            InterruptionFrame: self._interruption,
+            FunctionCallInProgressFrame: self._tool_called,
+            FunctionCallResultFrame: self._tool_result,
+            EndFrame: self._ended,
+            CancelFrame: self._ended,
+        }
+
+    def observe(self, frame: Frame, direction: FrameDirection, timestamp_ns: int) -> None:
+        """Track the call's time span, then route the frame (see ``FrameObserver.observe``)."""
+        if self._first_ns is None:
+            self._first_ns = timestamp_ns
+        self._last_ns = timestamp_ns
+        super().observe(frame, direction, timestamp_ns)
+
+    # --- results --------------------------------------------------------------------------
+
+    @property
+    def turns(self) -> int:
+        """Patient turns plus Elo turns."""
+        return self._patient_turns + self._elo_turns
+
+    @property
+    def tool_calls(self) -> int:
+        """Tool calls made (refused ones included)."""
+        return sum(self._tools.values())
+
+    @property
+    def bookings(self) -> int:
+        """Appointments booked."""
+        return self._bookings
+
+    @property
+    def revenue_lek(self) -> int:
+        """Price of the appointments booked, in whole lek."""
+        return self._revenue
+
+    @property
+    def duration_s(self) -> float:
+        """From the call's first frame to its end (or to the latest frame while it runs)."""
+        if self._first_ns is None:
+            return 0.0
+        end = self._end_ns if self._end_ns is not None else self._last_ns
+        return (end - self._first_ns) / _NS_PER_S
+
+    def latency_ms(self, percentile: float) -> int | None:
+        """A response-latency percentile (nearest rank) in milliseconds, None without samples.
+
+        Args:
+            percentile: Between 0 (exclusive) and 100.
+        """
+        if not self._latencies_ms:
+            return None
+        ordered = sorted(self._latencies_ms)
+        rank = max(1, math.ceil(percentile / 100 * len(ordered)))
+        return round(ordered[rank - 1])
+
+    def summary(self) -> dict[str, Any]:
+        """Everything counted, JSON-ready for the ``calls.counters`` column."""
+        data: dict[str, Any] = {
+            "duration_s": round(self.duration_s, 3),
+            "turns": self.turns,
+            "patient_turns": self._patient_turns,
+            "elo_turns": self._elo_turns,
+            "interruptions": self._interruptions,
+            "tool_calls": self.tool_calls,
+            "tool_calls_by_name": dict(sorted(self._tools.items())),
+            "bookings": self._bookings,
+            "revenue_booked_lek": self._revenue,
+            "latency_ms": {
+                "samples": len(self._latencies_ms),
+                "p50": self.latency_ms(50),
+                "p95": self.latency_ms(95),
+            },
+        }
+        if self._limiter is not None:
+            data["refusals"] = self._limiter.refusals
+        return data
+
+    # --- routes ---------------------------------------------------------------------------
+
+    def _patient_started(self, _: Frame, ts: int) -> None:
+        self._turn_frames_seen = True
+        if not self._patient_speaking:
+            self._patient_speaking = True
+            self._patient_turns += 1
+            self._patient_turn_start_ns = ts
+        self._last_speaker = "patient"
+        self._awaiting_reply_since = None
+
+    def _patient_stopped(self, _: Frame, ts: int) -> None:
+        self._turn_frames_seen = True
+        if not self._patient_speaking:
+            return
+        self._patient_speaking = False
+        end = self._vad_end_ns if self._vad_end_ns is not None else ts
+        self._vad_end_ns = None
+        elo_start, started = self._elo_turn_start_ns, self._patient_turn_start_ns
+        if elo_start is not None and started is not None and elo_start >= started:
+            # Elo started answering before the turn was declared over (e.g. the model's own
+            # turn detection beat local VAD): that answer is the reply.
+            self._latencies_ms.append(max(0, elo_start - end) / _NS_PER_MS)
+            return
+        self._awaiting_reply_since = end
+
+    def _vad_stopped(self, frame: Frame, ts: int) -> None:
+        # The last stop before the turn ends wins: a pause the patient spoke on after is
+        # overwritten by the next stop.
+        assert isinstance(frame, VADUserStoppedSpeakingFrame)
+        self._vad_end_ns = ts - round(frame.stop_secs * _NS_PER_S)
+
+    def _transcription(self, frame: Frame, _: int) -> None:
+        assert isinstance(frame, TranscriptionFrame)
+        if self._turn_frames_seen or not frame.text.strip():
+            return
+        if self._last_speaker != "patient":
+            self._patient_turns += 1
+            self._last_speaker = "patient"
+
+    def _elo_started(self, _: Frame, ts: int) -> None:
+        if self._elo_turn:
+            return
+        self._elo_turn = True
+        self._elo_turns += 1
+        self._elo_turn_start_ns = ts
+        self._interruption_counted = False
+        self._last_speaker = "elo"
+
+    def _elo_audio(self, frame: Frame, ts: int) -> None:
+        self._elo_started(frame, ts)
+        self._first_audio(ts)
+
+    def _elo_audible_started(self, _: Frame, ts: int) -> None:
+        self._elo_audible = True
+        self._first_audio(ts)
+
+    def _first_audio(self, ts: int) -> None:
+        if self._awaiting_reply_since is not None:
+            self._latencies_ms.append(max(0, ts - self._awaiting_reply_since) / _NS_PER_MS)
+            self._awaiting_reply_since = None
+
+    def _elo_stopped(self, _: Frame, __: int) -> None:
+        self._elo_turn = False
+
+    def _elo_audible_stopped(self, _: Frame, __: int) -> None:
+        self._elo_audible = False
+
+    def _interruption(self, _: Frame, __: int) -> None:
+        if (self._elo_turn or self._elo_audible) and not self._interruption_counted:
+            self._interruption_counted = True
+            self._interruptions += 1
+
+    def _tool_called(self, frame: Frame, _: int) -> None:
+        assert isinstance(frame, FunctionCallInProgressFrame)
+        self._tools[frame.function_name] += 1
+
+    def _tool_result(self, frame: Frame, _: int) -> None:
+        assert isinstance(frame, FunctionCallResultFrame)
+        if frame.function_name != BOOKING_TOOL:
+            return
+        result = _as_mapping(frame.result)
+        if result is None or result.get("status") != "booked":
+            return
+        self._bookings += 1
+        service = result.get("service")
+        price = service.get("price_lek") if isinstance(service, Mapping) else None
+        if isinstance(price, int) and not isinstance(price, bool) and price >= 0:
+            self._revenue += price
+
+    def _ended(self, _: Frame, ts: int) -> None:
+        if self._end_ns is None:
+            self._end_ns = ts
+
+
+def _as_mapping(value: Any) -> Mapping[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, Mapping) else None

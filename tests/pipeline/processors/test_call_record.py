@@ -1,0 +1,114 @@
+"""The observers and the limiter filling a real call row and the daily roll-up (real SQLite)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pipecat.frames.frames import TTSStartedFrame, TTSStoppedFrame
+from pipecat.processors.filters.identity_filter import IdentityFilter
+from pipecat.tests.utils import SleepFrame, run_test
+
+from pipeline.limits import CallLimiter
+from pipeline.processors import CallAnalytics, TranscriptLogger
+from tests.pipeline.processors.script import (
+    audio,
+    elo_says,
+    patient_says,
+    tool_call,
+    tool_result,
+)
+
+CALL_ID = "call-1"
+
+
+@pytest.mark.asyncio
+async def test_a_call_fills_its_row_and_the_daily_roll_up(
+    store, settings, make_context, registry, clock
+) -> None:
+    await store.start_call(call_id=CALL_ID)
+    ctx = make_context(call_id=CALL_ID)
+
+    async def no_earlier_calls(phone, since):
+        return 0
+
+    limiter = CallLimiter(
+        settings.limits,
+        max_call_seconds=settings.pipeline.max_call_seconds,
+        recent_calls=no_earlier_calls,
+        clock=clock,
+    )
+    analytics = CallAnalytics(limiter=limiter)
+    saved: list[int] = []
+
+    async def save_progress(entries):
+        await store.save_call_progress(
+            call_id=CALL_ID,
+            transcript=entries,
+            counters=analytics.summary(),
+            turns=analytics.turns,
+            tool_calls=analytics.tool_calls,
+        )
+        saved.append(len(entries))
+
+    transcript = TranscriptLogger(on_update=save_progress, clock=clock, min_interval=0)
+
+    # The model's booking runs through the limiter and the registry, as the tool handler does.
+    tool = limiter.wrap(lambda name, args: registry.call(name, args, ctx))
+    args = {
+        "patient_name": "Arbër Çela",
+        "phone_number": "069 123 4567",
+        "service_type": "checkup",
+        "preferred_date": "2026-12-02T10:00",
+    }
+    booked = await tool("schedule_appointment", args)
+    assert booked["status"] == "booked"
+    price = booked["service"]["price_lek"]
+
+    await run_test(
+        IdentityFilter(),
+        frames_to_send=[
+            TTSStartedFrame(),
+            audio(),
+            elo_says("Mirëdita, jam Elo."),
+            TTSStoppedFrame(),
+            patient_says("Dua një vizitë nesër në dhjetë."),
+            # Let the first saves land mid-call.
+            SleepFrame(sleep=0.05),
+            TTSStartedFrame(),
+            audio(),
+            tool_call("schedule_appointment", "t1", args),
+            tool_result("schedule_appointment", "t1", args, booked),
+            elo_says("U rezervua."),
+            TTSStoppedFrame(),
+        ],
+        observers=[transcript, analytics],
+    )
+    # Saved as the call went on, and the whole transcript by the end of the run.
+    assert len(saved) >= 2
+    row = await store.get_call(call_id=CALL_ID)
+    assert row.transcript == transcript.entries
+    assert [e["role"] for e in row.transcript] == ["elo", "patient", "tool", "tool", "elo"]
+    assert row.transcript[1]["text"] == "Dua një vizitë nesër në dhjetë."
+
+    # What the call runner does when the call ends: a last save, then close the call.
+    await save_progress(transcript.entries)
+    await store.finish_call(
+        call_id=CALL_ID,
+        outcome="booked",
+        appointments_booked=analytics.bookings,
+        revenue_booked=analytics.revenue_lek,
+    )
+    row = await store.get_call(call_id=CALL_ID)
+    assert row.counters == analytics.summary()
+    assert row.counters["tool_calls_by_name"] == {"schedule_appointment": 1}
+    assert row.counters["refusals"] == {}
+    assert (row.turns, row.tool_calls) == (3, 1)
+    assert (row.appointments_booked, row.revenue_booked) == (1, price)
+    assert row.ended_at is not None
+
+    (day,) = await store.daily_analytics(first_day=date(2026, 12, 1), last_day=date(2026, 12, 1))
+    assert day.total_calls == 1
+    assert day.appointments_booked == 1
+    assert day.revenue_generated == price
+    assert day.conversion_rate == 1.0
