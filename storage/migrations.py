@@ -80,6 +80,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE calls (
         id                   TEXT PRIMARY KEY,
         patient_id           INTEGER REFERENCES patients(id),
+        -- The number dialled or calling (E.164), also for numbers not (yet) a patient's.
+        phone                TEXT CHECK (phone IS NULL OR phone GLOB '+[1-9]*'),
         started_at           TEXT NOT NULL,
         ended_at             TEXT,
         outcome              TEXT,
@@ -93,6 +95,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX calls_started_at ON calls(started_at);
     CREATE INDEX calls_patient ON calls(patient_id);
+    CREATE INDEX calls_phone_started ON calls(phone, started_at);
 
     -- Daily roll-up in the clinic's local calendar. Money in whole lek. conversion_rate is
     -- converted_calls / total_calls, where a converted call booked at least one appointment.

@@ -75,6 +75,7 @@ class CallRecord(_Record):
 
     id: str
     patient_id: int | None
+    phone: str | None
     started_at: datetime
     ended_at: datetime | None
     outcome: str | None

@@ -458,15 +458,30 @@ class Store:
 
     # --- calls and analytics --------------------------------------------------------------
 
-    async def start_call(self, *, call_id: str, patient_id: int | None = None) -> CallRecord:
-        """Create the row for a call that is starting."""
+    async def start_call(
+        self, *, call_id: str, patient_id: int | None = None, phone: str | None = None
+    ) -> CallRecord:
+        """Create the row for a call that is starting.
+
+        Args:
+            call_id: The call's id.
+            patient_id: The patient called, when known.
+            phone: The E.164 number dialled (or calling), when known.
+        """
         async with self._transaction() as conn:
             async with conn.execute(
-                "INSERT INTO calls (id, patient_id, started_at) VALUES (?, ?, ?) RETURNING *",
-                (call_id, patient_id, to_db(self._clock())),
+                "INSERT INTO calls (id, patient_id, phone, started_at) VALUES (?, ?, ?, ?)"
+                " RETURNING *",
+                (call_id, patient_id, phone, to_db(self._clock())),
             ) as cur:
                 row = await cur.fetchone()
         return _call(row)
+
+    async def count_recent_calls(self, *, phone: str, since: datetime) -> int:
+        """Calls with this number that started at or after ``since`` (for per-number caps)."""
+        return await self._scalar(
+            "SELECT count(*) FROM calls WHERE phone = ? AND started_at >= ?", (phone, to_db(since))
+        )
 
     async def save_call_progress(
         self,

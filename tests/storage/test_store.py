@@ -816,3 +816,24 @@ async def test_non_integer_money_is_refused_and_nothing_is_written(store: Store)
     assert await store.count_appointments() == 0
     assert await store.count_patients() == 0
     assert (await store.stats()).revenue_generated == 0
+
+
+@pytest.mark.asyncio
+async def test_recent_calls_are_counted_per_number(store: Store, clock: FixedClock) -> None:
+    start = clock.now
+    await store.start_call(call_id="c1", phone="+355691234567")
+    clock.now = start + timedelta(minutes=30)
+    await store.start_call(call_id="c2", phone="+355691234567")
+    await store.start_call(call_id="c3", phone="+355681112233")
+    await store.start_call(call_id="c4")
+    since = start + timedelta(minutes=10)
+    assert await store.count_recent_calls(phone="+355691234567", since=since) == 1
+    assert await store.count_recent_calls(phone="+355691234567", since=start) == 2
+    assert await store.count_recent_calls(phone="+355690000000", since=start) == 0
+    assert (await store.get_call(call_id="c1")).phone == "+355691234567"
+
+
+@pytest.mark.asyncio
+async def test_call_phone_must_be_e164(store: Store) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.start_call(call_id="bad", phone="0691234567")
