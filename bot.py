@@ -1,67 +1,168 @@
-"""Elo's agent entry point: ``python bot.py`` (or ``make run``).
+"""Elo's agent: ``python bot.py`` joins the LiveKit room named by settings and runs one call.
 
-The voice pipeline (LiveKit transport, Silero VAD, Gemini Live) is built in the next milestone.
-Until then this entry point prepares and checks everything beneath it: settings, logging, the
-clinic profile, the database (migrated) and the tool schemas the model will receive, and says what
-is missing to place a call.
+Examples::
+
+    python bot.py                                   # LiveKit room from ELO_LIVEKIT__*
+    python bot.py --room call-42 --patient-name "Arbër Çela" --phone "069 123 4567"
+    python bot.py --reason "six-month check-up" --language en
+    python bot.py --transport file --input caller.wav --output elo.wav
+
+Exit codes: 0 the call ended normally, 1 the call failed, 2 unusable input or configuration.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
+from pathlib import Path
+from typing import NoReturn
+
+from pydantic import ValidationError
 
 from config.logs import configure_logging
-from config.settings import AppSettings, ConfigError, load_settings
+from config.settings import AppSettings, ConfigError, TransportKind, load_settings
 from storage.store import StoreError
 
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 
-async def _prepare(settings: AppSettings) -> int:
-    from loguru import logger
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"bot: {message} (see 'python bot.py --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line flags; each overrides the matching setting for this run."""
+    parser = _Parser(prog="bot.py", description="Run one Elo call.")
+    parser.add_argument(
+        "--transport",
+        choices=[TransportKind.LIVEKIT.value, TransportKind.FILE.value],
+        help="where call audio comes from (default: ELO_PIPELINE__TRANSPORT)",
+    )
+    parser.add_argument("--room", help="LiveKit room to join (default: ELO_LIVEKIT__ROOM)")
+    parser.add_argument("--patient-name", help="the patient's name, for the greeting")
+    parser.add_argument("--phone", help="the patient's phone number")
+    parser.add_argument("--reason", help="why Elo calls, e.g. 'six-month check-up'")
+    parser.add_argument("--language", choices=["sq", "en"], help="call language")
+    parser.add_argument("--call-id", help="id for the call's record (default: random)")
+    parser.add_argument("--input", type=Path, help="file transport: the caller's WAV recording")
+    parser.add_argument("--output", type=Path, help="file transport: where Elo's audio goes")
+    return parser
+
+
+def preflight(settings: AppSettings) -> list[str]:
+    """Variables that must be set before a call can start with these settings."""
+    from pipeline.transports import missing_livekit_settings
+
+    missing = []
+    if settings.pipeline.transport is TransportKind.LIVEKIT:
+        missing += missing_livekit_settings(settings.livekit)
+    if not settings.google.api_key.get_secret_value():
+        missing.append("ELO_GOOGLE__API_KEY")
+    return missing
+
+
+async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
+    """Build and run one call from flags and settings; returns the exit code."""
     from cli.runtime import open_context
+    from pipeline.call import CallRefusedError, CallSession
+    from pipeline.metadata import CallMetadata
+    from pipeline.transports import make_transport
     from tools.catalog import default_registry
     from tools.context import ToolMode
 
+    metadata = CallMetadata(
+        **{
+            key: value
+            for key, value in {
+                "call_id": args.call_id,
+                "patient_name": args.patient_name,
+                "phone": args.phone,
+                "reason": args.reason,
+                "language": args.language or settings.pipeline.language,
+            }.items()
+            if value is not None
+        }
+    )
+    session: CallSession | None = None
+
+    async def input_finished() -> None:
+        # The recording is over: let Elo finish its sentence, then hang up.
+        await asyncio.sleep(3)
+        if session is not None:
+            await session.end_call(reason="completed")
+
+    transport = make_transport(
+        settings,
+        room=args.room,
+        input_path=args.input,
+        output_path=args.output,
+        **(
+            {"on_input_finished": input_finished}
+            if settings.pipeline.transport is TransportKind.FILE
+            else {}
+        ),
+    )
     async with open_context(settings, mode=ToolMode.CALL) as ctx:
-        schemas = default_registry().function_schemas(
-            ctx.clinic,
-            mode=ToolMode.CALL,
-            expose_confidential=settings.security.expose_stats_to_model,
+        session = CallSession(
+            settings=settings,
+            clinic=ctx.clinic,
+            store=ctx.store,
+            registry=default_registry(),
+            metadata=metadata,
+            transport=transport,
         )
-        logger.info(
-            "clinic '{}' ready: database {} (schema {}), {} tools offered to the model",
-            ctx.clinic.name,
-            settings.database.path,
-            await ctx.store.schema_version(),
-            len(schemas),
-        )
-    missing = [
-        name
-        for name, value in (
-            ("ELO_LIVEKIT__URL", settings.livekit.url),
-            ("ELO_LIVEKIT__API_KEY", settings.livekit.api_key.get_secret_value()),
-            ("ELO_LIVEKIT__API_SECRET", settings.livekit.api_secret.get_secret_value()),
-            ("ELO_GOOGLE__API_KEY", settings.google.api_key.get_secret_value()),
-        )
-        if not value
-    ]
-    if missing:
-        print(f"bot: set {', '.join(missing)} (see .env.example) to join a call", file=sys.stderr)
-        return 2
-    print("bot: the voice pipeline is not part of this build yet; the clinic core is ready")
-    return 2
+        try:
+            result = await session.run()
+        except CallRefusedError as exc:
+            print(f"bot: call not placed: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    record = result.record
+    print(f"bot: call {record.id} ended: {record.outcome} ({record.outcome_reason or '-'})")
+    return EXIT_FAILED if record.outcome == "failed" else 0
 
 
-def main() -> int:
-    """Check configuration and prepare the clinic core; returns the process exit code."""
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    from loguru import logger
+
+    # Until logging is configured, keep library start-up chatter off the console.
+    logger.remove()
+    from pipeline.file_transport import AudioFileError
+    from pipeline.stages import StageError
+
+    args = build_parser().parse_args(argv)
     try:
+        overrides = {"transport": args.transport} if args.transport else {}
         settings = load_settings()
+        if overrides:
+            settings = settings.model_copy(
+                update={"pipeline": settings.pipeline.model_copy(update=overrides)}
+            )
+        missing = preflight(settings)
+        if missing:
+            print(
+                f"bot: set {', '.join(missing)} (see .env.example), or try `make demo`",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         configure_logging(settings.logging)
-        return asyncio.run(_prepare(settings))
-    except (ConfigError, StoreError) as exc:
+        return asyncio.run(run_call(args, settings))
+    except (ConfigError, StoreError, StageError, AudioFileError) as exc:
         print(f"bot: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        line = message if message.startswith(f"{where}:") else f"{where}: {message}"
+        print(f"bot: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("bot: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
