@@ -67,20 +67,25 @@ class WavInputTransport(BaseInputTransport):
         pcm: bytes,
         sample_rate: int,
         realtime: bool,
+        delay_secs: float = 0.0,
         on_finished: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(params)
+        self._delay = delay_secs
         self._pcm = pcm
         self._rate = sample_rate
         self._realtime = realtime
         self._on_finished = on_finished
         self._feeder: asyncio.Task | None = None
+        self._clock_start = 0.0
+        self._sent = 0
 
     async def start(self, frame: StartFrame) -> None:
         """Start feeding frames once the pipeline has started."""
         await super().start(frame)
         await self.set_transport_ready(frame)
         if self._feeder is None:
+            self._clock_start = time.monotonic()
             self._feeder = self.create_task(self._feed(), "wav_feeder")
 
     async def stop(self, frame: EndFrame) -> None:
@@ -113,30 +118,41 @@ class WavInputTransport(BaseInputTransport):
     async def _feed(self) -> None:
         step = self._rate * 2 * FRAME_MS // 1000
         silence = bytes(step)
-        started = time.monotonic()
-        sent = 0
-        position = 0
-        finished = False
-        while True:
+        # The caller may wait before speaking (e.g. while Elo greets); that wait is a real one.
+        realtime, self._realtime = self._realtime, True
+        for _ in range(round(self._delay * 1000 / FRAME_MS)):
+            await self._push(silence)
+            await self._pace()
+        self._realtime = realtime
+        for position in range(0, len(self._pcm), step):
             chunk = self._pcm[position : position + step]
-            position += step
-            if len(chunk) < step:
-                chunk = chunk + silence[len(chunk) :]
-                if not finished and position >= len(self._pcm) + step:
-                    finished = True
-                    await self._drained()
-                    if self._on_finished is not None:
-                        await self._on_finished()
-            await self.push_audio_frame(
-                InputAudioRawFrame(audio=chunk, sample_rate=self._rate, num_channels=1)
-            )
-            sent += 1
-            if self._realtime:
-                # Pace by schedule, not by sleeping 20 ms each time, so delays do not accumulate.
-                delay = started + sent * FRAME_MS / 1000 - time.monotonic()
-                await asyncio.sleep(max(delay, 0))
-            else:
-                await asyncio.sleep(0)
+            await self._push(chunk + silence[len(chunk) :])
+            await self._pace()
+        await self._drained()
+        if self._on_finished is not None:
+            await self._on_finished()
+        # The line stays open: silence at real-time pace (also in fast runs, so that timers
+        # such as VAD stop and idle detection behave as on a call, without flooding the loop).
+        self._realtime = True
+        self._clock_start = time.monotonic()
+        self._sent = 0
+        while True:
+            await self._push(silence)
+            await self._pace()
+
+    async def _push(self, pcm: bytes) -> None:
+        await self.push_audio_frame(
+            InputAudioRawFrame(audio=pcm, sample_rate=self._rate, num_channels=1)
+        )
+        self._sent += 1
+
+    async def _pace(self) -> None:
+        if self._realtime:
+            # Pace by schedule, not by sleeping 20 ms each time, so delays do not accumulate.
+            delay = self._clock_start + self._sent * FRAME_MS / 1000 - time.monotonic()
+            await asyncio.sleep(max(delay, 0))
+        else:
+            await asyncio.sleep(0)
 
 
 class WavOutputTransport(BaseOutputTransport):
@@ -195,6 +211,7 @@ class WavFileTransport(BaseTransport):
         output_path: Where Elo's audio is written.
         out_sample_rate: Rate of Elo's audio (Gemini Live speaks at 24 kHz).
         realtime: Pace input at real time and pad output silence; off for fast tests.
+        delay_secs: Silence before the recording starts, e.g. while Elo greets.
         on_input_finished: Awaited once the whole recording has been played.
     """
 
@@ -205,6 +222,7 @@ class WavFileTransport(BaseTransport):
         output_path: Path,
         out_sample_rate: int = 24000,
         realtime: bool = True,
+        delay_secs: float = 0.0,
         on_input_finished: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__()
@@ -222,6 +240,7 @@ class WavFileTransport(BaseTransport):
             pcm=pcm,
             sample_rate=rate,
             realtime=realtime,
+            delay_secs=delay_secs,
             on_finished=on_input_finished,
         )
         self._output = WavOutputTransport(self._params, path=output_path, realtime=realtime)
