@@ -3,7 +3,7 @@
 ``live_pipeline(processor)`` gives an async context manager that runs
 recorder -> processor -> recorder in a PipelineWorker on a WorkerRunner, records every frame
 that leaves the processor (downstream at the end, upstream at the start), and cancels the
-worker on exit. Pair it with ``tests.fakes.gemini_live.GeminiLiveEmulator`` and
+worker on exit. Pair it with ``devtools.gemini_emulator.GeminiLiveEmulator`` and
 ``make_gemini_llm`` to run the real GeminiLiveLLMService offline::
 
     async with GeminiLiveEmulator(script) as emu, live_pipeline(make_gemini_llm(emu)) as pipe:
@@ -31,7 +31,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
-from tests.fakes.gemini_live import GeminiLiveEmulator
+from devtools.gemini_emulator import GeminiLiveEmulator
 
 DOWN = FrameDirection.DOWNSTREAM
 UP = FrameDirection.UPSTREAM

@@ -12,11 +12,7 @@ from typing import Any
 import pytest
 
 from config.settings import AppSettings, load_settings
-from pipeline.call import CallSession
-from pipeline.file_transport import WavFileTransport
-from pipeline.metadata import CallMetadata
-from storage import Store
-from tests.fakes.gemini_live import (
+from devtools.gemini_emulator import (
     GeminiLiveEmulator,
     input_transcription,
     model_audio,
@@ -27,6 +23,10 @@ from tests.fakes.gemini_live import (
     wait_for_audio,
     wait_for_client_content,
 )
+from pipeline.call import CallSession
+from pipeline.file_transport import WavFileTransport
+from pipeline.metadata import CallMetadata
+from storage import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 CALLER = FIXTURES / "caller_sq_16k.wav"

@@ -25,7 +25,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import FunctionCallParams
 from websockets.asyncio.client import connect
 
-from tests.fakes.gemini_live import (
+from devtools.gemini_emulator import (
     BAD_KEY_REASON,
     WS_PATH,
     EmulatorScriptError,

@@ -1,0 +1,1 @@
+"""`make demo`: a rehearsal call, offline, against a scripted local stand-in for Gemini Live."""

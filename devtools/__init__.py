@@ -1,0 +1,1 @@
+"""Development tools: local stand-ins for remote services (the Gemini Live emulator)."""
