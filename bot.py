@@ -6,6 +6,7 @@ Examples::
     python bot.py --room call-42 --patient-name "Arbër Çela" --phone "069 123 4567"
     python bot.py --reason "six-month check-up" --language en
     python bot.py --transport file --input caller.wav --output elo.wav
+    python bot.py --transport webrtc                # talk to Elo at http://localhost:7860
 
 Exit codes: 0 the call ended normally, 1 the call failed, 2 unusable input or configuration.
 """
@@ -15,8 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bot.py", description="Run one Elo call.")
     parser.add_argument(
         "--transport",
-        choices=[TransportKind.LIVEKIT.value, TransportKind.FILE.value],
+        choices=[kind.value for kind in TransportKind],
         help="where call audio comes from (default: ELO_PIPELINE__TRANSPORT)",
     )
     parser.add_argument("--room", help="LiveKit room to join (default: ELO_LIVEKIT__ROOM)")
@@ -86,6 +88,8 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
             if value is not None
         }
     )
+    if settings.pipeline.transport is TransportKind.WEBRTC:
+        return await _serve_browser(settings, metadata)
     session: CallSession | None = None
 
     async def input_finished() -> None:
@@ -124,6 +128,36 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
     return EXIT_FAILED if record.outcome == "failed" else 0
 
 
+async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
+    """Serve the local page; each browser connection is one call (until Ctrl-C)."""
+    from cli.runtime import open_context
+    from pipeline.call import CallSession
+    from pipeline.transports import make_transport
+    from pipeline.webrtc_server import serve
+    from tools.catalog import default_registry
+    from tools.context import ToolMode
+
+    async with open_context(settings, mode=ToolMode.CALL) as ctx:
+
+        async def on_connection(connection: Any) -> None:
+            call = metadata.model_copy(update={"call_id": uuid.uuid4().hex})
+            session = CallSession(
+                settings=settings,
+                clinic=ctx.clinic,
+                store=ctx.store,
+                registry=default_registry(),
+                metadata=call,
+                transport=make_transport(settings, webrtc_connection=connection),
+            )
+            result = await session.run()
+            print(f"bot: call {result.record.id} ended: {result.record.outcome}")
+
+        pipeline = settings.pipeline
+        print(f"bot: talk to Elo at http://{pipeline.webrtc_host}:{pipeline.webrtc_port}")
+        await serve(on_connection, host=pipeline.webrtc_host, port=pipeline.webrtc_port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     from loguru import logger
@@ -135,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        overrides = {"transport": args.transport} if args.transport else {}
+        overrides = {"transport": TransportKind(args.transport)} if args.transport else {}
         settings = load_settings()
         if overrides:
             settings = settings.model_copy(

@@ -282,6 +282,15 @@ class PipelineSettings(_Group):
         default=16000, description="Audio input rate in Hz (8000/16000)."
     )
     output_sample_rate: int = Field(default=24000, description="Audio output rate in Hz.")
+    webrtc_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        max_length=255,
+        description="Interface of the browser page (webrtc transport); 0.0.0.0 listens on all.",
+    )
+    webrtc_port: int = Field(
+        default=7860, ge=1, le=65535, description="Port of the browser page (webrtc transport)."
+    )
 
     @field_validator("input_sample_rate")
     @classmethod

@@ -24,7 +24,7 @@ from pipeline.processors import CallAnalytics, TranscriptLogger
 from pipeline.prompts import build_system_instruction, prompt_language
 from pipeline.stages import make_llm, make_vad
 from pipeline.tool_bridge import register_tools
-from pipeline.watchdogs import FirstAudioWatch
+from pipeline.watchdogs import FirstAudioWatch, TurnAfterToolWatch
 from storage import CallRecord, Store
 from tools.context import ToolMode, build_context, system_clock
 from tools.registry import ToolRegistry
@@ -69,6 +69,8 @@ class CallSession:
         clock: Source of the current time.
         first_audio_timeout: Seconds to wait for Elo's first audio after the greeting starts;
             silence by then means the model never answered and the call fails.
+        goodbye_timeout: Seconds end_call waits for Elo's goodbye turn to end before ending
+            the call anyway (the model may have said goodbye before calling it).
         http_client_args: Extra model-client arguments (e.g. an SSL context for an emulator).
     """
 
@@ -83,6 +85,7 @@ class CallSession:
         transport: Any,
         clock: Callable[[], datetime] = system_clock,
         first_audio_timeout: float = 15.0,
+        goodbye_timeout: float = 10.0,
         http_client_args: dict[str, Any] | None = None,
     ) -> None:
         self._settings = settings
@@ -93,10 +96,13 @@ class CallSession:
         self._transport = transport
         self._clock = clock
         self._first_audio_timeout = first_audio_timeout
+        self._goodbye_timeout = goodbye_timeout
         self._http_client_args = http_client_args
         self._worker: Any = None
         self._outcome: tuple[str, str | None] | None = None
         self._ending = False
+        self._goodbye: TurnAfterToolWatch | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def _set_outcome(self, outcome: str, reason: str | None = None) -> None:
         # The first cause wins: a failure after the patient hung up is still a hang-up.
@@ -106,6 +112,18 @@ class CallSession:
     async def end_call(self, *, reason: str) -> None:
         """End the call after Elo's goodbye (the model's end_call tool)."""
         self._set_outcome(_REASON_OUTCOMES.get(reason, "completed"), reason)
+        if self._goodbye is None:
+            await self._finish_gracefully()
+        elif not self._ending:
+            # The goodbye is the model's answer to this tool's result, so it has not started
+            # yet: ending now would cut it. Wait for that turn in the background.
+            self._tasks.append(asyncio.create_task(self._end_after_goodbye(self._goodbye)))
+
+    async def _end_after_goodbye(self, goodbye: TurnAfterToolWatch) -> None:
+        try:
+            await asyncio.wait_for(goodbye.finished.wait(), timeout=self._goodbye_timeout)
+        except TimeoutError:
+            logger.info("no goodbye turn after end_call; ending the call")
         await self._finish_gracefully()
 
     async def _finish_gracefully(self) -> None:
@@ -190,6 +208,7 @@ class CallSession:
 
         transcript = TranscriptLogger(on_update=save_progress, clock=self._clock)
         first_audio = FirstAudioWatch()
+        self._goodbye = TurnAfterToolWatch("end_call")
         context = LLMContext()
         aggregators = LLMContextAggregatorPair(
             context, user_params=LLMUserAggregatorParams(vad_analyzer=make_vad(settings))
@@ -206,12 +225,12 @@ class CallSession:
                 ]
             ),
             params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
-            observers=[transcript, analytics, first_audio],
+            observers=[transcript, analytics, first_audio, self._goodbye],
             idle_timeout_secs=settings.pipeline.silence_timeout_secs,
             processor_unusable_policy=ProcessorUnusablePolicy.CANCEL,
         )
         self._worker = worker
-        watchdogs: list[asyncio.Task] = []
+        watchdogs = self._tasks
 
         async def greet(*_: Any) -> None:
             from pipecat.frames.frames import LLMRunFrame
@@ -257,15 +276,18 @@ class CallSession:
     def _greet_when_answered(self, transport: Any, worker: Any, greet: Callable) -> None:
         """Greet once the callee is there: a LiveKit participant, a browser, or at once."""
         from pipecat.transports.livekit.transport import LiveKitTransport
+        from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+        async def hung_up(*_: Any) -> None:
+            self._set_outcome("hung_up", "the patient hung up")
+            await worker.cancel()
 
         if isinstance(transport, LiveKitTransport):
             transport.event_handler("on_first_participant_joined")(greet)
-
-            async def left(*_: Any) -> None:
-                self._set_outcome("hung_up", "participant left")
-                await worker.cancel()
-
-            transport.event_handler("on_participant_left")(left)
+            transport.event_handler("on_participant_left")(hung_up)
+        elif isinstance(transport, SmallWebRTCTransport):
+            transport.event_handler("on_client_connected")(greet)
+            transport.event_handler("on_client_disconnected")(hung_up)
         else:
             worker.event_handler("on_pipeline_started")(greet)
 
