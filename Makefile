@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format run bench clean install demo
+.PHONY: test lint format run bench bench-pipeline clean install demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.tools_bench
+
+bench-pipeline: $(STAMP)
+	$(BIN)/python -m bench.pipeline_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
