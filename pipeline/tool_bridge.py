@@ -52,7 +52,9 @@ def register_tools(
     gate: Gate | None = None,
     on_result: ResultHook | None = None,
 ) -> list[str]:
-    """Register a handler on ``llm`` for every tool offered in calls.
+    """Register a handler on ``llm`` for every tool offered in calls, and a catch-all.
+
+    The catch-all answers any other name the model calls with the registry's refusal.
 
     Args:
         llm: The model service.
@@ -80,4 +82,8 @@ def register_tools(
 
     for spec in offered:
         llm.register_function(spec.name, handler, timeout_secs=15)
+    # Any other name (a tool the model made up, or one not offered in calls) also goes to the
+    # registry, which refuses it with the usual {"error", "hint"} listing the real tools;
+    # Pipecat's own fallback would answer with a bare sentence instead.
+    llm.register_function(None, handler, timeout_secs=15)
     return [spec.name for spec in offered]
