@@ -109,6 +109,16 @@ class CallSession:
         if self._outcome is None:
             self._outcome = (outcome, reason)
 
+    async def cancel(self, *, reason: str = "cancelled by the operator") -> None:
+        """Stop the call now (e.g. a campaign runner shutting down); it is still recorded.
+
+        Cancelling the task that runs :meth:`run` is not enough: Pipecat's runner absorbs the
+        cancellation, so callers stop a call through this method.
+        """
+        self._set_outcome("cancelled", reason)
+        if self._worker is not None:
+            await self._worker.cancel()
+
     async def end_call(self, *, reason: str) -> None:
         """End the call after Elo's goodbye (the model's end_call tool)."""
         self._set_outcome(_REASON_OUTCOMES.get(reason, "completed"), reason)

@@ -170,3 +170,35 @@ async def test_refused_model_connection_fails_the_call_with_a_reason(
     assert result.record.outcome_reason
     record = await store.get_call(call_id="call-1")
     assert record is not None and record.ended_at is not None
+
+
+@pytest.mark.asyncio
+async def test_an_operator_can_cancel_a_running_call(tmp_path, store, clinic, clock):
+    import asyncio
+
+    from tools.catalog import default_registry
+
+    script = [wait_for_client_content(), model_audio(0.2), turn_complete()]
+    async with GeminiLiveEmulator(script) as emu:
+        transport = WavFileTransport(
+            input_path=CALLER, output_path=tmp_path / "elo.wav", realtime=True
+        )
+        call = CallSession(
+            settings=_settings(tmp_path, emu),
+            clinic=clinic,
+            store=store,
+            registry=default_registry(),
+            metadata=CallMetadata(call_id="call-1", phone=PHONE),
+            transport=transport,
+            clock=clock,
+            http_client_args={"ssl": emu.ssl_context},
+        )
+        running = asyncio.create_task(call.run())
+        await emu.wait_until(lambda e: e.connection_count >= 1, timeout=10)
+        await call.cancel()
+        result = await asyncio.wait_for(running, timeout=15)
+    assert (result.record.outcome, result.record.outcome_reason) == (
+        "cancelled",
+        "cancelled by the operator",
+    )
+    assert result.record.ended_at is not None
