@@ -38,7 +38,8 @@ LOAD_HEADERS = [
 ARM_LABELS = {
     "none": "none",
     "empty": "3 that do nothing",
-    "call": "the call's 3",
+    "separate": "the call's 3, one observer each",
+    "call": "the call's 3, grouped (as calls run)",
 }
 
 
@@ -155,9 +156,11 @@ def report(
         f"Per run: {obs.frames:,} input audio frames (20 ms, 16 kHz) and {obs.other_frames:,} "
         f"other frames. The call's observers add {obs.us_per_frame():.1f} µs per audio frame "
         f"from the medians ({obs.paired_us_per_frame:.1f} µs as the median of each round's "
-        f"paired difference); {obs.us_per_frame('empty'):.1f} µs of that is Pipecat's "
-        "per-observer plumbing (a `FramePushed` queued to each observer's own task and the "
-        "task woken), which three observers that do nothing cost as well. CPU seconds per run: "
+        f"paired difference). Pipecat's per-observer plumbing (a `FramePushed` queued to each "
+        f"observer's own task and the task woken) costs {obs.us_per_frame('empty'):.1f} µs for "
+        f"three observers that do nothing, which is why calls attach theirs as one "
+        f"`ObserverGroup` (one observer each: {obs.us_per_frame('separate'):.1f} µs). "
+        "CPU seconds per run: "
         + "; ".join(
             f"{label} {', '.join(f'{s:.3f}' for s in obs.runs[arm])}"
             for arm, label in ARM_LABELS.items()
@@ -238,9 +241,7 @@ def _reading(obs: ObserverResult, levels: list[LoadResult]) -> list[str]:
         f" ({100 * fit[-1].cpu_per_call:.1f}% of a core at {fit[-1].calls} calls, observers"
         f" included), of which the observers are {100 * share:.1f}%: a with/without ratio of"
         f" about {1 / (1 - share):.3f} for the pipeline of this benchmark, lower still once VAD"
-        " and the LiveKit transport add to the denominator. Most of the observers' cost is"
-        " Pipecat's per-observer queue and task, not their routing: merging the three into one"
-        " observer should save most of the plumbing of two (not measured).",
+        " and the LiveKit transport add to the denominator.",
         "- All calls share one event loop, which runs on one core whatever the machine has:"
         " latency climbs steeply once calls x CPU per call nears 100% of that core (less on a"
         " busy machine). Using more than one core takes several processes (e.g. one per core).",

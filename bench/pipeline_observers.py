@@ -131,9 +131,16 @@ async def _save(_entries: list[dict[str, Any]]) -> None:
     """The transcript's save callback; the store is not under test here."""
 
 
-def call_observers() -> list[Any]:
-    """The three observers a call attaches (``pipeline/call.py``)."""
+def separate_observers() -> list[Any]:
+    """The call's three observers, each a Pipecat observer of its own."""
     return [TranscriptLogger(on_update=_save), CallAnalytics(), FirstAudioWatch()]
+
+
+def call_observers() -> list[Any]:
+    """The observers as a call attaches them (``pipeline/call.py``): one group of three."""
+    from pipeline.processors.group import ObserverGroup
+
+    return [ObserverGroup(*separate_observers())]
 
 
 class _EmptyObserver(BaseObserver):
@@ -146,10 +153,11 @@ class _EmptyObserver(BaseObserver):
         """Ignore the frame."""
 
 
-# The arms: no observers, three that do nothing, and the call's three.
+# The arms: no observers, three that do nothing, the call's three apart, and grouped as calls run.
 ARMS: dict[str, Callable[[], list[Any]]] = {
     "none": list,
     "empty": lambda: [_EmptyObserver() for _ in range(3)],
+    "separate": separate_observers,
     "call": call_observers,
 }
 

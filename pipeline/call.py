@@ -21,6 +21,7 @@ from config.settings import AppSettings
 from pipeline.limits import CallLimiter
 from pipeline.metadata import CallMetadata
 from pipeline.processors import CallAnalytics, TranscriptLogger
+from pipeline.processors.group import ObserverGroup
 from pipeline.prompts import build_system_instruction, prompt_language
 from pipeline.stages import make_llm, make_vad
 from pipeline.tool_bridge import register_tools
@@ -235,7 +236,8 @@ class CallSession:
                 ]
             ),
             params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
-            observers=[transcript, analytics, first_audio, self._goodbye],
+            # One Pipecat observer for all four: each observer costs a queue and a task per frame.
+            observers=[ObserverGroup(transcript, analytics, first_audio, self._goodbye)],
             idle_timeout_secs=settings.pipeline.silence_timeout_secs,
             processor_unusable_policy=ProcessorUnusablePolicy.CANCEL,
         )
