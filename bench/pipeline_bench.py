@@ -87,6 +87,7 @@ def report(
     total_s: float,
 ) -> str:
     p95 = percentile(single.latencies_ms, 95)
+    call_ratio = _whole_call_ratio(obs, levels)
     fits = [r.calls for r in levels if percentile(r.latencies_ms, 95) <= LOAD_P95_MS]
     most = max(fits, default=0)
     stopped = levels and percentile(levels[-1].latencies_ms, 95) > LOAD_P95_MS
@@ -111,8 +112,14 @@ def report(
             ["Target", "Goal", "Measured", "Met"],
             [
                 [
-                    "Observers' CPU, ratio with/without",
+                    "Observers' CPU, ratio with/without, whole call pipeline",
                     "<= 1.05",
+                    f"{call_ratio:.3f}",
+                    _met(call_ratio <= 1.05),
+                ],
+                [
+                    "Observers' CPU, ratio with/without, bare passthrough pipeline",
+                    "(<= 1.05)",
                     f"{obs.ratio:.3f}",
                     _met(obs.ratio <= 1.05),
                 ],
@@ -198,7 +205,7 @@ def report(
         " `TTSStarted`, 50 `TTSAudioRawFrame`s of 40 ms at 24 kHz with 5 `TTSTextFrame`s,"
         " `TTSStopped`, `BotStoppedSpeaking`); then it pushes `EndTaskFrame`. Each run is timed"
         " whole (worker start to end, observer tasks and the final transcript save included) with"
-        " `time.process_time()`; the three arms run in turn, their order rotated every round,"
+        " `time.process_time()`; the four arms run in turn, their order rotated every round,"
         " after one warm-up of each. The transcript's save callback does nothing (storage is"
         " not under test). The baseline is a bare passthrough, so the ratio is against the cheapest"
         " possible pipeline; in a real call the LLM service, VAD and transport make the"
@@ -227,6 +234,13 @@ def report(
         " not in these pipelines; a real call adds their cost.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _whole_call_ratio(obs: ObserverResult, levels: list[LoadResult]) -> float:
+    """The observers' with/without CPU ratio against a whole emulated call's CPU per frame."""
+    fit = [r for r in levels if percentile(r.latencies_ms, 95) <= LOAD_P95_MS] or levels[:1]
+    per_frame = fit[-1].cpu_per_call * 20_000  # µs of process CPU per 20 ms of a call
+    return 1 / (1 - obs.us_per_frame() / per_frame)
 
 
 def _reading(obs: ObserverResult, levels: list[LoadResult]) -> list[str]:
@@ -262,7 +276,7 @@ def write_doc(section: str) -> None:
 
 
 async def _phases(args: argparse.Namespace) -> tuple[ObserverResult, LoadResult, list[LoadResult]]:
-    log(f"observer cost: {args.rounds} x 2 runs of {args.frames:,} frames ...")
+    log(f"observer cost: {args.rounds} rounds of 4 arms x {args.frames:,} frames ...")
     obs = await measure(args.frames, args.rounds)
     log(f"  ratio {obs.ratio:.3f}, {obs.us_per_frame():.1f} µs/frame; one call, {args.turns} turns")
     single = await run_calls(1, turns=args.turns + 1, gap_s=0.15)
