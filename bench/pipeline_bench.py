@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from loguru import logger
 
+from bench import report
 from bench.common import ROOT, log, percentile, table
 from bench.pipeline_latency import LoadResult, run_calls
 from bench.pipeline_observers import CYCLE_FRAMES, ObserverResult, measure
@@ -264,15 +265,7 @@ def _reading(obs: ObserverResult, levels: list[LoadResult]) -> list[str]:
 
 def write_doc(section: str) -> None:
     """Replace (or append) this section of docs/benchmarks.md, keeping every other section."""
-    text = DOC_PATH.read_text(encoding="utf-8") if DOC_PATH.exists() else "# Benchmarks\n"
-    start = text.find(HEADING)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        tail = text[end + 1 :] if end != -1 else ""
-        text = text[:start] + section + ("\n" + tail if tail else "")
-    DOC_PATH.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    report.write_doc(section, DOC_PATH, heading=HEADING)
 
 
 async def _phases(args: argparse.Namespace) -> tuple[ObserverResult, LoadResult, list[LoadResult]]:

@@ -226,14 +226,14 @@ def where_time_goes(latency: LatencyResult, throughput: list[ThroughputResult]) 
     ]
 
 
-def write_doc(section: str, path: Path = DOC_PATH) -> None:
-    """Replace (or add) this benchmark's section of docs/benchmarks.md, keeping the others."""
+def write_doc(section: str, path: Path = DOC_PATH, *, heading: str = HEADING) -> None:
+    """Replace (or add) one benchmark's section of docs/benchmarks.md, keeping the others."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    start = text.find(HEADING)
+    start = text.find(heading)
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(HEADING))
+        end = text.find("\n## ", start + len(heading))
         tail = text[end + 1 :] if end != -1 else ""
         text = text[:start] + section + ("\n" + tail if tail else "")
     path.parent.mkdir(parents=True, exist_ok=True)
