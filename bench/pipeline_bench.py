@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 from loguru import logger
 
-from bench import report
 from bench.common import ROOT, log, percentile, table
 from bench.pipeline_latency import LoadResult, run_calls
 from bench.pipeline_observers import CYCLE_FRAMES, ObserverResult, measure
 from bench.report import machine
+from bench.report import write_doc as write_section
 
 DOC_PATH = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Voice pipeline (issue 3)"
@@ -265,7 +265,7 @@ def _reading(obs: ObserverResult, levels: list[LoadResult]) -> list[str]:
 
 def write_doc(section: str) -> None:
     """Replace (or append) this section of docs/benchmarks.md, keeping every other section."""
-    report.write_doc(section, DOC_PATH, heading=HEADING)
+    write_section(section, DOC_PATH, heading=HEADING)
 
 
 async def _phases(args: argparse.Namespace) -> tuple[ObserverResult, LoadResult, list[LoadResult]]:
