@@ -148,7 +148,8 @@ class CallSession:
         """Run the call to its end and record the outcome.
 
         Raises:
-            CallRefusedError: The number has had too many calls this hour.
+            CallRefusedError: The number is on the do-not-call list or has had too many calls
+                this hour.
         """
         with bind_call(self.metadata.call_id):
             return await self._run()
@@ -176,6 +177,8 @@ class CallSession:
             recent_calls=recent_calls,
             clock=self._clock,
         )
+        if meta.phone and await store.is_do_not_call(phone=meta.phone):
+            raise CallRefusedError("this number is on the do-not-call list")
         if meta.phone and not await limiter.number_allowed(meta.phone):
             raise CallRefusedError("this number has had the most calls allowed in the last hour")
 
@@ -191,6 +194,7 @@ class CallSession:
             mode=ToolMode.CALL,
             language=meta.language,
             call_id=meta.call_id,
+            phone=meta.phone,
             call_control=self,
         )
         language = prompt_language(meta.language)

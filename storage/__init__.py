@@ -1,10 +1,11 @@
-"""The SQLite store: patients, appointments, follow-ups, calls and daily analytics."""
+"""The SQLite store: patients, appointments, follow-ups, calls, analytics, do-not-call list."""
 
 from storage.models import (
     Appointment,
     Booked,
     CallRecord,
     DailyAnalytics,
+    DoNotCallEntry,
     FollowUp,
     Patient,
     SlotTaken,
@@ -17,6 +18,7 @@ __all__ = [
     "Booked",
     "CallRecord",
     "DailyAnalytics",
+    "DoNotCallEntry",
     "FollowUp",
     "Patient",
     "SlotTaken",

@@ -109,6 +109,19 @@ MIGRATIONS: tuple[str, ...] = (
         conversion_rate      REAL NOT NULL DEFAULT 0
     );
     """,
+    # 2: the do-not-call list, checked before every call and every import.
+    """
+    CREATE TABLE do_not_call (
+        -- E.164 only: a plus, a non-zero country digit, then digits, at most 15 in all.
+        phone     TEXT NOT NULL PRIMARY KEY
+                  CHECK (phone GLOB '+[1-9]*' AND substr(phone, 2) NOT GLOB '*[^0-9]*'
+                         AND length(phone) BETWEEN 4 AND 16),
+        reason    TEXT CHECK (reason IS NULL OR length(reason) <= 500),
+        source    TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import')),
+        call_id   TEXT,
+        added_at  TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -56,6 +56,16 @@ class FollowUp(_Record):
     created_at: datetime
 
 
+class DoNotCallEntry(_Record):
+    """A number the clinic must never call: patients who asked, and numbers staff added."""
+
+    phone: str
+    reason: str | None
+    source: Source
+    call_id: str | None
+    added_at: datetime
+
+
 class Booked(_Record):
     """Result of a successful booking."""
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from storage.dnc import DoNotCallMixin
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from storage.models import (
     Appointment,
@@ -47,8 +48,10 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store:
+class Store(DoNotCallMixin):
     """Async access to Elo's SQLite database. Open with :meth:`open`.
+
+    The do-not-call methods come from :class:`storage.dnc.DoNotCallMixin`.
 
     Args:
         conn: An open aiosqlite connection in autocommit mode.

@@ -1,4 +1,4 @@
-"""The eight clinic tools and end_call, registered once. Everything else derives from this list."""
+"""The clinic tools, end_call and opt_out, registered once. Everything else derives from this."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tools.appointments import (
 from tools.call_control import EndCallArgs, end_call
 from tools.info import NoArgs, get_clinic_info, get_payment_info
 from tools.needs import AssessClientNeedsArgs, assess_client_needs
+from tools.opt_out import OptOutArgs, opt_out
 from tools.registry import ToolRegistry, ToolSpec
 from tools.search import SearchWebArgs, search_web
 from tools.stats import ClinicStatsArgs, get_clinic_stats
@@ -100,6 +101,17 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=EndCallArgs,
         handler=end_call,
+    ),
+    ToolSpec(
+        name="opt_out",
+        description=(
+            "Put this patient's number on the clinic's do-not-call list. Call it at once when the"
+            " patient asks not to be called again (e.g. 'mos më telefononi më'), then confirm and"
+            " call end_call with reason 'opted_out'. The number is the one this call is bound"
+            " to; it takes no phone number."
+        ),
+        args_model=OptOutArgs,
+        handler=opt_out,
     ),
 )
 

@@ -45,6 +45,8 @@ class ToolContext:
         mode: Patient call or admin.
         language: Language of the conversation ("sq" or "en").
         call_id: The call the tools run in, if any.
+        phone: The E.164 number the call is bound to, if any: set by whoever started the call,
+            never by the model.
         http: HTTP client for search_web; created lazily when None.
         call_control: Hang-up and similar controls of the live call, if any.
     """
@@ -57,6 +59,7 @@ class ToolContext:
     mode: ToolMode = ToolMode.CALL
     language: str = "sq"
     call_id: str | None = None
+    phone: str | None = None
     http: httpx.AsyncClient | None = None
     call_control: CallControl | None = None
     slots: SlotFinder = field(init=False)
@@ -91,6 +94,7 @@ def build_context(
     mode: ToolMode = ToolMode.CALL,
     language: str | None = None,
     call_id: str | None = None,
+    phone: str | None = None,
     http: httpx.AsyncClient | None = None,
     call_control: CallControl | None = None,
 ) -> ToolContext:
@@ -105,6 +109,7 @@ def build_context(
         mode=mode,
         language=lang,
         call_id=call_id,
+        phone=phone,
         http=http,
         call_control=call_control,
     )

@@ -202,3 +202,15 @@ async def test_an_operator_can_cancel_a_running_call(tmp_path, store, clinic, cl
         "cancelled by the operator",
     )
     assert result.record.ended_at is not None
+
+
+@pytest.mark.asyncio
+async def test_a_number_on_the_do_not_call_list_is_never_called(tmp_path, store, clinic, clock):
+    from pipeline.call import CallRefusedError
+
+    await store.add_do_not_call(phone=PHONE, reason="asked", source="cli")
+    async with GeminiLiveEmulator([]) as emu:
+        with pytest.raises(CallRefusedError, match="do-not-call"):
+            await _run_call(tmp_path, emu, store, clinic, clock)
+        assert emu.connection_count == 0
+    assert await store.get_call(call_id="call-1") is None

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 # Every table a tool could write to, directly or through the daily roll-up.
-TABLES = ("patients", "appointments", "appointment_slots", "follow_ups", "calls", "call_analytics")
+TABLES = (
+    "patients",
+    "appointments",
+    "appointment_slots",
+    "follow_ups",
+    "calls",
+    "call_analytics",
+    "do_not_call",
+)
 
 Rows = list[dict[str, Any]]
 

@@ -29,8 +29,9 @@ EIGHT_TOOLS = {
     "search_web",
     "get_clinic_stats",
 }
-# The eight clinic tools of the seed plus end_call, the model's way to hang up.
-ALL_TOOLS = EIGHT_TOOLS | {"end_call"}
+# The eight clinic tools of the seed plus end_call, the model's way to hang up, and opt_out,
+# which puts the call's own number on the do-not-call list.
+ALL_TOOLS = EIGHT_TOOLS | {"end_call", "opt_out"}
 PUBLIC_TOOLS = ALL_TOOLS - {"get_clinic_stats"}
 
 
@@ -55,8 +56,8 @@ def _is_error(result: dict[str, Any]) -> bool:
     )
 
 
-def test_registry_holds_the_eight_clinic_tools_and_end_call(registry: ToolRegistry) -> None:
-    assert len(registry.names) == 9
+def test_registry_holds_the_clinic_and_call_control_tools(registry: ToolRegistry) -> None:
+    assert len(registry.names) == 10
     assert set(registry.names) == ALL_TOOLS
     for name in ALL_TOOLS:
         spec = registry.get(name)
