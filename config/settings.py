@@ -321,6 +321,106 @@ class LimitsSettings(_Group):
     )
 
 
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_INTERVAL = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def parse_intervals(text: str) -> tuple[tuple[int, int], ...]:
+    """Parse daily time intervals such as ``"10:00-13:00,14:00-20:00"``.
+
+    Each interval includes its start and excludes its end; ``24:00`` may end the last one.
+
+    Args:
+        text: Comma-separated ``HH:MM-HH:MM`` intervals in increasing order.
+
+    Returns:
+        ``(start, end)`` pairs in minutes after midnight, sorted and non-overlapping.
+
+    Raises:
+        ValueError: The text is malformed, an interval is empty or intervals overlap.
+    """
+    intervals: list[tuple[int, int]] = []
+    for part in (piece.strip() for piece in text.split(",")):
+        match = _INTERVAL.match(part)
+        if not match:
+            raise ValueError(f"{part!r} is not an interval like 10:00-13:00")
+        start_h, start_m, end_h, end_m = (int(group) for group in match.groups())
+        if start_h > 23 or end_h > 24 or start_m > 59 or end_m > 59 or (end_h == 24 and end_m):
+            raise ValueError(f"{part!r} has an invalid time")
+        start, end = start_h * 60 + start_m, end_h * 60 + end_m
+        if start >= end:
+            raise ValueError(f"{part!r} ends before it starts")
+        if intervals and start < intervals[-1][1]:
+            raise ValueError(f"{part!r} overlaps or precedes the interval before it")
+        intervals.append((start, end))
+    return tuple(intervals)
+
+
+class CallingSettings(_Group):
+    """When outbound calls may happen (defaults: the strict French rule of 2022)."""
+
+    window_days: Annotated[list[str], NoDecode] = Field(
+        default=["mon", "tue", "wed", "thu", "fri"],
+        min_length=1,
+        description="Weekdays calls may happen on, in the contact's time zone (e.g. mon,tue,wed).",
+    )
+    window_intervals: str = Field(
+        default="10:00-13:00,14:00-20:00",
+        description=(
+            "Times of day calls may happen, in the contact's time zone (HH:MM-HH:MM, comma"
+            " separated; start included, end excluded)."
+        ),
+    )
+    skip_public_holidays: bool = Field(
+        default=True, description="Never call on a public holiday of the contact's country."
+    )
+    max_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Most call attempts per patient within attempts_window_days.",
+    )
+    attempts_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Length of the rolling window for max_attempts, in days.",
+    )
+    refusal_pause_days: int = Field(
+        default=60,
+        ge=0,
+        le=3650,
+        description="Days without any call after a patient declines a call.",
+    )
+
+    @field_validator("window_days", mode="before")
+    @classmethod
+    def _split_days(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("window_days")
+    @classmethod
+    def _check_days(cls, value: list[str]) -> list[str]:
+        days = {day.strip().lower()[:3] for day in value}
+        bad = sorted(days - set(WEEKDAY_NAMES))
+        if bad:
+            raise ValueError(f"unknown day(s) {', '.join(bad)}; use mon, tue, ..., sun")
+        # Canonical order, so the same set of days always compares equal.
+        return [day for day in WEEKDAY_NAMES if day in days]
+
+    @field_validator("window_intervals")
+    @classmethod
+    def _check_intervals(cls, value: str) -> str:
+        intervals = parse_intervals(value)
+        return ",".join(f"{_hhmm(start)}-{_hhmm(end)}" for start, end in intervals)
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 class AppSettings(BaseSettings):
     """Every setting Elo reads, grouped. Build with :func:`load_settings`."""
 
@@ -346,6 +446,7 @@ class AppSettings(BaseSettings):
     google: GoogleSettings = Field(default_factory=GoogleSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    calling: CallingSettings = Field(default_factory=CallingSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:
