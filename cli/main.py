@@ -77,12 +77,37 @@ def build_parser() -> argparse.ArgumentParser:
     dnc_remove.add_argument("phone", help="phone number")
     dnc_commands.add_parser("list", parents=[common], help="list the numbers (full E.164)")
 
+    _add_campaign_parser(commands, common)
+
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(
         dest="config_command", required=True, parser_class=_Parser
     )
     config_commands.add_parser("check", parents=[common], help="validate settings and profile")
     return parser
+
+
+def _add_campaign_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    campaign = commands.add_parser("campaign", parents=[common], help="outbound campaigns")
+    campaign_commands = campaign.add_subparsers(
+        dest="campaign_command", required=True, parser_class=_Parser
+    )
+    create = campaign_commands.add_parser("create", parents=[common], help="create a campaign")
+    create.add_argument("name", help="campaign name, unique")
+    create.add_argument(
+        "--purpose",
+        required=True,
+        choices=("recall", "check_up", "unfinished_treatment", "follow_up"),
+        help="why the clinic calls",
+    )
+    create.add_argument("--notes", default="", help="notes for the model about this campaign")
+    create.add_argument("--max-concurrent", type=int, default=2, help="calls at once (default 2)")
+    create.add_argument("--max-attempts", type=int, default=4, help="per contact (default 4)")
+    imp = campaign_commands.add_parser(
+        "import", parents=[common], help="add contacts from a CSV file (name, phone, ...)"
+    )
+    imp.add_argument("name", help="campaign name")
+    imp.add_argument("file", type=Path, help="UTF-8 CSV with columns name, phone")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,6 +186,9 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
     if args.command == "dnc":
         _print(await _dnc(args, settings))
         return 0
+    if args.command == "campaign":
+        _print(await _campaign(args, settings))
+        return 0
     if args.command == "stats" and not 1 <= args.days <= 3660:
         raise UsageError("--days must be between 1 and 3660")
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
@@ -196,6 +224,69 @@ async def _dnc(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any
     return {
         "status": "already_listed" if already else "added",
         "entry": entry.model_dump(mode="json"),
+    }
+
+
+async def _campaign(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    """``elo campaign create|import``."""
+    if args.campaign_command == "create":
+        return await _campaign_create(args, settings)
+    return await _campaign_import(args, settings)
+
+
+async def _campaign_create(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from cli.runtime import open_context
+    from validation import InputError, clean_text
+
+    try:
+        name = clean_text(args.name, field="name", max_length=100)
+        notes = clean_text(args.notes, field="--notes", max_length=2000, required=False)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    if not 1 <= args.max_concurrent <= 100:
+        raise UsageError("--max-concurrent must be between 1 and 100")
+    if not 1 <= args.max_attempts <= 50:
+        raise UsageError("--max-attempts must be between 1 and 50")
+    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        if await ctx.store.get_campaign(name=name) is not None:
+            raise UsageError(f"campaign {name!r} already exists")
+        campaign = await ctx.store.create_campaign(
+            name=name,
+            purpose=args.purpose,
+            notes=notes,
+            max_concurrent_calls=args.max_concurrent,
+            max_attempts=args.max_attempts,
+        )
+    return campaign.model_dump(mode="json")
+
+
+async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from campaign.importer import ContactFileError, read_contacts_csv
+    from cli.runtime import open_context
+
+    # Read the whole file first: a bad file is refused before the database is touched.
+    try:
+        contacts, rejections = read_contacts_csv(
+            args.file,
+            default_region=settings.validation.default_phone_region,
+            allowed_regions=settings.validation.allowed_phone_regions,
+        )
+    except ContactFileError as exc:
+        raise UsageError(str(exc)) from None
+    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        campaign = await ctx.store.get_campaign(name=args.name)
+        if campaign is None:
+            raise UsageError(
+                f"no campaign named {args.name!r} (create it with 'elo campaign create')"
+            )
+        counts = await ctx.store.add_contacts(campaign_id=campaign.id, contacts=contacts)
+    return {
+        "imported": counts.imported,
+        "merged": counts.merged + sum(r.kind == "merged" for r in rejections),
+        "on_do_not_call": counts.on_do_not_call,
+        "rejected": [
+            {"line": r.line, "reason": r.reason} for r in rejections if r.kind == "rejected"
+        ],
     }
 
 

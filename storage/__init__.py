@@ -1,12 +1,16 @@
-"""The SQLite store: patients, appointments, follow-ups, calls, analytics, do-not-call list."""
+"""The SQLite store: patients, appointments, follow-ups, calls, analytics, DNC list, campaigns."""
 
 from storage.models import (
     Appointment,
     Booked,
     CallRecord,
+    Campaign,
+    CampaignContact,
     DailyAnalytics,
     DoNotCallEntry,
     FollowUp,
+    ImportCounts,
+    NewContact,
     Patient,
     SlotTaken,
     Stats,
@@ -17,9 +21,13 @@ __all__ = [
     "Appointment",
     "Booked",
     "CallRecord",
+    "Campaign",
+    "CampaignContact",
     "DailyAnalytics",
     "DoNotCallEntry",
     "FollowUp",
+    "ImportCounts",
+    "NewContact",
     "Patient",
     "SlotTaken",
     "Stats",

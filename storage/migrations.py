@@ -122,6 +122,58 @@ MIGRATIONS: tuple[str, ...] = (
         added_at  TEXT NOT NULL
     );
     """,
+    # 3: outbound campaigns: the campaign, the contacts it calls, and every attempt.
+    """
+    CREATE TABLE campaigns (
+        id                    INTEGER PRIMARY KEY,
+        name                  TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 100),
+        purpose               TEXT NOT NULL
+                              CHECK (purpose IN
+                                  ('recall', 'check_up', 'unfinished_treatment', 'follow_up')),
+        notes                 TEXT NOT NULL DEFAULT '' CHECK (length(notes) <= 2000),
+        status                TEXT NOT NULL DEFAULT 'draft'
+                              CHECK (status IN ('draft', 'running', 'paused', 'done')),
+        max_concurrent_calls  INTEGER NOT NULL CHECK (max_concurrent_calls >= 1),
+        max_attempts          INTEGER NOT NULL CHECK (max_attempts >= 1),
+        created_at            TEXT NOT NULL
+    );
+
+    CREATE TABLE campaign_contacts (
+        id           INTEGER PRIMARY KEY,
+        campaign_id  INTEGER NOT NULL REFERENCES campaigns(id),
+        patient_id   INTEGER REFERENCES patients(id),
+        -- E.164 only, as in do_not_call.
+        phone        TEXT NOT NULL
+                     CHECK (phone GLOB '+[1-9]*' AND substr(phone, 2) NOT GLOB '*[^0-9]*'
+                            AND length(phone) BETWEEN 4 AND 16),
+        name         TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+        time_zone    TEXT NOT NULL DEFAULT 'Europe/Tirane',
+        country      TEXT NOT NULL DEFAULT 'AL' CHECK (length(country) = 2),
+        language     TEXT NOT NULL DEFAULT 'sq' CHECK (language IN ('sq', 'en')),
+        priority     INTEGER NOT NULL DEFAULT 0 CHECK (typeof(priority) = 'integer'),
+        created_at   TEXT NOT NULL,
+        UNIQUE (campaign_id, phone)
+    );
+    CREATE INDEX campaign_contacts_phone ON campaign_contacts(phone);
+    CREATE INDEX campaign_contacts_patient ON campaign_contacts(patient_id);
+    CREATE INDEX campaign_contacts_queue ON campaign_contacts(campaign_id, priority DESC, id);
+
+    CREATE TABLE call_attempts (
+        id          INTEGER PRIMARY KEY,
+        contact_id  INTEGER NOT NULL REFERENCES campaign_contacts(id),
+        started_at  TEXT NOT NULL,
+        ended_at    TEXT,
+        outcome     TEXT CHECK (outcome IS NULL OR outcome IN
+                        ('booked', 'follow_up', 'declined', 'no_answer', 'busy', 'voicemail',
+                         'failed', 'opted_out', 'transferred')),
+        sip_status  TEXT,
+        call_id     TEXT,
+        duration_s  INTEGER CHECK (duration_s IS NULL OR duration_s >= 0)
+    );
+    CREATE INDEX call_attempts_contact_started ON call_attempts(contact_id, started_at);
+    CREATE INDEX call_attempts_started_at ON call_attempts(started_at);
+    CREATE INDEX call_attempts_call ON call_attempts(call_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict
 Source = Literal["agent", "cli", "import"]
 AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", "no_show"]
 FollowUpStatus = Literal["pending", "done", "cancelled"]
+CampaignPurpose = Literal["recall", "check_up", "unfinished_treatment", "follow_up"]
+CampaignStatus = Literal["draft", "running", "paused", "done"]
+ContactLanguage = Literal["sq", "en"]
 
 
 class _Record(BaseModel):
@@ -64,6 +67,53 @@ class DoNotCallEntry(_Record):
     source: Source
     call_id: str | None
     added_at: datetime
+
+
+class Campaign(_Record):
+    """An outbound calling campaign."""
+
+    id: int
+    name: str
+    purpose: CampaignPurpose
+    notes: str
+    status: CampaignStatus
+    max_concurrent_calls: int
+    max_attempts: int
+    created_at: datetime
+
+
+class NewContact(_Record):
+    """A contact to add to a campaign, already validated (phone in E.164)."""
+
+    phone: str
+    name: str
+    time_zone: str = "Europe/Tirane"
+    country: str = "AL"
+    language: ContactLanguage = "sq"
+    priority: int = 0
+
+
+class CampaignContact(_Record):
+    """A person a campaign calls; ``patient_id`` is set when the number is a known patient's."""
+
+    id: int
+    campaign_id: int
+    patient_id: int | None
+    phone: str
+    name: str
+    time_zone: str
+    country: str
+    language: ContactLanguage
+    priority: int
+    created_at: datetime
+
+
+class ImportCounts(_Record):
+    """What adding contacts to a campaign did."""
+
+    imported: int
+    merged: int
+    on_do_not_call: int
 
 
 class Booked(_Record):

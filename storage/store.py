@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from storage.campaigns import CampaignMixin
 from storage.dnc import DoNotCallMixin
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from storage.models import (
@@ -48,10 +49,11 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(DoNotCallMixin):
+class Store(DoNotCallMixin, CampaignMixin):
     """Async access to Elo's SQLite database. Open with :meth:`open`.
 
-    The do-not-call methods come from :class:`storage.dnc.DoNotCallMixin`.
+    The do-not-call methods come from :class:`storage.dnc.DoNotCallMixin`, the campaign
+    methods from :class:`storage.campaigns.CampaignMixin`.
 
     Args:
         conn: An open aiosqlite connection in autocommit mode.

@@ -1,0 +1,154 @@
+"""Reading contact CSV files: every row validated, bad rows reported by line, file errors whole."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from campaign.importer import ContactFileError, Rejection, read_contacts_csv
+from storage import ImportCounts, NewContact, Store
+
+ARTA = "+355691234567"
+BEN = "+355682223344"
+
+
+def _write(tmp_path: Path, text: str, *, encoding: str = "utf-8") -> Path:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _read(path: Path) -> tuple[list[NewContact], list[Rejection]]:
+    return read_contacts_csv(path, default_region="AL", allowed_regions=["AL"])
+
+
+def test_valid_rows_with_optional_columns(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "Name,Phone,Language,Time_Zone,Country,Priority\n"
+        "Arta Hoxha,069 123 4567,,,,\n"
+        "Arbër Çela,+355 68 222 3344,EN,Europe/Rome,it,5\n",
+    )
+    contacts, rejections = _read(path)
+    assert rejections == []
+    assert contacts == [
+        NewContact(phone=ARTA, name="Arta Hoxha"),
+        NewContact(
+            phone=BEN,
+            name="Arbër Çela",
+            language="en",
+            time_zone="Europe/Rome",
+            country="IT",
+            priority=5,
+        ),
+    ]
+
+
+def test_bad_rows_are_reported_with_line_and_reason(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "name,phone,language,time_zone,priority\n"
+        "Arta Hoxha,069 123 4567,sq,,\n"  # line 2: fine
+        "Bad Phone,12345,,,\n"  # 3
+        ",068 222 3344,,,\n"  # 4: empty name
+        "Ben Duka,not a number,,,\n"  # 5
+        "Cela Marku,067 234 5678,de,,\n"  # 6: language
+        "Dea Leka,069 555 1234,,Mars/Base,\n"  # 7: zone
+        "Eda Kola,069 765 4321,,,high\n"  # 8: priority
+        "Fatos Lala,+1 202 555 0143,,,\n"  # 9: region not allowed
+        ",,,,\n"  # 10: blank row, skipped silently
+        '"Gent Pali",069 111 2233,,,\n',  # 11: fine, quoted
+    )
+    contacts, rejections = _read(path)
+    assert [c.name for c in contacts] == ["Arta Hoxha", "Gent Pali"]
+    by_line = {r.line: r.reason for r in rejections}
+    assert set(by_line) == {3, 4, 5, 6, 7, 8, 9}
+    assert by_line[3].startswith("phone:")
+    assert by_line[4].startswith("name:")
+    assert by_line[5].startswith("phone:")
+    assert by_line[6].startswith("language:")
+    assert by_line[7].startswith("time_zone:")
+    assert by_line[8].startswith("priority:")
+    assert "only numbers from AL" in by_line[9]
+    assert all(r.kind == "rejected" for r in rejections)
+
+
+def test_duplicates_merge_into_the_first_row(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "name,phone\nArta Hoxha,069 123 4567\nBen Duka,068 222 3344\nArta Again,+355691234567\n",
+    )
+    contacts, rejections = _read(path)
+    assert [(c.phone, c.name) for c in contacts] == [(ARTA, "Arta Hoxha"), (BEN, "Ben Duka")]
+    assert rejections == [Rejection(line=4, reason="same phone as line 2", kind="merged")]
+
+
+def test_a_row_spanning_lines_is_reported_at_its_first_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'name,phone\n"Arta\nHoxha",069 123 4567\n"Ben\nDuka",1\nCela,2\n')
+    contacts, rejections = _read(path)
+    assert [c.name for c in contacts] == ["Arta Hoxha"]  # whitespace in names is collapsed
+    assert [r.line for r in rejections] == [4, 6]
+
+
+def test_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = _write(tmp_path, "\ufeffname,phone\nArta Hoxha,0691234567\n")
+    contacts, rejections = _read(path)
+    assert [c.phone for c in contacts] == [ARTA] and rejections == []
+
+
+def test_wrong_encoding_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name,phone\nArbër Çela,0691234567\n", encoding="latin-1")
+    with pytest.raises(ContactFileError) as caught:
+        _read(path)
+    message = str(caught.value)
+    assert str(path) in message and "UTF-8" in message and "line 2" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [("name,telefon\nA,1\n", "phone"), ("", "name, phone"), ("phone\n0691234567\n", "name")],
+)
+def test_missing_columns_are_one_error_listing_them(
+    tmp_path: Path, text: str, missing: str
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ContactFileError, match=f"missing required column\\(s\\) {missing};"):
+        _read(path)
+
+
+def test_a_missing_file_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(ContactFileError, match="cannot be read"):
+        _read(tmp_path / "nope.csv")
+
+
+@pytest.mark.asyncio
+async def test_do_not_call_numbers_are_never_imported(tmp_path: Path, store: Store) -> None:
+    await store.add_do_not_call(phone=BEN, reason="asked", source="agent")
+    campaign = await store.create_campaign(name="Recall", purpose="recall")
+    path = _write(tmp_path, "name,phone\nArta Hoxha,0691234567\nBen Duka,068 222 3344\n")
+    contacts, _ = _read(path)
+    counts = await store.add_contacts(campaign_id=campaign.id, contacts=contacts)
+    assert counts == ImportCounts(imported=1, merged=0, on_do_not_call=1)
+    assert [c.phone for c in await store.list_contacts(campaign_id=campaign.id)] == [ARTA]
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=15))
+def test_every_row_is_imported_or_merged_exactly_once(picks: list[int]) -> None:
+    """Property: rows in = contacts + merged; phones unique; each first occurrence wins."""
+    phones = [f"069 123 45{n:02d}" for n in range(6)]
+    lines = [f"Person {chr(65 + i % 26)},{phones[p]}" for i, p in enumerate(picks)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = _write(Path(folder), "name,phone\n" + "\n".join(lines) + "\n")
+        contacts, rejections = _read(path)
+    assert len(contacts) + len(rejections) == len(picks)
+    assert all(r.kind == "merged" for r in rejections)
+    assert len({c.phone for c in contacts}) == len(contacts) == len(set(picks))
+    firsts = [i for i, p in enumerate(picks) if p not in picks[:i]]
+    assert [c.name for c in contacts] == [f"Person {chr(65 + i % 26)}" for i in firsts]
