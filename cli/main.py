@@ -108,6 +108,10 @@ def _add_campaign_parser(commands: Any, common: argparse.ArgumentParser) -> None
     )
     imp.add_argument("name", help="campaign name")
     imp.add_argument("file", type=Path, help="UTF-8 CSV with columns name, phone")
+    status = campaign_commands.add_parser(
+        "status", parents=[common], help="outcomes, contact and booking rates, revenue booked"
+    )
+    status.add_argument("name", help="campaign name")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,9 +232,11 @@ async def _dnc(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any
 
 
 async def _campaign(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
-    """``elo campaign create|import``."""
+    """``elo campaign create|import|status``."""
     if args.campaign_command == "create":
         return await _campaign_create(args, settings)
+    if args.campaign_command == "status":
+        return await _campaign_status(args, settings)
     return await _campaign_import(args, settings)
 
 
@@ -288,6 +294,17 @@ async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> d
             {"line": r.line, "reason": r.reason} for r in rejections if r.kind == "rejected"
         ],
     }
+
+
+async def _campaign_status(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from cli.runtime import open_context
+
+    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        campaign = await ctx.store.get_campaign(name=args.name)
+        if campaign is None:
+            raise UsageError(f"no campaign named {args.name!r}")
+        status = await ctx.store.campaign_status(campaign_id=campaign.id)
+    return status.model_dump(mode="json")
 
 
 def _dnc_phone(raw: str, settings: AppSettings) -> str:

@@ -3,9 +3,11 @@
 from storage.models import (
     Appointment,
     Booked,
+    CallAttempt,
     CallRecord,
     Campaign,
     CampaignContact,
+    CampaignStatus,
     DailyAnalytics,
     DoNotCallEntry,
     FollowUp,
@@ -20,9 +22,11 @@ from storage.store import Store
 __all__ = [
     "Appointment",
     "Booked",
+    "CallAttempt",
     "CallRecord",
     "Campaign",
     "CampaignContact",
+    "CampaignStatus",
     "DailyAnalytics",
     "DoNotCallEntry",
     "FollowUp",

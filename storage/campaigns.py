@@ -6,22 +6,59 @@ itself, so callers see one flat API.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import aiosqlite
 
 from storage.models import (
+    AttemptOutcome,
+    CallAttempt,
     Campaign,
     CampaignContact,
     CampaignPurpose,
+    CampaignStatus,
     ImportCounts,
     NewContact,
 )
 from storage.timefmt import from_db, to_db
+
+OUTCOMES: tuple[AttemptOutcome, ...] = get_args(AttemptOutcome)
+# Outcomes in which a person (not a machine, a busy line or silence) answered; spelled out
+# again in _STATUS_SQL below (tests check the two agree).
+REACHED: tuple[AttemptOutcome, ...] = (
+    "booked",
+    "follow_up",
+    "declined",
+    "opted_out",
+    "transferred",
+)
+
+_STATUS_SQL = """
+WITH contacts AS (SELECT id, phone FROM campaign_contacts WHERE campaign_id = ?),
+attempts AS (SELECT a.* FROM call_attempts a JOIN contacts c ON c.id = a.contact_id)
+SELECT
+    (SELECT count(*) FROM contacts) AS total,
+    (SELECT count(DISTINCT contact_id) FROM attempts) AS attempted,
+    (SELECT count(*) FROM attempts) AS attempts,
+    (SELECT count(*) FROM attempts WHERE outcome IS NULL) AS in_progress,
+    (SELECT count(DISTINCT contact_id) FROM attempts
+        WHERE outcome IN ('booked', 'follow_up', 'declined', 'opted_out', 'transferred'))
+        AS reached,
+    (SELECT count(DISTINCT contact_id) FROM attempts WHERE outcome = 'booked') AS booked,
+    (SELECT coalesce(sum(price_lek), 0) FROM appointments
+        WHERE call_id IN (SELECT call_id FROM attempts WHERE call_id IS NOT NULL)) AS revenue,
+    (SELECT count(*) FROM contacts c
+        WHERE NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.contact_id = c.id)
+        AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = c.phone)) AS remaining,
+    (SELECT json_group_object(outcome, n) FROM
+        (SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome))
+        AS outcomes
+"""
 
 
 class CampaignMixin:
@@ -131,6 +168,119 @@ class CampaignMixin:
         )
         return [_contact(row) for row in rows]
 
+    async def start_attempt(self, *, contact_id: int, call_id: str | None = None) -> CallAttempt:
+        """Record that a contact is being dialled now (by the store clock).
+
+        Args:
+            contact_id: The campaign contact.
+            call_id: The call's id, when already known.
+
+        Returns:
+            The open attempt.
+
+        Raises:
+            sqlite3.IntegrityError: No such contact.
+        """
+        async with self._transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "INSERT INTO call_attempts (contact_id, started_at, call_id)"
+                " VALUES (?, ?, ?) RETURNING *",
+                (contact_id, to_db(self._clock()), call_id),
+            )
+        return _attempt(rows[0])
+
+    async def finish_attempt(
+        self,
+        *,
+        attempt_id: int,
+        outcome: AttemptOutcome,
+        sip_status: str | None = None,
+        duration_s: int | None = None,
+    ) -> CallAttempt:
+        """Record how an attempt ended; ``ended_at`` comes from the store clock.
+
+        Finishing an attempt again changes nothing and returns the first result: a late
+        duplicate report (e.g. a hang-up event after a crash recovery) must not rewrite it.
+
+        Args:
+            attempt_id: The attempt.
+            outcome: One of the nine attempt outcomes.
+            sip_status: The SIP status the call ended with, if any.
+            duration_s: Whole seconds the call lasted, if it was answered.
+
+        Returns:
+            The finished attempt.
+
+        Raises:
+            storage.store.NotFoundError: No such attempt.
+            sqlite3.IntegrityError: An unknown outcome or a negative duration.
+        """
+        from storage.store import NotFoundError  # the store module imports this one
+
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
+                " duration_s = ? WHERE id = ? AND outcome IS NULL",
+                (to_db(self._clock()), outcome, sip_status, duration_s, attempt_id),
+            )
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM call_attempts WHERE id = ?", (attempt_id,)
+            )
+        if not rows:
+            raise NotFoundError(f"no call attempt {attempt_id}")
+        return _attempt(rows[0])
+
+    async def list_attempts(self, *, contact_id: int) -> list[CallAttempt]:
+        """A contact's attempts, oldest first."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT * FROM call_attempts WHERE contact_id = ? ORDER BY started_at, id",
+            (contact_id,),
+        )
+        return [_attempt(row) for row in rows]
+
+    async def campaign_status(self, *, campaign_id: int) -> CampaignStatus:
+        """Counts, rates and revenue for a campaign.
+
+        Rates are per contact, not per attempt, so retries do not dilute them: the contact
+        rate is contacts a person answered for (booked, follow_up, declined, opted_out,
+        transferred) over contacts attempted; the booking rate is contacts with a booked
+        attempt over contacts attempted. Revenue is the price of every appointment made in
+        one of the campaign's calls (matched by call id). Remaining contacts were never
+        attempted and are not on the do-not-call list.
+
+        Raises:
+            storage.store.NotFoundError: No such campaign.
+        """
+        from storage.store import NotFoundError  # the store module imports this one
+
+        campaigns = await self._conn.execute_fetchall(
+            "SELECT name, status FROM campaigns WHERE id = ?", (campaign_id,)
+        )
+        if not campaigns:
+            raise NotFoundError(f"no campaign {campaign_id}")
+        # One statement, so every count reads the same snapshot of the file.
+        (row,) = await self._conn.execute_fetchall(_STATUS_SQL, (campaign_id,))
+        counts = json.loads(row["outcomes"])
+        attempted = row["attempted"]
+        return CampaignStatus(
+            campaign_id=campaign_id,
+            name=campaigns[0]["name"],
+            status=campaigns[0]["status"],
+            contacts_total=row["total"],
+            contacts_attempted=attempted,
+            attempts=row["attempts"],
+            in_progress=row["in_progress"],
+            outcomes={outcome: counts.get(outcome, 0) for outcome in OUTCOMES},
+            contact_rate=_rate(row["reached"], attempted),
+            booking_rate=_rate(row["booked"], attempted),
+            revenue_booked_lek=row["revenue"],
+            remaining_contacts=row["remaining"],
+        )
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
 
 def _campaign(row: sqlite3.Row) -> Campaign:
     data: dict[str, Any] = dict(row)
@@ -142,3 +292,10 @@ def _contact(row: sqlite3.Row) -> CampaignContact:
     data: dict[str, Any] = dict(row)
     data["created_at"] = from_db(data["created_at"])
     return CampaignContact.model_validate(data)
+
+
+def _attempt(row: sqlite3.Row) -> CallAttempt:
+    data: dict[str, Any] = dict(row)
+    data["started_at"] = from_db(data["started_at"])
+    data["ended_at"] = from_db(data["ended_at"]) if data["ended_at"] else None
+    return CallAttempt.model_validate(data)

@@ -11,7 +11,18 @@ Source = Literal["agent", "cli", "import"]
 AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", "no_show"]
 FollowUpStatus = Literal["pending", "done", "cancelled"]
 CampaignPurpose = Literal["recall", "check_up", "unfinished_treatment", "follow_up"]
-CampaignStatus = Literal["draft", "running", "paused", "done"]
+CampaignState = Literal["draft", "running", "paused", "done"]
+AttemptOutcome = Literal[
+    "booked",
+    "follow_up",
+    "declined",
+    "no_answer",
+    "busy",
+    "voicemail",
+    "failed",
+    "opted_out",
+    "transferred",
+]
 ContactLanguage = Literal["sq", "en"]
 
 
@@ -76,7 +87,7 @@ class Campaign(_Record):
     name: str
     purpose: CampaignPurpose
     notes: str
-    status: CampaignStatus
+    status: CampaignState
     max_concurrent_calls: int
     max_attempts: int
     created_at: datetime
@@ -106,6 +117,39 @@ class CampaignContact(_Record):
     language: ContactLanguage
     priority: int
     created_at: datetime
+
+
+class CallAttempt(_Record):
+    """One dial of a campaign contact; ``outcome`` and ``ended_at`` stay empty until it ends."""
+
+    id: int
+    contact_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: AttemptOutcome | None
+    sip_status: str | None
+    call_id: str | None
+    duration_s: int | None
+
+
+class CampaignStatus(_Record):
+    """How a campaign is doing: counts and rates only, no patient data.
+
+    Rates are over contacts attempted, rounded to 4 places, and 0 when nobody was attempted.
+    """
+
+    campaign_id: int
+    name: str
+    status: CampaignState
+    contacts_total: int
+    contacts_attempted: int
+    attempts: int
+    in_progress: int
+    outcomes: dict[AttemptOutcome, int]
+    contact_rate: float
+    booking_rate: float
+    revenue_booked_lek: int
+    remaining_contacts: int
 
 
 class ImportCounts(_Record):
