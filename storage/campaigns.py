@@ -51,7 +51,8 @@ SELECT
         AS reached,
     (SELECT count(DISTINCT contact_id) FROM attempts WHERE outcome = 'booked') AS booked,
     (SELECT coalesce(sum(price_lek), 0) FROM appointments
-        WHERE call_id IN (SELECT call_id FROM attempts WHERE call_id IS NOT NULL)) AS revenue,
+        WHERE call_id IN (SELECT call_id FROM attempts WHERE call_id IS NOT NULL)
+        AND status NOT IN ('cancelled', 'no_show')) AS revenue,
     (SELECT count(*) FROM contacts c
         WHERE NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.contact_id = c.id)
         AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = c.phone)) AS remaining,

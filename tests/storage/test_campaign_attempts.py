@@ -229,3 +229,24 @@ async def _run_script(path: Path, script: list[list[AttemptOutcome]]) -> Campaig
             for outcome in outcomes:
                 await _attempt(store, contact.id, outcome)
         return await store.campaign_status(campaign_id=campaign.id)
+
+
+@pytest.mark.asyncio
+async def test_cancelled_and_no_show_appointments_are_not_revenue(store: Store) -> None:
+    campaign = await store.create_campaign(name="Revenue", purpose="recall")
+    await store.add_contacts(
+        campaign_id=campaign.id,
+        contacts=[NewContact(phone=PHONES[i], name="Pacient") for i in range(3)],
+    )
+    contacts = await store.list_contacts(campaign_id=campaign.id)
+    for n, contact in enumerate(contacts):
+        await _attempt(store, contact.id, "booked", call_id=f"rev-{n}")
+        await _book(store, n=n, price=4000, call_id=f"rev-{n}")
+    appointments = await store.list_appointments(
+        start=DEFAULT_NOW, end=DEFAULT_NOW + timedelta(days=30), active_only=False
+    )
+    by_call = {a.call_id: a for a in appointments}
+    await store.set_appointment_status(appointment_id=by_call["rev-1"].id, status="cancelled")
+    await store.set_appointment_status(appointment_id=by_call["rev-2"].id, status="no_show")
+    status = await store.campaign_status(campaign_id=campaign.id)
+    assert status.revenue_booked_lek == 4000
