@@ -71,7 +71,7 @@ async def _serve(pipe: Connection, calls: int, turns: int, gap_s: float) -> None
             emu = GeminiLiveEmulator(steps, step_timeout=60)
             emus.append(await stack.enter_async_context(emu))
         # The emulator offers its CA only as an SSLContext, which cannot cross processes.
-        pipe.send([(emu.port, emu._ca.cert_pem.bytes()) for emu in emus])
+        pipe.send([(emu.port, emu.ca_pem) for emu in emus])
         await asyncio.gather(*(emu.finished() for emu in emus), return_exceptions=True)
         pipe.send((sent, [str(e) for emu in emus for e in emu.errors]))
         # Keep serving until the parent has closed its pipelines (no reconnect storms).

@@ -576,6 +576,11 @@ class GeminiLiveEmulator:
         return f"https://127.0.0.1:{self.port}"
 
     @property
+    def ca_pem(self) -> bytes:
+        """The test CA certificate (PEM), for a client in another process to trust."""
+        return self._ca.cert_pem.bytes()
+
+    @property
     def ssl_context(self) -> ssl.SSLContext:
         """A client SSL context that trusts the emulator's test CA."""
         ctx = ssl.create_default_context()

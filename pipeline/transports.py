@@ -52,6 +52,16 @@ def mint_agent_token(
     )
 
 
+def _audio_params(settings: AppSettings) -> dict[str, Any]:
+    """Audio in and out at the configured rates, shared by the network transports."""
+    return {
+        "audio_in_enabled": True,
+        "audio_in_sample_rate": settings.pipeline.input_sample_rate,
+        "audio_out_enabled": True,
+        "audio_out_sample_rate": settings.pipeline.output_sample_rate,
+    }
+
+
 def make_transport(
     settings: AppSettings,
     *,
@@ -91,12 +101,7 @@ def make_transport(
                 url=settings.livekit.url,
                 token=mint_agent_token(settings.livekit, room=name),
                 room_name=name,
-                params=LiveKitParams(
-                    audio_in_enabled=True,
-                    audio_in_sample_rate=pipeline.input_sample_rate,
-                    audio_out_enabled=True,
-                    audio_out_sample_rate=pipeline.output_sample_rate,
-                ),
+                params=LiveKitParams(**_audio_params(settings)),
             )
         case TransportKind.WEBRTC:
             from pipecat.transports.base_transport import TransportParams
@@ -106,12 +111,7 @@ def make_transport(
                 raise StageError("the webrtc transport needs a browser connection")
             return SmallWebRTCTransport(
                 webrtc_connection=webrtc_connection,
-                params=TransportParams(
-                    audio_in_enabled=True,
-                    audio_in_sample_rate=pipeline.input_sample_rate,
-                    audio_out_enabled=True,
-                    audio_out_sample_rate=pipeline.output_sample_rate,
-                ),
+                params=TransportParams(**_audio_params(settings)),
             )
         case TransportKind.FILE:
             from pipeline.file_transport import WavFileTransport
