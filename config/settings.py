@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -203,6 +203,22 @@ class LiveKitSettings(_Group):
     api_key: SecretStr = Field(default=SecretStr(""), description="LiveKit API key.")
     api_secret: SecretStr = Field(default=SecretStr(""), description="LiveKit API secret.")
     room: str = Field(default="elo", max_length=128, description="Room the agent joins.")
+    sip_trunk_id: str = Field(
+        default="",
+        max_length=128,
+        description="Outbound SIP trunk id used to dial patients (a campaign may name its own).",
+    )
+    sip_caller_id: str = Field(
+        default="",
+        max_length=32,
+        description="Number shown to patients (E.164); empty uses the trunk's own number.",
+    )
+    ringing_timeout_secs: int = Field(
+        default=30,
+        ge=5,
+        le=120,
+        description="How long a dialled phone may ring before the attempt counts as no answer.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -321,6 +337,53 @@ class LimitsSettings(_Group):
     )
 
 
+VoicemailAction = Literal["leave_message", "hang_up"]
+
+
+class CampaignSettings(_Group):
+    """How the campaign runner dials (per-campaign values, where set, win)."""
+
+    max_concurrent_calls: int = Field(
+        default=4,
+        ge=1,
+        le=200,
+        description="Calls in progress at once across all campaigns (each has its own cap too).",
+    )
+    poll_secs: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="How often an idle runner looks for contacts that have become due.",
+    )
+    lease_secs: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description=(
+            "A runner that has not checked in for this long is presumed dead and its campaign"
+            " may be taken over."
+        ),
+    )
+    retry_no_answer_minutes: int = Field(
+        default=240, ge=1, le=43200, description="Wait before calling again after no answer."
+    )
+    retry_busy_minutes: int = Field(
+        default=60, ge=1, le=43200, description="Wait before calling again after a busy line."
+    )
+    retry_voicemail_minutes: int = Field(
+        default=1440,
+        ge=1,
+        le=43200,
+        description="Wait before calling again after reaching voicemail.",
+    )
+    retry_failed_minutes: int = Field(
+        default=120,
+        ge=1,
+        le=43200,
+        description="Wait before calling again after a technical failure.",
+    )
+
+
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _INTERVAL = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
@@ -393,6 +456,44 @@ class CallingSettings(_Group):
         description="Days without any call after a patient declines a call.",
     )
 
+    transfer_to: str = Field(
+        default="",
+        max_length=200,
+        description=(
+            "Where transfer_to_human sends a call (tel:+355... or sip:...); empty uses the"
+            " clinic's phone from the clinic profile."
+        ),
+    )
+    voicemail_action: VoicemailAction = Field(
+        default="leave_message",
+        description="What Elo does on reaching an answering machine: leave_message or hang_up.",
+    )
+    voicemail_message_sq: str = Field(
+        default=(
+            "Përshëndetje, ju telefonon asistenti automatik i {clinic}. Ju lutemi na telefononi"
+            " në {phone} kur t'ju përshtatet. Faleminderit!"
+        ),
+        max_length=500,
+        description="Albanian voicemail message; {clinic} and {phone} are filled in.",
+    )
+    voicemail_message_en: str = Field(
+        default=(
+            "Hello, this is the automated assistant of {clinic}. Please call us back at {phone}"
+            " when it suits you. Thank you!"
+        ),
+        max_length=500,
+        description="English voicemail message; {clinic} and {phone} are filled in.",
+    )
+    voicemail_min_greeting_secs: float = Field(
+        default=6.0,
+        ge=0,
+        le=60,
+        description=(
+            "A first utterance from the callee at least this long hints at an answering machine"
+            " (0 turns the hint off)."
+        ),
+    )
+
     @field_validator("window_days", mode="before")
     @classmethod
     def _split_days(cls, value: Any) -> Any:
@@ -447,6 +548,7 @@ class AppSettings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     calling: CallingSettings = Field(default_factory=CallingSettings)
+    campaign: CampaignSettings = Field(default_factory=CampaignSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:
