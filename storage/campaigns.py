@@ -77,6 +77,11 @@ class CampaignMixin:
         notes: str = "",
         max_concurrent_calls: int = 2,
         max_attempts: int = 4,
+        window_days: str | None = None,
+        window_intervals: str | None = None,
+        retry_delays: dict[str, int] | None = None,
+        sip_trunk_id: str | None = None,
+        caller_id: str | None = None,
     ) -> Campaign:
         """Create a campaign in status ``draft``.
 
@@ -86,6 +91,12 @@ class CampaignMixin:
             notes: Notes for the model about this campaign.
             max_concurrent_calls: Calls this campaign may have in progress at once.
             max_attempts: Attempts per contact before giving up.
+            window_days: Calling days (e.g. "mon,tue"); None uses the settings.
+            window_intervals: Calling times of day (e.g. "10:00-13:00"); None uses the settings.
+            retry_delays: Minutes to wait after an outcome (no_answer, busy, voicemail, failed);
+                missing outcomes use the settings.
+            sip_trunk_id: Outbound SIP trunk; None uses the settings.
+            caller_id: Number shown to patients (E.164); None uses the settings.
 
         Returns:
             The stored campaign.
@@ -95,10 +106,22 @@ class CampaignMixin:
         """
         async with self._transaction() as conn:
             rows = await conn.execute_fetchall(
-                "INSERT INTO campaigns"
-                " (name, purpose, notes, max_concurrent_calls, max_attempts, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
-                (name, purpose, notes, max_concurrent_calls, max_attempts, to_db(self._clock())),
+                "INSERT INTO campaigns (name, purpose, notes, max_concurrent_calls, max_attempts,"
+                " window_days, window_intervals, retry_delays, sip_trunk_id, caller_id,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                (
+                    name,
+                    purpose,
+                    notes,
+                    max_concurrent_calls,
+                    max_attempts,
+                    window_days,
+                    window_intervals,
+                    json.dumps(retry_delays or {}, sort_keys=True),
+                    sip_trunk_id,
+                    caller_id,
+                    to_db(self._clock()),
+                ),
             )
         return _campaign(rows[0])
 
@@ -184,10 +207,13 @@ class CampaignMixin:
         """
         async with self._transaction() as conn:
             rows = await conn.execute_fetchall(
-                "INSERT INTO call_attempts (contact_id, started_at, call_id)"
-                " VALUES (?, ?, ?) RETURNING *",
-                (contact_id, to_db(self._clock()), call_id),
+                "INSERT INTO call_attempts (contact_id, started_at, call_id, phone, campaign_id)"
+                " SELECT id, ?, ?, phone, campaign_id FROM campaign_contacts WHERE id = ?"
+                " RETURNING *",
+                (to_db(self._clock()), call_id, contact_id),
             )
+        if not rows:
+            raise sqlite3.IntegrityError(f"no campaign contact {contact_id}")
         return _attempt(rows[0])
 
     async def finish_attempt(
@@ -286,12 +312,17 @@ def _rate(part: int, whole: int) -> float:
 def _campaign(row: sqlite3.Row) -> Campaign:
     data: dict[str, Any] = dict(row)
     data["created_at"] = from_db(data["created_at"])
+    data["retry_delays"] = json.loads(data.get("retry_delays") or "{}")
+    if data.get("runner_seen_at"):
+        data["runner_seen_at"] = from_db(data["runner_seen_at"])
     return Campaign.model_validate(data)
 
 
 def _contact(row: sqlite3.Row) -> CampaignContact:
     data: dict[str, Any] = dict(row)
     data["created_at"] = from_db(data["created_at"])
+    if data.get("next_call_at"):
+        data["next_call_at"] = from_db(data["next_call_at"])
     return CampaignContact.model_validate(data)
 
 

@@ -174,6 +174,39 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX call_attempts_started_at ON call_attempts(started_at);
     CREATE INDEX call_attempts_call ON call_attempts(call_id);
     """,
+    # 4: running campaigns: per-campaign calling rules and dialing, a runner lease, the contact
+    # queue, and attempts keyed by number so one number is never in two calls at once.
+    """
+    ALTER TABLE campaigns ADD COLUMN window_days TEXT;
+    ALTER TABLE campaigns ADD COLUMN window_intervals TEXT;
+    ALTER TABLE campaigns ADD COLUMN retry_delays TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE campaigns ADD COLUMN sip_trunk_id TEXT;
+    ALTER TABLE campaigns ADD COLUMN caller_id TEXT;
+    ALTER TABLE campaigns ADD COLUMN runner_token TEXT;
+    ALTER TABLE campaigns ADD COLUMN runner_pid INTEGER;
+    ALTER TABLE campaigns ADD COLUMN runner_host TEXT;
+    ALTER TABLE campaigns ADD COLUMN runner_seen_at TEXT;
+
+    ALTER TABLE campaign_contacts ADD COLUMN state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'done'));
+    -- NULL: as soon as the calling rules allow.
+    ALTER TABLE campaign_contacts ADD COLUMN next_call_at TEXT;
+    ALTER TABLE campaign_contacts ADD COLUMN done_reason TEXT;
+    CREATE INDEX campaign_contacts_due
+        ON campaign_contacts(campaign_id, state, priority DESC, next_call_at, id);
+
+    ALTER TABLE call_attempts ADD COLUMN phone TEXT;
+    ALTER TABLE call_attempts ADD COLUMN campaign_id INTEGER REFERENCES campaigns(id);
+    ALTER TABLE call_attempts ADD COLUMN room TEXT;
+    UPDATE call_attempts SET
+        phone = (SELECT phone FROM campaign_contacts c WHERE c.id = contact_id),
+        campaign_id = (SELECT campaign_id FROM campaign_contacts c WHERE c.id = contact_id);
+    -- The backstop for "never two calls to one number at once", across runners and crashes.
+    CREATE UNIQUE INDEX call_attempts_one_open_per_phone ON call_attempts(phone)
+        WHERE outcome IS NULL;
+    CREATE INDEX call_attempts_phone_started ON call_attempts(phone, started_at);
+    CREATE INDEX call_attempts_open_campaign ON call_attempts(campaign_id) WHERE outcome IS NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", 
 FollowUpStatus = Literal["pending", "done", "cancelled"]
 CampaignPurpose = Literal["recall", "check_up", "unfinished_treatment", "follow_up"]
 CampaignState = Literal["draft", "running", "paused", "done"]
+ContactState = Literal["queued", "done"]
 AttemptOutcome = Literal[
     "booked",
     "follow_up",
@@ -91,6 +92,15 @@ class Campaign(_Record):
     max_concurrent_calls: int
     max_attempts: int
     created_at: datetime
+    window_days: str | None = None
+    window_intervals: str | None = None
+    retry_delays: dict[str, int] = {}
+    sip_trunk_id: str | None = None
+    caller_id: str | None = None
+    runner_token: str | None = None
+    runner_pid: int | None = None
+    runner_host: str | None = None
+    runner_seen_at: datetime | None = None
 
 
 class NewContact(_Record):
@@ -117,6 +127,9 @@ class CampaignContact(_Record):
     language: ContactLanguage
     priority: int
     created_at: datetime
+    state: ContactState = "queued"
+    next_call_at: datetime | None = None
+    done_reason: str | None = None
 
 
 class CallAttempt(_Record):
@@ -130,6 +143,9 @@ class CallAttempt(_Record):
     sip_status: str | None
     call_id: str | None
     duration_s: int | None
+    phone: str | None = None
+    campaign_id: int | None = None
+    room: str | None = None
 
 
 class CampaignStatus(_Record):

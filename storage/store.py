@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from storage.campaign_queue import CampaignQueueMixin
 from storage.campaigns import CampaignMixin
 from storage.dnc import DoNotCallMixin
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
@@ -49,11 +50,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(DoNotCallMixin, CampaignMixin):
+class Store(DoNotCallMixin, CampaignMixin, CampaignQueueMixin):
     """Async access to Elo's SQLite database. Open with :meth:`open`.
 
     The do-not-call methods come from :class:`storage.dnc.DoNotCallMixin`, the campaign
-    methods from :class:`storage.campaigns.CampaignMixin`.
+    methods from :class:`storage.campaigns.CampaignMixin` and the campaign queue from
+    :class:`storage.campaign_queue.CampaignQueueMixin`.
 
     Args:
         conn: An open aiosqlite connection in autocommit mode.

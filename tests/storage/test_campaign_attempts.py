@@ -69,6 +69,8 @@ async def test_attempt_times_come_from_the_clock_and_the_first_finish_wins(
         sip_status=None,
         call_id="call-1",
         duration_s=None,
+        phone=PHONES[0],
+        campaign_id=campaign.id,
     )
     ended_at = clock.now + timedelta(seconds=95)
     clock.now = ended_at
@@ -96,7 +98,7 @@ async def test_bad_attempts_are_refused(store: Store) -> None:
         campaign_id=campaign.id, contacts=[NewContact(phone=PHONES[0], name="A")]
     )
     (contact,) = await store.list_contacts(campaign_id=campaign.id)
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises(sqlite3.IntegrityError, match="no campaign contact 999"):
         await store.start_attempt(contact_id=999)
     attempt = await store.start_attempt(contact_id=contact.id)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):

@@ -1,0 +1,175 @@
+"""Starting Elo's voice pipeline for one campaign call.
+
+The runner (:mod:`campaign.runner`) decides whom to call; this module turns a claimed attempt into
+a running :class:`pipeline.call.CallSession` in the call's LiveKit room, waiting for the callee to
+answer before it greets, with the room's SIP participant as its transfer target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from campaign.dialer import Dialer, DialerError
+from campaign.runner import CallEnd, CallJob
+from config.clinic import ClinicProfile
+from config.settings import AppSettings
+from pipeline.call import CallRefusedError, CallSession
+from pipeline.metadata import CallMetadata
+from pipeline.telephony import TransferOutcome
+from storage import Store
+from tools.context import system_clock
+from tools.registry import ToolRegistry
+
+_PURPOSES = {
+    "recall": "recall: the patient is due for a routine visit",
+    "check_up": "check-up reminder",
+    "unfinished_treatment": "the patient has an unfinished treatment to continue",
+    "follow_up": "follow-up after a recent visit",
+}
+
+
+class RoomTelephony:
+    """Transfers the call's SIP participant (the narrow interface CallSession uses).
+
+    Args:
+        dialer: The LiveKit dialer.
+        room: The call's room.
+        participant_identity: The callee's identity in the room.
+    """
+
+    def __init__(self, dialer: Dialer, *, room: str, participant_identity: str) -> None:
+        self._dialer = dialer
+        self._room = room
+        self._identity = participant_identity
+
+    async def transfer(self, *, to: str) -> TransferOutcome:
+        """Transfer the callee to ``to``; failures come back as ``ok=False``, never raised."""
+        try:
+            result = await self._dialer.transfer(
+                room=self._room, participant_identity=self._identity, transfer_to=to
+            )
+        except DialerError as exc:
+            return TransferOutcome(ok=False, reason=str(exc))
+        return TransferOutcome(ok=result.ok, reason=result.reason)
+
+
+def call_reason(job: CallJob) -> str:
+    """Why Elo calls, for the model: the campaign's purpose and its notes."""
+    reason = _PURPOSES.get(job.campaign.purpose, job.campaign.purpose)
+    if job.campaign.notes:
+        reason = f"{reason}. {job.campaign.notes}"
+    return reason[:300]
+
+
+class SessionCall:
+    """A :class:`CallSession` running in the background, seen as a runner's ``LiveCall``."""
+
+    def __init__(self, session: CallSession) -> None:
+        self.session = session
+        self.ready = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> CallEnd:
+        forward = asyncio.create_task(self._forward_ready())
+        try:
+            result = await self.session.run()
+        except CallRefusedError as exc:
+            return CallEnd(outcome="refused", reason=str(exc))
+        finally:
+            forward.cancel()
+            # A session that ended (or failed) before it was ready must not leave anyone waiting.
+            self.ready.set()
+        record = result.record
+        duration = None
+        if record.ended_at is not None:
+            duration = max(0, int((record.ended_at - record.started_at).total_seconds()))
+        return CallEnd(
+            outcome=record.outcome or "completed", reason=record.outcome_reason, duration_s=duration
+        )
+
+    async def _forward_ready(self) -> None:
+        await self.session.ready.wait()
+        self.ready.set()
+
+    async def callee_answered(self) -> None:
+        """Greet now."""
+        await self.session.callee_answered()
+
+    async def cancel(self, *, reason: str) -> None:
+        """Stop the pipeline."""
+        await self.session.cancel(reason=reason)
+
+    async def wait(self) -> CallEnd:
+        """Wait for the pipeline to end."""
+        return await asyncio.shield(self._task)
+
+    def done(self) -> bool:
+        """Whether the pipeline has ended."""
+        return self._task.done()
+
+
+class PipelineLauncher:
+    """Starts a CallSession per campaign call.
+
+    Args:
+        settings: Application settings.
+        clinic: The clinic profile.
+        store: The database.
+        registry: The tool registry.
+        transport_factory: Builds the call's transport from the job; the default joins the
+            call's LiveKit room (tests and rehearsals pass a file transport).
+        clock: Source of the current time.
+        session_options: Extra CallSession arguments (e.g. an emulator's SSL context).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: AppSettings,
+        clinic: ClinicProfile,
+        store: Store,
+        registry: ToolRegistry,
+        transport_factory: Callable[[CallJob], Any] | None = None,
+        clock: Callable[[], datetime] = system_clock,
+        session_options: dict[str, Any] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._clinic = clinic
+        self._store = store
+        self._registry = registry
+        self._transport_factory = transport_factory or self._livekit_transport
+        self._clock = clock
+        self._session_options = session_options or {}
+
+    def _livekit_transport(self, job: CallJob) -> Any:
+        from pipeline.transports import make_transport
+
+        return make_transport(self._settings, room=job.room)
+
+    async def start(self, job: CallJob) -> SessionCall:
+        """Start the pipeline for a call; it greets once told the callee answered."""
+        metadata = CallMetadata(
+            call_id=job.call_id,
+            patient_name=job.contact.name,
+            phone=job.contact.phone,
+            reason=call_reason(job),
+            language=job.contact.language,
+        )
+        session = CallSession(
+            settings=self._settings,
+            clinic=self._clinic,
+            store=self._store,
+            registry=self._registry,
+            metadata=metadata,
+            transport=self._transport_factory(job),
+            clock=self._clock,
+            wait_for_answer=True,
+            telephony=RoomTelephony(
+                job.dialer, room=job.room, participant_identity=job.participant_identity
+            ),
+            **self._session_options,
+        )
+        return SessionCall(session)

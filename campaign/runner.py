@@ -1,0 +1,541 @@
+"""The campaign runner: dial due contacts within the rules, one isolated task per call.
+
+One runner holds a campaign at a time (a lease in the database, renewed while it runs). Each
+contact is claimed in a write transaction that opens its attempt before anything is dialled, so
+a crash leaves an open attempt behind rather than losing one; the next runner hangs up whatever
+may be left of that call, then records the attempt. The unique index on open attempts per number
+keeps one number out of two calls at once, across runners and crashes.
+
+Per call: create the room, start the voice pipeline in it (so no word of the callee is lost), dial
+with SIP and wait for the answer, then greet (answered) or cancel the pipeline (not answered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from loguru import logger
+
+from campaign.dialer import Dialer, DialerError, DialRequest, DialResult
+from campaign.outcomes import RetryDelays, attempt_outcome, next_step
+from campaign.planner import CampaignRules, next_wake, plan_batch
+from config.settings import AppSettings
+from storage import CallAttempt, Campaign, CampaignContact, Store
+from storage.models import AttemptOutcome
+from tools.context import system_clock
+
+# Seconds the pipeline may take to join the room before the attempt fails.
+READY_TIMEOUT_S = 30.0
+# Seconds an empty room lives on at LiveKit after a crash (it is deleted after each call anyway).
+ROOM_EMPTY_TIMEOUT_S = 120
+# Shortest idle wait, so a due contact that cannot be claimed (e.g. its number is in another
+# campaign's call) is not retried in a tight loop.
+MIN_IDLE_S = 1.0
+
+
+class CampaignBusyError(Exception):
+    """Another live runner holds the campaign; the message says which, on one line."""
+
+
+@dataclass(frozen=True)
+class CallEnd:
+    """How the voice pipeline ended a call."""
+
+    outcome: str
+    reason: str | None = None
+    duration_s: int | None = None
+
+
+class LiveCall(Protocol):
+    """A voice pipeline started for one call (see :mod:`campaign.launcher`)."""
+
+    ready: asyncio.Event
+
+    async def callee_answered(self) -> None:
+        """Greet: the callee picked up."""
+
+    async def cancel(self, *, reason: str) -> None:
+        """Stop the pipeline (not answered, or the campaign is stopping)."""
+
+    async def wait(self) -> CallEnd:
+        """Wait for the pipeline to end."""
+
+    def done(self) -> bool:
+        """Whether the pipeline has ended."""
+
+
+@dataclass(frozen=True)
+class CallJob:
+    """Everything a launcher needs to start the pipeline for one attempt."""
+
+    campaign: Campaign
+    contact: CampaignContact
+    attempt: CallAttempt
+    call_id: str
+    room: str
+    participant_identity: str
+    dialer: Dialer
+
+
+class CallLauncher(Protocol):
+    """Starts the voice pipeline for a call."""
+
+    async def start(self, job: CallJob) -> LiveCall:
+        """Start the pipeline; return at once (readiness is :attr:`LiveCall.ready`)."""
+
+
+@dataclass
+class Progress:
+    """What this run has done so far (no patient data)."""
+
+    dialled: int = 0
+    answered: int = 0
+    booked: int = 0
+    active: int = 0
+    remaining: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    waiting_until: datetime | None = None
+    state: str = "starting"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class CampaignRunner:
+    """Runs one campaign until it is done, stopped, or ``until``.
+
+    Args:
+        store: The database.
+        settings: Application settings.
+        campaign: The campaign to run.
+        dialer: Places and ends calls (LiveKit SIP).
+        launcher: Starts the voice pipeline for a call.
+        clock: Source of the current time.
+        sleep: Waits a number of seconds (a simulation advances its clock instead).
+        on_progress: Called with the progress after every change.
+        host: This machine's name, for the lease.
+        pid: This process's id, for the lease.
+        process_alive: Tells whether a process on this machine is alive (a dead runner's lease
+            can be taken over at once instead of after ``lease_secs``).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: AppSettings,
+        campaign: Campaign,
+        dialer: Dialer,
+        launcher: CallLauncher,
+        clock: Callable[[], datetime] = system_clock,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        on_progress: Callable[[Progress], None] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        process_alive: Callable[[int], bool] = pid_alive,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self.campaign = campaign
+        self._dialer = dialer
+        self._launcher = launcher
+        self._clock = clock
+        self._sleep = sleep
+        self._on_progress = on_progress
+        self._host = host or socket.gethostname()
+        self._pid = os.getpid() if pid is None else pid
+        self._process_alive = process_alive
+        self._token = uuid.uuid4().hex
+        self.rules = CampaignRules.for_campaign(campaign, settings)
+        self._delays = RetryDelays.build(settings.campaign, campaign.retry_delays)
+        self.progress = Progress()
+        self._calls: dict[int, asyncio.Task] = {}
+        self._live: dict[int, LiveCall] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._lost_lease = False
+
+    @property
+    def active(self) -> int:
+        """Calls in progress."""
+        return len(self._calls)
+
+    def stop(self) -> None:
+        """Dial no one new; the calls in progress finish normally, then :meth:`run` returns."""
+        self._stopping = True
+        self._wake.set()
+
+    async def hang_up_all(self) -> None:
+        """Stop at once: end every call in progress (each is still recorded)."""
+        self.stop()
+        for attempt_id, task in list(self._calls.items()):
+            live = self._live.get(attempt_id)
+            if live is not None:
+                await live.cancel(reason="the campaign was stopped")
+            else:
+                task.cancel()
+
+    async def run(self, *, until: datetime | None = None) -> Progress:
+        """Run the campaign.
+
+        Args:
+            until: Stop dialling at this time (the calls in progress still finish).
+
+        Returns:
+            The final progress; ``state`` is ``done`` (every contact finished), ``stopped``,
+            ``until`` or ``no_calling_time``.
+
+        Raises:
+            CampaignBusyError: Another live runner holds the campaign.
+            DialerError: Calls left open by a crashed runner could not be confirmed ended.
+        """
+        await self._take_lease()
+        final_status = "paused"
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._recover()
+            final_status = await self._loop(until)
+        finally:
+            heartbeat.cancel()
+            if self._calls:
+                await asyncio.gather(*self._calls.values(), return_exceptions=True)
+            self.progress.active = 0
+            self.progress.remaining = await self._store.count_queued(campaign_id=self.campaign.id)
+            if not self._lost_lease:
+                await self._store.release_campaign_lease(
+                    campaign_id=self.campaign.id, token=self._token, status=final_status
+                )
+            self._report()
+        return self.progress
+
+    async def _loop(self, until: datetime | None) -> str:
+        store, campaign = self._store, self.campaign
+        while not self._stopping:
+            now = self._clock()
+            if until is not None and now >= until:
+                self.progress.state = "until"
+                return "paused"
+            started = await self._dial_due(now)
+            remaining = await store.count_queued(campaign_id=campaign.id)
+            self.progress.remaining = remaining
+            if remaining == 0 and not self._calls:
+                self.progress.state = "done"
+                return "done"
+            wake = await next_wake(store, campaign, self.rules, now=now)
+            if wake is None and not self._calls:
+                self.progress.state = "no_calling_time"
+                return "paused"
+            poll = self._settings.campaign.poll_secs
+            delay = poll if wake is None else (wake - now).total_seconds()
+            if not started:
+                delay = max(delay, MIN_IDLE_S)
+            delay = min(delay, poll)
+            if until is not None:
+                delay = max(0.0, min(delay, (until - now).total_seconds()))
+            self.progress.waiting_until = now + timedelta(seconds=delay) if not started else None
+            self.progress.state = "calling" if self._calls else "waiting"
+            self._report()
+            await self._wait(delay)
+        self.progress.state = "stopped"
+        return "paused"
+
+    async def _dial_due(self, now: datetime) -> int:
+        """Claim and start calls for due contacts while the caps allow; returns how many."""
+        free = self.campaign.max_concurrent_calls - len(self._calls)
+        if free <= 0:
+            return 0
+        batch = await plan_batch(self._store, self.campaign, self.rules, now=now, limit=free * 2)
+        started = 0
+        for contact in batch:
+            if started >= free or self._stopping:
+                break
+            call_id = uuid.uuid4().hex
+            claim = await self._store.claim_contact(
+                contact_id=contact.id,
+                room=f"elo-{call_id[:16]}",
+                call_id=call_id,
+                campaign_cap=self.campaign.max_concurrent_calls,
+                global_cap=self._settings.campaign.max_concurrent_calls,
+                max_attempts=self.campaign.max_attempts,
+                policy=lambda attempts, refusals: self.rules.policy.next_attempt_allowed(
+                    attempts, refusals, self._clock()
+                ),
+                history_since=now - self.rules.history,
+            )
+            if claim.skipped == "global_cap":
+                break
+            if claim.attempt is None:
+                continue
+            attempt = claim.attempt
+            self._calls[attempt.id] = asyncio.create_task(self._call(contact, attempt, call_id))
+            started += 1
+        self.progress.active = len(self._calls)
+        return started
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep, but wake early when a call ends or a stop is requested."""
+        self._wake.clear()
+        if self._stopping:
+            return
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (sleeper, waker):
+            task.cancel()
+
+    async def _call(self, contact: CampaignContact, attempt: CallAttempt, call_id: str) -> None:
+        """One call, isolated: whatever happens, the attempt is recorded and the room closed."""
+        room = attempt.room or f"elo-{call_id[:16]}"
+        outcome: AttemptOutcome = "failed"
+        sip_status: str | None = None
+        duration: int | None = None
+        permanent = wrong_person = False
+        callback_at: datetime | None = None
+        live: LiveCall | None = None
+        try:
+            await self._dialer.create_room(
+                room=room,
+                metadata=json.dumps({"campaign": self.campaign.id, "attempt": attempt.id}),
+                empty_timeout_s=ROOM_EMPTY_TIMEOUT_S,
+            )
+            live = await self._launcher.start(
+                CallJob(
+                    campaign=self.campaign,
+                    contact=contact,
+                    attempt=attempt,
+                    call_id=call_id,
+                    room=room,
+                    participant_identity=f"patient-{attempt.id}",
+                    dialer=self._dialer,
+                )
+            )
+            self._live[attempt.id] = live
+            await self._until_ready(live)
+            self.progress.dialled += 1
+            self._report()
+            result = await self._dialer.dial(self._dial_request(contact, room, attempt))
+            sip_status = result.sip_status
+            if not result.answered:
+                await live.cancel(reason=f"not answered ({result.sip_status or 'no status'})")
+                await live.wait()
+                outcome, permanent = result.outcome or "no_answer", result.permanent
+            else:
+                self.progress.answered += 1
+                await live.callee_answered()
+                end = await live.wait()
+                duration = end.duration_s
+                callback_at = await self._store.follow_up_due_from_call(call_id=call_id)
+                opted_out = await self._store.is_do_not_call(phone=contact.phone)
+                outcome = attempt_outcome(
+                    end.outcome, callback=callback_at is not None, opted_out=opted_out
+                )
+                wrong_person = end.outcome == "wrong_person"
+        except DialerError as exc:
+            logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
+        except asyncio.CancelledError:
+            logger.info("attempt {}: stopped", attempt.id)
+        except Exception as exc:  # one broken call must never stop the campaign
+            logger.error("attempt {}: call failed: {}", attempt.id, type(exc).__name__)
+        finally:
+            await asyncio.shield(
+                self._finish(
+                    attempt,
+                    live,
+                    room,
+                    outcome,
+                    sip_status,
+                    duration,
+                    callback_at,
+                    permanent=permanent,
+                    wrong_person=wrong_person,
+                )
+            )
+
+    async def _finish(
+        self,
+        attempt: CallAttempt,
+        live: LiveCall | None,
+        room: str,
+        outcome: AttemptOutcome,
+        sip_status: str | None,
+        duration: int | None,
+        callback_at: datetime | None,
+        *,
+        permanent: bool,
+        wrong_person: bool,
+    ) -> None:
+        try:
+            if live is not None and not live.done():
+                await live.cancel(reason="the call attempt ended")
+                with contextlib.suppress(Exception):
+                    await live.wait()
+            try:
+                await self._dialer.hang_up(room=room)
+            except DialerError as exc:
+                logger.warning("attempt {}: could not close the room: {}", attempt.id, exc)
+            step = next_step(
+                outcome,
+                now=self._clock(),
+                delays=self._delays,
+                callback_at=callback_at,
+                permanent=permanent,
+                wrong_person=wrong_person,
+            )
+            await self._store.complete_attempt(
+                attempt_id=attempt.id,
+                outcome=outcome,
+                sip_status=sip_status,
+                duration_s=duration,
+                next_call_at=step.next_call_at,
+                done_reason=step.done_reason,
+            )
+            self.progress.outcomes[outcome] += 1
+            if outcome == "booked":
+                self.progress.booked += 1
+            logger.info("attempt {} ended: {}", attempt.id, outcome)
+        finally:
+            self._calls.pop(attempt.id, None)
+            self._live.pop(attempt.id, None)
+            self.progress.active = len(self._calls)
+            self._wake.set()
+            self._report()
+
+    async def _until_ready(self, live: LiveCall) -> None:
+        """Wait until the pipeline is in the room; a pipeline that ended instead is an error."""
+        try:
+            await asyncio.wait_for(live.ready.wait(), timeout=READY_TIMEOUT_S)
+        except TimeoutError:
+            raise RuntimeError("the voice pipeline did not start") from None
+        if live.done():
+            end = await live.wait()
+            raise RuntimeError(f"the voice pipeline ended before dialing ({end.outcome})")
+
+    def _dial_request(
+        self, contact: CampaignContact, room: str, attempt: CallAttempt
+    ) -> DialRequest:
+        livekit = self._settings.livekit
+        return DialRequest(
+            room=room,
+            phone=contact.phone,
+            participant_identity=f"patient-{attempt.id}",
+            trunk_id=self.campaign.sip_trunk_id or livekit.sip_trunk_id,
+            caller_id=self.campaign.caller_id or livekit.sip_caller_id or None,
+            ringing_timeout_s=float(livekit.ringing_timeout_secs),
+        )
+
+    async def _take_lease(self) -> None:
+        current = await self._store.get_campaign_by_id(campaign_id=self.campaign.id)
+        if current is None:
+            raise CampaignBusyError(f"campaign {self.campaign.name!r} no longer exists")
+        if current.runner_token is not None:
+            lease = timedelta(seconds=self._settings.campaign.lease_secs)
+            seen = current.runner_seen_at
+            stale = seen is None or self._clock() - seen > lease
+            dead = (
+                current.runner_host == self._host
+                and current.runner_pid is not None
+                and current.runner_pid != self._pid
+                and not self._process_alive(current.runner_pid)
+            )
+            if not (stale or dead):
+                raise CampaignBusyError(
+                    f"campaign {current.name!r} is being run by process {current.runner_pid}"
+                    f" on {current.runner_host}; stop it first (or wait"
+                    f" {self._settings.campaign.lease_secs} s if it has died)"
+                )
+        taken = await self._store.take_campaign_lease(
+            campaign_id=self.campaign.id,
+            token=self._token,
+            pid=self._pid,
+            host=self._host,
+            expected_token=current.runner_token,
+        )
+        if not taken:
+            raise CampaignBusyError(f"campaign {current.name!r} was just taken by another runner")
+
+    async def _heartbeat(self) -> None:
+        interval = self._settings.campaign.lease_secs / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not await self._store.renew_campaign_lease(
+                campaign_id=self.campaign.id, token=self._token
+            ):
+                logger.error("another runner took over the campaign; stopping")
+                self._lost_lease = True
+                self.stop()
+                return
+
+    async def _recover(self) -> None:
+        """Close the attempts a crashed runner left open, after making sure the calls ended."""
+        for attempt in await self._store.open_attempts(campaign_id=self.campaign.id):
+            if attempt.room:
+                # Raises DialerError when LiveKit cannot confirm: dialling again could then put
+                # the number into a second call.
+                await self._dialer.hang_up(room=attempt.room)
+            outcome: AttemptOutcome = "failed"
+            callback_at = None
+            if attempt.call_id:
+                call = await self._store.get_call(call_id=attempt.call_id)
+                booked = await self._store.call_bookings(call_id=attempt.call_id)
+                callback_at = await self._store.follow_up_due_from_call(call_id=attempt.call_id)
+                opted_out = bool(attempt.phone) and await self._store.is_do_not_call(
+                    phone=attempt.phone or ""
+                )
+                outcome = attempt_outcome(
+                    "booked" if booked else "interrupted",
+                    callback=callback_at is not None,
+                    opted_out=opted_out,
+                )
+                if call is not None and call.ended_at is None:
+                    await self._store.finish_call(
+                        call_id=attempt.call_id,
+                        outcome="failed",
+                        outcome_reason="interrupted: the campaign runner stopped",
+                        appointments_booked=booked,
+                    )
+            step = next_step(
+                outcome, now=self._clock(), delays=self._delays, callback_at=callback_at
+            )
+            await self._store.complete_attempt(
+                attempt_id=attempt.id,
+                outcome=outcome,
+                sip_status="interrupted",
+                duration_s=None,
+                next_call_at=step.next_call_at,
+                done_reason=step.done_reason,
+            )
+            logger.warning("attempt {} was left open by a stopped runner: {}", attempt.id, outcome)
+
+    def _report(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress(self.progress)
+
+
+__all__ = [
+    "CallEnd",
+    "CallJob",
+    "CallLauncher",
+    "CampaignBusyError",
+    "CampaignRunner",
+    "DialResult",
+    "LiveCall",
+    "Progress",
+]

@@ -1,0 +1,377 @@
+"""The campaign queue: which contacts are due, claiming one for a call, and the runner lease.
+
+A mixin of :class:`storage.store.Store`. Claiming a contact and finishing its attempt each run in
+one ``BEGIN IMMEDIATE`` transaction, so two runners (or a runner restarted after a crash) can never
+put one number into two calls at once: the unique index on open attempts per number is the
+backstop, the checks inside the transaction give the reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from storage.campaigns import _attempt, _campaign, _contact
+from storage.models import AttemptOutcome, CallAttempt, Campaign, CampaignContact, CampaignState
+from storage.timefmt import from_db, to_db
+
+# Decides when a number may be called again from its recent attempts and refusals (see
+# campaign.rules.AttemptPolicy); returns None when it may be called now.
+PolicyCheck = Callable[[Sequence[datetime], Sequence[datetime]], datetime | None]
+
+_DUE_SQL = """
+SELECT c.* FROM campaign_contacts c
+WHERE c.campaign_id = ? AND c.state = 'queued'
+  AND (c.next_call_at IS NULL OR c.next_call_at <= ?)
+  AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = c.phone)
+  AND NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.phone = c.phone AND a.outcome IS NULL)
+ORDER BY c.priority DESC, c.next_call_at, c.id
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claiming a contact did: exactly one of the fields is set.
+
+    Attributes:
+        attempt: The open attempt; the contact is now being called.
+        deferred_until: The calling rules allow no call before this time; the contact's
+            ``next_call_at`` was moved there.
+        skipped: Why the contact cannot be called now: ``do_not_call``, ``exhausted`` (the
+            campaign's attempts are used up; the contact is done), ``in_call`` (the number is in
+            another call), ``not_queued``, ``not_due``, ``campaign_cap`` or ``global_cap``.
+    """
+
+    attempt: CallAttempt | None = None
+    deferred_until: datetime | None = None
+    skipped: str | None = None
+
+
+class CampaignQueueMixin:
+    """Queue and lease methods; the host class provides the connection, clock and transactions."""
+
+    _conn: aiosqlite.Connection
+    _clock: Callable[[], datetime]
+    _transaction: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
+
+    async def get_campaign_by_id(self, *, campaign_id: int) -> Campaign | None:
+        """The campaign with this id, if any."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT * FROM campaigns WHERE id = ?", (campaign_id,)
+        )
+        return _campaign(rows[0]) if rows else None
+
+    async def set_campaign_status(self, *, campaign_id: int, status: CampaignState) -> None:
+        """Set a campaign's status (draft, running, paused, done)."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE campaigns SET status = ? WHERE id = ?", (status, campaign_id)
+            )
+
+    async def take_campaign_lease(
+        self,
+        *,
+        campaign_id: int,
+        token: str,
+        pid: int,
+        host: str,
+        expected_token: str | None,
+    ) -> bool:
+        """Become the campaign's runner if the lease still holds ``expected_token``.
+
+        A compare-and-set: the caller reads the campaign, decides the previous runner is gone
+        (no token, a stale check-in, or a dead process on this host) and passes the token it saw.
+
+        Returns:
+            True when this runner now holds the lease.
+        """
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE campaigns SET runner_token = ?, runner_pid = ?, runner_host = ?,"
+                " runner_seen_at = ?, status = 'running'"
+                " WHERE id = ? AND runner_token IS ?",
+                (token, pid, host, to_db(self._clock()), campaign_id, expected_token),
+            )
+            return cursor.rowcount == 1
+
+    async def renew_campaign_lease(self, *, campaign_id: int, token: str) -> bool:
+        """Check in as the campaign's runner. False means another runner took over."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE campaigns SET runner_seen_at = ? WHERE id = ? AND runner_token = ?",
+                (to_db(self._clock()), campaign_id, token),
+            )
+            return cursor.rowcount == 1
+
+    async def release_campaign_lease(
+        self, *, campaign_id: int, token: str, status: CampaignState
+    ) -> None:
+        """Give up the lease (if still held) and leave the campaign in ``status``."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE campaigns SET runner_token = NULL, runner_pid = NULL, runner_host = NULL,"
+                " runner_seen_at = NULL, status = ? WHERE id = ? AND runner_token = ?",
+                (status, campaign_id, token),
+            )
+
+    async def contact_zones(self, *, campaign_id: int) -> list[tuple[str, str]]:
+        """The distinct (time zone, country) pairs of a campaign's queued contacts."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT DISTINCT time_zone, country FROM campaign_contacts"
+            " WHERE campaign_id = ? AND state = 'queued'",
+            (campaign_id,),
+        )
+        return [(row["time_zone"], row["country"]) for row in rows]
+
+    async def due_contacts(
+        self,
+        *,
+        campaign_id: int,
+        now: datetime,
+        zones: Sequence[tuple[str, str]] | None,
+        limit: int,
+    ) -> list[CampaignContact]:
+        """Queued contacts due by ``now``, best first (priority, then longest waiting).
+
+        Excludes numbers on the do-not-call list and numbers in a call right now. The calling
+        window is applied by zone: pass the (time zone, country) pairs in which calling is
+        allowed now; None applies no zone filter.
+
+        Args:
+            campaign_id: The campaign.
+            now: The current time.
+            zones: Allowed (time zone, country) pairs, or None.
+            limit: Most contacts to return.
+
+        Returns:
+            The contacts, in calling order.
+        """
+        if zones is not None and not zones:
+            return []
+        sql, params = _DUE_SQL, [campaign_id, to_db(now)]
+        if zones is not None:
+            pairs = " OR ".join("(c.time_zone = ? AND c.country = ?)" for _ in zones)
+            sql = sql.replace("ORDER BY", f"AND ({pairs})\nORDER BY")
+            params += [value for pair in zones for value in pair]
+        rows = await self._conn.execute_fetchall(sql + " LIMIT ?", (*params, limit))
+        return [_contact(row) for row in rows]
+
+    async def next_due_at(self, *, campaign_id: int, now: datetime) -> datetime | None:
+        """When the first queued contact is due (``now`` for a contact due at once).
+
+        Returns:
+            That time, or None when no contact is queued.
+        """
+        rows = await self._conn.execute_fetchall(
+            "SELECT min(coalesce(next_call_at, ?)) AS at FROM campaign_contacts"
+            " WHERE campaign_id = ? AND state = 'queued'",
+            (to_db(now), campaign_id),
+        )
+        return from_db(rows[0]["at"]) if rows and rows[0]["at"] else None
+
+    async def count_queued(self, *, campaign_id: int) -> int:
+        """Contacts still queued (not done), including those in a call."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT count(*) AS n FROM campaign_contacts"
+            " WHERE campaign_id = ? AND state = 'queued'",
+            (campaign_id,),
+        )
+        return int(rows[0]["n"])
+
+    async def claim_contact(
+        self,
+        *,
+        contact_id: int,
+        room: str,
+        call_id: str,
+        campaign_cap: int,
+        global_cap: int,
+        max_attempts: int,
+        policy: PolicyCheck,
+        history_since: datetime,
+    ) -> Claim:
+        """Open an attempt for a contact if every rule allows a call now.
+
+        Everything is re-checked inside one write transaction: the contact is queued, the
+        number is not on the do-not-call list and not in another call, the campaign and the
+        global caps have room, the campaign's attempts are not used up, and the attempt policy
+        (given every attempt to the number since ``history_since``, in any campaign) allows
+        a call now.
+
+        Args:
+            contact_id: The contact.
+            room: The LiveKit room the call will use.
+            call_id: The call's id.
+            campaign_cap: Most open attempts in this campaign.
+            global_cap: Most open attempts in all campaigns.
+            max_attempts: The campaign's attempts per contact.
+            policy: The attempt policy check (attempt times, refusal times) -> not before.
+            history_since: How far back attempts and refusals matter to the policy.
+
+        Returns:
+            The claim.
+        """
+        now = self._clock()
+        async with self._transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM campaign_contacts WHERE id = ?", (contact_id,)
+            )
+            if not rows or rows[0]["state"] != "queued":
+                return Claim(skipped="not_queued")
+            contact = _contact(rows[0])
+            # The planner's read may predate a call that just ended (reads on the shared
+            # connection can see another task's transaction half done): re-check here.
+            if contact.next_call_at is not None and contact.next_call_at > now:
+                return Claim(skipped="not_due")
+            if await conn.execute_fetchall(
+                "SELECT 1 FROM do_not_call WHERE phone = ?", (contact.phone,)
+            ):
+                await _close(conn, contact.id, "do_not_call")
+                return Claim(skipped="do_not_call")
+            if await conn.execute_fetchall(
+                "SELECT 1 FROM call_attempts WHERE phone = ? AND outcome IS NULL", (contact.phone,)
+            ):
+                return Claim(skipped="in_call")
+            (counts,) = await conn.execute_fetchall(
+                "SELECT count(*) AS total,"
+                " coalesce(sum(campaign_id = ?), 0) AS mine FROM call_attempts"
+                " WHERE outcome IS NULL",
+                (contact.campaign_id,),
+            )
+            if counts["mine"] >= campaign_cap:
+                return Claim(skipped="campaign_cap")
+            if counts["total"] >= global_cap:
+                return Claim(skipped="global_cap")
+            (used,) = await conn.execute_fetchall(
+                "SELECT count(*) AS n FROM call_attempts WHERE contact_id = ?", (contact.id,)
+            )
+            if used["n"] >= max_attempts:
+                await _close(conn, contact.id, "exhausted")
+                return Claim(skipped="exhausted")
+            history = await conn.execute_fetchall(
+                "SELECT started_at, outcome FROM call_attempts WHERE phone = ? AND started_at >= ?",
+                (contact.phone, to_db(history_since)),
+            )
+            attempts = [from_db(row["started_at"]) for row in history]
+            refusals = [
+                from_db(row["started_at"]) for row in history if row["outcome"] == "declined"
+            ]
+            not_before = policy(attempts, refusals)
+            if not_before is not None and not_before > now:
+                await conn.execute(
+                    "UPDATE campaign_contacts SET next_call_at = ? WHERE id = ?",
+                    (to_db(not_before), contact.id),
+                )
+                return Claim(deferred_until=not_before)
+            try:
+                inserted = await conn.execute_fetchall(
+                    "INSERT INTO call_attempts"
+                    " (contact_id, started_at, call_id, phone, campaign_id, room)"
+                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+                    (contact.id, to_db(now), call_id, contact.phone, contact.campaign_id, room),
+                )
+            except sqlite3.IntegrityError:
+                # The unique index on open attempts per number: another writer got there first.
+                return Claim(skipped="in_call")
+        return Claim(attempt=_attempt(inserted[0]))
+
+    async def set_attempt_call_id(self, *, attempt_id: int, call_id: str) -> None:
+        """Record the call id of an open attempt."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE call_attempts SET call_id = ? WHERE id = ?", (call_id, attempt_id)
+            )
+
+    async def complete_attempt(
+        self,
+        *,
+        attempt_id: int,
+        outcome: AttemptOutcome,
+        sip_status: str | None,
+        duration_s: int | None,
+        next_call_at: datetime | None,
+        done_reason: str | None,
+    ) -> CallAttempt:
+        """Finish an attempt and reschedule or close its contact, in one transaction.
+
+        A second completion of the same attempt changes nothing (the first result stands).
+
+        Args:
+            attempt_id: The open attempt.
+            outcome: How it ended.
+            sip_status: The SIP status, if any.
+            duration_s: Whole seconds the call lasted, if answered.
+            next_call_at: When the contact may be called again; ignored when ``done_reason``
+                is set.
+            done_reason: Set to close the contact (e.g. ``booked``, ``opted_out``).
+
+        Returns:
+            The finished attempt.
+        """
+        from storage.store import NotFoundError  # the store module imports this one
+
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
+                " duration_s = ? WHERE id = ? AND outcome IS NULL",
+                (to_db(self._clock()), outcome, sip_status, duration_s, attempt_id),
+            )
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM call_attempts WHERE id = ?", (attempt_id,)
+            )
+            if not rows:
+                raise NotFoundError(f"no call attempt {attempt_id}")
+            if cursor.rowcount == 1:
+                contact_id = rows[0]["contact_id"]
+                if done_reason is not None:
+                    await _close(conn, contact_id, done_reason)
+                else:
+                    await conn.execute(
+                        "UPDATE campaign_contacts SET next_call_at = ? WHERE id = ?",
+                        (to_db(next_call_at) if next_call_at else None, contact_id),
+                    )
+        return _attempt(rows[0])
+
+    async def open_attempts(self, *, campaign_id: int) -> list[CallAttempt]:
+        """The campaign's attempts without an outcome (calls in progress, or left by a crash)."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT * FROM call_attempts WHERE campaign_id = ? AND outcome IS NULL ORDER BY id",
+            (campaign_id,),
+        )
+        return [_attempt(row) for row in rows]
+
+    async def follow_up_due_from_call(self, *, call_id: str) -> datetime | None:
+        """The earliest pending follow-up made during a call (a callback the patient asked for)."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT min(due_at) AS due FROM follow_ups WHERE call_id = ? AND status = 'pending'",
+            (call_id,),
+        )
+        return from_db(rows[0]["due"]) if rows and rows[0]["due"] else None
+
+    async def call_bookings(self, *, call_id: str) -> int:
+        """Appointments booked during a call that still stand (not cancelled)."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT count(*) AS n FROM appointments WHERE call_id = ? AND status != 'cancelled'",
+            (call_id,),
+        )
+        return int(rows[0]["n"])
+
+    async def recent_attempt_count(self, *, since: datetime) -> int:
+        """Attempts started since a time, in all campaigns (for progress and tests)."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT count(*) AS n FROM call_attempts WHERE started_at >= ?", (to_db(since),)
+        )
+        return int(rows[0]["n"])
+
+
+async def _close(conn: aiosqlite.Connection, contact_id: int, reason: str) -> None:
+    await conn.execute(
+        "UPDATE campaign_contacts SET state = 'done', done_reason = ?, next_call_at = NULL"
+        " WHERE id = ?",
+        (reason, contact_id),
+    )

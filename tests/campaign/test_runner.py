@@ -1,0 +1,218 @@
+"""The campaign runner against a real store, the real dialer and the local LiveKit fake."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from campaign.runner import CampaignBusyError, CampaignRunner
+from devtools.livekit_fake import FakeLiveKitServer, SipScript
+from storage import NewContact, Store
+from tests.campaign.conftest import START
+from tests.campaign.fakes import Conversation, ScriptedLauncher
+from tests.conftest import FixedClock
+
+BOOKS, BUSY, RINGS, REJECTS, NO_SUCH, OPTS_OUT, LATER = (f"+3556910000{i:02d}" for i in range(1, 8))
+
+
+async def _campaign(store: Store, phones: list[str], **options: object):
+    campaign = await store.create_campaign(name="Recall", purpose="recall", **options)
+    await store.add_contacts(
+        campaign_id=campaign.id,
+        contacts=[NewContact(phone=p, name=f"Patient {i}") for i, p in enumerate(phones)],
+    )
+    return campaign
+
+
+@pytest.mark.asyncio
+async def test_one_round_records_every_outcome(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+    clock: FixedClock,
+) -> None:
+    livekit.script(BUSY, SipScript(outcome="busy"))
+    livekit.script(RINGS, SipScript(outcome="no_answer"))
+    livekit.script(REJECTS, SipScript(outcome="declined"))
+    livekit.script(NO_SUCH, SipScript(outcome="not_found"))
+    launcher.conversations.update(
+        {
+            BOOKS: Conversation(outcome="booked"),
+            OPTS_OUT: Conversation(outcome="opted_out", opt_out=True),
+            LATER: Conversation(outcome="completed", callback_in=timedelta(days=10)),
+        }
+    )
+    phones = [BOOKS, BUSY, RINGS, REJECTS, NO_SUCH, OPTS_OUT, LATER]
+    campaign = await _campaign(store, phones, max_concurrent_calls=3)
+
+    progress = await make_runner(campaign).run(until=START + timedelta(minutes=30))
+
+    contacts = {c.phone: c for c in await store.list_contacts(campaign_id=campaign.id)}
+    outcomes = {
+        phone: [a.outcome for a in await store.list_attempts(contact_id=contact.id)]
+        for phone, contact in contacts.items()
+    }
+    assert outcomes == {
+        BOOKS: ["booked"],
+        BUSY: ["busy"],
+        RINGS: ["no_answer"],
+        REJECTS: ["busy"],  # 603: the callee rejected the ringing phone, not the clinic
+        NO_SUCH: ["failed"],
+        OPTS_OUT: ["opted_out"],
+        LATER: ["follow_up"],
+    }
+    assert {p: contacts[p].done_reason for p in phones if contacts[p].state == "done"} == {
+        BOOKS: "booked",
+        NO_SUCH: "unreachable",
+        OPTS_OUT: "opted_out",
+    }
+    assert contacts[LATER].next_call_at == START + timedelta(days=10)
+    assert contacts[BUSY].next_call_at == START + timedelta(minutes=60)
+    assert await store.is_do_not_call(phone=OPTS_OUT)
+    assert (progress.dialled, progress.answered, progress.booked) == (7, 3, 1)
+    assert progress.state == "until"
+    # The pipeline started before each number was dialled, and every room was closed.
+    assert sorted(r.phone for r in launcher.launches) == sorted(phones)
+    assert all(r.dialled_before_start == 0 for r in launcher.launches)
+    assert livekit.rooms == {}
+    dials = livekit.requests_for("CreateSIPParticipant")
+    assert {d.body["sip_trunk_id"] for d in dials} == {"ST_test"}
+    # Not answered calls were cancelled, answered ones were greeted.
+    assert {r.phone for r in launcher.launches if r.answered} == {BOOKS, OPTS_OUT, LATER}
+    assert all(r.cancelled for r in launcher.launches if not r.answered)
+    status = await store.campaign_status(campaign_id=campaign.id)
+    assert status.in_progress == 0
+    assert (await store.get_campaign_by_id(campaign_id=campaign.id)).status == "paused"
+
+
+@pytest.mark.asyncio
+async def test_caps_limit_calls_in_progress(
+    store: Store,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+) -> None:
+    phones = [f"+3556920000{i:02d}" for i in range(8)]
+    launcher.conversations.update({p: Conversation(outcome="booked", hold=True) for p in phones})
+    campaign = await _campaign(store, phones, max_concurrent_calls=3)
+    runner = make_runner(campaign)
+    task = asyncio.create_task(runner.run(until=START + timedelta(hours=1)))
+    while launcher.in_conversation < 3:
+        await asyncio.sleep(0.01)
+    # Let the runner try to dial more; it must not.
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+    assert runner.active == 3
+    launcher.release.set()
+    progress = await task
+    assert launcher.peak == 3
+    assert progress.booked == 8
+    assert progress.state == "done"
+    assert (await store.get_campaign_by_id(campaign_id=campaign.id)).status == "done"
+
+
+@pytest.mark.asyncio
+async def test_the_global_cap_spans_campaigns(
+    store: Store,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+    run_settings,
+) -> None:
+    first = await _campaign(
+        store, [f"+3556930000{i:02d}" for i in range(4)], max_concurrent_calls=4
+    )
+    second = await store.create_campaign(name="Other", purpose="check_up", max_concurrent_calls=4)
+    others = [f"+3556940000{i:02d}" for i in range(4)]
+    await store.add_contacts(
+        campaign_id=second.id, contacts=[NewContact(phone=p, name="X") for p in others]
+    )
+    for phone in [*(c.phone for c in await store.list_contacts(campaign_id=first.id)), *others]:
+        launcher.conversations[phone] = Conversation(outcome="booked", hold=True)
+    capped = run_settings.model_copy(
+        update={"campaign": run_settings.campaign.model_copy(update={"max_concurrent_calls": 5})}
+    )
+    until = START + timedelta(hours=1)
+    tasks = [
+        asyncio.create_task(make_runner(c, settings=capped).run(until=until))
+        for c in (first, second)
+    ]
+    while launcher.in_conversation < 5:
+        await asyncio.sleep(0.01)
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+    assert launcher.in_conversation == 5
+    launcher.release.set()
+    await asyncio.gather(*tasks)
+    assert launcher.peak == 5
+
+
+@pytest.mark.asyncio
+async def test_do_not_call_is_checked_at_dial_time(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    make_runner: Callable[..., CampaignRunner],
+) -> None:
+    campaign = await _campaign(store, [BOOKS, BUSY])
+    # Listed after the import: the runner must still never dial it.
+    await store.add_do_not_call(phone=BUSY, reason="asked by letter", source="cli")
+    await make_runner(campaign).run(until=START + timedelta(hours=1))
+    assert livekit.calls_to(BUSY) == []
+    assert len(livekit.calls_to(BOOKS)) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_second_runner_is_refused_while_the_first_is_alive(
+    store: Store, make_runner: Callable[..., CampaignRunner], launcher: ScriptedLauncher
+) -> None:
+    campaign = await _campaign(store, [BOOKS])
+    launcher.conversations[BOOKS] = Conversation(outcome="booked", hold=True)
+    first = make_runner(campaign, pid=1111, process_alive=lambda pid: True)
+    task = asyncio.create_task(first.run(until=START + timedelta(hours=1)))
+    while launcher.in_conversation < 1:
+        await asyncio.sleep(0.01)
+    second = make_runner(campaign, pid=2222, process_alive=lambda pid: True)
+    with pytest.raises(CampaignBusyError, match="being run by process 1111"):
+        await second.run()
+    launcher.release.set()
+    await task
+    assert len(launcher.launches) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_dead_runners_open_call_is_hung_up_and_recorded(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    make_runner: Callable[..., CampaignRunner],
+    dialer,
+    clock: FixedClock,
+) -> None:
+    campaign = await _campaign(store, [BOOKS])
+    (contact,) = await store.list_contacts(campaign_id=campaign.id)
+    # A runner (process 4242, now dead) claimed the contact, opened the room and died.
+    assert await store.take_campaign_lease(
+        campaign_id=campaign.id, token="old", pid=4242, host="here", expected_token=None
+    )
+    claim = await store.claim_contact(
+        contact_id=contact.id,
+        room="elo-crashed",
+        call_id="crashed-call",
+        campaign_cap=2,
+        global_cap=4,
+        max_attempts=4,
+        policy=lambda attempts, refusals: None,
+        history_since=START - timedelta(days=60),
+    )
+    assert claim.attempt is not None
+    await dialer.create_room(room="elo-crashed", metadata="", empty_timeout_s=60)
+
+    runner = make_runner(campaign, host="here", pid=5555, process_alive=lambda pid: False)
+    await runner.run(until=START + timedelta(minutes=1))
+
+    assert [r.body["room"] for r in livekit.requests_for("DeleteRoom")][0] == "elo-crashed"
+    attempts = await store.list_attempts(contact_id=contact.id)
+    assert [(a.outcome, a.sip_status) for a in attempts] == [("failed", "interrupted")]
+    (after,) = await store.list_contacts(campaign_id=campaign.id)
+    assert after.next_call_at == START + timedelta(minutes=120)
