@@ -74,7 +74,10 @@ class SimulatedTime:
         self.runner: CampaignRunner | None = None
 
     async def __call__(self, seconds: float) -> None:
-        while self.runner is not None and self.runner.active:
+        # Time stands still while calls are in progress (they take no simulated time).
+        for _ in range(100_000):
+            if self.runner is None or not self.runner.active:
+                break
             await asyncio.sleep(0.001)
         self.clock.now = self.clock.now + timedelta(seconds=seconds)
         await asyncio.sleep(0)

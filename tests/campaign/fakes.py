@@ -18,6 +18,15 @@ from campaign.runner import CallEnd, CallJob
 from storage import Store
 
 
+async def eventually(predicate: Callable[[], bool], *, polls: int = 3000) -> None:
+    """Wait (up to ~30 s) until ``predicate()`` holds; fail the test otherwise."""
+    for _ in range(polls):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
 @dataclass(frozen=True)
 class Conversation:
     """What happens once a callee answers.

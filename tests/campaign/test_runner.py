@@ -12,7 +12,7 @@ from campaign.runner import CampaignBusyError, CampaignRunner
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
 from storage import NewContact, Store
 from tests.campaign.conftest import START
-from tests.campaign.fakes import Conversation, ScriptedLauncher
+from tests.campaign.fakes import Conversation, ScriptedLauncher, eventually
 from tests.conftest import FixedClock
 
 BOOKS, BUSY, RINGS, REJECTS, NO_SUCH, OPTS_OUT, LATER = (f"+3556910000{i:02d}" for i in range(1, 8))
@@ -100,8 +100,7 @@ async def test_caps_limit_calls_in_progress(
     campaign = await _campaign(store, phones, max_concurrent_calls=3)
     runner = make_runner(campaign)
     task = asyncio.create_task(runner.run(until=START + timedelta(hours=1)))
-    while launcher.in_conversation < 3:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: launcher.in_conversation >= 3)
     # Let the runner try to dial more; it must not.
     for _ in range(20):
         await asyncio.sleep(0.01)
@@ -139,8 +138,7 @@ async def test_the_global_cap_spans_campaigns(
         asyncio.create_task(make_runner(c, settings=capped).run(until=until))
         for c in (first, second)
     ]
-    while launcher.in_conversation < 5:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: launcher.in_conversation >= 5)
     for _ in range(20):
         await asyncio.sleep(0.01)
     assert launcher.in_conversation == 5
@@ -171,8 +169,7 @@ async def test_a_second_runner_is_refused_while_the_first_is_alive(
     launcher.conversations[BOOKS] = Conversation(outcome="booked", hold=True)
     first = make_runner(campaign, pid=1111, process_alive=lambda pid: True)
     task = asyncio.create_task(first.run(until=START + timedelta(hours=1)))
-    while launcher.in_conversation < 1:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: launcher.in_conversation >= 1)
     second = make_runner(campaign, pid=2222, process_alive=lambda pid: True)
     with pytest.raises(CampaignBusyError, match="being run by process 1111"):
         await second.run()
@@ -211,7 +208,7 @@ async def test_a_dead_runners_open_call_is_hung_up_and_recorded(
     runner = make_runner(campaign, host="here", pid=5555, process_alive=lambda pid: False)
     await runner.run(until=START + timedelta(minutes=1))
 
-    assert [r.body["room"] for r in livekit.requests_for("DeleteRoom")][0] == "elo-crashed"
+    assert next(r.body["room"] for r in livekit.requests_for("DeleteRoom")) == "elo-crashed"
     attempts = await store.list_attempts(contact_id=contact.id)
     assert [(a.outcome, a.sip_status) for a in attempts] == [("failed", "interrupted")]
     (after,) = await store.list_contacts(campaign_id=campaign.id)
