@@ -86,20 +86,17 @@ async def next_wake(
 ) -> datetime | None:
     """The earliest time a queued contact could become callable, never later than the truth.
 
+    For each (zone, country) the first due contact and the window's next opening after it give
+    the earliest possible call there; the attempt policy can only make it later.
+
     Returns:
-        That time, or None when no contact is queued or none can ever be called.
+        That time, or None when no contact can ever be called (none queued, or only contacts in
+        a call or on the do-not-call list).
     """
-    pairs = await store.contact_zones(campaign_id=campaign.id)
-    if not pairs:
-        return None
-    earliest = await store.next_due_at(campaign_id=campaign.id, now=now)
-    start = max(now, earliest) if earliest is not None else now
-    # A contact due later than the earliest one still waits for the same window, so taking the
-    # earliest due time and each zone's next opening after it cannot overshoot.
     times = []
-    for tz, country in pairs:
+    for tz, country, due in await store.due_by_zone(campaign_id=campaign.id, now=now):
         try:
-            times.append(rules.window.next_allowed(start, tz=zone(tz), country=country))
+            times.append(rules.window.next_allowed(max(now, due), tz=zone(tz), country=country))
         except NoCallingTimeError:
             continue
     return min(times) if times else None

@@ -8,7 +8,7 @@ directions without sitting on the audio path. Every call ends with an outcome in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,8 +24,15 @@ from pipeline.processors import CallAnalytics, TranscriptLogger
 from pipeline.processors.group import ObserverGroup
 from pipeline.prompts import build_system_instruction, prompt_language
 from pipeline.stages import make_llm, make_vad
+from pipeline.telephony import NO_TELEPHONY, Telephony, TransferOutcome
 from pipeline.tool_bridge import register_tools
-from pipeline.watchdogs import FirstAudioWatch, TurnAfterToolWatch
+from pipeline.watchdogs import (
+    BotQuietWatch,
+    FirstAudioWatch,
+    LongGreetingWatch,
+    ToolResultWatch,
+    TurnAfterToolWatch,
+)
 from storage import CallRecord, Store
 from tools.context import ToolMode, build_context, system_clock
 from tools.registry import ToolRegistry
@@ -35,6 +42,20 @@ _GREET = {
     "sq": "Pacienti sapo u përgjigj në telefon. Përshëndete tani, siç thonë udhëzimet.",
     "en": "The patient has just answered the phone. Greet them now, as instructed.",
 }
+# Added to the model's context when the callee's first utterance is long (an answering machine?).
+_LONG_GREETING = {
+    "sq": (
+        "Shënim: fjalia e parë e të telefonuarit zgjati {seconds:.0f} sekonda pa pushim: mund të"
+        " jetë sekretari telefonike. Nëse është, thirr voicemail_detected."
+    ),
+    "en": (
+        "Note: the callee's first utterance lasted {seconds:.0f} s without a pause: this may be an"
+        " answering machine; if so call voicemail_detected."
+    ),
+}
+# Tools whose success ends Elo's side of the call at once, once their result is through.
+_TRANSFER_TOOL = "transfer_to_human"
+_VOICEMAIL_TOOL = "voicemail_detected"
 # end_call reasons that are outcomes in their own right (others become "completed").
 _REASON_OUTCOMES = {
     "declined": "declined",
@@ -60,6 +81,20 @@ class CallResult:
 class CallSession:
     """Runs one call and records it. Also the :class:`tools.call_control.CallControl` of the call.
 
+    An outbound phone call is started before it is dialed, so no word is lost: the caller
+    starts :meth:`run` with ``wait_for_answer=True``, waits for :attr:`ready`, dials, then calls
+    :meth:`callee_answered` (Elo greets) or :meth:`cancel` (nobody answered)::
+
+        session = CallSession(..., wait_for_answer=True, telephony=trunk)
+        running = asyncio.create_task(session.run())
+        await session.ready.wait()
+        if not session.running:          # the run failed or was refused before it started
+            result = await running       # raises CallRefusedError, or holds the failure
+        elif await dial():
+            await session.callee_answered()
+        else:
+            await session.cancel(reason="no answer")
+
     Args:
         settings: Application settings.
         clinic: The clinic profile.
@@ -73,6 +108,21 @@ class CallSession:
         goodbye_timeout: Seconds end_call waits for Elo's goodbye turn to end before ending
             the call anyway (the model may have said goodbye before calling it).
         http_client_args: Extra model-client arguments (e.g. an SSL context for an emulator).
+        wait_for_answer: Greet only when :meth:`callee_answered` is called, not when the
+            callee joins the room or the pipeline starts (a SIP callee joins while ringing).
+            The silence timeout also waits for the answer.
+        telephony: Transfers for phone calls; None (file and browser calls) means
+            transfer_to_human falls back to a callback.
+        transfer_quiet_timeout: Seconds a transfer waits for Elo's current sentence to finish
+            playing before moving the line anyway.
+        transfer_timeout: Seconds a transfer may take before it counts as failed (below the
+            tool's own 60 s limit, so the callback is still arranged).
+
+    Attributes:
+        ready: Set once the call can be dialed: the LiveKit transport is in the room (others:
+            the pipeline has started). Also set when :meth:`run` ends or is refused before
+            that, so a waiter never hangs: :attr:`running` tells the two apart.
+        metadata: Who is called and why.
     """
 
     def __init__(
@@ -88,6 +138,10 @@ class CallSession:
         first_audio_timeout: float = 15.0,
         goodbye_timeout: float = 10.0,
         http_client_args: dict[str, Any] | None = None,
+        wait_for_answer: bool = False,
+        telephony: Telephony | None = None,
+        transfer_quiet_timeout: float = 5.0,
+        transfer_timeout: float = 45.0,
     ) -> None:
         self._settings = settings
         self._clinic = clinic
@@ -104,6 +158,33 @@ class CallSession:
         self._ending = False
         self._goodbye: TurnAfterToolWatch | None = None
         self._tasks: list[asyncio.Task] = []
+        self._wait_for_answer = wait_for_answer
+        self._telephony = telephony
+        self._transfer_quiet_timeout = transfer_quiet_timeout
+        self._transfer_timeout = transfer_timeout
+        self.ready = asyncio.Event()
+        self._started = False
+        self._finished = False
+        self._answered = not wait_for_answer
+        self._greet: Callable[[], Awaitable[None]] | None = None
+        self._greeted = False
+        self._transferring = False
+        self._results = ToolResultWatch(_TRANSFER_TOOL, _VOICEMAIL_TOOL)
+        self._bot_quiet = BotQuietWatch()
+
+    @property
+    def callee_name(self) -> str | None:
+        """The name the call was placed for, if any (part of the CallControl interface)."""
+        return self.metadata.patient_name
+
+    @property
+    def running(self) -> bool:
+        """Whether the pipeline has started and the call has not ended yet."""
+        return self._started and not self._finished
+
+    def _mark_ready(self) -> None:
+        self._started = True
+        self.ready.set()
 
     def _set_outcome(self, outcome: str, reason: str | None = None) -> None:
         # The first cause wins: a failure after the patient hung up is still a hang-up.
@@ -117,6 +198,77 @@ class CallSession:
         cancellation, so callers stop a call through this method.
         """
         self._set_outcome("cancelled", reason)
+        if self._worker is not None:
+            await self._worker.cancel()
+
+    async def callee_answered(self) -> None:
+        """The callee picked up: Elo greets now (once).
+
+        Waits for :attr:`ready` first; does nothing once the call has ended. Without
+        ``wait_for_answer`` the greeting has usually happened already and this is a no-op.
+        """
+        await self.ready.wait()
+        self._answered = True
+        if self.running and self._greet is not None:
+            await self._greet()
+
+    async def transfer(self, *, to: str) -> TransferOutcome:
+        """Transfer the callee to staff (the model's transfer_to_human tool).
+
+        On success the outcome is "transferred" and Elo's side ends as soon as the tool's result
+        is through: the patient is with a person now. Never raises for a failed transfer.
+        """
+        if self._telephony is None:
+            return TransferOutcome(ok=False, reason=NO_TELEPHONY)
+        if self._transferring or self._ending:
+            return TransferOutcome(ok=False, reason="the call is already being handed over")
+        self._transferring = True
+        try:
+            # Let "connecting you now" finish playing before the line moves.
+            try:
+                await asyncio.wait_for(
+                    self._bot_quiet.quiet.wait(), timeout=self._transfer_quiet_timeout
+                )
+            except TimeoutError:
+                pass
+            try:
+                outcome = await asyncio.wait_for(
+                    self._telephony.transfer(to=to), timeout=self._transfer_timeout
+                )
+            except TimeoutError:
+                outcome = TransferOutcome(ok=False, reason="transfer timed out")
+            except Exception as exc:  # the contract says never, but a call must survive it
+                logger.warning("transfer raised {}", type(exc).__name__)
+                outcome = TransferOutcome(ok=False, reason="transfer error")
+        finally:
+            self._transferring = False
+        if outcome.ok:
+            self._set_outcome("transferred", "transferred to staff")
+            self._stop_after_result(_TRANSFER_TOOL)
+        else:
+            logger.info("transfer failed: {}", redactor.redact(outcome.reason or "-")[:200])
+        return outcome
+
+    async def voicemail_reached(self, *, leave_message: bool) -> None:
+        """An answering machine answered (the model's voicemail_detected tool).
+
+        Args:
+            leave_message: Keep the call up for Elo's message (it then calls end_call);
+                otherwise end the call as soon as the tool's result is through.
+        """
+        self._set_outcome("voicemail", "answering machine")
+        if not leave_message:
+            self._stop_after_result(_VOICEMAIL_TOOL)
+
+    def _stop_after_result(self, tool: str) -> None:
+        self._ending = True  # no goodbye turn and no other ending from now on
+        self._tasks.append(asyncio.create_task(self._stop_when_seen(self._results.seen[tool])))
+
+    async def _stop_when_seen(self, seen: asyncio.Event) -> None:
+        try:
+            await asyncio.wait_for(seen.wait(), timeout=2.0)
+        except TimeoutError:
+            pass
         if self._worker is not None:
             await self._worker.cancel()
 
@@ -152,7 +304,11 @@ class CallSession:
                 this hour.
         """
         with bind_call(self.metadata.call_id):
-            return await self._run()
+            try:
+                return await self._run()
+            finally:
+                self._finished = True
+                self.ready.set()  # a caller waiting to dial must not hang on a failed start
 
     async def _run(self) -> CallResult:
         from pipecat.pipeline.pipeline import Pipeline
@@ -224,6 +380,21 @@ class CallSession:
         transcript = TranscriptLogger(on_update=save_progress, clock=self._clock)
         first_audio = FirstAudioWatch()
         self._goodbye = TurnAfterToolWatch("end_call")
+        watchdogs = self._tasks
+
+        def long_greeting(seconds: float) -> None:
+            from pipecat.frames.frames import LLMMessagesAppendFrame
+
+            logger.info("long first utterance ({:.1f} s): maybe an answering machine", seconds)
+            note = _LONG_GREETING[language].format(seconds=seconds)
+            # Straight into the model service: the user aggregator would only add it to the
+            # context, which Gemini Live does not re-read after the first turn.
+            frame = LLMMessagesAppendFrame(messages=[{"role": "user", "content": note}])
+            watchdogs.append(asyncio.create_task(llm.queue_frame(frame)))
+
+        greeting_watch = LongGreetingWatch(
+            settings.calling.voicemail_min_greeting_secs, long_greeting
+        )
         context = LLMContext()
         aggregators = LLMContextAggregatorPair(
             context, user_params=LLMUserAggregatorParams(vad_analyzer=make_vad(settings))
@@ -240,26 +411,47 @@ class CallSession:
                 ]
             ),
             params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
-            # One Pipecat observer for all four: each observer costs a queue and a task per frame.
-            observers=[ObserverGroup(transcript, analytics, first_audio, self._goodbye)],
+            # One Pipecat observer for all: each observer costs a queue and a task per frame.
+            observers=[
+                ObserverGroup(
+                    transcript,
+                    analytics,
+                    first_audio,
+                    self._goodbye,
+                    self._results,
+                    self._bot_quiet,
+                    greeting_watch,
+                )
+            ],
             idle_timeout_secs=settings.pipeline.silence_timeout_secs,
+            # Waiting for the answer, the ringing is silent: on_idle decides instead.
+            cancel_on_idle_timeout=not self._wait_for_answer,
             processor_unusable_policy=ProcessorUnusablePolicy.CANCEL,
         )
         self._worker = worker
-        watchdogs = self._tasks
 
         async def greet(*_: Any) -> None:
             from pipecat.frames.frames import LLMRunFrame
 
+            if self._greeted:
+                return
+            self._greeted = True
+            greeting_watch.arm()
             context.add_message({"role": "user", "content": _GREET[language]})
             await worker.queue_frame(LLMRunFrame())
             watchdogs.append(asyncio.create_task(self._watch_first_audio(first_audio)))
 
+        self._greet = greet
         self._greet_when_answered(transport, worker, greet)
 
         @worker.event_handler("on_idle_timeout")
         async def on_idle(_worker: Any) -> None:
-            self._set_outcome("no_response", "silence")
+            if not self._wait_for_answer:
+                self._set_outcome("no_response", "silence")
+            elif self._answered:
+                self._set_outcome("no_response", "silence")
+                await worker.cancel()
+            # Still ringing: the caller decides (callee_answered or cancel).
 
         @worker.event_handler("on_pipeline_error")
         async def on_error(_worker: Any, frame: Any) -> None:
@@ -290,22 +482,41 @@ class CallSession:
         return CallResult(record=record, summary=analytics.summary())
 
     def _greet_when_answered(self, transport: Any, worker: Any, greet: Callable) -> None:
-        """Greet once the callee is there: a LiveKit participant, a browser, or at once."""
+        """Greet once the callee is there: a LiveKit participant, a browser, or at once.
+
+        With ``wait_for_answer`` only :meth:`callee_answered` greets. Also sets :attr:`ready`:
+        for LiveKit once the transport is in the room, otherwise when the pipeline starts.
+        """
         from pipecat.transports.livekit.transport import LiveKitTransport
         from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
         async def hung_up(*_: Any) -> None:
+            if not self._answered:
+                # A SIP callee leaves the room when it rejects or stops ringing; the caller's
+                # dial result says which, and it ends the call with that reason.
+                logger.info("callee left before answering")
+                return
             self._set_outcome("hung_up", "the patient hung up")
             await worker.cancel()
 
+        async def ready(*_: Any) -> None:
+            self._mark_ready()
+
+        answered = None if self._wait_for_answer else greet
         if isinstance(transport, LiveKitTransport):
-            transport.event_handler("on_first_participant_joined")(greet)
+            transport.event_handler("on_connected")(ready)
+            if answered:
+                transport.event_handler("on_first_participant_joined")(answered)
             transport.event_handler("on_participant_left")(hung_up)
         elif isinstance(transport, SmallWebRTCTransport):
-            transport.event_handler("on_client_connected")(greet)
+            worker.event_handler("on_pipeline_started")(ready)
+            if answered:
+                transport.event_handler("on_client_connected")(answered)
             transport.event_handler("on_client_disconnected")(hung_up)
         else:
-            worker.event_handler("on_pipeline_started")(greet)
+            worker.event_handler("on_pipeline_started")(ready)
+            if answered:
+                worker.event_handler("on_pipeline_started")(answered)
 
     async def _watch_first_audio(self, watch: FirstAudioWatch) -> None:
         try:

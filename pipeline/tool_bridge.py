@@ -22,7 +22,10 @@ ResultHook = Callable[[str, ToolResult], None]
 
 # Writes must deliver their result even if the patient talks over Elo: a booking that committed
 # but whose result was cancelled would be invisible to the model and booked again.
-_WRITE_TOOLS = frozenset({"schedule_appointment", "schedule_follow_up"})
+_WRITE_TOOLS = frozenset({"schedule_appointment", "schedule_follow_up", "transfer_to_human"})
+# A transfer rings staff before it answers, and a failed one must still leave its callback.
+_TIMEOUTS = {"transfer_to_human": 60.0}
+_DEFAULT_TIMEOUT = 15.0
 
 
 def make_tool_caller(
@@ -81,9 +84,11 @@ def register_tools(
         await params.result_callback(result)
 
     for spec in offered:
-        llm.register_function(spec.name, handler, timeout_secs=15)
+        llm.register_function(
+            spec.name, handler, timeout_secs=_TIMEOUTS.get(spec.name, _DEFAULT_TIMEOUT)
+        )
     # Any other name (a tool the model made up, or one not offered in calls) also goes to the
     # registry, which refuses it with the usual {"error", "hint"} listing the real tools;
     # Pipecat's own fallback would answer with a bare sentence instead.
-    llm.register_function(None, handler, timeout_secs=15)
+    llm.register_function(None, handler, timeout_secs=_DEFAULT_TIMEOUT)
     return [spec.name for spec in offered]

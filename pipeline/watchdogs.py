@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     Frame,
     FunctionCallResultFrame,
     LLMFullResponseEndFrame,
     TTSAudioRawFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 
 from pipeline.processors.base import FrameObserver, Route
@@ -65,3 +68,102 @@ class TurnAfterToolWatch(FrameObserver):
     def _on_end(self, frame: Frame, timestamp_ns: int) -> None:
         if self._armed:
             self.finished.set()
+
+
+class ToolResultWatch(FrameObserver):
+    """Sets ``seen[name]`` when a result of one of the named tools has been pushed.
+
+    A tool that ends the call at once (a successful transfer, hanging up on a voicemail) lets
+    its result through first, so the transcript and the analytics record it.
+
+    Args:
+        *tool_names: The tools to watch.
+    """
+
+    def __init__(self, *tool_names: str) -> None:
+        super().__init__()
+        self.seen = {name: asyncio.Event() for name in tool_names}
+
+    def routes(self) -> Mapping[type[Frame], Route]:
+        """Tool results."""
+        return {FunctionCallResultFrame: self._on_result}
+
+    def _on_result(self, frame: Frame, timestamp_ns: int) -> None:
+        assert isinstance(frame, FunctionCallResultFrame)
+        event = self.seen.get(frame.function_name)
+        if event is not None:
+            event.set()
+
+
+class BotQuietWatch(FrameObserver):
+    """:attr:`quiet` is set while Elo is not speaking.
+
+    A transfer waits for it, so Elo's "connecting you now" is heard before the line moves: the
+    model calls the tool while its audio is still playing out.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+
+    def routes(self) -> Mapping[type[Frame], Route]:
+        """Elo's speaking start and stop."""
+        return {
+            BotStartedSpeakingFrame: self._on_started,
+            BotStoppedSpeakingFrame: self._on_stopped,
+        }
+
+    def _on_started(self, frame: Frame, timestamp_ns: int) -> None:
+        self.quiet.clear()
+
+    def _on_stopped(self, frame: Frame, timestamp_ns: int) -> None:
+        self.quiet.set()
+
+
+class LongGreetingWatch(FrameObserver):
+    """Calls ``on_long(seconds)`` when the callee's first utterance is long: a machine, maybe.
+
+    A person answering says a word or two ("Alo?") and waits; an answering machine talks for
+    several seconds without a pause. The length is the speech the VAD saw: from its start
+    (the start event, less the ``start_secs`` of speech it needed) to its stop (less the
+    ``stop_secs`` of silence it waited for). Only the first utterance after :meth:`arm`
+    counts, and the callback runs at most once per call.
+
+    Args:
+        min_secs: Shortest first utterance that triggers the callback; 0 turns the watch off.
+        on_long: Called with the utterance's length in seconds.
+    """
+
+    def __init__(self, min_secs: float, on_long: Callable[[float], None]) -> None:
+        super().__init__()
+        self._min_secs = min_secs
+        self._on_long = on_long
+        self._armed = False
+        self._done = min_secs <= 0
+        self._started_at: float | None = None
+
+    def arm(self) -> None:
+        """Start watching: the callee is on the line (sounds before that are not theirs)."""
+        self._armed = True
+
+    def routes(self) -> Mapping[type[Frame], Route]:
+        """The VAD's speech start and stop."""
+        return {
+            VADUserStartedSpeakingFrame: self._on_started,
+            VADUserStoppedSpeakingFrame: self._on_stopped,
+        }
+
+    def _on_started(self, frame: Frame, timestamp_ns: int) -> None:
+        assert isinstance(frame, VADUserStartedSpeakingFrame)
+        if self._armed and not self._done and self._started_at is None:
+            self._started_at = frame.timestamp - frame.start_secs
+
+    def _on_stopped(self, frame: Frame, timestamp_ns: int) -> None:
+        assert isinstance(frame, VADUserStoppedSpeakingFrame)
+        if self._started_at is None or self._done:
+            return
+        self._done = True
+        seconds = (frame.timestamp - frame.stop_secs) - self._started_at
+        if seconds >= self._min_secs:
+            self._on_long(seconds)

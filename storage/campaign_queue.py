@@ -161,18 +161,28 @@ class CampaignQueueMixin:
         rows = await self._conn.execute_fetchall(sql + " LIMIT ?", (*params, limit))
         return [_contact(row) for row in rows]
 
-    async def next_due_at(self, *, campaign_id: int, now: datetime) -> datetime | None:
-        """When the first queued contact is due (``now`` for a contact due at once).
+    async def due_by_zone(
+        self, *, campaign_id: int, now: datetime
+    ) -> list[tuple[str, str, datetime]]:
+        """Per (time zone, country): when its first plannable contact is due.
+
+        Plannable means queued, not on the do-not-call list and not in a call; a contact due at
+        once counts as due ``now``.
 
         Returns:
-            That time, or None when no contact is queued.
+            ``(time zone, country, due)`` triples.
         """
         rows = await self._conn.execute_fetchall(
-            "SELECT min(coalesce(next_call_at, ?)) AS at FROM campaign_contacts"
-            " WHERE campaign_id = ? AND state = 'queued'",
+            "SELECT c.time_zone, c.country, min(coalesce(c.next_call_at, ?)) AS due"
+            " FROM campaign_contacts c"
+            " WHERE c.campaign_id = ? AND c.state = 'queued'"
+            " AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = c.phone)"
+            " AND NOT EXISTS (SELECT 1 FROM call_attempts a"
+            "   WHERE a.phone = c.phone AND a.outcome IS NULL)"
+            " GROUP BY c.time_zone, c.country",
             (to_db(now), campaign_id),
         )
-        return from_db(rows[0]["at"]) if rows and rows[0]["at"] else None
+        return [(row["time_zone"], row["country"], from_db(row["due"])) for row in rows]
 
     async def count_queued(self, *, campaign_id: int) -> int:
         """Contacts still queued (not done), including those in a call."""

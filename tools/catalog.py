@@ -1,4 +1,4 @@
-"""The clinic tools, end_call and opt_out, registered once. Everything else derives from this."""
+"""The clinic and call-control tools, registered once. Everything else derives from this."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from tools.opt_out import OptOutArgs, opt_out
 from tools.registry import ToolRegistry, ToolSpec
 from tools.search import SearchWebArgs, search_web
 from tools.stats import ClinicStatsArgs, get_clinic_stats
+from tools.transfer import TransferToHumanArgs, transfer_to_human
+from tools.voicemail import VoicemailDetectedArgs, voicemail_detected
 
 CLINIC_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
@@ -112,6 +114,28 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=OptOutArgs,
         handler=opt_out,
+    ),
+    ToolSpec(
+        name="transfer_to_human",
+        description=(
+            "Connect the patient to a member of clinic staff: when they ask for a person, or ask"
+            " something you cannot answer with your tools. First say one short line that you are"
+            " connecting them, then call it. The clinic's number is fixed; it takes no number."
+            " On status 'transferred' say nothing more; on 'transfer_failed' follow 'hint'."
+        ),
+        args_model=TransferToHumanArgs,
+        handler=transfer_to_human,
+    ),
+    ToolSpec(
+        name="voicemail_detected",
+        description=(
+            "Call it as soon as an answering machine or voicemail greeting answers instead of a"
+            " person (e.g. 'leave a message after the beep'). Then follow the result exactly:"
+            " say only the 'message' it returns, never the patient's name or the reason for the"
+            " call."
+        ),
+        args_model=VoicemailDetectedArgs,
+        handler=voicemail_detected,
     ),
 )
 

@@ -79,6 +79,9 @@ class SimulatedTime:
             if self.runner is None or not self.runner.active:
                 break
             await asyncio.sleep(0.001)
+        # Let a runner woken by a call that just ended cancel this sleep before time moves.
+        for _ in range(10):
+            await asyncio.sleep(0)
         self.clock.now = self.clock.now + timedelta(seconds=seconds)
         await asyncio.sleep(0)
 

@@ -29,9 +29,9 @@ EIGHT_TOOLS = {
     "search_web",
     "get_clinic_stats",
 }
-# The eight clinic tools of the seed plus end_call, the model's way to hang up, and opt_out,
-# which puts the call's own number on the do-not-call list.
-ALL_TOOLS = EIGHT_TOOLS | {"end_call", "opt_out"}
+# The eight clinic tools of the seed plus the call-control tools: end_call, opt_out (the call's
+# own number on the do-not-call list), transfer_to_human and voicemail_detected.
+ALL_TOOLS = EIGHT_TOOLS | {"end_call", "opt_out", "transfer_to_human", "voicemail_detected"}
 PUBLIC_TOOLS = ALL_TOOLS - {"get_clinic_stats"}
 
 
@@ -57,7 +57,7 @@ def _is_error(result: dict[str, Any]) -> bool:
 
 
 def test_registry_holds_the_clinic_and_call_control_tools(registry: ToolRegistry) -> None:
-    assert len(registry.names) == 10
+    assert len(registry.names) == 12
     assert set(registry.names) == ALL_TOOLS
     for name in ALL_TOOLS:
         spec = registry.get(name)

@@ -1,0 +1,40 @@
+"""What the telephony side (e.g. a campaign runner dialing with LiveKit SIP) offers a live call.
+
+The call session never talks to a SIP trunk itself: whoever placed the call hands it a
+:class:`Telephony`, a narrow interface that is easy to fake in tests and to implement with
+LiveKit's ``TransferSIPParticipant``. File and browser calls have none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+# Why a transfer fails on a call that has no telephony (file and browser calls).
+NO_TELEPHONY = "transfer is not available on this call"
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    """How a transfer attempt ended.
+
+    Attributes:
+        ok: The callee is now connected to (or ringing at) the transfer target.
+        reason: Why it failed, in a few words for staff (no personal data), when ``ok`` is False.
+    """
+
+    ok: bool
+    reason: str | None = None
+
+
+class Telephony(Protocol):
+    """Call-level actions only the telephony side can carry out."""
+
+    async def transfer(self, *, to: str) -> TransferOutcome:
+        """Transfer the callee to ``to`` (``tel:+E164`` or ``sip:...``).
+
+        Implementations never raise for SIP failures (busy, no answer, 603, timeouts): they
+        return ``TransferOutcome(ok=False, reason=...)``, because a failed transfer is an
+        ordinary event the call recovers from with a callback.
+        """
+        ...
