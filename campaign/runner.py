@@ -43,6 +43,16 @@ ROOM_EMPTY_TIMEOUT_S = 120
 MIN_IDLE_S = 1.0
 
 
+# A follow-up due sooner than this after the call is for the clinic's staff (e.g. after a
+# failed transfer: "a colleague will call you back"), not a callback for Elo to place.
+STAFF_FOLLOW_UP = timedelta(hours=1)
+
+
+def _callback(due: datetime | None, now: datetime) -> datetime | None:
+    """The callback Elo should place, from the follow-up made in the call (if any)."""
+    return due if due is not None and due - now >= STAFF_FOLLOW_UP else None
+
+
 class CampaignBusyError(Exception):
     """Another live runner holds the campaign; the message says which, on one line."""
 
@@ -342,11 +352,12 @@ class CampaignRunner:
                 await live.callee_answered()
                 end = await live.wait()
                 duration = end.duration_s
-                callback_at = await self._store.follow_up_due_from_call(call_id=call_id)
+                follow_up = await self._store.follow_up_due_from_call(call_id=call_id)
                 opted_out = await self._store.is_do_not_call(phone=contact.phone)
                 outcome = attempt_outcome(
-                    end.outcome, callback=callback_at is not None, opted_out=opted_out
+                    end.outcome, callback=follow_up is not None, opted_out=opted_out
                 )
+                callback_at = _callback(follow_up, self._clock())
                 wrong_person = end.outcome == "wrong_person"
         except DialerError as exc:
             logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
@@ -495,15 +506,16 @@ class CampaignRunner:
             if attempt.call_id:
                 call = await self._store.get_call(call_id=attempt.call_id)
                 booked = await self._store.call_bookings(call_id=attempt.call_id)
-                callback_at = await self._store.follow_up_due_from_call(call_id=attempt.call_id)
+                follow_up = await self._store.follow_up_due_from_call(call_id=attempt.call_id)
                 opted_out = bool(attempt.phone) and await self._store.is_do_not_call(
                     phone=attempt.phone or ""
                 )
                 outcome = attempt_outcome(
                     "booked" if booked else "interrupted",
-                    callback=callback_at is not None,
+                    callback=follow_up is not None,
                     opted_out=opted_out,
                 )
+                callback_at = _callback(follow_up, self._clock())
                 if call is not None and call.ended_at is None:
                     await self._store.finish_call(
                         call_id=attempt.call_id,

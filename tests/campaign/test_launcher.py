@@ -1,0 +1,146 @@
+"""A campaign call end to end: runner -> LiveKit fake (room, SIP dial, transfer) -> real pipeline.
+
+The voice pipeline is the real CallSession with GeminiLiveLLMService against the local emulator;
+only its transport is the WAV-file one (no LiveKit media server can run here), and the callee's
+answer comes from the SIP dial on the LiveKit fake.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from campaign.dialer import LiveKitDialer
+from campaign.launcher import PipelineLauncher
+from campaign.runner import CampaignRunner
+from devtools.gemini_emulator import GeminiLiveEmulator, tool_call, wait_for_audio
+from devtools.livekit_fake import FakeLiveKitServer, SipTransferScript
+from storage import NewContact, Store
+from tests.campaign.conftest import API_KEY, API_SECRET, SimulatedTime
+from tests.conftest import DEFAULT_NOW, FixedClock
+from tests.pipeline.test_call_failures import (
+    BOOKING,
+    NAME,
+    NO_GOODBYE_FALLBACK,
+    NO_IDLE_END,
+    PHONE,
+    _file_transport,
+    _goodbye,
+    _greeting,
+    _settings,
+)
+from tools.catalog import default_registry
+
+
+async def _run(
+    tmp_path: Path,
+    emu: GeminiLiveEmulator,
+    livekit: FakeLiveKitServer,
+    store: Store,
+    clinic: Any,
+    clock: FixedClock,
+):
+    settings = _settings(
+        tmp_path,
+        emu,
+        pipeline=NO_IDLE_END,
+        livekit={
+            "url": livekit.url,
+            "api_key": SecretStr(API_KEY),
+            "api_secret": SecretStr(API_SECRET),
+            "sip_trunk_id": "ST_clinic",
+        },
+        # The fixed clock is 08:00 on a public holiday: open the window for this test.
+        calling={"window_intervals": "00:00-24:00", "skip_public_holidays": False},
+        campaign={"poll_secs": 3600.0},
+    )
+    campaign = await store.create_campaign(name="Recall", purpose="recall", notes="Six months.")
+    await store.add_contacts(campaign_id=campaign.id, contacts=[NewContact(phone=PHONE, name=NAME)])
+    dialer = LiveKitDialer.from_settings(settings)
+    launcher = PipelineLauncher(
+        settings=settings,
+        clinic=clinic,
+        store=store,
+        registry=default_registry(),
+        transport_factory=lambda job: _file_transport(tmp_path),
+        clock=clock,
+        session_options={
+            "http_client_args": {"ssl": emu.ssl_context},
+            "goodbye_timeout": NO_GOODBYE_FALLBACK,
+        },
+    )
+    time = SimulatedTime(clock)
+    runner = CampaignRunner(
+        store=store,
+        settings=settings,
+        campaign=campaign,
+        dialer=dialer,
+        launcher=launcher,
+        clock=clock,
+        sleep=time,
+    )
+    time.runner = runner
+    try:
+        progress = await runner.run(until=DEFAULT_NOW + timedelta(hours=1))
+    finally:
+        await dialer.aclose()
+    (contact,) = await store.list_contacts(campaign_id=campaign.id)
+    (attempt,) = await store.list_attempts(contact_id=contact.id)
+    return progress, contact, attempt
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_a_campaign_call_books_through_the_real_pipeline(
+    tmp_path: Path, store: Store, clinic: Any, clock: FixedClock
+) -> None:
+    script = [
+        *_greeting(),
+        wait_for_audio(seconds=0.5),
+        tool_call("schedule_appointment", BOOKING, id="book"),
+        *_goodbye("completed"),
+    ]
+    async with GeminiLiveEmulator(script) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
+        progress, contact, attempt = await _run(tmp_path, emu, lk, store, clinic, clock)
+        methods = [r.method for r in lk.requests]
+
+    assert (attempt.outcome, contact.state, contact.done_reason) == ("booked", "done", "booked")
+    assert progress.booked == 1
+    call = await store.get_call(call_id=attempt.call_id)
+    assert call is not None and call.outcome == "booked"
+    status = await store.campaign_status(campaign_id=contact.campaign_id)
+    assert status.revenue_booked_lek > 0
+    # Room first, then the dial; the room is closed when the call ends.
+    assert methods.index("CreateRoom") < methods.index("CreateSIPParticipant")
+    assert methods[-1] == "DeleteRoom"
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_a_failed_transfer_becomes_a_staff_follow_up(
+    tmp_path: Path, store: Store, clinic: Any, clock: FixedClock
+) -> None:
+    script = [
+        *_greeting(),
+        wait_for_audio(seconds=0.5),
+        tool_call("transfer_to_human", {"reason": "wants to talk about a bill"}, id="xfer"),
+        *_goodbye("completed"),
+    ]
+    async with GeminiLiveEmulator(script) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
+        lk.script_transfer(SipTransferScript(outcome="fail", sip_code=603))
+        _, contact, attempt = await _run(tmp_path, emu, lk, store, clinic, clock)
+        transfers = lk.requests_for("TransferSIPParticipant")
+
+    assert len(transfers) == 1
+    assert transfers[0].body["transfer_to"] == "tel:+35542223344"
+    # Staff call back (the follow-up is due now): Elo does not queue itself to call again.
+    assert (attempt.outcome, contact.state, contact.done_reason) == (
+        "follow_up",
+        "done",
+        "follow_up",
+    )
+    assert await store.follow_up_due_from_call(call_id=attempt.call_id) is not None
