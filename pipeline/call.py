@@ -66,6 +66,10 @@ _REASON_OUTCOMES = {
 }
 
 
+# The outcome of a call whose callee never answered (see CallSession's wait_for_answer).
+NOT_ANSWERED = "not_answered"
+
+
 class CallRefusedError(Exception):
     """The call may not be placed (e.g. the number's hourly cap); nothing was recorded."""
 
@@ -469,6 +473,9 @@ class CallSession:
             await transcript.flush()
         await save_progress(transcript.entries)
         outcome, reason = self._outcome or ("completed", None)
+        if not self._answered:
+            # A dial nobody picked up is an attempt, not a conversation: kept out of call stats.
+            outcome = NOT_ANSWERED
         if analytics.bookings and outcome not in ("failed", "opted_out"):
             outcome = "booked"
         record = await store.finish_call(

@@ -536,7 +536,8 @@ class Store(DoNotCallMixin, CampaignMixin, CampaignQueueMixin):
                 (to_db(now), outcome, outcome_reason, appointments_booked, revenue_booked, call_id),
             ) as cur:
                 row = await cur.fetchone()
-            if row is not None:
+            # A dial nobody answered is no conversation: it stays out of the daily call counts.
+            if row is not None and outcome != "not_answered":
                 await self._add_daily(
                     conn,
                     from_db(row["started_at"]),

@@ -7,6 +7,7 @@ answer comes from the SIP dial on the LiveKit fake.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from campaign.dialer import LiveKitDialer
 from campaign.launcher import PipelineLauncher
 from campaign.runner import CampaignRunner
 from devtools.gemini_emulator import GeminiLiveEmulator, tool_call, wait_for_audio
-from devtools.livekit_fake import FakeLiveKitServer, SipTransferScript
+from devtools.livekit_fake import FakeLiveKitServer, SipScript, SipTransferScript
 from storage import NewContact, Store
 from tests.campaign.conftest import API_KEY, API_SECRET, SimulatedTime
 from tests.conftest import DEFAULT_NOW, FixedClock
@@ -144,3 +145,27 @@ async def test_a_failed_transfer_becomes_a_staff_follow_up(
         "follow_up",
     )
     assert await store.follow_up_due_from_call(call_id=attempt.call_id) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_a_busy_line_is_an_attempt_but_not_a_call_in_the_stats(
+    tmp_path: Path, store: Store, clinic: Any, clock: FixedClock
+) -> None:
+    async with GeminiLiveEmulator([]) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
+        lk.script(PHONE, SipScript(outcome="busy"))
+        _, contact, attempt = await _run(tmp_path, emu, lk, store, clinic, clock)
+        greeted = list(emu.client_contents)
+
+    assert (attempt.outcome, attempt.sip_status, contact.state) == (
+        "busy",
+        "486 Busy Here",
+        "queued",
+    )
+    call = await store.get_call(call_id=attempt.call_id)
+    assert call is not None and call.outcome == "not_answered"
+    assert greeted == []  # nobody answered, so Elo never spoke
+    with sqlite3.connect(tmp_path / "elo.db") as conn:
+        assert conn.execute(
+            "SELECT coalesce(sum(total_calls), 0) FROM call_analytics"
+        ).fetchone() == (0,)
