@@ -286,7 +286,9 @@ async def _campaign_create(args: argparse.Namespace, settings: AppSettings) -> d
         raise UsageError("--max-attempts must be between 1 and 50")
     window = _campaign_window(args, settings)
     retry = _retry_delays(args.retry)
-    caller_id = _dnc_phone(args.caller_id, settings) if args.caller_id else None
+    caller_id = (
+        _dnc_phone(args.caller_id, settings, field="--caller-id") if args.caller_id else None
+    )
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
         if await ctx.store.get_campaign(name=name) is not None:
             raise UsageError(f"campaign {name!r} already exists")
@@ -408,7 +410,7 @@ async def _campaign_status(args: argparse.Namespace, settings: AppSettings) -> d
     return status.model_dump(mode="json")
 
 
-def _dnc_phone(raw: str, settings: AppSettings) -> str:
+def _dnc_phone(raw: str, settings: AppSettings, *, field: str = "phone") -> str:
     from validation import InputError, normalize_phone
 
     try:
@@ -416,7 +418,7 @@ def _dnc_phone(raw: str, settings: AppSettings) -> str:
             raw,
             allowed_regions=settings.validation.allowed_phone_regions,
             default_region=settings.validation.default_phone_region,
-            field="phone",
+            field=field,
         )
     except InputError as exc:
         # The validator's hint speaks to the model about a patient; staff need only the problem.
