@@ -8,6 +8,7 @@ any sink formats it, including exception text. Tracebacks never show variable va
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sys
 import traceback
@@ -137,6 +138,22 @@ def _json_format(record: Record) -> str:
     return "{extra[_json]}\n"
 
 
+class _ToLoguru(logging.Handler):
+    """Sends a standard-library log record through loguru, so it is masked and formatted alike."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(depth=6).log(level, "{}: {}", record.name, record.getMessage())
+
+
+# Libraries that log through the standard library (the LiveKit SDK logs room and signalling
+# events there); without a handler Python would print them raw to stderr, unmasked.
+_STDLIB_LOGGERS = ("livekit", "aiohttp")
+
+
 def configure_logging(settings: LoggingSettings, *, console: bool = True) -> None:
     """Replace loguru's handlers with Elo's: console and/or rotating JSON file, masked.
 
@@ -145,6 +162,11 @@ def configure_logging(settings: LoggingSettings, *, console: bool = True) -> Non
         console: Whether to log to stderr (the CLI keeps stdout for results).
     """
     redactor.enabled = settings.mask_pii
+    for name in _STDLIB_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers = [_ToLoguru()]
+        library.setLevel(logging.WARNING)
+        library.propagate = False
     logger.remove()
     logger.configure(patcher=_patch)
     if console:
