@@ -213,3 +213,38 @@ async def test_a_dead_runners_open_call_is_hung_up_and_recorded(
     assert [(a.outcome, a.sip_status) for a in attempts] == [("failed", "interrupted")]
     (after,) = await store.list_contacts(campaign_id=campaign.id)
     assert after.next_call_at == START + timedelta(minutes=120)
+
+
+class _BrokenForOne(ScriptedLauncher):
+    """Starting the pipeline fails for one number (e.g. a crash in its set-up)."""
+
+    broken: str = BUSY
+
+    async def start(self, job):  # type: ignore[no-untyped-def]
+        if job.contact.phone == self.broken:
+            raise RuntimeError("the pipeline could not be built")
+        return await super().start(job)
+
+
+@pytest.mark.asyncio
+async def test_one_broken_call_does_not_take_the_others_down(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+) -> None:
+    broken = _BrokenForOne(store=launcher.store, clock=launcher.clock, dialled=launcher.dialled)
+    phones = [BOOKS, BUSY, RINGS]
+    broken.conversations.update({p: Conversation(outcome="booked") for p in phones})
+    campaign = await _campaign(store, phones, max_concurrent_calls=3)
+
+    progress = await make_runner(campaign, launcher=broken).run(until=START + timedelta(minutes=30))
+
+    assert progress.booked == 2
+    contacts = {c.phone: c for c in await store.list_contacts(campaign_id=campaign.id)}
+    failed = await store.list_attempts(contact_id=contacts[BUSY].id)
+    assert [(a.outcome, a.sip_status) for a in failed] == [("failed", None)]
+    # Never dialled (the pipeline did not start), its room closed, retried later.
+    assert livekit.calls_to(BUSY) == []
+    assert contacts[BUSY].next_call_at == START + timedelta(minutes=120)
+    assert livekit.rooms == {}
