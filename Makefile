@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format run bench bench-pipeline clean install demo
+.PHONY: test lint format run bench bench-pipeline bench-campaign clean install demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)
 
 bench-pipeline: $(STAMP)
 	$(BIN)/python -m bench.pipeline_bench
+
+bench-campaign: $(STAMP)
+	$(BIN)/python -m bench.campaign_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from campaign.dialer import Dialer, DialerError, DialRequest, DialResult
+from campaign.dialer import Dialer, DialerError, DialRequest
 from campaign.outcomes import RetryDelays, attempt_outcome, next_step
 from campaign.planner import CampaignRules, next_wake, plan_batch
 from config.settings import AppSettings
@@ -239,6 +239,8 @@ class CampaignRunner:
     async def _loop(self, until: datetime | None) -> str:
         store, campaign = self._store, self.campaign
         while not self._stopping:
+            # Cleared before looking, so a call ending while this pass runs still wakes the wait.
+            self._wake.clear()
             now = self._clock()
             if until is not None and now >= until:
                 self.progress.state = "until"
@@ -302,8 +304,7 @@ class CampaignRunner:
 
     async def _wait(self, seconds: float) -> None:
         """Sleep, but wake early when a call ends or a stop is requested."""
-        self._wake.clear()
-        if self._stopping:
+        if self._stopping or self._wake.is_set():
             return
         sleeper = asyncio.ensure_future(self._sleep(seconds))
         waker = asyncio.ensure_future(self._wake.wait())
@@ -539,15 +540,3 @@ class CampaignRunner:
     def _report(self) -> None:
         if self._on_progress is not None:
             self._on_progress(self.progress)
-
-
-__all__ = [
-    "CallEnd",
-    "CallJob",
-    "CallLauncher",
-    "CampaignBusyError",
-    "CampaignRunner",
-    "DialResult",
-    "LiveCall",
-    "Progress",
-]

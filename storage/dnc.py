@@ -31,7 +31,8 @@ class DoNotCallMixin:
         """Put an E.164 number on the list; adding it again keeps the first entry.
 
         Keeping the first entry means the record of when and how a patient opted out is never
-        overwritten by a later, perhaps automated, re-add.
+        overwritten by a later, perhaps automated, re-add. The number's queued campaign contacts
+        are closed in the same transaction (taking it off the list later does not re-queue them).
 
         Args:
             phone: The number in E.164 form (the table refuses anything else).
@@ -50,6 +51,11 @@ class DoNotCallMixin:
                 "INSERT INTO do_not_call (phone, reason, source, call_id, added_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT(phone) DO NOTHING",
                 (phone, reason, source, call_id, to_db(self._clock())),
+            )
+            await conn.execute(
+                "UPDATE campaign_contacts SET state = 'done', done_reason = 'do_not_call',"
+                " next_call_at = NULL WHERE phone = ? AND state = 'queued'",
+                (phone,),
             )
             rows = await conn.execute_fetchall(
                 "SELECT * FROM do_not_call WHERE phone = ?", (phone,)
