@@ -42,9 +42,10 @@ from pydantic import SecretStr
 from bench.common import ROOT, log, make_settings, percentile, table
 from bench.report import filesystem, machine
 from bench.report import write_doc as write_section
+from campaign.calls import CallEnd, CallJob
 from campaign.dialer import DialRequest, LiveKitDialer
 from campaign.planner import CampaignRules, next_wake, plan_batch
-from campaign.runner import CallEnd, CallJob, CampaignRunner
+from campaign.runner import CampaignRunner
 from config.logs import configure_logging
 from config.settings import AppSettings
 from storage import Campaign, NewContact, Store

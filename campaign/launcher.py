@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from campaign.calls import CallEnd, CallJob
 from campaign.dialer import Dialer, DialerError
-from campaign.runner import CallEnd, CallJob
 from config.clinic import ClinicProfile
 from config.settings import AppSettings
 from pipeline.call import CallRefusedError, CallSession

@@ -12,7 +12,8 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from campaign.runner import CampaignBusyError, CampaignRunner, Progress
+from campaign.calls import Progress
+from campaign.runner import CampaignBusyError, CampaignRunner
 from config.settings import AppSettings
 from tools.context import ToolMode
 

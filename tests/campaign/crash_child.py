@@ -11,8 +11,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from campaign.calls import CallEnd, CallJob
 from campaign.dialer import LiveKitDialer
-from campaign.runner import CallEnd, CallJob, CampaignRunner
+from campaign.runner import CampaignRunner
 from config.settings import load_settings
 from storage import Store
 from tests.campaign.conftest import API_KEY, API_SECRET, TIRANE

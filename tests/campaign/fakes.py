@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from campaign.runner import CallEnd, CallJob
+from campaign.calls import CallEnd, CallJob
 from storage import Store
 
 

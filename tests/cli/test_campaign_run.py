@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaign.runner import Progress
+from campaign.calls import Progress
 from cli.campaign_run import ProgressLine
 from cli.main import main
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
