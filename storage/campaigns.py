@@ -56,6 +56,7 @@ SELECT
     (SELECT count(*) FROM contacts c
         WHERE NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.contact_id = c.id)
         AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = c.phone)) AS remaining,
+    (SELECT count(*) FROM campaign_contacts WHERE campaign_id = ? AND state = 'queued') AS queued,
     (SELECT json_group_object(outcome, n) FROM
         (SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome))
         AS outcomes
@@ -273,7 +274,8 @@ class CampaignMixin:
         transferred) over contacts attempted; the booking rate is contacts with a booked
         attempt over contacts attempted. Revenue is the price of every appointment made in
         one of the campaign's calls (matched by call id). Remaining contacts were never
-        attempted and are not on the do-not-call list.
+        attempted and are not on the do-not-call list; queued contacts are not finished yet
+        (never attempted, or waiting for a retry or a callback), as the runner's progress shows.
 
         Raises:
             storage.store.NotFoundError: No such campaign.
@@ -286,7 +288,7 @@ class CampaignMixin:
         if not campaigns:
             raise NotFoundError(f"no campaign {campaign_id}")
         # One statement, so every count reads the same snapshot of the file.
-        (row,) = await self._conn.execute_fetchall(_STATUS_SQL, (campaign_id,))
+        (row,) = await self._conn.execute_fetchall(_STATUS_SQL, (campaign_id, campaign_id))
         counts = json.loads(row["outcomes"])
         attempted = row["attempted"]
         return CampaignStatus(
@@ -302,6 +304,7 @@ class CampaignMixin:
             booking_rate=_rate(row["booked"], attempted),
             revenue_booked_lek=row["revenue"],
             remaining_contacts=row["remaining"],
+            queued_contacts=row["queued"],
         )
 
 

@@ -166,6 +166,7 @@ class CampaignStatus(_Record):
     booking_rate: float
     revenue_booked_lek: int
     remaining_contacts: int
+    queued_contacts: int = 0
 
 
 class ImportCounts(_Record):

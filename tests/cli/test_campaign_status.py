@@ -38,6 +38,7 @@ def test_status_reports_counts_and_rates_and_unknown_names_exit_2(tmp_path: Path
         "booking_rate": 0.5,
         "revenue_booked_lek": 0,
         "remaining_contacts": 1,
+        "queued_contacts": 3,
     }
 
     result = run_elo(tmp_path, "campaign", "status", "Nope")
