@@ -59,6 +59,8 @@ _PERMANENT = frozenset({404, 410, 484, 604})
 # Twirp codes LiveKit uses for "the phone rang out / the call was cancelled" without SIP status.
 _RING_TIMEOUT_CODES = frozenset({"canceled", "deadline_exceeded"})
 _AUTH_CODES = frozenset({"unauthenticated", "permission_denied"})
+# Non-SIP refusals of a request as such (e.g. an unknown trunk id): the set-up is wrong.
+_CONFIG_CODES = frozenset({"invalid_argument", "not_found"})
 # Keeps a server message on one short line in errors that may end up in logs.
 _MAX_DETAIL = 160
 
@@ -67,7 +69,15 @@ class DialerError(Exception):
     """LiveKit could not be asked to dial: unreachable, credentials refused, bad trunk...
 
     The message is one line and never carries the API secret.
+
+    Attributes:
+        configuration: The set-up is wrong (credentials refused, a request LiveKit rejects
+            such as an unknown trunk): every further call would fail the same way.
     """
+
+    def __init__(self, message: str, *, configuration: bool = False) -> None:
+        super().__init__(message)
+        self.configuration = configuration
 
 
 @dataclass(frozen=True)
@@ -250,7 +260,9 @@ class LiveKitDialer:
 
     def _fail(self, exc: BaseException, action: str, *, scrub: str = "") -> DialerError:
         """Turn a non-SIP failure into a one-line DialerError without secrets or the number."""
+        configuration = False
         if isinstance(exc, api.ServerError):
+            configuration = exc.code in _AUTH_CODES or exc.code in _CONFIG_CODES
             if exc.code in _AUTH_CODES:
                 text = f"LiveKit refused the API credentials ({exc.code}) at {self._origin}"
             else:
@@ -262,7 +274,9 @@ class LiveKitDialer:
             text = f"LiveKit API at {self._origin} did not answer in time while trying to {action}"
         else:
             text = f"LiveKit API unreachable at {self._origin} ({type(exc).__name__})"
-        return DialerError(text.replace(self._api_secret, "<secret>") if self._api_secret else text)
+        if self._api_secret:
+            text = text.replace(self._api_secret, "<secret>")
+        return DialerError(text, configuration=configuration)
 
     async def create_room(self, *, room: str, metadata: str, empty_timeout_s: int) -> None:
         """Create the room (LiveKit answers the existing one if it is there).

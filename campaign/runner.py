@@ -30,6 +30,7 @@ from campaign.outcomes import RetryDelays, attempt_outcome, next_step
 from campaign.planner import CampaignRules, next_wake, plan_batch
 from config.settings import AppSettings
 from storage import CallAttempt, Campaign, CampaignContact, Store
+from storage.campaign_queue import NOT_DIALLED
 from storage.models import AttemptOutcome
 from tools.context import system_clock
 
@@ -120,6 +121,7 @@ class CampaignRunner:
         self._wake = asyncio.Event()
         self._stopping = False
         self._lost_lease = False
+        self.problem: str | None = None
 
     @property
     def active(self) -> int:
@@ -149,7 +151,8 @@ class CampaignRunner:
 
         Returns:
             The final progress; ``state`` is ``done`` (every contact finished), ``stopped``,
-            ``until`` or ``no_calling_time``.
+            ``until``, ``no_calling_time`` or ``configuration_error`` (LiveKit refused the set-up;
+            :attr:`problem` says how).
 
         Raises:
             CampaignBusyError: Another live runner holds the campaign.
@@ -204,7 +207,7 @@ class CampaignRunner:
             self.progress.state = "calling" if self._calls else "waiting"
             self._report()
             await self._wait(delay)
-        self.progress.state = "stopped"
+        self.progress.state = "stopped" if self.problem is None else "configuration_error"
         return "paused"
 
     async def _dial_due(self, now: datetime) -> int:
@@ -254,7 +257,9 @@ class CampaignRunner:
         """One call, isolated: whatever happens, the attempt is recorded and the room closed."""
         room = attempt.room or f"elo-{call_id[:16]}"
         outcome: AttemptOutcome = "failed"
-        sip_status: str | None = None
+        # Until the dial starts nothing has reached the patient: such an attempt does not count
+        # against the attempt caps (see Store.claim_contact).
+        sip_status: str | None = NOT_DIALLED
         duration: int | None = None
         permanent = wrong_person = False
         callback_at: datetime | None = None
@@ -280,6 +285,8 @@ class CampaignRunner:
             await self._until_ready(live)
             self.progress.dialled += 1
             self._report()
+            # From here the number may ring: the attempt counts, whatever happens next.
+            sip_status = None
             result = await self._dialer.dial(self._dial_request(contact, room, attempt))
             sip_status = result.sip_status
             if not result.answered:
@@ -300,6 +307,10 @@ class CampaignRunner:
                 wrong_person = end.outcome == "wrong_person"
         except DialerError as exc:
             logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
+            if exc.configuration and self.problem is None:
+                # Every further call would fail the same way and only burn attempts.
+                self.problem = str(exc)
+                self.stop()
         except asyncio.CancelledError:
             logger.info("attempt {}: stopped", attempt.id)
         except Exception as exc:  # one broken call must never stop the campaign

@@ -127,6 +127,8 @@ async def run_campaign(
             restore()
             display.close()
             await dialer.aclose()
+        if runner.problem is not None:
+            raise UsageProblem(f"stopped: {runner.problem}")
         status = await ctx.store.campaign_status(campaign_id=campaign.id)
     return {
         "campaign": name,

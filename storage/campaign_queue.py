@@ -20,6 +20,11 @@ from storage.campaigns import _attempt, _campaign, _contact
 from storage.models import AttemptOutcome, CallAttempt, Campaign, CampaignContact, CampaignState
 from storage.timefmt import from_db, to_db
 
+# The SIP status of an attempt that failed before anything was dialled (the pipeline did not
+# start, LiveKit refused the room): the patient's phone never rang, so it is no call attempt
+# under the calling rules and does not count against any attempt cap.
+NOT_DIALLED = "not_dialled"
+
 # Decides when a number may be called again from its recent attempts and refusals (see
 # campaign.rules.AttemptPolicy); returns None when it may be called now.
 PolicyCheck = Callable[[Sequence[datetime], Sequence[datetime]], datetime | None]
@@ -218,7 +223,7 @@ class CampaignQueueMixin:
         number is not on the do-not-call list and not in another call, the campaign and the
         global caps have room, the campaign's attempts are not used up, and the attempt policy
         (given every attempt to the number since ``history_since``, in any campaign) allows
-        a call now.
+        a call now. Attempts that never dialled (:data:`NOT_DIALLED`) count for neither.
 
         Args:
             contact_id: The contact.
@@ -265,14 +270,17 @@ class CampaignQueueMixin:
             if counts["total"] >= global_cap:
                 return Claim(skipped="global_cap")
             (used,) = await conn.execute_fetchall(
-                "SELECT count(*) AS n FROM call_attempts WHERE contact_id = ?", (contact.id,)
+                "SELECT count(*) AS n FROM call_attempts"
+                " WHERE contact_id = ? AND sip_status IS NOT ?",
+                (contact.id, NOT_DIALLED),
             )
             if used["n"] >= max_attempts:
                 await _close(conn, contact.id, "exhausted")
                 return Claim(skipped="exhausted")
             history = await conn.execute_fetchall(
-                "SELECT started_at, outcome FROM call_attempts WHERE phone = ? AND started_at >= ?",
-                (contact.phone, to_db(history_since)),
+                "SELECT started_at, outcome FROM call_attempts"
+                " WHERE phone = ? AND started_at >= ? AND sip_status IS NOT ?",
+                (contact.phone, to_db(history_since), NOT_DIALLED),
             )
             attempts = [from_db(row["started_at"]) for row in history]
             refusals = [

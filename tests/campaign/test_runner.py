@@ -243,8 +243,52 @@ async def test_one_broken_call_does_not_take_the_others_down(
     assert progress.booked == 2
     contacts = {c.phone: c for c in await store.list_contacts(campaign_id=campaign.id)}
     failed = await store.list_attempts(contact_id=contacts[BUSY].id)
-    assert [(a.outcome, a.sip_status) for a in failed] == [("failed", None)]
+    assert [(a.outcome, a.sip_status) for a in failed] == [("failed", "not_dialled")]
     # Never dialled (the pipeline did not start), its room closed, retried later.
     assert livekit.calls_to(BUSY) == []
     assert contacts[BUSY].next_call_at == START + timedelta(minutes=120)
     assert livekit.rooms == {}
+
+
+@pytest.mark.asyncio
+async def test_attempts_that_never_dialled_do_not_use_up_the_caps(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+) -> None:
+    broken = _BrokenForOne(store=launcher.store, clock=launcher.clock, dialled=launcher.dialled)
+    campaign = await _campaign(store, [BUSY], max_attempts=3)
+
+    await make_runner(campaign, launcher=broken).run(until=START + timedelta(days=2))
+
+    (contact,) = await store.list_contacts(campaign_id=campaign.id)
+    attempts = await store.list_attempts(contact_id=contact.id)
+    # Retried every two hours inside the window, well past 3 per campaign and 4 per 30 days,
+    # because the phone never rang.
+    assert len(attempts) > 4
+    assert {(a.outcome, a.sip_status) for a in attempts} == {("failed", "not_dialled")}
+    assert contact.state == "queued"
+    assert livekit.calls_to(BUSY) == []
+
+
+@pytest.mark.asyncio
+async def test_a_refused_set_up_stops_the_run_instead_of_burning_attempts(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    make_runner: Callable[..., CampaignRunner],
+    run_settings,
+) -> None:
+    no_trunk = run_settings.model_copy(
+        update={"livekit": run_settings.livekit.model_copy(update={"sip_trunk_id": ""})}
+    )
+    phones = [f"+3556970000{i:02d}" for i in range(6)]
+    campaign = await _campaign(store, phones, max_concurrent_calls=1)
+
+    runner = make_runner(campaign, settings=no_trunk)
+    progress = await runner.run(until=START + timedelta(days=1))
+
+    assert progress.state == "configuration_error"
+    assert runner.problem is not None and "invalid_argument" in runner.problem
+    assert len(livekit.requests_for("CreateSIPParticipant")) == 1
+    assert (await store.get_campaign_by_id(campaign_id=campaign.id)).status == "paused"
