@@ -129,6 +129,9 @@ def _add_campaign_parser(commands: Any, common: argparse.ArgumentParser) -> None
         "status", parents=[common], help="outcomes, contact and booking rates, revenue booked"
     )
     status.add_argument("name", help="campaign name")
+    campaign_commands.add_parser(
+        "list", parents=[common], help="every campaign with its status and contacts"
+    )
     run = campaign_commands.add_parser(
         "run", parents=[common], help="dial due contacts (Ctrl-C stops; a restart resumes)"
     )
@@ -256,11 +259,20 @@ async def _dnc(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any
 
 
 async def _campaign(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
-    """``elo campaign create|import|status|run``."""
+    """``elo campaign create|import|status|list|run``."""
     if args.campaign_command == "create":
         return await _campaign_create(args, settings)
     if args.campaign_command == "status":
         return await _campaign_status(args, settings)
+    if args.campaign_command == "list":
+        from cli.runtime import open_context
+
+        async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+            campaigns = await ctx.store.list_campaigns()
+        return {
+            "count": len(campaigns),
+            "campaigns": [c.model_dump(mode="json") for c in campaigns],
+        }
     if args.campaign_command == "run":
         from cli.campaign_run import UsageProblem, run_campaign
 

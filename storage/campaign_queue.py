@@ -17,7 +17,14 @@ from datetime import datetime
 import aiosqlite
 
 from storage.campaigns import _attempt, _campaign, _contact
-from storage.models import AttemptOutcome, CallAttempt, Campaign, CampaignContact, CampaignState
+from storage.models import (
+    AttemptOutcome,
+    CallAttempt,
+    Campaign,
+    CampaignContact,
+    CampaignState,
+    CampaignSummary,
+)
 from storage.timefmt import from_db, to_db
 
 # The SIP status of an attempt that failed before anything was dialled (the pipeline did not
@@ -70,6 +77,27 @@ class CampaignQueueMixin:
             "SELECT * FROM campaigns WHERE id = ?", (campaign_id,)
         )
         return _campaign(rows[0]) if rows else None
+
+    async def list_campaigns(self) -> list[CampaignSummary]:
+        """Every campaign, newest first, with its contact counts (no patient data)."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT c.id, c.name, c.purpose, c.status, c.created_at,"
+            " (SELECT count(*) FROM campaign_contacts k WHERE k.campaign_id = c.id) AS contacts,"
+            " (SELECT count(*) FROM campaign_contacts k"
+            "   WHERE k.campaign_id = c.id AND k.state = 'queued') AS queued,"
+            " c.runner_pid IS NOT NULL AS running_now"
+            " FROM campaigns c ORDER BY c.id DESC"
+        )
+        return [
+            CampaignSummary.model_validate(
+                {
+                    **dict(row),
+                    "created_at": from_db(row["created_at"]),
+                    "running_now": bool(row["running_now"]),
+                }
+            )
+            for row in rows
+        ]
 
     async def set_campaign_status(self, *, campaign_id: int, status: CampaignState) -> None:
         """Set a campaign's status (draft, running, paused, done)."""

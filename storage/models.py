@@ -103,6 +103,25 @@ class Campaign(_Record):
     runner_seen_at: datetime | None = None
 
 
+class CampaignSummary(_Record):
+    """One line of ``elo campaign list``.
+
+    Attributes:
+        contacts: Contacts in the campaign.
+        queued: Contacts not finished yet.
+        running_now: A runner holds the campaign (or died holding it).
+    """
+
+    id: int
+    name: str
+    purpose: CampaignPurpose
+    status: CampaignState
+    created_at: datetime
+    contacts: int
+    queued: int
+    running_now: bool
+
+
 class NewContact(_Record):
     """A contact to add to a campaign, already validated (phone in E.164)."""
 

@@ -1,4 +1,4 @@
-"""`elo campaign create|import` run as a real subprocess, the way clinic staff run it."""
+"""`elo campaign create|import|list` run as a real subprocess, the way clinic staff run it."""
 
 from __future__ import annotations
 
@@ -49,6 +49,27 @@ def test_create_then_import_reports_every_row(tmp_path: Path) -> None:
         assert conn.execute("SELECT phone, name FROM campaign_contacts").fetchall() == [
             (ARTA, "Arta Hoxha")
         ]
+
+
+def test_list_shows_every_campaign_with_counts_and_no_contact_data(tmp_path: Path) -> None:
+    assert ok_json(run_elo(tmp_path, "campaign", "list")) == {"count": 0, "campaigns": []}
+    run_elo(tmp_path, "campaign", "create", "Winter recall", "--purpose", "recall")
+    run_elo(tmp_path, "campaign", "create", "Check-ups", "--purpose", "check_up")
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("name,phone\nArta Hoxha,069 123 4567\nBen Duka,068 222 3344\n", "utf-8")
+    run_elo(tmp_path, "campaign", "import", "Winter recall", str(csv))
+
+    result = run_elo(tmp_path, "campaign", "list")
+    listed = ok_json(result)
+    assert listed["count"] == 2
+    assert [
+        (c["name"], c["purpose"], c["status"], c["contacts"], c["queued"], c["running_now"])
+        for c in listed["campaigns"]
+    ] == [
+        ("Check-ups", "check_up", "draft", 0, 0, False),
+        ("Winter recall", "recall", "draft", 2, 2, False),
+    ]
+    assert "Arta" not in result.stdout and "+355" not in result.stdout
 
 
 def test_unknown_campaign_and_bad_files_are_one_line_and_exit_2(tmp_path: Path) -> None:
