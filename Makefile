@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format run bench bench-pipeline bench-campaign clean install demo
+.PHONY: test lint format run bench bench-pipeline bench-campaign clean install demo demo-campaign
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,3 +43,6 @@ clean:
 
 demo: $(STAMP)
 	$(BIN)/python -m demo.rehearsal
+
+demo-campaign: $(STAMP)
+	$(BIN)/python -m demo.campaign_rehearsal

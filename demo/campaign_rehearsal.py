@@ -1,0 +1,426 @@
+"""A whole outbound campaign rehearsed on this machine, with no keys, no network and no phones.
+
+Three made-up contacts go through the real campaign runner, the real LiveKit dialer and the real
+voice pipeline (Silero VAD, the real Gemini Live service class, Elo's tools on a real SQLite file).
+Two things are stand-ins, and the output says so:
+
+- the PHONES are scripted: a local fake of the LiveKit server API answers the dial for the first
+  contact, gives the second an answering machine and reports the third busy (SIP 486);
+- the MODEL is scripted: the local Gemini Live emulator plays a script, not Gemini. It books the
+  first contact and, on the machine, calls ``voicemail_detected`` then ``end_call("voicemail")``.
+
+Call audio uses the WAV file transport (there is no LiveKit media server here). Every attempt,
+call record, booking and status number is produced by Elo's own code.
+
+Run with ``make demo-campaign`` (``python -m demo.campaign_rehearsal [--out DIR]``). Output goes to
+``demo-output/campaign/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from demo.rehearsal import CALLER, ROOT, _fresh
+from devtools.gemini_emulator import Step
+
+if TYPE_CHECKING:
+    from campaign.calls import CallJob, Progress
+    from config.settings import AppSettings
+    from devtools.gemini_emulator import GeminiLiveEmulator
+    from storage import Campaign, NewContact
+    from tools.context import ToolContext
+
+OUT = ROOT / "demo-output" / "campaign"
+# The answering machine's greeting and beep (espeak-ng; see demo/audio/make_answering_machine.sh).
+MACHINE_WAV = Path(__file__).resolve().parent / "audio" / "answering_machine_sq_16k.wav"
+MACHINE_SAYS = "Numri që telefonuat nuk përgjigjet. Ju lutem lini një mesazh pas sinjalit."
+CAMPAIGN = "Rehearsal"
+# Credentials of the local LiveKit fake only; nothing else accepts them.
+API_KEY = "rehearsal-key"
+API_SECRET = "rehearsal-secret-long-enough-for-hs256"  # noqa: S105 - the local fake's
+TRUNK = "ST_rehearsal"
+# Stop dialling after this long whatever happens (the rehearsal normally ends within a minute).
+SAFETY_LIMIT = timedelta(minutes=3)
+# Calls may happen at any hour, on any day, holidays included: a rehearsal may run at night.
+OPEN_WINDOW = {
+    "window_days": "mon,tue,wed,thu,fri,sat,sun",
+    "window_intervals": "00:00-24:00",
+    "skip_public_holidays": False,
+}
+RING_SECS = 0.5
+
+
+@dataclass(frozen=True)
+class RehearsalContact:
+    """A made-up contact and what its scripted phone does.
+
+    Attributes:
+        name: An obviously made-up name.
+        phone: The number as a clinic might write it. Albania publishes no range reserved for
+            fiction, so these are visibly artificial (069 000 01xx); they only ever reach the
+            local LiveKit fake.
+        phone_does: What the scripted phone does, for the printout.
+        priority: Dial order (highest first): the emulator's single script expects the calls
+            in this order.
+    """
+
+    name: str
+    phone: str
+    phone_does: str
+    priority: int
+
+
+BOOKER = RehearsalContact("Provë Një", "069 000 0101", "answers; the patient books", 3)
+MACHINE = RehearsalContact("Provë Dy", "069 000 0102", "an answering machine answers", 2)
+BUSY = RehearsalContact("Provë Tre", "069 000 0103", "busy (SIP 486)", 1)
+CONTACTS = (BOOKER, MACHINE, BUSY)
+
+
+async def rehearse(out: Path = OUT) -> int:
+    """Run the rehearsal campaign and print what it did.
+
+    Args:
+        out: Folder for the database, log and Elo's audio (emptied first).
+
+    Returns:
+        0 when every contact had one attempt with the scripted outcome, 1 otherwise, 2 when
+        ``out`` holds something else (it is never emptied then).
+    """
+    from cli.runtime import open_context
+    from config.logs import configure_logging
+    from config.settings import load_settings
+    from devtools.gemini_emulator import GeminiLiveEmulator
+    from devtools.livekit_fake import FakeLiveKitServer, SipScript
+    from tools.context import ToolMode
+    from tools.voicemail import voicemail_message
+    from validation import normalize_phone
+
+    if not _safe_to_empty(out):
+        print(
+            f"demo-campaign: {out} is not empty and holds no earlier rehearsal; use another --out"
+        )
+        return 2
+    _fresh(out)
+    groups: dict[str, Any] = {
+        "database": {"path": out / "campaign.db"},
+        "logging": {"file": out / "campaign.jsonl", "level": "INFO"},
+        "pipeline": {"transport": "file"},
+        "calling": OPEN_WINDOW,
+    }
+    base = load_settings(env_file=None, **groups)
+    configure_logging(base.logging, console=False)
+    phones = {c: normalize_phone(c.phone) for c in CONTACTS}
+    async with open_context(base, mode=ToolMode.ADMIN) as ctx:
+        now = ctx.now()
+        # The recorded caller asks for "tomorrow at ten": offer the free slot nearest to it.
+        tomorrow_ten = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+        slot = (
+            await ctx.slots.nearest(tomorrow_ten, timedelta(minutes=30), now, count=1, max_days=60)
+        )[0]
+        script = [
+            *_booking_call(slot.start, BOOKER),
+            WaitForHangUp(),
+            *_voicemail_call(voicemail_message(ctx)),
+        ]
+        async with (
+            GeminiLiveEmulator(script) as emu,
+            FakeLiveKitServer(API_KEY, API_SECRET) as livekit,
+        ):
+            livekit.script(phones[BOOKER], SipScript("answered", ring_secs=RING_SECS))
+            livekit.script(phones[MACHINE], SipScript("answered", ring_secs=RING_SECS))
+            livekit.script(phones[BUSY], SipScript("busy", ring_secs=RING_SECS))
+            settings = load_settings(
+                env_file=None,
+                **groups,
+                google={"api_key": "rehearsal-no-key", "base_url": emu.base_url},
+                livekit={
+                    "url": livekit.url,
+                    "api_key": API_KEY,
+                    "api_secret": API_SECRET,
+                    "sip_trunk_id": TRUNK,
+                },
+            )
+            campaign = await ctx.store.create_campaign(
+                name=CAMPAIGN,
+                purpose="recall",
+                notes="REHEARSAL with a scripted model and scripted phones.",
+                # One call at a time: the emulator plays one script, call after call.
+                max_concurrent_calls=1,
+            )
+            await ctx.store.add_contacts(
+                campaign_id=campaign.id,
+                contacts=[_new_contact(c, phones[c]) for c in CONTACTS],
+            )
+            inputs = {phones[BOOKER]: CALLER, phones[MACHINE]: MACHINE_WAV}
+            print("REHEARSAL: the model is a SCRIPTED local emulator, not Gemini; the phones are")
+            print("a SCRIPTED local LiveKit fake: nobody is called. Contacts are made up.\n")
+            for number, contact in enumerate(CONTACTS, 1):
+                print(f"  contact {number}: scripted phone: {contact.phone_does}")
+            print(f"\nRunning campaign {CAMPAIGN!r}, one call at a time…")
+            progress = await _run(settings, ctx, campaign, emu, inputs, out)
+            script_errors = list(emu.errors)
+            # Reported below with the rest, instead of as a traceback when the emulator closes.
+            emu.errors.clear()
+        if progress.state == "stopped":
+            # The busy and voicemail contacts stay queued for their retries: a real run would
+            # call them again later; the rehearsal stops after one attempt each.
+            print("\nRehearsal ended: every contact had one attempt.")
+        else:
+            print(f"\nRehearsal ended early: {progress.state}.")
+        for error in script_errors:
+            print(f"The scripted model went off script: {error}")
+        ok = await _report(ctx, campaign.id, out) and not script_errors
+    print(f"Database: {out / 'campaign.db'}; log: {out / 'campaign.jsonl'}")
+    return 0 if ok else 1
+
+
+async def _run(
+    settings: AppSettings,
+    ctx: ToolContext,
+    campaign: Campaign,
+    emu: GeminiLiveEmulator,
+    inputs: dict[str, Path],
+    out: Path,
+) -> Progress:
+    """Run the campaign until every contact has had one attempt; returns the final progress."""
+    from campaign.dialer import LiveKitDialer
+    from campaign.launcher import PipelineLauncher
+    from campaign.runner import CampaignRunner
+    from cli.campaign_run import ProgressLine
+    from pipeline.file_transport import WavFileTransport
+    from tools.catalog import default_registry
+
+    def transport(job: CallJob) -> WavFileTransport:
+        # The caller's audio starts a little after the answer, while Elo greets.
+        return WavFileTransport(
+            input_path=inputs.get(job.contact.phone, CALLER),
+            output_path=out / f"attempt-{job.attempt.id}.wav",
+            realtime=True,
+            delay_secs=RING_SECS + 2.0,
+        )
+
+    dialer = LiveKitDialer.from_settings(settings)
+    display = ProgressLine(sys.stdout, tz=ctx.clinic.tz)
+    runner: CampaignRunner | None = None
+
+    def on_progress(progress: Progress) -> None:
+        display(progress)
+        # Failed or busy contacts are queued for a retry later: one attempt each is the rehearsal.
+        if runner is not None and sum(progress.outcomes.values()) >= len(CONTACTS):
+            runner.stop()
+
+    runner = CampaignRunner(
+        store=ctx.store,
+        settings=settings,
+        campaign=campaign,
+        dialer=dialer,
+        launcher=PipelineLauncher(
+            settings=settings,
+            clinic=ctx.clinic,
+            store=ctx.store,
+            registry=default_registry(),
+            transport_factory=transport,
+            session_options={"http_client_args": {"ssl": emu.ssl_context}},
+        ),
+        on_progress=on_progress,
+    )
+    try:
+        return await runner.run(until=ctx.now() + SAFETY_LIMIT)
+    finally:
+        display.close()
+        await dialer.aclose()
+
+
+async def _report(ctx: ToolContext, campaign_id: int, out: Path) -> bool:
+    """Print the campaign status and one line per attempt; keep answered calls' audio only."""
+    from pipeline.call import NOT_ANSWERED
+
+    status = await ctx.store.campaign_status(campaign_id=campaign_id)
+    print("\ncampaign_status:")
+    print(json.dumps(status.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    print("\nAttempts:")
+    outcomes = []
+    contacts = await ctx.store.list_contacts(campaign_id=campaign_id)
+    for number, contact in enumerate(contacts, 1):
+        for attempt in await ctx.store.list_attempts(contact_id=contact.id):
+            outcomes.append(attempt.outcome)
+            call = await ctx.store.get_call(call_id=attempt.call_id) if attempt.call_id else None
+            audio = out / f"attempt-{attempt.id}.wav"
+            answered = call is not None and call.outcome != NOT_ANSWERED
+            where = "no audio (not answered)"
+            if not answered:
+                # Nobody answered: the pipeline's silent file is not a call's audio.
+                audio.unlink(missing_ok=True)
+            elif audio.exists():
+                named = audio.rename(out / f"attempt-{attempt.id}-{attempt.outcome}.wav")
+                where = f"Elo's audio {named.name}"
+            length = "-" if attempt.duration_s is None else f"{attempt.duration_s} s"
+            print(
+                f"  attempt {attempt.id}: contact {number}, outcome {attempt.outcome},"
+                f" SIP {attempt.sip_status or '-'}, {length}, {where}"
+            )
+    now = ctx.now()
+    for appointment in await ctx.store.list_appointments(
+        start=now, end=now + timedelta(days=90), active_only=True
+    ):
+        local = appointment.starts_at.astimezone(ctx.clinic.tz)
+        print(
+            f"Booked: appointment {appointment.id}, {appointment.service_id},"
+            f" {local:%A %Y-%m-%d %H:%M} ({ctx.clinic.time_zone}), {appointment.price_lek} lek,"
+            f" source {appointment.source}"
+        )
+    return sorted(outcomes) == ["booked", "busy", "voicemail"]
+
+
+def _safe_to_empty(out: Path) -> bool:
+    """Whether ``out`` may be emptied: missing, empty, or an earlier rehearsal's output."""
+    return not out.exists() or not any(out.iterdir()) or (out / "campaign.db").exists()
+
+
+def _new_contact(contact: RehearsalContact, phone: str) -> NewContact:
+    from storage import NewContact
+    from validation import normalize_name
+
+    return NewContact(phone=phone, name=normalize_name(contact.name), priority=contact.priority)
+
+
+@dataclass
+class WaitForHangUp(Step):
+    """An emulator script step: wait until the client closes the current connection.
+
+    The emulator plays one script across connections, so between two calls the script must
+    wait for the first call to hang up; otherwise the next call's first step could still run
+    on the ending call's connection.
+
+    Attributes:
+        timeout: Seconds to wait before the script fails.
+    """
+
+    timeout: float = 60.0
+
+    async def run(self, emu: Any, conn: Any) -> None:
+        """Return once ``conn`` is closed."""
+        await emu.wait_until(lambda _emu: conn.closed, timeout=self.timeout)
+
+
+def _greeting() -> list[Step]:
+    from devtools.gemini_emulator import (
+        model_audio,
+        output_transcription,
+        turn_complete,
+        wait_for_client_content,
+    )
+
+    return [
+        wait_for_client_content(),  # Elo is told the callee answered: it speaks first
+        model_audio(1.0),
+        output_transcription(
+            "Përshëndetje, jam Elo, asistenti automatik i Klinikës Dentare Buzëqeshja. Ju"
+            " telefonoj për kontrollin gjashtëmujor. Nëse nuk doni më thirrje, mjafton ta thoni."
+        ),
+        turn_complete(),
+    ]
+
+
+def _booking_call(start: datetime, contact: RehearsalContact) -> list[Step]:
+    from devtools.gemini_emulator import (
+        input_transcription,
+        model_audio,
+        output_transcription,
+        tool_call,
+        turn_complete,
+        wait_for_audio,
+    )
+
+    day, time = start.date().isoformat(), start.strftime("%H:%M")
+    return [
+        *_greeting(),
+        wait_for_audio(seconds=1.5, timeout=20),
+        input_transcription("Përshëndetje, dua një kontroll."),
+        model_audio(0.5),
+        output_transcription("Me kënaqësi. Kur ju përshtatet?"),
+        turn_complete(),
+        wait_for_audio(seconds=1.0, timeout=20),
+        input_transcription("Nesër në orën dhjetë."),
+        tool_call(
+            "check_available_slots",
+            {"preferred_date": f"{day}T{time}", "service_type": "checkup"},
+            id="slots",
+        ),
+        model_audio(0.8),
+        output_transcription(f"Ora më e afërt e lirë është {day} në orën {time}. Po e rezervoj."),
+        tool_call(
+            "schedule_appointment",
+            {
+                "patient_name": contact.name,
+                "preferred_date": f"{day}T{time}",
+                "service_type": "checkup",
+                "phone_number": contact.phone,
+            },
+            id="book",
+        ),
+        model_audio(0.8),
+        output_transcription(f"U rezervua: kontroll më {day} në orën {time}."),
+        tool_call("end_call", {"reason": "completed"}, id="bye"),
+        model_audio(0.5),
+        output_transcription("Faleminderit, mirupafshim!"),
+        turn_complete(),
+    ]
+
+
+def _voicemail_call(message: str) -> list[Step]:
+    from devtools.gemini_emulator import (
+        input_transcription,
+        model_audio,
+        output_transcription,
+        tool_call,
+        turn_complete,
+        wait_for_audio,
+    )
+
+    return [
+        *_greeting(),
+        # Audio reaches the model only while Silero VAD hears speech: the machine's greeting.
+        wait_for_audio(seconds=2.0, timeout=20),
+        input_transcription(MACHINE_SAYS),
+        tool_call("voicemail_detected", {"evidence": "greeting asks to leave a message"}, id="vm"),
+        model_audio(1.5),
+        output_transcription(message),
+        turn_complete(),
+        tool_call("end_call", {"reason": "voicemail"}, id="vm-bye"),
+        model_audio(0.3),
+        output_transcription("Mirupafshim."),
+        turn_complete(),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``make demo-campaign``.
+
+    Args:
+        argv: Command-line arguments (``--out DIR``); None reads ``sys.argv``.
+
+    Returns:
+        The process exit code: 0 when the rehearsal went as scripted.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m demo.campaign_rehearsal",
+        description="Rehearse an outbound campaign offline (scripted model, scripted phones).",
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default {OUT})")
+    args = parser.parse_args(argv)
+    logger.remove()
+    return asyncio.run(rehearse(args.out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
