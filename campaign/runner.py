@@ -36,6 +36,8 @@ from tools.context import system_clock
 
 # Seconds the pipeline may take to join the room before the attempt fails.
 READY_TIMEOUT_S = 30.0
+# Seconds a cancelled pipeline gets to end before its attempt is recorded anyway.
+STOP_TIMEOUT_S = 5.0
 # Seconds an empty room lives on at LiveKit after a crash (it is deleted after each call anyway).
 ROOM_EMPTY_TIMEOUT_S = 120
 # Shortest idle wait, so a due contact that cannot be claimed (e.g. its number is in another
@@ -346,8 +348,10 @@ class CampaignRunner:
         try:
             if live is not None and not live.done():
                 await live.cancel(reason="the call attempt ended")
+                # A pipeline still joining its room only stops when the join gives up; the
+                # attempt is recorded without waiting for that.
                 with contextlib.suppress(Exception):
-                    await live.wait()
+                    await asyncio.wait_for(live.wait(), timeout=STOP_TIMEOUT_S)
             try:
                 await self._dialer.hang_up(room=room)
             except DialerError as exc:

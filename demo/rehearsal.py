@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -112,8 +111,11 @@ async def rehearse(out: Path = OUT) -> int:
 
 
 def _fresh(out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    """Empty ``out`` of earlier files; sub-folders (another rehearsal's output) are kept."""
+    out.mkdir(parents=True, exist_ok=True)
+    for path in out.iterdir():
+        if path.is_file() or path.is_symlink():
+            path.unlink()
 
 
 def _groups(settings):
