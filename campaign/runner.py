@@ -205,7 +205,9 @@ class CampaignRunner:
             delay = min(delay, poll)
             if until is not None:
                 delay = max(0.0, min(delay, (until - now).total_seconds()))
-            self.progress.waiting_until = now + timedelta(seconds=delay) if not started else None
+            # The earliest possible next call (a window opening, a retry falling due), which
+            # may lie beyond this wait: the runner also looks again every poll_secs.
+            self.progress.waiting_until = wake if not started and not self._calls else None
             self.progress.state = "calling" if self._calls else "waiting"
             self._report()
             await self._wait(delay)

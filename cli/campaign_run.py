@@ -65,7 +65,7 @@ class ProgressLine:
             f"remaining {progress.remaining}",
         ]
         if progress.state == "waiting" and progress.waiting_until is not None:
-            parts.append(f"next check {_local(progress.waiting_until, self._tz)}")
+            parts.append(f"next call {_local(progress.waiting_until, self._tz)}")
         elif progress.state not in ("calling", "waiting"):
             parts.append(progress.state)
         return " | ".join(parts)

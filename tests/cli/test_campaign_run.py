@@ -360,7 +360,7 @@ def test_progress_line_shows_counts_and_state_words_only() -> None:
     assert line.render(progress) == ("dialled 3 | answered 2 | booked 1 | in call 1 | remaining 7")
     progress.state = "waiting"
     progress.waiting_until = datetime(2026, 12, 2, 9, 30, tzinfo=ZoneInfo("UTC"))
-    assert line.render(progress).endswith("| next check Wed 10:30")  # the clinic's zone
+    assert line.render(progress).endswith("| next call Wed 10:30")  # the clinic's zone
     for state in ("done", "stopped", "until", "no_calling_time"):
         progress.state = state
         assert line.render(progress).endswith(f"| {state}")
