@@ -23,16 +23,16 @@ from devtools.livekit_fake import FakeLiveKitServer, SipScript, SipTransferScrip
 from storage import NewContact, Store
 from tests.campaign.conftest import API_KEY, API_SECRET, SimulatedTime
 from tests.conftest import DEFAULT_NOW, FixedClock
-from tests.pipeline.test_call_failures import (
+from tests.pipeline.harness import (
     BOOKING,
     NAME,
     NO_GOODBYE_FALLBACK,
     NO_IDLE_END,
     PHONE,
-    _file_transport,
-    _goodbye,
-    _greeting,
-    _settings,
+    call_settings,
+    file_transport,
+    goodbye,
+    greeting,
 )
 from tools.catalog import default_registry
 
@@ -45,7 +45,7 @@ async def _run(
     clinic: Any,
     clock: FixedClock,
 ):
-    settings = _settings(
+    settings = call_settings(
         tmp_path,
         emu,
         pipeline=NO_IDLE_END,
@@ -67,7 +67,7 @@ async def _run(
         clinic=clinic,
         store=store,
         registry=default_registry(),
-        transport_factory=lambda job: _file_transport(tmp_path),
+        transport_factory=lambda job: file_transport(tmp_path),
         clock=clock,
         session_options={
             "http_client_args": {"ssl": emu.ssl_context},
@@ -100,10 +100,10 @@ async def test_a_campaign_call_books_through_the_real_pipeline(
     tmp_path: Path, store: Store, clinic: Any, clock: FixedClock
 ) -> None:
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         tool_call("schedule_appointment", BOOKING, id="book"),
-        *_goodbye("completed"),
+        *goodbye("completed"),
     ]
     async with GeminiLiveEmulator(script) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
         progress, contact, attempt = await _run(tmp_path, emu, lk, store, clinic, clock)
@@ -126,10 +126,10 @@ async def test_a_failed_transfer_becomes_a_staff_follow_up(
     tmp_path: Path, store: Store, clinic: Any, clock: FixedClock
 ) -> None:
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         tool_call("transfer_to_human", {"reason": "wants to talk about a bill"}, id="xfer"),
-        *_goodbye("completed"),
+        *goodbye("completed"),
     ]
     async with GeminiLiveEmulator(script) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
         lk.script_transfer(SipTransferScript(outcome="fail", sip_code=603))

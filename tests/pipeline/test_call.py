@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from config.settings import AppSettings, load_settings
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
     input_transcription,
@@ -23,24 +22,17 @@ from devtools.gemini_emulator import (
     wait_for_audio,
     wait_for_client_content,
 )
-from pipeline.call import CallSession
-from pipeline.file_transport import WavFileTransport
+from pipeline.call import CallResult
 from pipeline.metadata import CallMetadata
 from storage import Store
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
-CALLER = FIXTURES / "caller_sq_16k.wav"
-PHONE = "+355691234567"
-
-
-def _settings(tmp_path: Path, emu: GeminiLiveEmulator, **pipeline: Any) -> AppSettings:
-    return load_settings(
-        env_file=None,
-        database={"path": tmp_path / "elo.db"},
-        logging={"file": tmp_path / "logs" / "elo.jsonl"},
-        google={"api_key": "test-key", "base_url": emu.base_url, "model": "models/emulated"},
-        pipeline={"transport": "file", **pipeline},
-    )
+from tests.pipeline.harness import (
+    BOOKING,
+    CALL_ID,
+    PHONE,
+    call_settings,
+    file_transport,
+    new_call,
+)
 
 
 async def _run_call(
@@ -50,48 +42,11 @@ async def _run_call(
     clinic: Any,
     clock: Any,
     **session: Any,
-):
-    settings = _settings(tmp_path, emu)
-    holder: dict[str, CallSession] = {}
-
-    async def input_finished() -> None:
-        # The caller's recording is over; the script decides when the call ends.
-        return None
-
-    transport = WavFileTransport(
-        input_path=CALLER,
-        output_path=tmp_path / "elo.wav",
-        # A call runs at the pace of speech: the model is connected before the caller talks,
-        # and the caller waits for Elo's greeting.
-        realtime=True,
-        delay_secs=1.0,
-        on_input_finished=input_finished,
-    )
-    from tools.catalog import default_registry
-
-    call = CallSession(
-        settings=settings,
-        clinic=clinic,
-        store=store,
-        registry=default_registry(),
-        metadata=CallMetadata(
-            call_id="call-1", patient_name="Arbër Çela", phone=PHONE, reason="kontrolli"
-        ),
-        transport=transport,
-        clock=clock,
-        http_client_args={"ssl": emu.ssl_context},
-        **session,
-    )
-    holder["call"] = call
+) -> CallResult:
+    # Unlike ``harness.run_call``: the product's own goodbye wait and silence timeout, no guard.
+    settings = call_settings(tmp_path, emu)
+    call = new_call(tmp_path, emu, store, clinic, clock, settings=settings, **session)
     return await call.run()
-
-
-BOOKING = {
-    "patient_name": "Arbër Çela",
-    "preferred_date": "2026-12-02T10:00",
-    "service_type": "checkup",
-    "phone_number": "069 123 4567",
-}
 
 
 @pytest.mark.asyncio
@@ -176,22 +131,13 @@ async def test_refused_model_connection_fails_the_call_with_a_reason(
 async def test_an_operator_can_cancel_a_running_call(tmp_path, store, clinic, clock):
     import asyncio
 
-    from tools.catalog import default_registry
-
     script = [wait_for_client_content(), model_audio(0.2), turn_complete()]
     async with GeminiLiveEmulator(script) as emu:
-        transport = WavFileTransport(
-            input_path=CALLER, output_path=tmp_path / "elo.wav", realtime=True
-        )
-        call = CallSession(
-            settings=_settings(tmp_path, emu),
-            clinic=clinic,
-            store=store,
-            registry=default_registry(),
-            metadata=CallMetadata(call_id="call-1", phone=PHONE),
-            transport=transport,
-            clock=clock,
-            http_client_args={"ssl": emu.ssl_context},
+        settings = call_settings(tmp_path, emu)
+        line = file_transport(tmp_path, delay_secs=0.0)
+        meta = CallMetadata(call_id=CALL_ID, phone=PHONE)
+        call = new_call(
+            tmp_path, emu, store, clinic, clock, settings=settings, transport=line, metadata=meta
         )
         running = asyncio.create_task(call.run())
         await emu.wait_until(lambda e: e.connection_count >= 1, timeout=10)

@@ -6,7 +6,6 @@ Every test also checks that the call leaves nothing running behind it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import wave
@@ -18,10 +17,8 @@ import pytest
 from loguru import logger
 
 from config.logs import configure_logging
-from config.settings import AppSettings, load_settings
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
-    Step,
     close,
     input_transcription,
     model_audio,
@@ -30,49 +27,27 @@ from devtools.gemini_emulator import (
     tool_call,
     turn_complete,
     wait_for_audio,
-    wait_for_client_content,
 )
-from pipeline.call import CallResult, CallSession
-from pipeline.file_transport import WavFileTransport
-from pipeline.metadata import CallMetadata
 from pipeline.transports import make_transport
-from storage import CallRecord, Store
-from tools.catalog import default_registry
+from storage import CallRecord
+from tests.pipeline.harness import (
+    BOOKING,
+    CALL_ID,
+    NAME,
+    NO_IDLE_END,
+    SPOKEN_PHONE,
+    assert_nothing_left_running,
+    call_settings,
+    file_transport,
+    goodbye,
+    greeting,
+    run_call,
+    tool_results,
+)
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
-CALLER = FIXTURES / "caller_sq_16k.wav"
-NAME = "Arbër Çela"
-PHONE = "+355691234567"
-SPOKEN_PHONE = "069 123 4567"
 # Every way the phone number could be written in a log line.
 PHONE_FORMS = ("0691234567", "069 123 4567", "+355691234567", "355691234567", "+355 69 123 4567")
-CALL_ID = "call-1"
-# A call that should end by itself gets this long before the test gives up on it. The silence
-# timeout and end_call's wait for the goodbye are set well above it, so a call that only ends
-# by going idle, or by giving up on the goodbye, fails the test.
-HANG_GUARD_SECS = 20
-NO_IDLE_END = {"silence_timeout_secs": 120}
-NO_GOODBYE_FALLBACK = 120.0
-
-BOOKING = {
-    "patient_name": NAME,
-    "preferred_date": "2026-12-02T10:00",
-    "service_type": "checkup",
-    "phone_number": SPOKEN_PHONE,
-}
 SECOND_BOOKING = {**BOOKING, "preferred_date": "2026-12-03T10:00"}
-
-
-def _settings(tmp_path: Path, emu: GeminiLiveEmulator, **groups: Any) -> AppSettings:
-    pipeline = {"transport": "file", **groups.pop("pipeline", {})}
-    return load_settings(
-        env_file=None,
-        database={"path": tmp_path / "elo.db"},
-        logging={"file": tmp_path / "logs" / "elo.jsonl", "level": "DEBUG"},
-        google={"api_key": "test-key", "base_url": emu.base_url, "model": "models/emulated"},
-        pipeline=pipeline,
-        **groups,
-    )
 
 
 def _silent_wav(path: Path, seconds: float = 0.5) -> Path:
@@ -84,86 +59,9 @@ def _silent_wav(path: Path, seconds: float = 0.5) -> Path:
     return path
 
 
-def _file_transport(tmp_path: Path, caller: Path = CALLER) -> WavFileTransport:
-    # Real-time pace, as on a call: the model is connected before the caller talks.
-    return WavFileTransport(
-        input_path=caller, output_path=tmp_path / "elo.wav", realtime=True, delay_secs=1.0
-    )
-
-
-async def _run_call(
-    tmp_path: Path,
-    emu: GeminiLiveEmulator,
-    store: Store,
-    clinic: Any,
-    clock: Any,
-    *,
-    settings: AppSettings | None = None,
-    transport: Any = None,
-    **session: Any,
-) -> CallResult:
-    """Run one call to its end (or fail the test after ``HANG_GUARD_SECS``)."""
-    session.setdefault("goodbye_timeout", NO_GOODBYE_FALLBACK)
-    call = CallSession(
-        settings=settings or _settings(tmp_path, emu, pipeline=NO_IDLE_END),
-        clinic=clinic,
-        store=store,
-        registry=default_registry(),
-        metadata=CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="kontrolli"),
-        transport=transport or _file_transport(tmp_path),
-        clock=clock,
-        http_client_args={"ssl": emu.ssl_context},
-        **session,
-    )
-    # Not asyncio.timeout: Pipecat's runner absorbs a cancellation and goes on waiting, so a
-    # timeout around it would neither stop the call nor fail the test.
-    task = asyncio.create_task(call.run())
-    done, _ = await asyncio.wait({task}, timeout=HANG_GUARD_SECS)
-    if not done:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        pytest.fail(f"the call did not end by itself within {HANG_GUARD_SECS} s")
-    return task.result()
-
-
-async def _assert_nothing_left_running() -> None:
-    """No pipeline, model connection, transport or saver task outlives the call."""
-    await asyncio.sleep(0.1)  # let tasks that are already done be collected
-    current = asyncio.current_task()
-    left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-    assert not left, [t.get_name() for t in left]
-
-
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
-
-
-def _responses(emu: GeminiLiveEmulator) -> dict[str, Any]:
-    """The tool results the model got, by call id (pipecat wraps them as ``{"value": ...}``)."""
-    out: dict[str, Any] = {}
-    for r in emu.function_responses:
-        value = r.response.get("value", r.response) if isinstance(r.response, dict) else r.response
-        out[str(r.id)] = json.loads(value) if isinstance(value, str) else value
-    return out
-
-
-def _greeting() -> list[Step]:
-    return [
-        wait_for_client_content(),  # Elo is told the patient answered: it speaks first
-        model_audio(0.2),
-        output_transcription("Përshëndetje, jam asistenti automatik i klinikës."),
-        turn_complete(),
-    ]
-
-
-def _goodbye(reason: str, text: str = "Mirupafshim.", *, id: str = "bye") -> list[Step]:
-    return [
-        tool_call("end_call", {"reason": reason}, id=id),
-        model_audio(0.1),
-        output_transcription(text),
-        turn_complete(),
-    ]
 
 
 def _texts(record: CallRecord, role: str) -> list[str]:
@@ -185,16 +83,16 @@ async def test_end_call_reason_is_the_outcome_and_the_call_ends_after_the_goodby
     tmp_path, store, clinic, clock, said, reason
 ):
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         input_transcription(said),
-        *_goodbye(reason, "Në rregull. Mirupafshim."),
+        *goodbye(reason, "Në rregull. Mirupafshim."),
     ]
     async with GeminiLiveEmulator(script) as emu:
         # The silence timeout is far beyond the hang guard: only end_call can end this call.
-        result = await _run_call(tmp_path, emu, store, clinic, clock)
+        result = await run_call(tmp_path, emu, store, clinic, clock)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     record = await store.get_call(call_id=CALL_ID)
     assert record is not None and record.ended_at is not None
@@ -203,7 +101,7 @@ async def test_end_call_reason_is_the_outcome_and_the_call_ends_after_the_goodby
     # The goodbye turn was heard and recorded before the call ended.
     assert _texts(record, "patient") == [said]
     assert _texts(record, "elo")[-1] == "Në rregull. Mirupafshim."
-    assert _responses(emu)["bye"]["status"] == "ending"
+    assert tool_results(emu)["bye"]["status"] == "ending"
     assert record.counters["tool_calls_by_name"] == {"end_call": 1}
     assert record.tool_calls == 1 and record.appointments_booked == 0
     assert _rows(tmp_path / "elo.db", "SELECT COUNT(*) FROM appointments") == [(0,)]
@@ -215,7 +113,7 @@ async def test_end_call_without_a_goodbye_after_it_still_ends_the_call(
 ):
     # The model said goodbye first and then called end_call: no turn follows the result.
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         input_transcription("Jo, faleminderit."),
         model_audio(0.1),
@@ -224,9 +122,9 @@ async def test_end_call_without_a_goodbye_after_it_still_ends_the_call(
         tool_call("end_call", {"reason": "declined"}, id="bye"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        result = await _run_call(tmp_path, emu, store, clinic, clock, goodbye_timeout=1.0)
+        result = await run_call(tmp_path, emu, store, clinic, clock, goodbye_timeout=1.0)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     assert (result.record.outcome, result.record.outcome_reason) == ("declined", "declined")
     stored = await store.get_call(call_id=CALL_ID)
@@ -242,7 +140,7 @@ async def test_malformed_tool_calls_get_error_results_and_the_call_goes_on(
     tmp_path, store, clinic, clock
 ):
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         input_transcription("Dua një kontroll."),
         # A tool that does not exist.
@@ -256,14 +154,14 @@ async def test_malformed_tool_calls_get_error_results_and_the_call_goes_on(
         model_audio(0.1),
         output_transcription("Ora nëntë është e lirë."),
         turn_complete(),
-        *_goodbye("completed"),
+        *goodbye("completed"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        await _run_call(tmp_path, emu, store, clinic, clock)
+        await run_call(tmp_path, emu, store, clinic, clock)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
-    responses = _responses(emu)
+    responses = tool_results(emu)
     for bad in ("unknown", "types", "missing"):
         assert isinstance(responses[bad], dict), (bad, responses[bad])
         assert responses[bad]["error"] and responses[bad]["hint"], bad
@@ -300,7 +198,7 @@ async def test_a_dropped_model_connection_resumes_and_the_call_books(
     tmp_path, store, clinic, clock
 ):
     script = [
-        *_greeting(),
+        *greeting(),
         resumption_update("handle-1"),
         wait_for_audio(seconds=0.5),
         input_transcription("Dua një kontroll nesër në orën dhjetë."),
@@ -311,17 +209,17 @@ async def test_a_dropped_model_connection_resumes_and_the_call_books(
         model_audio(0.1),
         output_transcription("U rezervua."),
         turn_complete(),
-        *_goodbye("completed"),
+        *goodbye("completed"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        result = await _run_call(tmp_path, emu, store, clinic, clock)
+        result = await run_call(tmp_path, emu, store, clinic, clock)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     assert emu.connection_count == 2
     assert emu.setups[0].resumption_handle is None
     assert emu.setups[1].resumption_handle == "handle-1"
-    assert _responses(emu)["book"]["status"] == "booked"
+    assert tool_results(emu)["book"]["status"] == "booked"
     record = result.record
     assert (record.outcome, record.outcome_reason) == ("booked", "completed")
     assert record.appointments_booked == 1
@@ -338,7 +236,7 @@ async def test_a_dropped_model_connection_resumes_and_the_call_books(
 @pytest.mark.asyncio
 async def test_a_second_booking_over_the_cap_is_refused_politely(tmp_path, store, clinic, clock):
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         input_transcription("Dua dy takime, për mua dhe për vëllain."),
         tool_call("schedule_appointment", BOOKING, id="first"),
@@ -346,15 +244,17 @@ async def test_a_second_booking_over_the_cap_is_refused_politely(tmp_path, store
         model_audio(0.1),
         output_transcription("Njërin e rezervova; për tjetrin do t'ju telefonojë klinika."),
         turn_complete(),
-        *_goodbye("completed"),
+        *goodbye("completed"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        settings = _settings(tmp_path, emu, pipeline=NO_IDLE_END, limits={"bookings_per_call": 1})
-        result = await _run_call(tmp_path, emu, store, clinic, clock, settings=settings)
+        settings = call_settings(
+            tmp_path, emu, pipeline=NO_IDLE_END, limits={"bookings_per_call": 1}
+        )
+        result = await run_call(tmp_path, emu, store, clinic, clock, settings=settings)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
-    responses = _responses(emu)
+    responses = tool_results(emu)
     assert responses["first"]["status"] == "booked"
     refusal = responses["second"]
     assert "booking limit" in refusal["error"] and refusal["hint"]
@@ -377,14 +277,14 @@ async def test_a_second_booking_over_the_cap_is_refused_politely(tmp_path, store
 async def test_a_call_where_nobody_speaks_after_the_greeting_ends_as_no_response(
     tmp_path, store, clinic, clock
 ):
-    async with GeminiLiveEmulator(_greeting()) as emu:
-        settings = _settings(tmp_path, emu, pipeline={"silence_timeout_secs": 5})
-        transport = _file_transport(tmp_path, _silent_wav(tmp_path / "silence.wav"))
-        result = await _run_call(
+    async with GeminiLiveEmulator(greeting()) as emu:
+        settings = call_settings(tmp_path, emu, pipeline={"silence_timeout_secs": 5})
+        transport = file_transport(tmp_path, _silent_wav(tmp_path / "silence.wav"))
+        result = await run_call(
             tmp_path, emu, store, clinic, clock, settings=settings, transport=transport
         )
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     record = result.record
     assert (record.outcome, record.outcome_reason) == ("no_response", "silence")
@@ -402,17 +302,17 @@ async def test_a_call_where_nobody_speaks_after_the_greeting_ends_as_no_response
 @pytest.mark.asyncio
 async def test_an_unreachable_livekit_server_fails_the_call(tmp_path, store, clinic, clock):
     async with GeminiLiveEmulator([]) as emu:
-        settings = _settings(
+        settings = call_settings(
             tmp_path,
             emu,
             pipeline={"transport": "livekit"},
             livekit={"url": "ws://127.0.0.1:1", "api_key": "key", "api_secret": "secret" * 6},
         )
         transport = make_transport(settings, room="room-1")
-        result = await _run_call(
+        result = await run_call(
             tmp_path, emu, store, clinic, clock, settings=settings, transport=transport
         )
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     record = result.record
     assert record.outcome == "failed"
@@ -441,21 +341,21 @@ async def test_the_log_file_holds_no_patient_data_while_the_transcript_does(
 ):
     said = f"Unë jam {NAME}, numri im është {SPOKEN_PHONE}."
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         input_transcription(said),
         tool_call("schedule_appointment", BOOKING, id="book"),
         model_audio(0.1),
         output_transcription(f"Faleminderit, {NAME}. U rezervua."),
         turn_complete(),
-        *_goodbye("completed", f"Mirupafshim, {NAME}."),
+        *goodbye("completed", f"Mirupafshim, {NAME}."),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        settings = _settings(tmp_path, emu, pipeline=NO_IDLE_END)
+        settings = call_settings(tmp_path, emu, pipeline=NO_IDLE_END)
         configure_logging(settings.logging, console=False)
-        result = await _run_call(tmp_path, emu, store, clinic, clock, settings=settings)
+        result = await run_call(tmp_path, emu, store, clinic, clock, settings=settings)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
     logger.remove()  # closes the file sink, so everything is on disk
 
     assert settings.logging.file is not None

@@ -1,7 +1,7 @@
 """An opt-out honoured within the same call: the bound number is listed, the call ends opted_out.
 
 A real call (pipeline and GeminiLiveLLMService against the local emulator, real SQLite), reusing
-the harness of ``test_call_failures``.
+the shared harness in ``tests.pipeline.harness``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from devtools.gemini_emulator import (
     turn_complete,
     wait_for_audio,
 )
-from tests.pipeline.test_call_failures import (
+from tests.pipeline.harness import (
     CALL_ID,
     PHONE,
-    _assert_nothing_left_running,
-    _goodbye,
-    _greeting,
-    _responses,
-    _run_call,
+    assert_nothing_left_running,
+    goodbye,
+    greeting,
+    run_call,
+    tool_results,
 )
 
 
@@ -34,7 +34,7 @@ async def test_patient_who_opts_out_is_listed_and_the_call_ends_opted_out(
 ):
     said = "Mos më telefononi më, ju lutem."
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         input_transcription(said),
         # The model tries to name a number: refused, nothing listed.
@@ -44,14 +44,14 @@ async def test_patient_who_opts_out_is_listed_and_the_call_ends_opted_out(
         model_audio(0.1),
         output_transcription("Në rregull, nuk do t'ju telefonojmë më."),
         turn_complete(),
-        *_goodbye("opted_out", "Mirupafshim."),
+        *goodbye("opted_out", "Mirupafshim."),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        await _run_call(tmp_path, emu, store, clinic, clock)
+        await run_call(tmp_path, emu, store, clinic, clock)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
-    responses = _responses(emu)
+    responses = tool_results(emu)
     assert "error" in responses["sneaky"]
     assert responses["optout"]["status"] == "opted_out"
     entries = await store.list_do_not_call()

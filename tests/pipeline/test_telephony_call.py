@@ -1,8 +1,8 @@
 """Outbound-call telephony in real calls: greeting on answer, transfer to staff, voicemail.
 
 Each call is the real pipeline and GeminiLiveLLMService against the local emulator, with tools on
-a real SQLite file (the harness of ``test_call_failures``). The telephony side is a small fake
-of the narrow :class:`pipeline.telephony.Telephony` interface.
+a real SQLite file (the harness in ``tests.pipeline.harness``). The telephony side is a small
+fake of the narrow :class:`pipeline.telephony.Telephony` interface.
 """
 
 from __future__ import annotations
@@ -28,28 +28,27 @@ from devtools.gemini_emulator import (
     wait_for_audio,
     wait_for_client_content,
 )
-from pipeline.call import CallResult, CallSession
 from pipeline.metadata import CallMetadata
 from pipeline.telephony import TransferOutcome
 from pipeline.watchdogs import LongGreetingWatch
-from tests.pipeline.test_call_failures import (
+from tests.pipeline.harness import (
     CALL_ID,
     CALLER,
     FIXTURES,
-    HANG_GUARD_SECS,
     NAME,
     NO_GOODBYE_FALLBACK,
     NO_IDLE_END,
     PHONE,
-    _assert_nothing_left_running,
-    _file_transport,
-    _goodbye,
-    _greeting,
-    _responses,
-    _run_call,
-    _settings,
+    assert_nothing_left_running,
+    call_settings,
+    file_transport,
+    goodbye,
+    greeting,
+    new_call,
+    run_call,
+    tool_results,
+    until_done,
 )
-from tools.catalog import default_registry
 
 CLINIC_TARGET = "tel:+35542223344"
 GREETING_CUE = "Pacienti sapo u përgjigj"  # the start of the session's "greet now" message
@@ -79,15 +78,6 @@ def _raw_tool_call(name: str, args: dict[str, Any], id: str) -> Any:
     return send({"toolCall": {"functionCalls": [{"id": id, "name": name, "args": args}]}})
 
 
-async def _until_done(task: asyncio.Task[CallResult]) -> CallResult:
-    done, _ = await asyncio.wait({task}, timeout=HANG_GUARD_SECS)
-    if not done:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        pytest.fail(f"the call did not end by itself within {HANG_GUARD_SECS} s")
-    return task.result()
-
-
 # --- greeting on answer -----------------------------------------------------------------------
 
 
@@ -95,19 +85,13 @@ async def _until_done(task: asyncio.Task[CallResult]) -> CallResult:
 async def test_with_wait_for_answer_elo_greets_only_once_the_callee_answered(
     tmp_path, store, clinic, clock
 ):
-    script = [*_greeting(), wait_for_audio(seconds=0.5), *_goodbye("completed")]
+    script = [*greeting(), wait_for_audio(seconds=0.5), *goodbye("completed")]
     async with GeminiLiveEmulator(script) as emu:
-        call = CallSession(
-            settings=_settings(tmp_path, emu, pipeline=NO_IDLE_END),
-            clinic=clinic,
-            store=store,
-            registry=default_registry(),
-            metadata=CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE),
-            transport=_file_transport(tmp_path),
-            clock=clock,
-            http_client_args={"ssl": emu.ssl_context},
-            goodbye_timeout=NO_GOODBYE_FALLBACK,
-            wait_for_answer=True,
+        settings = call_settings(tmp_path, emu, pipeline=NO_IDLE_END)
+        metadata = CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE)
+        options = {"goodbye_timeout": NO_GOODBYE_FALLBACK, "wait_for_answer": True}
+        call = new_call(
+            tmp_path, emu, store, clinic, clock, settings=settings, metadata=metadata, **options
         )
         running = asyncio.create_task(call.run())
         await asyncio.wait_for(call.ready.wait(), timeout=10)
@@ -121,9 +105,9 @@ async def test_with_wait_for_answer_elo_greets_only_once_the_callee_answered(
 
         await call.callee_answered()
         await call.callee_answered()  # a second answer does not greet twice
-        result = await _until_done(running)
+        result = await until_done(running)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     contents = _contents(emu)
     assert len(contents) == 1 and GREETING_CUE in contents[0]
@@ -139,16 +123,11 @@ async def test_ready_is_set_when_the_call_is_refused_before_it_starts(
 
     await store.add_do_not_call(phone=PHONE, reason="asked", source="cli")
     async with GeminiLiveEmulator([]) as emu:
-        call = CallSession(
-            settings=_settings(tmp_path, emu),
-            clinic=clinic,
-            store=store,
-            registry=default_registry(),
-            metadata=CallMetadata(call_id=CALL_ID, phone=PHONE),
-            transport=_file_transport(tmp_path),
-            clock=clock,
-            http_client_args={"ssl": emu.ssl_context},
-            wait_for_answer=True,
+        settings = call_settings(tmp_path, emu)
+        metadata = CallMetadata(call_id=CALL_ID, phone=PHONE)
+        options = {"wait_for_answer": True}
+        call = new_call(
+            tmp_path, emu, store, clinic, clock, settings=settings, metadata=metadata, **options
         )
         running = asyncio.create_task(call.run())
         await asyncio.wait_for(call.ready.wait(), timeout=10)
@@ -164,7 +143,7 @@ async def test_ready_is_set_when_the_call_is_refused_before_it_starts(
 
 def _asks_for_a_person() -> list[Any]:
     return [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         input_transcription("Dua të flas me dikë nga klinika."),
         model_audio(0.1),
@@ -184,9 +163,9 @@ async def test_a_successful_transfer_records_transferred_and_ends_elos_side(
     async with GeminiLiveEmulator(script) as emu:
         # Silence timeout and goodbye wait are far beyond the hang guard: only the transfer
         # can end this call.
-        result = await _run_call(tmp_path, emu, store, clinic, clock, telephony=telephony)
+        result = await run_call(tmp_path, emu, store, clinic, clock, telephony=telephony)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     assert telephony.transfers == [CLINIC_TARGET]
     record = result.record
@@ -206,15 +185,15 @@ async def test_a_failed_transfer_leaves_a_callback_and_the_call_goes_on(
         model_audio(0.1),
         output_transcription("Një koleg do t'ju telefonojë sa më shpejt."),
         turn_complete(),
-        *_goodbye("call_back_later"),
+        *goodbye("call_back_later"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        result = await _run_call(tmp_path, emu, store, clinic, clock, telephony=telephony)
+        result = await run_call(tmp_path, emu, store, clinic, clock, telephony=telephony)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     assert telephony.transfers == [CLINIC_TARGET]
-    response = _responses(emu)["tr"]
+    response = tool_results(emu)["tr"]
     assert response["status"] == "transfer_failed" and "call them back" in response["hint"]
     [follow_up] = await store.list_follow_ups()
     assert follow_up.call_id == CALL_ID and follow_up.source == "agent"
@@ -233,14 +212,14 @@ async def test_a_call_without_telephony_falls_back_to_a_callback(tmp_path, store
     script = [
         *_asks_for_a_person(),
         tool_call("transfer_to_human", {"reason": "wants a person"}, id="tr"),
-        *_goodbye("call_back_later"),
+        *goodbye("call_back_later"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        await _run_call(tmp_path, emu, store, clinic, clock)
+        await run_call(tmp_path, emu, store, clinic, clock)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
-    assert _responses(emu)["tr"]["status"] == "transfer_failed"
+    assert tool_results(emu)["tr"]["status"] == "transfer_failed"
     [follow_up] = await store.list_follow_ups()
     assert follow_up.reason is not None and "not available on this call" in follow_up.reason
 
@@ -253,21 +232,21 @@ async def test_voicemail_detected_leaves_the_message_and_the_outcome_is_voicemai
     tmp_path, store, clinic, clock
 ):
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         input_transcription("Lini një mesazh pas sinjalit."),
         tool_call("voicemail_detected", {"evidence": "leave a message after the tone"}, id="vm"),
         model_audio(0.1),
         output_transcription("Përshëndetje, ju telefonon asistenti automatik i klinikës."),
         turn_complete(),
-        *_goodbye("voicemail"),
+        *goodbye("voicemail"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        result = await _run_call(tmp_path, emu, store, clinic, clock)
+        result = await run_call(tmp_path, emu, store, clinic, clock)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
-    response = _responses(emu)["vm"]
+    response = tool_results(emu)["vm"]
     assert response["status"] == "leave_message"
     assert NAME not in response["message"] and "kontroll" not in response["message"]
     assert result.record.outcome == "voicemail"
@@ -276,17 +255,17 @@ async def test_voicemail_detected_leaves_the_message_and_the_outcome_is_voicemai
 @pytest.mark.asyncio
 async def test_voicemail_with_hang_up_ends_the_call_at_once(tmp_path, store, clinic, clock):
     script = [
-        *_greeting(),
+        *greeting(),
         wait_for_audio(seconds=0.5),
         _raw_tool_call("voicemail_detected", {"evidence": "beep"}, id="vm"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        settings = _settings(
+        settings = call_settings(
             tmp_path, emu, pipeline=NO_IDLE_END, calling={"voicemail_action": "hang_up"}
         )
-        result = await _run_call(tmp_path, emu, store, clinic, clock, settings=settings)
+        result = await run_call(tmp_path, emu, store, clinic, clock, settings=settings)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     assert (result.record.outcome, result.record.outcome_reason) == (
         "voicemail",
@@ -323,15 +302,15 @@ async def test_a_long_first_utterance_hints_at_an_answering_machine(
     # With local VAD the service streams only the callee's speech: 3.5 s of it is past the
     # first utterance of the short recording (1.8 s, then 0.5 s of VAD stop and pre-roll).
     wait = wait_for_client_content(timeout=15) if long else wait_for_audio(3.5, timeout=15)
-    script = [*_greeting(), wait, *_goodbye("completed")]
+    script = [*greeting(), wait, *goodbye("completed")]
     async with GeminiLiveEmulator(script) as emu:
-        settings = _settings(
+        settings = call_settings(
             tmp_path, emu, pipeline=NO_IDLE_END, calling={"voicemail_min_greeting_secs": 3.0}
         )
-        transport = _file_transport(tmp_path, caller)
-        await _run_call(tmp_path, emu, store, clinic, clock, settings=settings, transport=transport)
+        transport = file_transport(tmp_path, caller)
+        await run_call(tmp_path, emu, store, clinic, clock, settings=settings, transport=transport)
         await emu.finished(timeout=5)
-    await _assert_nothing_left_running()
+    await assert_nothing_left_running()
 
     notes = [c for c in _contents(emu) if HINT_CUE in c]
     assert len(notes) == (1 if hinted else 0), notes
