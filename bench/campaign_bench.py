@@ -39,9 +39,8 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 from pydantic import SecretStr
 
-from bench.common import ROOT, log, make_settings, percentile, table
-from bench.report import filesystem, machine
-from bench.report import write_doc as write_section
+from bench.common import log, make_settings, percentile, table
+from bench.report import filesystem, machine, publish
 from campaign.calls import CallEnd, CallJob
 from campaign.dialer import DialRequest, LiveKitDialer
 from campaign.planner import CampaignRules, next_wake, plan_batch
@@ -51,7 +50,6 @@ from config.settings import AppSettings
 from storage import Campaign, NewContact, Store
 from storage.timefmt import to_db
 
-DOC_PATH = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Campaign dialling (issue 4)"
 TIRANE = ZoneInfo("Europe/Tirane")
 PLAN_TARGET_S = 1.0
@@ -805,11 +803,6 @@ def _reading(plan: PlanResult, dispatch: list[DispatchRow]) -> list[str]:
     ]
 
 
-def write_doc(section: str) -> None:
-    """Replace (or append) this section of docs/benchmarks.md, keeping every other section."""
-    write_section(section, DOC_PATH, heading=HEADING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
@@ -834,11 +827,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         total_s=time.perf_counter() - began,
     )
     print(section)
-    if args.quick or args.no_doc:
-        log(f"({DOC_PATH.relative_to(ROOT)} left unchanged)")
-    else:
-        write_doc(section)
-        log(f"wrote {DOC_PATH.relative_to(ROOT)}")
+    publish(section, heading=HEADING, keep_doc=args.quick or args.no_doc)
     return 0
 
 

@@ -17,13 +17,11 @@ from collections.abc import Sequence
 
 from loguru import logger
 
-from bench.common import ROOT, log, percentile, table
+from bench.common import log, percentile, table
 from bench.pipeline_latency import LoadResult, run_calls
 from bench.pipeline_observers import CYCLE_FRAMES, ObserverResult, measure
-from bench.report import machine
-from bench.report import write_doc as write_section
+from bench.report import machine, publish
 
-DOC_PATH = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Voice pipeline (issue 3)"
 LOAD_P95_MS = 50.0
 LOAD_HEADERS = [
@@ -263,11 +261,6 @@ def _reading(obs: ObserverResult, levels: list[LoadResult]) -> list[str]:
     ]
 
 
-def write_doc(section: str) -> None:
-    """Replace (or append) this section of docs/benchmarks.md, keeping every other section."""
-    write_section(section, DOC_PATH, heading=HEADING)
-
-
 async def _phases(args: argparse.Namespace) -> tuple[ObserverResult, LoadResult, list[LoadResult]]:
     log(f"observer cost: {args.rounds} rounds of 4 arms x {args.frames:,} frames ...")
     obs = await measure(args.frames, args.rounds)
@@ -303,11 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         total_s=time.perf_counter() - began,
     )
     print(section)
-    if args.quick or args.no_doc:
-        log(f"({DOC_PATH.relative_to(ROOT)} left unchanged)")
-    else:
-        write_doc(section)
-        log(f"wrote {DOC_PATH.relative_to(ROOT)}")
+    publish(section, heading=HEADING, keep_doc=args.quick or args.no_doc)
     return 0
 
 

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from bench.common import CHECK_DAYS, HORIZON_DAYS, ROOT, WRITERS, percentile, table
+from bench.common import CHECK_DAYS, HORIZON_DAYS, ROOT, WRITERS, log, percentile, table
 from bench.latency import LatencyResult
 from bench.seed import SeedInfo
 from bench.throughput import ThroughputResult
@@ -238,3 +238,18 @@ def write_doc(section: str, path: Path = DOC_PATH, *, heading: str = HEADING) ->
         text = text[:start] + section + ("\n" + tail if tail else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def publish(section: str, *, heading: str = HEADING, keep_doc: bool = False) -> None:
+    """Write a benchmark's section into docs/benchmarks.md (unless ``keep_doc``); say which.
+
+    Args:
+        section: The markdown section, starting with ``heading``.
+        heading: The section's heading line.
+        keep_doc: Leave the file alone (quick or dry runs).
+    """
+    if keep_doc:
+        log(f"({DOC_PATH.relative_to(ROOT)} left unchanged)")
+        return
+    write_doc(section, heading=heading)
+    log(f"wrote {DOC_PATH.relative_to(ROOT)}")

@@ -26,9 +26,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import PROFILE_PATH, ROOT, GridCache, log, make_settings
+from bench.common import PROFILE_PATH, GridCache, log, make_settings
 from bench.latency import latency_phase
-from bench.report import DOC_PATH, filesystem, machine, report, write_doc
+from bench.report import filesystem, machine, publish, report
 from bench.seed import migrate, seed
 from bench.throughput import throughput_phases
 from bench.workload import BookingPlanner
@@ -101,11 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(section)
     if latency.profile_text:
         print("\n```\n" + latency.profile_text + "```")
-    if args.quick or args.no_doc:
-        log(f"({DOC_PATH.relative_to(ROOT)} left unchanged)")
-    else:
-        write_doc(section)
-        log(f"wrote {DOC_PATH.relative_to(ROOT)}")
+    publish(section, keep_doc=args.quick or args.no_doc)
     return 0
 
 
