@@ -47,6 +47,7 @@ from campaign.planner import CampaignRules, next_wake, plan_batch
 from campaign.runner import CampaignRunner
 from config.logs import configure_logging
 from config.settings import AppSettings
+from devtools.clock import ManualClock, SimulatedSleep
 from storage import Campaign, NewContact, Store
 from storage.timefmt import to_db
 
@@ -91,16 +92,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.contacts, args.runs, args.claims, args.calls, args.caps = 5_000, 10, 10, 40, "1,4"
     return args
-
-
-class FixedClock:
-    """A clock the benchmark moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _ms(values: Sequence[float]) -> list[str]:
@@ -271,7 +262,7 @@ async def _time(
 async def _plan_rows(
     db: Path, runs: int, settings: AppSettings, now: datetime, tag: str
 ) -> tuple[list[PlanRow], Store, Campaign, CampaignRules]:
-    clock = FixedClock(now)
+    clock = ManualClock(now)
     store = await Store.open(db, tz=TIRANE, clock=clock)
     campaign = await store.get_campaign_by_id(campaign_id=1)
     assert campaign is not None
@@ -352,7 +343,7 @@ async def planning_phase(work: Path, args: argparse.Namespace, rng: random.Rando
     """Seed the 100k-contact database, then time planning on it and on its worst-case copy."""
     base = work / "plan.db"
     settings = make_settings(base, work / "elo.jsonl")
-    store = await Store.open(base, tz=TIRANE, clock=FixedClock(PLAN_NOW))
+    store = await Store.open(base, tz=TIRANE, clock=ManualClock(PLAN_NOW))
     await store.create_campaign(name="Recall 2026", purpose="recall", max_concurrent_calls=4)
     await store.close()
     log(f"seeding {args.contacts:,} contacts ...")
@@ -470,23 +461,6 @@ class InstantLauncher:
         return InstantCall()
 
 
-class SimulatedTime:
-    """The runner's sleep: moves the clock, once no call is in progress (as tests/campaign do)."""
-
-    def __init__(self, clock: FixedClock) -> None:
-        self.clock = clock
-        self.runner: CampaignRunner | None = None
-
-    async def __call__(self, seconds: float) -> None:
-        # Time stands still while calls are in progress (they take no simulated time).
-        for _ in range(100_000):
-            if self.runner is None or not self.runner.active:
-                break
-            await asyncio.sleep(0.001)
-        self.clock.now += timedelta(seconds=seconds)
-        await asyncio.sleep(0)
-
-
 # --- dispatch: timing ---------------------------------------------------------------------------
 
 
@@ -543,7 +517,7 @@ def _settings(work: Path, db: Path, url: str, cap: int) -> AppSettings:
 async def run_dispatch(work: Path, fake: FakeHost, phones: list[str], cap: int) -> DispatchRow:
     """One campaign of ``phones`` through a real runner, with ``cap`` calls at once at most."""
     db = work / f"dispatch-{cap}.db"
-    clock = FixedClock(DISPATCH_START)
+    clock = ManualClock(DISPATCH_START)
     settings = _settings(work, db, fake.url, cap)
     store = await Store.open(db, tz=TIRANE, clock=clock)
     campaign = await store.create_campaign(
@@ -554,7 +528,7 @@ async def run_dispatch(work: Path, fake: FakeHost, phones: list[str], cap: int) 
         contacts=[NewContact(phone=p, name=f"Patient {i}") for i, p in enumerate(phones)],
     )
     dialer = LiveKitDialer.from_settings(settings)
-    time_ = SimulatedTime(clock)
+    time_ = SimulatedSleep(clock)
     runner = CampaignRunner(
         store=store,
         settings=settings,

@@ -13,6 +13,7 @@ import pytest_asyncio
 from config.clinic import ClinicProfile, load_clinic_profile
 from config.logs import redactor
 from config.settings import AppSettings, load_settings
+from devtools.clock import ManualClock
 from storage import Store
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
@@ -27,14 +28,11 @@ SAMPLE_PROFILE = PROJECT_ROOT / "config" / "clinic.toml"
 DEFAULT_NOW = datetime(2026, 12, 1, 8, 0, tzinfo=TIRANE)
 
 
-class FixedClock:
-    """A clock tests can move."""
+class FixedClock(ManualClock):
+    """A clock tests can move, at :data:`DEFAULT_NOW` unless told otherwise."""
 
     def __init__(self, now: datetime = DEFAULT_NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+        super().__init__(now)
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +14,7 @@ from pydantic import SecretStr
 from campaign.dialer import LiveKitDialer
 from campaign.runner import CampaignRunner
 from config.settings import AppSettings
+from devtools.clock import SimulatedSleep
 from devtools.livekit_fake import FakeLiveKitServer
 from storage import Campaign, Store
 from tests.campaign.fakes import ScriptedLauncher
@@ -66,26 +66,6 @@ def launcher(store: Store, clock: FixedClock, livekit: FakeLiveKitServer) -> Scr
     )
 
 
-class SimulatedTime:
-    """A runner's sleep that moves the clock instead of waiting, once no call is in progress."""
-
-    def __init__(self, clock: FixedClock) -> None:
-        self.clock = clock
-        self.runner: CampaignRunner | None = None
-
-    async def __call__(self, seconds: float) -> None:
-        # Time stands still while calls are in progress (they take no simulated time).
-        for _ in range(100_000):
-            if self.runner is None or not self.runner.active:
-                break
-            await asyncio.sleep(0.001)
-        # Let a runner woken by a call that just ended cancel this sleep before time moves.
-        for _ in range(10):
-            await asyncio.sleep(0)
-        self.clock.now = self.clock.now + timedelta(seconds=seconds)
-        await asyncio.sleep(0)
-
-
 @pytest.fixture
 def make_runner(
     store: Store,
@@ -95,7 +75,7 @@ def make_runner(
     launcher: ScriptedLauncher,
 ) -> Callable[..., CampaignRunner]:
     def build(campaign: Campaign, **options: Any) -> CampaignRunner:
-        time = SimulatedTime(clock)
+        time = SimulatedSleep(clock)
         runner = CampaignRunner(
             store=store,
             settings=options.pop("settings", run_settings),

@@ -18,10 +18,11 @@ from pydantic import SecretStr
 from campaign.dialer import LiveKitDialer
 from campaign.launcher import PipelineLauncher
 from campaign.runner import CampaignRunner
+from devtools.clock import SimulatedSleep
 from devtools.gemini_emulator import GeminiLiveEmulator, tool_call, wait_for_audio
 from devtools.livekit_fake import FakeLiveKitServer, SipScript, SipTransferScript
 from storage import NewContact, Store
-from tests.campaign.conftest import API_KEY, API_SECRET, SimulatedTime
+from tests.campaign.conftest import API_KEY, API_SECRET
 from tests.conftest import DEFAULT_NOW, FixedClock
 from tests.pipeline.harness import (
     BOOKING,
@@ -74,7 +75,7 @@ async def _run(
             "goodbye_timeout": NO_GOODBYE_FALLBACK,
         },
     )
-    time = SimulatedTime(clock)
+    time = SimulatedSleep(clock)
     runner = CampaignRunner(
         store=store,
         settings=settings,
