@@ -23,13 +23,13 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from demo.rehearsal import CALLER, ROOT, _fresh
+from demo.rehearsal import CALLER, ROOT, _fresh, booking_script, greeting
 from devtools.gemini_emulator import Step
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ async def rehearse(out: Path = OUT) -> int:
             await ctx.slots.nearest(tomorrow_ten, timedelta(minutes=30), now, count=1, max_days=60)
         )[0]
         script = [
-            *_booking_call(slot.start, BOOKER),
+            *booking_script(slot.start, patient_name=BOOKER.name, phone=BOOKER.phone),
             WaitForHangUp(),
             *_voicemail_call(voicemail_message(ctx)),
         ]
@@ -312,71 +312,6 @@ class WaitForHangUp(Step):
         await emu.wait_until(lambda _emu: conn.closed, timeout=self.timeout)
 
 
-def _greeting() -> list[Step]:
-    from devtools.gemini_emulator import (
-        model_audio,
-        output_transcription,
-        turn_complete,
-        wait_for_client_content,
-    )
-
-    return [
-        wait_for_client_content(),  # Elo is told the callee answered: it speaks first
-        model_audio(1.0),
-        output_transcription(
-            "Përshëndetje, jam Elo, asistenti automatik i Klinikës Dentare Buzëqeshja. Ju"
-            " telefonoj për kontrollin gjashtëmujor. Nëse nuk doni më thirrje, mjafton ta thoni."
-        ),
-        turn_complete(),
-    ]
-
-
-def _booking_call(start: datetime, contact: RehearsalContact) -> list[Step]:
-    from devtools.gemini_emulator import (
-        input_transcription,
-        model_audio,
-        output_transcription,
-        tool_call,
-        turn_complete,
-        wait_for_audio,
-    )
-
-    day, time = start.date().isoformat(), start.strftime("%H:%M")
-    return [
-        *_greeting(),
-        wait_for_audio(seconds=1.5, timeout=20),
-        input_transcription("Përshëndetje, dua një kontroll."),
-        model_audio(0.5),
-        output_transcription("Me kënaqësi. Kur ju përshtatet?"),
-        turn_complete(),
-        wait_for_audio(seconds=1.0, timeout=20),
-        input_transcription("Nesër në orën dhjetë."),
-        tool_call(
-            "check_available_slots",
-            {"preferred_date": f"{day}T{time}", "service_type": "checkup"},
-            id="slots",
-        ),
-        model_audio(0.8),
-        output_transcription(f"Ora më e afërt e lirë është {day} në orën {time}. Po e rezervoj."),
-        tool_call(
-            "schedule_appointment",
-            {
-                "patient_name": contact.name,
-                "preferred_date": f"{day}T{time}",
-                "service_type": "checkup",
-                "phone_number": contact.phone,
-            },
-            id="book",
-        ),
-        model_audio(0.8),
-        output_transcription(f"U rezervua: kontroll më {day} në orën {time}."),
-        tool_call("end_call", {"reason": "completed"}, id="bye"),
-        model_audio(0.5),
-        output_transcription("Faleminderit, mirupafshim!"),
-        turn_complete(),
-    ]
-
-
 def _voicemail_call(message: str) -> list[Step]:
     from devtools.gemini_emulator import (
         input_transcription,
@@ -388,7 +323,7 @@ def _voicemail_call(message: str) -> list[Step]:
     )
 
     return [
-        *_greeting(),
+        *greeting(),
         # Audio reaches the model only while Silero VAD hears speech: the machine's greeting.
         wait_for_audio(seconds=2.0, timeout=20),
         input_transcription(MACHINE_SAYS),

@@ -59,7 +59,7 @@ async def rehearse(out: Path = OUT) -> int:
         slot = (
             await ctx.slots.nearest(tomorrow_ten, timedelta(minutes=30), now, count=1, max_days=60)
         )[0]
-        script = _script(slot.start)
+        script = booking_script(slot.start, patient_name=PATIENT, phone=PHONE, price=", 2000 lekë")
         async with GeminiLiveEmulator(script) as emu:
             settings = load_settings(
                 env_file=None,
@@ -126,7 +126,35 @@ def _groups(settings):
     }
 
 
-def _script(start):
+def greeting():
+    """Elo's scripted opening line, once the model is told the patient answered."""
+    from devtools.gemini_emulator import (
+        model_audio,
+        output_transcription,
+        turn_complete,
+        wait_for_client_content,
+    )
+
+    return [
+        wait_for_client_content(),  # Elo is told the callee answered: it speaks first
+        model_audio(1.0),
+        output_transcription(
+            "Përshëndetje, jam Elo, asistenti automatik i Klinikës Dentare Buzëqeshja. Ju"
+            " telefonoj për kontrollin gjashtëmujor. Nëse nuk doni më thirrje, mjafton ta thoni."
+        ),
+        turn_complete(),
+    ]
+
+
+def booking_script(start, *, patient_name: str, phone: str, price: str = ""):
+    """A scripted call that books a check-up at ``start`` for the patient, then says goodbye.
+
+    Args:
+        start: The free slot the model books.
+        patient_name: The name the model books under.
+        phone: The number the model books with.
+        price: Added to the confirmation sentence (e.g. ``", 2000 lekë"``).
+    """
     from devtools.gemini_emulator import (
         input_transcription,
         model_audio,
@@ -134,18 +162,11 @@ def _script(start):
         tool_call,
         turn_complete,
         wait_for_audio,
-        wait_for_client_content,
     )
 
     day, time = start.date().isoformat(), start.strftime("%H:%M")
     return [
-        wait_for_client_content(),
-        model_audio(1.0),
-        output_transcription(
-            "Përshëndetje, jam Elo, asistenti automatik i Klinikës Dentare Buzëqeshja. Ju"
-            " telefonoj për kontrollin gjashtëmujor. Nëse nuk doni më thirrje, mjafton ta thoni."
-        ),
-        turn_complete(),
+        *greeting(),
         wait_for_audio(seconds=1.5, timeout=20),
         input_transcription("Përshëndetje, dua një kontroll."),
         model_audio(0.5),
@@ -163,15 +184,15 @@ def _script(start):
         tool_call(
             "schedule_appointment",
             {
-                "patient_name": PATIENT,
+                "patient_name": patient_name,
                 "preferred_date": f"{day}T{time}",
                 "service_type": "checkup",
-                "phone_number": PHONE,
+                "phone_number": phone,
             },
             id="book",
         ),
         model_audio(0.8),
-        output_transcription(f"U rezervua: kontroll më {day} në orën {time}, 2000 lekë."),
+        output_transcription(f"U rezervua: kontroll më {day} në orën {time}{price}."),
         tool_call("end_call", {"reason": "completed"}, id="bye"),
         model_audio(0.5),
         output_transcription("Faleminderit, mirupafshim!"),
