@@ -142,8 +142,9 @@ class CampaignRunner:
             live = self._live.get(attempt_id)
             if live is not None:
                 await live.cancel(reason="the campaign was stopped")
-            else:
-                task.cancel()
+            # Also while the phone still rings: the call's shielded finish then deletes the
+            # room, which ends the SIP leg, and records the attempt.
+            task.cancel()
 
     async def run(self, *, until: datetime | None = None) -> Progress:
         """Run the campaign.
@@ -202,6 +203,9 @@ class CampaignRunner:
             delay = poll if wake is None else (wake - now).total_seconds()
             if not started:
                 delay = max(delay, MIN_IDLE_S)
+            if len(self._calls) >= self.campaign.max_concurrent_calls:
+                # Only a call ending can free a slot, and that wakes the wait.
+                delay = poll
             delay = min(delay, poll)
             if until is not None:
                 delay = max(0.0, min(delay, (until - now).total_seconds()))
@@ -237,7 +241,7 @@ class CampaignRunner:
                 ),
                 history_since=now - self.rules.history,
             )
-            if claim.skipped == "global_cap":
+            if claim.skipped in ("global_cap", "campaign_cap"):
                 break
             if claim.attempt is None:
                 continue
@@ -442,9 +446,14 @@ class CampaignRunner:
         interval = self._settings.campaign.lease_secs / 3
         while True:
             await asyncio.sleep(interval)
-            if not await self._store.renew_campaign_lease(
-                campaign_id=self.campaign.id, token=self._token
-            ):
+            try:
+                renewed = await self._store.renew_campaign_lease(
+                    campaign_id=self.campaign.id, token=self._token
+                )
+            except Exception as exc:  # e.g. a locked database: try again next round
+                logger.warning("could not renew the campaign lease: {}", type(exc).__name__)
+                continue
+            if not renewed:
                 logger.error("another runner took over the campaign; stopping")
                 self._lost_lease = True
                 self.stop()
@@ -459,6 +468,7 @@ class CampaignRunner:
                 await self._dialer.hang_up(room=attempt.room)
             outcome: AttemptOutcome = "failed"
             callback_at = None
+            wrong_person = False
             if attempt.call_id:
                 call = await self._store.get_call(call_id=attempt.call_id)
                 booked = await self._store.call_bookings(call_id=attempt.call_id)
@@ -466,10 +476,12 @@ class CampaignRunner:
                 opted_out = bool(attempt.phone) and await self._store.is_do_not_call(
                     phone=attempt.phone or ""
                 )
+                # A call the pipeline finished before the crash keeps its own outcome.
+                ended = call is not None and call.ended_at is not None and call.outcome
+                call_outcome = ended or ("booked" if booked else "interrupted")
+                wrong_person = call_outcome == "wrong_person"
                 outcome = attempt_outcome(
-                    "booked" if booked else "interrupted",
-                    callback=follow_up is not None,
-                    opted_out=opted_out,
+                    call_outcome, callback=follow_up is not None, opted_out=opted_out
                 )
                 callback_at = _callback(follow_up, self._clock())
                 if call is not None and call.ended_at is None:
@@ -480,7 +492,11 @@ class CampaignRunner:
                         appointments_booked=booked,
                     )
             step = next_step(
-                outcome, now=self._clock(), delays=self._delays, callback_at=callback_at
+                outcome,
+                now=self._clock(),
+                delays=self._delays,
+                callback_at=callback_at,
+                wrong_person=wrong_person,
             )
             await self._store.complete_attempt(
                 attempt_id=attempt.id,

@@ -146,7 +146,10 @@ class _ToLoguru(logging.Handler):
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        logger.opt(depth=6).log(level, "{}: {}", record.name, record.getMessage())
+        # The traceback comes along (the patcher masks its text like any message).
+        logger.opt(depth=6, exception=record.exc_info).log(
+            level, "{}: {}", record.name, record.getMessage()
+        )
 
 
 # Libraries that log through the standard library (the LiveKit SDK logs room and signalling

@@ -227,6 +227,8 @@ class CallSession:
         if self._transferring or self._ending:
             return TransferOutcome(ok=False, reason="the call is already being handed over")
         self._transferring = True
+        # A failed earlier transfer's result was seen already: wait for this one's.
+        self._results.seen[_TRANSFER_TOOL].clear()
         try:
             # Let "connecting you now" finish playing before the line moves.
             try:

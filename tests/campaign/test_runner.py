@@ -292,3 +292,61 @@ async def test_a_refused_set_up_stops_the_run_instead_of_burning_attempts(
     assert runner.problem is not None and "invalid_argument" in runner.problem
     assert len(livekit.requests_for("CreateSIPParticipant")) == 1
     assert (await store.get_campaign_by_id(campaign_id=campaign.id)).status == "paused"
+
+
+@pytest.mark.asyncio
+async def test_recovery_keeps_the_outcome_of_a_call_that_had_ended(
+    store: Store,
+    make_runner: Callable[..., CampaignRunner],
+    dialer,
+) -> None:
+    campaign = await _campaign(store, [REJECTS])
+    (contact,) = await store.list_contacts(campaign_id=campaign.id)
+    assert await store.take_campaign_lease(
+        campaign_id=campaign.id, token="old", pid=4242, host="here", expected_token=None
+    )
+    claim = await store.claim_contact(
+        contact_id=contact.id,
+        room="elo-ended",
+        call_id="ended-call",
+        campaign_cap=2,
+        global_cap=4,
+        max_attempts=4,
+        policy=lambda attempts, refusals: None,
+        history_since=START - timedelta(days=60),
+    )
+    assert claim.attempt is not None
+    # The pipeline recorded the refusal, then the runner died before recording the attempt.
+    await store.start_call(call_id="ended-call", phone=REJECTS)
+    await store.finish_call(call_id="ended-call", outcome="declined", outcome_reason="declined")
+
+    runner = make_runner(campaign, host="here", pid=5555, process_alive=lambda pid: False)
+    await runner.run(until=START + timedelta(minutes=1))
+
+    (attempt,) = await store.list_attempts(contact_id=contact.id)
+    assert (attempt.outcome, attempt.sip_status) == ("declined", "interrupted")
+    (after,) = await store.list_contacts(campaign_id=campaign.id)
+    assert (after.state, after.done_reason) == ("done", "declined")
+
+
+@pytest.mark.asyncio
+async def test_hanging_up_ends_a_call_that_is_still_ringing(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+) -> None:
+    livekit.script(RINGS, SipScript(outcome="no_answer", ring_secs=None))
+    campaign = await _campaign(store, [RINGS])
+    runner = make_runner(campaign)
+    task = asyncio.create_task(runner.run(until=START + timedelta(hours=1)))
+    await eventually(lambda: len(livekit.calls_to(RINGS)) == 1)
+
+    await runner.hang_up_all()
+    progress = await asyncio.wait_for(task, timeout=20)
+
+    assert progress.state == "stopped"
+    (contact,) = await store.list_contacts(campaign_id=campaign.id)
+    (attempt,) = await store.list_attempts(contact_id=contact.id)
+    assert attempt.outcome == "failed"
+    assert livekit.rooms == {}
