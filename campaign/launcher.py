@@ -69,19 +69,16 @@ class SessionCall:
 
     def __init__(self, session: CallSession) -> None:
         self.session = session
-        self.ready = asyncio.Event()
+        # The session sets it when it is in the room, and also when it ends or is refused
+        # before that, so a waiter never hangs (see CallSession.ready).
+        self.ready = session.ready
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> CallEnd:
-        forward = asyncio.create_task(self._forward_ready())
         try:
             result = await self.session.run()
         except CallRefusedError as exc:
             return CallEnd(outcome="refused", reason=str(exc))
-        finally:
-            forward.cancel()
-            # A session that ended (or failed) before it was ready must not leave anyone waiting.
-            self.ready.set()
         record = result.record
         duration = None
         if record.ended_at is not None:
@@ -89,10 +86,6 @@ class SessionCall:
         return CallEnd(
             outcome=record.outcome or "completed", reason=record.outcome_reason, duration_s=duration
         )
-
-    async def _forward_ready(self) -> None:
-        await self.session.ready.wait()
-        self.ready.set()
 
     async def callee_answered(self) -> None:
         """Greet now."""

@@ -19,11 +19,6 @@ FINAL: frozenset[AttemptOutcome] = frozenset({"booked", "declined", "opted_out",
 # Outcomes retried after a delay.
 RETRIED: tuple[AttemptOutcome, ...] = ("no_answer", "busy", "voicemail", "failed")
 
-# Call outcomes (pipeline/call.py) that are attempt outcomes as they stand.
-_SAME: frozenset[str] = frozenset(
-    {"booked", "follow_up", "declined", "opted_out", "voicemail", "transferred"}
-)
-
 
 @dataclass(frozen=True)
 class RetryDelays:
@@ -79,9 +74,7 @@ def attempt_outcome(call_outcome: str, *, callback: bool, opted_out: bool) -> At
         return call_outcome  # type: ignore[return-value]
     if callback or call_outcome == "follow_up":
         return "follow_up"
-    if call_outcome in _SAME:
-        return call_outcome  # type: ignore[return-value]
-    if call_outcome in ("completed", "hung_up"):
+    if call_outcome in ("declined", "completed", "hung_up"):
         return "declined"
     if call_outcome == "no_response":
         return "no_answer"

@@ -99,13 +99,6 @@ class CampaignQueueMixin:
             for row in rows
         ]
 
-    async def set_campaign_status(self, *, campaign_id: int, status: CampaignState) -> None:
-        """Set a campaign's status (draft, running, paused, done)."""
-        async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE campaigns SET status = ? WHERE id = ?", (status, campaign_id)
-            )
-
     async def take_campaign_lease(
         self,
         *,
@@ -333,13 +326,6 @@ class CampaignQueueMixin:
                 return Claim(skipped="in_call")
         return Claim(attempt=_attempt(inserted[0]))
 
-    async def set_attempt_call_id(self, *, attempt_id: int, call_id: str) -> None:
-        """Record the call id of an open attempt."""
-        async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE call_attempts SET call_id = ? WHERE id = ?", (call_id, attempt_id)
-            )
-
     async def complete_attempt(
         self,
         *,
@@ -411,13 +397,6 @@ class CampaignQueueMixin:
         rows = await self._conn.execute_fetchall(
             "SELECT count(*) AS n FROM appointments WHERE call_id = ? AND status != 'cancelled'",
             (call_id,),
-        )
-        return int(rows[0]["n"])
-
-    async def recent_attempt_count(self, *, since: datetime) -> int:
-        """Attempts started since a time, in all campaigns (for progress and tests)."""
-        rows = await self._conn.execute_fetchall(
-            "SELECT count(*) AS n FROM call_attempts WHERE started_at >= ?", (to_db(since),)
         )
         return int(rows[0]["n"])
 

@@ -453,6 +453,16 @@ class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin):
         ) as cur:
             return [_follow_up(row) async for row in cur]
 
+    async def list_follow_ups_of_call(
+        self, *, call_id: str, status: str = "pending"
+    ) -> list[FollowUp]:
+        """Follow-ups made during one call, with a status, oldest first."""
+        async with self._conn.execute(
+            "SELECT * FROM follow_ups WHERE call_id = ? AND status = ? ORDER BY id",
+            (call_id, status),
+        ) as cur:
+            return [_follow_up(row) async for row in cur]
+
     async def legacy_keys(self) -> set[str]:
         """Idempotency keys of every record imported so far."""
         async with self._conn.execute(

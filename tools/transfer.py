@@ -84,11 +84,15 @@ async def _callback_instead(ctx: ToolContext, reason: str, outcome: TransferOutc
                 " colleague calls them back." + then
             ),
         }
-    existing = [
-        f
-        for f in await ctx.store.list_follow_ups(status="pending")
-        if ctx.call_id is not None and f.call_id == ctx.call_id and f.source == ctx.source
-    ]
+    existing = (
+        [
+            f
+            for f in await ctx.store.list_follow_ups_of_call(call_id=ctx.call_id)
+            if f.source == ctx.source
+        ]
+        if ctx.call_id is not None
+        else []
+    )
     if existing:
         # A second failed attempt in the same call: one callback is enough.
         follow_up_id = existing[0].id

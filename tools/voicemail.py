@@ -60,7 +60,7 @@ async def voicemail_detected(args: VoicemailDetectedArgs, ctx: ToolContext) -> T
             "error": "voicemail_detected works only during a live call",
             "hint": "There is no call here.",
         }
-    # Validated like any free text, though only the log's "detected" line depends on it.
+    # Validated like any free text (refused when malformed), though nothing stores or logs it.
     clean_text(args.evidence, field="evidence", max_length=_MAX_EVIDENCE)
     if ctx.settings.calling.voicemail_action == "hang_up":
         await ctx.call_control.voicemail_reached(leave_message=False)
