@@ -142,9 +142,11 @@ class CampaignRunner:
             live = self._live.get(attempt_id)
             if live is not None:
                 await live.cancel(reason="the campaign was stopped")
-            # Also while the phone still rings: the call's shielded finish then deletes the
-            # room, which ends the SIP leg, and records the attempt.
-            task.cancel()
+            # A pipeline still joining its room ends by itself and nothing was dialled yet; past
+            # that the phone may be ringing: cancelling the task stops the dial, and its
+            # shielded finish deletes the room (ending the SIP leg) and records the attempt.
+            if live is None or live.ready.is_set():
+                task.cancel()
 
     async def run(self, *, until: datetime | None = None) -> Progress:
         """Run the campaign.
@@ -324,7 +326,7 @@ class CampaignRunner:
         except Exception as exc:  # one broken call must never stop the campaign
             logger.error("attempt {}: call failed: {}", attempt.id, type(exc).__name__)
         finally:
-            await asyncio.shield(
+            finish = asyncio.ensure_future(
                 self._finish(
                     attempt,
                     live,
@@ -337,6 +339,11 @@ class CampaignRunner:
                     wrong_person=wrong_person,
                 )
             )
+            # This task ends only once the attempt is recorded, even if it is cancelled (again)
+            # meanwhile: whoever waits for it (run(), at exit) then knows the store is done.
+            while not finish.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(finish)
 
     async def _finish(
         self,
