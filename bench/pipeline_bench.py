@@ -36,9 +36,9 @@ LOAD_HEADERS = [
 ]
 ARM_LABELS = {
     "none": "none",
-    "empty": "3 that do nothing",
-    "separate": "the call's 3, one observer each",
-    "call": "the call's 3, grouped (as calls run)",
+    "empty": "7 that do nothing",
+    "separate": "the call's 7, one observer each",
+    "call": "the call's 7, grouped (as calls run)",
 }
 
 
@@ -164,7 +164,7 @@ def report(
         f"from the medians ({obs.paired_us_per_frame:.1f} µs as the median of each round's "
         f"paired difference). Pipecat's per-observer plumbing (a `FramePushed` queued to each "
         f"observer's own task and the task woken) costs {obs.us_per_frame('empty'):.1f} µs for "
-        f"three observers that do nothing, which is why calls attach theirs as one "
+        f"seven observers that do nothing, which is why calls attach theirs as one "
         f"`ObserverGroup` (one observer each: {obs.us_per_frame('separate'):.1f} µs). "
         "CPU seconds per run: "
         + "; ".join(

@@ -3,7 +3,7 @@
 Each call runs the real GeminiLiveLLMService against the local Gemini Live emulator
 (``devtools/gemini_emulator.py``, TLS websocket on 127.0.0.1) in a real PipelineWorker:
 ``caller audio (20 ms frames at real-time pace) -> GeminiLiveLLMService -> output stamp``, with
-the call's three observers attached. The emulator plays scripted model turns; a ``Send`` step
+the call's observers attached. The emulator plays scripted model turns; a ``Send`` step
 subclass notes ``perf_counter()`` just before the first audio chunk of each turn goes on the
 socket, and the output processor notes when the turn's first ``TTSAudioRawFrame`` reaches the end
 of the pipeline. The difference covers websocket + TLS, google-genai's receive loop, the

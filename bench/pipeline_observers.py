@@ -40,7 +40,13 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from pipeline.processors import CallAnalytics, TranscriptLogger
-from pipeline.watchdogs import FirstAudioWatch
+from pipeline.watchdogs import (
+    BotQuietWatch,
+    FirstAudioWatch,
+    LongGreetingWatch,
+    ToolResultWatch,
+    TurnAfterToolWatch,
+)
 
 DOWN = FrameDirection.DOWNSTREAM
 UP = FrameDirection.UPSTREAM
@@ -132,12 +138,22 @@ async def _save(_entries: list[dict[str, Any]]) -> None:
 
 
 def separate_observers() -> list[Any]:
-    """The call's three observers, each a Pipecat observer of its own."""
-    return [TranscriptLogger(on_update=_save), CallAnalytics(), FirstAudioWatch()]
+    """The call's seven observers (as ``pipeline/call.py`` builds them), each on its own."""
+    greeting = LongGreetingWatch(6.0, lambda _seconds: None)
+    greeting.arm()
+    return [
+        TranscriptLogger(on_update=_save),
+        CallAnalytics(),
+        FirstAudioWatch(),
+        TurnAfterToolWatch("end_call"),
+        ToolResultWatch("transfer_to_human", "voicemail_detected"),
+        BotQuietWatch(),
+        greeting,
+    ]
 
 
 def call_observers() -> list[Any]:
-    """The observers as a call attaches them (``pipeline/call.py``): one group of three."""
+    """The observers as a call attaches them (``pipeline/call.py``): one group of seven."""
     from pipeline.processors.group import ObserverGroup
 
     return [ObserverGroup(*separate_observers())]
@@ -156,7 +172,7 @@ class _EmptyObserver(BaseObserver):
 # The arms: no observers, three that do nothing, the call's three apart, and grouped as calls run.
 ARMS: dict[str, Callable[[], list[Any]]] = {
     "none": list,
-    "empty": lambda: [_EmptyObserver() for _ in range(3)],
+    "empty": lambda: [_EmptyObserver() for _ in separate_observers()],
     "separate": separate_observers,
     "call": call_observers,
 }
