@@ -215,6 +215,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX campaign_contacts_zones
         ON campaign_contacts(campaign_id, state, time_zone, country, next_call_at, phone);
     """,
+    # 6: the audit trail of privacy-relevant staff actions (showing personal data, exports,
+    # erasures, retention purges, cancellations). It records who, when and what, never the
+    # personal data itself: ``subject`` is a keyed hash or a record id, ``detail`` counts only.
+    """
+    CREATE TABLE audit_log (
+        id          INTEGER PRIMARY KEY,
+        at          TEXT NOT NULL,
+        actor       TEXT NOT NULL CHECK (length(actor) BETWEEN 1 AND 100),
+        action      TEXT NOT NULL CHECK (length(action) BETWEEN 1 AND 60),
+        subject     TEXT CHECK (subject IS NULL OR length(subject) <= 200),
+        detail      TEXT CHECK (detail IS NULL OR length(detail) <= 2000)
+    );
+    CREATE INDEX audit_log_at ON audit_log(at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -81,6 +81,17 @@ class DoNotCallEntry(_Record):
     added_at: datetime
 
 
+class AuditEntry(_Record):
+    """One audit record: who did what, when; never the personal data itself."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    detail: dict[str, Any] | None
+
+
 class Campaign(_Record):
     """An outbound calling campaign."""
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from storage.audit import AuditMixin
 from storage.calls import CallsMixin
 from storage.campaign_queue import CampaignQueueMixin
 from storage.campaigns import CampaignMixin
@@ -47,13 +48,14 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin):
+class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, AuditMixin):
     """Async access to Elo's SQLite database. Open with :meth:`open`.
 
     The call and analytics methods come from :class:`storage.calls.CallsMixin`, the
     do-not-call methods from :class:`storage.dnc.DoNotCallMixin`, the campaign methods from
-    :class:`storage.campaigns.CampaignMixin` and the campaign queue from
-    :class:`storage.campaign_queue.CampaignQueueMixin`.
+    :class:`storage.campaigns.CampaignMixin`, the campaign queue from
+    :class:`storage.campaign_queue.CampaignQueueMixin` and the audit trail from
+    :class:`storage.audit.AuditMixin`.
 
     Args:
         conn: An open aiosqlite connection in autocommit mode.

@@ -1,0 +1,92 @@
+"""The audit trail: who did what to personal data, and when, without the data itself.
+
+A mixin of :class:`storage.store.Store`. Callers pass an ``actor`` (the operating-system user at
+the ``elo`` command, ``system`` for automatic jobs), an ``action`` such as ``privacy.export`` and
+an optional ``subject`` that identifies the record without revealing it (a keyed hash of a
+number, or a record id) and ``detail`` (counts, flags). Never put a name, number or email here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from storage.models import AuditEntry
+from storage.timefmt import from_db, to_db
+
+
+class AuditMixin:
+    """Audit-trail methods; the host class provides the connection, clock and transactions."""
+
+    _conn: aiosqlite.Connection
+    _clock: Callable[[], datetime]
+    _transaction: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
+
+    async def record_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        conn: aiosqlite.Connection | None = None,
+    ) -> AuditEntry:
+        """Append one audit record.
+
+        Args:
+            actor: Who acted (OS user name, ``system``); at most 100 characters.
+            action: What was done, dotted (``pii.show``, ``privacy.erase``); at most 60.
+            subject: Which record, in a form that reveals no personal data.
+            detail: JSON-ready facts without personal data (counts, options).
+            conn: The connection of a transaction already open, so the audit record commits
+                or rolls back with the change it describes; None opens its own transaction.
+
+        Returns:
+            The stored entry.
+        """
+        at = self._clock()
+        params = (
+            to_db(at),
+            actor[:100] or "unknown",
+            action[:60],
+            subject,
+            json.dumps(dict(detail), sort_keys=True, default=str) if detail else None,
+        )
+        sql = "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)"
+        if conn is not None:
+            cursor = await conn.execute(sql, params)
+            row_id = cursor.lastrowid
+        else:
+            async with self._transaction() as tx:
+                cursor = await tx.execute(sql, params)
+                row_id = cursor.lastrowid
+        return AuditEntry(
+            id=int(row_id or 0),
+            at=at,
+            actor=params[1],
+            action=params[2],
+            subject=subject,
+            detail=dict(detail) if detail else None,
+        )
+
+    async def list_audit(self, *, limit: int = 100) -> list[AuditEntry]:
+        """The latest audit records, newest first."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [
+            AuditEntry(
+                id=row["id"],
+                at=from_db(row["at"]),
+                actor=row["actor"],
+                action=row["action"],
+                subject=row["subject"],
+                detail=json.loads(row["detail"]) if row["detail"] else None,
+            )
+            for row in rows
+        ]
