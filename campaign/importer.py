@@ -2,13 +2,19 @@
 
 Columns (header names are case-insensitive): ``name`` and ``phone`` are required; ``language``
 (sq or en), ``time_zone`` (IANA), ``country`` (ISO code) and ``priority`` (integer) are optional.
-Bad rows do not stop the import: each is reported with its line number and reason.
+Bad rows do not stop the import: each is reported with its line number and reason. A contact's
+time zone and country must be the ones of its number (the calling window and the holidays depend
+on them: an Albanian mobile "in" Pacific/Kiritimati would be called at night).
+
+A file that cannot be read as a whole (not UTF-8, a repeated column, a field longer than the CSV
+module's limit, a NUL byte) is refused before anything is imported.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import importlib.resources
 import io
 import zoneinfo
 from collections.abc import Iterable
@@ -18,9 +24,11 @@ from typing import Literal
 
 import holidays
 import phonenumbers
+from phonenumbers import timezone as phone_zones
 
 from storage.models import NewContact
 from validation import InputError, normalize_name, normalize_phone
+from validation.textfile import TextFileError, read_utf8
 
 REQUIRED_COLUMNS = ("name", "phone")
 OPTIONAL_COLUMNS = ("language", "time_zone", "country", "priority")
@@ -67,8 +75,23 @@ def read_contacts_csv(
         ContactFileError: The file cannot be read, is not UTF-8, or lacks required columns.
     """
     text = _read_text(path)
+    try:
+        return _read_rows(path, text, default_region=default_region, regions=allowed_regions)
+    except csv.Error as exc:
+        raise ContactFileError(f"{path}: {_csv_problem(exc)}") from None
+
+
+def _read_rows(
+    path: Path, text: str, *, default_region: str, regions: Iterable[str]
+) -> tuple[list[NewContact], list[Rejection]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        # DictReader would keep only the last of the two: which one staff meant is unknown.
+        raise ContactFileError(
+            f"{path}: column(s) {', '.join(repeated)} appear more than once in the header"
+        )
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise ContactFileError(
@@ -77,7 +100,7 @@ def read_contacts_csv(
             f" (optional: {', '.join(OPTIONAL_COLUMNS)})"
         )
     reader.fieldnames = header
-    regions = [region.upper() for region in allowed_regions]
+    allowed_regions = [region.upper() for region in regions]
     contacts: list[NewContact] = []
     rejections: list[Rejection] = []
     first_line_of: dict[str, int] = {}
@@ -89,7 +112,7 @@ def read_contacts_csv(
         if not any((value or "").strip() for key, value in row.items() if key is not None):
             continue
         try:
-            contact = _contact(row, default_region=default_region, allowed_regions=regions)
+            contact = _contact(row, default_region=default_region, allowed_regions=allowed_regions)
         except _RowError as exc:
             rejections.append(Rejection(line=line, reason=str(exc)))
             continue
@@ -109,18 +132,18 @@ class _RowError(ValueError):
 
 def _read_text(path: Path) -> str:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ContactFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        # utf-8-sig drops the byte-order mark Excel puts before the header.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ContactFileError(
-            f"{path}: is not UTF-8 text (first bad byte on line {line});"
-            " save it as 'CSV UTF-8' and import again"
-        ) from None
+        # UTF-8 only; the byte-order mark Excel puts before the header is dropped.
+        return read_utf8(path)
+    except TextFileError as exc:
+        raise ContactFileError(str(exc)) from None
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """The csv module's complaint, in staff's words (its messages carry no cell content)."""
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a field is longer than {csv.field_size_limit():,} characters (a missing quote?)"
+    return f"is not a readable CSV file ({text})"
 
 
 def _contact(
@@ -138,12 +161,13 @@ def _contact(
         name = normalize_name(row.get("name") or "", field="name")
     except InputError as exc:
         raise _RowError(str(exc)) from None
+    number = phonenumbers.parse(phone)
     return NewContact(
         phone=phone,
         name=name,
         language=_language(_cell(row, "language")),
-        time_zone=_time_zone(_cell(row, "time_zone")),
-        country=_country(_cell(row, "country"), phone),
+        time_zone=_time_zone(_cell(row, "time_zone"), number),
+        country=_country(_cell(row, "country"), number),
         priority=_priority(_cell(row, "priority")),
     )
 
@@ -161,12 +185,41 @@ def _language(value: str) -> Literal["sq", "en"]:
     raise _RowError(f"language: {value[:20]!r} is not one of {', '.join(LANGUAGES)}")
 
 
-def _time_zone(value: str) -> str:
+def _time_zone(value: str, number: phonenumbers.PhoneNumber) -> str:
+    zones = _number_zones(number)
     if not value:
-        return DEFAULT_TIME_ZONE
+        # The number's own zone when it has exactly one; the clinic's otherwise.
+        return zones[0] if len(zones) == 1 else DEFAULT_TIME_ZONE
     if value not in _zones():
         raise _RowError(f"time_zone: {value[:40]!r} is not an IANA time zone (e.g. Europe/Tirane)")
+    if zones and not any(_same_zone(value, zone) for zone in zones):
+        raise _RowError(
+            f"time_zone: {value} does not fit the phone number's country"
+            f" (expected {' or '.join(zones[:3])}{' ...' if len(zones) > 3 else ''})"
+        )
     return value
+
+
+def _number_zones(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+    """The IANA zones of a number's area (empty when the metadata does not know it)."""
+    zones = phone_zones.time_zones_for_number(number)
+    return tuple(zone for zone in zones if zone in _zones())
+
+
+@functools.cache
+def _same_zone(first: str, second: str) -> bool:
+    """Whether two zone names are the same zone (one may be a link, e.g. Europe/Kiev)."""
+    if first == second:
+        return True
+    try:
+        return _zone_bytes(first) == _zone_bytes(second)
+    except (OSError, ValueError):
+        return False
+
+
+def _zone_bytes(name: str) -> bytes:
+    # The tzdata package stores a link as a copy of its target, so equal files are one zone.
+    return importlib.resources.files("tzdata.zoneinfo").joinpath(*name.split("/")).read_bytes()
 
 
 @functools.cache
@@ -174,13 +227,16 @@ def _zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _country(value: str, phone: str) -> str:
+def _country(value: str, number: phonenumbers.PhoneNumber) -> str:
+    region = phonenumbers.region_code_for_number(number)
     if not value:
         # The number's own country, whose public holidays apply to the callee.
-        return phonenumbers.region_code_for_number(phonenumbers.parse(phone)) or "AL"
+        return region or "AL"
     country = value.upper()
     if country not in holidays.list_supported_countries():
         raise _RowError(f"country: {value[:20]!r} is not a known ISO country code (e.g. AL)")
+    if region and country != region:
+        raise _RowError(f"country: {country} does not match the phone number's country ({region})")
     return country
 
 

@@ -32,14 +32,16 @@ def test_valid_rows_with_optional_columns(tmp_path: Path) -> None:
         tmp_path,
         "Name,Phone,Language,Time_Zone,Country,Priority\n"
         "Arta Hoxha,069 123 4567,,,,\n"
-        "Arbër Çela,+355 68 222 3344,EN,Europe/Rome,it,5\n",
+        "Arbër Çela,+39 347 123 4567,EN,Europe/Rome,it,5\n",
     )
-    contacts, rejections = _read(path)
+    contacts, rejections = read_contacts_csv(
+        path, default_region="AL", allowed_regions=["AL", "IT"]
+    )
     assert rejections == []
     assert contacts == [
         NewContact(phone=ARTA, name="Arta Hoxha"),
         NewContact(
-            phone=BEN,
+            phone="+393471234567",
             name="Arbër Çela",
             language="en",
             time_zone="Europe/Rome",
@@ -123,7 +125,7 @@ def test_missing_columns_are_one_error_listing_them(
 
 
 def test_a_missing_file_is_one_error(tmp_path: Path) -> None:
-    with pytest.raises(ContactFileError, match="cannot be read"):
+    with pytest.raises(ContactFileError, match="does not exist"):
         _read(tmp_path / "nope.csv")
 
 
@@ -152,3 +154,71 @@ def test_every_row_is_imported_or_merged_exactly_once(picks: list[int]) -> None:
     assert len({c.phone for c in contacts}) == len(contacts) == len(set(picks))
     firsts = [i for i, p in enumerate(picks) if p not in picks[:i]]
     assert [c.name for c in contacts] == [f"Person {chr(65 + i % 26)}" for i in firsts]
+
+
+# ------------------------------------------------- hostile files and contacts that do not fit
+
+HEADER = "name,phone,time_zone,country\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ((HEADER + "Arbër Çela,0691234567,,\n").encode("utf-16"), "is UTF-16 text"),
+        ((HEADER + "Arbër Çela,0691234567,,\n").encode("utf-16-le"), "NUL bytes"),
+        ((HEADER + "Arbër Çela,0691234567,,\n").encode("utf-32"), "is UTF-32 text"),
+        ((HEADER + "Arbër Çela,0691234567,,\n").encode("latin-1"), "is not UTF-8 text"),
+        ((HEADER + "Arta „Hoxha“,0691234567,,\n").encode("cp1252"), "is not UTF-8 text"),
+        ((HEADER + "Arta\x00Hoxha,0691234567,,\n").encode(), "NUL bytes (line 2"),
+    ],
+    ids=["utf-16-bom", "utf-16-no-bom", "utf-32", "latin-1", "cp1252", "nul"],
+)
+def test_files_in_other_encodings_are_refused_naming_the_problem(
+    tmp_path: Path, data: bytes, expected: str
+) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(data)
+    with pytest.raises(ContactFileError) as info:
+        _read(path)
+    message = str(info.value)
+    assert expected in message and "UTF-8" in message
+    assert str(path) in message and "\n" not in message
+    assert "Arbër" not in message and "Hoxha" not in message
+
+
+def test_a_field_beyond_the_csv_limit_refuses_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER + "Arta Hoxha,0691234567,,\n" + "x" * 200_000 + ",1,,\n")
+    with pytest.raises(ContactFileError, match="a field is longer than 131,072 characters"):
+        _read(path)
+
+
+def test_a_repeated_column_refuses_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name,phone,Phone\nArta Hoxha,0691234567,0682223344\n")
+    with pytest.raises(ContactFileError, match="column\\(s\\) phone appear more than once"):
+        _read(path)
+
+
+def test_time_zone_and_country_must_fit_the_number(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        HEADER + "Arta Hoxha,0691234567,Pacific/Kiritimati,\n"  # 2: Albanian mobile, UTC+14
+        "Ben Duka,0682223344,,IT\n"  # 3: declared Italy, an Albanian number
+        "Cela Marku,0672345678,Europe/Tirane,AL\n"  # 4: fine
+        "Dea Leka,0695551234,,\n"  # 5: fine, zone and country from the number
+        "Eda Kola,+1 202 555 0143,US/Eastern,US\n",  # 6: a link to America/New_York
+    )
+    contacts, rejections = read_contacts_csv(
+        path, default_region="AL", allowed_regions=["AL", "US"]
+    )
+    reasons = {r.line: r.reason for r in rejections}
+    assert set(reasons) == {2, 3}
+    assert reasons[2] == (
+        "time_zone: Pacific/Kiritimati does not fit the phone number's country"
+        " (expected Europe/Tirane)"
+    )
+    assert reasons[3] == "country: IT does not match the phone number's country (AL)"
+    assert [(c.name, c.time_zone, c.country) for c in contacts] == [
+        ("Cela Marku", "Europe/Tirane", "AL"),
+        ("Dea Leka", "Europe/Tirane", "AL"),
+        ("Eda Kola", "US/Eastern", "US"),
+    ]
