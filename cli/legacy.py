@@ -2,11 +2,17 @@
 
 Each record is validated like a tool call. The import is idempotent: every accepted record gets a
 key derived from its normalised content, and a key already in the database is skipped.
+
+The tools' rules apply: a future appointment beyond the booking horizon is rejected, like one on a
+closed day or a taken slot. A record whose number belongs to a patient on file under a different
+name is rejected as a conflict rather than merged into that patient (a typo, a shared family
+phone or a reassigned number: staff decide, not the import).
 """
 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -149,6 +155,24 @@ def _when(ctx: ToolContext, raw: str, field_name: str) -> datetime:
     return requested.at
 
 
+def _comparable(name: str) -> str:
+    """A name without case, accents or spacing differences (old systems often lack "ë", "ç")."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+async def _check_owner(ctx: ToolContext, phone: str, name: str) -> None:
+    """Refuse a record whose number is on file under someone else's name."""
+    patient = await ctx.store.get_patient(phone=phone)
+    if patient is not None and _comparable(patient.name) != _comparable(name):
+        raise InputError(
+            "name",
+            "conflicts with the name on file for this phone number; not merged",
+            "Check who the number belongs to and enter the record by hand.",
+        )
+
+
 async def _appointment(ctx: ToolContext, seen: set[str], record: dict[str, Any]) -> str:
     name, phone = _person(ctx, record)
     service = find_service(ctx, _pick(record, _SERVICE_KEYS, "service_type"))
@@ -158,6 +182,18 @@ async def _appointment(ctx: ToolContext, seen: set[str], record: dict[str, Any])
         return "duplicate"
     duration = timedelta(minutes=service.duration_minutes)
     now = ctx.now()
+    horizon = ctx.settings.clinic.booking_horizon_days
+    # The tools' horizon, by local date as check_available_slots counts it.
+    if (
+        start.astimezone(ctx.clinic.tz).date()
+        > (now + timedelta(days=horizon)).astimezone(ctx.clinic.tz).date()
+    ):
+        raise InputError(
+            "preferred_date",
+            f"cannot be booked: that is more than {horizon} days ahead (the booking horizon)",
+            "Rebook by hand nearer the time.",
+        )
+    await _check_owner(ctx, phone, name)
     if start < now:
         await ctx.store.import_past_appointment(
             phone=phone,
@@ -195,6 +231,7 @@ async def _follow_up(ctx: ToolContext, seen: set[str], record: dict[str, Any]) -
     key = _key("follow_up", phone, due.isoformat())
     if key in seen:
         return "duplicate"
+    await _check_owner(ctx, phone, name)
     await ctx.store.create_follow_up(
         phone=phone, name=name, due_at=due, reason=reason, source="import", legacy_key=key
     )

@@ -133,14 +133,57 @@ async def test_imported_slot_is_no_longer_offered(admin: ToolContext) -> None:
 
 
 @pytest.mark.asyncio
-async def test_policy_limits_do_not_apply_to_imports(admin: ToolContext, store: Store) -> None:
-    """Appointments agreed under an older policy (beyond today's horizon) are kept."""
-    report = await import_legacy(
-        {"appointments": [appointment(preferred_date="2027-05-12T10:00")]}, admin
+async def test_future_appointments_beyond_the_booking_horizon_are_rejected(
+    admin: ToolContext, store: Store
+) -> None:
+    """The tools' horizon applies to imports; minimum notice does not (agreed long ago)."""
+    horizon = admin.settings.clinic.booking_horizon_days
+    assert horizon == 90
+    data = {
+        "appointments": [
+            appointment(preferred_date="2027-05-12T10:00"),  # 0: 162 days ahead
+            appointment(preferred_date="2027-03-01T10:00"),  # 1: day 90, the last bookable day
+            appointment(preferred_date="2026-12-02T09:00"),  # 2: tomorrow's first slot
+            appointment(preferred_date="2027-03-02T10:00"),  # 3: day 91
+        ]
+    }
+    report = await import_legacy(data, admin)
+    assert report.appointments_imported == 2
+    assert [(r.kind, r.index) for r in report.rejected] == [("appointment", 0), ("appointment", 3)]
+    assert report.rejected[0].reason == (
+        "preferred_date: cannot be booked: that is more than 90 days ahead (the booking horizon)"
     )
-    assert report.appointments_imported == 1
-    assert report.rejected == []
-    assert await store.count_appointments(active_only=True) == 1
+    assert await store.count_appointments(active_only=True) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_number_on_file_under_another_name_is_a_conflict(
+    admin: ToolContext, store: Store
+) -> None:
+    """Not merged into the existing patient: reported with its index, without the names."""
+    await store.upsert_patient(phone="+355691234567", name="Arbër Çela")
+    data = {
+        "appointments": [
+            appointment(patient_name="Drita Kola"),  # 0: same number, another person
+            appointment(patient_name="arber  cela", preferred_date="2026-12-02T11:00"),  # 1: same
+            appointment(patient_name="Drita Kola", preferred_date=PAST),  # 2: past, still refused
+        ],
+        "follow_ups": [follow_up(client_name="Besa Leka", phone_number="069 123 4567")],  # 0
+    }
+    report = await import_legacy(data, admin)
+    assert (report.appointments_imported, report.follow_ups_imported) == (1, 0)
+    assert [(r.kind, r.index) for r in report.rejected] == [
+        ("appointment", 0),
+        ("appointment", 2),
+        ("follow_up", 0),
+    ]
+    for rejection in report.rejected:
+        assert rejection.reason == (
+            "name: conflicts with the name on file for this phone number; not merged"
+        )
+    patient = await store.get_patient(phone="+355691234567")
+    assert patient is not None and patient.name == "Arbër Çela"
+    assert await snapshot(store) == (1, 0, 1)
 
 
 PERSONAL = [
