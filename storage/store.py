@@ -18,12 +18,14 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import aiosqlite
+from loguru import logger
 
 from storage.audit import AuditMixin
 from storage.calls import CallsMixin
 from storage.campaign_queue import CampaignQueueMixin
 from storage.campaigns import CampaignMixin
 from storage.dnc import DoNotCallMixin
+from storage.health import HealthMixin, _healthy_files, file_key
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
 from storage.models import (
     Appointment,
@@ -37,7 +39,7 @@ from storage.timefmt import from_db, to_db
 
 
 class StoreError(Exception):
-    """The database cannot be used (newer schema, unreadable file)."""
+    """The database cannot be used (newer schema, unreadable file, failed integrity check)."""
 
 
 class NotFoundError(StoreError):
@@ -48,14 +50,19 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, AuditMixin):
+class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, AuditMixin, HealthMixin):
     """Async access to Elo's SQLite database. Open with :meth:`open`.
 
     The call and analytics methods come from :class:`storage.calls.CallsMixin`, the
     do-not-call methods from :class:`storage.dnc.DoNotCallMixin`, the campaign methods from
     :class:`storage.campaigns.CampaignMixin`, the campaign queue from
-    :class:`storage.campaign_queue.CampaignQueueMixin` and the audit trail from
-    :class:`storage.audit.AuditMixin`.
+    :class:`storage.campaign_queue.CampaignQueueMixin`, the audit trail from
+    :class:`storage.audit.AuditMixin` and the health checks from
+    :class:`storage.health.HealthMixin`.
+
+    A store whose file fails the quick check at :meth:`open` is *unhealthy*: it still reads (so
+    staff can export and inspect), but every write transaction raises :class:`StoreError`, so
+    nothing more is committed into a damaged file.
 
     Args:
         conn: An open aiosqlite connection in autocommit mode.
@@ -75,6 +82,8 @@ class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, Audit
         self._clock = clock
         # One connection cannot nest transactions; concurrent writers in this process queue here.
         self._write_lock = asyncio.Lock()
+        # The quick check's first finding when the file is damaged; writes are refused then.
+        self._damage: str | None = None
 
     @classmethod
     async def open(
@@ -86,6 +95,10 @@ class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, Audit
         clock: Callable[[], datetime] = _utc_now,
     ) -> Self:
         """Open (creating if needed) and migrate the database at ``path``.
+
+        A quick integrity check runs first (skipped when this process already found the same
+        unchanged file healthy). A damaged file is neither migrated nor written to: the store
+        opens unhealthy (see :attr:`health_problem`) and its write transactions raise.
 
         Args:
             path: The SQLite file.
@@ -112,7 +125,21 @@ class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, Audit
             conn.row_factory = sqlite3.Row
             await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             store = cls(conn, tz=ZoneInfo(str(tz)), clock=clock)
-            await store._set_up(busy_timeout_ms / 1000)
+            key = file_key(path)
+            if key is None or key not in _healthy_files:
+                store._damage = await store.quick_check()
+            if store._damage is None:
+                await store._set_up(busy_timeout_ms / 1000)
+                if (key := file_key(path)) is not None:
+                    _healthy_files.add(key)
+            else:
+                # No migration either: a migration is a write. Reads still work for export.
+                await conn.execute("PRAGMA foreign_keys = ON")
+                logger.error(
+                    "database {} failed its quick integrity check; writes are refused"
+                    " (run `elo db check`)",
+                    path.name,
+                )
         except sqlite3.DatabaseError as exc:
             await conn.close()
             raise StoreError(f"cannot use database {path}: {exc}") from None
@@ -171,23 +198,50 @@ class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, Audit
                     await self._conn.execute(f"PRAGMA user_version = {number}")
                 await self._conn.execute("COMMIT")
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                await self._rollback()
                 raise
 
     async def schema_version(self) -> int:
         """The schema version recorded in the file."""
         return await self._scalar("PRAGMA user_version")
 
+    @property
+    def health_problem(self) -> str | None:
+        """Why writes are refused (the quick check's first finding), or None when healthy."""
+        return self._damage
+
+    def _refuse_if_damaged(self) -> None:
+        if self._damage is not None:
+            raise StoreError(
+                "database failed its integrity check, so nothing is written to it:"
+                " run `elo db check`, then restore a backup or repair the file"
+            )
+
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        self._refuse_if_damaged()
         async with self._write_lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                # Inside the try: a COMMIT that fails (disk full, I/O error) is rolled back too,
+                # so the connection is not left inside a half-done transaction.
+                await self._conn.execute("COMMIT")
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                await self._rollback()
                 raise
-            await self._conn.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        """Roll back if a transaction is still open, keeping the error that caused it.
+
+        SQLite rolls back by itself after some errors (a full disk, an I/O error); a second
+        ROLLBACK would then raise and hide the real reason.
+        """
+        if self._conn.in_transaction:
+            try:
+                await self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                logger.warning("rollback after a failed write did not complete")
 
     async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         async with self._conn.execute(sql, params) as cursor:

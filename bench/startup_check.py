@@ -1,0 +1,114 @@
+"""What the quick integrity check costs ``Store.open`` on a clinic-sized database.
+
+Seeds a database the way the tools benchmark does (patients and appointments), adds finished
+calls with transcripts (the largest table in practice), then times ``Store.open`` + ``close``
+with the quick check (as the app runs it) and without it (the check replaced by a no-op), each
+on a warm OS page cache, and the check alone with SQLite's page cache cold (a fresh connection).
+
+    python -m bench.startup_check --appointments 100000 --patients 20000 --calls 30000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import NOW, PROFILE_PATH, GridCache, fixed_clock, log
+from bench.seed import migrate, seed
+from config.clinic import load_clinic_profile
+from storage import Store, health
+from storage.timefmt import to_db
+
+
+def add_calls(path: Path, calls: int, rng: random.Random) -> None:
+    """Finished calls with a plausible transcript (about 20 turns) each."""
+    turn = {"role": "user", "text": "Përshëndetje, dua të rezervoj një kontroll të zakonshëm."}
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO calls (id, phone, started_at, ended_at, outcome, transcript, turns)"
+            " VALUES (?, ?, ?, ?, 'completed', ?, 20)",
+            (
+                (
+                    f"call-{i}",
+                    f"+35569{rng.randrange(1_000_000, 9_999_999)}",
+                    to_db(NOW),
+                    to_db(NOW),
+                    json.dumps([turn] * 20, ensure_ascii=False),
+                )
+                for i in range(calls)
+            ),
+        )
+
+
+async def time_open(path: Path, *, check: bool, runs: int) -> list[float]:
+    """Milliseconds per Store.open + close."""
+    original = Store.quick_check
+
+    async def skipped(self: Store) -> str | None:
+        return None
+
+    times = []
+    try:
+        if not check:
+            Store.quick_check = skipped  # type: ignore[method-assign]
+        for _ in range(runs):
+            health._healthy_files.clear()  # every open checks, as a new process would
+            started = time.perf_counter()
+            store = await Store.open(path, clock=fixed_clock)
+            await store.close()
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        Store.quick_check = original  # type: ignore[method-assign]
+    return times
+
+
+def main() -> None:
+    """Seed, measure, print a Markdown summary."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--appointments", type=int, default=100_000)
+    parser.add_argument("--patients", type=int, default=20_000)
+    parser.add_argument("--calls", type=int, default=30_000)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    clinic = load_clinic_profile(PROFILE_PATH)
+    with tempfile.TemporaryDirectory(prefix="elo-startup-") as tmp:
+        path = Path(tmp) / "elo.db"
+        asyncio.run(migrate(path, clinic))
+        log("seeding ...")
+        seed(
+            path,
+            clinic,
+            GridCache(clinic),
+            rng,
+            appointments=args.appointments,
+            patients=args.patients,
+        )
+        add_calls(path, args.calls, rng)
+        size_mb = path.stat().st_size / 1e6
+        with_check = asyncio.run(time_open(path, check=True, runs=args.runs))
+        without = asyncio.run(time_open(path, check=False, runs=args.runs))
+        cold = []
+        for _ in range(5):
+            started = time.perf_counter()
+            with sqlite3.connect(path) as conn:
+                conn.execute("PRAGMA quick_check(1)").fetchall()
+            cold.append((time.perf_counter() - started) * 1000)
+    print(
+        f"database {size_mb:.1f} MB ({args.appointments:,} appointments,"
+        f" {args.patients:,} patients, {args.calls:,} calls with transcripts)\n"
+        f"Store.open + close with the quick check: median {statistics.median(with_check):.1f} ms\n"
+        f"Store.open + close without it:           median {statistics.median(without):.1f} ms\n"
+        f"quick_check alone, fresh connection:     median {statistics.median(cold):.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
