@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from validation.errors import InputError
-from validation.text import clean_text, fold
+from validation.text import INVISIBLE_EXTRAS, clean_text, find_invisible, fold, strip_invisible
 
 # Characters a person reading the record cannot see but that can change what it says.
 INVISIBLE = (
@@ -93,6 +93,54 @@ def test_output_is_bounded_visible_and_stable(raw: str, max_length: int) -> None
 def test_invisible_characters_never_survive(raw: str) -> None:
     text = clean(raw, max_length=60, required=False)
     assert set(text) <= set(" ab\n")
+
+
+# Every format character Python's Unicode database knows, and the invisible extras.
+ALL_FORMAT = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf")
+EXTRAS = "".join(chr(c) for c in sorted(INVISIBLE_EXTRAS))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ar\u00adbër", "Arbër"),  # soft hyphen
+        ("Ana\U000e0041\U000e0042\U000e007f", "Ana"),  # tag characters (ASCII smuggling)
+        ("\U000e0000x\U000e0002", "x"),  # unassigned code points of the tag block too
+        ("\u3164Ana", "Ana"),  # Hangul filler (a letter, but blank)
+        ("A\u115f\u1160\uffa0na", "Ana"),  # the other Hangul fillers
+        ("a\u180eb", "ab"),  # Mongolian vowel separator
+        ("a\u061cb\u2061c", "abc"),  # Arabic letter mark, function application
+        ("ok\ufe0f\U000e0100\U000e01ef", "ok"),  # variation selectors can hide bytes
+        ("a\ufff9b\ufffbc", "abc"),  # interlinear annotation
+        ("rreshti 1\u2028rreshti 2\u2029", "rreshti 1\nrreshti 2"),  # line/paragraph separator
+        ("a\r\nb\rc", "a\nb\nc"),
+        ("a\u00a0b\u2003c", "a b c"),  # no-break and em spaces are spaces
+        ("e\u00ad\u0308", "ë"),  # NFC after removing a format character before the accent
+    ],
+)
+def test_every_invisible_kind_is_removed(raw: str, expected: str) -> None:
+    assert clean(raw) == expected
+
+
+def test_every_format_character_and_extra_is_removed() -> None:
+    assert len(ALL_FORMAT) > 150
+    raw = "a" + ALL_FORMAT + EXTRAS + "b"
+    assert clean_text(raw, field="note", max_length=len(raw), required=False) == "ab"
+    assert strip_invisible(raw) == "ab"
+
+
+@given(st.text(alphabet=st.sampled_from(ALL_FORMAT + EXTRAS + "ab \n"), max_size=80))
+def test_no_format_character_survives(raw: str) -> None:
+    text = clean_text(raw, field="note", max_length=80, required=False)
+    assert set(text) <= set("ab \n")
+
+
+@pytest.mark.parametrize(
+    ("raw", "found"),
+    [("plain", None), ("tab\tand\nnewline", None), ("x\u200by", "U+200B"), ("\u3164", "U+3164")],
+)
+def test_find_invisible_names_the_code_point(raw: str, found: str | None) -> None:
+    assert find_invisible(raw) == found
 
 
 @pytest.mark.parametrize(
