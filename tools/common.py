@@ -8,20 +8,42 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from config.clinic import Service
 from storage import Booked, SlotTaken
 from storage.models import Source
 from tools.context import ToolContext
 from validation.errors import InputError
-from validation.text import fold
+from validation.text import fold, strip_invisible
 
 
 class ToolArgs(BaseModel):
-    """Base of every argument model: strict types, unknown fields refused, text trimmed."""
+    """Base of every argument model: strict types, unknown fields refused, text trimmed.
+
+    Every string argument of every tool (also inside lists) loses its invisible characters and is
+    put in NFC before any other check, so no handler sees text a person reading the record
+    could not.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _visible_text(cls, value: Any) -> Any:
+        return _visible(value)
+
+
+# Longer raw text is left for the field's max_length check to refuse, without cleaning it first.
+_MAX_CLEANED = 16_384
+
+
+def _visible(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_invisible(value) if len(value) <= _MAX_CLEANED else value
+    if isinstance(value, list):
+        return [_visible(item) for item in value]
+    return value
 
 
 def find_service(ctx: ToolContext, service_type: str, *, field: str = "service_type") -> Service:
