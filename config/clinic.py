@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import phonenumbers
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,12 +28,36 @@ from pydantic import (
 )
 
 from config.settings import ConfigError
+from validation.text import find_invisible, strip_invisible
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+def _visible(value: str) -> str:
+    """Refuse invisible characters in profile text; put the text in NFC with plain spaces.
+
+    The profile becomes the model's instructions and what Elo tells patients, and the clinic
+    edits it by hand: an invisible character there is a copy-paste accident or hidden text, so
+    the file is refused (naming the field and the code point) rather than silently changed.
+    """
+    value = value.replace("\r\n", "\n")  # a TOML file saved with Windows line ends
+    found = find_invisible(value)
+    if found:
+        raise ValueError(f"contains an invisible or control character ({found}); remove it")
+    return strip_invisible(value)
+
+
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_visible),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_visible),
+]
 ServiceId = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$", min_length=2, max_length=40)
 ]
