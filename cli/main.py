@@ -1,7 +1,9 @@
 """The ``elo`` admin command.
 
 Exit codes: 0 success (including a tool that answered with an error result), 2 unusable
-command-line input or configuration, 1 an unexpected failure.
+command-line input, input file or configuration, 1 a failing environment (database locked,
+read-only, full or damaged; disk full) or an unexpected failure, or problems found by
+``elo db check``. Every failure is one line on stderr (see :mod:`cli.failures`), never a traceback.
 """
 
 from __future__ import annotations
@@ -14,23 +16,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from loguru import logger
+
+from cli.failures import EXIT_FAILED, EXIT_USAGE, UsageError, describe_failure, one_line
 from config.logs import configure_logging
-from config.settings import AppSettings, ConfigError, load_settings
-from storage.store import StoreError
+from config.settings import AppSettings, load_settings
 from tools.catalog import default_registry
 from tools.context import ToolMode
 
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Command-line input that cannot be used; the message is one line."""
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        # One actionable line instead of argparse's usage block.
-        self.exit(EXIT_USAGE, f"elo: {message} (see 'elo --help')\n")
+        # One actionable line instead of argparse's usage block (a huge bad value is cut short).
+        self.exit(EXIT_USAGE, f"elo: {one_line(message)} (see 'elo --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", parents=[common], help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db_commands.add_parser("init", parents=[common], help="create or upgrade the database")
+    db_commands.add_parser(
+        "check",
+        parents=[common],
+        help="integrity, foreign keys, booked slots and daily counters (exit 1 on problems)",
+    )
 
     stats = commands.add_parser("stats", parents=[common], help="calls, bookings, revenue")
     stats.add_argument("--days", type=int, default=30, help="period ending today (default 30)")
@@ -142,15 +147,20 @@ def _add_campaign_parser(commands: Any, common: argparse.ArgumentParser) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``elo`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``elo`` console script.
+
+    Whatever a subcommand raises ends as one line on stderr and an exit code chosen by
+    :func:`cli.failures.describe_failure`; the traceback goes to the log file only.
+    """
+    # Until logging is configured, loguru would print a traceback to stderr; with -v too.
+    logging_to_file = False
     try:
+        args = build_parser().parse_args(argv)
         settings = _settings(args)
-        configure_logging(settings.logging, console=getattr(args, "verbose", False))
+        verbose = getattr(args, "verbose", False)
+        configure_logging(settings.logging, console=verbose)
+        logging_to_file = not verbose
         return asyncio.run(_run(args, settings))
-    except (UsageError, ConfigError, StoreError) as exc:
-        print(f"elo: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print("elo: interrupted", file=sys.stderr)
         return 130
@@ -158,12 +168,24 @@ def main(argv: list[str] | None = None) -> int:
         # The reader (e.g. `head`) went away; that is not an error of ours.
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        failure = describe_failure(exc)
+        if failure.code != EXIT_USAGE and logging_to_file:
+            # For whoever investigates; the log masks personal data, stderr gets one line.
+            logger.opt(exception=exc).error("elo command failed: {}", failure.message)
+        print(f"elo: {failure.message}", file=sys.stderr)
+        return failure.code
 
 
 def _settings(args: argparse.Namespace) -> AppSettings:
     env_file = getattr(args, "env_file", Path(".env"))
     if env_file != Path(".env") and not env_file.is_file():
         raise UsageError(f"env file {env_file} does not exist")
+    if env_file.is_file():
+        from validation.textfile import read_utf8
+
+        # dotenv would skip the lines of a UTF-16 file without a word: refuse it by name instead.
+        read_utf8(env_file)
     settings = load_settings(env_file=env_file)
     db = getattr(args, "db", None)
     if db is not None:
@@ -222,6 +244,8 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         return 0
     if args.command == "stats" and not 1 <= args.days <= 3660:
         raise UsageError("--days must be between 1 and 3660")
+    if args.command == "db" and args.db_command == "check":
+        return await _db_check(settings)
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
         if args.command == "db":
             _print(
@@ -234,6 +258,24 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
             )
         elif args.command == "stats":
             _print(await default_registry().call("get_clinic_stats", {"days": args.days}, ctx))
+    return 0
+
+
+async def _db_check(settings: AppSettings) -> int:
+    """``elo db check``: print the health report; 0 when healthy, 1 when problems were found."""
+    from cli.runtime import open_context
+
+    if not await asyncio.to_thread(Path(settings.database.path).is_file):
+        raise UsageError(f"no database at {settings.database.path} (see 'elo db init')")
+    async with open_context(settings, mode=ToolMode.ADMIN, allow_damaged=True) as ctx:
+        report = await ctx.store.check_health(slot_minutes=ctx.clinic.slot_minutes)
+        if ctx.store.health_problem is not None and report.healthy:
+            # The start-up check saw damage the full checks missed: still not healthy.
+            report.add("quick_check", [ctx.store.health_problem])
+    _print({"database": str(settings.database.path), **report.to_result()})
+    if not report.healthy:
+        print(f"elo: database check found {len(report.problems)} problem(s)", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -356,7 +398,12 @@ def _retry_delays(text: str) -> dict[str, int]:
         outcome = outcome.strip()
         if outcome not in RETRIED:
             raise UsageError(f"--retry: unknown outcome {outcome!r}; use {', '.join(RETRIED)}")
-        if not minutes.strip().isdigit() or not 1 <= int(minutes) <= 43200:
+        minutes = minutes.strip()
+        # At most five digits before int(): a 5,000-digit value would exceed Python's limit.
+        if (
+            not (minutes.isascii() and minutes.isdigit() and len(minutes) <= 5)
+            or not 1 <= int(minutes) <= 43200
+        ):
             raise UsageError(f"--retry: {outcome} needs whole minutes between 1 and 43200")
         delays[outcome] = int(minutes)
     return delays
@@ -478,20 +525,28 @@ def _json_arg(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"--args is not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise UsageError("--args is nested too deeply") from None
+    except ValueError:
+        # Python refuses to convert integers of more than 4300 digits (a denial-of-service guard).
+        raise UsageError("--args has a number with too many digits") from None
     if not isinstance(value, dict):
         raise UsageError('--args must be a JSON object, e.g. \'{"preferred_date": "2026-12-03"}\'')
     return value
 
 
 def _json_file(path: Path) -> Any:
+    from validation.textfile import read_utf8
+
+    text = read_utf8(path)  # TextFileError: missing, unreadable or not UTF-8, one line
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} cannot be read: {exc}") from None
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise UsageError(f"{path} is nested too deeply to be read") from None
+    except ValueError:
+        raise UsageError(f"{path} has a number with too many digits") from None
 
 
 def _print(value: Any) -> None:
