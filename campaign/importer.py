@@ -6,6 +6,10 @@ Bad rows do not stop the import: each is reported with its line number and reaso
 time zone and country must be the ones of its number (the calling window and the holidays depend
 on them: an Albanian mobile "in" Pacific/Kiritimati would be called at night).
 
+Every cell (and the header) loses its invisible characters (zero-width and bidi controls, the soft
+hyphen, tag characters, Hangul fillers: see :mod:`validation.text`) before it is validated:
+spreadsheets carry them in from copy and paste, and a name must be stored as people see it.
+
 A file that cannot be read as a whole (not UTF-8, a repeated column, a field longer than the CSV
 module's limit, a NUL byte) is refused before anything is imported.
 """
@@ -20,7 +24,7 @@ import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import holidays
 import phonenumbers
@@ -28,6 +32,7 @@ from phonenumbers import timezone as phone_zones
 
 from storage.models import NewContact
 from validation import InputError, normalize_name, normalize_phone
+from validation.text import strip_invisible
 from validation.textfile import TextFileError, read_utf8
 
 REQUIRED_COLUMNS = ("name", "phone")
@@ -85,7 +90,7 @@ def _read_rows(
     path: Path, text: str, *, default_region: str, regions: Iterable[str]
 ) -> tuple[list[NewContact], list[Rejection]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    header = [strip_invisible(name or "").strip().lower() for name in reader.fieldnames or []]
     repeated = sorted({name for name in header if name and header.count(name) > 1})
     if repeated:
         # DictReader would keep only the last of the two: which one staff meant is unknown.
@@ -109,6 +114,7 @@ def _read_rows(
         # A quoted field may span lines; report the line the row starts on.
         line = end_of_previous + 1
         end_of_previous = reader.line_num
+        row = _visible_row(row)
         if not any((value or "").strip() for key, value in row.items() if key is not None):
             continue
         try:
@@ -124,6 +130,18 @@ def _read_rows(
             continue
         contacts.append(contact)
     return contacts, rejections
+
+
+def _visible_row(row: dict[str | None, Any]) -> dict[str | None, Any]:
+    """The row with invisible characters removed from every cell (extra cells included)."""
+    return {
+        key: [strip_invisible(v) for v in value]
+        if isinstance(value, list)
+        else strip_invisible(value)
+        if isinstance(value, str)
+        else value
+        for key, value in row.items()
+    }
 
 
 class _RowError(ValueError):

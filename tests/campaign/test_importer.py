@@ -222,3 +222,18 @@ def test_time_zone_and_country_must_fit_the_number(tmp_path: Path) -> None:
         ("Dea Leka", "Europe/Tirane", "AL"),
         ("Eda Kola", "US/Eastern", "US"),
     ]
+
+
+def test_invisible_characters_are_removed_from_every_cell(tmp_path: Path) -> None:
+    """Soft hyphens, tag characters, Hangul fillers and zero-width spaces never reach a contact."""
+    path = _write(
+        tmp_path,
+        "name\u200b,phone,language\n"
+        "Ar\u00adta\U000e0041 Hoxha\u3164,069\u200b 123 4567\u2060,s\u200bq\n"
+        "\u3164\u115f,068 222 3344,\n"  # a name of fillers only is no name
+        "\u200b\u00ad,\u2060,\n",  # a row of invisible cells only is a blank row
+    )
+    contacts, rejections = _read(path)
+    assert contacts == [NewContact(phone=ARTA, name="Arta Hoxha", language="sq")]
+    assert [(r.line, r.kind) for r in rejections] == [(3, "rejected")]
+    assert "name: is empty" in rejections[0].reason
