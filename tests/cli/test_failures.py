@@ -532,3 +532,48 @@ def test_no_traceback_reaches_stderr_of_a_real_process(template: Path, tmp_path:
     line = one_line(result.stderr)
     assert any(fragment in line for fragment in CONDITIONS["disk-full"][1]), line
     assert digest(db) == before
+
+
+# ------------------------------------------------------------------------------- elo db check
+
+
+def test_db_check_passes_a_healthy_database(cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, err = cli(["db", "check"])
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert report["healthy"] is True and report["problems"] == []
+    assert set(report["checks"].values()) == {"ok"}
+
+
+def test_db_check_names_each_problem_and_exits_1(cli: Callable[..., tuple[int, str, str]]) -> None:
+    """An active appointment holding no slots: a double booking waiting to happen."""
+    with sqlite3.connect(cli.db) as conn:  # type: ignore[attr-defined]
+        (appointment_id,) = conn.execute(
+            "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
+            " price_lek, source, created_at) VALUES (1, 'checkup', 1, '2026-12-02T09:00:00Z',"
+            " '2026-12-02T09:30:00Z', 2000, 'import', '2026-12-01T08:00:00Z') RETURNING id"
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO call_analytics (day, total_calls, converted_calls) VALUES"
+            " ('2026-12-01', 1, 0)"
+        )
+    code, out, err = cli(["db", "check"])
+    assert code == 1
+    assert one_line(err) == "elo: database check found 2 problem(s)"
+    report = json.loads(out)
+    assert report["healthy"] is False
+    assert report["problems"] == [
+        f"appointment_slots: appointment {appointment_id} holds 0 of its 1 slot(s)"
+        " and 0 other slot row(s)",
+        "call_analytics: 2026-12-01: total_calls 1 (rows say 0)",
+    ]
+    assert "Patient" not in out and "+355" not in out
+
+
+def test_db_check_without_a_database_is_a_usage_error(
+    cli: Callable[..., tuple[int, str, str]],
+) -> None:
+    code, out, err = cli(["db", "check", "--db", "missing.db"])
+    assert (code, out) == (2, "")
+    assert "no database at missing.db" in one_line(err)
+    assert not Path("missing.db").exists()
