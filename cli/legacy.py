@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from config.logs import redactor
 from scheduling.when import parse_requested_time
 from storage import Booked
 from tools.common import book_service, find_service
 from tools.context import ToolContext
 from validation import InputError, clean_text, normalize_name, normalize_phone
+from validation.text import strip_invisible
 
 _NAME_KEYS = ("patient_name", "client_name", "name")
 _PHONE_KEYS = ("phone_number", "phone")
@@ -126,15 +126,15 @@ def _pick(record: dict[str, Any], keys: tuple[str, ...], field_name: str) -> str
         if value is not None:
             if not isinstance(value, str):
                 raise InputError(field_name, "must be text", "Fix the file.")
-            return value
+            return strip_invisible(value)
     raise InputError(field_name, "is missing", f"Add one of: {', '.join(keys)}.")
 
 
 def _person(ctx: ToolContext, record: dict[str, Any]) -> tuple[str, str]:
-    raw_name = _pick(record, _NAME_KEYS, "name")
-    redactor.remember_name(raw_name[:200])
     name = normalize_name(
-        raw_name, max_length=ctx.settings.validation.max_name_length, field="name"
+        _pick(record, _NAME_KEYS, "name"),
+        max_length=ctx.settings.validation.max_name_length,
+        field="name",
     )
     phone = normalize_phone(
         _pick(record, _PHONE_KEYS, "phone_number"),

@@ -12,6 +12,7 @@ import pytest
 
 from cli.legacy import ImportReport, LegacyFormatError, import_legacy
 from config.clinic import ClinicProfile
+from config.logs import redactor
 from storage import Store
 from tests.cli.test_main import bookable_weekday, ok_json, run_elo
 from tests.conftest import TIRANE
@@ -398,3 +399,42 @@ def test_cli_import_twice(tmp_path: Path) -> None:
     assert second["follow_ups_imported"] == 0
     assert second["already_imported"] == 2
     assert len(second["rejected"]) == 1
+
+
+@pytest.mark.asyncio
+async def test_invisible_characters_are_removed_from_every_field(
+    admin: ToolContext, store: Store
+) -> None:
+    data = {
+        "appointments": [
+            appointment(
+                patient_name="Ar\u00adbër\U000e0041 Çela\u3164",
+                phone_number="069\u200b 123 4567\u2060",
+                service_type="check\u200bup",
+                preferred_date=FUTURE + "\ufeff",
+            )
+        ],
+        "follow_ups": [
+            follow_up(
+                client_name="Elira\u2066 Hoxha",
+                preferred_time="2026-12-03T11:00\u200e",
+                reason="asked about\u00ad whitening\U000e0020",
+            )
+        ],
+    }
+    report = await import_legacy(data, admin)
+    assert report.rejected == []
+    patient = await store.get_patient(phone="+355691234567")
+    assert patient is not None and patient.name == "Arbër Çela"
+    [pending] = await store.list_follow_ups()
+    assert pending.reason == "asked about whitening"
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_record_does_not_teach_the_log_masker_words(admin: ToolContext) -> None:
+    """Only stored patients' names are masked: a rejected record's "name" stays ordinary text."""
+    report = await import_legacy(
+        {"appointments": [appointment(patient_name="Booked Today", phone_number="12345")]}, admin
+    )
+    assert len(report.rejected) == 1
+    assert redactor.redact("appointment booked today") == "appointment booked today"
