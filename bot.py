@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        configure_logging(settings.logging)
+        configure_logging(settings.logging, phone_regions=settings.validation.allowed_phone_regions)
         return asyncio.run(run_call(args, settings))
     except (ConfigError, StoreError, StageError, AudioFileError) as exc:
         print(f"bot: {exc}", file=sys.stderr)

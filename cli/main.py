@@ -158,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         settings = _settings(args)
         verbose = getattr(args, "verbose", False)
-        configure_logging(settings.logging, console=verbose)
+        configure_logging(
+            settings.logging,
+            console=verbose,
+            phone_regions=settings.validation.allowed_phone_regions,
+        )
         logging_to_file = not verbose
         return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:

@@ -1,8 +1,18 @@
 """Logging: readable console output, rotating JSON-lines file, call ids, and PII masking.
 
-Every record passes a patcher that masks phone numbers, email addresses and patient names (names
-the tools have seen are remembered, so a name typed into any later message is masked too) before
+Every record passes a patcher that masks phone numbers, email addresses and patient names before
 any sink formats it, including exception text. Tracebacks never show variable values.
+
+Names are remembered only from trusted sources: the call's metadata (set by whoever starts the
+call) and patients read from or written to the database, and only once they pass
+:func:`validation.people.normalize_name`. What the model or a caller says is never remembered, so
+nobody can make the logs mask ordinary words such as "booked". A remembered name is also masked
+written without its accents ("Arber Cela" after "Arbër Çela").
+
+Phone numbers are masked in every common shape: international (``+355 69 123 4567``,
+``00355...``), national with the trunk prefix (``069 123 4567``), and bare numbers that are valid
+in one of the allowed regions (``69 123 4567``, ``355691234567``, a Kosovo ``44 123 456``).
+Dates, times, prices, ids and counts are left readable.
 """
 
 from __future__ import annotations
@@ -13,14 +23,19 @@ import re
 import sys
 import traceback
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import phonenumbers
 from loguru import logger
 
 from config.settings import LogFormat, LoggingSettings
+from validation.errors import InputError
+from validation.people import normalize_name
+from validation.text import fold, strip_invisible
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -28,12 +43,21 @@ if TYPE_CHECKING:
 call_id_var: ContextVar[str | None] = ContextVar("elo_call_id", default=None)
 
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-# International (+ or 00) or national (leading 0) numbers with common separators, and bare
-# Albanian numbers starting with the country code.
-_PHONE = re.compile(
-    r"(?<![\w.])(?:\+|00|0)\d(?:[ \-./()]{0,2}\d){5,14}(?!\w)|(?<!\d)355\d{7,9}(?!\d)"
+# Digit runs that could be a phone number: an optional + or 00, then 7 to 17 digits with up to two
+# separators between them. Which runs are masked is decided by :func:`_is_phone`.
+_PHONE = re.compile(r"(?<![\w.])(?:\+|00)?\(?\d(?:[ \-./()\u00a0]{0,2}\d){6,16}(?!\w)")
+# Dates and ISO times are set aside before phones are looked for, so "2026-12-03 10:30" is never
+# read as the digits 202612031030 (nor joined to a number written next to it).
+_DATE = re.compile(
+    r"(?<!\d)(?:(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
+    r"|(?:0?[1-9]|[12]\d|3[01])[./-](?:0?[1-9]|1[0-2])[./-](?:19|20)\d\d)(?![\d:])"
 )
+# Stands in for a date while phones are masked; a private-use character no log line needs.
+_HOLD = "\ue000"
 _WORD = re.compile(r"[^\W\d_]{3,}")
+# The longest name and shortest name word worth remembering.
+_MAX_NAME = 200
 
 
 class PiiRedactor:
@@ -41,21 +65,51 @@ class PiiRedactor:
 
     Args:
         max_names: How many distinct name words to remember (oldest forgotten first).
+        phone_regions: Regions whose numbers are also recognised without a prefix.
     """
 
-    def __init__(self, *, max_names: int = 20_000) -> None:
+    def __init__(self, *, max_names: int = 20_000, phone_regions: Iterable[str] = ("AL",)) -> None:
         self._names: OrderedDict[str, None] = OrderedDict()
         self._max = max_names
         self.enabled = True
+        self.phone_regions = tuple(phone_regions)
 
-    def remember_name(self, name: str) -> None:
-        """Remember the words of a person's name so later log text containing them is masked."""
-        for word in _WORD.findall(name):
-            key = word.casefold()
+    @property
+    def phone_regions(self) -> tuple[str, ...]:
+        """Regions whose numbers are masked even when written without ``+``, ``00`` or ``0``."""
+        return self._regions
+
+    @phone_regions.setter
+    def phone_regions(self, regions: Iterable[str]) -> None:
+        self._regions = tuple(dict.fromkeys(region.upper() for region in regions))
+        self._country_codes = tuple(
+            str(phonenumbers.country_code_for_region(region)) for region in self._regions
+        )
+
+    def remember_name(self, name: str) -> bool:
+        """Remember a trusted person's name so later log text containing its words is masked.
+
+        Call this only with names from the call's metadata or from a stored patient record,
+        never with what the model or a caller said. A name that does not pass
+        :func:`validation.people.normalize_name` is ignored.
+
+        Args:
+            name: The person's name.
+
+        Returns:
+            Whether the name was valid and remembered.
+        """
+        try:
+            valid = normalize_name(name[: _MAX_NAME * 2], max_length=_MAX_NAME)
+        except InputError:
+            return False
+        for word in _WORD.findall(valid):
+            key = _fold_word(word)
             self._names[key] = None
             self._names.move_to_end(key)
         while len(self._names) > self._max:
             self._names.popitem(last=False)
+        return True
 
     def forget_all(self) -> None:
         """Forget remembered names (tests)."""
@@ -65,18 +119,62 @@ class PiiRedactor:
         """Return ``text`` with emails, phone numbers and remembered names masked."""
         if not self.enabled or not text:
             return text
+        # Invisible characters could split a name or number so that it is not recognised.
+        text = strip_invisible(text.replace(_HOLD, "\ufffd"))
         text = _EMAIL.sub("[email]", text)
-        text = _PHONE.sub(_mask_phone_match, text)
+        dates: list[str] = []
+
+        def hold(match: re.Match[str]) -> str:
+            dates.append(match.group(0))
+            return _HOLD
+
+        text = _DATE.sub(hold, text)
+        text = _PHONE.sub(self._mask_phone, text)
+        if dates:
+            pending = iter(dates)
+            text = re.sub(_HOLD, lambda _: next(pending), text)
         if self._names:
             text = _WORD.sub(
-                lambda m: "[name]" if m.group(0).casefold() in self._names else m.group(0), text
+                lambda m: "[name]" if _fold_word(m.group(0)) in self._names else m.group(0), text
             )
         return text
 
+    def _mask_phone(self, match: re.Match[str]) -> str:
+        raw = match.group(0)
+        digits = re.sub(r"\D", "", raw)
+        return f"[phone …{digits[-2:]}]" if self._is_phone(raw, digits) else raw
 
-def _mask_phone_match(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    return f"[phone …{digits[-2:]}]"
+    def _is_phone(self, raw: str, digits: str) -> bool:
+        if raw.startswith("+"):
+            return len(digits) >= 7
+        if digits.startswith("00"):
+            return len(digits) >= 9
+        if digits.startswith("0"):
+            # A national number with its trunk prefix (any country): no count or price looks so.
+            return True
+        # Bare digits: a number of an allowed region written without any prefix, or with its
+        # country code but no "+". Anything else (counts, prices, ids) stays readable.
+        for code in self._country_codes:
+            if digits.startswith(code) and _valid("+" + digits, None, self._regions):
+                return True
+        return any(_valid(digits, region, self._regions) for region in self._regions)
+
+
+@lru_cache(maxsize=4096)
+def _fold_word(word: str) -> str:
+    return fold(word)
+
+
+@lru_cache(maxsize=1024)
+def _valid(number: str, region: str | None, allowed: tuple[str, ...]) -> bool:
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return (
+        phonenumbers.is_valid_number(parsed)
+        and phonenumbers.region_code_for_number(parsed) in allowed
+    )
 
 
 redactor = PiiRedactor()
@@ -157,14 +255,19 @@ class _ToLoguru(logging.Handler):
 _STDLIB_LOGGERS = ("livekit", "aiohttp")
 
 
-def configure_logging(settings: LoggingSettings, *, console: bool = True) -> None:
+def configure_logging(
+    settings: LoggingSettings, *, console: bool = True, phone_regions: Iterable[str] = ("AL",)
+) -> None:
     """Replace loguru's handlers with Elo's: console and/or rotating JSON file, masked.
 
     Args:
         settings: The logging settings.
         console: Whether to log to stderr (the CLI keeps stdout for results).
+        phone_regions: The allowed phone regions (``settings.validation.allowed_phone_regions``):
+            their numbers are masked even when written without a prefix.
     """
     redactor.enabled = settings.mask_pii
+    redactor.phone_regions = phone_regions
     for name in _STDLIB_LOGGERS:
         library = logging.getLogger(name)
         library.handlers = [_ToLoguru()]

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 from loguru import logger
 
+from config.logs import redactor
 from storage.audit import AuditMixin
 from storage.calls import CallsMixin
 from storage.campaign_queue import CampaignQueueMixin
@@ -578,7 +579,10 @@ def _patient(row: sqlite3.Row) -> Patient:
     data = dict(row)
     data["created_at"] = from_db(data["created_at"])
     data.pop("updated_at", None)
-    return Patient.model_validate(data)
+    patient = Patient.model_validate(data)
+    # A stored patient is a trusted source of names for log masking (the redactor re-validates).
+    redactor.remember_name(patient.name)
+    return patient
 
 
 def _appointment(row: sqlite3.Row) -> Appointment:

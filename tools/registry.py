@@ -12,7 +12,6 @@ from loguru import logger
 from pydantic import BaseModel, ValidationError
 
 from config.clinic import ClinicProfile
-from config.logs import redactor
 from tools.context import ToolContext, ToolMode
 from validation.errors import InputError
 
@@ -25,7 +24,9 @@ Handler = Callable[[Any, ToolContext], Awaitable[ToolResult]]
 
 # A field marked with this json_schema_extra gets the clinic's service ids as its enum.
 SERVICE_ENUM = {"x-elo-enum": "services"}
-# A field marked with this holds a person's name: its words are masked in every later log line.
+# A field marked with this holds a person's name. What the model says is never taught to the log
+# masker (it could make ordinary words masked): names are remembered from the call's metadata and
+# from stored patients only (see config.logs).
 PII_NAME = {"x-elo-pii": "name"}
 
 _MAX_RAW_ARGUMENTS = 16_384
@@ -139,9 +140,7 @@ class ToolRegistry:
             logger.warning("tool call refused: unknown or not offered")
             return result
         try:
-            raw = _as_mapping(arguments)
-            _remember_names(spec.args_model, raw)
-            args = spec.args_model.model_validate(raw)
+            args = spec.args_model.model_validate(_as_mapping(arguments))
         except _BadArguments as exc:
             return {"error": str(exc), "hint": _usage(spec)}
         except ValidationError as exc:
@@ -214,14 +213,6 @@ def _usage(spec: ToolSpec) -> str:
     required = set(schema.get("required", []))
     parts = [f"{name}{'' if name in required else ' (optional)'}" for name in props]
     return f"Call {spec.name} again with: {', '.join(parts)}."
-
-
-def _remember_names(model: type[BaseModel], raw: Mapping[str, Any]) -> None:
-    for name, field in model.model_fields.items():
-        extra = field.json_schema_extra
-        value = raw.get(name)
-        if isinstance(extra, dict) and extra.get("x-elo-pii") == "name" and isinstance(value, str):
-            redactor.remember_name(value[:200])
 
 
 def _required(model: type[BaseModel]) -> list[str]:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from config.logs import bind_call, configure_logging, redactor
 from config.settings import AppSettings, ConfigError, describe_validation_error, load_settings
+from storage import Store
 from tools.context import ToolContext
 from tools.registry import ToolRegistry
 
@@ -28,7 +29,9 @@ SECRET = "AIzaSy-SECRET-do-not-log-8f3k2"
 @pytest.fixture(autouse=True)
 def _restore_loguru() -> Iterator[None]:
     """Leave loguru without Elo's sinks (and with a no-op patcher) for the other tests."""
+    regions = redactor.phone_regions
     yield
+    redactor.phone_regions = regions
     logger.remove()
     logger.configure(patcher=lambda record: None)
 
@@ -238,3 +241,118 @@ def test_environment_errors_do_not_echo_secrets(
         load_settings(env_file=None)
     assert "ELO_GOOGLE" in str(caught.value)
     assert "SECRET" not in str(caught.value)
+
+
+# --- which names are remembered -----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_what_the_model_says_never_teaches_the_masker(
+    registry: ToolRegistry, make_context: Callable[..., ToolContext]
+) -> None:
+    """A "name" in a refused tool call must not make ordinary words masked for the process."""
+    ctx = make_context()
+    for tool, field in (
+        ("schedule_appointment", "patient_name"),
+        ("schedule_follow_up", "client_name"),
+    ):
+        result = await registry.call(
+            tool, {field: "Booked Confirmed", "phone_number": "12345", "preferred_date": "x"}, ctx
+        )
+        assert "error" in result
+    line = "appointment 12 booked and confirmed"
+    assert redactor.redact(line) == line
+
+
+@pytest.mark.asyncio
+async def test_a_stored_patient_is_remembered(store: Store) -> None:
+    await store.upsert_patient(phone="+355682223344", name="Drita Kola")
+    assert redactor.redact("called drita kola") == "called [name] [name]"
+
+
+@pytest.mark.asyncio
+async def test_a_patient_read_from_the_database_is_remembered(store: Store) -> None:
+    await store.upsert_patient(phone="+355682223344", name="Drita Kola")
+    redactor.forget_all()  # as in a new process reading an existing database
+    await store.get_patient(phone="+355682223344")
+    assert redactor.redact("Drita Kola") == "[name] [name]"
+
+
+@pytest.mark.parametrize(
+    "name", ["069 123 4567", "<b>Ana</b>", "x", "Ana; DROP TABLE", "Ana\nNew rule: book all"]
+)
+def test_names_that_fail_validation_are_not_remembered(name: str) -> None:
+    assert redactor.remember_name(name) is False
+    assert redactor.redact("Ana drop table new rule book") == "Ana drop table new rule book"
+
+
+def test_a_name_is_masked_without_its_accents_and_through_invisible_characters() -> None:
+    assert redactor.remember_name(NAME)
+    for line in ("Arber Cela", "ARBER CELA", "arbër çela", "Ar\u200bbër Ç\u00adela"):
+        assert redactor.redact(f"patient {line} booked") == "patient [name] [name] booked", line
+
+
+# --- phone numbers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "69 123 4567",
+        "691234567",
+        "355 69 123 4567",
+        "355691234567",
+        "0691234567",
+        "069 123 4567",
+        "(069) 123-4567",
+        "069.123.4567",
+        "+355 69 123 4567",
+        "+355-69-123-4567",
+        "00355 69 123 4567",
+        "04 222 3344",
+        "+44 20 7946 0958",
+    ],
+)
+def test_phone_numbers_are_masked_in_every_shape(number: str) -> None:
+    masked = redactor.redact(f"calling {number} now")
+    assert masked.startswith("calling [phone …") and masked.endswith("] now"), masked
+    assert number not in masked
+
+
+@pytest.mark.parametrize(
+    "number", ["44 123 456", "383 44 123 456", "044 123 456", "+383 44 123 456"]
+)
+def test_numbers_of_other_allowed_regions_are_masked(number: str, settings: AppSettings) -> None:
+    configure_logging(settings.logging, console=False, phone_regions=["AL", "XK"])
+    logger.info(f"calling {number} now")
+    [record] = _records(settings.logging.file)  # type: ignore[arg-type]
+    assert record["message"] == "calling [phone …56] now"
+
+
+def test_a_bare_number_of_a_region_not_allowed_is_left_alone() -> None:
+    redactor.phone_regions = ["AL"]
+    assert redactor.redact("ratio 44 123 456") == "ratio 44 123 456"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "slot 2026-12-03T10:30 booked",
+        "next call at 2026-12-03 10:30:00.123 (2026-12-03T10:30:00+01:00)",
+        "closed on 03.12.2026 and 24/12/2026",
+        "appointment 123456 booked for 4500 lek (45.00 EUR), revenue 12500000 lek",
+        "tool schedule_appointment -> ok in 14.2 ms; p95 1234567 us",
+        "campaign recall-2027: 12 queued, 345 done, 20261203 checksum, 98765432 bytes",
+        "2026-12-03 10:30 3 calls, 2 bookings",
+        "listening on 127.0.0.1:8080, pipecat 1.14.0, sample rate 16000 / 24000",
+        "call 550e8400-e29b-41d4-a716-446655440000 ended after 300 s",
+    ],
+)
+def test_ordinary_numbers_stay_readable(line: str) -> None:
+    redactor.phone_regions = ["AL", "XK"]
+    assert redactor.redact(line) == line
+
+
+def test_a_number_next_to_a_date_is_still_masked() -> None:
+    masked = redactor.redact("2026-12-03 0691234567 2026-12-04T09:00 69 123 4567")
+    assert masked == "2026-12-03 [phone …67] 2026-12-04T09:00 [phone …67]"
