@@ -358,6 +358,7 @@ class CallSession:
             call_id=meta.call_id,
             phone=meta.phone,
             call_control=self,
+            patient_name=meta.patient_name,
         )
         language = prompt_language(meta.language)
         llm = make_llm(

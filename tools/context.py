@@ -47,6 +47,8 @@ class ToolContext:
         call_id: The call the tools run in, if any.
         phone: The E.164 number the call is bound to, if any: set by whoever started the call,
             never by the model.
+        patient_name: The validated name of the patient the call is for, from the call's
+            metadata, if any (search_web keeps it out of outgoing queries).
         http: HTTP client for search_web; created lazily when None.
         call_control: Hang-up and similar controls of the live call, if any.
     """
@@ -62,6 +64,7 @@ class ToolContext:
     phone: str | None = None
     http: httpx.AsyncClient | None = None
     call_control: CallControl | None = None
+    patient_name: str | None = None
     slots: SlotFinder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +100,7 @@ def build_context(
     phone: str | None = None,
     http: httpx.AsyncClient | None = None,
     call_control: CallControl | None = None,
+    patient_name: str | None = None,
 ) -> ToolContext:
     """Assemble a tool context from its parts."""
     lang = (language or settings.pipeline.language).split("-")[0].lower()
@@ -112,4 +116,5 @@ def build_context(
         phone=phone,
         http=http,
         call_control=call_control,
+        patient_name=patient_name,
     )
