@@ -93,13 +93,18 @@ class HealthMixin:
     async def quick_check(self) -> str | None:
         """SQLite's ``PRAGMA quick_check``: the first problem found, or None when healthy.
 
-        It reads every page once (no index-content comparison), so it finds damaged pages and
-        broken b-trees cheaply; ``elo db check`` runs the full checks.
+        It reads every page once (no index-content comparison) and skips the CHECK constraints
+        (two thirds of its time on a large file), so it finds damaged pages and broken b-trees
+        cheaply at every start; ``elo db check`` runs the full checks.
 
         Raises:
             sqlite3.DatabaseError: The file is not a database at all.
         """
-        rows = await self._conn.execute_fetchall("PRAGMA quick_check(1)")
+        await self._conn.execute("PRAGMA ignore_check_constraints = ON")
+        try:
+            rows = await self._conn.execute_fetchall("PRAGMA quick_check(1)")
+        finally:
+            await self._conn.execute("PRAGMA ignore_check_constraints = OFF")
         first = rows[0][0] if rows else "ok"
         return None if first == "ok" else str(first)
 
