@@ -577,3 +577,50 @@ def test_db_check_without_a_database_is_a_usage_error(
     assert (code, out) == (2, "")
     assert "no database at missing.db" in one_line(err)
     assert not Path("missing.db").exists()
+
+
+# ------------------------------------------------------------------------- the mapping itself
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "fragment"),
+    [
+        (OSError(28, "No space left on device", "/srv/elo/out.json"), 1, "the disk is full"),
+        (OSError(30, "Read-only file system", "/srv/elo/elo.db"), 1, "file system is read-only"),
+        (PermissionError(13, "Permission denied", "/srv/elo/elo.db"), 1, "permission denied"),
+        (sqlite3.OperationalError("database is locked"), 1, "locked by another process"),
+        (sqlite3.OperationalError("disk I/O error"), 1, "disk I/O error"),
+        (sqlite3.OperationalError("database or disk is full"), 1, "full"),
+        (sqlite3.OperationalError("attempt to write a readonly database"), 1, "read-only"),
+        (sqlite3.DatabaseError("database disk image is malformed"), 1, "elo db check"),
+        (RecursionError(), 2, "nested too deeply"),
+        (ValueError("Exceeds the limit (4300 digits) for integer string conversion"), 2, "digits"),
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), 2, "UTF-8"),
+        (MemoryError(), 1, "out of memory"),
+        (RuntimeError("Arbër Çela +355691234567"), 1, "unexpected error (RuntimeError)"),
+        (ExceptionGroup("tasks", [sqlite3.OperationalError("database is locked")]), 1, "locked"),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_every_failure_maps_to_one_line_and_a_code(
+    exc: BaseException, code: int, fragment: str
+) -> None:
+    from cli.failures import describe_failure
+
+    failure = describe_failure(exc)
+    assert failure.code == code
+    assert fragment in failure.message
+    assert "\n" not in failure.message
+    assert "Arbër" not in failure.message and "+355" not in failure.message
+
+
+def test_an_unexpected_error_is_one_line_exit_1(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("+355691234567")
+
+    monkeypatch.setattr("cli.main._tool_list", broken)
+    code, out, err = cli(["tools"])
+    assert (code, out) == (1, "")
+    assert one_line(err) == "elo: unexpected error (KeyError); details are in the log file"
