@@ -8,9 +8,10 @@ and the loser sees the winner's row when it re-checks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ from storage.models import (
     Source,
 )
 from storage.timefmt import from_db, to_db
+from validation.text import fold
 
 
 class StoreError(Exception):
@@ -296,6 +298,33 @@ class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, Audit
             (phone, name, email, language, now, now),
         )
         return _patient(rows[0]), True
+
+    async def patient_name_words(self, words: Iterable[str]) -> set[str]:
+        """Which of ``words`` are a word of some stored patient's name, ignoring case and accents.
+
+        One indexed-free scan done by SQLite's GLOB (cheap for a clinic's patient list): each word
+        becomes a pattern whose letters also match their upper case and accented forms, and the
+        few names it finds are compared word by word here.
+
+        Args:
+            words: Candidate words (letters only; others are ignored), at most 32 are checked.
+
+        Returns:
+            The matching words, folded (lower case, accents removed, as
+            :func:`validation.text.fold` gives them).
+        """
+        wanted = {fold(word) for word in list(words)[:32] if word.isalpha()}
+        wanted = {word for word in wanted if word.isalpha()}
+        if not wanted:
+            return set()
+        patterns = [f"*{_letters_glob(word)}*" for word in sorted(wanted)]
+        # Only placeholders are joined into the SQL; the patterns are bound parameters.
+        sql = "SELECT name FROM patients WHERE " + " OR ".join(["name GLOB ?"] * len(patterns))  # noqa: S608
+        found: set[str] = set()
+        async with self._conn.execute(sql, patterns) as cursor:
+            async for row in cursor:
+                found |= wanted & {fold(part) for part in re.findall(r"[^\W\d_]+", row[0])}
+        return found
 
     async def count_patients(self) -> int:
         """How many patients are on file."""
@@ -573,6 +602,28 @@ def _split_sql(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+@functools.cache
+def _letter_variants() -> dict[str, str]:
+    """Each folded letter with every Latin letter (any case, any accent) that folds to it."""
+    variants: dict[str, set[str]] = {}
+    for code in list(range(0x41, 0x5B)) + list(range(0x61, 0x7B)) + list(range(0xC0, 0x250)):
+        char = chr(code)
+        base = fold(char)
+        if len(base) == 1 and char.isalpha():
+            variants.setdefault(base, {base}).add(char)
+    return {base: "".join(sorted(chars)) for base, chars in variants.items()}
+
+
+def _letters_glob(word: str) -> str:
+    """A GLOB pattern matching ``word`` (folded) in any case and with or without accents."""
+    variants = _letter_variants()
+    parts = []
+    for char in word:
+        chars = variants.get(char, char + char.upper())
+        parts.append(f"[{chars}]")
+    return "".join(parts)
 
 
 def _patient(row: sqlite3.Row) -> Patient:

@@ -837,3 +837,15 @@ async def test_recent_calls_are_counted_per_number(store: Store, clock: FixedClo
 async def test_call_phone_must_be_e164(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         await store.start_call(call_id="bad", phone="0691234567")
+
+
+@pytest.mark.asyncio
+async def test_patient_name_words_ignore_case_and_accents_but_not_word_edges(store: Store) -> None:
+    await store.upsert_patient(phone="+355691234567", name="Arbër Çela")
+    await store.upsert_patient(phone="+355682223344", name="Anna-Maria O'Neil")
+    await store.upsert_patient(phone="+355672223344", name="Anastasia Lika")
+    found = await store.patient_name_words(
+        ["ARBER", "çela", "Cela", "maria", "Neil", "ana", "Anna", "lik", "root", "canal", "x2"]
+    )
+    assert found == {"arber", "cela", "maria", "neil", "anna"}
+    assert await store.patient_name_words([]) == set()
