@@ -302,7 +302,7 @@ class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, Audit
     async def patient_name_words(self, words: Iterable[str]) -> set[str]:
         """Which of ``words`` are a word of some stored patient's name, ignoring case and accents.
 
-        One indexed-free scan done by SQLite's GLOB (cheap for a clinic's patient list): each word
+        One scan by SQLite's GLOB (cheap for a clinic's patient list, no Python per row): each word
         becomes a pattern whose letters also match their upper case and accented forms, and the
         few names it finds are compared word by word here.
 
