@@ -3,9 +3,9 @@
 :func:`describe_failure` is the single mapping used by :func:`cli.main.main` around every
 subcommand, so a command added later inherits it without doing anything.
 
-Exit codes: 2 for input the command cannot use (a bad argument, a file that is not UTF-8, JSON
-nested too deeply, a number with thousands of digits, a broken CSV file, bad configuration);
-1 for an environment that fails (the database is locked, read-only, full or damaged, the disk is
+Exit codes: 2 for input the command cannot use (a bad argument, a path that names no file, a file
+that is not UTF-8, JSON nested too deeply, a number with thousands of digits, a broken CSV file,
+bad configuration); 1 for an environment that fails (the database is locked, read-only, full or damaged, the disk is
 full, a file cannot be written) or anything unexpected.
 """
 
@@ -51,7 +51,12 @@ _OS_MESSAGES = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.EIO: "disk I/O error",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ENAMETOOLONG: "file name too long",
 }
+_INPUT_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG})
 
 
 class UsageError(Exception):
@@ -97,6 +102,9 @@ def describe_failure(exc: BaseException) -> Failure:
         return _failure(EXIT_USAGE, "the input has a number with too many digits")
     if isinstance(exc, sqlite3.Error):
         return _failure(EXIT_FAILED, _database_message(str(exc)))
+    if isinstance(exc, OSError) and exc.errno in _INPUT_ERRNOS:
+        # A path given on the command line that cannot name a file: the input, not the machine.
+        return _failure(EXIT_USAGE, _os_message(exc))
     if isinstance(exc, OSError):
         return _failure(EXIT_FAILED, _os_message(exc))
     if isinstance(exc, MemoryError):
@@ -130,7 +138,8 @@ def _database_message(text: str) -> str:
 
 def _os_message(exc: OSError) -> str:
     what = _OS_MESSAGES.get(exc.errno or 0) or exc.strerror or type(exc).__name__
-    return f"{what}: {exc.filename}" if exc.filename else what
+    # The file name is cut short: a 200,000-character "path" is an echoed value, not a clue.
+    return f"{what}: {str(exc.filename)[:120]}" if exc.filename else what
 
 
 def _reason(exc: UnicodeError) -> str:

@@ -597,6 +597,8 @@ def test_db_check_without_a_database_is_a_usage_error(
         (ValueError("Exceeds the limit (4300 digits) for integer string conversion"), 2, "digits"),
         (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), 2, "UTF-8"),
         (MemoryError(), 1, "out of memory"),
+        (FileNotFoundError(2, "No such file or directory", "export.json"), 2, "no such file"),
+        (OSError(36, "File name too long", "x" * 5000), 2, "file name too long"),
         (RuntimeError("Arbër Çela +355691234567"), 1, "unexpected error (RuntimeError)"),
         (ExceptionGroup("tasks", [sqlite3.OperationalError("database is locked")]), 1, "locked"),
     ],
