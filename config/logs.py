@@ -53,6 +53,7 @@ _DATE = re.compile(
     r"(?:[T ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
     r"|(?:0?[1-9]|[12]\d|3[01])[./-](?:0?[1-9]|1[0-2])[./-](?:19|20)\d\d)(?![\d:])"
 )
+_DECIMAL = re.compile(r"\d+\.\d+")
 # Stands in for a date while phones are masked; a private-use character no log line needs.
 _HOLD = "\ue000"
 _WORD = re.compile(r"[^\W\d_]{3,}")
@@ -145,6 +146,8 @@ class PiiRedactor:
         return f"[phone …{digits[-2:]}]" if self._is_phone(raw, digits) else raw
 
     def _is_phone(self, raw: str, digits: str) -> bool:
+        if _DECIMAL.fullmatch(raw):
+            return False  # a measurement such as 0.1234567 s; numbers are not written so
         if raw.startswith("+"):
             return len(digits) >= 7
         if digits.startswith("00"):

@@ -346,6 +346,7 @@ def test_a_bare_number_of_a_region_not_allowed_is_left_alone() -> None:
         "2026-12-03 10:30 3 calls, 2 bookings",
         "listening on 127.0.0.1:8080, pipecat 1.14.0, sample rate 16000 / 24000",
         "call 550e8400-e29b-41d4-a716-446655440000 ended after 300 s",
+        "latency 0.1234567 s, ratio 69.1234567, 0.0123456",
     ],
 )
 def test_ordinary_numbers_stay_readable(line: str) -> None:
