@@ -18,7 +18,14 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli.failures import EXIT_FAILED, EXIT_USAGE, UsageError, describe_failure, one_line
+from cli.failures import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    LogErrorGuard,
+    UsageError,
+    describe_failure,
+    one_line,
+)
 from config.logs import configure_logging
 from config.settings import AppSettings, load_settings
 from tools.catalog import default_registry
@@ -150,8 +157,32 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``elo`` console script.
 
     Whatever a subcommand raises ends as one line on stderr and an exit code chosen by
-    :func:`cli.failures.describe_failure`; the traceback goes to the log file only.
+    :func:`cli.failures.describe_failure`; the traceback goes to the log file only. A log file
+    that cannot be written (a full disk) does not put loguru's own error reports on stderr.
     """
+    guard = LogErrorGuard(sys.stderr)
+    sys.stderr = guard
+    try:
+        code = _main(argv)
+    finally:
+        # Flush and close the log file now, while stderr is guarded: at interpreter exit a failed
+        # flush (full disk) would print a traceback. A failing sink is dropped before it raises,
+        # so trying again closes the next one.
+        for _ in range(10):
+            try:
+                logger.remove()
+                break
+            except Exception:
+                guard.swallowed = True
+        sys.stderr = guard.stream
+    if guard.swallowed and code == 0:
+        print(
+            "elo: warning: the log file could not be written (is the disk full?)", file=sys.stderr
+        )
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     # Until logging is configured, loguru would print a traceback to stderr; with -v too.
     logging_to_file = False
     try:

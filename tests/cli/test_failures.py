@@ -506,31 +506,44 @@ def test_no_traceback_reaches_stderr_of_a_real_process(template: Path, tmp_path:
     result = run_elo(tmp_path, "tool", "get_clinic_stats", "--args", NESTED, env=env)
     assert result.returncode == 2 and "nested too deeply" in one_line(result.stderr)
 
-    # A real process whose files may not grow past 4 KiB (EFBIG, as on a full disk).
+    # A real process whose files may not grow past 4 KiB (EFBIG, as on a full disk), logging to
+    # a file already past that size: loguru's own error reports must not reach stderr either.
     db = fresh("full.db")
+    log = tmp_path / "full.jsonl"
+    log.write_text("{}\n" * 2000)
     before = digest(db)
     keeper = sqlite3.connect(db)
     keeper.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ELO_")},
+        **env,
+        "ELO_DATABASE__PATH": str(db),
+        "ELO_LOGGING__FILE": str(log),
+    }
+    results = {}
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "cli.main", "dnc", "add", PHONE],
-            cwd=tmp_path,
-            env={
-                **{k: v for k, v in os.environ.items() if not k.startswith("ELO_")},
-                **env,
-                "ELO_DATABASE__PATH": str(db),
-            },
-            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        for args in (("dnc", "add", PHONE), ("tool", "get_clinic_info")):
+            results[args[0]] = subprocess.run(
+                [sys.executable, "-m", "cli.main", *args],
+                cwd=tmp_path,
+                env=full_env,
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
     finally:
         keeper.close()
+    result = results["dnc"]
     assert result.returncode == 1, result.stderr
     line = one_line(result.stderr)
     assert any(fragment in line for fragment in CONDITIONS["disk-full"][1]), line
+    result = results["tool"]  # reading works; the lost log lines are one warning
+    assert result.returncode == 0 and json.loads(result.stdout)["name"]
+    assert one_line(result.stderr) == (
+        "elo: warning: the log file could not be written (is the disk full?)"
+    )
     assert digest(db) == before
 
 
