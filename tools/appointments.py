@@ -1,4 +1,15 @@
-"""Tools that read the calendar and write bookings: slots, appointments, follow-ups."""
+"""Tools that read the calendar and write bookings: slots, appointments, follow-ups.
+
+The call's identity is the only identity. In a call bound to a number (``ToolContext.phone``,
+set by whoever placed the call), bookings and callbacks are for that number only: the model may
+leave ``phone_number`` empty, and any other number is refused with nothing written, never
+attached to whatever record that number has ("book for my mother": she calls the clinic herself,
+or staff call back on the callee's own number). Results never say whether a number belongs to a
+patient or what is stored about them; only the bound callee hears their own upcoming
+appointment times. Without a bound number (a browser or file call, staff at the command line) a
+number is taken as given, the result is the same whether it is on file or not, and a stored
+patient keeps their recorded name.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +23,7 @@ from scheduling.slots import Slot
 from scheduling.when import RequestedTime, parse_requested_time
 from storage import Booked
 from tools.common import ToolArgs, book_service, find_service, service_summary
-from tools.context import ToolContext
+from tools.context import ToolContext, ToolMode
 from tools.registry import PII_NAME, SERVICE_ENUM, ToolResult
 from validation import InputError, clean_text, normalize_name, normalize_phone
 
@@ -39,7 +50,10 @@ class ScheduleAppointmentArgs(ToolArgs):
 
     patient_name: str = Field(
         max_length=200,
-        description="Patient's full name as they said it.",
+        description=(
+            "Full name of the person called, as they said it (a name only). In a call to a known"
+            " number the call's own name on file is used."
+        ),
         json_schema_extra=PII_NAME,
     )
     preferred_date: str = Field(
@@ -50,7 +64,12 @@ class ScheduleAppointmentArgs(ToolArgs):
         max_length=40, description="Catalogue id of the service.", json_schema_extra=SERVICE_ENUM
     )
     phone_number: str = Field(
-        max_length=32, description="Patient's phone number, e.g. +355 69 123 4567 or 069 123 4567."
+        default="",
+        max_length=32,
+        description=(
+            "Leave empty in a call to a known number: the call's own number is used and no other"
+            " is accepted. Otherwise the patient's number, e.g. +355 69 123 4567 or 069 123 4567."
+        ),
     )
 
 
@@ -58,9 +77,18 @@ class ScheduleFollowUpArgs(ToolArgs):
     """Arguments of schedule_follow_up."""
 
     client_name: str = Field(
-        max_length=200, description="Patient's full name.", json_schema_extra=PII_NAME
+        max_length=200,
+        description="Full name of the person called (a name only).",
+        json_schema_extra=PII_NAME,
     )
-    phone_number: str = Field(max_length=32, description="Number to call back.")
+    phone_number: str = Field(
+        default="",
+        max_length=32,
+        description=(
+            "Leave empty in a call to a known number: staff call back on the call's own number"
+            " and no other is accepted. Otherwise the number to call back."
+        ),
+    )
     preferred_time: str = Field(
         max_length=40, description="When to call back: a date, or a date and time. " + _DATE_HELP
     )
@@ -108,10 +136,8 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
     """Book an appointment after validating every argument; nothing is written on any error."""
     now = ctx.now()
     service = find_service(ctx, args.service_type)
-    name = normalize_name(
-        args.patient_name, max_length=ctx.settings.validation.max_name_length, field="patient_name"
-    )
-    phone = _phone(ctx, args.phone_number)
+    name = _name(ctx, args.patient_name, field="patient_name")
+    phone = _patient_phone(ctx, args.phone_number, purpose=_BOOKING)
     requested = parse_requested_time(args.preferred_date, tz=ctx.clinic.tz, now=now)
     duration = timedelta(minutes=service.duration_minutes)
     if requested.at is None:
@@ -143,26 +169,33 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
         }
     appointment = outcome.appointment
     logger.info("appointment {} booked", appointment.id)
-    return {
+    # Nothing about the patient record goes back (not its name, not whether it is new): the
+    # same answer whether or not the number was on file.
+    result: dict[str, Any] = {
         "status": "booked",
         "appointment_id": appointment.id,
         "service": service_summary(ctx, service),
         "start": appointment.starts_at.astimezone(ctx.clinic.tz).isoformat(timespec="minutes"),
         "end": appointment.ends_at.astimezone(ctx.clinic.tz).isoformat(timespec="minutes"),
-        "patient_name": outcome.patient.name,
-        "new_patient": outcome.new_patient,
         "clinic_address": ctx.clinic.address,
         "hint": "Confirm the day, time, service and price back to the patient.",
     }
+    if _bound_phone(ctx) is not None:
+        others = await upcoming_appointments(ctx, exclude_id=appointment.id)
+        if others:
+            result["upcoming_appointments"] = others
+            result["hint"] += (
+                " upcoming_appointments are this patient's other bookings: mention them only if"
+                " the patient asks, or if the new one looks like a duplicate."
+            )
+    return result
 
 
 async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> ToolResult:
     """Record that the clinic will call the patient back at a time inside opening hours."""
     now = ctx.now()
-    name = normalize_name(
-        args.client_name, max_length=ctx.settings.validation.max_name_length, field="client_name"
-    )
-    phone = _phone(ctx, args.phone_number)
+    name = _name(ctx, args.client_name, field="client_name")
+    phone = _patient_phone(ctx, args.phone_number, purpose=_CALLBACK)
     reason = clean_text(args.reason, field="reason", max_length=300, required=False) or None
     requested = parse_requested_time(
         args.preferred_time, tz=ctx.clinic.tz, now=now, field="preferred_time"
@@ -203,6 +236,104 @@ async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> To
         "call_back_at": due.isoformat(timespec="minutes"),
         "hint": "Tell the patient the clinic will call them back then.",
     }
+
+
+_BOOKING = "booking"
+_CALLBACK = "callback"
+_OTHER_NUMBER_HINT = {
+    _BOOKING: (
+        "Nothing was booked. In this call you can book only for the person you called, on this"
+        " call's number: call schedule_appointment again with phone_number empty. If they want"
+        " to book for someone else, say that person should call the clinic themselves, or offer"
+        " schedule_follow_up (phone_number empty) so a colleague calls back on this number to"
+        " arrange it."
+    ),
+    _CALLBACK: (
+        "Nothing was recorded. A callback from this call can only go to this call's number:"
+        " call schedule_follow_up again with phone_number empty. Someone else should call the"
+        " clinic themselves."
+    ),
+}
+
+
+def _bound_phone(ctx: ToolContext) -> str | None:
+    """The number a live call is bound to; staff at the command line are bound to none."""
+    return ctx.phone if ctx.mode is ToolMode.CALL else None
+
+
+def _patient_phone(ctx: ToolContext, raw: str, *, purpose: str) -> str:
+    """The number a booking or callback is for: the call's own, or the validated one given.
+
+    Raises:
+        InputError: A bound call was given another (or an unusable) number, or an unbound call
+            none. The message names no number and nothing about who has it.
+    """
+    bound = _bound_phone(ctx)
+    if bound is None:
+        if not raw:
+            raise InputError(
+                "phone_number", "is required", "Ask the patient for their phone number."
+            )
+        return _phone(ctx, raw)
+    if raw:
+        try:
+            given = _phone(ctx, raw)
+        except InputError:
+            given = None
+        if given != bound:
+            logger.info("{} for a number other than the call's own refused", purpose)
+            raise InputError(
+                "phone_number",
+                "must be this call's own number (or left empty)",
+                _OTHER_NUMBER_HINT[purpose],
+            )
+    return bound
+
+
+def _name(ctx: ToolContext, raw: str, *, field: str) -> str:
+    """The validated name given; in a call that came with a name, that name is the record's.
+
+    The given name is always validated (a sentence is refused even when it is not used). A call
+    placed with a name (campaign, ``bot.py --patient-name``) books under it, so the model cannot
+    make a new record carry a name of its choosing; an existing patient keeps theirs anyway.
+    """
+    name = normalize_name(raw, max_length=ctx.settings.validation.max_name_length, field=field)
+    if _bound_phone(ctx) is not None and ctx.patient_name:
+        return ctx.patient_name
+    return name
+
+
+async def upcoming_appointments(
+    ctx: ToolContext, *, exclude_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The bound callee's own active appointments from now to the booking horizon.
+
+    Only times and services: enough for the callee to hear what they already have booked.
+    Empty outside a call bound to a number.
+    """
+    phone = _bound_phone(ctx)
+    if phone is None:
+        return []
+    patient = await ctx.store.get_patient(phone=phone)
+    if patient is None:
+        return []
+    now = ctx.now()
+    horizon = now + timedelta(days=ctx.settings.clinic.booking_horizon_days + 1)
+    services = {s.id: s for s in ctx.clinic.services}
+    mine = [
+        a
+        for a in await ctx.store.list_appointments(start=now, end=horizon)
+        if a.patient_id == patient.id and a.id != exclude_id
+    ]
+    return [
+        {
+            "start": a.starts_at.astimezone(ctx.clinic.tz).isoformat(timespec="minutes"),
+            "service": services[a.service_id].name.get(ctx.language)
+            if a.service_id in services
+            else a.service_id,
+        }
+        for a in mine[: ctx.settings.clinic.max_slots_offered]
+    ]
 
 
 def _phone(ctx: ToolContext, raw: str) -> str:

@@ -45,8 +45,11 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         name="schedule_appointment",
         description=(
             "Book an appointment once the patient has agreed to a specific free time and service"
-            " and you have their full name and phone number. On an error, read 'hint' and offer"
-            " the alternatives it returns; never claim a booking without status 'booked'."
+            " and you have their full name. In a call to a known number the booking is always for"
+            " the person called, on this call's number: leave phone_number empty; another"
+            " person's number is refused (they should call the clinic themselves). On an error,"
+            " read 'hint' and offer the alternatives it returns; never claim a booking without"
+            " status 'booked'. The result says nothing about any patient record."
         ),
         args_model=ScheduleAppointmentArgs,
         handler=schedule_appointment,
@@ -55,7 +58,9 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         name="schedule_follow_up",
         description=(
             "Arrange for clinic staff to call the patient back at a time they choose, e.g. when"
-            " they cannot decide now or ask to be called later."
+            " they cannot decide now, ask to be called later, or want staff to help with a"
+            " booking for someone else. In a call to a known number the callback is always to"
+            " this call's number: leave phone_number empty; any other number is refused."
         ),
         args_model=ScheduleFollowUpArgs,
         handler=schedule_follow_up,

@@ -95,11 +95,9 @@ def test_function_schemas_follow_the_argument_models(
 @pytest.mark.parametrize(
     ("tool", "required"),
     [
-        (
-            "schedule_appointment",
-            {"patient_name", "preferred_date", "service_type", "phone_number"},
-        ),
-        ("schedule_follow_up", {"client_name", "phone_number", "preferred_time"}),
+        # phone_number is optional: a call bound to a number uses its own (tools/appointments.py).
+        ("schedule_appointment", {"patient_name", "preferred_date", "service_type"}),
+        ("schedule_follow_up", {"client_name", "preferred_time"}),
         ("check_available_slots", {"preferred_date"}),
         ("assess_client_needs", set()),
         ("get_clinic_info", set()),
