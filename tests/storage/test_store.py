@@ -849,3 +849,18 @@ async def test_patient_name_words_ignore_case_and_accents_but_not_word_edges(sto
     )
     assert found == {"arber", "cela", "maria", "neil", "anna"}
     assert await store.patient_name_words([]) == set()
+
+
+@pytest.mark.asyncio
+async def test_patient_name_words_see_patients_added_later_by_any_connection(
+    store: Store, db_path: Path
+) -> None:
+    assert await store.patient_name_words(["drita"]) == set()
+    other = await Store.open(db_path, tz=TIRANE)
+    try:
+        await other.upsert_patient(phone="+355682223344", name="Drita Kola")
+    finally:
+        await other.close()
+    assert await store.patient_name_words(["Drita", "kolá"]) == {"drita", "kola"}
+    await store.upsert_patient(phone="+355691234567", name="Arbër Çela")
+    assert await store.patient_name_words(["arber", "drita"]) == {"arber", "drita"}
