@@ -57,7 +57,7 @@ _DECIMAL = re.compile(r"\d+\.\d+")
 # Stands in for a date while phones are masked; a private-use character no log line needs.
 _HOLD = "\ue000"
 _WORD = re.compile(r"[^\W\d_]{3,}")
-# The longest name and shortest name word worth remembering.
+# The longest name worth remembering (longer text is not a name).
 _MAX_NAME = 200
 
 
