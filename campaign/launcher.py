@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from loguru import logger
+
 from campaign.calls import CallEnd, CallJob
 from campaign.dialer import Dialer, DialerError
 from config.clinic import ClinicProfile
@@ -22,6 +24,7 @@ from pipeline.telephony import TransferOutcome
 from storage import Store
 from tools.context import system_clock
 from tools.registry import ToolRegistry
+from validation import InputError, normalize_name
 
 _PURPOSES = {
     "recall": "recall: the patient is due for a routine visit",
@@ -146,7 +149,7 @@ class PipelineLauncher:
         """Start the pipeline for a call; it greets once told the callee answered."""
         metadata = CallMetadata(
             call_id=job.call_id,
-            patient_name=job.contact.name,
+            patient_name=_callable_name(job.contact.name),
             phone=job.contact.phone,
             reason=call_reason(job),
             language=job.contact.language,
@@ -166,3 +169,17 @@ class PipelineLauncher:
             **self._session_options,
         )
         return SessionCall(session)
+
+
+def _callable_name(name: str) -> str | None:
+    """A contact's stored name if it is still a name by today's rule, else none.
+
+    Contacts imported before the name rule tightened may hold text that is no longer accepted as
+    a name: the call goes ahead addressing "a patient of the clinic" instead of carrying that
+    text into the system instruction, or failing on every attempt.
+    """
+    try:
+        return normalize_name(name, field="name")
+    except InputError:
+        logger.warning("a contact's stored name is not a valid name; calling without it")
+        return None
