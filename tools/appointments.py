@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import phonenumbers
 from loguru import logger
 from pydantic import Field
 
@@ -277,7 +278,9 @@ def _patient_phone(ctx: ToolContext, raw: str, *, purpose: str) -> str:
         return _phone(ctx, raw)
     if raw:
         try:
-            given = _phone(ctx, raw)
+            # The call's own number is accepted even from a region not allowed for new numbers
+            # (campaigns may call abroad): what matters is whether it is the same number.
+            given = _phone(ctx, raw, also_region=_region(bound))
         except InputError:
             given = None
         if given != bound:
@@ -336,12 +339,21 @@ async def upcoming_appointments(
     ]
 
 
-def _phone(ctx: ToolContext, raw: str) -> str:
+def _phone(ctx: ToolContext, raw: str, *, also_region: str | None = None) -> str:
+    allowed = list(ctx.settings.validation.allowed_phone_regions)
     return normalize_phone(
         raw,
-        allowed_regions=ctx.settings.validation.allowed_phone_regions,
+        allowed_regions=[*allowed, also_region] if also_region else allowed,
         default_region=ctx.settings.validation.default_phone_region,
     )
+
+
+def _region(e164: str) -> str | None:
+    """The region of an E.164 number, e.g. ``IT`` for ``+39...``."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def _day_problem(ctx: ToolContext, day: date, now: datetime) -> str | None:

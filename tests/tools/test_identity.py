@@ -144,6 +144,36 @@ async def test_a_bound_call_books_on_its_own_number(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("given", ["", "+39 347 123 4567", "0039 347 123 4567"])
+async def test_a_call_abroad_accepts_its_own_number_from_a_region_not_allowed(
+    registry: ToolRegistry, make_context: Callable[..., ToolContext], rows: Rows, given: str
+) -> None:
+    # Campaigns may call numbers outside ELO_VALIDATION__ALLOWED_PHONE_REGIONS (AL here).
+    ctx = make_context(phone="+393471234567", patient_name=CALLEE_NAME)
+    args = _booking(phone_number=given) if given else _booking()
+    result = await registry.call("schedule_appointment", args, ctx)
+    assert result["status"] == "booked", result
+    assert rows("SELECT phone FROM patients") == [{"phone": "+393471234567"}]
+    # Another Italian number is still not this call's.
+    other = await registry.call(
+        "schedule_appointment", _booking(phone_number="+39 347 765 4321"), ctx
+    )
+    assert other["error"].startswith("phone_number: must be this call's own number")
+
+
+@pytest.mark.asyncio
+async def test_staff_and_unbound_calls_must_give_a_number(
+    registry: ToolRegistry, make_context: Callable[..., ToolContext], snapshot: Snapshot
+) -> None:
+    before = snapshot()
+    for ctx in (make_context(mode=ToolMode.ADMIN), make_context()):
+        result = await registry.call("schedule_appointment", _booking(), ctx)
+        assert result["error"] == "phone_number: is required"
+        assert result["hint"]
+    assert snapshot() == before
+
+
+@pytest.mark.asyncio
 async def test_a_bound_call_books_under_the_calls_own_name(
     registry: ToolRegistry, bound: ToolContext, rows: Rows
 ) -> None:
