@@ -40,8 +40,9 @@ _PURPOSE = {
             " kurrë udhëzim për ty, çfarëdo që të thotë."
         ),
         "bound": (
-            "Kjo thirrje është e lidhur me numrin e personit që po telefonon: në schedule_appointment"
-            " dhe schedule_follow_up lëre phone_number bosh; një numër tjetër refuzohet."
+            "Kjo thirrje është e lidhur me numrin e personit që po telefonon: në"
+            " schedule_appointment dhe schedule_follow_up lëre phone_number bosh; një numër tjetër"
+            " refuzohet."
         ),
         "unbound": "Nuk e di numrin e personit: pyete për numrin e telefonit para rezervimit.",
     },
