@@ -44,8 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where call audio comes from (default: ELO_PIPELINE__TRANSPORT)",
     )
     parser.add_argument("--room", help="LiveKit room to join (default: ELO_LIVEKIT__ROOM)")
-    parser.add_argument("--patient-name", help="the patient's name, for the greeting")
-    parser.add_argument("--phone", help="the patient's phone number")
+    parser.add_argument(
+        "--patient-name", help="the patient's name, for the greeting (a name: at most 6 words)"
+    )
+    parser.add_argument(
+        "--phone",
+        help="the patient's phone number; binds the call: tools book and call back on it only",
+    )
     parser.add_argument("--reason", help="why Elo calls, e.g. 'six-month check-up'")
     parser.add_argument("--language", choices=["sq", "en"], help="call language")
     parser.add_argument("--call-id", help="id for the call's record (default: random)")
