@@ -335,6 +335,42 @@ class LimitsSettings(_Group):
     calls_per_number_per_hour: int = Field(
         default=3, ge=1, le=100, description="Calls one phone number may take part in per hour."
     )
+    follow_ups_per_call: int = Field(
+        default=2, ge=1, le=20, description="Callbacks (schedule_follow_up) one call may arrange."
+    )
+    search_web_per_call: int = Field(
+        default=5, ge=0, le=100, description="search_web calls one call may make (0: none)."
+    )
+    tool_calls_per_call: int = Field(
+        default=60, ge=1, le=1000, description="Tool calls of any kind one call may make in all."
+    )
+    bookings_per_number_per_day: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description=(
+            "Appointments Elo may book for one phone number in any 24 hours, across calls"
+            " (counted in the database)."
+        ),
+    )
+    follow_ups_per_number_per_day: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description=(
+            "Callbacks Elo may arrange for one phone number in any 24 hours, across calls"
+            " (counted in the database)."
+        ),
+    )
+    unbound_writes_per_hour: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description=(
+            "Bookings plus callbacks that all calls without a bound number (browser, file) may"
+            " make together in any hour (counted in the database; 0: none)."
+        ),
+    )
 
 
 VoicemailAction = Literal["leave_message", "hang_up"]

@@ -18,7 +18,7 @@ from loguru import logger
 from config.clinic import ClinicProfile
 from config.logs import bind_call, redactor
 from config.settings import AppSettings
-from pipeline.limits import CallLimiter
+from pipeline.limits import CallLimiter, WriteCounts
 from pipeline.metadata import CallMetadata
 from pipeline.processors import CallAnalytics, TranscriptLogger
 from pipeline.processors.group import ObserverGroup
@@ -330,15 +330,7 @@ class CallSession:
         if meta.patient_name:
             redactor.remember_name(meta.patient_name)
 
-        async def recent_calls(phone: str, since: datetime) -> int:
-            return await store.count_recent_calls(phone=phone, since=since)
-
-        limiter = CallLimiter(
-            settings.limits,
-            max_call_seconds=settings.pipeline.max_call_seconds,
-            recent_calls=recent_calls,
-            clock=self._clock,
-        )
+        limiter = call_limiter(settings, store, phone=meta.phone, clock=self._clock)
         if meta.phone and await store.is_do_not_call(phone=meta.phone):
             raise CallRefusedError("this number is on the do-not-call list")
         if meta.phone and not await limiter.number_allowed(meta.phone):
@@ -540,6 +532,42 @@ class CallSession:
         await asyncio.sleep(self._settings.pipeline.max_call_seconds)
         self._set_outcome("completed", "maximum call length")
         await self._finish_gracefully()
+
+
+def call_limiter(
+    settings: AppSettings,
+    store: Store,
+    *,
+    phone: str | None,
+    clock: Callable[[], datetime] = system_clock,
+) -> CallLimiter:
+    """The limiter of one call, with its database counts wired to ``store``.
+
+    Args:
+        settings: Application settings (the caps and the maximum call length).
+        store: The database the counts across calls come from.
+        phone: The number the call is bound to, or None (browser, file).
+        clock: Source of the current time.
+    """
+
+    async def recent_calls(number: str, since: datetime) -> int:
+        return await store.count_recent_calls(phone=number, since=since)
+
+    async def number_writes(number: str, since: datetime) -> WriteCounts:
+        return WriteCounts(*await store.count_agent_writes_for_number(phone=number, since=since))
+
+    async def unbound_writes(since: datetime) -> int:
+        return await store.count_unbound_agent_writes(since=since)
+
+    return CallLimiter(
+        settings.limits,
+        max_call_seconds=settings.pipeline.max_call_seconds,
+        recent_calls=recent_calls,
+        phone=phone,
+        number_writes=number_writes,
+        unbound_writes=unbound_writes,
+        clock=clock,
+    )
 
 
 def _error_text(frame: Any) -> str:

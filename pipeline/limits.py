@@ -1,17 +1,24 @@
-"""Per-call caps (OWASP LLM10): tool calls, bookings, call length, calls per number.
+"""Caps an abusive caller cannot walk around (OWASP LLM10).
 
-:class:`CallLimiter` is plain Python: it knows nothing of Pipecat or storage. It is enforced
-around the tool handlers (a processor cannot veto a call: the handler has already run by the time
-the function-call frames reach it), so it never touches audio. A refused tool call answers the
-model with a polite ``{"error", "hint"}`` result, like any other tool error, and is counted.
+Per call: tool calls per minute and in all, bookings, callbacks, web searches, call length.
+Across calls, counted in the database: calls per number per hour, bookings and callbacks per
+bound number per 24 hours, and one shared hourly budget of bookings plus callbacks for every
+call without a bound number (browser and file calls), which no per-number cap can reach.
+
+:class:`CallLimiter` is plain Python: it knows nothing of Pipecat or storage (the caller passes
+the database counts as callbacks). It is enforced around the tool handlers (a processor cannot
+veto a call: the handler has already run by the time the function-call frames reach it), so it
+never touches audio. A refused tool call answers the model with a polite ``{"error", "hint"}``
+result, like any other tool error, and is counted.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from loguru import logger
 
@@ -21,16 +28,54 @@ ToolResult = dict[str, Any]
 ToolCall = Callable[[str, Any], Awaitable[ToolResult]]
 RecentCalls = Callable[[str, datetime], Awaitable[int]]
 
+
+class WriteCounts(NamedTuple):
+    """Records Elo made (``source = agent``) in a period: appointments and callbacks."""
+
+    bookings: int
+    follow_ups: int
+
+
+NumberWrites = Callable[[str, datetime], Awaitable[WriteCounts]]
+"""``async (phone, since) -> WriteCounts``: Elo's bookings and callbacks for this E.164 number
+(the patient's number, or made in a call bound to it) created since ``since``."""
+UnboundWrites = Callable[[datetime], Awaitable[int]]
+"""``async (since) -> int``: Elo's bookings plus callbacks made in calls without a bound number
+(or with no call row), created since ``since``."""
+
 BOOKING_TOOL = "schedule_appointment"
+FOLLOW_UP_TOOL = "schedule_follow_up"
+SEARCH_TOOL = "search_web"
+_WRITE_TOOLS = (BOOKING_TOOL, FOLLOW_UP_TOOL)
 
 # Refusal kinds, as counted in :attr:`CallLimiter.refusals`.
 TOOL_RATE = "tool_calls_per_minute"
 BOOKINGS = "bookings_per_call"
 NUMBER_RATE = "calls_per_number_per_hour"
 CALL_LENGTH = "call_length"
+TOOL_TOTAL = "tool_calls_per_call"
+FOLLOW_UPS = "follow_ups_per_call"
+SEARCHES = "search_web_per_call"
+NUMBER_BOOKINGS = "bookings_per_number_per_day"
+NUMBER_FOLLOW_UPS = "follow_ups_per_number_per_day"
+UNBOUND_WRITES = "unbound_writes_per_hour"
 
 _MINUTE = timedelta(minutes=1)
 _HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+
+_STAFF_HINT = (
+    " Tell the patient kindly that the clinic staff will help with this, and that they can call"
+    " the clinic directly."
+)
+
+
+async def _no_number_writes(phone: str, since: datetime) -> WriteCounts:
+    return WriteCounts(0, 0)
+
+
+async def _no_unbound_writes(since: datetime) -> int:
+    return 0
 
 
 def _utc_now() -> datetime:
@@ -42,14 +87,25 @@ class CallLimiter:
 
     Every tool call that :meth:`check` accepts must be followed by :meth:`record` (``wrap`` and
     ``pipeline.tool_bridge.register_tools(gate=..., on_result=...)`` do this), because a booking
-    reserves its place under the cap at check time: two bookings the model asks for at once
-    cannot both slip under the last free place.
+    or callback reserves its place under the caps at check time: two bookings the model asks for
+    at once cannot both slip under the last free place.
+
+    The database caps add this call's reservations to what the database already holds, so the
+    call's own committed records are not counted twice. Two calls writing at the very same
+    moment can each pass the last free place of a shared cap; the browser page's limit on
+    concurrent calls bounds that overshoot.
 
     Args:
         limits: The caps from settings.
         max_call_seconds: Longest call (``PipelineSettings.max_call_seconds``).
         recent_calls: ``async (phone, since) -> int``: how many calls this E.164 number has taken
             part in since ``since``; supplied by the caller so this module stays out of storage.
+        phone: The number the call is bound to (E.164), or None for a call without one (browser,
+            file), whose bookings and callbacks draw on the shared unbound budget instead.
+        number_writes: Database count of Elo's bookings and callbacks for a number (see
+            :data:`NumberWrites`); None counts nothing (tests of the per-call caps).
+        unbound_writes: Database count of bookings and callbacks made by unbound calls (see
+            :data:`UnboundWrites`); None counts nothing.
         clock: Returns the current aware time; tests pass a clock they can move.
         started_at: When the call started; defaults to ``clock()`` at construction.
     """
@@ -60,24 +116,40 @@ class CallLimiter:
         *,
         max_call_seconds: float,
         recent_calls: RecentCalls,
+        phone: str | None = None,
+        number_writes: NumberWrites | None = None,
+        unbound_writes: UnboundWrites | None = None,
         clock: Callable[[], datetime] = _utc_now,
         started_at: datetime | None = None,
     ) -> None:
         self._limits = limits
         self._max_call = timedelta(seconds=max_call_seconds)
         self._recent_calls = recent_calls
+        self._phone = phone
+        self._number_writes = number_writes or _no_number_writes
+        self._unbound_writes = unbound_writes or _no_unbound_writes
         self._clock = clock
         self._started_at = started_at if started_at is not None else clock()
         self._accepted: deque[datetime] = deque()
-        self._bookings = 0
-        self._bookings_pending = 0
+        self._total = 0
+        self._searches = 0
+        self._done: Counter[str] = Counter()  # bookings and callbacks written, by tool
+        self._pending: Counter[str] = Counter()  # accepted, not yet recorded, by tool
         self._refusals: Counter[str] = Counter()
         self._call_over_counted = False
+        # Serialises the database look-up and the reservation of one write against another
+        # write of the same call the model runs at the same time.
+        self._write_lock = asyncio.Lock()
 
     @property
     def bookings(self) -> int:
         """Appointments booked in this call so far."""
-        return self._bookings
+        return self._done[BOOKING_TOOL]
+
+    @property
+    def follow_ups(self) -> int:
+        """Callbacks arranged in this call so far."""
+        return self._done[FOLLOW_UP_TOOL]
 
     @property
     def refusals(self) -> dict[str, int]:
@@ -105,17 +177,93 @@ class CallLimiter:
                 " already know; if they need something you cannot give now, offer a callback from"
                 " the clinic staff.",
             )
-        if tool_name == BOOKING_TOOL:
-            per_call = self._limits.bookings_per_call
-            if self._bookings + self._bookings_pending >= per_call:
+        total = self._limits.tool_calls_per_call
+        if self._total >= total:
+            return self._refuse(
+                TOOL_TOTAL,
+                f"tool limit reached: one call may make at most {total} tool calls",
+                "Do not call any more tools in this call. Answer from what you already know,"
+                " then wrap up the call politely." + _STAFF_HINT,
+            )
+        if tool_name == SEARCH_TOOL:
+            searches = self._limits.search_web_per_call
+            if self._searches >= searches:
                 return self._refuse(
-                    BOOKINGS,
-                    f"booking limit reached: one call may book at most {per_call} appointments",
-                    "Do not try to book again in this call. Tell the patient kindly that the"
-                    " clinic staff will help with further appointments, and offer a callback.",
+                    SEARCHES,
+                    f"search limit reached: one call may search the web at most {searches} times",
+                    "Do not call search_web again in this call. Answer from the clinic"
+                    " information (get_clinic_info, get_payment_info) or say that staff will"
+                    " answer the question.",
                 )
-            self._bookings_pending += 1
+            self._searches += 1
+        elif tool_name in _WRITE_TOOLS:
+            async with self._write_lock:
+                refusal = await self._check_write(tool_name, now)
+                if refusal is not None:
+                    return refusal
+                self._pending[tool_name] += 1
+        self._total += 1
         self._accepted.append(now)
+        return None
+
+    async def _check_write(self, tool_name: str, now: datetime) -> ToolResult | None:
+        """The per-call, per-number and unbound caps of a booking or callback."""
+        booking = tool_name == BOOKING_TOOL
+        mine = self._done[tool_name] + self._pending[tool_name]
+        if booking and mine >= self._limits.bookings_per_call:
+            per_call = self._limits.bookings_per_call
+            return self._refuse(
+                BOOKINGS,
+                f"booking limit reached: one call may book at most {per_call} appointments",
+                "Do not try to book again in this call. Tell the patient kindly that the"
+                " clinic staff will help with further appointments, and offer a callback.",
+            )
+        if not booking and mine >= self._limits.follow_ups_per_call:
+            per_call = self._limits.follow_ups_per_call
+            return self._refuse(
+                FOLLOW_UPS,
+                f"callback limit reached: one call may arrange at most {per_call} callbacks",
+                "Do not call schedule_follow_up again in this call." + _STAFF_HINT,
+            )
+        # What this call has accepted but not yet written is not in the database yet.
+        pending = self._pending[tool_name]
+        if self._phone is not None:
+            counts = await self._number_writes(self._phone, now - _DAY)
+            if booking and counts.bookings + pending >= self._limits.bookings_per_number_per_day:
+                return self._refuse(
+                    NUMBER_BOOKINGS,
+                    "booking limit reached: this number has had the most appointments that can"
+                    " be booked by phone in one day",
+                    "Do not try to book again." + _STAFF_HINT,
+                )
+            if (
+                not booking
+                and counts.follow_ups + pending >= self._limits.follow_ups_per_number_per_day
+            ):
+                return self._refuse(
+                    NUMBER_FOLLOW_UPS,
+                    "callback limit reached: this number already has the most callbacks that can"
+                    " be arranged in one day",
+                    "Do not call schedule_follow_up again; the clinic already has callbacks"
+                    " arranged for this number." + _STAFF_HINT,
+                )
+            return None
+        budget = self._limits.unbound_writes_per_hour
+        made = await self._unbound_writes(now - _HOUR)
+        all_pending = self._pending[BOOKING_TOOL] + self._pending[FOLLOW_UP_TOOL]
+        if made + all_pending >= budget:
+            # No number or name in the log; staff need only know the shared budget ran out.
+            logger.warning(
+                "calls without a bound number reached their hourly cap of {} bookings and"
+                " callbacks",
+                budget,
+            )
+            return self._refuse(
+                UNBOUND_WRITES,
+                "booking and callback limit reached for calls like this one: no more can be"
+                " made right now",
+                "Do not try to book or arrange a callback again in this call." + _STAFF_HINT,
+            )
         return None
 
     def record(self, tool_name: str, result: Mapping[str, Any] | None) -> None:
@@ -125,11 +273,12 @@ class CallLimiter:
             tool_name: The tool that ran.
             result: Its result, or None when it ended without one (it raised or was cancelled).
         """
-        if tool_name != BOOKING_TOOL:
+        if tool_name not in _WRITE_TOOLS:
             return
-        self._bookings_pending = max(0, self._bookings_pending - 1)
-        if isinstance(result, Mapping) and result.get("status") == "booked":
-            self._bookings += 1
+        self._pending[tool_name] = max(0, self._pending[tool_name] - 1)
+        written = "booked" if tool_name == BOOKING_TOOL else "scheduled"
+        if isinstance(result, Mapping) and result.get("status") == written:
+            self._done[tool_name] += 1
 
     def wrap(self, call: ToolCall) -> ToolCall:
         """Put the caps in front of an async ``(name, arguments) -> result`` tool call.

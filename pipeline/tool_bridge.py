@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # Optional gate in front of every tool call: returns a refusal result, or None to proceed.
 Gate = Callable[[str], Awaitable[ToolResult | None]]
-ResultHook = Callable[[str, ToolResult], None]
+ResultHook = Callable[[str, ToolResult | None], None]
 
 # Writes must deliver their result even if the patient talks over Elo: a booking that committed
 # but whose result was cancelled would be invisible to the model and booked again.
@@ -39,9 +39,15 @@ def make_tool_caller(
 
     async def call(name: str, arguments: Any) -> ToolResult:
         refusal = await gate(name) if gate is not None else None
-        result = refusal if refusal is not None else await registry.call(name, arguments, ctx)
-        if on_result is not None and refusal is None:
-            on_result(name, result)
+        if refusal is not None:
+            return refusal
+        result: ToolResult | None = None
+        try:
+            result = await registry.call(name, arguments, ctx)
+        finally:
+            # Also when the tool raised or was cancelled: a gate's reservation must be released.
+            if on_result is not None:
+                on_result(name, result)
         return result
 
     return call

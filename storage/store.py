@@ -36,6 +36,7 @@ from storage.models import (
     SlotTaken,
     Source,
 )
+from storage.records import RecordsMixin
 from storage.timefmt import from_db, to_db
 from validation.text import fold
 
@@ -55,15 +56,24 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store(CallsMixin, DoNotCallMixin, CampaignMixin, CampaignQueueMixin, AuditMixin, HealthMixin):
+class Store(
+    CallsMixin,
+    DoNotCallMixin,
+    CampaignMixin,
+    CampaignQueueMixin,
+    AuditMixin,
+    HealthMixin,
+    RecordsMixin,
+):
     """Async access to Elo's SQLite database. Open with :meth:`open`.
 
     The call and analytics methods come from :class:`storage.calls.CallsMixin`, the
     do-not-call methods from :class:`storage.dnc.DoNotCallMixin`, the campaign methods from
     :class:`storage.campaigns.CampaignMixin`, the campaign queue from
     :class:`storage.campaign_queue.CampaignQueueMixin`, the audit trail from
-    :class:`storage.audit.AuditMixin` and the health checks from
-    :class:`storage.health.HealthMixin`.
+    :class:`storage.audit.AuditMixin`, the health checks from
+    :class:`storage.health.HealthMixin` and the record counts and staff searches from
+    :class:`storage.records.RecordsMixin`.
 
     A store whose file fails the quick check at :meth:`open` is *unhealthy*: it still reads (so
     staff can export and inspect), but every write transaction raises :class:`StoreError`, so

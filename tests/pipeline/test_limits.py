@@ -1,16 +1,21 @@
-"""CallLimiter: tool calls per rolling minute, bookings per call, call length, calls per number."""
+"""CallLimiter: per-call caps, call length, and the caps counted in the database across calls."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from config.settings import LimitsSettings
-from pipeline.limits import CallLimiter
+from pipeline.call import call_limiter
+from pipeline.limits import CallLimiter, WriteCounts
 from pipeline.tool_bridge import make_tool_caller
+from storage import Store
 from tests.conftest import DEFAULT_NOW, FixedClock
+from tests.pipeline.conftest import LogCapture
+from tools.registry import ToolRegistry
 
 BOOKING = {
     "patient_name": "Arbër Çela",
@@ -188,3 +193,236 @@ def test_call_length_cap(clock: FixedClock) -> None:
     assert limiter.call_over(DEFAULT_NOW + timedelta(seconds=500))
     # Reaching the cap is counted once, however often it is asked.
     assert limiter.refusals == {"call_length": 1}
+
+
+class NumberWrites:
+    """Stands in for the per-number database count; remembers what it was asked."""
+
+    def __init__(self, bookings: int = 0, follow_ups: int = 0) -> None:
+        self.counts = WriteCounts(bookings, follow_ups)
+        self.asked: list[tuple[str, datetime]] = []
+
+    async def __call__(self, phone: str, since: datetime) -> WriteCounts:
+        self.asked.append((phone, since))
+        return self.counts
+
+
+class UnboundWrites:
+    """Stands in for the database count of unbound calls' bookings and callbacks."""
+
+    def __init__(self, count: int = 0) -> None:
+        self.count = count
+        self.asked: list[datetime] = []
+
+    async def __call__(self, since: datetime) -> int:
+        self.asked.append(since)
+        return self.count
+
+
+PHONE = "+355691234567"
+NAME = "Arbër Çela"
+
+
+def bound_limiter(
+    clock: FixedClock,
+    *,
+    phone: str | None = PHONE,
+    number: NumberWrites | None = None,
+    unbound: UnboundWrites | None = None,
+    **limits: int,
+) -> CallLimiter:
+    return CallLimiter(
+        LimitsSettings(**limits),
+        max_call_seconds=600,
+        recent_calls=RecentCalls(0),
+        phone=phone,
+        number_writes=number or NumberWrites(),
+        unbound_writes=unbound or UnboundWrites(),
+        clock=clock,
+    )
+
+
+SCHEDULED = {"status": "scheduled", "follow_up_id": 1}
+
+
+@pytest.mark.asyncio
+async def test_follow_ups_are_capped_per_call(clock: FixedClock) -> None:
+    limiter = bound_limiter(clock, follow_ups_per_call=2, follow_ups_per_number_per_day=50)
+    for _ in range(2):
+        assert await limiter.check("schedule_follow_up") is None
+        limiter.record("schedule_follow_up", SCHEDULED)
+    assert limiter.follow_ups == 2
+    refusal = await limiter.check("schedule_follow_up")
+    assert is_refusal(refusal)
+    assert "callback" in refusal["error"]
+    # Other tools, bookings included, are not affected.
+    assert await limiter.check("schedule_appointment") is None
+    assert limiter.refusals == {"follow_ups_per_call": 1}
+
+
+@pytest.mark.asyncio
+async def test_a_failed_follow_up_does_not_use_the_cap(clock: FixedClock) -> None:
+    limiter = bound_limiter(clock, follow_ups_per_call=1)
+    assert await limiter.check("schedule_follow_up") is None
+    limiter.record("schedule_follow_up", {"error": "bad time", "hint": "..."})
+    assert await limiter.check("schedule_follow_up") is None
+    # Accepted but not yet finished: the place is reserved.
+    assert is_refusal(await limiter.check("schedule_follow_up"))
+
+
+@pytest.mark.asyncio
+async def test_web_searches_are_capped_per_call(clock: FixedClock) -> None:
+    limiter = bound_limiter(clock, search_web_per_call=5)
+    for _ in range(5):
+        assert await limiter.check("search_web") is None
+    refusal = await limiter.check("search_web")
+    assert is_refusal(refusal)
+    assert "search_web" in refusal["hint"]
+    assert await limiter.check("get_clinic_info") is None
+    assert limiter.refusals == {"search_web_per_call": 1}
+
+
+@pytest.mark.asyncio
+async def test_tool_calls_are_capped_per_call_across_minutes(clock: FixedClock) -> None:
+    limiter = bound_limiter(clock, tool_calls_per_minute=5, tool_calls_per_call=12)
+    for _ in range(12):
+        assert await limiter.check("get_clinic_info") is None
+        clock.now += timedelta(seconds=15)  # well under the per-minute cap
+    refusal = await limiter.check("get_clinic_info")
+    assert is_refusal(refusal)
+    clock.now += timedelta(minutes=10)
+    assert is_refusal(await limiter.check("check_available_slots"))
+    assert limiter.refusals == {"tool_calls_per_call": 2}
+
+
+@pytest.mark.asyncio
+async def test_bookings_per_bound_number_are_counted_across_calls(clock: FixedClock) -> None:
+    number = NumberWrites(bookings=1)
+    limiter = bound_limiter(
+        clock, number=number, bookings_per_call=5, bookings_per_number_per_day=2
+    )
+    assert await limiter.check("schedule_appointment") is None
+    assert number.asked == [(PHONE, DEFAULT_NOW - timedelta(days=1))]
+    # One in the database plus one reserved by this call: the day's cap of two is reached.
+    refusal = await limiter.check("schedule_appointment")
+    assert is_refusal(refusal)
+    assert "+355" not in refusal["error"] + refusal["hint"]
+    assert limiter.refusals == {"bookings_per_number_per_day": 1}
+
+
+@pytest.mark.asyncio
+async def test_follow_ups_per_bound_number_are_counted_across_calls(clock: FixedClock) -> None:
+    limiter = bound_limiter(
+        clock,
+        number=NumberWrites(follow_ups=2),
+        follow_ups_per_call=5,
+        follow_ups_per_number_per_day=2,
+    )
+    assert is_refusal(await limiter.check("schedule_follow_up"))
+    # The day's bookings are a separate budget.
+    assert await limiter.check("schedule_appointment") is None
+    assert limiter.refusals == {"follow_ups_per_number_per_day": 1}
+
+
+@pytest.mark.asyncio
+async def test_unbound_calls_share_one_hourly_budget(
+    clock: FixedClock, log_capture: LogCapture
+) -> None:
+    unbound = UnboundWrites(count=9)
+    number = NumberWrites()
+    limiter = bound_limiter(
+        clock, phone=None, number=number, unbound=unbound, unbound_writes_per_hour=10
+    )
+    assert await limiter.check("schedule_follow_up") is None
+    assert unbound.asked == [DEFAULT_NOW - timedelta(hours=1)]
+    # Nine made by other unbound calls plus this call's pending one: the budget is spent.
+    refusal = await limiter.check("schedule_appointment")
+    assert is_refusal(refusal)
+    assert limiter.refusals == {"unbound_writes_per_hour": 1}
+    assert number.asked == []  # an unbound call has no number to count
+    warnings = [m for m in log_capture.messages if "without a bound number" in m]
+    assert len(warnings) == 1
+    assert "+355" not in warnings[0]
+
+
+@pytest.mark.asyncio
+async def test_unbound_budget_of_zero_refuses_every_write(clock: FixedClock) -> None:
+    limiter = bound_limiter(clock, phone=None, unbound_writes_per_hour=0)
+    assert is_refusal(await limiter.check("schedule_appointment"))
+    assert is_refusal(await limiter.check("schedule_follow_up"))
+    assert await limiter.check("check_available_slots") is None
+
+
+@pytest.mark.asyncio
+async def test_concurrent_writes_of_one_call_cannot_share_the_last_place(
+    clock: FixedClock,
+) -> None:
+    limiter = bound_limiter(clock, phone=None, unbound=UnboundWrites(9))
+    results = await asyncio.gather(*(limiter.check("schedule_follow_up") for _ in range(4)))
+    assert sum(result is None for result in results) == 1
+
+
+def _booking(day: int, hour: int = 10) -> dict[str, str]:
+    return {"service_type": "checkup", "preferred_date": f"2026-12-{day:02d}T{hour:02d}:00"}
+
+
+@pytest.mark.asyncio
+async def test_a_new_call_to_the_same_number_cannot_book_past_the_days_cap(
+    registry: ToolRegistry, make_context: Any, store: Store, settings: Any, clock: FixedClock
+) -> None:
+    """Real store and registry: the day's bookings of a number are counted across calls."""
+    for call_id in ("call-a", "call-b"):
+        await store.start_call(call_id=call_id, phone=PHONE)
+    first = call_limiter(settings, store, phone=PHONE, clock=clock)
+    call_a = make_context(call_id="call-a", phone=PHONE, patient_name="Arbër Çela")
+    book_a = first.wrap(lambda name, args: registry.call(name, args, call_a))
+    for day in (2, 3):
+        result = await book_a("schedule_appointment", {**_booking(day), "patient_name": NAME})
+        assert result["status"] == "booked", result
+    second = call_limiter(settings, store, phone=PHONE, clock=clock)
+    call_b = make_context(call_id="call-b", phone=PHONE, patient_name="Arbër Çela")
+    book_b = second.wrap(lambda name, args: registry.call(name, args, call_b))
+    refused = await book_b("schedule_appointment", {**_booking(4), "patient_name": NAME})
+    assert is_refusal(refused)
+    assert await store.count_appointments() == 2
+    assert second.refusals == {"bookings_per_number_per_day": 1}
+    # A day later the number may book again.
+    clock.now += timedelta(days=1, minutes=1)
+    assert await second.check("schedule_appointment") is None
+
+
+@pytest.mark.asyncio
+async def test_browser_calls_cannot_write_past_the_shared_hourly_budget(
+    registry: ToolRegistry, make_context: Any, store: Store, settings: Any, clock: FixedClock
+) -> None:
+    """Real store: unbound calls, each within its own caps, exhaust one shared budget."""
+    settings = settings.model_copy(
+        update={"limits": LimitsSettings(unbound_writes_per_hour=3, follow_ups_per_call=2)}
+    )
+    written = 0
+    results = []
+    for n in range(3):  # three browser calls, each trying two callbacks to other numbers
+        call_id = f"browser-{n}"
+        await store.start_call(call_id=call_id, phone=None)
+        limiter = call_limiter(settings, store, phone=None, clock=clock)
+        ctx = make_context(call_id=call_id)
+        tool = limiter.wrap(lambda name, args, ctx=ctx: registry.call(name, args, ctx))
+        for k in range(2):
+            result = await tool(
+                "schedule_follow_up",
+                {
+                    "client_name": "Arbër Çela",
+                    "phone_number": f"069 123 45{n}{k}",
+                    "preferred_time": "2026-12-02T10:00",
+                },
+            )
+            results.append(result)
+            written += result.get("status") == "scheduled"
+    assert written == 3
+    assert sum(is_refusal(r) for r in results) == 3
+    pending = await store.find_follow_ups()
+    assert len(pending) == 3
+    # An hour later the budget is free again.
+    clock.now += timedelta(hours=1, minutes=1)
+    limiter = call_limiter(settings, store, phone=None, clock=clock)
+    assert await limiter.check("schedule_follow_up") is None
