@@ -138,7 +138,7 @@ async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
     from cli.runtime import open_context
     from pipeline.call import CallSession
     from pipeline.transports import make_transport
-    from pipeline.webrtc_server import serve
+    from pipeline.webrtc_server import guard_from_settings, new_token, serve
     from tools.catalog import default_registry
     from tools.context import ToolMode
 
@@ -158,9 +158,31 @@ async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
             print(f"bot: call {result.record.id} ended: {result.record.outcome}")
 
         pipeline = settings.pipeline
-        print(f"bot: talk to Elo at http://{pipeline.webrtc_host}:{pipeline.webrtc_port}")
-        await serve(on_connection, host=pipeline.webrtc_host, port=pipeline.webrtc_port)
+        configured = pipeline.webrtc_token.get_secret_value()
+        token = configured or new_token()
+        page = f"http://{_page_host(pipeline.webrtc_host)}:{pipeline.webrtc_port}/"
+        if configured:
+            # A configured secret is never printed: staff already know it.
+            print(f"bot: talk to Elo at {page}#token=<ELO_PIPELINE__WEBRTC_TOKEN>")
+        else:
+            # This run's own token: printed once on the console, never logged.
+            print(f"bot: talk to Elo at {page}#token={token}")
+        await serve(
+            on_connection,
+            guard=guard_from_settings(pipeline, token),
+            host=pipeline.webrtc_host,
+            port=pipeline.webrtc_port,
+        )
     return 0
+
+
+def _page_host(listen_host: str) -> str:
+    """The host name to open the page by: one the page's Host check accepts by default."""
+    # Listening on every interface: this machine reaches itself as localhost.
+    wildcard = listen_host in ("0.0.0.0", "::", "")  # noqa: S104 - a comparison, not a bind
+    if wildcard:
+        return "localhost"
+    return f"[{listen_host}]" if ":" in listen_host else listen_host
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ Variables use the prefix ``ELO_`` and ``__`` between a group and its field, e.g.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -307,6 +308,51 @@ class PipelineSettings(_Group):
     webrtc_port: int = Field(
         default=7860, ge=1, le=65535, description="Port of the browser page (webrtc transport)."
     )
+    webrtc_token: SecretStr = Field(
+        default=SecretStr(""),
+        max_length=200,
+        description=(
+            "Secret a browser must present to start a call (open the page as"
+            " http://HOST:PORT/#token=...); empty makes a fresh random one at each start and"
+            " prints the link."
+        ),
+    )
+    webrtc_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost", "127.0.0.1", "::1"],
+        min_length=1,
+        description=(
+            "Host names the page may be reached by, in the Host and Origin headers (with"
+            " webrtc_port); comma separated. Add the machine's name when listening on 0.0.0.0."
+        ),
+    )
+    webrtc_max_calls: int = Field(
+        default=2, ge=1, le=50, description="Browser calls in progress at once."
+    )
+    webrtc_offers_per_minute: int = Field(
+        default=10,
+        ge=1,
+        le=600,
+        description="Call attempts (offers) one client address may make per minute.",
+    )
+
+    @field_validator("webrtc_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webrtc_allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        hosts = [host.strip().strip("[]").lower() for host in value]
+        for host in hosts:
+            # A colon belongs only to an IPv6 address: "localhost:7860" would never match.
+            if not re.fullmatch(r"[a-z0-9.:-]{1,253}", host) or (
+                ":" in host and not _is_ipv6(host)
+            ):
+                raise ValueError("each entry must be a host name or IP address, without a port")
+        return hosts
 
     @field_validator("input_sample_rate")
     @classmethod
@@ -321,6 +367,14 @@ class PipelineSettings(_Group):
         if value not in (8000, 16000, 24000, 48000):
             raise ValueError("must be 8000, 16000, 24000 or 48000")
         return value
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class LimitsSettings(_Group):

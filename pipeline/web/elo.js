@@ -22,6 +22,18 @@
   };
   window.elo = elo;
 
+  // The secret that lets this page start a call. It comes in the address after '#', which
+  // browsers never send to a server (so it stays out of logs and Referer headers).
+  const token = new URLSearchParams(window.location.hash.slice(1)).get("token") || "";
+
+  // What the server's refusals mean for the person at the page.
+  const REFUSALS = {
+    401: "this link has no valid token: open the link Elo printed at start",
+    403: "this address is not allowed: open the page by the link Elo printed",
+    429: "too many attempts: wait a minute and try again",
+    503: "Elo is busy with other calls: try again in a moment",
+  };
+
   let pc = null;
   let microphone = null;
   let statsTimer = null;
@@ -88,10 +100,13 @@
       await waitForIceGathering(pc);
       const response = await fetch("/api/offer", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
         body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
       });
-      if (!response.ok) throw new Error(`offer refused (HTTP ${response.status})`);
+      if (!response.ok) {
+        const why = REFUSALS[response.status] || "offer refused";
+        throw new Error(`${why} (HTTP ${response.status})`);
+      }
       const answer = await response.json();
       await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
       statsTimer = setInterval(() => pollStats().catch(() => {}), STATS_INTERVAL_MS);

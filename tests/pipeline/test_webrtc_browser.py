@@ -32,12 +32,13 @@ from pipecat.workers.runner import WorkerRunner
 
 from config.settings import load_settings
 from pipeline.transports import make_transport
-from pipeline.webrtc_server import bound_port, create_server
+from pipeline.webrtc_server import BrowserGuard, bound_port, create_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CALLER_WAV = Path(__file__).parents[1] / "fixtures" / "audio" / "caller_en_16k.wav"
 OUT_RATE = 24000
 WAIT_SECS = 20.0
+TOKEN = "test-token-0123456789"
 
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -160,7 +161,8 @@ async def _no_call(connection: Any) -> None:
 
 @pytest.mark.asyncio
 async def test_page_and_script_are_served_and_need_nothing_from_the_internet() -> None:
-    app = create_server(_no_call, port=0).config.app
+    guard = BrowserGuard(token=TOKEN, allowed_hosts=["elo.test"])
+    app = create_server(_no_call, guard=guard, port=0).config.app
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://elo.test"
     ) as client:
@@ -179,11 +181,14 @@ async def test_page_and_script_are_served_and_need_nothing_from_the_internet() -
 
 @pytest.mark.asyncio
 async def test_offer_without_sdp_is_rejected_and_starts_no_call() -> None:
-    app = create_server(_no_call, port=0).config.app
+    guard = BrowserGuard(token=TOKEN, allowed_hosts=["elo.test"])
+    app = create_server(_no_call, guard=guard, port=0).config.app
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://elo.test"
     ) as client:
-        response = await client.post("/api/offer", json={"type": "offer"})
+        response = await client.post(
+            "/api/offer", json={"type": "offer"}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
     assert response.status_code == 422
 
 
@@ -214,11 +219,11 @@ async def test_browser_page_sends_microphone_and_plays_bot_audio(tmp_path: Path)
         finally:
             calls_done.set()
 
-    server = create_server(on_connection, host="127.0.0.1", port=0)
+    server = create_server(on_connection, guard=BrowserGuard(token=TOKEN), host="127.0.0.1", port=0)
     serving = asyncio.create_task(server.serve())
     try:
         await _until(lambda: _ready(server), "the server to start")
-        url = f"http://127.0.0.1:{bound_port(server)}/"
+        url = f"http://127.0.0.1:{bound_port(server)}/#token={TOKEN}"
 
         async with _chromium(tmp_path / "chromium") as page:
             await page.call("Page.navigate", url=url)
