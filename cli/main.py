@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
+from cli import staff
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     dnc_commands.add_parser("list", parents=[common], help="list the numbers (full E.164)")
 
     _add_campaign_parser(commands, common)
+    staff.add_parsers(commands, common, _Parser)
 
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(
@@ -270,6 +272,9 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
             except LegacyFormatError as exc:
                 raise UsageError(f"{args.file}: {exc}") from None
         _print(report.to_result())
+        return 0
+    if args.command in staff.COMMANDS:
+        _print(await staff.run(args, settings))
         return 0
     if args.command == "dnc":
         _print(await _dnc(args, settings))

@@ -54,19 +54,21 @@ class RecordFilter(NamedTuple):
     Attributes:
         start: Only records at or after this time (appointment start, follow-up due time).
         end: Only records before this time.
-        status: Only records with this status.
+        status: Only records with this status, or with one of these statuses.
         phone: Only this patient's records (E.164).
         source: Only records made by ``agent``, ``cli`` or ``import``.
         call_id: Only records made in this call.
+        ids: Only the records with these ids.
         limit: At most this many records, in time order.
     """
 
     start: datetime | None = None
     end: datetime | None = None
-    status: str | None = None
+    status: str | tuple[str, ...] | None = None
     phone: str | None = None
     source: Source | None = None
     call_id: str | None = None
+    ids: tuple[int, ...] | None = None
     limit: int = 500
 
 
@@ -160,8 +162,12 @@ def _where(filters: RecordFilter, *, time_column: str) -> tuple[str, list[Any]]:
     if filters.end is not None:
         clauses.append(f"{time_column} < ?")
         params.append(to_db(filters.end))
+    for column, values in (("r.status", filters.status), ("r.id", filters.ids)):
+        if isinstance(values, tuple):
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
     for column, value in (
-        ("r.status", filters.status),
+        ("r.status", filters.status if isinstance(filters.status, str) else None),
         ("p.phone", filters.phone),
         ("r.source", filters.source),
         ("r.call_id", filters.call_id),

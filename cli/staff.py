@@ -1,0 +1,302 @@
+"""``elo appointments list|cancel`` and ``elo follow-ups list|done``: repairing without SQL.
+
+Staff find what an abusive call made (``--call CALL_ID``, ``--source agent``), one patient's
+records (``--phone``) or a period's (``--from``/``--to``), and cancel appointments (their slots
+are freed by the database trigger) or close callbacks. Names and numbers are masked unless
+``--show-pii`` is given; showing them, cancelling and closing are written to the audit trail
+with the operating-system user as the actor, never with the personal data itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from cli.failures import UsageError
+from config.settings import AppSettings
+from storage import Store
+from storage.records import PatientRef, RecordFilter
+from tools.context import ToolMode
+
+COMMANDS = frozenset({"appointments", "follow-ups"})
+"""The top-level ``elo`` commands this module handles."""
+
+_ACTIVE = ("scheduled", "confirmed")
+_APPOINTMENT_STATUSES = ("scheduled", "confirmed", "cancelled", "completed", "no_show")
+_FOLLOW_UP_STATUSES = ("pending", "done", "cancelled")
+_SOURCES = ("agent", "cli", "import")
+# Call ids are uuid hex strings or LiveKit room names.
+_CALL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_MAX_LIMIT = 10000
+
+
+def add_parsers(
+    commands: Any, common: argparse.ArgumentParser, parser_class: type[argparse.ArgumentParser]
+) -> None:
+    """Add ``appointments`` and ``follow-ups`` to the ``elo`` sub-command parsers.
+
+    Args:
+        commands: The ``elo`` sub-parsers (``add_subparsers`` result).
+        common: The parent parser with ``--db``, ``--env-file`` and ``-v``.
+        parser_class: The parser class of ``elo`` (one-line errors, exit 2).
+    """
+    for noun, action, statuses, default_status in (
+        ("appointments", "cancel", _APPOINTMENT_STATUSES, "active"),
+        ("follow-ups", "done", _FOLLOW_UP_STATUSES, "pending"),
+    ):
+        what = "appointments" if noun == "appointments" else "callbacks owed to patients"
+        group = commands.add_parser(noun, parents=[common], help=f"find and repair {what}")
+        sub = group.add_subparsers(dest="staff_command", required=True, parser_class=parser_class)
+        listing = sub.add_parser("list", parents=[common], help=f"list {what} (masked)")
+        listing.add_argument("--from", dest="start", help="from this day or time (YYYY-MM-DD)")
+        listing.add_argument("--to", dest="end", help="up to and including this day")
+        listing.add_argument(
+            "--status",
+            default=default_status,
+            choices=(*statuses, *(("active",) if noun == "appointments" else ()), "all"),
+            help=f"which records (default {default_status})",
+        )
+        listing.add_argument("--phone", help="only this patient's records")
+        listing.add_argument("--source", choices=_SOURCES, help="who made them (agent: Elo)")
+        listing.add_argument("--call", dest="call_id", help="only what this call made")
+        listing.add_argument(
+            "--limit", type=int, default=200, help="at most this many (default 200)"
+        )
+        listing.add_argument(
+            "--show-pii", action="store_true", help="show names and numbers (audited)"
+        )
+        verb = "cancel (frees the slots)" if action == "cancel" else "mark as done"
+        change = sub.add_parser(action, parents=[common], help=f"{verb} by id or by call")
+        change.add_argument("ids", nargs="*", type=_record_id, help="record ids (see list)")
+        change.add_argument("--call", dest="call_id", help="every open record this call made")
+
+
+async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    """Run one staff command; returns the JSON-ready result to print.
+
+    Raises:
+        UsageError: Input that cannot be used (a bad date, number, call id or record id).
+    """
+    from cli.runtime import open_context
+
+    appointments = args.command == "appointments"
+    if args.staff_command == "list":
+        filters = _list_filters(args, settings, appointments=appointments)
+    else:
+        filters = _change_filters(args, appointments=appointments)
+    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        store = ctx.store
+        if args.staff_command == "list":
+            return await _list(store, args, filters, appointments=appointments, tz=ctx.clinic.tz)
+        if appointments:
+            return await _cancel(store, args, filters)
+        return await _done(store, args, filters)
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser() or "unknown"
+    except Exception:  # no user name in this environment (e.g. a container without one)
+        return "unknown"
+
+
+async def _list(
+    store: Store,
+    args: argparse.Namespace,
+    filters: RecordFilter,
+    *,
+    appointments: bool,
+    tz: Any,
+) -> dict[str, Any]:
+    if appointments:
+        found: list[tuple[Any, PatientRef]] = list(await store.find_appointments(filters))
+    else:
+        found = list(await store.find_follow_ups(filters))
+    if args.show_pii:
+        # Before anything is shown: the trail must hold every look at personal data.
+        await store.record_audit(
+            actor=_actor(),
+            action="pii.show",
+            subject=None,
+            detail={
+                "command": f"{args.command} list",
+                "records": len(found),
+                "filters": sorted(
+                    name
+                    for name in ("start", "end", "phone", "source", "call_id")
+                    if getattr(args, name, None)
+                ),
+                "status": args.status,
+            },
+        )
+    rows = [_row(record, who, show=args.show_pii, tz=tz) for record, who in found]
+    return {
+        "count": len(rows),
+        "limit": filters.limit,
+        "pii": "shown" if args.show_pii else "masked (use --show-pii)",
+        args.command.replace("-", "_"): rows,
+    }
+
+
+def _row(record: Any, who: PatientRef, *, show: bool, tz: Any) -> dict[str, Any]:
+    data = record.model_dump(mode="json", exclude={"patient_id"})
+    for key in ("starts_at", "ends_at", "due_at", "created_at"):
+        value = getattr(record, key, None)
+        if isinstance(value, datetime):
+            data[key] = value.astimezone(tz).isoformat(timespec="minutes")
+    if "reason" in data and data["reason"] and not show:
+        data["reason"] = "[hidden]"  # free text said by a caller may hold anything
+    data["patient"] = (
+        {"name": who.name, "phone": who.phone}
+        if show
+        else {"name": mask_name(who.name), "phone": mask_number(who.phone)}
+    )
+    return data
+
+
+def mask_name(name: str) -> str:
+    """Each word's first letter and a dot, e.g. ``A. Ç.``: enough to tell rows apart."""
+    return " ".join(f"{word[0]}." for word in name.split() if word) or "-"
+
+
+def mask_number(phone: str) -> str:
+    """The country code and the last two digits, e.g. ``+355*******67``."""
+    from validation.phone import mask_phone
+
+    return mask_phone(phone)
+
+
+async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
+    found = [appointment for appointment, _ in await store.find_appointments(filters)]
+    _check_all_found(args, {a.id for a in found}, noun="appointment")
+    actor = _actor()
+    cancelled: list[int] = []
+    unchanged: list[dict[str, Any]] = []
+    for appointment in found:
+        if appointment.status not in _ACTIVE:
+            unchanged.append({"id": appointment.id, "status": appointment.status})
+            continue
+        await store.set_appointment_status(appointment_id=appointment.id, status="cancelled")
+        await store.record_audit(
+            actor=actor,
+            action="appointment.cancel",
+            subject=f"appointment:{appointment.id}",
+            detail={"previous_status": appointment.status, "by_call": args.call_id is not None},
+        )
+        cancelled.append(appointment.id)
+    return {"cancelled": cancelled, "unchanged": unchanged}
+
+
+async def _done(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
+    found = [follow_up for follow_up, _ in await store.find_follow_ups(filters)]
+    _check_all_found(args, {f.id for f in found}, noun="follow-up")
+    actor = _actor()
+    done: list[int] = []
+    unchanged: list[dict[str, Any]] = []
+    for follow_up in found:
+        if follow_up.status != "pending":
+            unchanged.append({"id": follow_up.id, "status": follow_up.status})
+            continue
+        await store.set_follow_up_status(follow_up_id=follow_up.id, status="done")
+        await store.record_audit(
+            actor=actor,
+            action="follow_up.done",
+            subject=f"follow_up:{follow_up.id}",
+            detail={"by_call": args.call_id is not None},
+        )
+        done.append(follow_up.id)
+    return {"done": done, "unchanged": unchanged}
+
+
+def _check_all_found(args: argparse.Namespace, found: set[int], *, noun: str) -> None:
+    missing = sorted(set(args.ids) - found)
+    if missing:
+        # Nothing changed yet: a typo in one id must not leave half the list done.
+        raise UsageError(f"no {noun} with id {', '.join(str(i) for i in missing[:10])}")
+
+
+def _change_filters(args: argparse.Namespace, *, appointments: bool) -> RecordFilter:
+    if not args.ids and args.call_id is None:
+        raise UsageError(f"{args.command} {args.staff_command}: give record ids or --call CALL_ID")
+    if args.ids and args.call_id is not None:
+        raise UsageError(f"{args.command} {args.staff_command}: give ids or --call, not both")
+    if args.call_id is not None:
+        open_statuses = _ACTIVE if appointments else ("pending",)
+        return RecordFilter(call_id=_call_id(args.call_id), status=open_statuses, limit=_MAX_LIMIT)
+    return RecordFilter(ids=tuple(sorted(set(args.ids))), limit=_MAX_LIMIT)
+
+
+def _list_filters(
+    args: argparse.Namespace, settings: AppSettings, *, appointments: bool
+) -> RecordFilter:
+    from config.clinic import load_clinic_profile
+
+    if not 1 <= args.limit <= _MAX_LIMIT:
+        raise UsageError(f"--limit must be between 1 and {_MAX_LIMIT}")
+    tz = load_clinic_profile(settings.clinic.profile_path).tz
+    start = _moment(args.start, "--from", tz) if args.start else None
+    end = _moment(args.end, "--to", tz, end_of_day=True) if args.end else None
+    if start is not None and end is not None and end <= start:
+        raise UsageError("--to must be after --from")
+    status: str | tuple[str, ...] | None
+    if args.status == "all":
+        status = None
+    elif args.status == "active":
+        status = _ACTIVE
+    else:
+        status = args.status
+    return RecordFilter(
+        start=start,
+        end=end,
+        status=status,
+        phone=_phone(args.phone, settings) if args.phone is not None else None,
+        source=args.source,
+        call_id=_call_id(args.call_id) if args.call_id is not None else None,
+        limit=args.limit,
+    )
+
+
+def _moment(text: str, option: str, tz: Any, *, end_of_day: bool = False) -> datetime:
+    """A clinic-local day (``--to`` includes it) or date and time."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            if end_of_day:
+                day += timedelta(days=1)
+            return datetime.combine(day, time.min, tzinfo=tz)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} must be a date like 2026-12-03 or 2026-12-03T10:30") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def _phone(raw: str, settings: AppSettings) -> str:
+    from validation import InputError, normalize_phone
+
+    try:
+        return normalize_phone(
+            raw,
+            allowed_regions=settings.validation.allowed_phone_regions,
+            default_region=settings.validation.default_phone_region,
+            field="--phone",
+        )
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _call_id(raw: str) -> str:
+    if not _CALL_ID.fullmatch(raw):
+        raise UsageError("--call must be a call id (letters, digits, _ . : -; see the calls)")
+    return raw
+
+
+def _record_id(text: str) -> int:
+    # An ArgumentTypeError's message is what argparse prints (a ValueError would name this
+    # function).
+    if not text.isdigit() or len(text) > 18 or int(text) < 1:
+        raise argparse.ArgumentTypeError("a record id is a positive whole number")
+    return int(text)
