@@ -229,6 +229,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_log_at ON audit_log(at);
     """,
+    # 7: the do-not-call entries of erased people (GDPR Art. 17): the number is gone, a keyed
+    # hash (HMAC-SHA256 of the E.164 number, key outside the database) still blocks it.
+    """
+    CREATE TABLE do_not_call_hashed (
+        phone_hash  TEXT NOT NULL PRIMARY KEY
+                    CHECK (length(phone_hash) = 64 AND phone_hash NOT GLOB '*[^0-9a-f]*'),
+        source      TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import')),
+        added_at    TEXT NOT NULL,
+        hashed_at   TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
