@@ -612,6 +612,27 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+class PrivacySettings(_Group):
+    """Storage limitation and the rights of the people Elo calls (GDPR Art. 5(1)(e), 15, 17)."""
+
+    retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description=(
+            "Days call transcripts and per-call details are kept; older ones are purged by"
+            " `elo privacy purge` and once a day by the campaign runner (daily totals stay)."
+        ),
+    )
+    hash_key: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Secret key for the keyed hash (HMAC-SHA256) that keeps an erased person's number"
+            " blocked; empty: a random key kept in <database>.privacy-key (mode 0600)."
+        ),
+    )
+
+
 class AppSettings(BaseSettings):
     """Every setting Elo reads, grouped. Build with :func:`load_settings`."""
 
@@ -639,6 +660,7 @@ class AppSettings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     calling: CallingSettings = Field(default_factory=CallingSettings)
     campaign: CampaignSettings = Field(default_factory=CampaignSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:
