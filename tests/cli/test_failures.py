@@ -378,7 +378,11 @@ def test_hostile_values_in_every_argument_never_traceback(
                 # Replace this positional's value (positionals follow the command words).
                 positionals = [a for a in parser._actions if not a.option_strings]
                 argv = base.copy()
-                argv[len(path) + positionals.index(action)] = hostile
+                index = len(path) + positionals.index(action)
+                if action.nargs in ("?", "*"):
+                    argv.insert(index, hostile)  # sane_argv leaves optional positionals out
+                else:
+                    argv[index] = hostile
             code, _, err = cli(argv)
             assert code in (0, 2), (argv[: len(path) + 1], action.dest, code, err[:500])
             if code:
