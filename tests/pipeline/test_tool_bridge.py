@@ -62,3 +62,22 @@ def snapshot_counts(store):
         return (await store.count_patients(), await store.count_appointments())
 
     return counts
+
+
+@pytest.mark.asyncio
+async def test_a_tool_that_raises_still_releases_the_gates_reservation(ctx):
+    """The limiter reserves a booking's place at the gate; a crash must give it back."""
+
+    class Broken:
+        async def call(self, name, arguments, context):
+            raise RuntimeError("tool crashed")
+
+    seen = []
+
+    async def gate(name):
+        return None
+
+    call = make_tool_caller(Broken(), ctx, gate=gate, on_result=lambda n, r: seen.append((n, r)))
+    with pytest.raises(RuntimeError):
+        await call("schedule_appointment", {})
+    assert seen == [("schedule_appointment", None)]

@@ -264,3 +264,29 @@ async def _ready(value: Any) -> Any:
     if hasattr(value, "started"):
         return value.started
     return value
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.asyncio
+async def test_page_opened_without_the_token_is_refused_and_says_why(tmp_path: Path) -> None:
+    server = create_server(_no_call, guard=BrowserGuard(token=TOKEN), host="127.0.0.1", port=0)
+    serving = asyncio.create_task(server.serve())
+    try:
+        await _until(lambda: _ready(server), "the server to start")
+        url = f"http://127.0.0.1:{bound_port(server)}/#token=not-the-token"
+        async with _chromium(tmp_path / "chromium") as page:
+            await page.call("Page.navigate", url=url)
+            await _until(
+                lambda: page.js("document.readyState === 'complete' && !!window.elo"),
+                "the page to load",
+            )
+            await page.js("document.getElementById('toggle').click()")
+            await _until(lambda: page.js("window.elo.state === 'error'"), "the refusal")
+            status = await page.js("document.getElementById('status').textContent")
+        assert "HTTP 401" in status
+        assert "valid token" in status
+        assert "not-the-token" not in status
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=10)
