@@ -9,7 +9,7 @@ backstop, the checks inside the transaction give the reason.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +70,7 @@ class CampaignQueueMixin:
     _conn: aiosqlite.Connection
     _clock: Callable[[], datetime]
     _transaction: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
+    _listed: Callable[[aiosqlite.Connection, str], Awaitable[bool]]  # storage.dnc
 
     async def get_campaign_by_id(self, *, campaign_id: int) -> Campaign | None:
         """The campaign with this id, if any."""
@@ -271,9 +272,8 @@ class CampaignQueueMixin:
             # connection can see another task's transaction half done): re-check here.
             if contact.next_call_at is not None and contact.next_call_at > now:
                 return Claim(skipped="not_due")
-            if await conn.execute_fetchall(
-                "SELECT 1 FROM do_not_call WHERE phone = ?", (contact.phone,)
-            ):
+            # Also an erased person's entry, kept as a keyed hash (storage.privacy).
+            if await self._listed(conn, contact.phone):
                 await _close(conn, contact.id, "do_not_call")
                 return Claim(skipped="do_not_call")
             if await conn.execute_fetchall(

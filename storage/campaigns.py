@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, get_args
@@ -69,6 +69,7 @@ class CampaignMixin:
     _conn: aiosqlite.Connection
     _clock: Callable[[], datetime]
     _transaction: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
+    _listed: Callable[[aiosqlite.Connection, str], Awaitable[bool]]  # storage.dnc
 
     async def create_campaign(
         self,
@@ -157,9 +158,8 @@ class CampaignMixin:
             ):
                 raise sqlite3.IntegrityError(f"no campaign with id {campaign_id}")
             for contact in contacts:
-                if await conn.execute_fetchall(
-                    "SELECT 1 FROM do_not_call WHERE phone = ?", (contact.phone,)
-                ):
+                # Also an erased person's entry, kept as a keyed hash (storage.privacy).
+                if await self._listed(conn, contact.phone):
                     on_dnc += 1
                     continue
                 rows = await conn.execute_fetchall(

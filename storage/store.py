@@ -36,6 +36,7 @@ from storage.models import (
     SlotTaken,
     Source,
 )
+from storage.privacy import ANONYMOUS_PHONE, PrivacyMixin, key_file_for
 from storage.records import RecordsMixin
 from storage.timefmt import from_db, to_db
 from validation.text import fold
@@ -64,6 +65,7 @@ class Store(
     AuditMixin,
     HealthMixin,
     RecordsMixin,
+    PrivacyMixin,
 ):
     """Async access to Elo's SQLite database. Open with :meth:`open`.
 
@@ -111,6 +113,7 @@ class Store(
         tz: ZoneInfo | str = "Europe/Tirane",
         busy_timeout_ms: int = 5000,
         clock: Callable[[], datetime] = _utc_now,
+        hash_key: str | None = None,
     ) -> Self:
         """Open (creating if needed) and migrate the database at ``path``.
 
@@ -123,6 +126,8 @@ class Store(
             tz: The clinic time zone.
             busy_timeout_ms: How long to wait for another writer.
             clock: Source of the current time.
+            hash_key: The privacy hash key (``ELO_PRIVACY__HASH_KEY``); None or empty: the
+                key file next to the database (see :mod:`storage.privacy`).
 
         Returns:
             A ready store.
@@ -143,6 +148,7 @@ class Store(
             conn.row_factory = sqlite3.Row
             await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             store = cls(conn, tz=ZoneInfo(str(tz)), clock=clock)
+            store.configure_privacy_key(key=hash_key, key_file=key_file_for(path))
             key = file_key(path)
             if key is None or key not in _healthy_files:
                 store._damage = await store.quick_check()
@@ -347,7 +353,10 @@ class Store(
 
     async def count_patients(self) -> int:
         """How many patients are on file."""
-        return await self._scalar("SELECT count(*) FROM patients")
+        # Not the anonymous placeholder that erased people's appointments point to.
+        return await self._scalar(
+            "SELECT count(*) FROM patients WHERE phone != ?", (ANONYMOUS_PHONE,)
+        )
 
     # --- appointments ---------------------------------------------------------------------
 
