@@ -292,6 +292,15 @@ class PipelineSettings(_Group):
     max_call_seconds: int = Field(
         default=600, ge=60, le=3600, description="Longest call before Elo wraps up, in seconds."
     )
+    first_audio_timeout_secs: float = Field(
+        default=15.0,
+        ge=3,
+        le=120,
+        description=(
+            "Seconds Elo's first words may take once the callee is there; the model connection"
+            " is retried within 60% of it, then the call fails."
+        ),
+    )
     language: str = Field(
         default="sq-AL", max_length=16, description="Default call language (BCP 47)."
     )

@@ -108,7 +108,8 @@ class CallSession:
         transport: The call's transport (see :func:`pipeline.transports.make_transport`).
         clock: Source of the current time.
         first_audio_timeout: Seconds to wait for Elo's first audio after the greeting starts;
-            silence by then means the model never answered and the call fails.
+            silence by then means the model never answered and the call fails. Defaults to
+            ``ELO_PIPELINE__FIRST_AUDIO_TIMEOUT_SECS``.
         goodbye_timeout: Seconds end_call waits for Elo's goodbye turn to end before ending
             the call anyway (the model may have said goodbye before calling it).
         http_client_args: Extra model-client arguments (e.g. an SSL context for an emulator).
@@ -139,7 +140,7 @@ class CallSession:
         metadata: CallMetadata,
         transport: Any,
         clock: Callable[[], datetime] = system_clock,
-        first_audio_timeout: float = 15.0,
+        first_audio_timeout: float | None = None,
         goodbye_timeout: float = 10.0,
         http_client_args: dict[str, Any] | None = None,
         wait_for_answer: bool = False,
@@ -154,7 +155,11 @@ class CallSession:
         self.metadata = metadata
         self._transport = transport
         self._clock = clock
-        self._first_audio_timeout = first_audio_timeout
+        self._first_audio_timeout = (
+            settings.pipeline.first_audio_timeout_secs
+            if first_audio_timeout is None
+            else first_audio_timeout
+        )
         self._goodbye_timeout = goodbye_timeout
         self._http_client_args = http_client_args
         self._worker: Any = None

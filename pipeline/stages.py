@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from pipecat.services.llm_service import LLMService
 
 
+# Share of the first-audio budget the model connection may take, retries included.
+CONNECT_SHARE = 0.6
+
+
 class StageError(Exception):
     """A stage cannot be built from the settings; the message is one line for a person."""
 
@@ -73,6 +77,8 @@ def make_llm(
                 GeminiVADParams,
             )
 
+            from pipeline.gemini import ResilientGeminiLive
+
             key = google.api_key.get_secret_value()
             if not key:
                 raise StageError("no Gemini API key: set ELO_GOOGLE__API_KEY")
@@ -82,7 +88,10 @@ def make_llm(
                     base_url=str(google.base_url).rstrip("/") if google.base_url else None,
                     async_client_args=http_client_args or None,
                 )
-            return GeminiLiveLLMService(
+            # Upstream's service, plus goAway resumes and a retried first connect (see
+            # pipeline.gemini); connecting leaves the model time to speak within the budget.
+            return ResilientGeminiLive(
+                connect_budget_secs=CONNECT_SHARE * settings.pipeline.first_audio_timeout_secs,
                 api_key=key,
                 tools=tools,
                 http_options=options,

@@ -1,0 +1,367 @@
+"""Gemini Live sessions that survive: goAway, dropped sockets and a slow first connect.
+
+Pipecat 1.14's ``GeminiLiveLLMService`` (``pipecat/services/google/gemini_live/llm.py``) asks for
+session resumption and reconnects after an error, but:
+
+* it never reads ``goAway`` (``_handle_server_message``, l. 1598-1654, has no branch for it), so a
+  call dies when Google closes the connection after about ten minutes ("The server sends a GoAway
+  message before terminating a connection", https://ai.google.dev/gemini-api/docs/live-api/best-practices);
+* the first connect is not retried: ``_connection_task_handler`` (l. 1570) opens the socket
+  outside its ``try``, so a refusal only ends a task and gets logged;
+* while it reconnects, ``_send_user_audio``/``_send_user_text``/``_tool_result`` return without
+  sending (``not self._session``, l. 1848, 1906, 2110), which loses caller audio and leaves the
+  model waiting for a tool result (pipecat issue 5465);
+* ``_disconnect`` (l. 1783) forgets which tool calls were answered, so after a reconnect the next
+  context frame sends old results again.
+
+:class:`ResilientGeminiLive` keeps the upstream service and changes only the connection: every
+send goes through an :class:`_Outbox` that keeps what was sent since the last resumable handle
+and holds new input while no socket is open; a resume replays both, in order, once the new
+socket has answered ``setupComplete`` (google-genai's ``connect`` returns only then,
+``google/genai/live.py`` l. 1190-1230). ``transparent`` resumption, which would say exactly which
+message a handle covers, is refused outside Vertex (``_live_converters.py`` l. 1869), hence the
+replay from the last handle the client saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+from contextlib import AsyncExitStack
+from typing import Any
+
+from google.genai.errors import APIError
+from google.genai.types import LiveConnectConfig, LiveServerMessage, SessionResumptionConfig
+from loguru import logger
+from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+from websockets.exceptions import ConnectionClosed
+
+# A refusal for these codes is about the request (1007 invalid argument, 1008 policy, e.g. a
+# bad API key): retrying sends the same request again, so the call fails at once instead.
+_FINAL_CLOSE_CODES = frozenset({1007, 1008})
+# Messages sent since the last resumable handle that a resume may replay (about a minute of
+# 20 ms audio chunks; the server issues handles far more often than that).
+_MAX_REPLAY = 3000
+
+
+def _retryable(error: BaseException) -> bool:
+    return not (isinstance(error, APIError) and error.code in _FINAL_CLOSE_CODES)
+
+
+def _describe(error: BaseException) -> str:
+    """One line for the call's outcome: the close code and class, never message bodies."""
+    code = getattr(error, "code", None)
+    return f"{type(error).__name__} {code}" if code is not None else type(error).__name__
+
+
+def _seconds(duration: str | None) -> float:
+    """A protobuf Duration in JSON ("9.5s") as seconds; 0 when missing or unreadable."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", duration or "")
+    return float(match.group(1)) if match else 0.0
+
+
+class _Outbox:
+    """The service's ``_session``: sends to the live socket, or holds them while there is none.
+
+    Attributes:
+        live: The open google-genai ``AsyncSession``, or None while (re)connecting.
+        sent: Messages sent since the last resumable handle; a resume replays them.
+        pending: Messages held while no socket is open.
+    """
+
+    def __init__(self) -> None:
+        self.live: Any = None
+        self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=_MAX_REPLAY)
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+
+    async def _send(self, method: str, kwargs: dict[str, Any]) -> None:
+        if self.live is None:
+            self.pending.append((method, kwargs))
+            return
+        self.sent.append((method, kwargs))
+        try:
+            await getattr(self.live, method)(**kwargs)
+        except (ConnectionClosed, APIError):
+            # The socket is going down: the message stays in ``sent`` and a resume replays it.
+            self.live = None
+
+    async def send_realtime_input(self, **kwargs: Any) -> None:
+        """Audio, text, activity start/end (same signature as ``AsyncSession``)."""
+        await self._send("send_realtime_input", kwargs)
+
+    async def send_client_content(self, **kwargs: Any) -> None:
+        """Turns and turn_complete (same signature as ``AsyncSession``)."""
+        await self._send("send_client_content", kwargs)
+
+    async def send_tool_response(self, **kwargs: Any) -> None:
+        """Function responses (same signature as ``AsyncSession``)."""
+        await self._send("send_tool_response", kwargs)
+
+    async def close(self) -> None:
+        """Close the live socket, if any."""
+        live, self.live = self.live, None
+        if live is not None:
+            await live.close()
+
+    def checkpoint(self) -> None:
+        """A resumable handle arrived: what was sent before it is in the server's state."""
+        self.sent.clear()
+
+    def take(self, *, resumed: bool) -> list[tuple[str, dict[str, Any]]]:
+        """What a new socket must receive first.
+
+        Args:
+            resumed: The socket resumed the session with a handle (everything since it is
+                replayed); otherwise it is a fresh session that pipecat seeds with the
+                context, and only the caller's held realtime input still matters.
+        """
+        held = list(self.sent) + self.pending if resumed else self.pending
+        self.sent.clear()
+        self.pending = []
+        if resumed:
+            return held
+        return [m for m in held if m[0] == "send_realtime_input"]
+
+    async def go_live(self, session: Any, replay: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send ``replay`` then whatever arrived meanwhile, then send directly (order kept)."""
+        self.pending = replay + self.pending
+        while self.pending:
+            method, kwargs = self.pending.pop(0)
+            self.sent.append((method, kwargs))
+            await getattr(session, method)(**kwargs)
+        self.live = session  # no await since the last check: nothing can slip in between
+
+
+class ResilientGeminiLive(GeminiLiveLLMService):
+    """``GeminiLiveLLMService`` that retries its first connect and resumes on ``goAway``.
+
+    * First connect (and every resume): retried with exponential backoff (tenacity) for
+      ``connect_budget_secs``; then a permanent error, which ends the call as ``failed``.
+    * ``goAway``: resumes with the session-resumption handle before ``timeLeft`` runs out, at
+      the first safe moment: the last handle is resumable (the server marks it not resumable
+      while a function call is open, and resuming then loses the call), no tool is running or
+      unanswered, and the model is not mid-turn. The old socket is closed first: Gemini
+      refuses a resume with 1011 while an earlier socket of the session is open
+      (aicc2025/sip-to-ai PR 14; yagudaev/voiceclaw PR 53 on resuming mid-tool-call).
+    * A dropped socket resumes the same way, at once.
+    * A tool call is never run twice: a re-sent call id is answered with the stored result.
+
+    Args:
+        *args: Passed to ``GeminiLiveLLMService``.
+        connect_budget_secs: How long connecting may take, retries included.
+        resume_margin_secs: How long before the ``goAway`` deadline a resume starts at the
+            latest, whatever is in progress.
+        **kwargs: Passed to ``GeminiLiveLLMService``.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        connect_budget_secs: float = 9.0,
+        resume_margin_secs: float = 2.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._connect_budget = connect_budget_secs
+        self._resume_margin = resume_margin_secs
+        self._outbox = _Outbox()
+        self._live: Any = None
+        self._config: LiveConnectConfig | None = None
+        self._resume_task: asyncio.Task[None] | None = None
+        self._resume_now = False
+        self._go_away_seen = False
+        self._resumable = False
+        self._changed = asyncio.Event()
+        self._tools_running: set[str] = set()
+        self._tool_results: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.resumptions = 0
+
+    # --- connecting -------------------------------------------------------------------------
+
+    async def _open(self, config: LiveConnectConfig) -> tuple[AsyncExitStack, Any]:
+        """Open a socket and wait for setupComplete, retrying within the connect budget."""
+        model = str(self._settings.model)
+        deadline = asyncio.get_running_loop().time() + self._connect_budget
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(self._connect_budget),
+            wait=wait_exponential_jitter(initial=0.2, max=2.0),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+            before_sleep=lambda state: logger.warning(
+                "Gemini Live connect attempt {} failed ({}); retrying",
+                state.attempt_number,
+                _describe(state.outcome.exception()) if state.outcome else "-",
+            ),
+        )
+        async for attempt in retrying:
+            with attempt:
+                stack = AsyncExitStack()
+                try:
+                    # A hanging connect must not outlive the budget either.
+                    async with asyncio.timeout_at(deadline):
+                        session = await stack.enter_async_context(
+                            self._client.aio.live.connect(model=model, config=config)
+                        )
+                except BaseException:
+                    await stack.aclose()
+                    raise
+                return stack, session
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _connection_task_handler(self, config: LiveConnectConfig) -> None:
+        """Upstream's handler (llm.py l. 1570-1596) with a retried connect and resumes."""
+        self._config = config
+        try:
+            stack, session = await self._open(config)
+        except Exception as e:
+            await self.push_error(
+                error_msg=f"could not connect to the model service ({_describe(e)})",
+                exception=e,
+                force_treat_as_permanent=True,
+            )
+            return
+        async with stack:
+            self._connection_start_time = time.time()
+            self._go_away_seen = False
+            await self._handle_session_ready(session)
+            try:
+                while True:
+                    async for message in session.receive():
+                        self._check_and_reset_failure_counter()
+                        await self._handle_server_message(message)
+            except Exception as e:
+                if self._disconnecting or session is not self._live:
+                    return  # closed on purpose: by a resume or by the end of the call
+                if self._go_away_seen or await self._handle_connection_error(e):
+                    logger.info("Gemini Live connection closed ({}); resuming", _describe(e))
+                    self._start_resume(deadline=None)
+
+    async def _handle_session_ready(self, session: Any) -> None:
+        """Route sends through the outbox, then replay what the new socket has to receive."""
+        resumption = self._config.session_resumption if self._config else None
+        resumed = bool(resumption and resumption.handle)
+        self._live = session
+        held = self._outbox.take(resumed=resumed)
+        # Upstream seeds the context into the (still offline) outbox, or only marks the
+        # session ready when it was resumed.
+        await super()._handle_session_ready(self._outbox)
+        seed = self._outbox.take(resumed=True)
+        await self._outbox.go_live(session, seed + held)
+
+    # --- resuming ---------------------------------------------------------------------------
+
+    def _start_resume(self, *, deadline: float | None) -> None:
+        """Resume at ``deadline`` (loop time) at the latest, or at once when None."""
+        if deadline is None:
+            self._resume_now = True
+            self._changed.set()
+        if self._resume_task is None or self._resume_task.done():
+            self._resume_task = self.create_task(self._resume(deadline), name="gemini-resume")
+
+    def _safe_to_resume(self) -> bool:
+        return self._resumable and not self._tools_running and not self._bot_is_responding
+
+    async def _resume(self, deadline: float | None) -> None:
+        if deadline is not None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    while not (self._resume_now or self._safe_to_resume()):
+                        self._changed.clear()
+                        await self._changed.wait()
+            except TimeoutError:
+                logger.warning("Gemini Live goAway deadline near: resuming mid-turn or mid-tool")
+        self._resume_now = False
+        old, old_task = self._live, self._connection_task
+        self._live = None
+        self._outbox.live = None  # from here on, input is held for the new socket
+        if old is not None:
+            await old.close()  # before the resume: Gemini refuses it while this one is open
+        if old_task is not None and old_task is not asyncio.current_task():
+            await self.cancel_task(old_task, timeout=2.0)
+        assert self._config is not None
+        handle = self._session_resumption_handle
+        config = self._config.model_copy(
+            update={"session_resumption": SessionResumptionConfig(handle=handle)}
+        )
+        self.resumptions += 1
+        logger.info("resuming the Gemini Live session ({})", "handle" if handle else "fresh")
+        self._connection_task = self.create_task(self._connection_task_handler(config=config))
+
+    async def _handle_server_message(self, message: LiveServerMessage) -> None:
+        await super()._handle_server_message(message)
+        if message.go_away is not None:
+            left = _seconds(message.go_away.time_left)
+            logger.info("Gemini Live goAway: {:.1f} s left on this connection", left)
+            self._go_away_seen = True
+            loop_time = asyncio.get_running_loop().time()
+            self._start_resume(deadline=loop_time + max(0.0, left - self._resume_margin))
+
+    def _handle_msg_resumption_update(self, message: LiveServerMessage) -> None:
+        super()._handle_msg_resumption_update(message)
+        update = message.session_resumption_update
+        assert update is not None
+        self._resumable = bool(update.resumable and update.new_handle)
+        if self._resumable:
+            self._outbox.checkpoint()
+        self._changed.set()
+
+    async def _set_bot_is_responding(self, responding: bool) -> None:
+        await super()._set_bot_is_responding(responding)
+        self._changed.set()
+
+    # --- tools ------------------------------------------------------------------------------
+
+    async def _handle_msg_tool_call(self, message: LiveServerMessage) -> None:
+        """Run new calls only: a call id seen before is answered, or left to finish."""
+        assert message.tool_call is not None
+        fresh = []
+        for call in message.tool_call.function_calls or []:
+            if call.id and call.id in self._tool_results:
+                logger.info("tool call {} came again; sending its stored result", call.name)
+                name, response = self._tool_results[call.id]
+                await super()._tool_result(call.id, name, response)
+            elif call.id and call.id in self._tools_running:
+                logger.info("tool call {} came again while running; not run twice", call.name)
+            else:
+                fresh.append(call)
+                if call.id:
+                    self._tools_running.add(call.id)
+        self._changed.set()
+        if fresh:
+            tool_call = message.tool_call.model_copy(update={"function_calls": fresh})
+            await super()._handle_msg_tool_call(message.model_copy(update={"tool_call": tool_call}))
+
+    async def _tool_result(
+        self,
+        tool_call_id: str,
+        tool_name: str,
+        tool_result_message: dict[str, Any],
+        *,
+        is_final: bool = True,
+        spoken: bool = True,
+    ) -> None:
+        await super()._tool_result(
+            tool_call_id, tool_name, tool_result_message, is_final=is_final, spoken=spoken
+        )
+        if is_final:
+            self._tool_results[tool_call_id] = (tool_name, tool_result_message)
+            self._tools_running.discard(tool_call_id)
+            self._changed.set()
+
+    # --- ending -----------------------------------------------------------------------------
+
+    async def _disconnect(self) -> None:
+        if self._resume_task is not None and self._resume_task is not asyncio.current_task():
+            await self.cancel_task(self._resume_task, timeout=1.0)
+        self._resume_task = None
+        self._live = None
+        await super()._disconnect()
+        self._outbox = _Outbox()
