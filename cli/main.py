@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli import staff
+from cli import privacy, staff
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_campaign_parser(commands, common)
     staff.add_parsers(commands, common, _Parser)
+    privacy.add_parser(commands, common, _Parser)
 
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(
@@ -273,6 +274,8 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
                 raise UsageError(f"{args.file}: {exc}") from None
         _print(report.to_result())
         return 0
+    if args.command == privacy.COMMAND:
+        return await privacy.run(args, settings)
     if args.command in staff.COMMANDS:
         _print(await staff.run(args, settings))
         return 0

@@ -42,6 +42,7 @@ async def open_context(
         tz=clinic.tz,
         busy_timeout_ms=settings.database.busy_timeout_ms,
         clock=clock,
+        hash_key=settings.privacy.hash_key.get_secret_value() or None,
     )
     if store.health_problem is not None and not allow_damaged:
         # Reads from damaged pages can be silently wrong: stop before acting on them.

@@ -38,12 +38,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 from loguru import logger
 
 from storage.timefmt import to_db
+
+if TYPE_CHECKING:
+    from config.settings import AppSettings
 
 # The anonymous patient that erased people's appointments point to. +999 is a country code the
 # ITU keeps unassigned, so no real number (and no validated input) can ever equal it.
@@ -441,25 +444,52 @@ def _counts(rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
     return {name: len(items) for name, items in rows.items()}
 
 
-async def retention_task(
-    purge: Callable[[], Any],
-    *,
-    every: timedelta = timedelta(days=1),
-) -> None:
-    """Run a retention purge now and then every ``every``, until cancelled.
+async def purge_per_settings(
+    store: PrivacyMixin, settings: AppSettings, *, actor: str = "system", dry_run: bool = False
+) -> PurgeCounts:
+    """One retention purge as the settings say.
 
-    A failed purge (e.g. a locked database) is logged and tried again at the next round; it
-    never stops the process that hosts it (the campaign runner, later ``elo serve``).
+    ``ELO_PRIVACY__RETENTION_DAYS`` sets the period; campaign attempts and contacts keep their
+    numbers at least as long as the calling rules look back (``ELO_CALLING__ATTEMPTS_WINDOW_DAYS``,
+    ``ELO_CALLING__REFUSAL_PAUSE_DAYS``), so the attempt cap and the refusal pause still hold.
 
     Args:
-        purge: An async callable doing one purge, e.g. ``partial(store.purge_expired, ...)``;
-            :func:`cli.privacy.purge_for_settings` builds it from the settings.
+        store: The open store.
+        settings: The application settings.
+        actor: Who runs it, for the audit trail.
+        dry_run: Only count.
+
+    Returns:
+        What was (or would be) purged.
+    """
+    calling = settings.calling
+    return await store.purge_expired(
+        retention_days=settings.privacy.retention_days,
+        keep_attempts_days=max(calling.attempts_window_days, calling.refusal_pause_days),
+        dry_run=dry_run,
+        actor=actor,
+    )
+
+
+async def retention_task(
+    store: PrivacyMixin, settings: AppSettings, *, every: timedelta = timedelta(days=1)
+) -> None:
+    """Purge expired data now and then every ``every``, until cancelled.
+
+    Meant to run beside a long-running process (the campaign runner today, ``elo serve``
+    later): ``task = asyncio.create_task(retention_task(store, settings))``, cancelled on exit.
+    A failed purge (e.g. a locked database) is logged and tried again at the next round; it
+    never stops the host.
+
+    Args:
+        store: The open store.
+        settings: The application settings.
         every: The pause between purges.
     """
     while True:
         try:
-            counts = await purge()
-            logger.info("retention purge: {}", counts.as_dict() if counts else {})
+            counts = await purge_per_settings(store, settings)
+            logger.info("retention purge: {}", counts.as_dict())
         except Exception as exc:  # keep the host running; the next round tries again
             logger.warning("retention purge failed: {}", type(exc).__name__)
         await asyncio.sleep(every.total_seconds())
