@@ -29,6 +29,15 @@ client that reconnects late does not hang.
 
 Wait steps read the connection's messages in order, from where the previous wait step stopped,
 so input that arrived before the step started still counts, and nothing counts twice.
+
+Sessions and resumption, as the real service behaves (each rule cites where it was read):
+a connection whose setup carries no ``sessionResumption.handle`` starts a session; a handle the
+emulator issued resumes that session's state (input consumed, tool calls answered or open) as it
+was when the handle was issued; an unknown handle, or a resume while the session's previous socket
+is still open, is refused. With ``auto_resumption=True`` the emulator issues handles itself:
+resumable after every turnComplete and answered tool call, ``resumable: false`` while a tool call
+is open. ``refuse_first=N`` refuses the first N connections before the script sees them, and
+``go_away`` closes the connection once its ``timeLeft`` has passed.
 """
 
 from __future__ import annotations
@@ -47,12 +56,24 @@ from typing import Any, ClassVar
 import trustme
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 WS_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 MODEL_AUDIO_RATE = 24_000
 USER_AUDIO_RATE = 16_000
 DEFAULT_STEP_TIMEOUT = 5.0
 BAD_KEY_REASON = "API key not valid. Please pass a valid API key."
+# The close after a goAway's timeLeft, as logged against the real service
+# (kizuna-ai-lab/sokuji issue 179: goAway {"timeLeft":"50s"}, then close 1011 with this reason).
+GO_AWAY_CLOSE = (1011, "Deadline expired before operation could complete.")
+# A resume while the session's previous socket is open is refused with 1011 (observed against
+# the live service: aicc2025/sip-to-ai PR 14, "Gemini rejects a resume with 1011 while an earlier
+# socket of the same session is still open").
+RESUME_WHILE_OPEN = (1011, "Internal error encountered.")
+# A handle the service never issued is a bad argument of the setup; the service closes invalid
+# requests with 1007 "Request contains an invalid argument." (pipecat issue 4403). No public
+# capture of this exact case was found: the code is an assumption.
+UNKNOWN_HANDLE = (1007, "Request contains an invalid argument.")
 
 
 class EmulatorScriptError(AssertionError):
@@ -263,6 +284,34 @@ def _server_content(**fields: Any) -> dict[str, Any]:
 
 
 @dataclass
+class SessionState:
+    """What a session holds server-side; a resumption handle restores a copy of it.
+
+    Attributes:
+        audio_bytes: Realtime audio consumed, in bytes.
+        open_tool_calls: Ids of tool calls sent and not answered yet.
+        answered_tool_calls: Ids of tool calls answered, in order (a repeat shows a double).
+    """
+
+    audio_bytes: int = 0
+    open_tool_calls: list[str] = field(default_factory=list)
+    answered_tool_calls: list[str] = field(default_factory=list)
+
+    def copy(self) -> SessionState:
+        """An independent copy (a snapshot for a handle)."""
+        return SessionState(
+            self.audio_bytes, list(self.open_tool_calls), list(self.answered_tool_calls)
+        )
+
+
+@dataclass
+class _Session:
+    index: int
+    state: SessionState = field(default_factory=SessionState)
+    connection: _Connection | None = None
+
+
+@dataclass
 class _Connection:
     index: int
     ws: ServerConnection
@@ -270,6 +319,7 @@ class _Connection:
     messages: list[ClientMessage] = field(default_factory=list)
     cursor: int = 0
     closed: bool = False
+    session: _Session | None = None
 
 
 class Step:
@@ -294,7 +344,7 @@ class Send(Step):
     async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
         """Send each message in order."""
         for message in self.messages:
-            await conn.ws.send(json.dumps(message))
+            await emu._send(conn, message)
 
 
 @dataclass
@@ -352,7 +402,7 @@ class ToolCall(Step):
     async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
         """Send the call and check the next tool_response carries our id."""
         call = {"id": self.id, "name": self.name, "args": self.args}
-        await conn.ws.send(json.dumps({"toolCall": {"functionCalls": [call]}}))
+        await emu._send(conn, {"toolCall": {"functionCalls": [call]}})
         answer = await emu._consume(
             conn, lambda m: m.kind == "tool_response", f"{self!r}", self.timeout
         )
@@ -386,6 +436,56 @@ class Refuse(Step):
         """Close without setupComplete."""
         await conn.ws.close(self.code, self.reason)
         conn.closed = True
+
+
+@dataclass
+class WaitForToolResponse(Step):
+    """Wait for the tool_response answering ``id`` (after :func:`send_tool_call`)."""
+
+    id: str
+    timeout: float | None = None
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Consume messages up to a tool_response carrying ``id``."""
+
+        def answers(message: ClientMessage) -> bool:
+            return any(r.id == self.id for r in _function_responses(message))
+
+        await emu._consume(conn, answers, f"{self!r}", self.timeout)
+
+
+@dataclass
+class GoAway(Step):
+    """Send goAway; with ``close_after``, close the connection once ``time_left`` has passed.
+
+    The real service sends goAway with ``timeLeft`` and closes when it runs out
+    (https://ai.google.dev/gemini-api/docs/live-api/best-practices: "The server sends a GoAway
+    message before terminating a connection"; close code from kizuna-ai-lab/sokuji issue 179).
+    """
+
+    time_left: str
+    close_after: bool = True
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Send the warning and schedule the close."""
+        await emu._send(conn, {"goAway": {"timeLeft": self.time_left}})
+        if self.close_after:
+            seconds = float(self.time_left.rstrip("s") or 0)
+            emu._timers.append(asyncio.create_task(emu._close_later(conn, seconds)))
+
+
+@dataclass
+class Resumed(Step):
+    """Wait for the client's next connection and continue the script on it.
+
+    Used after a goAway, so the steps after it never race the client's switch to a new socket.
+    """
+
+    takes_new_connection: ClassVar[bool] = True
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Accept the connection (setupComplete); :meth:`GeminiLiveEmulator._play` adopts it."""
+        await conn.ws.send(json.dumps({"setupComplete": {}}))
 
 
 @dataclass
@@ -490,9 +590,25 @@ def resumption_update(handle: str, *, resumable: bool = True) -> Send:
     return Send(f"resumption_update({handle!r})", [{"sessionResumptionUpdate": update}])
 
 
-def go_away(time_left: str = "10s") -> Send:
-    """Warn the client that the server will close the connection soon."""
-    return Send(f"go_away({time_left!r})", [{"goAway": {"timeLeft": time_left}}])
+def go_away(time_left: str = "10s", *, close_after: bool = True) -> GoAway:
+    """Warn the client that the server closes the connection in ``time_left``, then do so."""
+    return GoAway(time_left=time_left, close_after=close_after)
+
+
+def send_tool_call(name: str, args: dict[str, Any] | None = None, *, id: str) -> Send:
+    """Send a toolCall without waiting for its answer (see :func:`wait_for_tool_response`)."""
+    call = {"id": id, "name": name, "args": args or {}}
+    return Send(f"send_tool_call({name!r}, id={id!r})", [{"toolCall": {"functionCalls": [call]}}])
+
+
+def wait_for_tool_response(id: str, *, timeout: float | None = None) -> WaitForToolResponse:
+    """Wait for the tool_response answering call ``id``."""
+    return WaitForToolResponse(id=id, timeout=timeout)
+
+
+def resumed() -> Resumed:
+    """Continue the script on the client's next (resumed) connection."""
+    return Resumed()
 
 
 def close(code: int = 1011, reason: str = "Internal error encountered.") -> Close:
@@ -524,17 +640,38 @@ class GeminiLiveEmulator:
     Args:
         script: The steps to play, in order.
         step_timeout: Seconds a wait step may take before the script fails.
+        refuse_first: Refuse this many connections (the first ones) right after their setup,
+            before the script sees them.
+        refuse_code: The close code of those refusals (1011: the service is unavailable;
+            1011 "The service is currently unavailable." is logged in
+            kazunori279/adk-streaming-guide issue 11).
+        auto_resumption: Issue session-resumption handles by itself (see the module text).
 
     Attributes:
         received: Every client message, in arrival order, across connections.
         errors: Script failures (the script stops at the first one).
+        refused: ``(connection, code)`` of every connection refused outside the script.
     """
 
     def __init__(
-        self, script: list[Step] | None = None, *, step_timeout: float = DEFAULT_STEP_TIMEOUT
+        self,
+        script: list[Step] | None = None,
+        *,
+        step_timeout: float = DEFAULT_STEP_TIMEOUT,
+        refuse_first: int = 0,
+        refuse_code: int = 1011,
+        auto_resumption: bool = False,
     ):
         self.script = list(script or [])
         self.step_timeout = step_timeout
+        self.refuse_first = refuse_first
+        self.refuse_code = refuse_code
+        self.auto_resumption = auto_resumption
+        self.refused: list[tuple[int, int]] = []
+        self._sessions: list[_Session] = []
+        self._handles: dict[str, SessionState] = {}
+        self._handle_sessions: dict[str, _Session] = {}
+        self._timers: list[asyncio.Task[None]] = []
         self.received: list[ClientMessage] = []
         self.errors: list[EmulatorScriptError] = []
         self._connections: list[_Connection] = []
@@ -558,6 +695,9 @@ class GeminiLiveEmulator:
         return self
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
         if self._driver:
             self._driver.cancel()
             await asyncio.gather(self._driver, return_exceptions=True)
@@ -614,6 +754,15 @@ class GeminiLiveEmulator:
     def audio_bytes(self) -> int:
         """Total PCM bytes of realtime audio received."""
         return sum(len(chunk.data) for chunk in self.audio_chunks)
+
+    @property
+    def session_count(self) -> int:
+        """How many sessions were started (a resume continues one, it does not start one)."""
+        return len(self._sessions)
+
+    def session_state(self, session: int = 0) -> SessionState:
+        """A copy of what session ``session`` holds now."""
+        return self._sessions[session].state.copy()
 
     @property
     def client_contents(self) -> list[ClientMessage]:
@@ -680,14 +829,100 @@ class GeminiLiveEmulator:
                 conn.messages.append(record)
                 self.received.append(record)
                 if record.kind == "setup" and len(conn.messages) == 1:
-                    self._setups.append(Setup.parse(conn.index, body, conn.api_key))
-                    await self._pending.put(conn)
+                    setup = Setup.parse(conn.index, body, conn.api_key)
+                    self._setups.append(setup)
+                    if await self._admit(conn, setup):
+                        await self._pending.put(conn)
+                else:
+                    await self._consume_into_state(conn, record)
                 await self._notify()
         except ConnectionClosed:
             pass  # the client may leave with 1000, 1001, 1006 or 1011 when the pipeline stops
         finally:
             conn.closed = True
             await self._notify()
+
+    async def _admit(self, conn: _Connection, setup: Setup) -> bool:
+        """Attach a connection to its session, or refuse it as the real service would."""
+        refusal: tuple[int, str] | None = None
+        session: _Session | None = None
+        if conn.index < self.refuse_first:
+            refusal = (self.refuse_code, "The service is currently unavailable.")
+        elif setup.resumption_handle is not None:
+            session = self._handle_sessions.get(setup.resumption_handle)
+            if session is None:
+                refusal = UNKNOWN_HANDLE
+            elif session.connection is not None and session.connection.ws.state is State.OPEN:
+                refusal = RESUME_WHILE_OPEN
+        if refusal is not None:
+            self.refused.append((conn.index, refusal[0]))
+            await conn.ws.close(*refusal)
+            conn.closed = True
+            return False
+        if session is None:
+            session = _Session(len(self._sessions))
+            self._sessions.append(session)
+        else:
+            assert setup.resumption_handle is not None
+            session.state = self._handles[setup.resumption_handle].copy()
+        session.connection = conn
+        conn.session = session
+        return True
+
+    async def _consume_into_state(self, conn: _Connection, message: ClientMessage) -> None:
+        """Fold a client message into its session's state (and answer with a handle)."""
+        session = conn.session
+        if session is None:
+            return
+        state = session.state
+        state.audio_bytes += sum(len(chunk.data) for chunk in _audio_in(message))
+        answered = [r.id for r in _function_responses(message) if r.id]
+        for call_id in answered:
+            if call_id in state.open_tool_calls:
+                state.open_tool_calls.remove(call_id)
+            state.answered_tool_calls.append(call_id)
+        if answered and not state.open_tool_calls and self.auto_resumption:
+            await self._issue_handle(conn)
+
+    async def _issue_handle(self, conn: _Connection) -> None:
+        session = conn.session
+        assert session is not None
+        handle = f"emu-{session.index}-{len(self._handles)}"
+        await self._send(
+            conn, {"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}
+        )
+
+    async def _send(self, conn: _Connection, message: dict[str, Any]) -> None:
+        """Send one server message, keeping the session's state and handles in step."""
+        await conn.ws.send(json.dumps(message))
+        session = conn.session
+        if session is None:
+            return
+        state = session.state
+        calls = pick(pick(message, "tool_call"), "function_calls", []) or []
+        state.open_tool_calls.extend(str(pick(call, "id")) for call in calls)
+        update = message.get("sessionResumptionUpdate")
+        if update and update.get("newHandle") and update.get("resumable", True):
+            # The handle restores the state as it is now.
+            self._handles[update["newHandle"]] = state.copy()
+            self._handle_sessions[update["newHandle"]] = session
+        if not self.auto_resumption:
+            return
+        if calls:
+            # No resumable handle while a function call is open (Elo's Pipecat notes, December
+            # 2026: "During function calls the server sends sessionResumptionUpdate with
+            # resumable: false"); a handle of a not-resumable state is empty (google-genai
+            # types.LiveServerSessionResumptionUpdate.new_handle: "Empty if resumable=false").
+            await conn.ws.send(json.dumps({"sessionResumptionUpdate": {"resumable": False}}))
+        elif pick(message.get("serverContent"), "turn_complete") and not state.open_tool_calls:
+            await self._issue_handle(conn)
+
+    async def _close_later(self, conn: _Connection, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if conn.ws.state is State.OPEN:
+            await conn.ws.close(*GO_AWAY_CLOSE)
+        conn.closed = True
+        await self._notify()
 
     async def _accept_next(self) -> _Connection:
         conn = await self._pending.get()
@@ -701,6 +936,8 @@ class GeminiLiveEmulator:
                 try:
                     if step.takes_new_connection:
                         target = await self._pending.get()
+                        if isinstance(step, Resumed):
+                            conn = target
                     else:
                         if conn is None or conn.closed:
                             conn = await self._accept_next()

@@ -160,6 +160,10 @@ class ResilientGeminiLive(GeminiLiveLLMService):
         resume_margin_secs: How long before the ``goAway`` deadline a resume starts at the
             latest, whatever is in progress.
         **kwargs: Passed to ``GeminiLiveLLMService``.
+
+    Attributes:
+        resumptions: How many times the session was resumed (goAway or a dropped socket).
+        go_away: Set when a goAway has arrived.
     """
 
     def __init__(
@@ -183,6 +187,7 @@ class ResilientGeminiLive(GeminiLiveLLMService):
         self._tools_running: set[str] = set()
         self._tool_results: dict[str, tuple[str, dict[str, Any]]] = {}
         self.resumptions = 0
+        self.go_away = asyncio.Event()
 
     # --- connecting -------------------------------------------------------------------------
 
@@ -301,6 +306,7 @@ class ResilientGeminiLive(GeminiLiveLLMService):
             left = _seconds(message.go_away.time_left)
             logger.info("Gemini Live goAway: {:.1f} s left on this connection", left)
             self._go_away_seen = True
+            self.go_away.set()
             loop_time = asyncio.get_running_loop().time()
             self._start_resume(deadline=loop_time + max(0.0, left - self._resume_margin))
 
