@@ -21,6 +21,7 @@ import aiosqlite
 from loguru import logger
 
 from config.logs import redactor
+from config.private_files import create_private_file
 from storage.audit import AuditMixin
 from storage.calls import CallsMixin
 from storage.campaign_queue import CampaignQueueMixin
@@ -137,7 +138,8 @@ class Store(
         """
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # 0600 before SQLite opens it; its -wal and -shm files take the same mode.
+            create_private_file(path)
             # Probe first: a failed aiosqlite.connect leaves its worker thread reporting to an
             # event loop that may be closed by then, which prints a stray thread traceback.
             await asyncio.to_thread(_probe, path)
