@@ -32,6 +32,7 @@ from config.settings import AppSettings
 from storage import CallAttempt, Campaign, CampaignContact, Store
 from storage.campaign_queue import NOT_DIALLED
 from storage.models import AttemptOutcome
+from storage.privacy import retention_task
 from tools.context import system_clock
 
 # Seconds the pipeline may take to join the room before the attempt fails.
@@ -166,11 +167,17 @@ class CampaignRunner:
         await self._take_lease()
         final_status = "paused"
         heartbeat = asyncio.create_task(self._heartbeat())
+        # Storage limitation while the runner is the long-running process: purge at start,
+        # then daily (storage.privacy; `elo serve` will host the same task).
+        retention = asyncio.create_task(retention_task(self._store, self._settings))
         try:
             await self._recover()
             final_status = await self._loop(until)
         finally:
             heartbeat.cancel()
+            retention.cancel()
+            # Let a purge in progress roll back before the lease is released on this connection.
+            await asyncio.wait([retention])
             if self._calls:
                 await asyncio.gather(*self._calls.values(), return_exceptions=True)
             self.progress.active = 0
