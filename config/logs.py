@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 from loguru import logger
 
+from config.private_files import make_private_dirs, private_opener
 from config.settings import LogFormat, LoggingSettings
 from validation.errors import InputError
 from validation.people import normalize_name
@@ -288,9 +289,11 @@ def configure_logging(
             diagnose=False,
         )
     if settings.file is not None:
-        settings.file.parent.mkdir(parents=True, exist_ok=True)
+        # Logs are personal data even masked: new log files 0600, new folders 0700.
+        make_private_dirs(settings.file.parent)
         logger.add(
             settings.file,
+            opener=private_opener,
             level=settings.level,
             format=_json_format,
             rotation=settings.rotation_mb * 1_000_000,

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from config.private_files import make_private_dirs
+
 ROOT = Path(__file__).resolve().parent.parent
 CALLER = ROOT / "tests" / "fixtures" / "audio" / "caller_sq_16k.wav"
 OUT = ROOT / "demo-output"
@@ -112,7 +114,7 @@ async def rehearse(out: Path = OUT) -> int:
 
 def _fresh(out: Path) -> None:
     """Empty ``out`` of earlier files; sub-folders (another rehearsal's output) are kept."""
-    out.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(out)  # the rehearsal's database and audio stay private to the user
     for path in out.iterdir():
         if path.is_file() or path.is_symlink():
             path.unlink()

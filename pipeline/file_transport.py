@@ -26,6 +26,8 @@ from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
+from config.private_files import create_private_file
+
 FRAME_MS = 20
 
 
@@ -169,7 +171,8 @@ class WavOutputTransport(BaseOutputTransport):
     async def setup(self, setup: FrameProcessorSetup) -> None:
         """Open the output file at the output sample rate."""
         await super().setup(setup)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # A recording of a call is personal data: a new file is 0600, new folders 0700.
+        create_private_file(self._path)
         self._wav = wave.open(str(self._path), "wb")
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
