@@ -136,9 +136,10 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
 async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
     """Serve the local page; each browser connection is one call (until Ctrl-C)."""
     from cli.runtime import open_context
+    from pipeline.browser_access import new_token, page_url
     from pipeline.call import CallSession
     from pipeline.transports import make_transport
-    from pipeline.webrtc_server import guard_from_settings, new_token, serve
+    from pipeline.webrtc_server import guard_from_settings, serve
     from tools.catalog import default_registry
     from tools.context import ToolMode
 
@@ -160,10 +161,13 @@ async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
         pipeline = settings.pipeline
         configured = pipeline.webrtc_token.get_secret_value()
         token = configured or new_token()
-        page = f"http://{_page_host(pipeline.webrtc_host)}:{pipeline.webrtc_port}/"
+        page = page_url(pipeline.webrtc_host, pipeline.webrtc_port)
         if configured:
             # A configured secret is never printed: staff already know it.
-            print(f"bot: talk to Elo at {page}#token=<ELO_PIPELINE__WEBRTC_TOKEN>")
+            print(
+                f"bot: talk to Elo at {page}#token=<ELO_PIPELINE__WEBRTC_TOKEN>"
+                " (one-time links: elo browser-link)"
+            )
         else:
             # This run's own token: printed once on the console, never logged.
             print(f"bot: talk to Elo at {page}#token={token}")
@@ -174,15 +178,6 @@ async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
             port=pipeline.webrtc_port,
         )
     return 0
-
-
-def _page_host(listen_host: str) -> str:
-    """The host name to open the page by: one the page's Host check accepts by default."""
-    # Listening on every interface: this machine reaches itself as localhost.
-    wildcard = listen_host in ("0.0.0.0", "::", "")  # noqa: S104 - a comparison, not a bind
-    if wildcard:
-        return "localhost"
-    return f"[{listen_host}]" if ":" in listen_host else listen_host
 
 
 def main(argv: list[str] | None = None) -> int:

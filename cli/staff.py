@@ -1,10 +1,14 @@
-"""``elo appointments list|cancel`` and ``elo follow-ups list|done``: repairing without SQL.
+"""``elo appointments list|cancel``, ``elo follow-ups list|done``, ``elo browser-link``.
 
 Staff find what an abusive call made (``--call CALL_ID``, ``--source agent``), one patient's
 records (``--phone``) or a period's (``--from``/``--to``), and cancel appointments (their slots
 are freed by the database trigger) or close callbacks. Names and numbers are masked unless
 ``--show-pii`` is given; showing them, cancelling and closing are written to the audit trail
 with the operating-system user as the actor, never with the personal data itself.
+
+``elo browser-link`` prints a one-time link to the browser page, signed with
+``ELO_PIPELINE__WEBRTC_TOKEN``: it starts one call before it expires, so the secret itself is
+never handed out. Making a link is audited too.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from storage import Store
 from storage.records import PatientRef, RecordFilter
 from tools.context import ToolMode
 
-COMMANDS = frozenset({"appointments", "follow-ups"})
+COMMANDS = frozenset({"appointments", "follow-ups", "browser-link"})
 """The top-level ``elo`` commands this module handles."""
 
 _ACTIVE = ("scheduled", "confirmed")
@@ -73,6 +77,13 @@ def add_parsers(
         change.add_argument("ids", nargs="*", type=_record_id, help="record ids (see list)")
         change.add_argument("--call", dest="call_id", help="every open record this call made")
 
+    link = commands.add_parser(
+        "browser-link", parents=[common], help="a one-time link to the browser page (one call)"
+    )
+    link.add_argument(
+        "--minutes", type=int, default=60, help="how long it may be used (default 60, max 1440)"
+    )
+
 
 async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
     """Run one staff command; returns the JSON-ready result to print.
@@ -82,6 +93,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
     """
     from cli.runtime import open_context
 
+    if args.command == "browser-link":
+        return await _browser_link(args, settings)
     appointments = args.command == "appointments"
     if args.staff_command == "list":
         filters = _list_filters(args, settings, appointments=appointments)
@@ -94,6 +107,33 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
         if appointments:
             return await _cancel(store, args, filters)
         return await _done(store, args, filters)
+
+
+async def _browser_link(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from cli.runtime import open_context
+    from pipeline.browser_access import make_link_token, page_url
+
+    if not 1 <= args.minutes <= 1440:
+        raise UsageError("--minutes must be between 1 and 1440 (24 hours)")
+    pipeline = settings.pipeline
+    secret = pipeline.webrtc_token.get_secret_value()
+    if not secret:
+        raise UsageError(
+            "one-time links need ELO_PIPELINE__WEBRTC_TOKEN (the page's secret) in the settings"
+            " of both this command and bot.py"
+        )
+    now = datetime.now().astimezone()
+    token = make_link_token(secret, valid_secs=args.minutes * 60, now=now.timestamp())
+    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        # Who handed out access to the assistant, and for how long; never the link itself.
+        await ctx.store.record_audit(
+            actor=_actor(), action="browser.link", detail={"minutes": args.minutes}
+        )
+    return {
+        "link": f"{page_url(pipeline.webrtc_host, pipeline.webrtc_port)}#token={token}",
+        "calls": 1,
+        "expires_at": (now + timedelta(minutes=args.minutes)).isoformat(timespec="minutes"),
+    }
 
 
 def _actor() -> str:

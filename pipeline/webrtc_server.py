@@ -18,7 +18,10 @@ Every browser call costs model time and can book appointments, so the page is gu
 - every request must name an allowed host in ``Host`` (and in ``Origin`` when a browser sends
   one), with the server's own port: a DNS-rebinding page or another site's script gets 403;
 - an offer needs the secret token as ``Authorization: Bearer ...`` (401 otherwise; the page
-  reads it from its address, ``#token=...``, which browsers never send to the server);
+  reads it from its address, ``#token=...``, which browsers never send to the server), or a
+  one-time link token signed with that secret (``elo browser-link``,
+  :func:`pipeline.browser_access.make_link_token`):
+  it expires and starts one call only, so the secret itself is never handed out;
 - one client address may make ``offers_per_minute`` offers a minute (429 with Retry-After);
 - at most ``max_calls`` browser calls run at once (503 with Retry-After).
 
@@ -30,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import math
-import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -53,6 +55,8 @@ from pipecat.transports.smallwebrtc.request_handler import (
     SmallWebRTCRequest,
     SmallWebRTCRequestHandler,
 )
+
+from pipeline.browser_access import check_link_token
 
 if TYPE_CHECKING:
     from config.settings import PipelineSettings
@@ -80,6 +84,7 @@ class BrowserGuard:
         max_calls: Browser calls in progress at once.
         offers_per_minute: Offers one client address may make in any 60 seconds.
         clock: Monotonic seconds; tests pass one they can move.
+        wall_clock: Unix seconds, for the expiry of one-time links.
     """
 
     token: str
@@ -87,17 +92,13 @@ class BrowserGuard:
     max_calls: int = 2
     offers_per_minute: int = 10
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    wall_clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
         if not self.token:
             raise ValueError("the browser page needs a token")
         hosts = tuple(host.strip().strip("[]").lower() for host in self.allowed_hosts)
         object.__setattr__(self, "allowed_hosts", hosts)
-
-
-def new_token() -> str:
-    """A fresh random token (256 bits, URL-safe) for one run of the server."""
-    return secrets.token_urlsafe(32)
 
 
 def guard_from_settings(pipeline: PipelineSettings, token: str | None = None) -> BrowserGuard:
@@ -160,6 +161,18 @@ def create_app(on_connection: OnConnection, *, guard: BrowserGuard) -> FastAPI:
     calls: set[asyncio.Task[None]] = set()
     rate = _OfferRate(guard.offers_per_minute, guard.clock)
     expected = f"Bearer {guard.token}".encode()
+    # One-time links taken (or being taken by an offer in progress), until they expire.
+    used_links: dict[str, int] = {}
+
+    def link_of(request: Request) -> tuple[str, int] | None:
+        given = request.headers.get("authorization", "")
+        if not given.startswith("Bearer "):
+            return None
+        now = guard.wall_clock()
+        for nonce in [n for n, expires in used_links.items() if expires <= now]:
+            del used_links[nonce]  # an expired link is refused by its expiry anyway
+        return check_link_token(guard.token, given.removeprefix("Bearer "), now)
+
     # Calls running plus offers admitted and still being answered: an offer reserves its place
     # before the (slow) answer, so simultaneous offers cannot all slip under the cap.
     admitted = 0
@@ -236,9 +249,13 @@ def create_app(on_connection: OnConnection, *, guard: BrowserGuard) -> FastAPI:
                     )
             given = request.headers.get("authorization", "").encode()
             if not hmac.compare_digest(given, expected):
-                return _refusal(
-                    401, "a valid token is needed to start a call", {"WWW-Authenticate": "Bearer"}
-                )
+                link = link_of(request)
+                if link is None or (request.method == "POST" and link[0] in used_links):
+                    return _refusal(
+                        401,
+                        "a valid token is needed to start a call",
+                        {"WWW-Authenticate": "Bearer"},
+                    )
         return await call_next(request)
 
     @app.get("/", include_in_schema=False)
@@ -250,8 +267,15 @@ def create_app(on_connection: OnConnection, *, guard: BrowserGuard) -> FastAPI:
         return FileResponse(WEB_DIR / "elo.js", media_type="text/javascript")
 
     @app.post(OFFER_PATH, response_model=None)
-    async def offer(request: SmallWebRTCRequest) -> dict[str, str] | JSONResponse | None:
+    async def offer(
+        request: SmallWebRTCRequest, http: Request
+    ) -> dict[str, str] | JSONResponse | None:
         nonlocal admitted
+        given = http.headers.get("authorization", "").encode()
+        link = None if hmac.compare_digest(given, expected) else link_of(http)
+        if link is not None and link[0] in used_links:
+            # Another offer took this link since the middleware looked.
+            return _refusal(401, "this link has been used", {"WWW-Authenticate": "Bearer"})
         if admitted >= guard.max_calls:
             logger.warning("browser page: call refused, {} calls in progress", admitted)
             return _refusal(
@@ -261,6 +285,8 @@ def create_app(on_connection: OnConnection, *, guard: BrowserGuard) -> FastAPI:
             )
         admitted += 1
         started = False
+        if link is not None:
+            used_links[link[0]] = link[1]  # taken now, so a second offer cannot share it
 
         async def start_call(connection: SmallWebRTCConnection) -> None:
             nonlocal started
@@ -276,6 +302,8 @@ def create_app(on_connection: OnConnection, *, guard: BrowserGuard) -> FastAPI:
         finally:
             if not started:  # a failed offer or a renegotiation: no new call holds the place
                 release()
+                if link is not None:
+                    used_links.pop(link[0], None)  # the link did not start a call: still good
 
     @app.patch(OFFER_PATH)
     async def ice_candidates(request: SmallWebRTCPatchRequest) -> dict[str, str]:

@@ -205,3 +205,39 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
         follow_ups = conn.execute("SELECT status FROM follow_ups").fetchall()
     assert statuses == [("scheduled",)] * 3
     assert follow_ups == [("pending",)] * 2
+
+
+def test_browser_link_is_one_time_signed_and_audited(tmp_path: Path) -> None:
+    from pipeline.browser_access import check_link_token
+
+    secret = "page-secret-for-tests"
+    env = {"ELO_PIPELINE__WEBRTC_TOKEN": secret}
+    made = ok_json(run_elo(tmp_path, "browser-link", "--minutes", "15", env=env))
+    assert made["calls"] == 1
+    assert made["link"].startswith("http://localhost:7860/#token=")
+    token = made["link"].split("#token=", 1)[1]
+    assert secret not in made["link"]
+    expires = datetime.fromisoformat(made["expires_at"]).timestamp()
+    checked = check_link_token(secret, token, expires - 60)
+    assert checked is not None
+    assert check_link_token(secret, token, expires + 60) is None
+    ((actor, action, subject, detail),) = _audit(tmp_path / "env.db")
+    assert (actor, action, subject, detail) == (
+        getpass.getuser(),
+        "browser.link",
+        None,
+        {"minutes": 15},
+    )
+    assert token not in (tmp_path / "env.db").read_bytes().decode("latin-1")
+
+
+@pytest.mark.parametrize("args", [("browser-link",), ("browser-link", "--minutes", "0")])
+def test_browser_link_without_a_secret_or_with_a_bad_lifetime_is_exit_2(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    env = {"ELO_PIPELINE__WEBRTC_TOKEN": "x"} if "--minutes" in args else {}
+    result = run_elo(tmp_path, *args, env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr

@@ -1,8 +1,9 @@
 """The browser page's guard, over real HTTP against the real server on 127.0.0.1.
 
-Each refusal is checked with httpx: a missing or wrong token (401), a Host or Origin header not
-on the allow-list (403, the DNS-rebinding and cross-site defence), too many offers from one
-client address (429) and too many calls at once (503). Offers that must reach the WebRTC
+Each refusal is checked with httpx: a missing or wrong token or a used, expired or forged
+one-time link (401), a Host or Origin header not on the allow-list (403, the DNS-rebinding and
+cross-site defence), too many offers from one client address (429) and too many calls at once
+(503). Offers that must reach the WebRTC
 handler carry a real SDP offer made by aiortc; the calls they start wait until the test ends
 them.
 """
@@ -10,6 +11,7 @@ them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest_asyncio
 from aiortc import RTCPeerConnection
 
 from config.settings import PipelineSettings, load_settings
+from pipeline.browser_access import check_link_token, make_link_token, page_url
 from pipeline.webrtc_server import BrowserGuard, bound_port, create_server, guard_from_settings
 
 TOKEN = "s3cret-token-for-tests-0123456789"
@@ -259,3 +262,81 @@ def test_settings_keep_the_page_local_with_a_secret_token() -> None:
     assert (guard.max_calls, guard.offers_per_minute) == (2, 10)
     with pytest.raises(ValueError, match="without a port"):
         PipelineSettings(webrtc_allowed_hosts="localhost:7860")
+
+
+@pytest.mark.asyncio
+async def test_a_one_time_link_starts_one_call_only(page_factory: Any) -> None:
+    page = await page_factory(max_calls=3)
+    link = {"Authorization": f"Bearer {make_link_token(TOKEN, valid_secs=600)}"}
+    async with page.client() as client:
+        first = await client.post("/api/offer", json=await sdp_offer(), headers=link)
+        again = await client.post("/api/offer", json=await sdp_offer(), headers=link)
+    assert first.status_code == 200, first.text
+    assert again.status_code == 401
+    assert page.calls.started == 1
+
+
+@pytest.mark.asyncio
+async def test_a_link_refused_for_capacity_can_still_be_used(page_factory: Any) -> None:
+    page = await page_factory(max_calls=1)
+    link = {"Authorization": f"Bearer {make_link_token(TOKEN, valid_secs=600)}"}
+    async with page.client() as client:
+        assert (await client.post("/api/offer", json=await sdp_offer(), headers=AUTH)).is_success
+        busy = await client.post("/api/offer", json=await sdp_offer(), headers=link)
+        assert busy.status_code == 503
+        page.calls.release.set()
+        await wait_until(lambda: not page.server.config.app.state.calls)
+        later = await client.post("/api/offer", json=await sdp_offer(), headers=link)
+    assert later.status_code == 200, later.text
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["expired", "other-secret", "tampered", "too-long-lived"])
+async def test_a_bad_link_is_401(page_factory: Any, kind: str) -> None:
+    page = await page_factory()
+    now = time.time()
+    token = {
+        "expired": make_link_token(TOKEN, valid_secs=60, now=now - 120),
+        "other-secret": make_link_token("another-secret", valid_secs=600),
+        "tampered": make_link_token(TOKEN, valid_secs=600).replace("1.", "1.9", 1),
+        # Signed, but claiming to live longer than any link may: not made by make_link_token.
+        "too-long-lived": _forged_long_link(now),
+    }[kind]
+    async with page.client() as client:
+        response = await client.post(
+            "/api/offer", json=BAD_BODY, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 401
+    assert token not in response.text
+
+
+def _forged_long_link(now: float) -> str:
+    token = make_link_token(TOKEN, valid_secs=60, now=now + 48 * 3600)
+    return token
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://localhost:7860/"),
+        ("0.0.0.0", "http://localhost:7860/"),
+        ("clinic-pc", "http://clinic-pc:7860/"),
+        ("::1", "http://[::1]:7860/"),
+    ],
+)
+def test_the_printed_address_is_one_the_host_check_accepts(host: str, url: str) -> None:
+    assert page_url(host, 7860) == url
+
+
+def test_link_tokens_are_checked_by_signature_and_expiry() -> None:
+    now = 1_800_000_000.0
+    token = make_link_token(TOKEN, valid_secs=600, now=now)
+    nonce_and_expiry = check_link_token(TOKEN, token, now)
+    assert nonce_and_expiry is not None and nonce_and_expiry[1] == int(now) + 600
+    assert check_link_token(TOKEN, token, now + 601) is None
+    assert check_link_token("other", token, now) is None
+    assert check_link_token(TOKEN, TOKEN, now) is None
+    with pytest.raises(ValueError):
+        make_link_token("", valid_secs=60)
+    with pytest.raises(ValueError):
+        make_link_token(TOKEN, valid_secs=25 * 3600)
