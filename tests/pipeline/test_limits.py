@@ -426,3 +426,20 @@ async def test_browser_calls_cannot_write_past_the_shared_hourly_budget(
     clock.now += timedelta(hours=1, minutes=1)
     limiter = call_limiter(settings, store, phone=None, clock=clock)
     assert await limiter.check("schedule_follow_up") is None
+
+
+def test_the_limiter_stays_out_of_storage_and_pipecat() -> None:
+    """It receives the database counts as callbacks, so it can be tested and reused alone."""
+    import ast
+    from pathlib import Path
+
+    import pipeline.limits
+
+    tree = ast.parse(Path(pipeline.limits.__file__).read_text(encoding="utf-8"))
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] in ("storage", "pipecat")}
