@@ -145,6 +145,10 @@ class ToolRegistry:
             return {"error": str(exc), "hint": _usage(spec)}
         except ValidationError as exc:
             return {"error": _describe(exc), "hint": _usage(spec)}
+        except RecursionError:
+            # A mapping nested thousands of levels deep (e.g. a list of lists given as a name):
+            # text cleaning and validation walk it recursively.
+            return {"error": "arguments are nested too deeply", "hint": _usage(spec)}
         try:
             result = await spec.handler(args, ctx)
         except InputError as exc:
@@ -176,6 +180,13 @@ def _as_mapping(arguments: Mapping[str, Any] | str | None) -> Mapping[str, Any]:
             arguments = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError:
             raise _BadArguments("arguments are not valid JSON") from None
+        except RecursionError:
+            # "[[[[...": a few thousand brackets fit the size limit and exhaust the parser.
+            raise _BadArguments("arguments are nested too deeply") from None
+        except ValueError:
+            # Python refuses to convert integers of more than 4300 digits (a denial-of-service
+            # guard), which fit the size limit.
+            raise _BadArguments("arguments have a number with too many digits") from None
     if not isinstance(arguments, Mapping):
         raise _BadArguments("arguments must be a JSON object")
     return arguments

@@ -270,6 +270,9 @@ async def test_call_accepts_a_json_string_like_a_dict(
         ("null", "must be a JSON object"),
         (["2026-12-02"], "must be a JSON object"),
         (json.dumps({"preferred_date": "2026-12-02", "pad": "x" * 20_000}), "too large"),
+        # Within the size limit, but beyond what Python's JSON parser will take.
+        ("[" * 5_000 + "]" * 5_000, "nested too deeply"),
+        ('{"preferred_date": ' + "9" * 5_000 + "}", "too many digits"),
     ],
 )
 async def test_call_rejects_unusable_arguments(
@@ -280,6 +283,18 @@ async def test_call_rejects_unusable_arguments(
     assert message in result["error"]
     assert "preferred_date" in result["hint"], "the hint says how to call the tool"
     assert len(json.dumps(result)) < 1000, "the raw arguments are not echoed back"
+
+
+@pytest.mark.asyncio
+async def test_call_refuses_a_mapping_nested_too_deeply(
+    registry: ToolRegistry, ctx: ToolContext
+) -> None:
+    nested: list[Any] = []
+    for _ in range(5_000):
+        nested = [nested]
+    result = await registry.call("check_available_slots", {"preferred_date": nested}, ctx)
+    assert _is_error(result)
+    assert "nested too deeply" in result["error"]
 
 
 @pytest.mark.asyncio
