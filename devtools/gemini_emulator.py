@@ -651,6 +651,7 @@ class GeminiLiveEmulator:
         received: Every client message, in arrival order, across connections.
         errors: Script failures (the script stops at the first one).
         refused: ``(connection, code)`` of every connection refused outside the script.
+        go_away_closes: Connections still open when their goAway time ran out (so closed).
     """
 
     def __init__(
@@ -668,6 +669,7 @@ class GeminiLiveEmulator:
         self.refuse_code = refuse_code
         self.auto_resumption = auto_resumption
         self.refused: list[tuple[int, int]] = []
+        self.go_away_closes: list[int] = []
         self._sessions: list[_Session] = []
         self._handles: dict[str, SessionState] = {}
         self._handle_sessions: dict[str, _Session] = {}
@@ -920,6 +922,7 @@ class GeminiLiveEmulator:
     async def _close_later(self, conn: _Connection, seconds: float) -> None:
         await asyncio.sleep(seconds)
         if conn.ws.state is State.OPEN:
+            self.go_away_closes.append(conn.index)
             await conn.ws.close(*GO_AWAY_CLOSE)
         conn.closed = True
         await self._notify()

@@ -1,0 +1,192 @@
+"""ResilientGeminiLive in a real pipeline against the emulator: goAway, drops, refused connects."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import ErrorFrame, TTSAudioRawFrame, TTSStoppedFrame
+from pipecat.services.llm_service import FunctionCallParams
+
+from devtools.gemini_emulator import (
+    GeminiLiveEmulator,
+    close,
+    go_away,
+    model_audio,
+    resumed,
+    resumption_update,
+    send_tool_call,
+    tool_call,
+    turn_complete,
+    wait_for_audio,
+    wait_for_client_content,
+    wait_for_tool_response,
+)
+from pipeline.gemini import ResilientGeminiLive
+from tests.pipeline.conftest import END_CALL, FIND_SLOTS, GEMINI_INSTRUCTION, GEMINI_MODEL, UP
+from tests.pipeline.test_gemini_emulator import Microphone, opening_context, user_audio
+
+
+def _llm(emu: GeminiLiveEmulator, **overrides: Any) -> ResilientGeminiLive:
+    params: dict[str, Any] = {
+        "api_key": "test-key",
+        "settings": ResilientGeminiLive.Settings(
+            model=GEMINI_MODEL, voice="Puck", system_instruction=GEMINI_INSTRUCTION
+        ),
+        "tools": ToolsSchema(standard_tools=[FIND_SLOTS, END_CALL]),
+        "http_options": emu.http_options(),
+        "connect_budget_secs": 5.0,
+    }
+    params.update(overrides)
+    return ResilientGeminiLive(**params)
+
+
+def _unbroken(received: list[bytes], sent: list[bytes]) -> bool:
+    """Each chunk once (a replay may send some twice), in order, none missing in between."""
+    unique = list(dict.fromkeys(received))
+    first = sent.index(unique[0])
+    return unique == sent[first : first + len(unique)]
+
+
+@pytest.mark.asyncio
+async def test_first_connect_refused_twice_then_the_session_proceeds(live_pipeline):
+    script = [wait_for_client_content(), model_audio(0.04), turn_complete()]
+    async with GeminiLiveEmulator(script, refuse_first=2) as emu:
+        async with live_pipeline(_llm(emu)) as pipe:
+            await pipe.queue(opening_context())
+            await emu.finished()
+            await pipe.wait_for(TTSStoppedFrame)
+
+    assert emu.refused == [(0, 1011), (1, 1011)]
+    assert emu.connection_count == 3
+    assert [m.connection for m in emu.client_contents] == [2]  # seeded once, on the session
+    assert not pipe.frames(ErrorFrame, UP)
+
+
+@pytest.mark.asyncio
+async def test_connect_refused_every_time_is_a_permanent_error(live_pipeline):
+    async with GeminiLiveEmulator([], refuse_first=10**6) as emu:
+        async with live_pipeline(_llm(emu, connect_budget_secs=1.0)) as pipe:
+            await pipe.queue(opening_context())
+            [error] = await pipe.wait_for(ErrorFrame, direction=UP)
+
+    assert "could not connect to the model service" in error.error
+    assert emu.connection_count > 1  # it was retried
+    assert not pipe.frames(TTSAudioRawFrame)
+
+
+@pytest.mark.asyncio
+async def test_a_bad_key_is_not_retried(live_pipeline):
+    async with GeminiLiveEmulator([], refuse_first=10**6, refuse_code=1008) as emu:
+        async with live_pipeline(_llm(emu)) as pipe:
+            await pipe.queue(opening_context())
+            [error] = await pipe.wait_for(ErrorFrame, direction=UP)
+
+    assert "1008" in error.error
+    assert emu.connection_count == 1
+
+
+@pytest.mark.asyncio
+async def test_go_away_during_a_tool_call_resumes_after_its_result_and_runs_it_once(
+    live_pipeline,
+):
+    script = [
+        wait_for_client_content(),
+        model_audio(0.04),
+        turn_complete(),
+        send_tool_call("find_free_slots", {"day": "2026-12-02"}, id="c1"),
+        go_away("4s"),
+        wait_for_tool_response("c1"),
+        resumed(),
+        # The model asks again for a call it already made: answered from the stored result.
+        tool_call("find_free_slots", {"day": "2026-12-02"}, id="c1"),
+        model_audio(0.04),
+        turn_complete(),
+    ]
+    runs: list[str] = []
+
+    async with GeminiLiveEmulator(script, auto_resumption=True) as emu:
+        llm = _llm(emu)
+
+        async def find_free_slots(params: FunctionCallParams) -> None:
+            runs.append(params.tool_call_id)
+            await llm.go_away.wait()  # the goAway lands while the tool is running
+            await params.result_callback({"slots": ["09:00"]})
+
+        llm.register_function("find_free_slots", find_free_slots)
+        async with live_pipeline(llm) as pipe:
+            await pipe.queue(opening_context())
+            await emu.finished(timeout=8)
+            await pipe.wait_for(TTSStoppedFrame, count=2)
+
+    assert runs == ["c1"]
+    assert llm.resumptions == 1
+    assert emu.go_away_closes == []
+    first, second = emu.setups
+    assert first.resumption_handle is None and second.resumption_handle is not None
+    # The result went out on the old socket before the resume; the repeat got it again.
+    assert [(r.connection, r.id) for r in emu.function_responses] == [(0, "c1"), (1, "c1")]
+    assert emu.function_responses[0].response == emu.function_responses[1].response
+    assert emu.session_count == 1
+    assert [m.connection for m in emu.client_contents] == [0]
+    assert not pipe.frames(ErrorFrame, UP)
+
+
+@pytest.mark.asyncio
+async def test_close_1011_mid_turn_resumes_and_no_caller_audio_is_lost(live_pipeline):
+    script = [
+        wait_for_client_content(),
+        resumption_update("handle-1"),
+        wait_for_audio(seconds=0.2),
+        model_audio(0.04),  # the model's turn has started ...
+        close(1011, "Internal error encountered."),  # ... and the socket drops mid-turn
+        wait_for_audio(seconds=0.2),
+        model_audio(0.04),
+        turn_complete(),
+    ]
+    async with GeminiLiveEmulator(script) as emu:
+        llm = _llm(emu)
+        async with live_pipeline(llm) as pipe:
+            await pipe.queue(opening_context())
+            async with Microphone(pipe, user_audio(4.0)) as mic:
+                await emu.finished(timeout=8)
+            await pipe.wait_for(TTSStoppedFrame)
+
+    assert llm.resumptions == 1
+    assert [s.resumption_handle for s in emu.setups] == [None, "handle-1"]
+    assert {chunk.connection for chunk in emu.audio_chunks} == {0, 1}
+    assert _unbroken([c.data for c in emu.audio_chunks], mic.sent)
+    assert not pipe.frames(ErrorFrame, UP)
+
+
+@pytest.mark.asyncio
+async def test_go_away_resumes_before_the_close_holding_input_meanwhile(live_pipeline):
+    script = [
+        wait_for_client_content(),
+        model_audio(0.04),
+        turn_complete(),
+        wait_for_audio(seconds=0.2),
+        go_away("3s"),
+        resumed(),
+        wait_for_audio(seconds=0.2),
+        model_audio(0.04),
+        turn_complete(),
+    ]
+    async with GeminiLiveEmulator(script, auto_resumption=True) as emu:
+        llm = _llm(emu)
+        async with live_pipeline(llm) as pipe:
+            await pipe.queue(opening_context())
+            async with Microphone(pipe, user_audio(5.0)) as mic:
+                await emu.finished(timeout=8)
+            await pipe.wait_for(TTSStoppedFrame, count=2)
+            await asyncio.sleep(0)
+
+    assert llm.resumptions == 1
+    # Resumed proactively: the client closed the old socket before the goAway deadline did.
+    assert emu.go_away_closes == []
+    assert emu.refused == []
+    assert emu.setups[1].resumption_handle is not None
+    assert _unbroken([c.data for c in emu.audio_chunks], mic.sent)
+    assert not pipe.frames(ErrorFrame, UP)
