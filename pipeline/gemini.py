@@ -35,6 +35,8 @@ from typing import Any
 from google.genai.errors import APIError
 from google.genai.types import LiveConnectConfig, LiveServerMessage, SessionResumptionConfig
 from loguru import logger
+from pipecat.frames.frames import Frame, FunctionCallCancelFrame
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
 from tenacity import (
     AsyncRetrying,
@@ -50,6 +52,7 @@ _FINAL_CLOSE_CODES = frozenset({1007, 1008})
 # Messages sent since the last resumable handle that a resume may replay (about a minute of
 # 20 ms audio chunks; the server issues handles far more often than that).
 _MAX_REPLAY = 3000
+DOWNSTREAM = FrameDirection.DOWNSTREAM
 
 
 def _retryable(error: BaseException) -> bool:
@@ -361,6 +364,13 @@ class ResilientGeminiLive(GeminiLiveLLMService):
             self._tool_results[tool_call_id] = (tool_name, tool_result_message)
             self._tools_running.discard(tool_call_id)
             self._changed.set()
+
+    async def push_frame(self, frame: Frame, direction: FrameDirection = DOWNSTREAM) -> None:
+        """Forget a cancelled tool call (e.g. the caller interrupted it): it sends no result."""
+        if direction == DOWNSTREAM and isinstance(frame, FunctionCallCancelFrame):
+            self._tools_running.discard(frame.tool_call_id)
+            self._changed.set()
+        await super().push_frame(frame, direction)
 
     # --- ending -----------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # Share of the first-audio budget the model connection may take, retries included.
 CONNECT_SHARE = 0.6
+# How long the model's websocket may leave a keepalive ping unanswered.
+WS_PING_TIMEOUT_SECS = 60.0
 
 
 class StageError(Exception):
@@ -82,12 +84,16 @@ def make_llm(
             key = google.api_key.get_secret_value()
             if not key:
                 raise StageError("no Gemini API key: set ELO_GOOGLE__API_KEY")
-            options = None
-            if google.base_url is not None or http_client_args:
-                options = HttpOptions(
-                    base_url=str(google.base_url).rstrip("/") if google.base_url else None,
-                    async_client_args=http_client_args or None,
-                )
+            options = HttpOptions(
+                base_url=str(google.base_url).rstrip("/") if google.base_url else None,
+                # Gemini answers websocket pings late while the model thinks (8-30 s measured,
+                # aicc2025/sip-to-ai PR 14): websockets' default 20 s ping timeout would drop
+                # a healthy call. google-genai passes ws_connect's own arguments through.
+                async_client_args={
+                    "ping_timeout": WS_PING_TIMEOUT_SECS,
+                    **(http_client_args or {}),
+                },
+            )
             # Upstream's service, plus goAway resumes and a retried first connect (see
             # pipeline.gemini); connecting leaves the model time to speak within the budget.
             return ResilientGeminiLive(

@@ -52,3 +52,18 @@ def test_gemini_without_key_is_a_clear_error(clinic):
     tools = default_registry().tools_schema(clinic, expose_confidential=False)
     with pytest.raises(StageError, match="ELO_GOOGLE__API_KEY"):
         make_llm(settings, tools=tools, system_instruction="x", language="sq")
+
+
+def test_gemini_live_resumes_sessions_and_tolerates_slow_pongs(clinic):
+    from pipeline.gemini import ResilientGeminiLive
+    from pipeline.stages import CONNECT_SHARE, WS_PING_TIMEOUT_SECS
+
+    tools = default_registry().tools_schema(clinic, mode=ToolMode.CALL, expose_confidential=False)
+    settings = _settings(vad="silero")
+    llm = make_llm(settings, tools=tools, system_instruction="x", language="sq-AL")
+    assert isinstance(llm, ResilientGeminiLive)
+    assert llm._connect_budget == CONNECT_SHARE * settings.pipeline.first_audio_timeout_secs
+    # What google-genai hands to websockets' connect for the Live socket.
+    ws_args = llm._client._api_client._websocket_ssl_ctx
+    assert ws_args["ping_timeout"] == WS_PING_TIMEOUT_SECS
+    assert "ssl" in ws_args
