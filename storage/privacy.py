@@ -380,10 +380,13 @@ class PrivacyMixin:
             counts = _counts(rows)
             patient_id = rows["patient"][0]["id"] if rows["patient"] else None
             contact_ids = [row["id"] for row in rows["campaign_contacts"]]
-            if patient_id is not None:
+            counts["appointments_cancelled"] = 0
+            # The placeholder patient is made only when there are appointments to hand it.
+            if rows["appointments"] and patient_id is not None:
                 counts["appointments_cancelled"] = await self._anonymise_appointments(
                     conn, patient_id
                 )
+            if patient_id is not None:
                 await conn.execute("DELETE FROM follow_ups WHERE patient_id = ?", (patient_id,))
             await conn.execute(
                 f"UPDATE calls SET {_SCRUB_CALL} WHERE phone = ? OR patient_id = ?",  # noqa: S608
