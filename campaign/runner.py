@@ -32,7 +32,7 @@ from config.settings import AppSettings
 from storage import CallAttempt, Campaign, CampaignContact, Store
 from storage.campaign_queue import NOT_DIALLED
 from storage.models import AttemptOutcome
-from storage.privacy import retention_task
+from storage.privacy import purge_logged, retention_task
 from tools.context import system_clock
 
 # Seconds the pipeline may take to join the room before the attempt fails.
@@ -169,8 +169,11 @@ class CampaignRunner:
         heartbeat = asyncio.create_task(self._heartbeat())
         # Storage limitation while the runner is the long-running process: purge at start,
         # then daily (storage.privacy; `elo serve` will host the same task).
-        retention = asyncio.create_task(retention_task(self._store, self._settings))
+        retention = asyncio.create_task(
+            retention_task(self._store, self._settings, purge_now=False)
+        )
         try:
+            await purge_logged(self._store, self._settings)
             await self._recover()
             final_status = await self._loop(until)
         finally:

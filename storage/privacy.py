@@ -474,25 +474,45 @@ async def purge_per_settings(
     )
 
 
+async def purge_logged(store: PrivacyMixin, settings: AppSettings) -> PurgeCounts | None:
+    """One scheduled purge (:func:`purge_per_settings` as ``system``) that never raises.
+
+    A failure (e.g. a locked database) is logged by type only and the next round tries again:
+    it must not stop the process that hosts the schedule.
+
+    Returns:
+        What was purged, or None when the purge failed.
+    """
+    try:
+        counts = await purge_per_settings(store, settings)
+    except Exception as exc:
+        logger.warning("retention purge failed: {}", type(exc).__name__)
+        return None
+    logger.info("retention purge: {}", counts.as_dict())
+    return counts
+
+
 async def retention_task(
-    store: PrivacyMixin, settings: AppSettings, *, every: timedelta = timedelta(days=1)
+    store: PrivacyMixin,
+    settings: AppSettings,
+    *,
+    every: timedelta = timedelta(days=1),
+    purge_now: bool = True,
 ) -> None:
-    """Purge expired data now and then every ``every``, until cancelled.
+    """Purge expired data (now, unless ``purge_now`` is false) and then every ``every``.
 
     Meant to run beside a long-running process (the campaign runner today, ``elo serve``
-    later): ``task = asyncio.create_task(retention_task(store, settings))``, cancelled on exit.
-    A failed purge (e.g. a locked database) is logged and tried again at the next round; it
-    never stops the host.
+    later) until cancelled: ``asyncio.create_task(retention_task(store, settings))``. Each
+    purge goes through :func:`purge_logged`, so a failed one never stops the host.
 
     Args:
         store: The open store.
         settings: The application settings.
         every: The pause between purges.
+        purge_now: Purge before the first pause (false when the host already purged at start).
     """
+    if purge_now:
+        await purge_logged(store, settings)
     while True:
-        try:
-            counts = await purge_per_settings(store, settings)
-            logger.info("retention purge: {}", counts.as_dict())
-        except Exception as exc:  # keep the host running; the next round tries again
-            logger.warning("retention purge failed: {}", type(exc).__name__)
         await asyncio.sleep(every.total_seconds())
+        await purge_logged(store, settings)

@@ -3,6 +3,7 @@ and private file modes. Real database files in tmp dirs; times from a fixed cloc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
@@ -12,8 +13,15 @@ from typing import Any
 
 import pytest
 
+from config.settings import AppSettings
 from storage import Booked, NewContact, Store
-from storage.privacy import ANONYMOUS_PHONE, PrivacyError, key_file_for, phone_hash
+from storage.privacy import (
+    ANONYMOUS_PHONE,
+    PrivacyError,
+    key_file_for,
+    phone_hash,
+    retention_task,
+)
 from tests.conftest import DEFAULT_NOW, TIRANE, FixedClock
 
 ARTA = "+355691234567"
@@ -404,3 +412,39 @@ async def test_an_existing_database_keeps_its_mode(db_path: Path, clock: FixedCl
     async with await Store.open(db_path, tz=TIRANE, clock=clock):
         pass
     assert _mode(db_path) == 0o640
+
+
+# --- the schedule ----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_retention_task_purges_now_and_again_and_survives_a_failure(
+    store: Store, clock: FixedClock, settings: AppSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed(store, clock)
+    real = store.purge_expired
+    rounds: list[str] = []
+    fourth = asyncio.Event()
+
+    async def flaky(**kwargs: Any) -> Any:
+        rounds.append("purge")
+        if len(rounds) == 4:
+            fourth.set()
+        if len(rounds) == 2:
+            raise sqlite3.OperationalError("database is locked")
+        return await real(**kwargs)
+
+    monkeypatch.setattr(store, "purge_expired", flaky)
+    task = asyncio.create_task(retention_task(store, settings, every=timedelta(seconds=0.01)))
+    try:
+        await asyncio.wait_for(fourth.wait(), timeout=10)
+        assert not task.done()  # the failed second round did not end the schedule
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+    old = await store.get_call(call_id="old-call")
+    assert old is not None and old.transcript == []
+    # The first round purged; the later ones found nothing more (the failed one wrote nothing).
+    details = [e.detail for e in await store.list_audit() if e.action == "privacy.purge"]
+    assert len(details) >= 2 and details[-1]["calls"] == 1  # type: ignore[index]
+    assert all(d["calls"] == 0 for d in details[:-1])  # type: ignore[index]
