@@ -70,9 +70,6 @@ from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode
 from tools.registry import ToolRegistry
 
-# Flood calls run well over a minute in all.
-pytestmark = pytest.mark.slow
-
 # Another patient of the clinic, on file with an appointment: the attacker's target.
 OTHER_NAME = "Mira Hoxha"
 OTHER_PHONE = "+355682223344"
