@@ -141,7 +141,6 @@ async def test_a_model_that_refuses_every_connect_fails_the_call_within_the_budg
     # The connect budget ran out first, not the first-audio watchdog behind it.
     assert record.outcome_reason is not None
     assert record.outcome_reason.startswith("could not connect to the model service")
-    assert emu.connection_count > 1
-    assert emu.session_count == 0
+    assert emu.connection_count >= 1 and emu.session_count == 0
     stored = await store.get_call(call_id=CALL_ID)
     assert stored is not None and stored.ended_at is not None and stored.outcome == "failed"
