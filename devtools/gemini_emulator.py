@@ -70,9 +70,10 @@ GO_AWAY_CLOSE = (1011, "Deadline expired before operation could complete.")
 # the live service: aicc2025/sip-to-ai PR 14, "Gemini rejects a resume with 1011 while an earlier
 # socket of the same session is still open").
 RESUME_WHILE_OPEN = (1011, "Internal error encountered.")
-# A handle the service never issued is a bad argument of the setup; the service closes invalid
-# requests with 1007 "Request contains an invalid argument." (pipecat issue 4403). No public
-# capture of this exact case was found: the code is an assumption.
+# A handle the service no longer accepts is refused with 1007 (discuss.ai.google.dev thread
+# 186392, "Live sessions are closed at exactly 58:00 with 1011 Deadline expired; resumption
+# afterwards fails with 1007"); 1007 is the service's "Request contains an invalid argument."
+# (pipecat issue 4403). The emulator treats a handle it never issued the same way.
 UNKNOWN_HANDLE = (1007, "Request contains an invalid argument.")
 
 
@@ -458,9 +459,10 @@ class WaitForToolResponse(Step):
 class GoAway(Step):
     """Send goAway; with ``close_after``, close the connection once ``time_left`` has passed.
 
-    The real service sends goAway with ``timeLeft`` and closes when it runs out
-    (https://ai.google.dev/gemini-api/docs/live-api/best-practices: "The server sends a GoAway
-    message before terminating a connection"; close code from kizuna-ai-lab/sokuji issue 179).
+    The real service sends goAway with ``timeLeft`` and closes when it runs out ("The lifetime
+    of a connection is limited to around 10 minutes [...] You'll also receive a GoAway message
+    before the connection ends", https://docs.cloud.google.com/vertex-ai/generative-ai/docs/
+    live-api/start-manage-session; close code from kizuna-ai-lab/sokuji issue 179).
     """
 
     time_left: str
@@ -756,6 +758,14 @@ class GeminiLiveEmulator:
     def audio_bytes(self) -> int:
         """Total PCM bytes of realtime audio received."""
         return sum(len(chunk.data) for chunk in self.audio_chunks)
+
+    def expire_handles(self) -> None:
+        """Forget every handle issued so far, as when the service stops accepting them.
+
+        A resume with such a handle is then refused with 1007 (see ``UNKNOWN_HANDLE``).
+        """
+        self._handles.clear()
+        self._handle_sessions.clear()
 
     @property
     def session_count(self) -> int:

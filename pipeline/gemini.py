@@ -156,6 +156,8 @@ class ResilientGeminiLive(GeminiLiveLLMService):
       (aicc2025/sip-to-ai PR 14; yagudaev/voiceclaw PR 53 on resuming mid-tool-call).
     * A dropped socket resumes the same way, at once.
     * A tool call is never run twice: a re-sent call id is answered with the stored result.
+    * A refused resume (an expired or unknown handle) falls back to a fresh session, which
+      upstream seeds with the conversation so far (``_handle_session_ready``, l. 2149).
 
     Args:
         *args: Passed to ``GeminiLiveLLMService``.
@@ -230,6 +232,18 @@ class ResilientGeminiLive(GeminiLiveLLMService):
         try:
             stack, session = await self._open(config)
         except Exception as e:
+            resumption = config.session_resumption
+            if resumption and resumption.handle:
+                # The handle is refused (expired or unknown): a fresh session, which upstream
+                # seeds with the conversation so far, beats ending the call.
+                logger.warning("Gemini Live refused the resume ({}); starting afresh", _describe(e))
+                self._session_resumption_handle = None
+                self._resumable = False
+                fresh = SessionResumptionConfig(handle=None)
+                await self._connection_task_handler(
+                    config.model_copy(update={"session_resumption": fresh})
+                )
+                return
             await self.push_error(
                 error_msg=f"could not connect to the model service ({_describe(e)})",
                 exception=e,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from pipecat.services.llm_service import FunctionCallParams
 
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
+    Step,
     close,
     go_away,
     model_audio,
@@ -189,4 +191,37 @@ async def test_go_away_resumes_before_the_close_holding_input_meanwhile(live_pip
     assert emu.refused == []
     assert emu.setups[1].resumption_handle is not None
     assert _unbroken([c.data for c in emu.audio_chunks], mic.sent)
+    assert not pipe.frames(ErrorFrame, UP)
+
+
+@dataclass
+class _ExpireHandles(Step):
+    async def run(self, emu: GeminiLiveEmulator, conn: Any) -> None:
+        emu.expire_handles()
+
+
+@pytest.mark.asyncio
+async def test_a_refused_resume_falls_back_to_a_fresh_seeded_session(live_pipeline):
+    script = [
+        wait_for_client_content(),
+        resumption_update("handle-1"),
+        model_audio(0.04),
+        turn_complete(),
+        _ExpireHandles(),
+        close(1011, "Internal error encountered."),
+        # The resume with handle-1 is refused; a fresh session gets the conversation again.
+        wait_for_client_content(),
+        model_audio(0.04),
+        turn_complete(),
+    ]
+    async with GeminiLiveEmulator(script) as emu:
+        async with live_pipeline(_llm(emu)) as pipe:
+            await pipe.queue(opening_context())
+            await emu.finished(timeout=8)
+            await pipe.wait_for(TTSStoppedFrame, count=2)
+
+    assert [s.resumption_handle for s in emu.setups] == [None, "handle-1", None]
+    assert emu.refused == [(1, 1007)]
+    assert emu.session_count == 2
+    assert [m.connection for m in emu.client_contents] == [0, 2]
     assert not pipe.frames(ErrorFrame, UP)
