@@ -47,6 +47,10 @@ BOOKING_TOOL = "schedule_appointment"
 FOLLOW_UP_TOOL = "schedule_follow_up"
 SEARCH_TOOL = "search_web"
 _WRITE_TOOLS = (BOOKING_TOOL, FOLLOW_UP_TOOL)
+# Never refused and not counted: neither can flood anything (end_call ends the call, opt_out
+# writes one idempotent row for the call's own number), and refusing them after a tool flood
+# would keep a patient on the line, or on the calling list after they asked to be taken off.
+UNCAPPED_TOOLS = frozenset({"end_call", "opt_out"})
 
 # Refusal kinds, as counted in :attr:`CallLimiter.refusals`.
 TOOL_RATE = "tool_calls_per_minute"
@@ -159,12 +163,16 @@ class CallLimiter:
     async def check(self, tool_name: str) -> ToolResult | None:
         """Decide whether a tool call may run now; an accepted call counts towards the caps.
 
+        :data:`UNCAPPED_TOOLS` (ending the call, opting out) always go ahead, uncounted.
+
         Args:
             tool_name: The tool the model called.
 
         Returns:
             None to go ahead, or a polite refusal result for the model.
         """
+        if tool_name in UNCAPPED_TOOLS:
+            return None
         now = self._clock()
         while self._accepted and now - self._accepted[0] >= _MINUTE:
             self._accepted.popleft()

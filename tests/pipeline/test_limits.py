@@ -443,3 +443,15 @@ def test_the_limiter_stays_out_of_storage_and_pipecat() -> None:
         for alias in node.names
     } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {name for name in imported if name.split(".")[0] in ("storage", "pipecat")}
+
+
+@pytest.mark.asyncio
+async def test_ending_the_call_and_opting_out_pass_every_spent_cap(clock: FixedClock) -> None:
+    limiter = bound_limiter(clock, tool_calls_per_minute=3, tool_calls_per_call=3)
+    for _ in range(3):
+        assert await limiter.check("get_clinic_info") is None
+    assert is_refusal(await limiter.check("get_clinic_info"))
+    # A patient who asks not to be called again, and the hang-up, are never held back.
+    assert await limiter.check("opt_out") is None
+    assert await limiter.check("end_call") is None
+    assert limiter.refusals == {"tool_calls_per_minute": 1}
