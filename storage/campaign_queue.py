@@ -36,6 +36,8 @@ NOT_DIALLED = "not_dialled"
 # campaign.rules.AttemptPolicy); returns None when it may be called now.
 PolicyCheck = Callable[[Sequence[datetime], Sequence[datetime]], datetime | None]
 
+# Erased people's hashed do-not-call entries need the key, so they are not checked here:
+# erasure closes the number's contacts, and claim_contact re-checks both kinds anyway.
 _DUE_SQL = """
 SELECT c.* FROM campaign_contacts c
 WHERE c.campaign_id = ? AND c.state = 'queued'

@@ -75,8 +75,9 @@ class Store(
     :class:`storage.campaigns.CampaignMixin`, the campaign queue from
     :class:`storage.campaign_queue.CampaignQueueMixin`, the audit trail from
     :class:`storage.audit.AuditMixin`, the health checks from
-    :class:`storage.health.HealthMixin` and the record counts and staff searches from
-    :class:`storage.records.RecordsMixin`.
+    :class:`storage.health.HealthMixin`, the record counts and staff searches from
+    :class:`storage.records.RecordsMixin`, and retention, export and erasure from
+    :class:`storage.privacy.PrivacyMixin`.
 
     A store whose file fails the quick check at :meth:`open` is *unhealthy*: it still reads (so
     staff can export and inspect), but every write transaction raises :class:`StoreError`, so
