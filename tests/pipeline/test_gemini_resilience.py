@@ -225,3 +225,43 @@ async def test_a_refused_resume_falls_back_to_a_fresh_seeded_session(live_pipeli
     assert emu.session_count == 2
     assert [m.connection for m in emu.client_contents] == [0, 2]
     assert not pipe.frames(ErrorFrame, UP)
+
+
+@pytest.mark.asyncio
+async def test_a_tool_still_running_at_the_go_away_deadline_is_answered_after_the_resume(
+    live_pipeline, log_capture
+):
+    script = [
+        wait_for_client_content(),
+        model_audio(0.04),
+        turn_complete(),  # a resumable handle from before the call
+        send_tool_call("find_free_slots", {"day": "2026-12-02"}, id="c1"),
+        go_away("2.5s"),
+        resumed(),  # at the deadline (margin 2 s), with the tool still running
+        wait_for_tool_response("c1"),  # the result goes out on the new socket
+        tool_call("find_free_slots", {"day": "2026-12-02"}, id="c1"),  # asked again
+        model_audio(0.04),
+        turn_complete(),
+    ]
+    runs: list[str] = []
+
+    async with GeminiLiveEmulator(script, auto_resumption=True) as emu:
+        llm = _llm(emu, resume_margin_secs=2.0)
+
+        async def find_free_slots(params: FunctionCallParams) -> None:
+            runs.append(params.tool_call_id)
+            await emu.wait_until(lambda e: e.connection_count == 2, timeout=5)
+            await params.result_callback({"slots": ["09:00"]})
+
+        llm.register_function("find_free_slots", find_free_slots)
+        async with live_pipeline(llm) as pipe:
+            await pipe.queue(opening_context())
+            await emu.finished(timeout=8)
+            await pipe.wait_for(TTSStoppedFrame, count=2)
+
+    assert runs == ["c1"]
+    await log_capture.wait_for("goAway deadline near")
+    assert emu.go_away_closes == []
+    assert [(r.connection, r.id) for r in emu.function_responses] == [(1, "c1"), (1, "c1")]
+    assert emu.session_count == 1
+    assert not pipe.frames(ErrorFrame, UP)
