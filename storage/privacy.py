@@ -90,7 +90,7 @@ class PurgeCounts:
 
 def phone_hash(key: bytes, phone: str) -> str:
     """The keyed hash of an E.164 number: HMAC-SHA256, 64 lowercase hex digits."""
-    return hmac.new(key, phone.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
 
 
 def key_file_for(db_path: Path) -> Path:
@@ -111,21 +111,22 @@ def load_key_file(path: Path, *, create: bool) -> bytes | None:
     Returns:
         The key, or None when the file does not exist and ``create`` is false.
     """
+    # Bytes, not text: no codec is looked up (and imported) on this path.
     try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        return bytes.fromhex(path.read_bytes().decode().strip())
     except FileNotFoundError:
         if not create:
             return None
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(secrets.token_hex(32) + "\n")
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_hex(32).encode() + b"\n")
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    return bytes.fromhex(path.read_bytes().decode().strip())
 
 
 class PrivacyMixin:
