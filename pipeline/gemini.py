@@ -4,8 +4,9 @@ Pipecat 1.14's ``GeminiLiveLLMService`` (``pipecat/services/google/gemini_live/l
 session resumption and reconnects after an error, but:
 
 * it never reads ``goAway`` (``_handle_server_message``, l. 1598-1654, has no branch for it), so a
-  call dies when Google closes the connection after about ten minutes ("The server sends a GoAway
-  message before terminating a connection", https://ai.google.dev/gemini-api/docs/live-api/best-practices);
+  call breaks when Google closes the connection ("The lifetime of a connection is limited to
+  around 10 minutes [...] You'll also receive a GoAway message before the connection ends",
+  https://docs.cloud.google.com/vertex-ai/generative-ai/docs/live-api/start-manage-session);
 * the first connect is not retried: ``_connection_task_handler`` (l. 1570) opens the socket
   outside its ``try``, so a refusal only ends a task and gets logged;
 * while it reconnects, ``_send_user_audio``/``_send_user_text``/``_tool_result`` return without
