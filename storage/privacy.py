@@ -56,6 +56,8 @@ ANONYMOUS_NAME = "-"
 # table's UNIQUE (campaign_id, phone)), E.164-shaped (its CHECK), never a real number.
 _ANON_CONTACT_PHONE = "'+999' || printf('%011d', id)"
 KEY_FILE_SUFFIX = ".privacy-key"
+# An unfinished call younger than this may still be live (calls are capped far below it).
+_LIVE_CALL_HORIZON = timedelta(hours=6)
 # What goes from a call row: everything that says who or what was said. What stays (times,
 # outcome, turns, tool calls, bookings, revenue) is what call_analytics rolls up.
 _SCRUB_CALL = (
@@ -376,7 +378,12 @@ class PrivacyMixin:
         subject = self.subject_hash(phone)
         async with self._transaction() as conn:
             rows = await self._person_rows(conn, phone)
-            if any(row["outcome"] is None for row in rows["call_attempts"]):
+            # A live call would write its transcript back after the erasure. A call row left
+            # unfinished by a crash long ago is no live call and must not block erasure.
+            live_since = to_db(self._clock() - _LIVE_CALL_HORIZON)
+            if any(row["outcome"] is None for row in rows["call_attempts"]) or any(
+                row["ended_at"] is None and row["started_at"] >= live_since for row in rows["calls"]
+            ):
                 raise PrivacyError("the number is in a call right now: erase it after the call")
             counts = _counts(rows)
             patient_id = rows["patient"][0]["id"] if rows["patient"] else None

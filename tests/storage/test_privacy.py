@@ -349,6 +349,22 @@ async def test_erase_refuses_a_number_in_a_call_and_changes_nothing(
     assert await _every_value(store) == before
 
 
+@pytest.mark.asyncio
+async def test_erase_refuses_a_number_in_a_live_call_outside_campaigns(
+    store: Store, clock: FixedClock
+) -> None:
+    await store.start_call(call_id="live", phone=ARTA)  # e.g. bot.py --phone, still talking
+    before = await _every_value(store)
+    with pytest.raises(PrivacyError, match="in a call"):
+        await store.erase_person(phone=ARTA, actor="staff1")
+    assert await _every_value(store) == before
+    # A call left unfinished by a crash a day ago is no live call: erasure goes ahead.
+    clock.now += timedelta(days=1)
+    counts = await store.erase_person(phone=ARTA, actor="staff1")
+    assert counts["calls"] == 1
+    assert (await store.get_call(call_id="live")).phone is None  # type: ignore[union-attr]
+
+
 # --- the hash key ----------------------------------------------------------------------------
 
 
