@@ -464,6 +464,8 @@ FUZZ_SETTINGS = settings(
 TOOLS = default_registry().names
 
 
+# 24 runs of 2,000 calls: about 6 minutes on two shared cores (7-40 s each; the booking tools
+# dominate), hence slow.
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["call", "admin"])
 @pytest.mark.parametrize("tool", TOOLS)
