@@ -105,7 +105,9 @@ def test_purge_dry_run_counts_then_purge_removes_old_transcripts(tmp_path: Path)
         "attempts": 0,
         "contacts": 0,
     }
-    assert _rows(db, "SELECT transcript FROM calls") == [(json.dumps(TRANSCRIPT, ensure_ascii=False),)]
+    assert _rows(db, "SELECT transcript FROM calls") == [
+        (json.dumps(TRANSCRIPT, ensure_ascii=False),)
+    ]
 
     done = ok_json(run_elo(tmp_path, "privacy", "purge", env=env))
     assert done["calls"] == 1 and done["dry_run"] is False
