@@ -207,7 +207,15 @@ def _times() -> st.SearchStrategy[str]:
         st.sampled_from(["Z", "+01:00", "+02:00", "-05:00", "+14:00"]),
     )
     nonsense = st.sampled_from(["2027-02-30T10:00", "2026-13-01", "someday", "0000-00-00", "25:00"])
-    return st.one_of(relative, iso, iso, with_offset, nonsense)
+    # Weekday mornings in the next weeks: mostly bookable, so bookings succeed and fill the days.
+    bookable = st.builds(
+        lambda days, half_hours: (
+            DEFAULT_NOW + timedelta(days=days, hours=1, minutes=30 * half_hours)
+        ).strftime("%Y-%m-%dT%H:%M"),
+        st.integers(1, 30),
+        st.integers(0, 5),
+    )
+    return st.one_of(relative, iso, with_offset, nonsense, bookable, bookable)
 
 
 def _phones() -> st.SearchStrategy[str]:
