@@ -117,6 +117,7 @@ def describe_failure(exc: BaseException) -> Failure:
         :data:`MAX_MESSAGE_CHARS` characters.
     """
     from config.settings import ConfigError
+    from storage.privacy import PrivacyError
     from storage.store import StoreError
     from validation.textfile import TextFileError
 
@@ -127,6 +128,9 @@ def describe_failure(exc: BaseException) -> Failure:
         return _failure(EXIT_USAGE, str(exc))
     if isinstance(exc, StoreError):
         return _failure(EXIT_FAILED, _database_message(str(exc)))
+    if isinstance(exc, PrivacyError):
+        # Written for a person already (a lost hash key, a number still in a call): say it as is.
+        return _failure(EXIT_FAILED, str(exc))
     if isinstance(exc, RecursionError):
         return _failure(EXIT_USAGE, "the input is nested too deeply to be read")
     if isinstance(exc, UnicodeError):

@@ -29,6 +29,7 @@ import pytest
 
 from cli.main import build_parser, main
 from storage import Store
+from storage.privacy import PrivacyError
 from tests.cli.test_main import run_elo
 from tests.storage.test_health import corrupt_pages, fill_patients
 
@@ -617,6 +618,11 @@ def test_db_check_without_a_database_is_a_usage_error(
         (FileNotFoundError(2, "No such file or directory", "export.json"), 2, "no such file"),
         (OSError(36, "File name too long", "x" * 5000), 2, "file name too long"),
         (RuntimeError("Arbër Çela +355691234567"), 1, "unexpected error (RuntimeError)"),
+        (
+            PrivacyError("the do-not-call list holds erased numbers but their hash key is missing"),
+            1,
+            "hash key is missing",
+        ),
         (ExceptionGroup("tasks", [sqlite3.OperationalError("database is locked")]), 1, "locked"),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
