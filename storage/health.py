@@ -17,7 +17,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from storage.migrations import ACTIVE_STATUSES
-from storage.timefmt import from_db, to_db
+from storage.timefmt import from_db, slot_grid
 
 # Enough to act on; a badly damaged file can produce thousands of lines.
 MAX_PROBLEMS_PER_CHECK = 20
@@ -170,7 +170,7 @@ class HealthMixin:
                 if have:
                     inactive.append(appointment_id)
                 continue
-            want = {(chair, slot) for slot in _grid(from_db(starts_at), from_db(ends_at), step)}
+            want = {(chair, slot) for slot in slot_grid(from_db(starts_at), from_db(ends_at), step)}
             if have != want:
                 problems.append(
                     f"appointment {appointment_id} holds {len(have & want)} of its"
@@ -236,15 +236,6 @@ class HealthMixin:
 
     def _local_day(self, text: str) -> str:
         return from_db(text).astimezone(self._tz).date().isoformat()
-
-
-def _grid(start: datetime, end: datetime, step: timedelta) -> list[str]:
-    slots = []
-    moment = start
-    while moment < end:
-        slots.append(to_db(moment))
-        moment += step
-    return slots
 
 
 def _ids(ids: list[int]) -> str:

@@ -39,7 +39,7 @@ from storage.models import (
 )
 from storage.privacy import ANONYMOUS_PHONE, PrivacyMixin, key_file_for
 from storage.records import RecordsMixin
-from storage.timefmt import from_db, to_db
+from storage.timefmt import from_db, slot_grid, to_db
 from validation.text import fold
 
 # The words of a name, for patient_name_words.
@@ -419,7 +419,7 @@ class Store(
         Returns:
             :class:`Booked`, or :class:`SlotTaken` when no chair is free.
         """
-        slot_starts = _grid(starts_at, ends_at, slot)
+        slot_starts = slot_grid(starts_at, ends_at, slot)
         try:
             async with self._transaction() as conn:
                 marks = ",".join("?" * len(slot_starts))
@@ -607,15 +607,6 @@ def _slot_time(text: str) -> datetime:
     if _DB_TIME.fullmatch(text):
         return datetime.fromisoformat(text)  # "Z" parses to UTC, as from_db gives
     return from_db(text)
-
-
-def _grid(start: datetime, end: datetime, step: timedelta) -> list[str]:
-    slots = []
-    moment = start
-    while moment < end:
-        slots.append(to_db(moment))
-        moment += step
-    return slots
 
 
 def _split_sql(script: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -21,3 +21,17 @@ def to_db(moment: datetime) -> str:
 def from_db(text: str) -> datetime:
     """Parse stored UTC text back into an aware datetime."""
     return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+
+
+def slot_grid(start: datetime, end: datetime, step: timedelta) -> list[str]:
+    """The stored start of every grid slot from ``start`` (included) to ``end`` (excluded).
+
+    One list serves the booking (the ``appointment_slots`` rows it writes) and the health check
+    (the rows an active appointment must hold), so the two can never disagree on the grid.
+    """
+    slots = []
+    moment = start
+    while moment < end:
+        slots.append(to_db(moment))
+        moment += step
+    return slots
