@@ -8,34 +8,25 @@ answer comes from the SIP dial on the LiveKit fake.
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from campaign.dialer import LiveKitDialer
-from campaign.launcher import PipelineLauncher
-from campaign.runner import CampaignRunner
-from devtools.clock import SimulatedSleep
 from devtools.gemini_emulator import GeminiLiveEmulator, tool_call, wait_for_audio
 from devtools.livekit_fake import FakeLiveKitServer, SipScript, SipTransferScript
 from storage import NewContact, Store
 from tests.campaign.conftest import API_KEY, API_SECRET
-from tests.conftest import DEFAULT_NOW, FixedClock
+from tests.campaign.pipeline_campaign import run_pipeline_campaign
+from tests.conftest import FixedClock
 from tests.pipeline.harness import (
     BOOKING,
     NAME,
-    NO_GOODBYE_FALLBACK,
-    NO_IDLE_END,
     PHONE,
-    call_settings,
     file_transport,
     goodbye,
     greeting,
 )
-from tools.catalog import default_registry
 
 
 async def _run(
@@ -46,50 +37,11 @@ async def _run(
     clinic: Any,
     clock: FixedClock,
 ):
-    settings = call_settings(
-        tmp_path,
-        emu,
-        pipeline=NO_IDLE_END,
-        livekit={
-            "url": livekit.url,
-            "api_key": SecretStr(API_KEY),
-            "api_secret": SecretStr(API_SECRET),
-            "sip_trunk_id": "ST_clinic",
-        },
-        # The fixed clock is 08:00 on a public holiday: open the window for this test.
-        calling={"window_intervals": "00:00-24:00", "skip_public_holidays": False},
-        campaign={"poll_secs": 3600.0},
-    )
     campaign = await store.create_campaign(name="Recall", purpose="recall", notes="Six months.")
     await store.add_contacts(campaign_id=campaign.id, contacts=[NewContact(phone=PHONE, name=NAME)])
-    dialer = LiveKitDialer.from_settings(settings)
-    launcher = PipelineLauncher(
-        settings=settings,
-        clinic=clinic,
-        store=store,
-        registry=default_registry(),
-        transport_factory=lambda job: file_transport(tmp_path),
-        clock=clock,
-        session_options={
-            "http_client_args": {"ssl": emu.ssl_context},
-            "goodbye_timeout": NO_GOODBYE_FALLBACK,
-        },
+    progress = await run_pipeline_campaign(
+        tmp_path, emu, livekit, store, clinic, clock, campaign=campaign, transport=file_transport
     )
-    time = SimulatedSleep(clock)
-    runner = CampaignRunner(
-        store=store,
-        settings=settings,
-        campaign=campaign,
-        dialer=dialer,
-        launcher=launcher,
-        clock=clock,
-        sleep=time,
-    )
-    time.runner = runner
-    try:
-        progress = await runner.run(until=DEFAULT_NOW + timedelta(hours=1))
-    finally:
-        await dialer.aclose()
     (contact,) = await store.list_contacts(campaign_id=campaign.id)
     (attempt,) = await store.list_attempts(contact_id=contact.id)
     return progress, contact, attempt

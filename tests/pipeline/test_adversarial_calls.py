@@ -18,7 +18,6 @@ import unicodedata
 import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,11 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from loguru import logger
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
-from campaign.dialer import LiveKitDialer
 from campaign.importer import read_contacts_csv
-from campaign.launcher import PipelineLauncher
-from campaign.runner import CampaignRunner
 from config.logs import configure_logging
 from config.settings import AppSettings, LoggingSettings
-from devtools.clock import SimulatedSleep
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
     Step,
@@ -51,11 +46,11 @@ from pipeline.prompts import MAX_PROMPT_REASON, quoted
 from pipeline.telephony import TransferOutcome
 from storage import NewContact, Store
 from tests.campaign.conftest import API_KEY, API_SECRET
-from tests.conftest import DEFAULT_NOW, FixedClock
+from tests.campaign.pipeline_campaign import run_pipeline_campaign
+from tests.conftest import FixedClock
 from tests.pipeline.harness import (
     CALL_ID,
     NAME,
-    NO_GOODBYE_FALLBACK,
     NO_IDLE_END,
     PHONE,
     assert_nothing_left_running,
@@ -66,7 +61,6 @@ from tests.pipeline.harness import (
     run_call,
     tool_results,
 )
-from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode
 from tools.registry import ToolRegistry
 
@@ -838,50 +832,11 @@ async def campaign_call(
 ) -> None:
     """Run a campaign over ``contacts`` through the runner, the LiveKit fake and the pipeline."""
     async with FakeLiveKitServer(API_KEY, API_SECRET) as livekit:
-        settings = call_settings(
-            tmp_path,
-            emu,
-            pipeline=NO_IDLE_END,
-            livekit={
-                "url": livekit.url,
-                "api_key": SecretStr(API_KEY),
-                "api_secret": SecretStr(API_SECRET),
-                "sip_trunk_id": "ST_clinic",
-            },
-            # The fixed clock is 08:00 on a public holiday: open the window for this test.
-            calling={"window_intervals": "00:00-24:00", "skip_public_holidays": False},
-            campaign={"poll_secs": 3600.0},
-        )
         campaign = await store.create_campaign(name="Recall", purpose="recall")
         await store.add_contacts(campaign_id=campaign.id, contacts=contacts)
-        dialer = LiveKitDialer.from_settings(settings)
-        launcher = PipelineLauncher(
-            settings=settings,
-            clinic=clinic,
-            store=store,
-            registry=default_registry(),
-            transport_factory=lambda job: quiet_line(tmp_path),
-            clock=clock,
-            session_options={
-                "http_client_args": {"ssl": emu.ssl_context},
-                "goodbye_timeout": NO_GOODBYE_FALLBACK,
-            },
+        await run_pipeline_campaign(
+            tmp_path, emu, livekit, store, clinic, clock, campaign=campaign, transport=quiet_line
         )
-        sleep = SimulatedSleep(clock)
-        runner = CampaignRunner(
-            store=store,
-            settings=settings,
-            campaign=campaign,
-            dialer=dialer,
-            launcher=launcher,
-            clock=clock,
-            sleep=sleep,
-        )
-        sleep.runner = runner
-        try:
-            await runner.run(until=DEFAULT_NOW + timedelta(hours=1))
-        finally:
-            await dialer.aclose()
 
 
 @pytest.mark.asyncio
