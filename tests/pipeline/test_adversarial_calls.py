@@ -161,6 +161,27 @@ async def call(
     )
 
 
+async def scripted_call(
+    script: list[Step],
+    tmp_path: Path,
+    store: Store,
+    clinic: Any,
+    clock: FixedClock,
+    *,
+    finish: float = 5,
+    **options: Any,
+) -> tuple[GeminiLiveEmulator, CallResult]:
+    """Play ``script`` on the emulator through one :func:`call` (``options`` go to it).
+
+    Waits up to ``finish`` seconds for the emulator to reach the script's end; returns the
+    emulator (what it received stays readable) and the call's result.
+    """
+    async with GeminiLiveEmulator(script) as emu:
+        result = await call(tmp_path, emu, store, clinic, clock, **options)
+        await emu.finished(timeout=finish)
+    return emu, result
+
+
 def flood(name: str, args: Callable[[int], dict[str, Any]], count: int, prefix: str) -> list[Step]:
     """``count`` calls of one tool, ids ``prefix0``, ``prefix1``, ..."""
     return [tool_call(name, args(i), id=f"{prefix}{i}") for i in range(count)]
@@ -251,9 +272,7 @@ async def test_a_bound_call_cannot_book_on_another_patients_number(
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, result = await scripted_call(script, tmp_path, store, clinic, clock)
     await assert_nothing_left_running()
 
     answers = tool_results(emu)
@@ -280,9 +299,7 @@ async def test_a_bound_call_cannot_arrange_callbacks_to_another_number(
         tool_call("schedule_follow_up", follow_up(""), id="own"),
         *goodbye("call_back_later"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock)
 
     answers = tool_results(emu)
     assert is_refusal(answers["other"]) and is_refusal(answers["spaced"])
@@ -318,9 +335,7 @@ async def test_book_for_my_mother_is_refused_and_the_callback_goes_to_the_callee
         ),
         *goodbye("call_back_later"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock)
 
     answers = tool_results(emu)
     assert is_refusal(answers["mother"])
@@ -355,9 +370,7 @@ async def test_results_never_reveal_another_patient_only_the_callees_own_times(
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock)
 
     answers = tool_results(emu)
     text = dumped(answers)
@@ -391,9 +404,7 @@ async def test_an_unbound_call_gets_the_same_answer_for_a_patients_number_as_for
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock, metadata=BROWSER)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock, metadata=BROWSER)
 
     answers = tool_results(emu)
     on_file, fresh = answers["patient"], answers["new"]
@@ -424,9 +435,7 @@ async def test_a_third_partys_name_the_model_passes_never_reaches_the_log(
         tool_call("schedule_follow_up", follow_up("", name="Drita Berisha"), id="callback"),
         *goodbye("call_back_later"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock)
 
     assert is_refusal(tool_results(emu)["mother"])
     assert tool_results(emu)["callback"]["status"] == "scheduled"
@@ -445,9 +454,7 @@ async def test_opt_out_lists_the_bound_number_only(tmp_path, store, clinic, cloc
         tool_call("opt_out", {"reason": f"edhe {OTHER_SPOKEN}, numri i fqinjit"}, id="reason"),
         *goodbye("opted_out"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, result = await scripted_call(script, tmp_path, store, clinic, clock)
 
     answers = tool_results(emu)
     assert is_refusal(answers["named"])
@@ -469,9 +476,7 @@ async def test_an_unbound_call_cannot_put_any_number_on_the_list(
         tool_call("opt_out", {"reason": OTHER_SPOKEN}, id="reason"),
         *goodbye("opted_out"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock, metadata=BROWSER)
-        await emu.finished(timeout=5)
+    emu, result = await scripted_call(script, tmp_path, store, clinic, clock, metadata=BROWSER)
 
     answers = tool_results(emu)
     assert is_refusal(answers["plain"]) and is_refusal(answers["reason"])
@@ -521,9 +526,9 @@ async def test_two_hundred_callbacks_to_strangers_leave_two(
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock, metadata=BROWSER)
-        await emu.finished(timeout=30)
+    emu, result = await scripted_call(
+        script, tmp_path, store, clinic, clock, metadata=BROWSER, finish=30
+    )
 
     answers = results_of(emu, "cb")
     assert len(answers) == 200
@@ -549,9 +554,9 @@ async def test_a_browser_call_cannot_book_every_slot_of_a_day(
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock, metadata=BROWSER)
-        await emu.finished(timeout=10)
+    emu, result = await scripted_call(
+        script, tmp_path, store, clinic, clock, metadata=BROWSER, finish=10
+    )
 
     answers = results_of(emu, "slot")
     assert sum(a.get("status") == "booked" for a in answers) == 2
@@ -583,9 +588,7 @@ async def test_browser_calls_share_one_hourly_budget_and_the_log_says_when_it_is
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock, metadata=BROWSER)
-        await emu.finished(timeout=5)
+    emu, result = await scripted_call(script, tmp_path, store, clinic, clock, metadata=BROWSER)
 
     answers = tool_results(emu)
     assert answers["last"]["status"] == "scheduled"
@@ -607,9 +610,9 @@ async def test_a_search_flood_reaches_the_search_engine_five_times(
         *flood("search_web", lambda i: {"query": f"root canal question {i}"}, 12, "web"),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock, search={"url": search_engine.url})
-        await emu.finished(timeout=10)
+    emu, result = await scripted_call(
+        script, tmp_path, store, clinic, clock, search={"url": search_engine.url}, finish=10
+    )
 
     answers = results_of(emu, "web")
     assert [a.get("source") for a in answers[:5]] == ["web"] * 5
@@ -626,10 +629,8 @@ async def test_a_tool_flood_is_cut_at_the_per_minute_cap(tmp_path, store, clinic
         *flood("get_clinic_info", lambda i: {}, 50, "info"),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        # Only end_call can end this call in time: the caps must not refuse it.
-        result = await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=10)
+    # Only end_call can end this call in time: the caps must not refuse it.
+    emu, result = await scripted_call(script, tmp_path, store, clinic, clock, finish=10)
 
     answers = results_of(emu, "info")
     assert sum("error" not in a for a in answers) == 20  # ELO_LIMITS__TOOL_CALLS_PER_MINUTE
@@ -652,9 +653,7 @@ async def test_a_tool_flood_cannot_stop_a_patient_opting_out_or_the_call_ending(
         tool_call("opt_out", {"reason": "nuk do më thirrje"}, id="optout"),
         *goodbye("opted_out"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=10)
+    emu, result = await scripted_call(script, tmp_path, store, clinic, clock, finish=10)
 
     answers = tool_results(emu)
     assert answers["optout"].get("status") == "opted_out", answers["optout"]
@@ -673,11 +672,9 @@ async def test_one_call_makes_at_most_sixty_tool_calls_in_all(
         *flood("get_payment_info", lambda i: {}, 70, "pay"),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(
-            tmp_path, emu, store, clinic, clock, limits={"tool_calls_per_minute": 600}
-        )
-        await emu.finished(timeout=10)
+    emu, result = await scripted_call(
+        script, tmp_path, store, clinic, clock, limits={"tool_calls_per_minute": 600}, finish=10
+    )
 
     answers = results_of(emu, "pay")
     assert sum("error" not in a for a in answers) == 60  # ELO_LIMITS__TOOL_CALLS_PER_CALL
@@ -708,9 +705,7 @@ async def test_an_instruction_given_as_a_name_is_refused_and_nothing_is_written(
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock, metadata=BROWSER)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock, metadata=BROWSER)
 
     answers = tool_results(emu)
     for key, field_name in (
@@ -753,9 +748,7 @@ async def test_invisible_tags_and_bidi_overrides_never_reach_the_database(
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock, metadata=BROWSER)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock, metadata=BROWSER)
 
     answers = tool_results(emu)
     assert answers["book"]["status"] == "booked", answers["book"]
@@ -781,9 +774,7 @@ async def test_call_metadata_names_are_names_and_enter_the_instruction_as_quoted
     )
     assert meta.patient_name == NAME
     script = [*greeting(), *goodbye("completed")]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock, metadata=meta)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock, metadata=meta)
 
     instruction = emu.setups[0].system_instruction
     assert f"(në thonjëza) {json.dumps(NAME, ensure_ascii=False)}" in instruction
@@ -804,9 +795,7 @@ async def test_a_hostile_call_reason_stays_inside_its_quotes(
         call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason=reason, language="en"
     )
     script = [*greeting(), *goodbye("completed")]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock, metadata=meta)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock, metadata=meta)
 
     instruction = emu.setups[0].system_instruction
     data = quoted(reason, MAX_PROMPT_REASON)
@@ -946,9 +935,9 @@ async def test_search_results_come_back_clean_and_untrusted_and_queries_carry_no
         tool_call("search_web", {"query": query}, id="web"),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock, search={"url": search_engine.url})
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(
+        script, tmp_path, store, clinic, clock, search={"url": search_engine.url}
+    )
 
     [sent] = search_engine.queries
     for private in ("Arbër", "Arber", "Çela", "Mira", "Hoxha", "069", "4567", "@", "mail"):
@@ -979,9 +968,7 @@ async def test_clinic_statistics_are_not_offered_and_not_served_in_a_patient_cal
         tool_call("get_clinic_stats", {}, id="stats2"),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock)
 
     names = emu.setups[0].function_names
     assert "get_clinic_stats" not in names and "schedule_appointment" in names
@@ -1018,9 +1005,7 @@ async def test_transfer_to_human_never_dials_a_number_from_the_model(
         ),
         *goodbye("call_back_later"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock, telephony=telephony)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock, telephony=telephony)
 
     answers = tool_results(emu)
     assert is_refusal(answers["to"])
@@ -1047,9 +1032,7 @@ async def test_the_voicemail_message_carries_no_patient_details(
         ),
         *goodbye("voicemail"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        result = await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, result = await scripted_call(script, tmp_path, store, clinic, clock)
 
     answer = tool_results(emu)["vm"]
     message = answer["message"]
@@ -1094,9 +1077,9 @@ async def test_oversized_and_malformed_arguments_get_short_errors_and_write_noth
         ),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock, metadata=BROWSER)
-        await emu.finished(timeout=10)
+    emu, _ = await scripted_call(
+        script, tmp_path, store, clinic, clock, metadata=BROWSER, finish=10
+    )
 
     answers = tool_results(emu)
     for key in ("huge", "nested", "list", "date", "extra", "digits"):
@@ -1122,9 +1105,7 @@ async def test_tools_the_model_makes_up_are_refused_with_the_real_list(
         tool_call("schedule_appointment ", booking(f"{DAY}T10:00"), id="space"),
         *goodbye("completed"),
     ]
-    async with GeminiLiveEmulator(script) as emu:
-        await call(tmp_path, emu, store, clinic, clock)
-        await emu.finished(timeout=5)
+    emu, _ = await scripted_call(script, tmp_path, store, clinic, clock)
 
     answers = tool_results(emu)
     for key in ("delete", "sql", "long", "space"):
