@@ -48,6 +48,7 @@ from storage import NewContact, Store
 from tests.campaign.conftest import API_KEY, API_SECRET
 from tests.campaign.pipeline_campaign import run_pipeline_campaign
 from tests.conftest import FixedClock
+from tests.local_http import serve_get
 from tests.pipeline.harness import (
     CALL_ID,
     NAME,
@@ -910,18 +911,9 @@ class SearchEngine:
 @pytest_asyncio.fixture
 async def search_engine() -> AsyncIterator[SearchEngine]:
     engine = SearchEngine()
-    app = web.Application()
-    app.router.add_get("/search", engine.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    engine.url = f"http://{host}:{port}/search"
-    try:
+    async with serve_get("/search", engine.handle) as url:
+        engine.url = url
         yield engine
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.asyncio

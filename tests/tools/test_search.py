@@ -16,6 +16,7 @@ from aiohttp import web
 
 from config.settings import AppSettings, load_settings
 from storage import Store
+from tests.local_http import serve_get
 from tools.context import ToolContext
 from tools.registry import ToolRegistry
 
@@ -72,19 +73,12 @@ class SearchServer:
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[SearchServer]:
     search = SearchServer()
-    app = web.Application()
-    app.router.add_get("/search", search.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    search.url = f"http://{host}:{port}/search"
-    try:
-        yield search
-    finally:
-        search.release.set()
-        await runner.cleanup()
+    async with serve_get("/search", search.handle) as url:
+        search.url = url
+        try:
+            yield search
+        finally:
+            search.release.set()
 
 
 @pytest.fixture
