@@ -112,28 +112,32 @@ class RecordsMixin:
         self, filters: RecordFilter | None = None
     ) -> list[tuple[Appointment, PatientRef]]:
         """Appointments matching ``filters``, by start time, with their patient."""
-        filters = filters or RecordFilter()
-        sql, params = _where(filters, time_column="r.starts_at")
-        # The clause holds fixed column names and placeholders only; values are parameters.
-        rows = await self._conn.execute_fetchall(
-            "SELECT r.*, p.phone AS p_phone, p.name AS p_name FROM appointments r"  # noqa: S608
-            f" JOIN patients p ON p.id = r.patient_id{sql} ORDER BY r.starts_at, r.id LIMIT ?",
-            (*params, filters.limit),
-        )
-        return [(_appointment(row), PatientRef(row["p_phone"], row["p_name"])) for row in rows]
+        rows = await self._find_with_patient("appointments", "starts_at", filters)
+        return [(_appointment(row), patient) for row, patient in rows]
 
     async def find_follow_ups(
         self, filters: RecordFilter | None = None
     ) -> list[tuple[FollowUp, PatientRef]]:
         """Follow-ups matching ``filters``, by due time, with their patient."""
+        rows = await self._find_with_patient("follow_ups", "due_at", filters)
+        return [(_follow_up(row), patient) for row, patient in rows]
+
+    async def _find_with_patient(
+        self, table: str, time_column: str, filters: RecordFilter | None
+    ) -> list[tuple[sqlite3.Row, PatientRef]]:
+        """Rows of ``table`` matching ``filters``, in ``time_column`` order, with their patient.
+
+        ``table`` and ``time_column`` are fixed names from this module, never input.
+        """
         filters = filters or RecordFilter()
-        sql, params = _where(filters, time_column="r.due_at")
+        sql, params = _where(filters, time_column=f"r.{time_column}")
+        # The clause holds fixed column names and placeholders only; values are parameters.
         rows = await self._conn.execute_fetchall(
-            "SELECT r.*, p.phone AS p_phone, p.name AS p_name FROM follow_ups r"  # noqa: S608
-            f" JOIN patients p ON p.id = r.patient_id{sql} ORDER BY r.due_at, r.id LIMIT ?",
+            f"SELECT r.*, p.phone AS p_phone, p.name AS p_name FROM {table} r"  # noqa: S608
+            f" JOIN patients p ON p.id = r.patient_id{sql} ORDER BY r.{time_column}, r.id LIMIT ?",
             (*params, filters.limit),
         )
-        return [(_follow_up(row), PatientRef(row["p_phone"], row["p_name"])) for row in rows]
+        return [(row, PatientRef(row["p_phone"], row["p_name"])) for row in rows]
 
     async def set_follow_up_status(
         self, *, follow_up_id: int, status: FollowUpStatus
