@@ -147,13 +147,21 @@ class RecordsMixin:
         Returns:
             The updated follow-up, or None when there is no such follow-up.
         """
+        row = await self._set_status("follow_ups", follow_up_id, status)
+        return _follow_up(row) if row is not None else None
+
+    async def _set_status(self, table: str, record_id: int, status: str) -> sqlite3.Row | None:
+        """Set the status of row ``record_id`` of ``table`` (a fixed name, never input).
+
+        Returns:
+            The updated row, or None when there is no such row.
+        """
         async with self._transaction() as conn:
             async with conn.execute(
-                "UPDATE follow_ups SET status = ? WHERE id = ? RETURNING *",
-                (status, follow_up_id),
+                f"UPDATE {table} SET status = ? WHERE id = ? RETURNING *",  # noqa: S608
+                (status, record_id),
             ) as cur:
-                row = await cur.fetchone()
-        return _follow_up(row) if row is not None else None
+                return await cur.fetchone()
 
 
 def _where(filters: RecordFilter, *, time_column: str) -> tuple[str, list[Any]]:

@@ -38,7 +38,7 @@ from storage.models import (
     Source,
 )
 from storage.privacy import ANONYMOUS_PHONE, PrivacyMixin, key_file_for
-from storage.records import RecordsMixin
+from storage.records import RecordsMixin, _appointment, _follow_up
 from storage.timefmt import from_db, slot_grid, to_db
 from validation.text import fold
 
@@ -503,12 +503,7 @@ class Store(
         Raises:
             NotFoundError: No such appointment.
         """
-        async with self._transaction() as conn:
-            async with conn.execute(
-                "UPDATE appointments SET status = ? WHERE id = ? RETURNING *",
-                (status, appointment_id),
-            ) as cur:
-                row = await cur.fetchone()
+        row = await self._set_status("appointments", appointment_id, status)
         if row is None:
             raise NotFoundError(f"no appointment {appointment_id}")
         return _appointment(row)
@@ -634,19 +629,3 @@ def _patient(row: sqlite3.Row) -> Patient:
     # A stored patient is a trusted source of names for log masking (the redactor re-validates).
     redactor.remember_name(patient.name)
     return patient
-
-
-def _appointment(row: sqlite3.Row) -> Appointment:
-    data = dict(row)
-    for key in ("starts_at", "ends_at", "created_at"):
-        data[key] = from_db(data[key])
-    data.pop("legacy_key", None)
-    return Appointment.model_validate(data)
-
-
-def _follow_up(row: sqlite3.Row) -> FollowUp:
-    data = dict(row)
-    for key in ("due_at", "created_at"):
-        data[key] = from_db(data[key])
-    data.pop("legacy_key", None)
-    return FollowUp.model_validate(data)
