@@ -108,9 +108,7 @@ class ValidationSettings(_Group):
     @field_validator("allowed_phone_regions", mode="before")
     @classmethod
     def _split_regions(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip().upper() for part in value.split(",") if part.strip()]
-        return value
+        return [part.upper() for part in _comma_list(value)] if isinstance(value, str) else value
 
     @field_validator("allowed_phone_regions")
     @classmethod
@@ -347,9 +345,7 @@ class PipelineSettings(_Group):
     @field_validator("webrtc_allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _comma_list(value) if isinstance(value, str) else value
 
     @field_validator("webrtc_allowed_hosts")
     @classmethod
@@ -376,6 +372,11 @@ class PipelineSettings(_Group):
         if value not in (8000, 16000, 24000, 48000):
             raise ValueError("must be 8000, 16000, 24000 or 48000")
         return value
+
+
+def _comma_list(text: str) -> list[str]:
+    """The stripped, non-empty parts of a comma-separated setting (as an environment gives it)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _is_ipv6(text: str) -> bool:
@@ -596,9 +597,7 @@ class CallingSettings(_Group):
     @field_validator("window_days", mode="before")
     @classmethod
     def _split_days(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _comma_list(value) if isinstance(value, str) else value
 
     @field_validator("window_days")
     @classmethod
