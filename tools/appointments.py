@@ -27,6 +27,7 @@ from tools.common import ToolArgs, book_service, find_service, service_summary
 from tools.context import ToolContext, ToolMode
 from tools.registry import PII_NAME, SERVICE_ENUM, ToolResult
 from validation import InputError, clean_text, normalize_name, normalize_phone
+from validation.text import fold
 
 _DATE_HELP = (
     "Date or date and time in the clinic's local time, ISO 8601 (2026-12-03 or 2026-12-03T10:30),"
@@ -139,6 +140,7 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
     service = find_service(ctx, args.service_type)
     name = _name(ctx, args.patient_name, field="patient_name")
     phone = _patient_phone(ctx, args.phone_number, purpose=_BOOKING)
+    _same_person(ctx, args.patient_name)
     requested = parse_requested_time(args.preferred_date, tz=ctx.clinic.tz, now=now)
     duration = timedelta(minutes=service.duration_minutes)
     if requested.at is None:
@@ -239,6 +241,11 @@ async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> To
     }
 
 
+_OTHER_PERSON_HINT = (
+    "Nothing was booked. In this call you can book only for the person you called. Say that the"
+    " other person should call the clinic themselves, or offer schedule_follow_up (phone_number"
+    " empty) so a colleague calls back on this number to arrange it."
+)
 _BOOKING = "booking"
 _CALLBACK = "callback"
 _OTHER_NUMBER_HINT = {
@@ -304,6 +311,31 @@ def _name(ctx: ToolContext, raw: str, *, field: str) -> str:
     if _bound_phone(ctx) is not None and ctx.patient_name:
         return ctx.patient_name
     return name
+
+
+def _same_person(ctx: ToolContext, raw: str) -> None:
+    """Refuse a booking in a bound call for someone other than the person the call is for.
+
+    "Book it for my mother, Drita" on the callee's number would put Drita in the chair under
+    Arta's record: the wrong patient history, the wrong reminder, the wrong bill. A name is the
+    callee's when each of its words is one of the call's name words (accents and case aside; an
+    initial matches a word it starts), so "Arta", "A. Kola" and "arta kola" pass for "Arta Kola".
+    Calls without a bound name (``bot.py --phone`` alone) cannot tell and do not check.
+
+    Raises:
+        InputError: The name is someone else's; nothing is booked, and the hint offers what can
+            be done (the other person calls the clinic, or a callback on this number).
+    """
+    if _bound_phone(ctx) is None or not ctx.patient_name:
+        return
+    mine = fold(ctx.patient_name).replace(".", " ").split()
+    for word in fold(raw).replace(".", " ").split():
+        if word in mine or (len(word) == 1 and any(w.startswith(word) for w in mine)):
+            continue
+        logger.info("booking for a person other than the call's own refused")
+        raise InputError(
+            "patient_name", "must be the name of the person this call is for", _OTHER_PERSON_HINT
+        )
 
 
 async def upcoming_appointments(

@@ -177,10 +177,29 @@ async def test_staff_and_unbound_calls_must_give_a_number(
 async def test_a_bound_call_books_under_the_calls_own_name(
     registry: ToolRegistry, bound: ToolContext, rows: Rows
 ) -> None:
-    # "Book it for my mother, Drita": the appointment is the callee's, on the callee's record.
-    result = await registry.call("schedule_appointment", _booking(patient_name="Drita Kola"), bound)
+    # The model may say only the first name, or an initial: still the callee, full name stored.
+    result = await registry.call("schedule_appointment", _booking(patient_name="arta"), bound)
+    assert result["status"] == "booked", result
+    result = await registry.call(
+        "schedule_appointment",
+        _booking(patient_name="A. Kola", preferred_date="2026-12-02T11:00"),
+        bound,
+    )
     assert result["status"] == "booked", result
     assert rows("SELECT phone, name FROM patients") == [{"phone": CALLEE, "name": CALLEE_NAME}]
+
+
+@pytest.mark.asyncio
+async def test_a_bound_call_refuses_to_book_for_another_person_on_its_number(
+    registry: ToolRegistry, bound: ToolContext, snapshot: Snapshot
+) -> None:
+    # "Book it for my mother, Drita": on Arta's record it would be the wrong patient's history.
+    before = snapshot()
+    result = await registry.call("schedule_appointment", _booking(patient_name="Drita Kola"), bound)
+    assert result["error"] == "patient_name: must be the name of the person this call is for"
+    assert "call the clinic themselves" in result["hint"]
+    assert "Drita" not in str(result) and "Arta" not in str(result)
+    assert snapshot() == before
 
 
 @pytest.mark.asyncio
