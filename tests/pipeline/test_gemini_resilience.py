@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,23 @@ def _llm(emu: GeminiLiveEmulator, **overrides: Any) -> ResilientGeminiLive:
     }
     params.update(overrides)
     return ResilientGeminiLive(**params)
+
+
+def _slow_slots(llm: ResilientGeminiLive, until: Callable[[], Awaitable[object]]) -> list[str]:
+    """Register a find_free_slots that answers 09:00 once ``until()`` is done.
+
+    Returns:
+        The ids of the tool calls it ran, in order (filled in as they run).
+    """
+    runs: list[str] = []
+
+    async def find_free_slots(params: FunctionCallParams) -> None:
+        runs.append(params.tool_call_id)
+        await until()
+        await params.result_callback({"slots": ["09:00"]})
+
+    llm.register_function("find_free_slots", find_free_slots)
+    return runs
 
 
 def _unbroken(received: list[bytes], sent: list[bytes]) -> bool:
@@ -107,17 +125,10 @@ async def test_go_away_during_a_tool_call_resumes_after_its_result_and_runs_it_o
         model_audio(0.04),
         turn_complete(),
     ]
-    runs: list[str] = []
-
     async with GeminiLiveEmulator(script, auto_resumption=True) as emu:
         llm = _llm(emu)
-
-        async def find_free_slots(params: FunctionCallParams) -> None:
-            runs.append(params.tool_call_id)
-            await llm.go_away.wait()  # the goAway lands while the tool is running
-            await params.result_callback({"slots": ["09:00"]})
-
-        llm.register_function("find_free_slots", find_free_slots)
+        # The goAway lands while the tool is running.
+        runs = _slow_slots(llm, until=llm.go_away.wait)
         async with live_pipeline(llm) as pipe:
             await pipe.queue(opening_context())
             await emu.finished(timeout=8)
@@ -243,17 +254,11 @@ async def test_a_tool_still_running_at_the_go_away_deadline_is_answered_after_th
         model_audio(0.04),
         turn_complete(),
     ]
-    runs: list[str] = []
-
     async with GeminiLiveEmulator(script, auto_resumption=True) as emu:
         llm = _llm(emu, resume_margin_secs=2.0)
-
-        async def find_free_slots(params: FunctionCallParams) -> None:
-            runs.append(params.tool_call_id)
-            await emu.wait_until(lambda e: e.connection_count == 2, timeout=5)
-            await params.result_callback({"slots": ["09:00"]})
-
-        llm.register_function("find_free_slots", find_free_slots)
+        runs = _slow_slots(
+            llm, until=lambda: emu.wait_until(lambda e: e.connection_count == 2, timeout=5)
+        )
         async with live_pipeline(llm) as pipe:
             await pipe.queue(opening_context())
             await emu.finished(timeout=8)
