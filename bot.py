@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from cli.failures import LogErrorGuard
 from config.logs import configure_logging
 from config.settings import AppSettings, ConfigError, TransportKind, load_settings
 from storage.store import StoreError
@@ -186,10 +187,21 @@ def main(argv: list[str] | None = None) -> int:
 
     # Until logging is configured, keep library start-up chatter off the console.
     logger.remove()
+    args = build_parser().parse_args(argv)
+    # A failing log sink (the log disk is full) makes loguru print a traceback and the raw,
+    # unmasked record to stderr; the guard drops those reports, as it does for `elo`.
+    guard = LogErrorGuard(sys.stderr)
+    sys.stderr = guard
+    try:
+        return _main(args)
+    finally:
+        sys.stderr = guard.stream
+
+
+def _main(args: argparse.Namespace) -> int:
     from pipeline.file_transport import AudioFileError
     from pipeline.stages import StageError
 
-    args = build_parser().parse_args(argv)
     try:
         overrides = {"transport": TransportKind(args.transport)} if args.transport else {}
         settings = load_settings()

@@ -61,3 +61,31 @@ def test_an_instruction_as_patient_name_is_refused(tmp_path: Path, name: str, pr
     assert "Ana" not in line and "slot" not in line
     assert not (tmp_path / "elo.db").exists()
     assert not (tmp_path / "elo.wav").exists()
+
+
+def test_a_failing_log_sink_never_prints_the_raw_record(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A full log disk makes loguru report the failure on stderr with the unmasked record.
+    from loguru import logger
+
+    import bot
+
+    def failing_sink(message: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    def call(args: object) -> int:
+        sink = logger.add(failing_sink, catch=True)
+        try:
+            logger.info("booked for Arbër Çela at +355691234567")
+        finally:
+            logger.remove(sink)
+        return 0
+
+    monkeypatch.setattr(bot, "_main", call)
+    stderr = sys.stderr
+    assert bot.main(["--transport", "file"]) == 0
+    assert sys.stderr is stderr
+    err = capsys.readouterr().err
+    assert "+355691234567" not in err and "Arbër" not in err
+    assert "Traceback" not in err
