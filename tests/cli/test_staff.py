@@ -19,6 +19,7 @@ import pytest
 
 from storage import Booked, Store
 from tests.cli.test_main import ok_json, run_elo
+from tests.storage.test_store import book
 
 TIRANE = ZoneInfo("Europe/Tirane")
 ABUSE = "browser-abuse-1"
@@ -35,17 +36,8 @@ async def _seed(db: Path) -> dict[str, list[int]]:
         slots.append((*STAFF_PATIENT, "cli", None))
         for n, (name, phone, source, call_id) in enumerate(slots):
             start = DAY + timedelta(hours=n)
-            booked = await store.book_appointment(
-                phone=phone,
-                name=name,
-                service_id="checkup",
-                starts_at=start,
-                ends_at=start + timedelta(minutes=30),
-                slot=timedelta(minutes=30),
-                chairs=1,
-                price_lek=2000,
-                source=source,  # type: ignore[arg-type]
-                call_id=call_id,
+            booked = await book(
+                store, start=start, number=phone, name=name, source=source, call_id=call_id
             )
             assert isinstance(booked, Booked)
             ids[source].append(booked.appointment.id)

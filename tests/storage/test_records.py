@@ -9,6 +9,7 @@ import pytest
 from storage import Booked, Store
 from storage.records import RecordFilter, WriteCount
 from tests.conftest import DEFAULT_NOW, FixedClock
+from tests.storage.test_store import book
 
 PHONE = "+355691234567"
 OTHER = "+355692222222"
@@ -53,18 +54,7 @@ async def test_unbound_writes_count_calls_without_a_number_and_orphans(store: St
     await _follow_up(store, OTHER, call_id="browser")
     await _follow_up(store, OTHER, call_id="no-such-call")
     await _follow_up(store, OTHER, call_id=None, source="cli")
-    booked = await store.book_appointment(
-        phone=OTHER,
-        name="Arbër Çela",
-        service_id="checkup",
-        starts_at=LATER,
-        ends_at=LATER + timedelta(minutes=30),
-        slot=timedelta(minutes=30),
-        chairs=1,
-        price_lek=2000,
-        source="agent",
-        call_id="browser",
-    )
+    booked = await book(store, start=LATER, number=OTHER, name="Arbër Çela", call_id="browser")
     assert isinstance(booked, Booked)
     since = DEFAULT_NOW - timedelta(hours=1)
     assert await store.count_unbound_agent_writes(since=since) == 3
