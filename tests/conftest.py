@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from config.logs import redactor
 from config.settings import AppSettings, load_settings
 from devtools.clock import ManualClock
 from storage import Store
+from storage.campaign_queue import Claim
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
 from tools.registry import ToolRegistry
@@ -115,3 +116,23 @@ def make_context(
 @pytest.fixture
 def ctx(make_context: Callable[..., ToolContext]) -> ToolContext:
     return make_context()
+
+
+async def claim(
+    store: Store, *, contact_id: int, room: str, call_id: str, now: datetime, global_cap: int = 4
+) -> Claim:
+    """Claim a contact the way a runner would, with no attempt policy.
+
+    At most two open attempts in the campaign and four attempts per contact; the attempt
+    history counts from 60 days before ``now``.
+    """
+    return await store.claim_contact(
+        contact_id=contact_id,
+        room=room,
+        call_id=call_id,
+        campaign_cap=2,
+        global_cap=global_cap,
+        max_attempts=4,
+        policy=lambda attempts, refusals: None,
+        history_since=now - timedelta(days=60),
+    )

@@ -13,7 +13,7 @@ from devtools.livekit_fake import FakeLiveKitServer, SipScript
 from storage import NewContact, Store
 from tests.campaign.conftest import START
 from tests.campaign.fakes import Conversation, ScriptedLauncher, eventually
-from tests.conftest import FixedClock
+from tests.conftest import FixedClock, claim
 
 BOOKS, BUSY, RINGS, REJECTS, NO_SUCH, OPTS_OUT, LATER = (f"+3556910000{i:02d}" for i in range(1, 8))
 
@@ -192,17 +192,10 @@ async def test_a_dead_runners_open_call_is_hung_up_and_recorded(
     assert await store.take_campaign_lease(
         campaign_id=campaign.id, token="old", pid=4242, host="here", expected_token=None
     )
-    claim = await store.claim_contact(
-        contact_id=contact.id,
-        room="elo-crashed",
-        call_id="crashed-call",
-        campaign_cap=2,
-        global_cap=4,
-        max_attempts=4,
-        policy=lambda attempts, refusals: None,
-        history_since=START - timedelta(days=60),
+    claimed = await claim(
+        store, contact_id=contact.id, room="elo-crashed", call_id="crashed-call", now=START
     )
-    assert claim.attempt is not None
+    assert claimed.attempt is not None
     await dialer.create_room(room="elo-crashed", metadata="", empty_timeout_s=60)
 
     runner = make_runner(campaign, host="here", pid=5555, process_alive=lambda pid: False)
@@ -305,17 +298,10 @@ async def test_recovery_keeps_the_outcome_of_a_call_that_had_ended(
     assert await store.take_campaign_lease(
         campaign_id=campaign.id, token="old", pid=4242, host="here", expected_token=None
     )
-    claim = await store.claim_contact(
-        contact_id=contact.id,
-        room="elo-ended",
-        call_id="ended-call",
-        campaign_cap=2,
-        global_cap=4,
-        max_attempts=4,
-        policy=lambda attempts, refusals: None,
-        history_since=START - timedelta(days=60),
+    claimed = await claim(
+        store, contact_id=contact.id, room="elo-ended", call_id="ended-call", now=START
     )
-    assert claim.attempt is not None
+    assert claimed.attempt is not None
     # The pipeline recorded the refusal, then the runner died before recording the attempt.
     await store.start_call(call_id="ended-call", phone=REJECTS)
     await store.finish_call(call_id="ended-call", outcome="declined", outcome_reason="declined")

@@ -22,7 +22,7 @@ from storage.privacy import (
     phone_hash,
     retention_task,
 )
-from tests.conftest import DEFAULT_NOW, TIRANE, FixedClock
+from tests.conftest import DEFAULT_NOW, TIRANE, FixedClock, claim
 
 ARTA = "+355691234567"
 BEN = "+355682223344"
@@ -313,17 +313,10 @@ async def test_an_erased_do_not_call_entry_still_blocks_the_number(
         (campaign.id, ARTA),
     )
     (contact,) = await store.list_contacts(campaign_id=campaign.id)
-    claim = await store.claim_contact(
-        contact_id=contact.id,
-        room="room-1",
-        call_id="call-1",
-        campaign_cap=2,
-        global_cap=2,
-        max_attempts=4,
-        policy=lambda attempts, refusals: None,
-        history_since=clock.now - timedelta(days=60),
+    claimed = await claim(
+        store, contact_id=contact.id, room="room-1", call_id="call-1", now=clock.now, global_cap=2
     )
-    assert claim.skipped == "do_not_call"
+    assert claimed.skipped == "do_not_call"
     # opt_out again: the number is not written back in clear.
     await store.add_do_not_call(phone=ARTA, reason="again", source="agent")
     assert await _rows(store, "SELECT * FROM do_not_call") == []
