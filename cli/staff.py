@@ -17,11 +17,11 @@ import argparse
 import getpass
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from cli.failures import UsageError
 from config.settings import AppSettings
-from storage import Store
+from storage import Appointment, FollowUp, Store
 from storage.records import PatientRef, RecordFilter
 from tools.context import ToolMode
 
@@ -35,6 +35,7 @@ _SOURCES = ("agent", "cli", "import")
 # Call ids are uuid hex strings or LiveKit room names.
 _CALL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _MAX_LIMIT = 10000
+_Record = TypeVar("_Record", Appointment, FollowUp)
 
 
 def add_parsers(
@@ -213,12 +214,8 @@ async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter)
     found = [appointment for appointment, _ in await store.find_appointments(filters)]
     _check_all_found(args, {a.id for a in found}, noun="appointment")
     actor = _actor()
-    cancelled: list[int] = []
-    unchanged: list[dict[str, Any]] = []
-    for appointment in found:
-        if appointment.status not in _ACTIVE:
-            unchanged.append({"id": appointment.id, "status": appointment.status})
-            continue
+    to_cancel, unchanged = _by_status(found, _ACTIVE)
+    for appointment in to_cancel:
         await store.set_appointment_status(appointment_id=appointment.id, status="cancelled")
         await store.record_audit(
             actor=actor,
@@ -226,20 +223,15 @@ async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter)
             subject=f"appointment:{appointment.id}",
             detail={"previous_status": appointment.status, "by_call": args.call_id is not None},
         )
-        cancelled.append(appointment.id)
-    return {"cancelled": cancelled, "unchanged": unchanged}
+    return {"cancelled": [a.id for a in to_cancel], "unchanged": unchanged}
 
 
 async def _done(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
     found = [follow_up for follow_up, _ in await store.find_follow_ups(filters)]
     _check_all_found(args, {f.id for f in found}, noun="follow-up")
     actor = _actor()
-    done: list[int] = []
-    unchanged: list[dict[str, Any]] = []
-    for follow_up in found:
-        if follow_up.status != "pending":
-            unchanged.append({"id": follow_up.id, "status": follow_up.status})
-            continue
+    to_close, unchanged = _by_status(found, ("pending",))
+    for follow_up in to_close:
         await store.set_follow_up_status(follow_up_id=follow_up.id, status="done")
         await store.record_audit(
             actor=actor,
@@ -247,8 +239,20 @@ async def _done(store: Store, args: argparse.Namespace, filters: RecordFilter) -
             subject=f"follow_up:{follow_up.id}",
             detail={"by_call": args.call_id is not None},
         )
-        done.append(follow_up.id)
-    return {"done": done, "unchanged": unchanged}
+    return {"done": [f.id for f in to_close], "unchanged": unchanged}
+
+
+def _by_status(
+    records: list[_Record], statuses: tuple[str, ...]
+) -> tuple[list[_Record], list[dict[str, Any]]]:
+    """The records whose status is one of ``statuses``, and the others as ``{id, status}``."""
+    changing = [record for record in records if record.status in statuses]
+    unchanged = [
+        {"id": record.id, "status": record.status}
+        for record in records
+        if record.status not in statuses
+    ]
+    return changing, unchanged
 
 
 def _check_all_found(args: argparse.Namespace, found: set[int], *, noun: str) -> None:
