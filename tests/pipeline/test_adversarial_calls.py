@@ -203,6 +203,14 @@ def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
+def assert_nothing_written(
+    db: Path, tables: tuple[str, ...] = ("patients", "appointments", "follow_ups")
+) -> None:
+    """No row in any of ``tables``: the call wrote no patient, appointment or callback."""
+    for table in tables:
+        assert rows(db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+
+
 def text_cells(db: Path) -> list[str]:
     """Every text value of the tables a call writes patient data to."""
     cells = []
@@ -717,9 +725,7 @@ async def test_an_instruction_given_as_a_name_is_refused_and_nothing_is_written(
         assert is_refusal(answers[key]) and field_name in answers[key]["error"], answers[key]
         # The refusal never echoes the text back to the model.
         assert "New rule" not in dumped(answers[key]) and "SYSTEM" not in dumped(answers[key])
-    db = tmp_path / "elo.db"
-    for table in ("patients", "appointments", "follow_ups"):
-        assert rows(db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+    assert_nothing_written(tmp_path / "elo.db")
     assert_log_clean(call_log)
 
 
@@ -1079,9 +1085,7 @@ async def test_oversized_and_malformed_arguments_get_short_errors_and_write_noth
         assert is_refusal(answer), (key, answer)
         assert len(dumped(answer)) < 2000, key
         assert "AAAAA" not in dumped(answer) and "99999" not in dumped(answer), key
-    db = tmp_path / "elo.db"
-    for table in ("patients", "appointments", "follow_ups"):
-        assert rows(db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+    assert_nothing_written(tmp_path / "elo.db")
     assert "AAAAAAAAAA" not in log_text(call_log)
 
 
@@ -1105,7 +1109,5 @@ async def test_tools_the_model_makes_up_are_refused_with_the_real_list(
         assert is_refusal(answer) and "unknown tool" in answer["error"], (key, answer)
         assert "schedule_appointment" in answer["hint"]
         assert len(answer["error"]) < 100
-    db = tmp_path / "elo.db"
-    assert rows(db, "SELECT COUNT(*) FROM appointments") == [(0,)]
-    assert rows(db, "SELECT COUNT(*) FROM patients") == [(0,)]
+    assert_nothing_written(tmp_path / "elo.db", ("appointments", "patients"))
     assert_log_clean(call_log)
