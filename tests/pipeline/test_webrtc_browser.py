@@ -179,6 +179,32 @@ async def test_page_and_script_are_served_and_need_nothing_from_the_internet() -
         assert "//cdn" not in text
 
 
+@contextlib.asynccontextmanager
+async def _page_server(on_connection: Any) -> AsyncIterator[str]:
+    """The browser page's server (token ``TOKEN``) on a free local port, until the block ends.
+
+    Yields:
+        The page's address, ``http://127.0.0.1:PORT/``.
+    """
+    server = create_server(on_connection, guard=BrowserGuard(token=TOKEN), host="127.0.0.1", port=0)
+    serving = asyncio.create_task(server.serve())
+    try:
+        await _until(lambda: _ready(server), "the server to start")
+        yield f"http://127.0.0.1:{bound_port(server)}/"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=10)
+
+
+async def _open(page: _DevTools, url: str) -> None:
+    """Navigate to ``url`` and wait until the page has loaded its script."""
+    await page.call("Page.navigate", url=url)
+    await _until(
+        lambda: page.js("document.readyState === 'complete' && !!window.elo"),
+        "the page to load",
+    )
+
+
 @pytest.mark.asyncio
 async def test_offer_without_sdp_is_rejected_and_starts_no_call() -> None:
     guard = BrowserGuard(token=TOKEN, allowed_hosts=["elo.test"])
@@ -219,18 +245,9 @@ async def test_browser_page_sends_microphone_and_plays_bot_audio(tmp_path: Path)
         finally:
             calls_done.set()
 
-    server = create_server(on_connection, guard=BrowserGuard(token=TOKEN), host="127.0.0.1", port=0)
-    serving = asyncio.create_task(server.serve())
-    try:
-        await _until(lambda: _ready(server), "the server to start")
-        url = f"http://127.0.0.1:{bound_port(server)}/#token={TOKEN}"
-
+    async with _page_server(on_connection) as base:
         async with _chromium(tmp_path / "chromium") as page:
-            await page.call("Page.navigate", url=url)
-            await _until(
-                lambda: page.js("document.readyState === 'complete' && !!window.elo"),
-                "the page to load",
-            )
+            await _open(page, f"{base}#token={TOKEN}")
             assert await page.js("document.getElementById('toggle').textContent") == "Start"
             await page.js("document.getElementById('toggle').click()")
 
@@ -254,9 +271,6 @@ async def test_browser_page_sends_microphone_and_plays_bot_audio(tmp_path: Path)
         assert replies[0].frames_in > 0
         assert stats["bytesReceived"] > 0
         assert stats["totalAudioEnergy"] > 0
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=10)
 
 
 async def _ready(value: Any) -> Any:
@@ -270,23 +284,12 @@ async def _ready(value: Any) -> Any:
 @needs_chromium
 @pytest.mark.asyncio
 async def test_page_opened_without_the_token_is_refused_and_says_why(tmp_path: Path) -> None:
-    server = create_server(_no_call, guard=BrowserGuard(token=TOKEN), host="127.0.0.1", port=0)
-    serving = asyncio.create_task(server.serve())
-    try:
-        await _until(lambda: _ready(server), "the server to start")
-        url = f"http://127.0.0.1:{bound_port(server)}/#token=not-the-token"
+    async with _page_server(_no_call) as base:
         async with _chromium(tmp_path / "chromium") as page:
-            await page.call("Page.navigate", url=url)
-            await _until(
-                lambda: page.js("document.readyState === 'complete' && !!window.elo"),
-                "the page to load",
-            )
+            await _open(page, f"{base}#token=not-the-token")
             await page.js("document.getElementById('toggle').click()")
             await _until(lambda: page.js("window.elo.state === 'error'"), "the refusal")
             status = await page.js("document.getElementById('status').textContent")
         assert "HTTP 401" in status
         assert "valid token" in status
         assert "not-the-token" not in status
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=10)
