@@ -11,12 +11,12 @@ each action keeps and removes is described in :mod:`storage.privacy`.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from typing import Any
 
 from cli.failures import EXIT_FAILED, EXIT_USAGE
+from cli.runtime import audit_actor
 from config.settings import AppSettings
 from storage.privacy import PrivacyError, purge_per_settings
 from tools.context import ToolMode
@@ -52,14 +52,6 @@ def add_parser(
     erase.add_argument("--yes", action="store_true", help="really erase (else: counts only)")
 
 
-def actor() -> str:
-    """The operating-system user running the command, for the audit trail."""
-    try:
-        return getpass.getuser() or "unknown"
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        return "unknown"
-
-
 async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     """Run ``elo privacy ...``; print the JSON result on stdout.
 
@@ -81,7 +73,7 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
         try:
             if args.privacy_command == "purge":
                 counts = await purge_per_settings(
-                    store, settings, actor=actor(), dry_run=args.dry_run
+                    store, settings, actor=audit_actor(), dry_run=args.dry_run
                 )
                 _print(
                     {
@@ -93,9 +85,11 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
                 return 0
             assert phone is not None
             if args.privacy_command == "export":
-                _print(await store.export_person(phone=phone, actor=actor()))
+                _print(await store.export_person(phone=phone, actor=audit_actor()))
                 return 0
-            counts = await store.erase_person(phone=phone, actor=actor(), dry_run=not args.yes)
+            counts = await store.erase_person(
+                phone=phone, actor=audit_actor(), dry_run=not args.yes
+            )
         except PrivacyError as exc:
             print(f"elo: {exc}", file=sys.stderr)
             return EXIT_FAILED

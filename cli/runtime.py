@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -57,3 +58,11 @@ async def open_context(
         )
     finally:
         await store.close()
+
+
+def audit_actor() -> str:
+    """The operating-system user running the command, as the audit trail names them."""
+    try:
+        return getpass.getuser() or "unknown"
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return "unknown"

@@ -14,12 +14,12 @@ never handed out. Making a link is audited too.
 from __future__ import annotations
 
 import argparse
-import getpass
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from cli.failures import UsageError
+from cli.runtime import audit_actor
 from config.settings import AppSettings
 from storage import Appointment, FollowUp, Store
 from storage.records import PatientRef, RecordFilter
@@ -128,20 +128,13 @@ async def _browser_link(args: argparse.Namespace, settings: AppSettings) -> dict
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
         # Who handed out access to the assistant, and for how long; never the link itself.
         await ctx.store.record_audit(
-            actor=_actor(), action="browser.link", detail={"minutes": args.minutes}
+            actor=audit_actor(), action="browser.link", detail={"minutes": args.minutes}
         )
     return {
         "link": f"{page_url(pipeline.webrtc_host, pipeline.webrtc_port)}#token={token}",
         "calls": 1,
         "expires_at": (now + timedelta(minutes=args.minutes)).isoformat(timespec="minutes"),
     }
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser() or "unknown"
-    except Exception:  # no user name in this environment (e.g. a container without one)
-        return "unknown"
 
 
 async def _list(
@@ -159,7 +152,7 @@ async def _list(
     if args.show_pii:
         # Before anything is shown: the trail must hold every look at personal data.
         await store.record_audit(
-            actor=_actor(),
+            actor=audit_actor(),
             action="pii.show",
             subject=None,
             detail={
@@ -213,7 +206,7 @@ def mask_number(phone: str) -> str:
 async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
     found = [appointment for appointment, _ in await store.find_appointments(filters)]
     _check_all_found(args, {a.id for a in found}, noun="appointment")
-    actor = _actor()
+    actor = audit_actor()
     to_cancel, unchanged = _by_status(found, _ACTIVE)
     for appointment in to_cancel:
         await store.set_appointment_status(appointment_id=appointment.id, status="cancelled")
@@ -229,7 +222,7 @@ async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter)
 async def _done(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
     found = [follow_up for follow_up, _ in await store.find_follow_ups(filters)]
     _check_all_found(args, {f.id for f in found}, noun="follow-up")
-    actor = _actor()
+    actor = audit_actor()
     to_close, unchanged = _by_status(found, ("pending",))
     for follow_up in to_close:
         await store.set_follow_up_status(follow_up_id=follow_up.id, status="done")
