@@ -216,7 +216,11 @@ def _main(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        configure_logging(settings.logging, phone_regions=settings.validation.allowed_phone_regions)
+        configure_logging(
+            settings.logging,
+            phone_regions=settings.validation.allowed_phone_regions,
+            retention_days=settings.privacy.retention_days,
+        )
         return asyncio.run(run_call(args, settings))
     except (ConfigError, StoreError, StageError, AudioFileError) as exc:
         print(f"bot: {exc}", file=sys.stderr)

@@ -196,6 +196,7 @@ def _main(argv: list[str] | None) -> int:
             settings.logging,
             console=verbose,
             phone_regions=settings.validation.allowed_phone_regions,
+            retention_days=settings.privacy.retention_days,
         )
         logging_to_file = not verbose
         return asyncio.run(_run(args, settings))

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
+import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -267,8 +270,69 @@ class _ToLoguru(logging.Handler):
 _STDLIB_LOGGERS = ("livekit", "aiohttp")
 
 
+def log_rotation(size_limit: int) -> Callable[[Any, Any], bool]:
+    """When loguru starts a new log file: at ``size_limit`` bytes, or on a new local day.
+
+    Rotating daily gives every log file an age, so :func:`log_retention` can drop whole days
+    once they are older than the retention period (a quiet clinic would otherwise keep writing
+    one file for months, and no file would ever be old enough to delete).
+
+    Args:
+        size_limit: The size at which the file rotates, in bytes.
+
+    Returns:
+        A loguru ``rotation`` callable ``(message, file) -> bool``.
+    """
+    current: dict[str, date] = {}
+
+    def should_rotate(message: Any, file: Any) -> bool:
+        file.seek(0, 2)
+        size = file.tell()
+        today = message.record["time"].date()
+        if size == 0:
+            current["day"] = today
+            return False
+        # A file written before this process started: its last write tells its day.
+        day = current.setdefault("day", date.fromtimestamp(os.fstat(file.fileno()).st_mtime))
+        if size + len(message) > size_limit or day != today:
+            current["day"] = today
+            return True
+        return False
+
+    return should_rotate
+
+
+def log_retention(*, backups: int, max_age_days: int | None) -> Callable[[list[str]], None]:
+    """Which rotated log files loguru deletes: beyond ``backups``, or older than the age limit.
+
+    Masked logs are still personal data (times, call ids, what was booked): the privacy
+    retention period (``ELO_PRIVACY__RETENTION_DAYS``) applies to them as to transcripts.
+
+    Args:
+        backups: Rotated files kept at most.
+        max_age_days: Rotated files last written longer ago than this are deleted; None keeps
+            them until ``backups`` pushes them out.
+
+    Returns:
+        A loguru ``retention`` callable taking the rotated files' paths.
+    """
+
+    def clean(logs: list[str]) -> None:
+        cutoff = time.time() - max_age_days * 86_400 if max_age_days is not None else None
+        newest_first = sorted(logs, key=lambda path: os.stat(path).st_mtime, reverse=True)
+        for index, path in enumerate(newest_first):
+            if index >= backups or (cutoff is not None and os.stat(path).st_mtime <= cutoff):
+                os.remove(path)
+
+    return clean
+
+
 def configure_logging(
-    settings: LoggingSettings, *, console: bool = True, phone_regions: Iterable[str] = ("AL",)
+    settings: LoggingSettings,
+    *,
+    console: bool = True,
+    phone_regions: Iterable[str] = ("AL",),
+    retention_days: int | None = None,
 ) -> None:
     """Replace loguru's handlers with Elo's: console and/or rotating JSON file, masked.
 
@@ -277,6 +341,8 @@ def configure_logging(
         console: Whether to log to stderr (the CLI keeps stdout for results).
         phone_regions: The allowed phone regions (``settings.validation.allowed_phone_regions``):
             their numbers are masked even when written without a prefix.
+        retention_days: Rotated log files older than this are deleted
+            (``settings.privacy.retention_days``); None keeps ``settings.backups`` files.
     """
     redactor.enabled = settings.mask_pii
     redactor.phone_regions = phone_regions
@@ -304,8 +370,8 @@ def configure_logging(
             opener=private_opener,
             level=settings.level,
             format=_json_format,
-            rotation=settings.rotation_mb * 1_000_000,
-            retention=settings.backups,
+            rotation=log_rotation(settings.rotation_mb * 1_000_000),
+            retention=log_retention(backups=settings.backups, max_age_days=retention_days),
             encoding="utf-8",
             enqueue=False,
             backtrace=False,

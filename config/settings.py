@@ -630,6 +630,7 @@ class PrivacySettings(_Group):
         description=(
             "Days call transcripts and per-call details are kept; older ones are purged by"
             " `elo privacy purge` and once a day by the campaign runner (daily totals stay)."
+            " Log files rotate daily and are deleted once older than this too."
         ),
     )
     hash_key: SecretStr = Field(
