@@ -330,7 +330,13 @@ async def _dnc(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any
     if args.dnc_command == "list":
         async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
             entries = await ctx.store.list_do_not_call()
-        return {"count": len(entries), "entries": [e.model_dump(mode="json") for e in entries]}
+            hashed = await ctx.store.count_hashed_do_not_call()
+        # Erased people stay blocked by a keyed hash that cannot be listed back as a number.
+        return {
+            "count": len(entries),
+            "entries": [e.model_dump(mode="json") for e in entries],
+            "erased_numbers_blocked": hashed,
+        }
     phone = _dnc_phone(args.phone, settings)
     reason = _dnc_reason(getattr(args, "reason", None))
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:

@@ -106,6 +106,11 @@ class DoNotCallMixin:
         )
         return [_entry(row) for row in rows]
 
+    async def count_hashed_do_not_call(self) -> int:
+        """How many erased people's numbers are listed only as keyed hashes (still blocked)."""
+        rows = await self._conn.execute_fetchall("SELECT count(*) FROM do_not_call_hashed")
+        return int(rows[0][0])
+
 
 def _entry(row: sqlite3.Row) -> DoNotCallEntry:
     data: dict[str, Any] = dict(row)

@@ -22,14 +22,18 @@ def test_add_list_remove_round_trip(tmp_path: Path) -> None:
     assert again == {"status": "already_listed", "entry": entry}
 
     listing = ok_json(run_elo(tmp_path, "dnc", "list"))
-    assert listing == {"count": 1, "entries": [entry]}
+    assert listing == {"count": 1, "entries": [entry], "erased_numbers_blocked": 0}
     with sqlite3.connect(tmp_path / "env.db") as conn:
         assert conn.execute("SELECT phone, source FROM do_not_call").fetchall() == [(ARTA, "cli")]
 
     removed = ok_json(run_elo(tmp_path, "dnc", "remove", "+355 69 123 4567"))
     assert removed == {"phone": ARTA, "removed": True}
     assert ok_json(run_elo(tmp_path, "dnc", "remove", ARTA)) == {"phone": ARTA, "removed": False}
-    assert ok_json(run_elo(tmp_path, "dnc", "list")) == {"count": 0, "entries": []}
+    assert ok_json(run_elo(tmp_path, "dnc", "list")) == {
+        "count": 0,
+        "entries": [],
+        "erased_numbers_blocked": 0,
+    }
 
 
 def test_bad_input_is_one_line_and_exit_2_without_touching_the_database(tmp_path: Path) -> None:

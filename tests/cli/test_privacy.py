@@ -85,6 +85,9 @@ def test_erase_with_yes_removes_the_person_and_keeps_the_number_blocked(tmp_path
     again = ok_json(run_elo(tmp_path, "dnc", "add", ARTA))
     assert again["status"] == "already_listed"
     assert _rows(db, "SELECT count(*) FROM do_not_call") == [(0,)]
+    # Staff see that an erased number is blocked, never which one.
+    listing = ok_json(run_elo(tmp_path, "dnc", "list"))
+    assert listing == {"count": 0, "entries": [], "erased_numbers_blocked": 1}
     ((actor, action),) = _rows(db, "SELECT actor, action FROM audit_log")
     assert (actor, action) == (getpass.getuser(), "privacy.erase")
     key_file = tmp_path / "env.db.privacy-key"
