@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format run bench bench-pipeline bench-campaign clean install demo demo-campaign
+.PHONY: test lint format run bench bench-pipeline bench-campaign bench-startup clean install demo demo-campaign
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-pipeline: $(STAMP)
 
 bench-campaign: $(STAMP)
 	$(BIN)/python -m bench.campaign_bench
+
+bench-startup: $(STAMP)
+	$(BIN)/python -m bench.startup_check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
