@@ -74,7 +74,7 @@ def _is_name_word(word: str) -> bool:
     for char in word:
         if _is_letter(char):
             pass
-        elif unicodedata.category(char).startswith("M"):
+        elif _is_mark(char):
             # A combining mark belongs to the letter before it, never to a joiner or a start.
             if not previous or not (_is_letter(previous) or _is_mark(previous)):
                 return False
