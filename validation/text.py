@@ -58,7 +58,7 @@ class _Translation(dict[int, int | str | None]):
 
     def __missing__(self, code: int) -> int | str | None:
         char = chr(code)
-        if code == 0x0A or code in _LINE_BREAKS:
+        if code in _LINE_BREAKS:
             value: int | str | None = "\n"
         elif is_invisible(char):
             value = None
@@ -102,7 +102,7 @@ def find_invisible(text: str) -> str | None:
         The code point of the first character :func:`is_invisible` flags, if any.
     """
     for char in text:
-        if char not in "\t\n" and is_invisible(char):
+        if is_invisible(char):
             return f"U+{ord(char):04X}"
     return None
 
