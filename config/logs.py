@@ -65,6 +65,8 @@ _DATE = re.compile(
 _DECIMAL = re.compile(r"\d+\.\d+")
 # Stands in for a date while phones are masked; a private-use character no log line needs.
 _HOLD = "\ue000"
+_HELD = re.compile(_HOLD)
+_NON_DIGIT = re.compile(r"\D")
 _WORD = re.compile(r"[^\W\d_]{3,}")
 # The longest name worth remembering (longer text is not a name).
 _MAX_NAME = 200
@@ -142,7 +144,7 @@ class PiiRedactor:
         text = _PHONE.sub(self._mask_phone, text)
         if dates:
             pending = iter(dates)
-            text = re.sub(_HOLD, lambda _: next(pending), text)
+            text = _HELD.sub(lambda _: next(pending), text)
         if self._names:
             text = _WORD.sub(
                 lambda m: "[name]" if _fold_word(m.group(0)) in self._names else m.group(0), text
@@ -151,7 +153,7 @@ class PiiRedactor:
 
     def _mask_phone(self, match: re.Match[str]) -> str:
         raw = match.group(0)
-        digits = re.sub(r"\D", "", raw)
+        digits = _NON_DIGIT.sub("", raw)
         return f"[phone …{digits[-2:]}]" if self._is_phone(raw, digits) else raw
 
     def _is_phone(self, raw: str, digits: str) -> bool:
