@@ -1,14 +1,6 @@
 """Tools that read the calendar and write bookings: slots, appointments, follow-ups.
 
-The call's identity is the only identity. In a call bound to a number (``ToolContext.phone``,
-set by whoever placed the call), bookings and callbacks are for that number only: the model may
-leave ``phone_number`` empty, and any other number is refused with nothing written, never
-attached to whatever record that number has ("book for my mother": she calls the clinic herself,
-or staff call back on the callee's own number). Results never say whether a number belongs to a
-patient or what is stored about them; only the bound callee hears their own upcoming
-appointment times. Without a bound number (a browser or file call, staff at the command line) a
-number is taken as given, the result is the same whether it is on file or not, and a stored
-patient keeps their recorded name.
+Who a booking or callback may be for is decided in :mod:`tools.identity`.
 """
 
 from __future__ import annotations
@@ -16,7 +8,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import phonenumbers
 from loguru import logger
 from pydantic import Field
 
@@ -24,10 +15,18 @@ from scheduling.slots import Slot
 from scheduling.when import RequestedTime, parse_requested_time
 from storage import Booked
 from tools.common import ToolArgs, book_service, find_service, service_summary
-from tools.context import ToolContext, ToolMode
+from tools.context import ToolContext
+from tools.identity import (
+    BOOKING,
+    CALLBACK,
+    bound_phone,
+    patient_phone,
+    record_name,
+    same_person,
+    upcoming_appointments,
+)
 from tools.registry import PII_NAME, SERVICE_ENUM, ToolResult
-from validation import InputError, clean_text, normalize_name, normalize_phone
-from validation.text import fold
+from validation import InputError, clean_text
 
 _DATE_HELP = (
     "Date or date and time in the clinic's local time, ISO 8601 (2026-12-03 or 2026-12-03T10:30),"
@@ -138,9 +137,9 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
     """Book an appointment after validating every argument; nothing is written on any error."""
     now = ctx.now()
     service = find_service(ctx, args.service_type)
-    name = _name(ctx, args.patient_name, field="patient_name")
-    phone = _patient_phone(ctx, args.phone_number, purpose=_BOOKING)
-    _same_person(ctx, args.patient_name)
+    name = record_name(ctx, args.patient_name, field="patient_name")
+    phone = patient_phone(ctx, args.phone_number, purpose=BOOKING)
+    same_person(ctx, args.patient_name)
     requested = parse_requested_time(args.preferred_date, tz=ctx.clinic.tz, now=now)
     duration = timedelta(minutes=service.duration_minutes)
     if requested.at is None:
@@ -183,7 +182,7 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
         "clinic_address": ctx.clinic.address,
         "hint": "Confirm the day, time, service and price back to the patient.",
     }
-    if _bound_phone(ctx) is not None:
+    if bound_phone(ctx) is not None:
         others = await upcoming_appointments(ctx, exclude_id=appointment.id)
         if others:
             result["upcoming_appointments"] = others
@@ -197,8 +196,8 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
 async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> ToolResult:
     """Record that the clinic will call the patient back at a time inside opening hours."""
     now = ctx.now()
-    name = _name(ctx, args.client_name, field="client_name")
-    phone = _patient_phone(ctx, args.phone_number, purpose=_CALLBACK)
+    name = record_name(ctx, args.client_name, field="client_name")
+    phone = patient_phone(ctx, args.phone_number, purpose=CALLBACK)
     reason = clean_text(args.reason, field="reason", max_length=300, required=False) or None
     requested = parse_requested_time(
         args.preferred_time, tz=ctx.clinic.tz, now=now, field="preferred_time"
@@ -239,153 +238,6 @@ async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> To
         "call_back_at": due.isoformat(timespec="minutes"),
         "hint": "Tell the patient the clinic will call them back then.",
     }
-
-
-_OTHER_PERSON_HINT = (
-    "Nothing was booked. In this call you can book only for the person you called. Say that the"
-    " other person should call the clinic themselves, or offer schedule_follow_up (phone_number"
-    " empty) so a colleague calls back on this number to arrange it."
-)
-_BOOKING = "booking"
-_CALLBACK = "callback"
-_OTHER_NUMBER_HINT = {
-    _BOOKING: (
-        "Nothing was booked. In this call you can book only for the person you called, on this"
-        " call's number: call schedule_appointment again with phone_number empty. If they want"
-        " to book for someone else, say that person should call the clinic themselves, or offer"
-        " schedule_follow_up (phone_number empty) so a colleague calls back on this number to"
-        " arrange it."
-    ),
-    _CALLBACK: (
-        "Nothing was recorded. A callback from this call can only go to this call's number:"
-        " call schedule_follow_up again with phone_number empty. Someone else should call the"
-        " clinic themselves."
-    ),
-}
-
-
-def _bound_phone(ctx: ToolContext) -> str | None:
-    """The number a live call is bound to; staff at the command line are bound to none."""
-    return ctx.phone if ctx.mode is ToolMode.CALL else None
-
-
-def _patient_phone(ctx: ToolContext, raw: str, *, purpose: str) -> str:
-    """The number a booking or callback is for: the call's own, or the validated one given.
-
-    Raises:
-        InputError: A bound call was given another (or an unusable) number, or an unbound call
-            none. The message names no number and nothing about who has it.
-    """
-    bound = _bound_phone(ctx)
-    if bound is None:
-        if not raw:
-            raise InputError(
-                "phone_number", "is required", "Ask the patient for their phone number."
-            )
-        return _phone(ctx, raw)
-    if raw:
-        try:
-            # The call's own number is accepted even from a region not allowed for new numbers
-            # (campaigns may call abroad): what matters is whether it is the same number.
-            given = _phone(ctx, raw, also_region=_region(bound))
-        except InputError:
-            given = None
-        if given != bound:
-            logger.info("{} for a number other than the call's own refused", purpose)
-            raise InputError(
-                "phone_number",
-                "must be this call's own number (or left empty)",
-                _OTHER_NUMBER_HINT[purpose],
-            )
-    return bound
-
-
-def _name(ctx: ToolContext, raw: str, *, field: str) -> str:
-    """The validated name given; in a call that came with a name, that name is the record's.
-
-    The given name is always validated (a sentence is refused even when it is not used). A call
-    placed with a name (campaign, ``bot.py --patient-name``) books under it, so the model cannot
-    make a new record carry a name of its choosing; an existing patient keeps theirs anyway.
-    """
-    name = normalize_name(raw, max_length=ctx.settings.validation.max_name_length, field=field)
-    if _bound_phone(ctx) is not None and ctx.patient_name:
-        return ctx.patient_name
-    return name
-
-
-def _same_person(ctx: ToolContext, raw: str) -> None:
-    """Refuse a booking in a bound call for someone other than the person the call is for.
-
-    "Book it for my mother, Drita" on the callee's number would put Drita in the chair under
-    Arta's record: the wrong patient history, the wrong reminder, the wrong bill. A name is the
-    callee's when each of its words is one of the call's name words (accents and case aside; an
-    initial matches a word it starts), so "Arta", "A. Kola" and "arta kola" pass for "Arta Kola".
-    Calls without a bound name (``bot.py --phone`` alone) cannot tell and do not check.
-
-    Raises:
-        InputError: The name is someone else's; nothing is booked, and the hint offers what can
-            be done (the other person calls the clinic, or a callback on this number).
-    """
-    if _bound_phone(ctx) is None or not ctx.patient_name:
-        return
-    mine = fold(ctx.patient_name).replace(".", " ").split()
-    for word in fold(raw).replace(".", " ").split():
-        if word in mine or (len(word) == 1 and any(w.startswith(word) for w in mine)):
-            continue
-        logger.info("booking for a person other than the call's own refused")
-        raise InputError(
-            "patient_name", "must be the name of the person this call is for", _OTHER_PERSON_HINT
-        )
-
-
-async def upcoming_appointments(
-    ctx: ToolContext, *, exclude_id: int | None = None
-) -> list[dict[str, Any]]:
-    """The bound callee's own active appointments from now to the booking horizon.
-
-    Only times and services: enough for the callee to hear what they already have booked.
-    Empty outside a call bound to a number.
-    """
-    phone = _bound_phone(ctx)
-    if phone is None:
-        return []
-    patient = await ctx.store.get_patient(phone=phone)
-    if patient is None:
-        return []
-    now = ctx.now()
-    horizon = now + timedelta(days=ctx.settings.clinic.booking_horizon_days + 1)
-    services = {s.id: s for s in ctx.clinic.services}
-    mine = [
-        a
-        for a in await ctx.store.list_appointments(start=now, end=horizon)
-        if a.patient_id == patient.id and a.id != exclude_id
-    ]
-    return [
-        {
-            "start": a.starts_at.astimezone(ctx.clinic.tz).isoformat(timespec="minutes"),
-            "service": services[a.service_id].name.get(ctx.language)
-            if a.service_id in services
-            else a.service_id,
-        }
-        for a in mine[: ctx.settings.clinic.max_slots_offered]
-    ]
-
-
-def _phone(ctx: ToolContext, raw: str, *, also_region: str | None = None) -> str:
-    allowed = list(ctx.settings.validation.allowed_phone_regions)
-    return normalize_phone(
-        raw,
-        allowed_regions=[*allowed, also_region] if also_region else allowed,
-        default_region=ctx.settings.validation.default_phone_region,
-    )
-
-
-def _region(e164: str) -> str | None:
-    """The region of an E.164 number, e.g. ``IT`` for ``+39...``."""
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
-    except phonenumbers.NumberParseException:
-        return None
 
 
 def _day_problem(ctx: ToolContext, day: date, now: datetime) -> str | None:

@@ -47,7 +47,7 @@ class ToolContext:
         call_id: The call the tools run in, if any.
         phone: The E.164 number the call is bound to, if any: set by whoever started the call,
             never by the model. In a call (mode CALL) every tool that writes or reads patient
-            data acts on this number only (see tools/appointments.py).
+            data acts on this number only (see tools/identity.py).
         patient_name: The validated name of the patient the call is for, from the call's
             metadata, if any (search_web keeps it out of outgoing queries).
         http: HTTP client for search_web; created lazily when None.
