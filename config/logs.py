@@ -321,9 +321,10 @@ def log_retention(*, backups: int, max_age_days: int | None) -> Callable[[list[s
 
     def clean(logs: list[str]) -> None:
         cutoff = time.time() - max_age_days * 86_400 if max_age_days is not None else None
-        newest_first = sorted(logs, key=lambda path: os.stat(path).st_mtime, reverse=True)
+        written = {path: os.stat(path).st_mtime for path in logs}
+        newest_first = sorted(logs, key=written.__getitem__, reverse=True)
         for index, path in enumerate(newest_first):
-            if index >= backups or (cutoff is not None and os.stat(path).st_mtime <= cutoff):
+            if index >= backups or (cutoff is not None and written[path] <= cutoff):
                 os.remove(path)
 
     return clean
