@@ -84,7 +84,7 @@ class _Outbox:
     def __init__(self) -> None:
         self.live: Any = None
         self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=_MAX_REPLAY)
-        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.pending: deque[tuple[str, dict[str, Any]]] = deque()
 
     async def _send(self, method: str, kwargs: dict[str, Any]) -> None:
         if self.live is None:
@@ -127,18 +127,18 @@ class _Outbox:
                 replayed); otherwise it is a fresh session that pipecat seeds with the
                 context, and only the caller's held realtime input still matters.
         """
-        held = list(self.sent) + self.pending if resumed else self.pending
+        held = [*self.sent, *self.pending] if resumed else list(self.pending)
         self.sent.clear()
-        self.pending = []
+        self.pending = deque()
         if resumed:
             return held
         return [m for m in held if m[0] == "send_realtime_input"]
 
     async def go_live(self, session: Any, replay: list[tuple[str, dict[str, Any]]]) -> None:
         """Send ``replay`` then whatever arrived meanwhile, then send directly (order kept)."""
-        self.pending = replay + self.pending
+        self.pending.extendleft(reversed(replay))
         while self.pending:
-            method, kwargs = self.pending.pop(0)
+            method, kwargs = self.pending.popleft()
             self.sent.append((method, kwargs))
             await getattr(session, method)(**kwargs)
         self.live = session  # no await since the last check: nothing can slip in between
