@@ -75,9 +75,7 @@ def page_url(host: str, port: int) -> str:
         host: The interface the page listens on (``ELO_PIPELINE__WEBRTC_HOST``).
         port: Its port.
     """
-    # Listening on every interface: this machine reaches itself as localhost.
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a comparison, not a bind
-        host = "localhost"
-    elif host == "127.0.0.1":
+    # Listening on every interface or on loopback: this machine reaches itself as localhost.
+    if host in ("0.0.0.0", "::", "", "127.0.0.1"):  # noqa: S104 - a comparison, not a bind
         host = "localhost"
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
