@@ -176,6 +176,8 @@ async def _list(
 
 
 def _row(record: Any, who: PatientRef, *, show: bool, tz: Any) -> dict[str, Any]:
+    from validation.phone import mask_phone
+
     data = record.model_dump(mode="json", exclude={"patient_id"})
     for key in ("starts_at", "ends_at", "due_at", "created_at"):
         value = getattr(record, key, None)
@@ -186,7 +188,7 @@ def _row(record: Any, who: PatientRef, *, show: bool, tz: Any) -> dict[str, Any]
     data["patient"] = (
         {"name": who.name, "phone": who.phone}
         if show
-        else {"name": mask_name(who.name), "phone": mask_number(who.phone)}
+        else {"name": mask_name(who.name), "phone": mask_phone(who.phone)}
     )
     return data
 
@@ -194,13 +196,6 @@ def _row(record: Any, who: PatientRef, *, show: bool, tz: Any) -> dict[str, Any]
 def mask_name(name: str) -> str:
     """Each word's first letter and a dot, e.g. ``A. Ç.``: enough to tell rows apart."""
     return " ".join(f"{word[0]}." for word in name.split() if word) or "-"
-
-
-def mask_number(phone: str) -> str:
-    """The country code and the last two digits, e.g. ``+355*******67``."""
-    from validation.phone import mask_phone
-
-    return mask_phone(phone)
 
 
 async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
