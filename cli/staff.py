@@ -264,6 +264,7 @@ def _change_filters(args: argparse.Namespace, *, appointments: bool) -> RecordFi
 def _list_filters(
     args: argparse.Namespace, settings: AppSettings, *, appointments: bool
 ) -> RecordFilter:
+    from cli.main import _dnc_phone
     from config.clinic import load_clinic_profile
 
     if not 1 <= args.limit <= _MAX_LIMIT:
@@ -284,7 +285,7 @@ def _list_filters(
         start=start,
         end=end,
         status=status,
-        phone=_phone(args.phone, settings) if args.phone is not None else None,
+        phone=_dnc_phone(args.phone, settings, field="--phone") if args.phone is not None else None,
         source=args.source,
         call_id=_call_id(args.call_id) if args.call_id is not None else None,
         limit=args.limit,
@@ -304,20 +305,6 @@ def _moment(text: str, option: str, tz: Any, *, end_of_day: bool = False) -> dat
     except ValueError:
         raise UsageError(f"{option} must be a date like 2026-12-03 or 2026-12-03T10:30") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-
-
-def _phone(raw: str, settings: AppSettings) -> str:
-    from validation import InputError, normalize_phone
-
-    try:
-        return normalize_phone(
-            raw,
-            allowed_regions=settings.validation.allowed_phone_regions,
-            default_region=settings.validation.default_phone_region,
-            field="--phone",
-        )
-    except InputError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _call_id(raw: str) -> str:
