@@ -177,25 +177,11 @@ def create_app(on_connection: OnConnection, *, guard: BrowserGuard) -> FastAPI:
     # before the (slow) answer, so simultaneous offers cannot all slip under the cap.
     admitted = 0
 
-    def host_allowed(request: Request) -> bool:
-        server_port = request.scope.get("server", (None, None))[1]
-        host = request.headers.get("host", "")
-        try:
-            parts = urlsplit(f"//{host}")
-            port = parts.port
-        except ValueError:
-            return False
-        return parts.hostname in guard.allowed_hosts and (
-            server_port is None or _port_of("http", port) == server_port
-        )
-
-    def origin_allowed(request: Request) -> bool:
-        origin = request.headers.get("origin")
-        if origin is None:
-            return True  # not a browser's cross-site request; the token still decides
+    def names_this_server(request: Request, url: str) -> bool:
+        """``url`` (an origin) names an allowed host on this server's port."""
         server_port = request.scope.get("server", (None, None))[1]
         try:
-            parts = urlsplit(origin)
+            parts = urlsplit(url)
             port = parts.port
         except ValueError:
             return False
@@ -204,6 +190,15 @@ def create_app(on_connection: OnConnection, *, guard: BrowserGuard) -> FastAPI:
             and parts.hostname in guard.allowed_hosts
             and (server_port is None or _port_of(parts.scheme, port) == server_port)
         )
+
+    def host_allowed(request: Request) -> bool:
+        return names_this_server(request, "http://" + request.headers.get("host", ""))
+
+    def origin_allowed(request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True  # not a browser's cross-site request; the token still decides
+        return names_this_server(request, origin)
 
     async def run_call(connection: SmallWebRTCConnection) -> None:
         try:
