@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli import privacy, staff
+from cli import dnc, privacy, staff
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -27,6 +27,7 @@ from cli.failures import (
     describe_failure,
     one_line,
 )
+from cli.runtime import parse_phone
 from config.logs import configure_logging
 from config.settings import AppSettings, load_settings
 from tools.catalog import default_registry
@@ -281,7 +282,7 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         _print(await staff.run(args, settings))
         return 0
     if args.command == "dnc":
-        _print(await _dnc(args, settings))
+        _print(await dnc.run(args, settings))
         return 0
     if args.command == "campaign":
         _print(await _campaign(args, settings))
@@ -321,33 +322,6 @@ async def _db_check(settings: AppSettings) -> int:
         print(f"elo: database check found {len(report.problems)} problem(s)", file=sys.stderr)
         return EXIT_FAILED
     return 0
-
-
-async def _dnc(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
-    """``elo dnc add|remove|list``: full E.164 numbers, as this is the clinic's own tool."""
-    from cli.runtime import open_context
-
-    if args.dnc_command == "list":
-        async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
-            entries = await ctx.store.list_do_not_call()
-            hashed = await ctx.store.count_hashed_do_not_call()
-        # Erased people stay blocked by a keyed hash that cannot be listed back as a number.
-        return {
-            "count": len(entries),
-            "entries": [e.model_dump(mode="json") for e in entries],
-            "erased_numbers_blocked": hashed,
-        }
-    phone = _dnc_phone(args.phone, settings)
-    reason = _dnc_reason(getattr(args, "reason", None))
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
-        if args.dnc_command == "remove":
-            return {"phone": phone, "removed": await ctx.store.remove_do_not_call(phone=phone)}
-        already = await ctx.store.is_do_not_call(phone=phone)
-        entry = await ctx.store.add_do_not_call(phone=phone, reason=reason, source="cli")
-    return {
-        "status": "already_listed" if already else "added",
-        "entry": entry.model_dump(mode="json"),
-    }
 
 
 async def _campaign(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
@@ -391,7 +365,7 @@ async def _campaign_create(args: argparse.Namespace, settings: AppSettings) -> d
     window = _campaign_window(args, settings)
     retry = _retry_delays(args.retry)
     caller_id = (
-        _dnc_phone(args.caller_id, settings, field="--caller-id") if args.caller_id else None
+        parse_phone(args.caller_id, settings, field="--caller-id") if args.caller_id else None
     )
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
         if await ctx.store.get_campaign(name=name) is not None:
@@ -517,32 +491,6 @@ async def _campaign_status(args: argparse.Namespace, settings: AppSettings) -> d
             raise UsageError(f"no campaign named {args.name!r}")
         status = await ctx.store.campaign_status(campaign_id=campaign.id)
     return status.model_dump(mode="json")
-
-
-def _dnc_phone(raw: str, settings: AppSettings, *, field: str = "phone") -> str:
-    from validation import InputError, normalize_phone
-
-    try:
-        return normalize_phone(
-            raw,
-            allowed_regions=settings.validation.allowed_phone_regions,
-            default_region=settings.validation.default_phone_region,
-            field=field,
-        )
-    except InputError as exc:
-        # The validator's hint speaks to the model about a patient; staff need only the problem.
-        raise UsageError(str(exc)) from None
-
-
-def _dnc_reason(raw: str | None) -> str | None:
-    from validation import InputError, clean_text
-
-    if raw is None:
-        return None
-    try:
-        return clean_text(raw, field="--reason", max_length=500, required=False) or None
-    except InputError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _tool_list(settings: AppSettings) -> list[dict[str, Any]]:

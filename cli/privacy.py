@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from cli.failures import EXIT_FAILED, EXIT_USAGE
-from cli.runtime import audit_actor
+from cli.runtime import audit_actor, parse_phone
 from config.settings import AppSettings
 from storage.privacy import PrivacyError, purge_per_settings
 from tools.context import ToolMode
@@ -62,12 +62,11 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     Raises:
         UsageError: The phone number is unusable.
     """
-    from cli.main import _dnc_phone
     from cli.runtime import open_context
 
     phone = None
     if args.privacy_command != "purge":
-        phone = _dnc_phone(args.phone, settings)
+        phone = parse_phone(args.phone, settings)
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
         store = ctx.store
         try:

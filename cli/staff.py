@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from cli.failures import UsageError
-from cli.runtime import audit_actor
+from cli.runtime import audit_actor, parse_phone
 from config.settings import AppSettings
 from storage import Appointment, FollowUp, Store
 from storage.records import PatientRef, RecordFilter
@@ -264,7 +264,6 @@ def _change_filters(args: argparse.Namespace, *, appointments: bool) -> RecordFi
 def _list_filters(
     args: argparse.Namespace, settings: AppSettings, *, appointments: bool
 ) -> RecordFilter:
-    from cli.main import _dnc_phone
     from config.clinic import load_clinic_profile
 
     if not 1 <= args.limit <= _MAX_LIMIT:
@@ -285,7 +284,9 @@ def _list_filters(
         start=start,
         end=end,
         status=status,
-        phone=_dnc_phone(args.phone, settings, field="--phone") if args.phone is not None else None,
+        phone=parse_phone(args.phone, settings, field="--phone")
+        if args.phone is not None
+        else None,
         source=args.source,
         call_id=_call_id(args.call_id) if args.call_id is not None else None,
         limit=args.limit,

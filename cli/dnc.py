@@ -1,0 +1,47 @@
+"""``elo dnc``: the do-not-call list at the command line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cli.failures import UsageError
+from cli.runtime import open_context, parse_phone
+from config.settings import AppSettings
+from tools.context import ToolMode
+
+
+async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    """``elo dnc add|remove|list``: full E.164 numbers, as this is the clinic's own tool."""
+    if args.dnc_command == "list":
+        async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+            entries = await ctx.store.list_do_not_call()
+            hashed = await ctx.store.count_hashed_do_not_call()
+        # Erased people stay blocked by a keyed hash that cannot be listed back as a number.
+        return {
+            "count": len(entries),
+            "entries": [e.model_dump(mode="json") for e in entries],
+            "erased_numbers_blocked": hashed,
+        }
+    phone = parse_phone(args.phone, settings)
+    reason = _reason(getattr(args, "reason", None))
+    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        if args.dnc_command == "remove":
+            return {"phone": phone, "removed": await ctx.store.remove_do_not_call(phone=phone)}
+        already = await ctx.store.is_do_not_call(phone=phone)
+        entry = await ctx.store.add_do_not_call(phone=phone, reason=reason, source="cli")
+    return {
+        "status": "already_listed" if already else "added",
+        "entry": entry.model_dump(mode="json"),
+    }
+
+
+def _reason(raw: str | None) -> str | None:
+    from validation import InputError, clean_text
+
+    if raw is None:
+        return None
+    try:
+        return clean_text(raw, field="--reason", max_length=500, required=False) or None
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
