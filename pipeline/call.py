@@ -8,7 +8,7 @@ directions without sitting on the audio path. Every call ends with an outcome in
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,9 +21,10 @@ from config.settings import AppSettings
 from pipeline.limits import CallLimiter, WriteCounts
 from pipeline.metadata import CallMetadata
 from pipeline.processors import CallAnalytics, TranscriptLogger
+from pipeline.processors.base import FrameObserver
 from pipeline.processors.group import ObserverGroup
 from pipeline.prompts import build_system_instruction, prompt_language
-from pipeline.stages import make_llm, make_vad
+from pipeline.stages import make_llm, make_turn_strategies, make_vad
 from pipeline.telephony import NO_TELEPHONY, Telephony, TransferOutcome
 from pipeline.tool_bridge import register_tools
 from pipeline.watchdogs import (
@@ -122,6 +123,8 @@ class CallSession:
             playing before moving the line anyway.
         transfer_timeout: Seconds a transfer may take before it counts as failed (below the
             tool's own 60 s limit, so the callback is still arranged).
+        observers: More observers of the call's frames, next to the session's own (e.g. the
+            smoke test's probe, see :mod:`devtools.smoke`).
 
     Attributes:
         ready: Set once the call can be dialed: the LiveKit transport is in the room (others:
@@ -147,8 +150,10 @@ class CallSession:
         telephony: Telephony | None = None,
         transfer_quiet_timeout: float = 5.0,
         transfer_timeout: float = 45.0,
+        observers: Sequence[FrameObserver] = (),
     ) -> None:
         self._settings = settings
+        self._observers = tuple(observers)
         self._clinic = clinic
         self._store = store
         self._registry = registry
@@ -401,7 +406,10 @@ class CallSession:
         )
         context = LLMContext()
         aggregators = LLMContextAggregatorPair(
-            context, user_params=LLMUserAggregatorParams(vad_analyzer=make_vad(settings))
+            context,
+            user_params=LLMUserAggregatorParams(
+                vad_analyzer=make_vad(settings), user_turn_strategies=make_turn_strategies(settings)
+            ),
         )
         transport = self._transport
         worker = PipelineWorker(
@@ -425,6 +433,7 @@ class CallSession:
                     self._results,
                     self._bot_quiet,
                     greeting_watch,
+                    *self._observers,
                 )
             ],
             idle_timeout_secs=settings.pipeline.silence_timeout_secs,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from config.settings import AppSettings, LlmKind, VadKind
+from config.settings import AppSettings, LlmKind, TurnStopKind, VadKind
 
 if TYPE_CHECKING:
     from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
     from pipecat.audio.vad.vad_analyzer import VADAnalyzer
     from pipecat.services.llm_service import LLMService
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 
 # Share of the first-audio budget the model connection may take, retries included.
@@ -40,11 +41,56 @@ def make_vad(settings: AppSettings) -> VADAnalyzer | None:
                     confidence=pipeline.vad_confidence,
                     start_secs=pipeline.vad_start_secs,
                     stop_secs=pipeline.vad_stop_secs,
+                    min_volume=pipeline.vad_min_volume,
                 ),
             )
         case VadKind.OFF:
             return None
     raise StageError(f"unknown VAD {pipeline.vad!r}; options: {', '.join(VadKind)}")
+
+
+def make_turn_strategies(settings: AppSettings) -> UserTurnStrategies:
+    """How the user aggregator decides that the caller's turn started and ended.
+
+    A turn starts when the local VAD hears speech. It ends (and the model gets ``activityEnd``)
+    either after ``vad_stop_secs`` of silence, or when Pipecat's Smart Turn model judges it
+    finished, waiting up to ``smart_turn_fallback_secs`` of silence when it judges it unfinished.
+    ``bench/turns.py`` measures both on the committed corpus (docs/benchmarks.md, "Turn ends").
+
+    Both stop strategies are built with ``wait_for_transcript=False``: Gemini Live hears the
+    audio itself, so no transcript gates the turn (Pipecat's ``LLMContextAggregatorPair`` would
+    flip it too, with a warning, once the realtime service announces itself).
+    """
+    from pipecat.turns.user_start import VADUserTurnStartStrategy
+    from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+    pipeline = settings.pipeline
+    match pipeline.turn_stop:
+        case TurnStopKind.VAD:
+            from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
+
+            # The VAD already waited vad_stop_secs of silence: end the turn right then.
+            stop: Any = SpeechTimeoutUserTurnStopStrategy(
+                user_speech_timeout=0.0, wait_for_transcript=False
+            )
+        case TurnStopKind.SMART_TURN:
+            from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+            from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import (
+                LocalSmartTurnAnalyzerV3,
+            )
+            from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+            analyzer = LocalSmartTurnAnalyzerV3(
+                params=SmartTurnParams(stop_secs=pipeline.smart_turn_fallback_secs)
+            )
+            stop = TurnAnalyzerUserTurnStopStrategy(
+                turn_analyzer=analyzer, wait_for_transcript=False
+            )
+        case _:
+            raise StageError(
+                f"unknown turn stop {pipeline.turn_stop!r}; options: {', '.join(TurnStopKind)}"
+            )
+    return UserTurnStrategies(start=[VADUserTurnStartStrategy()], stop=[stop])
 
 
 def make_llm(
