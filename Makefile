@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format run bench bench-pipeline bench-campaign bench-startup clean install demo demo-campaign
+.PHONY: test lint format run bench bench-pipeline bench-campaign bench-startup bench-turns clean install demo demo-campaign
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-campaign: $(STAMP)
 
 bench-startup: $(STAMP)
 	$(BIN)/python -m bench.startup_check
+
+bench-turns: $(STAMP)
+	$(BIN)/python -m bench.turns
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
