@@ -1,0 +1,502 @@
+"""Script steps for the Gemini Live emulator: what the server waits for and what it sends.
+
+Each builder plays something the real service does; the ones that model a particular behaviour
+name where it was read. Split from :mod:`devtools.gemini_emulator`, which re-exports all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from devtools.gemini_protocol import (
+    BAD_KEY_REASON,
+    EXPIRED_KEY_REASON,
+    INVALID_ARGUMENT,
+    MODEL_AUDIO_RATE,
+    UNKNOWN_MODEL_CODE,
+    UNKNOWN_MODEL_REASON,
+    ClientMessage,
+    EmulatorScriptError,
+    Setup,
+    _function_responses,
+    _heard_audio,
+    _server_content,
+    close_reason,
+    pick,
+    tone,
+)
+from devtools.gemini_rules import _Connection
+
+if TYPE_CHECKING:
+    from devtools.gemini_emulator import GeminiLiveEmulator
+
+
+class Step:
+    """One scripted action. Subclasses implement ``run``."""
+
+    # Refuse takes a fresh connection instead of the current one.
+    takes_new_connection: ClassVar[bool] = False
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Perform the step on ``conn``."""
+        raise NotImplementedError
+
+
+@dataclass
+class Send(Step):
+    """Send server messages as they are (camelCase JSON objects)."""
+
+    label: str
+    # Left out of the repr: audio payloads would swamp failure messages.
+    messages: list[dict[str, Any]] = field(repr=False)
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Send each message in order."""
+        for message in self.messages:
+            await emu._send(conn, message)
+
+
+@dataclass
+class WaitForAudio(Step):
+    """Wait until the client has streamed this much audio (seconds or bytes, whichever given).
+
+    Only heard audio counts: audio the server discards (outside an activity window while
+    automatic activity detection is off) does not. With activity detection off the step also
+    waits for the ``activityEnd`` that closes the user's turn, since the real model answers
+    only after it (Pipecat notes, December 2026: "The real server answers only after
+    activityEnd"); ``turn_end=False`` stops at the audio, e.g. to barge in on the user.
+    """
+
+    seconds: float | None = None
+    nbytes: int | None = None
+    timeout: float | None = None
+    turn_end: bool = True
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Consume realtime audio messages until the target is reached (and the turn ends)."""
+        got_bytes, got_seconds = 0, 0.0
+        reached = False
+        manual = conn.setup is not None and conn.setup.activity_detection_disabled
+        needs_end = self.turn_end and manual
+
+        def enough(message: ClientMessage) -> bool:
+            nonlocal got_bytes, got_seconds, reached
+            for chunk in _heard_audio(message):
+                got_bytes += len(chunk.data)
+                got_seconds += chunk.seconds
+            reached = reached or (
+                (self.nbytes is not None and got_bytes >= self.nbytes)
+                or (self.seconds is not None and got_seconds >= self.seconds - 1e-9)
+            )
+            if not needs_end:
+                return reached
+            ends = pick(message.body, "activity_end") is not None
+            return reached and message.kind == "realtime_input" and ends
+
+        await emu._consume(conn, enough, f"{self!r}", self.timeout)
+
+
+@dataclass
+class WaitForClientContent(Step):
+    """Wait for a client_content message, optionally one with this turn_complete value."""
+
+    turn_complete: bool | None = None
+    timeout: float | None = None
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Consume messages up to the matching client_content."""
+
+        def matches(message: ClientMessage) -> bool:
+            return message.kind == "client_content" and (
+                self.turn_complete is None
+                or bool(pick(message.body, "turn_complete", False)) == self.turn_complete
+            )
+
+        await emu._consume(conn, matches, f"{self!r}", self.timeout)
+
+
+@dataclass
+class ToolCall(Step):
+    """Send a toolCall, then wait for the tool_response that answers it (ids must round-trip)."""
+
+    name: str
+    args: dict[str, Any]
+    id: str
+    timeout: float | None = None
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Send the call and check the next tool_response carries our id."""
+        call = {"id": self.id, "name": self.name, "args": self.args}
+        await emu._send(conn, {"toolCall": {"functionCalls": [call]}})
+        answer = await emu._consume(
+            conn, lambda m: m.kind == "tool_response", f"{self!r}", self.timeout
+        )
+        ids = [r.id for r in _function_responses(answer)]
+        if self.id not in ids:
+            raise EmulatorScriptError(f"tool_response ids {ids} do not answer call {self.id!r}")
+
+
+@dataclass
+class Close(Step):
+    """Close the current connection; the script continues on the client's next connection."""
+
+    code: int = 1011
+    reason: str = "Internal error encountered."
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Close and wait until the socket is down."""
+        await conn.ws.close(self.code, self.reason)
+        conn.closed = True
+
+
+@dataclass
+class Refuse(Step):
+    """Close the client's next connection right after its setup, as a bad API key does.
+
+    ``reason`` may be a function of the connection's setup, for texts that name the model.
+    """
+
+    code: int = 1008
+    reason: str | Callable[[Setup], str] = BAD_KEY_REASON
+    takes_new_connection: ClassVar[bool] = True
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Close without setupComplete."""
+        reason = self.reason
+        if callable(reason):
+            assert conn.setup is not None
+            reason = reason(conn.setup)
+        await conn.ws.close(self.code, close_reason(reason))
+        conn.closed = True
+
+
+@dataclass
+class WaitForToolResponse(Step):
+    """Wait for the tool_response answering ``id`` (after :func:`send_tool_call`)."""
+
+    id: str
+    timeout: float | None = None
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Consume messages up to a tool_response carrying ``id``."""
+
+        def answers(message: ClientMessage) -> bool:
+            return any(r.id == self.id for r in _function_responses(message))
+
+        await emu._consume(conn, answers, f"{self!r}", self.timeout)
+
+
+@dataclass
+class GoAway(Step):
+    """Send goAway; with ``close_after``, close the connection once ``time_left`` has passed.
+
+    The real service sends goAway with ``timeLeft`` and closes when it runs out ("The lifetime
+    of a connection is limited to around 10 minutes [...] You'll also receive a GoAway message
+    before the connection ends", https://docs.cloud.google.com/vertex-ai/generative-ai/docs/
+    live-api/start-manage-session; close code from kizuna-ai-lab/sokuji issue 179).
+    """
+
+    time_left: str
+    close_after: bool = True
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Send the warning and schedule the close."""
+        await emu._send(conn, {"goAway": {"timeLeft": self.time_left}})
+        if self.close_after:
+            seconds = float(self.time_left.rstrip("s") or 0)
+            emu._timers.append(asyncio.create_task(emu._close_later(conn, seconds)))
+
+
+@dataclass
+class Resumed(Step):
+    """Wait for the client's next connection and continue the script on it.
+
+    Used after a goAway, so the steps after it never race the client's switch to a new socket.
+    """
+
+    takes_new_connection: ClassVar[bool] = True
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Accept the connection (setupComplete); :meth:`GeminiLiveEmulator._play` adopts it."""
+        await conn.ws.send(json.dumps({"setupComplete": {}}))
+
+
+@dataclass
+class Pause(Step):
+    """Do nothing for a while (e.g. to let the client act between two server messages)."""
+
+    seconds: float
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Sleep."""
+        await asyncio.sleep(self.seconds)
+
+
+def wait_for_audio(
+    seconds: float | None = None,
+    *,
+    nbytes: int | None = None,
+    timeout: float | None = None,
+    turn_end: bool = True,
+) -> WaitForAudio:
+    """Wait until the client has streamed ``seconds`` (or ``nbytes``) of heard audio.
+
+    With activity detection off, also wait for the ``activityEnd`` closing the user's turn,
+    unless ``turn_end`` is False (see :class:`WaitForAudio`).
+    """
+    if seconds is None and nbytes is None:
+        raise ValueError("give seconds or nbytes")
+    return WaitForAudio(seconds=seconds, nbytes=nbytes, timeout=timeout, turn_end=turn_end)
+
+
+def wait_for_client_content(
+    turn_complete: bool | None = None, *, timeout: float | None = None
+) -> WaitForClientContent:
+    """Wait for a client_content message (e.g. the seeded context turn)."""
+    return WaitForClientContent(turn_complete=turn_complete, timeout=timeout)
+
+
+@dataclass
+class PacedSend(Send):
+    """Send messages in bursts of ``burst``, waiting ``gap`` seconds after each burst."""
+
+    burst: int = 1
+    gap: float = 0.0
+
+    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+        """Send burst by burst."""
+        for start in range(0, len(self.messages), self.burst):
+            for message in self.messages[start : start + self.burst]:
+                await emu._send(conn, message)
+            await asyncio.sleep(self.gap)
+
+
+def model_audio(
+    seconds: float = 0.1,
+    *,
+    data: bytes | None = None,
+    chunk_ms: int = 40,
+    frequency: float = 440.0,
+    burst: int | None = None,
+    pace: float | None = None,
+) -> Send:
+    """Send model audio as 24 kHz PCM16 modelTurn chunks: ``data``, or a tone of ``seconds``.
+
+    By default every chunk goes at once: the real service generates "as quickly as possible,
+    and not in real time" (google-genai ``types.LiveServerContent``). With ``burst`` and/or
+    ``pace`` the chunks come in bursts of ``burst`` chunks, on average at ``pace`` times real
+    time (0.5: half as fast as it plays), as observed: "The Gemini Live API sends audio in
+    bursts [...] Gemini Live sometimes doesn't produce audio as fast as real-time" (livekit/
+    agents issue 3604, its maintainer's answer).
+
+    Args:
+        seconds: Length of the tone when no ``data`` is given.
+        data: PCM16 at 24 kHz to send instead of a tone.
+        chunk_ms: Audio per message.
+        frequency: Pitch of the tone.
+        burst: Chunks per burst (1 when only ``pace`` is given).
+        pace: Arrival speed against real time (1.0 when only ``burst`` is given).
+    """
+    pcm = data if data is not None else tone(seconds, frequency=frequency)
+    size = MODEL_AUDIO_RATE * 2 * chunk_ms // 1000
+    blob = {"mimeType": f"audio/pcm;rate={MODEL_AUDIO_RATE}"}
+    messages = [
+        _server_content(
+            modelTurn={
+                "parts": [
+                    {"inlineData": {**blob, "data": base64.b64encode(pcm[i : i + size]).decode()}}
+                ]
+            }
+        )
+        for i in range(0, len(pcm), size)
+    ]
+    label = f"model_audio({len(pcm)} bytes)"
+    if burst is None and pace is None:
+        return Send(label, messages)
+    burst, pace = burst or 1, pace or 1.0
+    if burst < 1 or pace <= 0:
+        raise ValueError("burst must be >= 1 and pace > 0")
+    gap = burst * chunk_ms / 1000 / pace
+    return PacedSend(f"{label} burst={burst} pace={pace}", messages, burst=burst, gap=gap)
+
+
+def input_transcription(text: str) -> Send:
+    """Send what the model heard the user say."""
+    return Send(
+        f"input_transcription({text!r})", [_server_content(inputTranscription={"text": text})]
+    )
+
+
+def output_transcription(text: str) -> Send:
+    """Send the text of what the model is saying."""
+    return Send(
+        f"output_transcription({text!r})", [_server_content(outputTranscription={"text": text})]
+    )
+
+
+def interrupted() -> Send:
+    """Tell the client the user barged in.
+
+    The real order after a barge-in is ``interrupted`` then ``turnComplete``, with no
+    ``generationComplete`` (google-genai ``types.LiveServerContent.generation_complete``: "When
+    model is interrupted while generating there will be no generation_complete message in
+    interrupted turn, it will go through interrupted > turn_complete").
+    """
+    return Send("interrupted()", [_server_content(interrupted=True)])
+
+
+def generation_complete() -> Send:
+    """The model has generated its whole turn; ``turnComplete`` follows once it has played.
+
+    google-genai ``types.LiveServerContent.generation_complete``: "When model assumes realtime
+    playback there will be delay between generation_complete and turn_complete"; seen on the
+    wire as ``generationComplete`` then ``turnComplete`` (maximhq/bifrost PR 4988).
+    """
+    return Send("generation_complete()", [_server_content(generationComplete=True)])
+
+
+def transcription_fragments(text: str, *, pieces: int = 3, kind: str = "output") -> Send:
+    """Send ``text`` as ``pieces`` transcription fragments, one message each.
+
+    Transcripts come in pieces and with no fixed place against the audio or the turn: "The
+    transcription is independent to the model turn which means it doesn't imply any ordering
+    between transcription and model turn" (google-genai ``types.LiveServerContent.
+    output_transcription`` and ``input_transcription``). Put this step after the audio, or
+    after ``turn_complete()``, to play late fragments.
+
+    Args:
+        text: The whole transcript; the fragments are split at spaces and join back to it.
+        pieces: How many fragments (fewer when the text has fewer words).
+        kind: ``"output"`` (what the model says) or ``"input"`` (what it heard).
+    """
+    if kind not in ("output", "input"):
+        raise ValueError("kind is 'output' or 'input'")
+    words = text.split(" ")
+    per = max(1, -(-len(words) // pieces))
+    chunks = [" ".join(words[i : i + per]) for i in range(0, len(words), per)]
+    # Keep the spaces between fragments, as the service's fragments carry them.
+    fragments = [chunk + (" " if i < len(chunks) - 1 else "") for i, chunk in enumerate(chunks)]
+    field_name = f"{kind}Transcription"
+    return Send(
+        f"transcription_fragments({text!r}, {kind})",
+        [_server_content(**{field_name: {"text": fragment}}) for fragment in fragments],
+    )
+
+
+def tool_call_cancellation(*ids: str) -> Send:
+    """Withdraw tool calls: the user interrupted the turn that made them.
+
+    google-genai ``types.LiveServerToolCallCancellation``: "a previously issued ToolCallMessage
+    with the specified ids should have been not executed and should be cancelled [...] This
+    message occurs only in cases where the clients interrupt server turns." A response for a
+    withdrawn id is then refused (see ``devtools.gemini_rules``).
+    """
+    return Send(f"tool_call_cancellation{ids!r}", [{"toolCallCancellation": {"ids": list(ids)}}])
+
+
+def not_resumable() -> Send:
+    """Say the session cannot be resumed now (e.g. while a function call runs).
+
+    google-genai ``types.LiveServerSessionResumptionUpdate.resumable``: "we send update empty
+    new_handle and resumable=false. Example of such case could be model executing function
+    calls"; proto3 JSON leaves the empty handle out.
+    """
+    return Send("not_resumable()", [{"sessionResumptionUpdate": {"resumable": False}}])
+
+
+def turn_complete(prompt_tokens: int = 10, response_tokens: int = 5) -> Send:
+    """End the model's turn, with the usageMetadata the real service always sends alongside."""
+    usage = {
+        "promptTokenCount": prompt_tokens,
+        "responseTokenCount": response_tokens,
+        "totalTokenCount": prompt_tokens + response_tokens,
+    }
+    return Send(
+        "turn_complete()", [{"serverContent": {"turnComplete": True}, "usageMetadata": usage}]
+    )
+
+
+def tool_call(
+    name: str, args: dict[str, Any] | None = None, *, id: str, timeout: float | None = None
+) -> ToolCall:
+    """Call a function and wait for the client's tool_response with the same ``id``."""
+    return ToolCall(name=name, args=args or {}, id=id, timeout=timeout)
+
+
+def resumption_update(handle: str, *, resumable: bool = True) -> Send:
+    """Give the client a session-resumption handle."""
+    update = {"newHandle": handle, "resumable": resumable}
+    return Send(f"resumption_update({handle!r})", [{"sessionResumptionUpdate": update}])
+
+
+def go_away(time_left: str = "10s", *, close_after: bool = True) -> GoAway:
+    """Warn the client that the server closes the connection in ``time_left``, then do so."""
+    return GoAway(time_left=time_left, close_after=close_after)
+
+
+def send_tool_call(name: str, args: dict[str, Any] | None = None, *, id: str) -> Send:
+    """Send a toolCall without waiting for its answer (see :func:`wait_for_tool_response`)."""
+    call = {"id": id, "name": name, "args": args or {}}
+    return Send(f"send_tool_call({name!r}, id={id!r})", [{"toolCall": {"functionCalls": [call]}}])
+
+
+def wait_for_tool_response(id: str, *, timeout: float | None = None) -> WaitForToolResponse:
+    """Wait for the tool_response answering call ``id``."""
+    return WaitForToolResponse(id=id, timeout=timeout)
+
+
+def resumed() -> Resumed:
+    """Continue the script on the client's next (resumed) connection."""
+    return Resumed()
+
+
+def close(code: int = 1011, reason: str = "Internal error encountered.") -> Close:
+    """Drop the current connection mid-call."""
+    return Close(code=code, reason=reason)
+
+
+def refuse(code: int = 1008, reason: str | Callable[[Setup], str] = BAD_KEY_REASON) -> Refuse:
+    """Refuse the next connection after its setup (a bad API key closes with 1008)."""
+    return Refuse(code=code, reason=reason)
+
+
+def refuse_unknown_model() -> Refuse:
+    """Refuse the next setup as the service refuses a model it does not serve for Live.
+
+    Close 1008 with "models/X is not found for API version v1beta, or is not supported for
+    bidiGenerateContent. Call ListMod..." cut to 123 bytes (see ``UNKNOWN_MODEL_REASON``).
+    """
+    return Refuse(
+        code=UNKNOWN_MODEL_CODE,
+        reason=lambda setup: UNKNOWN_MODEL_REASON.format(model=setup.model or "models/"),
+    )
+
+
+def refuse_expired_key() -> Refuse:
+    """Refuse the next setup as for an expired key: 1007 (yagudaev/voiceclaw PR 155)."""
+    return Refuse(code=1007, reason=EXPIRED_KEY_REASON)
+
+
+def refuse_invalid_config(reason: str = INVALID_ARGUMENT[1]) -> Refuse:
+    """Refuse the next setup as invalid, with 1007 "Request contains an invalid argument".
+
+    The service closes a setup it cannot accept with 1007 (e.g. mastra-ai/mastra issue 23720:
+    a current model on the wrong API version is "closed by the server during setup with an
+    invalid-argument").
+    """
+    return Refuse(code=INVALID_ARGUMENT[0], reason=reason)
+
+
+def pause(seconds: float) -> Pause:
+    """Wait a fixed time between two steps."""
+    return Pause(seconds)
+
+
+def send(*messages: dict[str, Any]) -> Send:
+    """Send arbitrary server messages (camelCase), for cases the helpers do not cover."""
+    return Send("send()", list(messages))
