@@ -71,9 +71,11 @@ class WavInputTransport(BaseInputTransport):
         realtime: bool,
         delay_secs: float = 0.0,
         on_finished: Callable[[], Awaitable[None]] | None = None,
+        start_when: asyncio.Event | None = None,
     ) -> None:
         super().__init__(params)
         self._delay = delay_secs
+        self._start_when = start_when
         self._pcm = pcm
         self._rate = sample_rate
         self._realtime = realtime
@@ -123,6 +125,9 @@ class WavInputTransport(BaseInputTransport):
         # The caller may wait before speaking (e.g. while Elo greets); that wait is a real one.
         realtime, self._realtime = self._realtime, True
         for _ in range(round(self._delay * 1000 / FRAME_MS)):
+            await self._push(silence)
+            await self._pace()
+        while self._start_when is not None and not self._start_when.is_set():
             await self._push(silence)
             await self._pace()
         self._realtime = realtime
@@ -216,6 +221,8 @@ class WavFileTransport(BaseTransport):
         realtime: Pace input at real time and pad output silence; off for fast tests.
         delay_secs: Silence before the recording starts, e.g. while Elo greets.
         on_input_finished: Awaited once the whole recording has been played.
+        start_when: The recording starts once this is set (and ``delay_secs`` has passed);
+            silence flows until then, e.g. until Elo's greeting has ended.
     """
 
     def __init__(
@@ -227,6 +234,7 @@ class WavFileTransport(BaseTransport):
         realtime: bool = True,
         delay_secs: float = 0.0,
         on_input_finished: Callable[[], Awaitable[None]] | None = None,
+        start_when: asyncio.Event | None = None,
     ) -> None:
         super().__init__()
         pcm, rate = read_wav(input_path)
@@ -245,6 +253,7 @@ class WavFileTransport(BaseTransport):
             realtime=realtime,
             delay_secs=delay_secs,
             on_finished=on_input_finished,
+            start_when=start_when,
         )
         self._output = WavOutputTransport(self._params, path=output_path, realtime=realtime)
 
