@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format run bench bench-pipeline bench-campaign bench-startup bench-turns clean install demo demo-campaign
+.PHONY: test lint format run bench bench-pipeline bench-campaign bench-startup bench-turns clean install demo demo-campaign smoke smoke-dial
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,3 +52,16 @@ demo: $(STAMP)
 
 demo-campaign: $(STAMP)
 	$(BIN)/python -m demo.campaign_rehearsal
+
+# One short call against the real Gemini Live API (needs ELO_GOOGLE__API_KEY; skips without it).
+smoke: $(STAMP)
+	$(BIN)/python -m devtools.smoke
+
+# One real phone call to a number you own: make smoke-dial +355... (or NUMBER=+355...; YES=1
+# skips the question). The number after the goal is taken as an argument, not as another goal.
+ifeq (smoke-dial,$(firstword $(MAKECMDGOALS)))
+NUMBER ?= $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+$(eval $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)):;@:)
+endif
+smoke-dial: $(STAMP)
+	$(BIN)/python -m devtools.smoke dial $(NUMBER) $(if $(YES),--yes)
