@@ -194,7 +194,7 @@ class Referee:
         self.violations.append(
             Violation(conn.index, rule, detail, code[0] if code else None, time.monotonic())
         )
-        return Verdict(close=code)
+        return Verdict(heard=not enforced, close=code)
 
     def check(self, conn: _Connection, message: ClientMessage) -> Verdict:
         """Judge ``message`` and fold it into the session's state.
