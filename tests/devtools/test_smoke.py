@@ -32,7 +32,8 @@ from devtools.gemini_emulator import (
     wait_for_audio,
 )
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
-from devtools.smoke import CALLER, SmokeFailed, _smoke_settings, dial_call, main
+from devtools.smoke import CALLER, SmokeFailed, main, smoke_settings
+from devtools.smoke_dial import dial_call
 from pipeline.file_transport import WavFileTransport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,7 +213,7 @@ def _dial_settings(emu: GeminiLiveEmulator, livekit: FakeLiveKitServer, tmp_path
         livekit={"url": livekit.url, "api_key": KEY, "api_secret": SECRET, "sip_trunk_id": TRUNK},
         pipeline={"language": "en"},
     )
-    return _smoke_settings(base, tmp_path)
+    return smoke_settings(base, tmp_path)
 
 
 def _phone_audio(tmp_path: Path):
@@ -271,3 +272,14 @@ async def test_dial_of_a_busy_line_reports_busy(tmp_path: Path) -> None:
     assert str(failed.value) == "not answered: busy (486 Busy Here)"
     assert lines == [lines[0]] and lines[0].startswith("dial       ok  486 Busy Here")
     assert livekit.rooms == {}
+
+
+def test_a_ca_file_is_only_for_a_private_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ELO_GOOGLE__API_KEY", "smoke-test-key-1234")
+    (tmp_path / "ca.pem").write_text("")
+    assert main(["--ca-file", str(tmp_path / "ca.pem")]) == 2
+    out = capsys.readouterr().out
+    assert out == "smoke: --ca-file is for a private endpoint: set ELO_GOOGLE__BASE_URL\n"

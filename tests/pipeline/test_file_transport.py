@@ -51,7 +51,13 @@ class Echo(FrameProcessor):
             await self.push_frame(frame, direction)
 
 
-async def _run_echo(tmp_path: Path, *, realtime: bool) -> tuple[bytes, bytes, Echo]:
+async def _run_echo(
+    tmp_path: Path,
+    *,
+    realtime: bool,
+    start_when: asyncio.Event | None = None,
+    echo: Echo | None = None,
+) -> tuple[bytes, bytes, Echo]:
     caller = tmp_path / "caller.wav"
     pcm = _tone_wav(caller, seconds=0.5)
     out = tmp_path / "out" / "elo.wav"
@@ -67,8 +73,9 @@ async def _run_echo(tmp_path: Path, *, realtime: bool) -> tuple[bytes, bytes, Ec
         out_sample_rate=16000,
         realtime=realtime,
         on_input_finished=finished,
+        start_when=start_when,
     )
-    echo = Echo()
+    echo = echo or Echo()
     worker = PipelineWorker(
         Pipeline([transport.input(), echo, transport.output()]), idle_timeout_secs=10
     )
@@ -97,6 +104,24 @@ async def test_realtime_output_keeps_the_timeline_with_silence(tmp_path: Path) -
     start = written.find(pcm)
     assert start >= 0, "the recording must come out whole and contiguous"
     assert set(written[:start]) <= {0} and set(written[start + len(pcm) :]) <= {0}
+
+
+@pytest.mark.asyncio
+async def test_the_recording_waits_for_start_when(tmp_path: Path) -> None:
+    go = asyncio.Event()
+
+    class ReleasingEcho(Echo):
+        """Sets ``go`` once 10 frames (all the line's silence so far) have passed."""
+
+        async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+            await super().process_frame(frame, direction)
+            if self.frames >= 10:
+                go.set()
+
+    pcm, written, _ = await _run_echo(tmp_path, realtime=False, start_when=go, echo=ReleasingEcho())
+    start = written.find(pcm)
+    assert start >= 10 * 640, "the recording started before start_when was set"
+    assert set(written[:start]) <= {0}
 
 
 @pytest.mark.parametrize(
