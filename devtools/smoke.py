@@ -24,6 +24,7 @@ import contextlib
 import ssl
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -82,17 +83,19 @@ def probed_session(settings: AppSettings, ctx: Any, probe: SmokeProbe, **options
 
 
 async def smoke_call(
-    settings: AppSettings, out: Path, *, http_client_args: dict[str, Any] | None = None
-) -> list[str]:
-    """Run the recorded caller's call and check it.
+    settings: AppSettings,
+    out: Path,
+    *,
+    say: Callable[[str], None],
+    http_client_args: dict[str, Any] | None = None,
+) -> None:
+    """Run the recorded caller's call and check it, saying one line per passed check.
 
     Args:
         settings: The smoke settings (see :func:`devtools.smoke.smoke_settings`).
         out: Folder for Elo's audio.
+        say: Prints one line.
         http_client_args: Extra model-client arguments (a private endpoint's SSL context).
-
-    Returns:
-        One line per passed check, then a summary line.
 
     Raises:
         SmokeFailed: A check failed.
@@ -137,32 +140,31 @@ async def smoke_call(
         finally:
             driver.cancel()
     record = result.record
-    ended = f"(the call ended: {record.outcome}, {record.outcome_reason or '-'})"
+    reason = record.outcome_reason
+    ended = f"(the call ended: {record.outcome}{f', {reason}' if reason else ''})"
     for entry in record.transcript:
         if entry.get("role") in ("patient", "elo") and entry.get("text"):
-            who = "caller" if entry["role"] == "patient" else "Elo"
-            print(f"  {who}: {entry['text']}")
+            say(f"  {'caller' if entry['role'] == 'patient' else 'Elo'}: {entry['text']}")
     if probe.greeting_ns is None:
         raise SmokeFailed("greeting", f"Elo's first audio never arrived {ended}")
-    lines = [f"greeting   ok  Elo spoke {_seconds(probe.greeting_ns)} after the call started"]
+    say(f"greeting   ok  Elo spoke {_seconds(probe.greeting_ns)} after the call started")
     if probe.tool is None:
         raise SmokeFailed("tool call", f"no {' or '.join(sorted(SLOT_TOOLS))} was answered {ended}")
-    lines.append(f"tool call  ok  {probe.tool} answered")
+    say(f"tool call  ok  {probe.tool} answered")
     if probe.latency_ns is None:
         raise SmokeFailed("reply", f"Elo did not answer the caller's question {ended}")
     vad = (result.summary.get("latency_ms") or {}).get("p50")
-    lines.append(
+    say(
         f"reply      ok  response latency {_seconds(probe.latency_ns)} from the caller's end of"
         f" speech to Elo's first audio (from the end of turn: {'-' if vad is None else vad} ms)"
     )
     if record.outcome == "failed" or probe.errors:
         raise SmokeFailed("end", f"{record.outcome}: {record.outcome_reason or probe.errors[0]}")
-    lines.append(f"end        ok  {record.outcome}")
-    lines.append(
+    say(f"end        ok  {record.outcome}")
+    say(
         f"passed: time to greeting {_seconds(probe.greeting_ns)}, response latency"
         f" {_seconds(probe.latency_ns)}"
     )
-    return lines
 
 
 class _Parser(argparse.ArgumentParser):
@@ -259,10 +261,9 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(dial_call(settings, phone, say=say, http_client_args=client_args))
         else:
-            say(f"one short call (one short Gemini Live session) to {settings.google.model}")
-            say(f"at {endpoint}; the caller asks for free appointments, in English")
-            for line in asyncio.run(smoke_call(settings, out, http_client_args=client_args)):
-                say(line)
+            say(f"one short call to Gemini Live: {settings.google.model} at {endpoint}")
+            say("a recorded caller asks for free appointments, in English")
+            asyncio.run(smoke_call(settings, out, say=say, http_client_args=client_args))
         say(f"Elo's audio and the log: {out}")
         return 0
     except SmokeFailed as exc:
