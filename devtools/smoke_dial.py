@@ -104,6 +104,7 @@ async def dial_call(
             say(f"dial       ok  {status} after {time.monotonic() - started:.1f} s")
             if not dial.answered:
                 raise SmokeFailed("answer", f"not answered: {dial.outcome} ({status})")
+            say("answer     ok  the phone was answered; Elo greets")
             answered = time.monotonic()
             await live.callee_answered()
             with contextlib.suppress(TimeoutError):

@@ -247,6 +247,7 @@ async def test_dial_of_an_answered_call_passes(tmp_path: Path) -> None:
         )
         await emu.finished(timeout=5)
     assert lines[0].startswith("dial       ok  200 OK after"), lines
+    assert lines[1] == "answer     ok  the phone was answered; Elo greets"
     assert any(line.startswith("greeting   ok  Elo spoke") for line in lines), lines
     assert lines[-1].startswith("end        ok  completed (completed) after"), lines
     (dial,) = livekit.calls_to(PHONE)
@@ -283,3 +284,15 @@ def test_a_ca_file_is_only_for_a_private_endpoint(
     assert main(["--ca-file", str(tmp_path / "ca.pem")]) == 2
     out = capsys.readouterr().out
     assert out == "smoke: --ca-file is for a private endpoint: set ELO_GOOGLE__BASE_URL\n"
+
+
+def test_a_bad_setting_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ELO_GOOGLE__API_KEY", "smoke-test-key-1234")
+    monkeypatch.setenv("ELO_PIPELINE__VAD_STOP_SECS", "soon")
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("smoke: invalid configuration: ELO_PIPELINE__VAD_STOP_SECS")
+    assert "smoke-test-key-1234" not in out
