@@ -46,8 +46,11 @@ KEY, SECRET, TRUNK = "smoke-key", "smoke-secret-long-enough-for-hs256", "ST_smok
 class WaitForActivityEnd(Step):
     """Wait until the client has ended the caller's turn (``activityEnd``, local VAD on).
 
-    Gemini answers a turn only after its end; the emulator's script would otherwise answer while
-    the recorded caller is still speaking.
+    With the server's activity detection off (Elo's setup), "the client must send activity
+    signals" (google-genai RealtimeInputConfig.automaticActivityDetection,
+    https://googleapis.github.io/java-genai/javadoc/google-genai/com.google.genai.types/-realtime-input-config/automatic-activity-detection.html)
+    and the model answers a turn only after its ``activityEnd``; without this step the script
+    would answer while the recorded caller is still speaking.
     """
 
     timeout: float = 30.0
