@@ -239,6 +239,15 @@ async def test_a_refused_resume_falls_back_to_a_fresh_seeded_session(live_pipeli
 
 
 @pytest.mark.asyncio
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Elo's code (pipeline/gemini.py _Outbox.take(resumed=True)) sends c1's result on a "
+        "session resumed from a handle issued before c1: the resumed session never issued c1, "
+        "and the strict emulator closes it with 1007 as the real server refuses unknown tool "
+        "response ids (devtools/gemini_rules.py, rule tool_response_id)"
+    ),
+)
 async def test_a_tool_still_running_at_the_go_away_deadline_is_answered_after_the_resume(
     live_pipeline, log_capture
 ):
