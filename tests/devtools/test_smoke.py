@@ -12,7 +12,6 @@ import asyncio
 import io
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,9 @@ from config.settings import load_settings
 from demo.rehearsal import greeting
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
-    Step,
     input_transcription,
     model_audio,
     output_transcription,
-    pick,
     refuse,
     tool_call,
     turn_complete,
@@ -42,33 +39,12 @@ PHONE = "+355691234567"
 KEY, SECRET, TRUNK = "smoke-key", "smoke-secret-long-enough-for-hs256", "ST_smoke"
 
 
-@dataclass
-class WaitForActivityEnd(Step):
-    """Wait until the client has ended the caller's turn (``activityEnd``, local VAD on).
-
-    With the server's activity detection off (Elo's setup), "the client must send activity
-    signals" (google-genai RealtimeInputConfig.automaticActivityDetection,
-    https://googleapis.github.io/java-genai/javadoc/google-genai/com.google.genai.types/-realtime-input-config/automatic-activity-detection.html)
-    and the model answers a turn only after its ``activityEnd``; without this step the script
-    would answer while the recorded caller is still speaking.
-    """
-
-    timeout: float = 30.0
-
-    async def run(self, emu: GeminiLiveEmulator, conn: object) -> None:
-        """Return once an ``activityEnd`` has arrived."""
-
-        def ended(emu: GeminiLiveEmulator) -> bool:
-            return any(
-                message.kind == "realtime_input" and pick(message.body, "activity_end") is not None
-                for message in emu.received
-            )
-
-        await emu.wait_until(ended, timeout=self.timeout)
-
-
 def _asks_for_slots(*, tool: bool = True) -> list:
-    """Elo greets, hears the caller, (checks the slots,) answers."""
+    """Elo greets, hears the caller, (checks the slots,) answers.
+
+    The emulator's ``wait_for_audio`` also waits for the ``activityEnd`` closing the caller's turn
+    (Elo's setup turns the server's activity detection off), as the real model answers only then.
+    """
     slots = tool_call(
         "check_available_slots",
         {"preferred_date": "tomorrow 09:00", "service_type": "checkup"},
@@ -78,7 +54,6 @@ def _asks_for_slots(*, tool: bool = True) -> list:
     return [
         *greeting(),
         wait_for_audio(seconds=1.5, timeout=30),
-        WaitForActivityEnd(),
         input_transcription(QUESTION),
         *([slots] if tool else []),
         model_audio(0.6),
