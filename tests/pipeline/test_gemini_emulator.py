@@ -12,6 +12,7 @@ from pipecat.frames.frames import (
     ErrorFrame,
     FunctionCallResultFrame,
     InputAudioRawFrame,
+    InterruptionFrame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMTextFrame,
@@ -34,6 +35,7 @@ from devtools.gemini_emulator import (
     close,
     go_away,
     input_transcription,
+    interrupted,
     model_audio,
     output_transcription,
     refuse,
@@ -323,3 +325,33 @@ async def test_three_quick_drops_in_a_row_push_an_error_frame(make_gemini_llm, l
     assert emu.connection_count == 3
     # Without a resumption handle each new session is seeded with the context again.
     assert [m.connection for m in emu.client_contents] == [0, 1, 2]
+
+
+@pytest.mark.asyncio
+async def test_interrupted_stops_the_bot_turn(make_gemini_llm, live_pipeline):
+    """``interrupted`` reaches the output (which drops queued audio) and the context side.
+
+    The output transport clearing its queue on ``InterruptionFrame`` is Pipecat's
+    (``transports/base_output.py``); what the service owes it is the frame, both ways. The
+    frame is a system frame, so its place among the audio frames is not fixed.
+    """
+    first, second = tone(0.12, frequency=330.0), tone(0.08, frequency=550.0)
+    script = [
+        wait_for_client_content(),
+        model_audio(data=first),
+        interrupted(),
+        turn_complete(),  # interrupted > turn_complete, as the real server orders them
+        model_audio(data=second),
+        turn_complete(),
+    ]
+    async with GeminiLiveEmulator(script) as emu:
+        async with live_pipeline(make_gemini_llm(emu)) as pipe:
+            await pipe.queue(opening_context())
+            await emu.finished()
+            await pipe.wait_for(LLMFullResponseEndFrame, count=2)
+            await pipe.wait_for(InterruptionFrame)
+            await pipe.wait_for(InterruptionFrame, direction=UP)
+
+    # The next turn plays after the interrupted one, and nothing else arrives.
+    assert b"".join(f.audio for f in pipe.frames(TTSAudioRawFrame)) == first + second
+    assert emu.violations == []
