@@ -44,8 +44,8 @@ DELAY_S = 1.5  # the caller speaks this long after the pipeline starts (Elo gree
 LISTEN_S = 5.0  # how long after the last sound a turn end may come (Smart Turn waits 3 s)
 SETTLE_S = 0.4  # after the turn ends, how long to watch for a second (split) turn
 # What is measured: Elo's settings before issue 9 (Smart Turn and Pipecat's VAD defaults, stop
-# 0.5 s), Smart Turn with today's VAD, and today's defaults (VAD stop). Each is a set of
-# ``pipeline`` settings over the defaults.
+# 0.5 s), Smart Turn with today's VAD, Smart Turn tuned, and today's defaults (VAD stop). Each is
+# a set of ``pipeline`` settings over the defaults.
 CONFIGS: dict[str, dict[str, Any]] = {
     "before": {
         "turn_stop": "smart_turn",
@@ -55,6 +55,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "vad_min_volume": 0.6,
     },
     "smart_turn": {"turn_stop": "smart_turn"},
+    # Smart Turn as Pipecat recommends it (VAD stop 0.2 s), its fallback cut to fit 1.2 s.
+    "smart_turn_tuned": {
+        "turn_stop": "smart_turn",
+        "vad_stop_secs": 0.2,
+        "smart_turn_fallback_secs": 0.8,
+    },
     "vad": {"turn_stop": "vad"},
 }
 

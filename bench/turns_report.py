@@ -14,6 +14,7 @@ MAX_MS = 1200.0
 NAMES = {
     "before": "before: Smart Turn (3 s fallback), VAD 0.7 / 0.2 s / stop 0.5 s / volume 0.6",
     "smart_turn": "Smart Turn (3 s fallback), today's VAD",
+    "smart_turn_tuned": "Smart Turn, VAD stop 0.2 s, 0.8 s fallback",
     "vad": "after: VAD stop 0.4 s, confidence 0.6, start 0.06 s, volume 0.3",
 }
 
@@ -159,8 +160,9 @@ METHOD = [
     " `vad_stop_secs`, then `activityEnd` at once, via Pipecat's"
     " `SpeechTimeoutUserTurnStopStrategy` with no extra wait). Smart Turn v3 judges finished"
     ' sentences such as "Tomorrow at ten, please." unfinished and then waits for its fallback'
-    " (3 s of silence): its tail above is that fallback. Its model's language list (pipecat-ai"
-    " smart-turn v3) has no Albanian, and a fallback short enough for the 1.2 s target (about"
+    " (3 s of silence): its tail above is that fallback. Its model was trained and benchmarked"
+    " on 23 languages, Albanian not among them (huggingface.co/pipecat-ai/smart-turn-v3,"
+    " benchmarks/smart-turn-v3.0.md), and a fallback short enough for the 1.2 s target (about"
     " 0.8 s) leaves it little to decide. `smart_turn` stays a setting, with"
     " `ELO_PIPELINE__SMART_TURN_FALLBACK_SECS`.",
     "- **VAD parameters** (`vad_confidence` 0.6, `vad_start_secs` 0.06, `vad_stop_secs` 0.4,"

@@ -422,7 +422,13 @@ class CallSession:
                     aggregators.assistant(),
                 ]
             ),
-            params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+            params=PipelineParams(
+                # The rate processors learn from the start frame (Smart Turn reads it; the VAD
+                # is built with the same setting): the line's, not Pipecat's 16 kHz default.
+                audio_in_sample_rate=settings.pipeline.input_sample_rate,
+                enable_metrics=True,
+                enable_usage_metrics=True,
+            ),
             # One Pipecat observer for all: each observer costs a queue and a task per frame.
             observers=[
                 ObserverGroup(

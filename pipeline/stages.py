@@ -73,6 +73,10 @@ def make_turn_strategies(settings: AppSettings) -> UserTurnStrategies:
             stop: Any = SpeechTimeoutUserTurnStopStrategy(
                 user_speech_timeout=0.0, wait_for_transcript=False
             )
+            # Its warning that stop_secs differs from 0.2 s is about STT latency tables
+            # (_handle_vad_user_stopped_speaking in Pipecat 1.14); no STT gates Elo's turns, so
+            # it would only log a misleading line per call.
+            stop._stop_secs_warned = True
         case TurnStopKind.SMART_TURN:
             from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
             from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import (
