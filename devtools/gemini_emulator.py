@@ -47,8 +47,9 @@ does and is recorded in ``violations``; ``relax=`` names rules to record without
 test that plays a lenient older server. ``activity_windows`` says when each ``activityStart`` and
 ``activityEnd`` arrived.
 
-The protocol records live in ``devtools.gemini_protocol``, the rules in ``devtools.gemini_rules``
-and the script steps in ``devtools.gemini_steps``; this module re-exports all of them.
+The protocol records live in ``devtools.gemini_protocol``, the rules in ``devtools.gemini_rules``,
+the script steps in ``devtools.gemini_steps`` and the server messages in
+``devtools.gemini_messages``; this module re-exports all of them.
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from devtools.gemini_messages import (
+    PacedSend,
+    generation_complete,
+    input_transcription,
+    interrupted,
+    model_audio,
+    not_resumable,
+    output_transcription,
+    resumption_update,
+    send,
+    send_tool_call,
+    tool_call_cancellation,
+    transcription_fragments,
+    turn_complete,
+)
 from devtools.gemini_protocol import (
     BAD_KEY_REASON,
     DEFAULT_STEP_TIMEOUT,
@@ -105,7 +121,6 @@ from devtools.gemini_rules import (
 from devtools.gemini_steps import (
     Close,
     GoAway,
-    PacedSend,
     Pause,
     Refuse,
     Resumed,
@@ -116,26 +131,14 @@ from devtools.gemini_steps import (
     WaitForClientContent,
     WaitForToolResponse,
     close,
-    generation_complete,
     go_away,
-    input_transcription,
-    interrupted,
-    model_audio,
-    not_resumable,
-    output_transcription,
     pause,
     refuse,
     refuse_expired_key,
     refuse_invalid_config,
     refuse_unknown_model,
     resumed,
-    resumption_update,
-    send,
-    send_tool_call,
     tool_call,
-    tool_call_cancellation,
-    transcription_fragments,
-    turn_complete,
     wait_for_audio,
     wait_for_client_content,
     wait_for_tool_response,
