@@ -18,6 +18,7 @@ from devtools.gemini_emulator import (
     EmulatorScriptError,
     GeminiLiveEmulator,
     model_audio,
+    not_resumable,
     refuse_expired_key,
     refuse_invalid_config,
     refuse_unknown_model,
@@ -333,3 +334,16 @@ async def test_paced_audio_and_late_fragments_arrive_whole_and_in_order():
     fragments = [m["serverContent"]["outputTranscription"]["text"] for m in got[11:]]
     assert len(fragments) == 3
     assert "".join(fragments) == "Ora dhjetë është e lirë."
+
+
+@pytest.mark.asyncio
+async def test_a_wait_may_stop_at_the_audio_to_barge_in_on_the_user():
+    script = [wait_for_audio(nbytes=2, turn_end=False), not_resumable()]
+    async with GeminiLiveEmulator(script) as emu:
+        ws = await _accepted(emu, realtimeInputConfig=MANUAL_TURNS)
+        await ws.send(json.dumps({"realtimeInput": {"activityStart": {}}}))
+        await _audio(ws, b"\0\0")
+        # No activityEnd yet: the server may still act (here: a resumption update).
+        assert json.loads(await ws.recv()) == {"sessionResumptionUpdate": {"resumable": False}}
+        await emu.finished()
+        await ws.close()

@@ -165,7 +165,10 @@ async def test_input_transcript_in_fragments_is_one_patient_line(tmp_path, store
         await emu.finished()
 
     assert lines(result.record, "patient") == [ASKED]
+    # The caller's audio went only inside activity windows, and each window was closed.
     assert emu.violations == []
+    assert emu.activity_windows
+    assert all(w.ended_at is not None and w.audio_seconds > 0 for w in emu.activity_windows)
 
 
 @pytest.mark.asyncio
