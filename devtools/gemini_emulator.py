@@ -227,6 +227,9 @@ class GeminiLiveEmulator:
             kazunori279/adk-streaming-guide issue 11).
         auto_resumption: Issue session-resumption handles by itself (see the module text).
         relax: Rules (``RULES``) to record without enforcing, to play a lenient older server.
+        models: The model names the service serves (``"models/..."``); a setup naming another
+            is refused as the real service refuses an unknown or retired model (1008, see
+            ``UNKNOWN_MODEL_REASON``). None serves every name.
 
     Attributes:
         received: Every client message, in arrival order, across connections.
@@ -246,6 +249,7 @@ class GeminiLiveEmulator:
         refuse_code: int = 1011,
         auto_resumption: bool = False,
         relax: Iterable[str] = (),
+        models: Iterable[str] | None = None,
     ):
         self.script = list(script or [])
         self.step_timeout = step_timeout
@@ -253,6 +257,7 @@ class GeminiLiveEmulator:
         self.refuse_code = refuse_code
         self.auto_resumption = auto_resumption
         self.referee = Referee(relax)
+        self.models = None if models is None else frozenset(models)
         self.refused: list[tuple[int, int]] = []
         self.go_away_closes: list[int] = []
         self._sessions: list[_Session] = []
@@ -477,6 +482,11 @@ class GeminiLiveEmulator:
         session: _Session | None = None
         if conn.index < self.refuse_first:
             refusal = (self.refuse_code, "The service is currently unavailable.")
+        elif self.models is not None and setup.model not in self.models:
+            text = UNKNOWN_MODEL_REASON.format(model=setup.model or "models/")
+            refusal = (UNKNOWN_MODEL_CODE, close_reason(text))
+        elif (bad_setup := self.referee.admit(conn, setup)) is not None:
+            refusal = bad_setup
         elif setup.resumption_handle is not None:
             session = self._handle_sessions.get(setup.resumption_handle)
             if session is None:

@@ -44,6 +44,13 @@ Rules (names as used in ``GeminiLiveEmulator(relax=...)``):
   unknown, so these are recorded only.
 * ``activity_end_missing``: a window still open when its connection closes: the model never
   answered that turn, since with activity detection off it answers only after ``activityEnd``.
+* ``setup``: a setup the model cannot take is refused with 1007 before ``setupComplete``. A Live
+  thinking model (3.8 on, "thinking" in its id) needs a ``thinkingLevel`` ("the API has no
+  default and rejects a setup without one") and takes no BLOCKING function ("Live thinking
+  models accept only NON_BLOCKING"); 3.x before 3.8 takes no NON_BLOCKING function ("Before
+  3.8, Gemini 3.x models did not support NON_BLOCKING function declarations"): Pipecat
+  ``GeminiLiveLLMService._resolved_thinking_config``, ``_supports_blocking_tools`` and
+  ``_supports_non_blocking_tools``.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ RULES = frozenset(
         "audio_outside_activity",
         "activity_signal",
         "activity_end_missing",
+        "setup",
     }
 )
 _MIN_RATE, _MAX_RATE = 8_000, 48_000
@@ -215,6 +223,13 @@ class Referee:
             return self._realtime_input(conn, setup, state, message)
         return Verdict()
 
+    def admit(self, conn: _Connection, setup: Setup) -> tuple[int, str] | None:
+        """The close that refuses ``setup``, or None when the model can take it."""
+        problem = _setup_problem(setup)
+        if problem is None:
+            return None
+        return self._breach(conn, "setup", problem, closes=True).close
+
     def model_spoke(self, state: SessionState) -> None:
         """The model produced a turn or a call: the initial history phase is over."""
         state.history_done = True
@@ -321,4 +336,23 @@ def _audio_problem(mime_type: str, nbytes: int) -> str | None:
         return f"audio rate {rate} is outside {_MIN_RATE}-{_MAX_RATE} Hz"
     if nbytes % 2:
         return f"{nbytes} bytes of audio are not whole 16-bit samples"
+    return None
+
+
+def _setup_problem(setup: Setup) -> str | None:
+    """Why the setup's model cannot take it (see the ``setup`` rule), or None."""
+    version = setup.gemini_version
+    if version is None or version[0] < 3:
+        return None
+    model = setup.model or ""
+    behaviors = {str(pick(d, "behavior", "")).upper() for d in setup.function_declarations}
+    if "thinking" in model and version >= (3, 8):
+        generation = pick(setup.body, "generation_config", {}) or {}
+        thinking = pick(generation, "thinking_config") or pick(setup.body, "thinking_config")
+        if not pick(thinking, "thinking_level"):
+            return f"{model} needs generationConfig.thinkingConfig.thinkingLevel"
+        if "BLOCKING" in behaviors:
+            return f"{model} takes no BLOCKING function declaration"
+    if version < (3, 8) and "NON_BLOCKING" in behaviors:
+        return f"{model} takes no NON_BLOCKING function declaration"
     return None

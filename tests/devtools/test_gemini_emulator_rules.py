@@ -347,3 +347,60 @@ async def test_a_wait_may_stop_at_the_audio_to_barge_in_on_the_user():
         assert json.loads(await ws.recv()) == {"sessionResumptionUpdate": {"resumable": False}}
         await emu.finished()
         await ws.close()
+
+
+def _tools(behavior: str) -> list[dict[str, Any]]:
+    return [{"functionDeclarations": [{"name": "book", "behavior": behavior}]}]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("setup", "why"),
+    [
+        ({"model": "models/gemini-3.8-live-extended-thinking"}, "thinkingLevel"),
+        (
+            {
+                "model": "models/gemini-3.8-live-extended-thinking",
+                "generationConfig": {"thinkingConfig": {"thinkingLevel": "LOW"}},
+                "tools": _tools("BLOCKING"),
+            },
+            "no BLOCKING",
+        ),
+        (
+            {"model": "models/gemini-3.1-flash-live-preview", "tools": _tools("NON_BLOCKING")},
+            "no NON_BLOCKING",
+        ),
+    ],
+)
+async def test_a_setup_the_model_cannot_take_is_refused_1007(setup, why):
+    async with GeminiLiveEmulator([]) as emu:
+        assert await _closed(await _open(emu, **setup)) == INVALID_ARGUMENT
+    [violation] = emu.violated("setup")
+    assert why in violation.detail
+    assert emu.session_count == 0
+
+
+@pytest.mark.asyncio
+async def test_a_setup_the_model_takes_is_accepted():
+    setups = [
+        {"model": MODEL_3, "tools": _tools("BLOCKING")},
+        {
+            "model": "models/gemini-3.8-live-extended-thinking",
+            "generationConfig": {"thinkingConfig": {"thinkingLevel": "LOW"}},
+            "tools": _tools("NON_BLOCKING"),
+        },
+    ]
+    async with GeminiLiveEmulator([]) as emu:
+        for setup in setups:
+            await (await _accepted(emu, **setup)).close()
+    assert emu.violations == []
+
+
+@pytest.mark.asyncio
+async def test_a_model_the_service_does_not_serve_is_refused_1008():
+    async with GeminiLiveEmulator([], models={MODEL_3}) as emu:
+        code, reason = await _closed(await _open(emu))  # the 2.5 preview, retired here
+        await (await _accepted(emu, model=MODEL_3)).close()
+    assert code == 1008
+    assert reason.startswith(f"{MODEL_25} is not found")
+    assert emu.refused == [(0, 1008)]
