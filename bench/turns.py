@@ -12,9 +12,9 @@ Measured per utterance: the time from the end of its last sound (the manifest's 
 sample, placed on the transport's own schedule) to the arrival of the ``activityEnd`` that
 closes the caller's turn. A turn is *missed* when no ``activityStart``/``activityEnd`` pair
 follows the speech within ``LISTEN_S``; *split* when the utterance gives more than one pair (a
-turn ended in a pause inside it). ``make bench-turns`` runs both stop strategies (Pipecat's
-Smart Turn with its 3 s fallback as upstream ships it, and Elo's VAD stop) with the rest of the
-settings at their defaults, then rewrites the "Turn ends" section of docs/benchmarks.md.
+turn ended in a pause inside it). ``make bench-turns`` runs every configuration of ``CONFIGS``
+(Elo's settings before issue 9, Smart Turn as upstream ships it and tuned, and today's VAD stop)
+and rewrites the "Turn ends" section of docs/benchmarks.md.
 
 Gemini's own activity detection (``ELO_PIPELINE__VAD=off``) cannot be measured here: the
 emulator does not model Google's server VAD, so only the real service could say when it ends a
