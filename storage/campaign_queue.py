@@ -122,7 +122,7 @@ class CampaignQueueMixin:
         async with self._transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE campaigns SET runner_token = ?, runner_pid = ?, runner_host = ?,"
-                " runner_seen_at = ?, status = 'running'"
+                " runner_seen_at = ?, status = 'running', pause_reason = NULL"
                 " WHERE id = ? AND runner_token IS ?",
                 (token, pid, host, to_db(self._clock()), campaign_id, expected_token),
             )
@@ -138,14 +138,28 @@ class CampaignQueueMixin:
             return cursor.rowcount == 1
 
     async def release_campaign_lease(
-        self, *, campaign_id: int, token: str, status: CampaignState
+        self,
+        *,
+        campaign_id: int,
+        token: str,
+        status: CampaignState,
+        pause_reason: str | None = None,
     ) -> None:
-        """Give up the lease (if still held) and leave the campaign in ``status``."""
+        """Give up the lease (if still held) and leave the campaign in ``status``.
+
+        Args:
+            campaign_id: The campaign.
+            token: The lease token this runner holds.
+            status: The campaign's status from now on.
+            pause_reason: Why the runner paused the campaign by itself (e.g. the fault
+                breaker), one line for ``elo campaign status``; None for an ordinary stop.
+        """
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE campaigns SET runner_token = NULL, runner_pid = NULL, runner_host = NULL,"
-                " runner_seen_at = NULL, status = ? WHERE id = ? AND runner_token = ?",
-                (status, campaign_id, token),
+                " runner_seen_at = NULL, status = ?, pause_reason = ?"
+                " WHERE id = ? AND runner_token = ?",
+                (status, pause_reason[:500] if pause_reason else None, campaign_id, token),
             )
 
     async def contact_zones(self, *, campaign_id: int) -> list[tuple[str, str]]:
@@ -247,7 +261,8 @@ class CampaignQueueMixin:
         number is not on the do-not-call list and not in another call, the campaign and the
         global caps have room, the campaign's attempts are not used up, and the attempt policy
         (given every attempt to the number since ``history_since``, in any campaign) allows
-        a call now. Attempts that never dialled (:data:`NOT_DIALLED`) count for neither.
+        a call now. Attempts that never dialled (:data:`NOT_DIALLED`) and attempts the system
+        failed (``system_fault``: trunk, credentials, LiveKit) count for neither.
 
         Args:
             contact_id: The contact.
@@ -294,7 +309,7 @@ class CampaignQueueMixin:
                 return Claim(skipped="global_cap")
             (used,) = await conn.execute_fetchall(
                 "SELECT count(*) AS n FROM call_attempts"
-                " WHERE contact_id = ? AND sip_status IS NOT ?",
+                " WHERE contact_id = ? AND sip_status IS NOT ? AND system_fault IS NULL",
                 (contact.id, NOT_DIALLED),
             )
             if used["n"] >= max_attempts:
@@ -302,7 +317,8 @@ class CampaignQueueMixin:
                 return Claim(skipped="exhausted")
             history = await conn.execute_fetchall(
                 "SELECT started_at, outcome FROM call_attempts"
-                " WHERE phone = ? AND started_at >= ? AND sip_status IS NOT ?",
+                " WHERE phone = ? AND started_at >= ? AND sip_status IS NOT ?"
+                " AND system_fault IS NULL",
                 (contact.phone, to_db(history_since), NOT_DIALLED),
             )
             attempts = [from_db(row["started_at"]) for row in history]
@@ -337,6 +353,7 @@ class CampaignQueueMixin:
         duration_s: int | None,
         next_call_at: datetime | None,
         done_reason: str | None,
+        system_fault: str | None = None,
     ) -> CallAttempt:
         """Finish an attempt and reschedule or close its contact, in one transaction.
 
@@ -350,6 +367,8 @@ class CampaignQueueMixin:
             next_call_at: When the contact may be called again; ignored when ``done_reason``
                 is set.
             done_reason: Set to close the contact (e.g. ``booked``, ``opted_out``).
+            system_fault: One line when the trunk, the credentials or LiveKit failed rather
+                than the patient's phone: the attempt then counts against no patient cap.
 
         Returns:
             The finished attempt.
@@ -359,8 +378,15 @@ class CampaignQueueMixin:
         async with self._transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
-                " duration_s = ? WHERE id = ? AND outcome IS NULL",
-                (to_db(self._clock()), outcome, sip_status, duration_s, attempt_id),
+                " duration_s = ?, system_fault = ? WHERE id = ? AND outcome IS NULL",
+                (
+                    to_db(self._clock()),
+                    outcome,
+                    sip_status,
+                    duration_s,
+                    system_fault[:300] if system_fault else None,
+                    attempt_id,
+                ),
             )
             rows = await conn.execute_fetchall(
                 "SELECT * FROM call_attempts WHERE id = ?", (attempt_id,)

@@ -240,6 +240,15 @@ MIGRATIONS: tuple[str, ...] = (
         hashed_at   TEXT NOT NULL
     );
     """,
+    # 8: faults of the system (trunk, credentials, LiveKit) told apart from the patient's
+    # outcomes: an attempt with a ``system_fault`` never counts against the patient's attempt
+    # caps, and a campaign paused by the fault breaker keeps a reason staff can read.
+    """
+    ALTER TABLE call_attempts ADD COLUMN system_fault TEXT
+        CHECK (system_fault IS NULL OR length(system_fault) BETWEEN 1 AND 300);
+    ALTER TABLE campaigns ADD COLUMN pause_reason TEXT
+        CHECK (pause_reason IS NULL OR length(pause_reason) <= 500);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

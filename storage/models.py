@@ -112,6 +112,7 @@ class Campaign(_Record):
     runner_pid: int | None = None
     runner_host: str | None = None
     runner_seen_at: datetime | None = None
+    pause_reason: str | None = None
 
 
 class CampaignSummary(_Record):
@@ -176,6 +177,7 @@ class CallAttempt(_Record):
     phone: str | None = None
     campaign_id: int | None = None
     room: str | None = None
+    system_fault: str | None = None
 
 
 class CampaignStatus(_Record):
