@@ -232,10 +232,18 @@ class GoogleSettings(_Group):
     """Gemini Live access."""
 
     api_key: SecretStr = Field(default=SecretStr(""), description="Gemini API key.")
+    # Current Live models (December 2026): gemini-3.8-live is stable with no shutdown date
+    # (https://ai.google.dev/gemini-api/docs/deprecations), the default of Pipecat 1.14 too;
+    # the 2025 native-audio previews are being shut down (pipeline/models.py has the sources).
     model: str = Field(
-        default="models/gemini-2.5-flash-native-audio-preview-09-2025",
+        default="models/gemini-3.8-live",
         max_length=200,
-        description="Gemini Live model name.",
+        description=(
+            "Gemini Live model name. Default: the current stable models/gemini-3.8-live "
+            "(https://ai.google.dev/gemini-api/docs/models/gemini-3.8-live); the 2.5 family "
+            "works too, e.g. models/gemini-2.5-flash-native-audio-preview-12-2025. A thinking "
+            "variant (models/gemini-3.8-live-extended-thinking) runs every tool non-blocking."
+        ),
     )
     voice: str = Field(default="Charon", max_length=64, description="Gemini Live voice name.")
     base_url: AnyHttpUrl | None = Field(

@@ -392,14 +392,12 @@ class CallSession:
         watchdogs = self._tasks
 
         def long_greeting(seconds: float) -> None:
-            from pipecat.frames.frames import LLMMessagesAppendFrame
-
             logger.info("long first utterance ({:.1f} s): maybe an answering machine", seconds)
             note = _LONG_GREETING[language].format(seconds=seconds)
-            # Straight into the model service: the user aggregator would only add it to the
-            # context, which Gemini Live does not re-read after the first turn.
-            frame = LLMMessagesAppendFrame(messages=[{"role": "user", "content": note}])
-            watchdogs.append(asyncio.create_task(llm.queue_frame(frame)))
+            # Straight into the model session as realtime text (ResilientGeminiLive.send_note):
+            # the context is not re-read after the first turn, and the clientContent an
+            # LLMMessagesAppendFrame sends is refused mid-call by the 3.x family (close 1007).
+            watchdogs.append(asyncio.create_task(llm.send_note(note)))  # type: ignore[attr-defined]
 
         greeting_watch = LongGreetingWatch(
             settings.calling.voicemail_min_greeting_secs, long_greeting

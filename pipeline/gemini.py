@@ -47,6 +47,8 @@ from tenacity import (
 )
 from websockets.exceptions import ConnectionClosed
 
+from pipeline.models import setup_refusal_setting
+
 # A refusal for these codes is about the request (1007 invalid argument, 1008 policy, e.g. a
 # bad API key): retrying sends the same request again, so the call fails at once instead.
 _FINAL_CLOSE_CODES = frozenset({1007, 1008})
@@ -64,6 +66,22 @@ def _describe(error: BaseException) -> str:
     """One line for the call's outcome: the close code and class, never message bodies."""
     code = getattr(error, "code", None)
     return f"{type(error).__name__} {code}" if code is not None else type(error).__name__
+
+
+def _connect_failure(error: BaseException) -> str:
+    """Why the first connect failed, naming the setting to check when the setup was refused.
+
+    A 1007/1008 close at setup is the service refusing this request (bad or expired key,
+    unknown or retired model, a config the model does not take): retrying cannot help, and the
+    person reading ``calls.outcome_reason`` needs the setting, not the close code alone. The
+    close reason (Google's text, never a secret) picks it
+    (:func:`pipeline.models.setup_refusal_setting`).
+    """
+    if isinstance(error, APIError) and error.code in _FINAL_CLOSE_CODES:
+        reason = str(error.message or error.status or "")
+        setting = setup_refusal_setting(reason)
+        return f"the model service refused the setup ({error.code}): check {setting}"
+    return f"could not connect to the model service ({_describe(error)})"
 
 
 def _seconds(duration: str | None) -> float:
@@ -245,10 +263,9 @@ class ResilientGeminiLive(GeminiLiveLLMService):
                     config.model_copy(update={"session_resumption": fresh})
                 )
                 return
+            # One line, logged by push_error and kept as the call's outcome reason.
             await self.push_error(
-                error_msg=f"could not connect to the model service ({_describe(e)})",
-                exception=e,
-                force_treat_as_permanent=True,
+                error_msg=_connect_failure(e), exception=e, force_treat_as_permanent=True
             )
             return
         async with stack:
@@ -340,6 +357,22 @@ class ResilientGeminiLive(GeminiLiveLLMService):
     async def _set_bot_is_responding(self, responding: bool) -> None:
         await super()._set_bot_is_responding(responding)
         self._changed.set()
+
+    # --- notes to the model -----------------------------------------------------------------
+
+    async def send_note(self, text: str) -> None:
+        """Tell the model something in the middle of a call, as both Live families accept it.
+
+        Pipecat's ``LLMMessagesAppendFrame`` goes out as ``clientContent``, which the 3.x family
+        takes only as initial history and refuses mid-call with close 1007 (livekit/agents PR
+        5251, yagudaev/voiceclaw PR 248; devtools/gemini_rules.py ``client_content``). Realtime
+        text input is taken by every Live model: it is what Pipecat's ``_send_user_text`` sends
+        for any model id, and google-genai's ``AsyncSession.send_realtime_input(text=...)``.
+        The outbox holds it while a resume is under way and sends it after, like caller audio.
+        """
+        if self._disconnecting:
+            return
+        await self._outbox.send_realtime_input(text=text)
 
     # --- tools ------------------------------------------------------------------------------
 

@@ -112,7 +112,8 @@ def make_llm(
         tools: The tool schemas from the registry; fixed for the call (Gemini Live cannot change
             tools mid-session).
         system_instruction: The call's instruction (see :mod:`pipeline.prompts`).
-        language: BCP 47 language of the call.
+        language: BCP 47 language of the call; sent as ``speechConfig.languageCode`` only
+            when Google lists it for Live (never for Albanian, see README "Languages").
         http_client_args: Extra arguments for the HTTP/websocket client, e.g. an SSL context that
             trusts a private endpoint's certificate.
 
@@ -130,10 +131,13 @@ def make_llm(
             )
 
             from pipeline.gemini import ResilientGeminiLive
+            from pipeline.models import live_language_code, thinking_model_problem
 
             key = google.api_key.get_secret_value()
             if not key:
                 raise StageError("no Gemini API key: set ELO_GOOGLE__API_KEY")
+            if problem := thinking_model_problem(google.model):
+                raise StageError(problem)
             options = HttpOptions(
                 base_url=str(google.base_url).rstrip("/") if google.base_url else None,
                 # Gemini answers websocket pings late while the model thinks (8-30 s measured,
@@ -155,7 +159,9 @@ def make_llm(
                     model=google.model,
                     voice=google.voice,
                     system_instruction=system_instruction,
-                    language=language,
+                    # Only a code Google lists for Live: none for Albanian, which the system
+                    # instruction asks for instead (pipeline.models.live_language_code).
+                    language=live_language_code(language),
                     # With local VAD on, Silero decides turns; Gemini's own VAD would race it.
                     vad=GeminiVADParams(disabled=settings.pipeline.vad is not VadKind.OFF),
                     # Without compression a Live session ends after ~10-15 minutes.

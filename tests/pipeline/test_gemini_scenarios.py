@@ -329,15 +329,7 @@ async def test_a_call_on_the_3x_family_breaks_none_of_its_rules(tmp_path, store,
     assert emu.violations == []
 
 
-@pytest.mark.slow  # while it fails, the call hangs until the harness gives up (20 s)
 @pytest.mark.asyncio
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "H1 (issue 9 section 1): pipeline/call.py sends its long-greeting note as mid-call "
-        "clientContent (LLMMessagesAppendFrame), which the 3.x family refuses with 1007"
-    ),
-)
 async def test_a_long_first_utterance_on_3x_sends_no_mid_call_client_content(
     tmp_path, store, clinic, clock
 ):
