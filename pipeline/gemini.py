@@ -78,7 +78,8 @@ def _connect_failure(error: BaseException) -> str:
     (:func:`pipeline.models.setup_refusal_setting`).
     """
     if isinstance(error, APIError) and error.code in _FINAL_CLOSE_CODES:
-        reason = str(error.message or error.status or "")
+        # google-genai keeps a close reason (a plain string) in ``details``, not ``message``.
+        reason = " ".join(str(part) for part in (error.message, error.details) if part)
         setting = setup_refusal_setting(reason)
         return f"the model service refused the setup ({error.code}): check {setting}"
     return f"could not connect to the model service ({_describe(error)})"
