@@ -33,6 +33,35 @@ busy until the attempt cap is reached, and show in ``sip_status``.
 LiveKit reports its own ringing timeout as Twirp ``canceled`` ("sip request timed out") with no
 SIP status; that is ``no_answer`` with ``sip_status`` None. See ``devtools/livekit_fake.py`` for
 the error shapes the real server sends.
+
+System faults (issue 9 §6): a :class:`DialResult` with ``fault`` set is the trunk's, the
+credentials' or LiveKit's failure, not the patient's; the runner charges it to no patient cap
+and counts it for its fault breaker. Evidence (livekit/sip be5d3f57, livekit/livekit 788d4c35):
+
+- ``failed_precondition`` without SIP meta: trunk login failure (``pkg/sip/outbound.go``
+  ``outboundCall.attemptInvite``'s auth loop: ``ErrAuthMaxRetry``/``ErrAuthMissingCreds``), and
+  any server error once the INVITE was sent (``pkg/sip/errors.go`` ``inviteFailure.afterInvite``
+  turns it into ``FailedPrecondition`` so it is never re-dialled).
+- ``canceled`` "transaction failed to complete (0 intermediate responses)": the trunk sent not
+  even 100 Trying (``errors.go`` ``transactionTimeoutError``, "upstream went silent (Timer B)").
+  The patient's ring-out is ``canceled`` "sip request timed out" (``outbound.go``
+  ``sipResponse``). A ``canceled`` of any text that comes back in under half the ring window
+  is also a fault: LiveKit's ring timeout cannot fire before the window ends. Limit: a trunk
+  that sends 100 Trying and then nothing looks exactly like a patient who does not pick up.
+- SIP 401/407 (the trunk refused our login) and 5xx (the carrier's own failure).
+- 5xx Twirp answers, timeouts and an unreachable server (``DialerError`` without
+  ``configuration``) after the request was sent: the runner records them as faults too.
+
+A wrong API key or secret: ``pkg/service/auth.go`` ``APIKeyAuthMiddleware.ServeHTTP`` answers
+``HandleError(w, r, http.StatusUnauthorized, ...)`` as plain text, which livekit-api 1.2.2
+(``twirp_client.py`` ``TwirpClient.request``/``_server_error``) cannot parse as Twirp JSON and
+reports as code ``unknown`` with status 401: that is a credentials refusal (configuration).
+
+No dial is sent twice: livekit-api retries 5xx and transport errors against ``*.livekit.cloud``
+(``_failover.py`` ``failover_attempts``, 3 attempts) unless ``failover=False``, which the
+dialer passes. ``pkg/service/sip.go`` ``SIPService.CreateSIPParticipant`` gives a dial that
+waits for the answer 80 s in all (room join included), so the client waits
+:data:`SERVER_DIAL_CAP_S` plus a margin, and the ring window is capped below that cap.
 """
 
 from __future__ import annotations
@@ -59,6 +88,15 @@ _PERMANENT = frozenset({404, 410, 484, 604})
 # Twirp codes LiveKit uses for "the phone rang out / the call was cancelled" without SIP status.
 _RING_TIMEOUT_CODES = frozenset({"canceled", "deadline_exceeded"})
 _AUTH_CODES = frozenset({"unauthenticated", "permission_denied"})
+# SIP answers of the trunk or carrier rather than the patient's phone: our trunk login was
+# refused (401/407) or the carrier failed (5xx).
+_TRUNK_AUTH = frozenset({401, 407})
+# pkg/service/sip.go SIPService.CreateSIPParticipant: 80 s for a dial with wait_until_answered.
+SERVER_DIAL_CAP_S = 80.0
+# The client waits this much longer than the server, so the server's own answer always arrives.
+CLIENT_MARGIN_S = 5.0
+# errors.go transactionTimeoutError with 0 provisionals: the trunk never answered the INVITE.
+_TRUNK_SILENT = "(0 intermediate responses)"
 # Non-SIP refusals of a request as such (e.g. an unknown trunk id): the set-up is wrong.
 _CONFIG_CODES = frozenset({"invalid_argument", "not_found"})
 # Keeps a server message on one short line in errors that may end up in logs.
@@ -113,12 +151,15 @@ class DialResult:
         sip_status: e.g. ``"486 Busy Here"`` or ``"200 OK"``; None when LiveKit gave none
             (its own ringing timeout).
         permanent: The number can never be reached (404/410/484/604): do not retry it.
+        fault: One line when the system (trunk, credentials, LiveKit) failed, not the
+            patient's phone: charged to no patient cap. None for the patient's outcomes.
     """
 
     answered: bool
     outcome: AttemptOutcome | None
     sip_status: str | None
     permanent: bool
+    fault: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +243,12 @@ def _duration(seconds: float) -> Duration:
     return value
 
 
+def _plain_401(exc: api.ServerError) -> bool:
+    # livekit/livekit pkg/service/auth.go answers a bad key or signature with a plain-text 401;
+    # livekit-api cannot parse it as Twirp JSON and reports code "unknown" (twirp_client.py).
+    return exc.status == 401
+
+
 def _sip_status(code: int | None, reason: str | None) -> str | None:
     if code is None:
         return None
@@ -255,6 +302,9 @@ class LiveKitDialer:
                 self._api_key,
                 self._api_secret,
                 timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                # No automatic replays (livekit-api _failover.py): a replayed
+                # CreateSIPParticipant could ring the patient twice.
+                failover=False,
             )
         return self._api
 
@@ -262,8 +312,9 @@ class LiveKitDialer:
         """Turn a non-SIP failure into a one-line DialerError without secrets or the number."""
         configuration = False
         if isinstance(exc, api.ServerError):
-            configuration = exc.code in _AUTH_CODES or exc.code in _CONFIG_CODES
-            if exc.code in _AUTH_CODES:
+            auth = exc.code in _AUTH_CODES or _plain_401(exc)
+            configuration = auth or exc.code in _CONFIG_CODES
+            if auth:
                 text = f"LiveKit refused the API credentials ({exc.code}) at {self._origin}"
             else:
                 detail = " ".join(str(exc.message).split())[:_MAX_DETAIL]
@@ -313,14 +364,32 @@ class LiveKitDialer:
             ringing_timeout=_duration(request.ringing_timeout_s),
             wait_until_answered=True,
             play_dialtone=False,
+            # livekit/sip pkg/sip/room.go: without it the patient's number becomes the
+            # participant's sip.phoneNumber attribute, visible to everyone in the room.
+            hide_phone_number=True,
         )
         if request.caller_id:
             create.sip_number = request.caller_id
+        started = asyncio.get_running_loop().time()
         try:
-            # The client stretches its own timeout to the ringing window plus a margin.
-            await self._client().sip.create_sip_participant(create, timeout=self._timeout_s)
+            # Outlast the server's own 80 s (which also covers joining the room), so the
+            # client never gives up on a dial the server is still placing.
+            await self._client().sip.create_sip_participant(
+                create, timeout=SERVER_DIAL_CAP_S + CLIENT_MARGIN_S
+            )
         except api.SipCallError as exc:
-            outcome, permanent = outcome_for_sip(exc.sip_status_code)
+            code = exc.sip_status_code
+            if code is not None and (code in _TRUNK_AUTH or 500 <= code < 600):
+                status = _sip_status(code, exc.sip_status)
+                logger.warning("dial to room {}: trunk/carrier fault, SIP {}", request.room, code)
+                return DialResult(
+                    answered=False,
+                    outcome="failed",
+                    sip_status=status,
+                    permanent=False,
+                    fault=f"the trunk or carrier failed (SIP {status})",
+                )
+            outcome, permanent = outcome_for_sip(code)
             logger.info(
                 "dial to room {} ended: SIP {} -> {}", request.room, exc.sip_status_code, outcome
             )
@@ -331,6 +400,12 @@ class LiveKitDialer:
                 permanent=permanent,
             )
         except api.ServerError as exc:
+            fault = self._fault(exc, request, asyncio.get_running_loop().time() - started)
+            if fault is not None:
+                logger.warning("dial to room {}: system fault: {}", request.room, fault)
+                return DialResult(
+                    answered=False, outcome="failed", sip_status=None, permanent=False, fault=fault
+                )
             if exc.code in _RING_TIMEOUT_CODES:
                 logger.info("dial to room {} rang out ({})", request.room, exc.code)
                 return DialResult(
@@ -341,6 +416,17 @@ class LiveKitDialer:
             raise self._fail(exc, "dial") from None
         logger.info("dial to room {} answered", request.room)
         return DialResult(answered=True, outcome=None, sip_status="200 OK", permanent=False)
+
+    def _fault(self, exc: api.ServerError, request: DialRequest, elapsed_s: float) -> str | None:
+        """The system fault a non-SIP dial error stands for, or None (see the module doc)."""
+        detail = " ".join(str(exc.message).split())[:_MAX_DETAIL].replace(request.phone, "<phone>")
+        if exc.code == "failed_precondition":
+            return f"the trunk or LiveKit failed after the call was sent: {detail}"
+        if exc.code == "canceled" and _TRUNK_SILENT in str(exc.message):
+            return "the trunk never answered the call set-up (no SIP response at all)"
+        if exc.code in _RING_TIMEOUT_CODES and elapsed_s < request.ringing_timeout_s / 2:
+            return f"cancelled after {elapsed_s:.0f} s, before the ring window ended: {detail}"
+        return None
 
     async def hang_up(self, *, room: str) -> None:
         """Delete the room, which disconnects everyone in it; an unknown room is fine.

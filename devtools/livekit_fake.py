@@ -86,7 +86,33 @@ from google.protobuf.message import DecodeError, Message
 from livekit.api import TokenVerifier
 from livekit.protocol import agent_dispatch, models, room, sip
 
-SipOutcome = Literal["answered", "busy", "no_answer", "declined", "not_found", "unavailable"]
+SipOutcome = Literal[
+    "answered",
+    "busy",
+    "no_answer",
+    "declined",
+    "not_found",
+    "unavailable",
+    "trunk_silent",
+    "trunk_auth_failed",
+    "server_error",
+]
+
+# Failures that carry no SIP status: (Twirp code, msg), as livekit/sip be5d3f57 sends them.
+# - trunk_silent: pkg/sip/errors.go transactionTimeoutError with 0 provisionals, returned as
+#   psrpc.Canceled: the trunk never answered the INVITE (not even 100 Trying).
+# - trunk_auth_failed: pkg/sip/outbound.go attemptInvite's auth loop, psrpc.FailedPrecondition
+#   ErrAuthMaxRetry (the trunk kept answering 401/407 to our credentials).
+# - server_error: pkg/sip/errors.go inviteFailure.afterInvite turns a server-side failure after
+#   the INVITE was sent into psrpc.FailedPrecondition so SDKs never re-dial.
+_NO_STATUS_FAILURES: dict[str, tuple[str, str]] = {
+    "trunk_silent": ("canceled", "transaction failed to complete (0 intermediate responses)"),
+    "trunk_auth_failed": ("failed_precondition", "max auth retry attempts reached"),
+    "server_error": ("failed_precondition", "media setup failed after INVITE"),
+}
+# livekit/livekit 788d4c35 pkg/service/sip.go SIPService.CreateSIPParticipant: a dial that waits
+# for the answer gets 80 s in all, joining the room included.
+SERVER_DIAL_CAP_S = 80.0
 TransferOutcome = Literal["ok", "fail"]
 
 # Reason phrases the fake puts in ``sip_status`` (RFC 3261 names, as carriers send them).
@@ -196,7 +222,7 @@ class SipScript:
 
     def failure(self) -> tuple[int, str] | None:
         """The SIP code and reason phrase this script fails with, or None when it answers."""
-        if self.outcome == "answered":
+        if self.outcome == "answered" or self.outcome in _NO_STATUS_FAILURES:
             return None
         code = self.sip_code or _DEFAULT_SIP_CODE[self.outcome]
         return code, self.sip_status or SIP_REASONS.get(code, "Error")
@@ -351,6 +377,12 @@ class FakeLiveKitServer:
         self._rooms: dict[str, FakeRoom] = {}
         self._scripts: dict[str, list[SipScript]] = {}
         self._transfer_default = SipTransferScript()
+        # Every sip.callStatus a SIP participant went through: (identity, status), in order.
+        self.status_log: list[tuple[str, str]] = []
+        # (room, identity) of every SIP participant that left (failed dial or transfer).
+        self.hangups: list[tuple[str, str]] = []
+        # The server's cap on a dial that waits for the answer; tests may shorten it.
+        self.dial_cap_s = SERVER_DIAL_CAP_S
         self._transfer_by_room: dict[str, SipTransferScript] = {}
         self._dispatches: list[agent_dispatch.AgentDispatch] = []
         self._ids = itertools.count(1)
@@ -556,7 +588,7 @@ class FakeLiveKitServer:
 
         claims = self._claims(request.headers.get("Authorization", ""))
         refusal = (
-            ("unauthenticated", "invalid token")
+            ("unauthenticated", "invalid authorization token")
             if claims is None
             else (
                 ("permission_denied", denial) if (denial := route.check(message, claims)) else None
@@ -596,6 +628,11 @@ class FakeLiveKitServer:
 
     @staticmethod
     def _error(code: str, msg: str, meta: dict[str, str] | None = None) -> web.Response:
+        if code == "unauthenticated":
+            # livekit/livekit pkg/service/auth.go APIKeyAuthMiddleware.ServeHTTP ->
+            # utils.go HandleError: a bad key or signature is a PLAIN-TEXT 401 (err.Error()),
+            # which livekit-api reports as code "unknown", status 401.
+            return web.Response(status=401, text=msg, content_type="text/plain")
         payload: dict[str, Any] = {"code": code, "msg": msg}
         if meta:
             payload["meta"] = meta
@@ -704,11 +741,15 @@ class FakeLiveKitServer:
             sip_call_id=call_id,
         )
         if message.wait_until_answered:
-            await self._place_call(message, identity, info.participant_id, script, ringing_timeout)
+            await self._place_call(
+                message, identity, info.participant_id, call_id, script, ringing_timeout
+            )
         else:
             # The real server answers at once and dials in the background.
             task = asyncio.create_task(
-                self._place_call(message, identity, info.participant_id, script, ringing_timeout)
+                self._place_call(
+                    message, identity, info.participant_id, call_id, script, ringing_timeout
+                )
             )
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return info
@@ -718,13 +759,78 @@ class FakeLiveKitServer:
         message: sip.CreateSIPParticipantRequest,
         identity: str,
         participant_sid: str,
+        call_id: str,
         script: SipScript,
         ringing_timeout: float,
     ) -> None:
-        # The SIP bridge joins the room before dialling; joining auto-creates the room.
+        # The SIP bridge joins the room before dialling (livekit/sip pkg/sip/outbound.go
+        # outboundCall.connectToRoom sets sip.callStatus "dialing" and sip.callID), then goes
+        # ringing -> active (setStatus) and leaves on hangup. Joining auto-creates the room.
+        # pkg/sip/room.go: sip.phoneNumber is set unless hide_phone_number.
+        attributes = {
+            **dict(message.participant_attributes),
+            "sip.callID": call_id,
+            "sip.trunkID": message.sip_trunk_id,
+        }
+        if not message.hide_phone_number:
+            attributes["sip.phoneNumber"] = message.sip_call_to
+        participant = models.ParticipantInfo(
+            sid=participant_sid,
+            identity=identity,
+            name=message.participant_name,
+            metadata=message.participant_metadata,
+            state=models.ParticipantInfo.State.JOINED,
+            kind=models.ParticipantInfo.Kind.SIP,
+            joined_at=int(time.time()),
+            attributes={**attributes, "sip.callStatus": "dialing"},
+        )
+        self._set_participant(message.room_name, participant)
+        try:
+            await self._dial(message, script, ringing_timeout, participant)
+        except BaseException:
+            with self._lock:
+                found = self._rooms.get(message.room_name)
+                if found is not None:
+                    found.participants.pop(identity, None)
+                self.hangups.append((message.room_name, identity))
+            raise
+
+    def _set_participant(self, room_name: str, participant: models.ParticipantInfo) -> None:
         with self._lock:
-            self._ensure_room(message.room_name)
+            self._ensure_room(room_name).participants[participant.identity] = participant
+            self.status_log.append((participant.identity, participant.attributes["sip.callStatus"]))
+
+    def _with_status(
+        self, room_name: str, participant: models.ParticipantInfo, status: str
+    ) -> models.ParticipantInfo:
+        updated = models.ParticipantInfo()
+        updated.CopyFrom(participant)
+        updated.attributes["sip.callStatus"] = status
+        if status == "active":
+            updated.state = models.ParticipantInfo.State.ACTIVE
+        self._set_participant(room_name, updated)
+        return updated
+
+    async def _dial(
+        self,
+        message: sip.CreateSIPParticipantRequest,
+        script: SipScript,
+        ringing_timeout: float,
+        participant: models.ParticipantInfo,
+    ) -> None:
+        if script.outcome == "trunk_silent":
+            # Timer B: the trunk stays silent for ~32 s; the fake answers at once.
+            raise TwirpFailure(*_NO_STATUS_FAILURES["trunk_silent"])
+        if script.outcome in _NO_STATUS_FAILURES:
+            raise TwirpFailure(*_NO_STATUS_FAILURES[script.outcome])
+        participant = self._with_status(message.room_name, participant, "ringing")
         ring = script.ring_secs
+        cap = self.dial_cap_s if message.wait_until_answered else None
+        if cap is not None and (ring is None or ring >= cap) and ringing_timeout >= cap:
+            # The server's own 80 s ends the request first (SIPService.CreateSIPParticipant).
+            if not await self._ring(cap):
+                raise TwirpFailure("unavailable", "service shutting down")
+            raise TwirpFailure("deadline_exceeded", "context deadline exceeded")
         if ring is None or ring >= ringing_timeout:
             if not await self._ring(ringing_timeout):
                 raise TwirpFailure("unavailable", "service shutting down")
@@ -739,23 +845,7 @@ class FakeLiveKitServer:
                 f"INVITE failed: sip status: {code}: {reason}",
                 {"sip_status_code": str(code), "sip_status": reason},
             )
-        now = int(time.time())
-        participant = models.ParticipantInfo(
-            sid=participant_sid,
-            identity=identity,
-            name=message.participant_name,
-            metadata=message.participant_metadata,
-            state=models.ParticipantInfo.State.ACTIVE,
-            kind=models.ParticipantInfo.Kind.SIP,
-            joined_at=now,
-            attributes={
-                **dict(message.participant_attributes),
-                "sip.callStatus": "active",
-                "sip.trunkID": message.sip_trunk_id,
-            },
-        )
-        with self._lock:
-            self._ensure_room(message.room_name).participants[identity] = participant
+        self._with_status(message.room_name, participant, "active")
 
     async def _transfer_sip_participant(self, message: Message, _claims: dict[str, Any]) -> Message:
         assert isinstance(message, sip.TransferSIPParticipantRequest)
@@ -773,6 +863,8 @@ class FakeLiveKitServer:
                 current = self._rooms.get(message.room_name)
                 if current is not None:
                     current.participants.pop(message.participant_identity, None)
+                self.status_log.append((message.participant_identity, "hangup"))
+                self.hangups.append((message.room_name, message.participant_identity))
             return sip.TransferSIPParticipantResponse(
                 transfer_id=transfer_id,
                 status=sip.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL,

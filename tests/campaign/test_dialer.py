@@ -80,7 +80,13 @@ async def dialer(server: FakeLiveKitServer) -> AsyncIterator[LiveKitDialer]:
         ),
         (
             SipScript("unavailable"),
-            DialResult(False, "failed", "503 Service Unavailable", False),
+            DialResult(
+                False,
+                "failed",
+                "503 Service Unavailable",
+                False,
+                "the trunk or carrier failed (SIP 503 Service Unavailable)",
+            ),
         ),
     ],
 )
@@ -110,6 +116,7 @@ async def test_dial_sends_what_livekit_needs(
         "participant_metadata": '{"attempt_id":7}',
         "ringing_timeout": "25s",
         "wait_until_answered": True,
+        "hide_phone_number": True,
     }  # play_dialtone is False: proto JSON leaves false booleans out
     assert "sip_number" not in without_id.body
 
@@ -233,7 +240,7 @@ async def test_refused_credentials_are_a_dialer_error_without_secret(
     finally:
         await refused.aclose()
     message = str(caught.value)
-    assert "refused the API credentials (unauthenticated)" in message
+    assert "refused the API credentials (unknown)" in message
     assert wrong not in message and SECRET not in message
 
 
@@ -352,3 +359,48 @@ async def test_a_server_that_never_answers_is_a_dialer_error() -> None:
             await writer.wait_closed()
         silent.close()
         await silent.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("script", "fault"),
+    [
+        (SipScript("trunk_silent"), "never answered"),
+        (SipScript("trunk_auth_failed"), "failed after the call was sent"),
+        (SipScript("server_error"), "failed after the call was sent"),
+        (SipScript("unavailable", sip_code=407), "407"),
+    ],
+)
+@pytest.mark.asyncio
+async def test_system_faults_are_not_the_patients_outcome(
+    server: FakeLiveKitServer, dialer: LiveKitDialer, script: SipScript, fault: str
+) -> None:
+    """livekit/sip errors.go/outbound.go: no-status failures are the trunk's, not the patient's."""
+    server.script(PHONE, script)
+    result = await dialer.dial(_request())
+    assert (result.answered, result.outcome, result.permanent) == (False, "failed", False)
+    assert result.fault is not None and fault in result.fault
+    assert PHONE not in result.fault
+
+
+@pytest.mark.asyncio
+async def test_plain_text_401_is_a_configuration_error(server: FakeLiveKitServer) -> None:
+    refused = LiveKitDialer(url=server.url, api_key="wrong-key", api_secret=SECRET)
+    try:
+        with pytest.raises(DialerError) as caught:
+            await refused.dial(_request())
+    finally:
+        await refused.aclose()
+    assert caught.value.configuration
+    assert server.calls_to(PHONE) == [] or not server.calls_to(PHONE)[0].authorized
+
+
+@pytest.mark.asyncio
+async def test_server_dial_cap_ends_a_long_ring_window(
+    server: FakeLiveKitServer, dialer: LiveKitDialer
+) -> None:
+    """pkg/service/sip.go: a waiting dial gets 80 s in all; the client waits longer."""
+    server.dial_cap_s = 0.2
+    server.script(PHONE, SipScript("no_answer", ring_secs=None))
+    result = await dialer.dial(_request(ring_s=0.3))
+    assert (result.answered, result.outcome, result.sip_status) == (False, "no_answer", None)
+    assert len(server.calls_to(PHONE)) == 1  # sent once, never replayed

@@ -58,7 +58,8 @@ async def test_wrong_secret_is_refused_unauthenticated_and_recorded(
             await client.room.list_rooms(room.ListRoomsRequest())
     finally:
         await client.aclose()
-    assert (caught.value.code, caught.value.status) == ("unauthenticated", 401)
+    # livekit/livekit pkg/service/auth.go: plain text, so the client cannot read a Twirp code.
+    assert (caught.value.code, caught.value.status) == ("unknown", 401)
     (recorded,) = server.requests
     assert (recorded.method, recorded.authorized, recorded.grants) == ("ListRooms", False, {})
 
@@ -316,3 +317,67 @@ def test_runs_on_its_own_thread_for_other_loops() -> None:
         asyncio.run(use(server.url))
         assert list(server.rooms) == ["threaded"]
         assert server.requests[0].method == "CreateRoom"
+
+
+@pytest.mark.asyncio
+async def test_sip_participant_lifecycle_and_attributes(server: FakeLiveKitServer) -> None:
+    """dialing -> ringing -> active with sip.callID/sip.trunkID; no number when hidden."""
+
+    client = api.LiveKitAPI(server.url, KEY, SECRET)
+    try:
+        for hide, phone in ((True, "+355690000001"), (False, "+355690000002")):
+            server.script(phone, SipScript("answered"))
+            await client.sip.create_sip_participant(
+                sip.CreateSIPParticipantRequest(
+                    sip_trunk_id="ST_t",
+                    sip_call_to=phone,
+                    room_name=f"r{int(hide)}",
+                    participant_identity=f"p{int(hide)}",
+                    wait_until_answered=True,
+                    hide_phone_number=hide,
+                )
+            )
+        listed = await client.room.list_participants(room.ListParticipantsRequest(room="r1"))
+        shown = await client.room.list_participants(room.ListParticipantsRequest(room="r0"))
+    finally:
+        await client.aclose()
+    (hidden,) = listed.participants
+    assert hidden.attributes["sip.callStatus"] == "active"
+    assert hidden.attributes["sip.callID"].startswith("SCL_")
+    assert hidden.attributes["sip.trunkID"] == "ST_t"
+    assert "sip.phoneNumber" not in hidden.attributes
+    assert shown.participants[0].attributes["sip.phoneNumber"] == "+355690000002"
+    assert [s for i, s in server.status_log if i == "p1"] == ["dialing", "ringing", "active"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "code", "text"),
+    [
+        ("trunk_silent", "canceled", "(0 intermediate responses)"),
+        ("trunk_auth_failed", "failed_precondition", "auth"),
+        ("server_error", "failed_precondition", "after INVITE"),
+    ],
+)
+@pytest.mark.asyncio
+async def test_trunk_faults_carry_no_sip_status(
+    server: FakeLiveKitServer, outcome: str, code: str, text: str
+) -> None:
+
+    server.script("+355690000003", SipScript(outcome))  # type: ignore[arg-type]
+    client = api.LiveKitAPI(server.url, KEY, SECRET)
+    try:
+        with pytest.raises(api.ServerError) as caught:
+            await client.sip.create_sip_participant(
+                sip.CreateSIPParticipantRequest(
+                    sip_trunk_id="ST_t",
+                    sip_call_to="+355690000003",
+                    room_name="r",
+                    participant_identity="p",
+                    wait_until_answered=True,
+                )
+            )
+    finally:
+        await client.aclose()
+    assert not isinstance(caught.value, api.SipCallError)
+    assert caught.value.code == code and text in caught.value.message
+    assert server.participants("r") == [] and server.hangups == [("r", "p")]
