@@ -366,7 +366,10 @@ class ResilientGeminiLive(GeminiLiveLLMService):
 
         Pipecat's ``LLMMessagesAppendFrame`` goes out as ``clientContent``, which the 3.x family
         takes only as initial history and refuses mid-call with close 1007 (livekit/agents PR
-        5251, yagudaev/voiceclaw PR 248; devtools/gemini_rules.py ``client_content``). Realtime
+        5251, yagudaev/voiceclaw PR 248; devtools/gemini_rules.py ``client_content``); Google's
+        Live guide: "send_client_content is only supported for seeding initial context history
+        [...] To send text updates during the conversation" use realtime input
+        (https://ai.google.dev/gemini-api/docs/live-guide, 3.1 vs 2.5 comparison). Realtime
         text input is taken by every Live model: it is what Pipecat's ``_send_user_text`` sends
         for any model id, and google-genai's ``AsyncSession.send_realtime_input(text=...)``.
         The outbox holds it while a resume is under way and sends it after, like caller audio.
