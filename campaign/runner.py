@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -125,6 +126,9 @@ class CampaignRunner:
         self._stopping = False
         self._lost_lease = False
         self.problem: str | None = None
+        # Fault breaker: (when, system fault?) of recent dials, and the pause reason if tripped.
+        self._dials: deque[tuple[datetime, bool]] = deque()
+        self.pause_reason: str | None = None
 
     @property
     def active(self) -> int:
@@ -187,7 +191,10 @@ class CampaignRunner:
             self.progress.remaining = await self._store.count_queued(campaign_id=self.campaign.id)
             if not self._lost_lease:
                 await self._store.release_campaign_lease(
-                    campaign_id=self.campaign.id, token=self._token, status=final_status
+                    campaign_id=self.campaign.id,
+                    token=self._token,
+                    status=final_status,
+                    pause_reason=self.pause_reason,
                 )
             self._report()
         return self.progress
@@ -227,7 +234,10 @@ class CampaignRunner:
             self.progress.state = "calling" if self._calls else "waiting"
             self._report()
             await self._wait(delay)
-        self.progress.state = "stopped" if self.problem is None else "configuration_error"
+        if self.pause_reason is not None:
+            self.progress.state = "fault_pause"
+        else:
+            self.progress.state = "stopped" if self.problem is None else "configuration_error"
         return "paused"
 
     async def _dial_due(self, now: datetime) -> int:
@@ -284,6 +294,7 @@ class CampaignRunner:
         permanent = wrong_person = False
         callback_at: datetime | None = None
         live: LiveCall | None = None
+        fault: str | None = None
         try:
             await self._dialer.create_room(
                 room=room,
@@ -309,6 +320,8 @@ class CampaignRunner:
             sip_status = None
             result = await self._dialer.dial(self._dial_request(contact, room, attempt))
             sip_status = result.sip_status
+            fault = result.fault
+            self._count_dial(fault)
             if not result.answered:
                 await live.cancel(reason=f"not answered ({result.sip_status or 'no status'})")
                 await live.wait()
@@ -327,6 +340,11 @@ class CampaignRunner:
                 wrong_person = end.outcome == "wrong_person"
         except DialerError as exc:
             logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
+            if sip_status != NOT_DIALLED and not exc.configuration:
+                # LiveKit unreachable, 5xx or a timeout once the dial was sent: the system's
+                # fault, never the patient's (campaign.dialer module doc).
+                fault = str(exc)
+                self._count_dial(fault)
             if exc.configuration and self.problem is None:
                 # Every further call would fail the same way and only burn attempts.
                 self.problem = str(exc)
@@ -347,6 +365,7 @@ class CampaignRunner:
                     callback_at,
                     permanent=permanent,
                     wrong_person=wrong_person,
+                    fault=fault,
                 )
             )
             # This task ends only once the attempt is recorded, even if it is cancelled (again)
@@ -367,6 +386,7 @@ class CampaignRunner:
         *,
         permanent: bool,
         wrong_person: bool,
+        fault: str | None = None,
     ) -> None:
         try:
             if live is not None and not live.done():
@@ -394,6 +414,7 @@ class CampaignRunner:
                 duration_s=duration,
                 next_call_at=step.next_call_at,
                 done_reason=step.done_reason,
+                system_fault=fault,
             )
             self.progress.outcomes[outcome] += 1
             if outcome == "booked":
@@ -405,6 +426,37 @@ class CampaignRunner:
             self.progress.active = len(self._calls)
             self._wake.set()
             self._report()
+
+    def _count_dial(self, fault: str | None) -> None:
+        """Fault breaker: pause when most recent dials failed for a non-patient reason.
+
+        Like Dograh's "half the calls in 120 s": at least ``fault_breaker_dials`` dials within
+        ``fault_breaker_window_secs``, of which ``fault_breaker_ratio`` or more were faults.
+        """
+        settings = self._settings.campaign
+        now = self._clock()
+        self._dials.append((now, fault is not None))
+        horizon = now - timedelta(seconds=settings.fault_breaker_window_secs)
+        while self._dials and self._dials[0][0] < horizon:
+            self._dials.popleft()
+        faults = sum(1 for _, bad in self._dials if bad)
+        total = len(self._dials)
+        if (
+            fault is None
+            or self.pause_reason is not None
+            or total < settings.fault_breaker_dials
+            or faults < settings.fault_breaker_ratio * total
+        ):
+            return
+        self.pause_reason = (
+            f"paused: {faults} of the last {total} dials failed on the trunk/LiveKit side"
+            f" within {settings.fault_breaker_window_secs} s (last: {fault});"
+            " no patient was charged. Check the SIP trunk and LiveKit, then run again."
+        )[:500]
+        logger.error("campaign {}: {}", self.campaign.id, self.pause_reason)
+        if self.problem is None:
+            self.problem = self.pause_reason
+        self.stop()
 
     async def _until_ready(self, live: LiveCall) -> None:
         """Wait until the pipeline is in the room; a pipeline that ended instead is an error."""

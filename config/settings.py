@@ -215,8 +215,13 @@ class LiveKitSettings(_Group):
     ringing_timeout_secs: int = Field(
         default=30,
         ge=5,
-        le=120,
-        description="How long a dialled phone may ring before the attempt counts as no answer.",
+        # livekit/livekit pkg/service/sip.go CreateSIPParticipant: a dial that waits for the
+        # answer gets 80 s in all, joining the room included; 70 s leaves the join its time.
+        le=70,
+        description=(
+            "How long a dialled phone may ring before the attempt counts as no answer"
+            " (at most 70: LiveKit ends a dial after 80 s, room join included)."
+        ),
     )
 
     @field_validator("url")
@@ -518,6 +523,27 @@ class CampaignSettings(_Group):
         ge=1,
         le=43200,
         description="Wait before calling again after a technical failure.",
+    )
+    fault_breaker_dials: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description=(
+            "Fault breaker: pause the campaign when at least this many dials within the window"
+            " ended, mostly for a reason of the trunk, the credentials or LiveKit."
+        ),
+    )
+    fault_breaker_ratio: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="Fault breaker: the share of those dials that must be system faults.",
+    )
+    fault_breaker_window_secs: int = Field(
+        default=180,
+        ge=10,
+        le=86400,
+        description="Fault breaker: how far back (seconds) the dials are counted.",
     )
 
 

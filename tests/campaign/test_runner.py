@@ -336,3 +336,31 @@ async def test_hanging_up_ends_a_call_that_is_still_ringing(
     (attempt,) = await store.list_attempts(contact_id=contact.id)
     assert attempt.outcome == "failed"
     assert livekit.rooms == {}
+
+
+@pytest.mark.asyncio
+async def test_a_failing_trunk_pauses_the_campaign_and_charges_no_patient(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+) -> None:
+    """livekit/sip outbound.go: a trunk login failure is failed_precondition without status."""
+    phones = [f"+35569100{n:04d}" for n in range(8)]
+    for phone in phones:
+        livekit.script(phone, SipScript("trunk_auth_failed"))
+    campaign = await _campaign(store, phones, max_concurrent_calls=1)
+
+    runner = make_runner(campaign)
+    progress = await runner.run(until=START + timedelta(hours=2))
+
+    assert progress.state == "fault_pause"
+    paused = await store.get_campaign_by_id(campaign_id=campaign.id)
+    assert paused is not None and paused.status == "paused"
+    assert paused.pause_reason is not None and "trunk/LiveKit side" in paused.pause_reason
+    dialled = [p for p in phones if livekit.calls_to(p)]
+    assert len(dialled) == 5  # the breaker's default: 5 dials, all faults
+    for contact in await store.list_contacts(campaign_id=campaign.id):
+        attempts = await store.list_attempts(contact_id=contact.id)
+        assert all(a.system_fault for a in attempts)
+        assert contact.state == "queued"
