@@ -36,6 +36,7 @@ from tests.pipeline.harness import NO_IDLE_END, call_settings, goodbye, greeting
 FAMILIES = pytest.mark.parametrize(
     "model", [DEFAULT_LIVE_MODEL, NATIVE_AUDIO_25_MODEL], ids=["3.8-live", "2.5-native-audio"]
 )
+THINKING = "models/gemini-3.8-live-extended-thinking"
 ASKED = "A keni ndonjë orar të lirë nesër?"
 
 
@@ -56,7 +57,11 @@ def _realtime_texts(emu: GeminiLiveEmulator) -> list[str]:
 
 
 @pytest.mark.asyncio
-@FAMILIES
+@pytest.mark.parametrize(
+    "model",
+    [DEFAULT_LIVE_MODEL, NATIVE_AUDIO_25_MODEL, THINKING],
+    ids=["3.8-live", "2.5-native-audio", "3.8-thinking"],
+)
 async def test_greeting_tool_call_and_end_on_each_family(tmp_path, store, clinic, clock, model):
     script = [
         *greeting(),
