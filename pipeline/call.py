@@ -183,6 +183,8 @@ class CallSession:
         self._greet: Callable[[], Awaitable[None]] | None = None
         self._greeted = False
         self._transferring = False
+        # The callee's leg left while a transfer was under way (see hung_up).
+        self._left_in_transfer = False
         self._results = ToolResultWatch(_TRANSFER_TOOL, _VOICEMAIL_TOOL)
         self._bot_quiet = BotQuietWatch()
 
@@ -263,7 +265,29 @@ class CallSession:
             self._stop_after_result(_TRANSFER_TOOL)
         else:
             logger.info("transfer failed: {}", redactor.redact(outcome.reason or "-")[:200])
+            if self._left_in_transfer:
+                # The patient left during a transfer that did not go through: a hang-up.
+                self._set_outcome("hung_up", "the patient hung up")
+                if self._worker is not None:
+                    await self._worker.cancel()
         return outcome
+
+    async def callee_left(self) -> None:
+        """The callee's side left the call (the transport saw the participant go)."""
+        if not self._answered:
+            # A SIP callee leaves the room when it rejects or stops ringing; the caller's
+            # dial result says which, and it ends the call with that reason.
+            logger.info("callee left before answering")
+            return
+        if self._transferring:
+            # After an accepted REFER LiveKit hangs up its leg within a second (livekit/sip
+            # be5d3f57 pkg/sip/outbound.go outboundCall.transferCall), often before
+            # TransferSIPParticipant answers: the transfer's answer decides the outcome.
+            self._left_in_transfer = True
+            return
+        self._set_outcome("hung_up", "the patient hung up")
+        if self._worker is not None:
+            await self._worker.cancel()
 
     async def voicemail_reached(self, *, leave_message: bool) -> None:
         """An answering machine answered (the model's voicemail_detected tool).
@@ -511,13 +535,7 @@ class CallSession:
         from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
         async def hung_up(*_: Any) -> None:
-            if not self._answered:
-                # A SIP callee leaves the room when it rejects or stops ringing; the caller's
-                # dial result says which, and it ends the call with that reason.
-                logger.info("callee left before answering")
-                return
-            self._set_outcome("hung_up", "the patient hung up")
-            await worker.cancel()
+            await self.callee_left()
 
         async def ready(*_: Any) -> None:
             self._mark_ready()

@@ -174,6 +174,54 @@ async def test_a_successful_transfer_records_transferred_and_ends_elos_side(
     assert await store.list_follow_ups() == []
 
 
+class LeavingTelephony(FakeTelephony):
+    """LiveKit's SIP leg hangs up right after an accepted REFER, before the answer arrives.
+
+    livekit/sip be5d3f57 pkg/sip/outbound.go outboundCall.transferCall: the bridge ends its
+    leg once the REFER is accepted, so the room sees the participant leave first.
+    """
+
+    call: Any = None
+
+    async def transfer(self, *, to: str) -> TransferOutcome:
+        self.transfers.append(to)
+        await self.call.callee_left()
+        return self.outcome
+
+
+@pytest.mark.asyncio
+async def test_a_transfer_whose_leg_hangs_up_first_is_still_transferred(
+    tmp_path, store, clinic, clock
+):
+    telephony = LeavingTelephony(TransferOutcome(ok=True))
+    script = [
+        *_asks_for_a_person(),
+        _raw_tool_call("transfer_to_human", {"reason": "wants a person"}, id="tr"),
+    ]
+    async with GeminiLiveEmulator(script) as emu:
+        settings = call_settings(tmp_path, emu, pipeline=NO_IDLE_END)
+        call = new_call(
+            tmp_path,
+            emu,
+            store,
+            clinic,
+            clock,
+            settings=settings,
+            telephony=telephony,
+            goodbye_timeout=NO_GOODBYE_FALLBACK,
+        )
+        telephony.call = call
+        result = await until_done(asyncio.create_task(call.run()))
+        await emu.finished(timeout=5)
+    await assert_nothing_left_running()
+
+    assert telephony.transfers == [CLINIC_TARGET]
+    assert (result.record.outcome, result.record.outcome_reason) == (
+        "transferred",
+        "transferred to staff",
+    )
+
+
 @pytest.mark.asyncio
 async def test_a_failed_transfer_leaves_a_callback_and_the_call_goes_on(
     tmp_path, store, clinic, clock
