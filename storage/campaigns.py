@@ -283,7 +283,7 @@ class CampaignMixin:
         from storage.store import NotFoundError  # the store module imports this one
 
         campaigns = await self._conn.execute_fetchall(
-            "SELECT name, status FROM campaigns WHERE id = ?", (campaign_id,)
+            "SELECT name, status, pause_reason FROM campaigns WHERE id = ?", (campaign_id,)
         )
         if not campaigns:
             raise NotFoundError(f"no campaign {campaign_id}")
@@ -291,6 +291,11 @@ class CampaignMixin:
         (row,) = await self._conn.execute_fetchall(_STATUS_SQL, (campaign_id, campaign_id))
         counts = json.loads(row["outcomes"])
         attempted = row["attempted"]
+        (faults,) = await self._conn.execute_fetchall(
+            "SELECT count(*) AS n FROM call_attempts"
+            " WHERE campaign_id = ? AND system_fault IS NOT NULL",
+            (campaign_id,),
+        )
         return CampaignStatus(
             campaign_id=campaign_id,
             name=campaigns[0]["name"],
@@ -305,6 +310,8 @@ class CampaignMixin:
             revenue_booked_lek=row["revenue"],
             remaining_contacts=row["remaining"],
             queued_contacts=row["queued"],
+            system_faults=faults["n"],
+            pause_reason=campaigns[0]["pause_reason"],
         )
 
 

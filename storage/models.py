@@ -199,6 +199,10 @@ class CampaignStatus(_Record):
     revenue_booked_lek: int
     remaining_contacts: int
     queued_contacts: int = 0
+    # Attempts the system failed (trunk, credentials, LiveKit), charged to no patient.
+    system_faults: int = 0
+    # Why the runner paused the campaign by itself (the fault breaker), for staff.
+    pause_reason: str | None = None
 
 
 class ImportCounts(_Record):

@@ -364,3 +364,26 @@ async def test_a_failing_trunk_pauses_the_campaign_and_charges_no_patient(
         attempts = await store.list_attempts(contact_id=contact.id)
         assert all(a.system_fault for a in attempts)
         assert contact.state == "queued"
+    # What `elo campaign status` shows staff.
+    status = await store.campaign_status(campaign_id=campaign.id)
+    assert status.system_faults == 5 and status.pause_reason == paused.pause_reason
+
+
+@pytest.mark.asyncio
+async def test_system_faults_use_up_no_attempt_cap(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+) -> None:
+    """A silent trunk (errors.go transactionTimeoutError) is retried past max_attempts."""
+    livekit.script(BUSY, SipScript("trunk_silent"))
+    campaign = await _campaign(store, [BUSY], max_attempts=2)
+
+    await make_runner(campaign).run(until=START + timedelta(hours=10))
+
+    (contact,) = await store.list_contacts(campaign_id=campaign.id)
+    attempts = await store.list_attempts(contact_id=contact.id)
+    assert len(attempts) > 2  # one contact alone never trips the breaker (5 dials needed)
+    assert all(a.system_fault and a.outcome == "failed" for a in attempts)
+    assert contact.state == "queued"

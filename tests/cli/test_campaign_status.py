@@ -39,6 +39,8 @@ def test_status_reports_counts_and_rates_and_unknown_names_exit_2(tmp_path: Path
         "revenue_booked_lek": 0,
         "remaining_contacts": 1,
         "queued_contacts": 3,
+        "system_faults": 0,
+        "pause_reason": None,
     }
 
     result = run_elo(tmp_path, "campaign", "status", "Nope")
