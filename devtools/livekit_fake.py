@@ -39,6 +39,17 @@ When LiveKit's own ``ringing_timeout`` fires first it CANCELs the INVITE and ret
 CreateSIPParticipant need not exist: the SIP bridge joins it as a participant and LiveKit
 auto-creates rooms on join, so the fake creates it too.
 
+Issue 9 §6 rules (livekit/livekit 788d4c35, livekit/sip be5d3f57): a bad key or signature is
+a plain-text 401 (``pkg/service/auth.go`` -> ``utils.go HandleError``), which the client
+reports as ``unknown``; ``SipScript("trunk_silent" | "trunk_auth_failed" | "server_error")``
+fail without a SIP status (see ``_NO_STATUS_FAILURES``); the SIP participant joins before the
+call is placed and goes ``sip.callStatus`` dialing -> ringing -> active (hangup when it leaves),
+with ``sip.callID``, ``sip.trunkID`` and, unless ``hide_phone_number``, ``sip.phoneNumber``
+(:attr:`FakeLiveKitServer.status_log`, ``ListParticipants``); a dial that waits for the answer
+ends after ``dial_cap_s`` (80 s, ``pkg/service/sip.go``) with ``deadline_exceeded``; a
+successful transfer answers an EMPTY response (``pkg/sip/service.go`` returns ``emptypb.Empty``)
+and the SIP leg hangs up.
+
 TransferSIPParticipant (SIP REFER): newer servers answer a ``TransferSIPParticipantResponse``
 (status/reason/sip_status) and the client docs say a non-successful status means failure even
 without an error; failures can also arrive as an error whose meta has ``sip_status_code``,
@@ -865,12 +876,9 @@ class FakeLiveKitServer:
                     current.participants.pop(message.participant_identity, None)
                 self.status_log.append((message.participant_identity, "hangup"))
                 self.hangups.append((message.room_name, message.participant_identity))
-            return sip.TransferSIPParticipantResponse(
-                transfer_id=transfer_id,
-                status=sip.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL,
-                reason=sip.SIPTransferReason.STR_COMPLETED,
-                sip_status=sip.SIPStatus(code=200, status="OK"),
-            )
+            # livekit/sip be5d3f57 pkg/sip/service.go Service.TransferSIPParticipant answers
+            # *emptypb.Empty on success, so every field of the server's answer is unset.
+            return sip.TransferSIPParticipantResponse()
         code = script.sip_code
         reason_phrase = SIP_REASONS.get(code, "Error")
         if script.via_response:
