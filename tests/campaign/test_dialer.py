@@ -404,3 +404,15 @@ async def test_server_dial_cap_ends_a_long_ring_window(
     result = await dialer.dial(_request(ring_s=0.3))
     assert (result.answered, result.outcome, result.sip_status) == (False, "no_answer", None)
     assert len(server.calls_to(PHONE)) == 1  # sent once, never replayed
+
+
+def test_a_ring_window_beyond_the_servers_cap_is_refused() -> None:
+    """pkg/service/sip.go: 80 s in all for a waiting dial, so at most 70 s of ringing."""
+    from pydantic import ValidationError
+
+    from config.settings import LiveKitSettings
+
+    with pytest.raises(ValidationError) as caught:
+        LiveKitSettings(ringing_timeout_secs=75)
+    assert "ringing_timeout_secs" in str(caught.value)
+    assert LiveKitSettings(ringing_timeout_secs=70).ringing_timeout_secs == 70
