@@ -19,6 +19,7 @@ SipOutcome = Literal[
     "trunk_silent",
     "trunk_auth_failed",
     "server_error",
+    "bridge_shutdown",
 ]
 
 # Failures that carry no SIP status: (Twirp code, msg), as livekit/sip be5d3f57 sends them.
@@ -32,6 +33,9 @@ _NO_STATUS_FAILURES: dict[str, tuple[str, str]] = {
     "trunk_silent": ("canceled", "transaction failed to complete (0 intermediate responses)"),
     "trunk_auth_failed": ("failed_precondition", "max auth retry attempts reached"),
     "server_error": ("failed_precondition", "media setup failed after INVITE"),
+    # pkg/sip/outbound.go sipResponse: the SIP bridge stopping mid-dial cancels the INVITE with
+    # psrpc.Canceled "service shutting down", long before any ring window ends.
+    "bridge_shutdown": ("canceled", "service shutting down"),
 }
 # livekit/livekit 788d4c35 pkg/service/sip.go SIPService.CreateSIPParticipant: a dial that waits
 # for the answer gets 80 s in all, joining the room included.

@@ -367,6 +367,7 @@ async def test_a_server_that_never_answers_is_a_dialer_error() -> None:
         (SipScript("trunk_silent"), "never answered"),
         (SipScript("trunk_auth_failed"), "failed after the call was sent"),
         (SipScript("server_error"), "failed after the call was sent"),
+        (SipScript("bridge_shutdown"), "before the ring window ended"),
         (SipScript("unavailable", sip_code=407), "407"),
     ],
 )

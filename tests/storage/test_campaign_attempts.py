@@ -136,6 +136,8 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
         "revenue_booked_lek": 0,
         "remaining_contacts": 8,
         "queued_contacts": 8,
+        "system_faults": 0,
+        "pause_reason": None,
     }
 
     await _attempt(store, ids["A"], "no_answer", "a-1")
@@ -171,6 +173,8 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
         # All but F, closed by its do-not-call entry (these attempts bypass the runner, which
         # is what closes contacts after an attempt).
         "queued_contacts": 7,
+        "system_faults": 0,
+        "pause_reason": None,
     }
     assert status.outcomes == {
         "booked": 2,
