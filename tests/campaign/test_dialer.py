@@ -417,3 +417,21 @@ def test_a_ring_window_beyond_the_servers_cap_is_refused() -> None:
         LiveKitSettings(ringing_timeout_secs=75)
     assert "ringing_timeout_secs" in str(caught.value)
     assert LiveKitSettings(ringing_timeout_secs=70).ringing_timeout_secs == 70
+
+
+@pytest.mark.asyncio
+async def test_the_answered_sip_participant_carries_ids_but_no_number(
+    server: FakeLiveKitServer, dialer: LiveKitDialer
+) -> None:
+    """livekit/sip outbound.go connectToRoom/setStatus; room.go hides sip.phoneNumber."""
+    assert (await dialer.dial(_request())).answered
+    participant = server.rooms["call-7"].participants["patient-7"]
+    assert participant.attributes["sip.callStatus"] == "active"
+    assert participant.attributes["sip.callID"] and participant.attributes["sip.trunkID"]
+    assert "sip.phoneNumber" not in participant.attributes
+    assert PHONE not in str(dict(participant.attributes))
+    assert [s for i, s in server.status_log if i == "patient-7"] == [
+        "dialing",
+        "ringing",
+        "active",
+    ]

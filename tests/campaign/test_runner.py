@@ -387,3 +387,33 @@ async def test_system_faults_use_up_no_attempt_cap(
     assert len(attempts) > 2  # one contact alone never trips the breaker (5 dials needed)
     assert all(a.system_fault and a.outcome == "failed" for a in attempts)
     assert contact.state == "queued"
+
+
+@pytest.mark.asyncio
+async def test_a_wrong_api_secret_stops_the_run_as_a_configuration_error(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    make_runner: Callable[..., CampaignRunner],
+    run_settings,
+) -> None:
+    """livekit/livekit auth.go: a plain-text 401 the client reports as `unknown`."""
+    from campaign.dialer import LiveKitDialer
+
+    wrong = LiveKitDialer(
+        url=livekit.url,
+        api_key=run_settings.livekit.api_key.get_secret_value(),
+        api_secret="wrong-secret-long-enough-for-hs256-abcdefghijklmnopqr",
+    )
+    campaign = await _campaign(store, [BOOKS, BUSY], max_concurrent_calls=1)
+    try:
+        runner = make_runner(campaign, dialer=wrong)
+        progress = await runner.run(until=START + timedelta(days=1))
+    finally:
+        await wrong.aclose()
+
+    assert progress.state == "configuration_error"
+    assert runner.problem is not None and "refused the API credentials" in runner.problem
+    assert livekit.requests_for("CreateSIPParticipant") == []
+    for contact in await store.list_contacts(campaign_id=campaign.id):
+        attempts = await store.list_attempts(contact_id=contact.id)
+        assert all(a.sip_status == "not_dialled" for a in attempts)
