@@ -18,7 +18,9 @@ Unavailable, 487 Request Terminated, LiveKit's                          unreacha
 own ringing timeout (no SIP status)
 404 Not Found, 410 Gone, 484 Address            failed       yes        the number cannot be
 Incomplete, 604 Does Not Exist Anywhere                                 reached: do not retry
-any other code (5xx, 401/403/407, 488...)       failed       no         trunk/carrier trouble
+401, 407, any 5xx                               failed       no         system fault (see below):
+                                                                        charged to no patient
+any other code (403, 488...)                    failed       no         trunk/carrier trouble
 ==============================================  ===========  =========  ==========================
 
 603 Decline is the callee (or their handset on their behalf) rejecting the ringing call: "not
