@@ -340,11 +340,12 @@ class CampaignRunner:
                 wrong_person = end.outcome == "wrong_person"
         except DialerError as exc:
             logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
-            if sip_status != NOT_DIALLED and not exc.configuration:
-                # LiveKit unreachable, 5xx or a timeout once the dial was sent: the system's
-                # fault, never the patient's (campaign.dialer module doc).
+            if sip_status != NOT_DIALLED:
+                # LiveKit unreachable, 5xx, a timeout or a refused set-up once the dial was
+                # sent: the system's fault, never the patient's (campaign.dialer module doc).
                 fault = str(exc)
-                self._count_dial(fault)
+                if not exc.configuration:
+                    self._count_dial(fault)
             if exc.configuration and self.problem is None:
                 # Every further call would fail the same way and only burn attempts.
                 self.problem = str(exc)

@@ -285,6 +285,14 @@ async def test_a_refused_set_up_stops_the_run_instead_of_burning_attempts(
     assert runner.problem is not None and "invalid_argument" in runner.problem
     assert len(livekit.requests_for("CreateSIPParticipant")) == 1
     assert (await store.get_campaign_by_id(campaign_id=campaign.id)).status == "paused"
+    # The one refused dial is the system's fault: charged to no patient.
+    attempts = [
+        a
+        for c in await store.list_contacts(campaign_id=campaign.id)
+        for a in await store.list_attempts(contact_id=c.id)
+        if a.sip_status != "not_dialled"
+    ]
+    assert len(attempts) == 1 and attempts[0].system_fault is not None
 
 
 @pytest.mark.asyncio
