@@ -161,8 +161,9 @@ class CampaignRunner:
 
         Returns:
             The final progress; ``state`` is ``done`` (every contact finished), ``stopped``,
-            ``until``, ``no_calling_time`` or ``configuration_error`` (LiveKit refused the set-up;
-            :attr:`problem` says how).
+            ``until``, ``no_calling_time``, ``configuration_error`` (LiveKit refused the set-up;
+            :attr:`problem` says how) or ``fault_pause`` (the fault breaker tripped;
+            :attr:`pause_reason` says why, also stored as the campaign's ``pause_reason``).
 
         Raises:
             CampaignBusyError: Another live runner holds the campaign.
