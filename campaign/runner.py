@@ -18,13 +18,13 @@ import json
 import os
 import socket
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
 
+from campaign.breaker import FaultBreaker
 from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
 from campaign.dialer import Dialer, DialerError, DialRequest
 from campaign.outcomes import RetryDelays, attempt_outcome, next_step
@@ -126,8 +126,8 @@ class CampaignRunner:
         self._stopping = False
         self._lost_lease = False
         self.problem: str | None = None
-        # Fault breaker: (when, system fault?) of recent dials, and the pause reason if tripped.
-        self._dials: deque[tuple[datetime, bool]] = deque()
+        self._breaker = FaultBreaker(settings.campaign)
+        # Why the fault breaker paused the campaign, once it has.
         self.pause_reason: str | None = None
 
     @property
@@ -430,34 +430,14 @@ class CampaignRunner:
             self._report()
 
     def _count_dial(self, fault: str | None) -> None:
-        """Fault breaker: pause when most recent dials failed for a non-patient reason.
-
-        Like Dograh's "half the calls in 120 s": at least ``fault_breaker_dials`` dials within
-        ``fault_breaker_window_secs``, of which ``fault_breaker_ratio`` or more were faults.
-        """
-        settings = self._settings.campaign
-        now = self._clock()
-        self._dials.append((now, fault is not None))
-        horizon = now - timedelta(seconds=settings.fault_breaker_window_secs)
-        while self._dials and self._dials[0][0] < horizon:
-            self._dials.popleft()
-        faults = sum(1 for _, bad in self._dials if bad)
-        total = len(self._dials)
-        if (
-            fault is None
-            or self.pause_reason is not None
-            or total < settings.fault_breaker_dials
-            or faults < settings.fault_breaker_ratio * total
-        ):
+        """Feed the fault breaker; when it trips, stop dialling with a reason for staff."""
+        reason = self._breaker.record(self._clock(), fault)
+        if reason is None:
             return
-        self.pause_reason = (
-            f"paused: {faults} of the last {total} dials failed on the trunk/LiveKit side"
-            f" within {settings.fault_breaker_window_secs} s (last: {fault});"
-            " no patient was charged. Check the SIP trunk and LiveKit, then run again."
-        )[:500]
-        logger.error("campaign {}: {}", self.campaign.id, self.pause_reason)
+        self.pause_reason = reason
+        logger.error("campaign {}: {}", self.campaign.id, reason)
         if self.problem is None:
-            self.problem = self.pause_reason
+            self.problem = reason
         self.stop()
 
     async def _until_ready(self, live: LiveCall) -> None:
