@@ -419,3 +419,33 @@ async def test_follow_up_outside_hours_offers_nearest_times(
     # The nearest times are near: within a day of the asked time.
     assert min(abs(t - asked) for t in times) < timedelta(days=1)
     assert rows("SELECT id FROM follow_ups") == []
+
+
+@pytest.mark.asyncio
+async def test_the_same_booking_again_returns_the_existing_appointment(
+    registry: ToolRegistry, ctx: ToolContext, rows: Rows
+) -> None:
+    # E.g. the model did not hear the first answer because the patient talked over it.
+    first = await _book(registry, ctx, "2026-12-02T10:00")
+    again = await _book(registry, ctx, "2026-12-02T10:00")
+    assert first["status"] == again["status"] == "booked"
+    assert "already_booked" not in first
+    assert again["already_booked"] is True
+    assert again["appointment_id"] == first["appointment_id"]
+    assert again["start"] == first["start"]
+    assert len(rows("SELECT id FROM appointments")) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_booking_can_be_booked_again(
+    registry: ToolRegistry, ctx: ToolContext, rows: Rows
+) -> None:
+    first = await _book(registry, ctx, "2026-12-02T10:00")
+    await ctx.store.set_appointment_status(
+        appointment_id=first["appointment_id"], status="cancelled"
+    )
+    again = await _book(registry, ctx, "2026-12-02T10:00")
+    assert again["status"] == "booked"
+    assert "already_booked" not in again
+    assert again["appointment_id"] != first["appointment_id"]
+    assert len(rows("SELECT id FROM appointments")) == 2
