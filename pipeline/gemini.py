@@ -48,6 +48,7 @@ from tenacity import (
 from websockets.exceptions import ConnectionClosed
 
 from pipeline.models import setup_refusal_setting
+from pipeline.tool_calls import ToolCallReconciler
 
 # A refusal for these codes is about the request (1007 invalid argument, 1008 policy, e.g. a
 # bad API key): retrying sends the same request again, so the call fails at once instead.
@@ -163,7 +164,7 @@ class _Outbox:
         self.live = session  # no await since the last check: nothing can slip in between
 
 
-class ResilientGeminiLive(GeminiLiveLLMService):
+class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
     """``GeminiLiveLLMService`` that retries its first connect and resumes on ``goAway``.
 
     * First connect (and every resume): retried with exponential backoff (tenacity) for
@@ -176,6 +177,8 @@ class ResilientGeminiLive(GeminiLiveLLMService):
       (aicc2025/sip-to-ai PR 14; yagudaev/voiceclaw PR 53 on resuming mid-tool-call).
     * A dropped socket resumes the same way, at once.
     * A tool call is never run twice: a re-sent call id is answered with the stored result.
+    * Tool calls survive barge-in and obey ``toolCallCancellation`` (``ToolCallReconciler``,
+      pipeline/tool_calls.py): no interrupted call is left unanswered, no write is lost.
     * A refused resume (an expired or unknown handle) falls back to a fresh session, which
       upstream seeds with the conversation so far (``_handle_session_ready``, l. 2149).
 

@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 Gate = Callable[[str], Awaitable[ToolResult | None]]
 ResultHook = Callable[[str, ToolResult | None], None]
 
-# Writes must deliver their result even if the patient talks over Elo: a booking that committed
-# but whose result was cancelled would be invisible to the model and booked again.
-_WRITE_TOOLS = frozenset({"schedule_appointment", "schedule_follow_up", "transfer_to_human"})
 # A transfer rings staff before it answers, and a failed one must still leave its callback.
 _TIMEOUTS = {"transfer_to_human": 60.0}
 _DEFAULT_TIMEOUT = 15.0
@@ -80,10 +77,19 @@ def register_tools(
         mode=ToolMode.CALL, expose_confidential=ctx.settings.security.expose_stats_to_model
     )
 
+    # Writes (ToolSpec.writes) must deliver their result even if the call is cancelled: a booking
+    # that committed but whose result was lost would be invisible to the model and booked again.
+    writes = registry.names_where(writes=True)
+    declare = getattr(llm, "declare_tools", None)
+    if declare is not None:
+        # ResilientGeminiLive: BLOCKING declarations and barge-in/cancellation handling follow
+        # the registry (pipeline/tool_calls.py).
+        declare(blocking=registry.names_where(blocking=True), writes=writes)
+
     async def handler(params: FunctionCallParams) -> None:
         work = caller(params.function_name, dict(params.arguments or {}))
-        if params.function_name in _WRITE_TOOLS:
-            # Shielded: an interruption must not cut a booking between commit and result.
+        if params.function_name in writes:
+            # Shielded: a cancellation must not cut a booking between commit and result.
             result = await asyncio.shield(work)
         else:
             result = await work

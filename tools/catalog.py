@@ -20,6 +20,10 @@ from tools.stats import ClinicStatsArgs, get_clinic_stats
 from tools.transfer import TransferToHumanArgs, transfer_to_human
 from tools.voicemail import VoicemailDetectedArgs, voicemail_detected
 
+# Every tool is BLOCKING: each read's answer is what the model says next (a NON_BLOCKING read
+# makes the model fill the gap with "let me check" and then speak over itself when the answer
+# lands: Pipecat's ``_tag_tool_behaviors`` docstring), and each write must be confirmed or acted on.
+# ``writes``: its outcome is never lost when the patient talks over it (pipeline/tool_calls.py).
 CLINIC_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="assess_client_needs",
@@ -30,6 +34,7 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=AssessClientNeedsArgs,
         handler=assess_client_needs,
+        blocking=True,  # the model speaks the suggested services and slots
     ),
     ToolSpec(
         name="check_available_slots",
@@ -40,6 +45,7 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=CheckAvailableSlotsArgs,
         handler=check_available_slots,
+        blocking=True,  # the model must offer only the free times it returns
     ),
     ToolSpec(
         name="schedule_appointment",
@@ -53,6 +59,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=ScheduleAppointmentArgs,
         handler=schedule_appointment,
+        blocking=True,  # a booking; the model confirms it or offers other times
+        writes=True,
     ),
     ToolSpec(
         name="schedule_follow_up",
@@ -64,6 +72,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=ScheduleFollowUpArgs,
         handler=schedule_follow_up,
+        blocking=True,  # a callback; the model confirms the time
+        writes=True,
     ),
     ToolSpec(
         name="get_clinic_info",
@@ -73,12 +83,14 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=NoArgs,
         handler=get_clinic_info,
+        blocking=True,  # the model answers the patient from it
     ),
     ToolSpec(
         name="get_payment_info",
         description="Payment methods, instalment plans and the price list.",
         args_model=NoArgs,
         handler=get_payment_info,
+        blocking=True,  # the model answers the patient from it
     ),
     ToolSpec(
         name="search_web",
@@ -88,6 +100,7 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=SearchWebArgs,
         handler=search_web,
+        blocking=True,  # the model answers the patient from it
     ),
     ToolSpec(
         name="get_clinic_stats",
@@ -97,6 +110,7 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=ClinicStatsArgs,
         handler=get_clinic_stats,
+        blocking=True,  # the model answers staff from it
         confidential=True,
     ),
     ToolSpec(
@@ -108,6 +122,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=EndCallArgs,
         handler=end_call,
+        blocking=True,  # ends the call; nothing may be said after it
+        writes=True,
     ),
     ToolSpec(
         name="opt_out",
@@ -119,6 +135,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=OptOutArgs,
         handler=opt_out,
+        blocking=True,  # the do-not-call list; the model confirms, then ends the call
+        writes=True,
     ),
     ToolSpec(
         name="transfer_to_human",
@@ -130,6 +148,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=TransferToHumanArgs,
         handler=transfer_to_human,
+        blocking=True,  # moves the call; the model must be silent, or follow the failure hint
+        writes=True,
     ),
     ToolSpec(
         name="voicemail_detected",
@@ -141,6 +161,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         ),
         args_model=VoicemailDetectedArgs,
         handler=voicemail_detected,
+        blocking=True,  # records the outcome; the model says only the message it returns
+        writes=True,
     ),
 )
 

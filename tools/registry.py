@@ -42,6 +42,10 @@ class ToolSpec:
         args_model: Pydantic model validating the arguments (extra fields forbidden).
         handler: ``async (args, ctx) -> dict`` returning a JSON-ready result.
         confidential: Offered in patient calls only when the security setting allows it.
+        blocking: The model must wait for the result before it goes on (declared ``BLOCKING`` to
+            Gemini Live where the model accepts it): it speaks the answer or acts on it.
+        writes: The tool changes something (a booking, a callback, the do-not-call list, the
+            call itself): its outcome must reach the model even if the patient talks over it.
     """
 
     name: str
@@ -49,6 +53,8 @@ class ToolSpec:
     args_model: type[BaseModel]
     handler: Handler
     confidential: bool = False
+    blocking: bool = True
+    writes: bool = False
 
 
 class ToolRegistry:
@@ -69,6 +75,15 @@ class ToolRegistry:
     def names(self) -> list[str]:
         """All tool names, offered or not."""
         return list(self._specs)
+
+    def names_where(self, *, blocking: bool | None = None, writes: bool | None = None) -> set[str]:
+        """Names of the tools with these declaration attributes (None: either)."""
+        return {
+            spec.name
+            for spec in self._specs.values()
+            if (blocking is None or spec.blocking == blocking)
+            and (writes is None or spec.writes == writes)
+        }
 
     def get(self, name: str) -> ToolSpec | None:
         """The tool with this name, if registered."""
