@@ -285,7 +285,11 @@ class CallLimiter:
             return
         self._pending[tool_name] = max(0, self._pending[tool_name] - 1)
         written = "booked" if tool_name == BOOKING_TOOL else "scheduled"
-        if isinstance(result, Mapping) and result.get("status") == written:
+        if (
+            isinstance(result, Mapping)
+            and result.get("status") == written
+            and not result.get("already_booked")  # the same booking again: nothing new written
+        ):
             self._done[tool_name] += 1
 
     def wrap(self, call: ToolCall) -> ToolCall:

@@ -267,6 +267,8 @@ class CallAnalytics(FrameObserver):
         result = _as_mapping(frame.result)
         if result is None or result.get("status") != "booked":
             return
+        if result.get("already_booked"):
+            return  # the same booking asked for again: counted when it was made
         self._bookings += 1
         service = result.get("service")
         price = service.get("price_lek") if isinstance(service, Mapping) else None
