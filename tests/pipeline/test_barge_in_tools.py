@@ -26,6 +26,7 @@ from devtools.gemini_emulator import (
     wait_for_client_content,
     wait_for_tool_response,
 )
+from devtools.gemini_protocol import pick
 from pipeline.call import CallResult, CallSession
 from pipeline.metadata import CallMetadata
 from pipeline.tool_calls import ToolCallReconciler
@@ -43,7 +44,7 @@ from tests.pipeline.harness import (
     tool_results,
     until_done,
 )
-from tools.catalog import CLINIC_TOOLS
+from tools.catalog import CLINIC_TOOLS, default_registry
 from tools.registry import ToolRegistry, ToolSpec
 
 SLOTS = {"preferred_date": "2026-12-02"}
@@ -345,3 +346,51 @@ async def test_the_same_booking_twice_is_one_appointment_counted_once(
     assert result.record.appointments_booked == 1
     assert result.record.revenue_booked == first["service"]["price_lek"]
     assert emu.violations == []
+
+
+# the per-tool declaration ----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("model", "behavior"),
+    [
+        # 3.8+ runs calls NON_BLOCKING unless declared BLOCKING: every tool is declared.
+        ("models/gemini-3.8-live", "BLOCKING"),
+        # 2.5 blocks by default; 3.0-3.7 know no behavior field; thinking variants accept only
+        # NON_BLOCKING (Pipecat ``_tag_tool_behaviors``): nothing is declared.
+        ("models/gemini-2.5-flash-native-audio-preview-09-2025", None),
+        ("models/gemini-3.1-flash-live-preview", None),
+        ("models/gemini-3.8-live-extended-thinking", None),
+    ],
+)
+async def test_each_tool_is_declared_as_the_registry_says(
+    tmp_path, store, clinic, clock, model, behavior
+):
+    async with GeminiLiveEmulator([wait_for_client_content(), *goodbye("completed")]) as emu:
+        settings = call_settings(tmp_path, emu, pipeline=NO_IDLE_END)
+        settings = settings.model_copy(
+            update={"google": settings.google.model_copy(update={"model": model})}
+        )
+        session = CallSession(
+            settings=settings,
+            clinic=clinic,
+            store=store,
+            registry=default_registry(),
+            metadata=CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="x"),
+            transport=file_transport(tmp_path),
+            clock=clock,
+            http_client_args={"ssl": emu.ssl_context},
+            goodbye_timeout=NO_GOODBYE_FALLBACK,
+        )
+        await until_done(asyncio.create_task(session.run()))
+        await emu.finished()
+
+    decls = emu.setups[0].function_declarations
+    declared = {str(pick(d, "name")): pick(d, "behavior") for d in decls}
+    assert declared
+    blocking = default_registry().names_where(blocking=True)
+    assert {name for name, b in declared.items() if b == "BLOCKING"} == (
+        set(declared) & blocking if behavior else set()
+    )
+    assert all(b in (None, "BLOCKING") for b in declared.values())
