@@ -394,3 +394,15 @@ async def test_each_tool_is_declared_as_the_registry_says(
         set(declared) & blocking if behavior else set()
     )
     assert all(b in (None, "BLOCKING") for b in declared.values())
+
+
+def test_the_note_for_a_kept_write_says_what_happened() -> None:
+    from pipeline.tool_calls import write_note
+
+    booked = write_note("schedule_appointment", {"status": "booked", "appointment_id": 7})
+    assert "the appointment WAS booked" in booked
+    assert "do not call it again" in booked
+    assert '"appointment_id": 7' in booked
+    other = write_note("opt_out", {"status": "opted_out"})
+    assert "opt_out WAS carried out" in other
+    assert len(write_note("schedule_follow_up", {"x": "y" * 5000})) < 1000

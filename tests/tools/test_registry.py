@@ -344,3 +344,21 @@ async def test_no_argument_tools_refuse_arguments(registry: ToolRegistry, ctx: T
     assert _is_error(result)
     assert "anything" in result["error"]
     assert result["hint"] == "Call get_payment_info with no arguments."
+
+
+def test_every_write_is_blocking_and_the_declaration_is_complete() -> None:
+    from tools.catalog import default_registry
+
+    registry = default_registry()
+    writes = registry.names_where(writes=True)
+    assert writes == {
+        "schedule_appointment",
+        "schedule_follow_up",
+        "opt_out",
+        "transfer_to_human",
+        "end_call",
+        "voicemail_detected",
+    }
+    # The model must wait for every write's outcome, and for the reads whose answer it speaks.
+    assert writes <= registry.names_where(blocking=True)
+    assert "check_available_slots" in registry.names_where(blocking=True, writes=False)
