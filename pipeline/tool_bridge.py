@@ -90,7 +90,16 @@ def register_tools(
         work = caller(params.function_name, dict(params.arguments or {}))
         if params.function_name in writes:
             # Shielded: a cancellation must not cut a booking between commit and result.
-            result = await asyncio.shield(work)
+            task = asyncio.ensure_future(work)
+            try:
+                result = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                # Cancelled here (e.g. Pipecat's per-call timeout): the write goes on, and its
+                # outcome still reaches the model once it is known.
+                report = getattr(llm, "report_late_write", None)
+                if report is not None:
+                    report(params.tool_call_id, params.function_name, task)
+                raise
         else:
             result = await work
         await params.result_callback(result)

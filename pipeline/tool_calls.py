@@ -35,6 +35,7 @@ Pipecat's rule that ties NON_BLOCKING to ``cancel_on_interruption=False``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -131,6 +132,24 @@ class ToolCallReconciler:
             tool_call = message.tool_call.model_copy(update={"function_calls": kept})
             message = message.model_copy(update={"tool_call": tool_call})
         await super()._handle_msg_tool_call(message)  # type: ignore[misc]
+
+    def report_late_write(self, tool_call_id: str, name: str, work: asyncio.Future[Any]) -> None:
+        """Report a write whose handler was cancelled (e.g. timed out) once it has finished.
+
+        Its result can no longer be the tool response, so it goes to the model as a note.
+        """
+        logger.info("{} was cancelled while it wrote; its outcome follows as a note", name)
+
+        async def report() -> None:
+            try:
+                result = await work
+            except Exception:  # a failed write has nothing to report
+                return
+            if isinstance(result, dict) and "error" not in result:
+                await self.send_note(write_note(name, result))  # type: ignore[attr-defined]
+                self.__dict__["_elo_notes_sent"] = self.notes_sent + 1
+
+        self.create_task(report(), name=f"late_write_{tool_call_id}")  # type: ignore[attr-defined]
 
     async def _tool_result(
         self,

@@ -406,3 +406,26 @@ def test_the_note_for_a_kept_write_says_what_happened() -> None:
     other = write_note("opt_out", {"status": "opted_out"})
     assert "opt_out WAS carried out" in other
     assert len(write_note("schedule_follow_up", {"x": "y" * 5000})) < 1000
+
+
+@pytest.mark.asyncio
+async def test_a_booking_that_outlives_its_timeout_is_kept_and_reported(
+    tmp_path, store, clinic, clock, monkeypatch
+):
+    # Pipecat cancels a handler at its timeout; the shielded booking commits after that.
+    monkeypatch.setattr("pipeline.tool_bridge._DEFAULT_TIMEOUT", 0.3)
+    runs: list[str] = []
+    script = [
+        wait_for_client_content(),
+        send_tool_call("schedule_appointment", BOOKING, id="book"),
+        caller_done(),
+        *goodbye("completed"),
+    ]
+    async with GeminiLiveEmulator(script) as emu:
+        registry = slowed("schedule_appointment", caller_talking(emu), runs)
+        await run(tmp_path, emu, store, clinic, clock, registry)
+        await emu.finished()
+
+    assert runs == ["started", "finished"]
+    assert await appointments(store) == 1
+    assert len([n for n in notes(emu) if "WAS booked" in n]) == 1
