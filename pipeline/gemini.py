@@ -22,6 +22,11 @@ socket has answered ``setupComplete`` (google-genai's ``connect`` returns only t
 ``google/genai/live.py`` l. 1190-1230). ``transparent`` resumption, which would say exactly which
 message a handle covers, is refused outside Vertex (``_live_converters.py`` l. 1869), hence the
 replay from the last handle the client saw.
+
+A session resumed from a handle knows only the tool calls issued before that handle, and the
+server refuses an answer to an id it did not issue (close 1007). The answer to a call issued
+after the handle is therefore held: sent if the resumed model asks for the same id again,
+reported as a note if the call wrote (the model must not book again), dropped if it only read.
 """
 
 from __future__ import annotations
@@ -92,6 +97,17 @@ def _seconds(duration: str | None) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def _answers_only(message: tuple[str, dict[str, Any]], ids: frozenset[str]) -> bool:
+    """Whether ``message`` is a tool response whose every answer is to one of ``ids``."""
+    method, kwargs = message
+    if method != "send_tool_response" or not ids:
+        return False
+    responses = kwargs.get("function_responses")
+    if not isinstance(responses, list):
+        responses = [responses]
+    return all(getattr(r, "id", None) in ids for r in responses)
+
+
 class _Outbox:
     """The service's ``_session``: sends to the live socket, or holds them while there is none.
 
@@ -139,20 +155,24 @@ class _Outbox:
         """A resumable handle arrived: what was sent before it is in the server's state."""
         self.sent.clear()
 
-    def take(self, *, resumed: bool) -> list[tuple[str, dict[str, Any]]]:
+    def take(
+        self, *, resumed: bool, unknown_calls: frozenset[str] = frozenset()
+    ) -> list[tuple[str, dict[str, Any]]]:
         """What a new socket must receive first.
 
         Args:
             resumed: The socket resumed the session with a handle (everything since it is
                 replayed); otherwise it is a fresh session that pipecat seeds with the
                 context, and only the caller's held realtime input still matters.
+            unknown_calls: Tool call ids the new session never issued: their responses are
+                left out (the server refuses a response to an id it did not issue, 1007).
         """
         held = [*self.sent, *self.pending] if resumed else list(self.pending)
         self.sent.clear()
         self.pending = deque()
-        if resumed:
-            return held
-        return [m for m in held if m[0] == "send_realtime_input"]
+        if not resumed:
+            return [m for m in held if m[0] == "send_realtime_input"]
+        return [m for m in held if not _answers_only(m, unknown_calls)]
 
     async def go_live(self, session: Any, replay: list[tuple[str, dict[str, Any]]]) -> None:
         """Send ``replay`` then whatever arrived meanwhile, then send directly (order kept)."""
@@ -213,6 +233,11 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         self._resumable = False
         self._changed = asyncio.Event()
         self._tools_running: set[str] = set()
+        # Tool calls issued since the last resumable handle: a session resumed from that
+        # handle never issued them, and ids no open session issued (answered when they come
+        # again, or reported as a note when they wrote).
+        self._issued_since_handle: set[str] = set()
+        self._orphaned: set[str] = set()
         self._tool_results: dict[str, tuple[str, dict[str, Any]]] = {}
         self.resumptions = 0
         self.go_away = asyncio.Event()
@@ -293,12 +318,19 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         resumption = self._config.session_resumption if self._config else None
         resumed = bool(resumption and resumption.handle)
         self._live = session
-        held = self._outbox.take(resumed=resumed)
+        # A session resumed from a handle has the calls issued before it; a fresh one has none.
+        self._orphaned |= self._issued_since_handle
+        if not resumed:
+            self._orphaned |= self._tools_running
+        self._issued_since_handle.clear()
+        held = self._outbox.take(resumed=resumed, unknown_calls=frozenset(self._orphaned))
         # Upstream seeds the context into the (still offline) outbox, or only marks the
         # session ready when it was resumed.
         await super()._handle_session_ready(self._outbox)
         seed = self._outbox.take(resumed=True)
         await self._outbox.go_live(session, seed + held)
+        for call_id in sorted(self._orphaned & self._tool_results.keys()):
+            await self._report_orphaned(call_id)
 
     # --- resuming ---------------------------------------------------------------------------
 
@@ -356,6 +388,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         self._resumable = bool(update.resumable and update.new_handle)
         if self._resumable:
             self._outbox.checkpoint()
+            self._issued_since_handle.clear()
         self._changed.set()
 
     async def _set_bot_is_responding(self, responding: bool) -> None:
@@ -388,6 +421,9 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         assert message.tool_call is not None
         fresh = []
         for call in message.tool_call.function_calls or []:
+            if call.id:
+                self._issued_since_handle.add(call.id)
+                self._orphaned.discard(call.id)  # this session issued it: it takes the answer
             if call.id and call.id in self._tool_results:
                 logger.info("tool call {} came again; sending its stored result", call.name)
                 name, response = self._tool_results[call.id]
@@ -412,6 +448,14 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         is_final: bool = True,
         spoken: bool = True,
     ) -> None:
+        if tool_call_id in self._orphaned:
+            # The session resumed without this call: the server would refuse its answer.
+            if is_final:
+                self._tool_results[tool_call_id] = (tool_name, tool_result_message)
+                self._tools_running.discard(tool_call_id)
+                self._changed.set()
+                await self._report_orphaned(tool_call_id)
+            return
         await super()._tool_result(
             tool_call_id, tool_name, tool_result_message, is_final=is_final, spoken=spoken
         )
@@ -419,6 +463,19 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
             self._tool_results[tool_call_id] = (tool_name, tool_result_message)
             self._tools_running.discard(tool_call_id)
             self._changed.set()
+
+    async def _report_orphaned(self, tool_call_id: str) -> None:
+        """A finished call the session no longer knows: kept for a repeat, a write reported.
+
+        If the model asks again with the same id it gets the stored result
+        (``_handle_msg_tool_call``); a write is told as a note now, so a model that asks with
+        a new id already knows (and the booking tool returns the existing appointment).
+        """
+        name, result = self._tool_results[tool_call_id]
+        logger.info("{} finished for a call the resumed session never issued; held", name)
+        if name in self._write_tools and "error" not in result:
+            self._orphaned.discard(tool_call_id)  # reported once
+            await self.note_write(name, result)
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = DOWNSTREAM) -> None:
         """Forget a cancelled tool call (e.g. the caller interrupted it): it sends no result."""

@@ -133,6 +133,11 @@ class ToolCallReconciler:
             message = message.model_copy(update={"tool_call": tool_call})
         await super()._handle_msg_tool_call(message)  # type: ignore[misc]
 
+    async def note_write(self, name: str, result: dict[str, Any]) -> None:
+        """Tell the model, as a note, that write ``name`` was carried out with ``result``."""
+        await self.send_note(write_note(name, result))  # type: ignore[attr-defined]
+        self.__dict__["_elo_notes_sent"] = self.notes_sent + 1
+
     def report_late_write(self, tool_call_id: str, name: str, work: asyncio.Future[Any]) -> None:
         """Report a write whose handler was cancelled (e.g. timed out) once it has finished.
 
@@ -146,8 +151,7 @@ class ToolCallReconciler:
             except Exception:  # a failed write has nothing to report
                 return
             if isinstance(result, dict) and "error" not in result:
-                await self.send_note(write_note(name, result))  # type: ignore[attr-defined]
-                self.__dict__["_elo_notes_sent"] = self.notes_sent + 1
+                await self.note_write(name, result)
 
         self.create_task(report(), name=f"late_write_{tool_call_id}")  # type: ignore[attr-defined]
 
@@ -167,5 +171,4 @@ class ToolCallReconciler:
             return
         # The server no longer waits for this id: never answer it.
         if is_final and tool_name in self._write_tools:
-            await self.send_note(write_note(tool_name, tool_result_message))  # type: ignore[attr-defined]
-            self.__dict__["_elo_notes_sent"] = self.notes_sent + 1
+            await self.note_write(tool_name, tool_result_message)

@@ -219,14 +219,6 @@ async def test_interrupted_ends_elos_turn_and_the_call_goes_on(tmp_path, store, 
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "H2 (issue 9 section 2): Pipecat 1.14 ignores toolCallCancellation, so Elo runs the "
-        "withdrawn call and answers its id; the real server closes the session with 1007 and "
-        "the call has to reconnect"
-    ),
-)
 async def test_a_tool_call_cancellation_does_not_end_the_call(tmp_path, store, clinic, clock):
     script = [
         wait_for_client_content(),
