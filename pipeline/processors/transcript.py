@@ -9,8 +9,10 @@ Entries, in the order they complete::
 
 The patient's words come from Gemini Live's input transcription (``TranscriptionFrame``, pushed
 upstream); Elo's from its output transcription (``TTSTextFrame``), joined into one entry per
-spoken turn. The full text goes only to the ``on_update`` callback (the database); the log gets
-sizes, never words.
+spoken turn. Gemini may send the tail of a turn's transcription after ``turnComplete``; Pipecat then
+opens a new response for it, but text that arrives after a turn closed and before any new audio,
+patient line or tool call is the tail of that turn and joins its entry. The full text goes only
+to the ``on_update`` callback (the database); the log gets sizes, never words.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pipecat.frames.frames import (
     InterruptionFrame,
     LLMFullResponseEndFrame,
     TranscriptionFrame,
+    TTSAudioRawFrame,
     TTSStoppedFrame,
     TTSTextFrame,
 )
@@ -78,6 +81,10 @@ class TranscriptLogger(FrameObserver):
         # Elo's turn being spoken: its start time and text pieces.
         self._elo_started: datetime | None = None
         self._elo_parts: list[str] = []
+        # The last entry is Elo's, closed normally, and nothing (audio, patient, tool) has
+        # happened since: late transcription text still belongs to it.
+        self._tail_open = False
+        self._tail_raw = ""  # that entry's text as received (Gemini's own spacing)
         self._dirty = False
         self._last_save: datetime | None = None
         self._saver: asyncio.Task[None] | None = None
@@ -89,6 +96,7 @@ class TranscriptLogger(FrameObserver):
         return {
             TranscriptionFrame: self._patient,
             TTSTextFrame: self._elo_text,
+            TTSAudioRawFrame: self._elo_audio,
             TTSStoppedFrame: self._elo_done,
             BotStoppedSpeakingFrame: self._elo_done,
             LLMFullResponseEndFrame: self._elo_done,
@@ -136,11 +144,18 @@ class TranscriptLogger(FrameObserver):
         assert isinstance(frame, TTSTextFrame)
         if not frame.text:
             return
-        if self._elo_started is None:
-            self._elo_started = self._clock()
         # Gemini's output transcription carries its own spaces; other services' words do not.
         spaced = frame.includes_inter_frame_spaces
-        self._elo_parts.append(frame.text if spaced else f" {frame.text}")
+        piece = frame.text if spaced else f" {frame.text}"
+        if self._elo_started is None and self._tail_open:
+            self._extend_last_elo_entry(piece)
+            return
+        if self._elo_started is None:
+            self._elo_started = self._clock()
+        self._elo_parts.append(piece)
+
+    def _elo_audio(self, _: Frame, __: int) -> None:
+        self._tail_open = False
 
     def _elo_done(self, _: Frame, __: int) -> None:
         self._close_elo_turn()
@@ -184,7 +199,8 @@ class TranscriptLogger(FrameObserver):
     def _close_elo_turn(self, *, interrupted: bool = False) -> None:
         if self._elo_started is None:
             return
-        text = " ".join("".join(self._elo_parts).split())
+        raw = "".join(self._elo_parts)
+        text = " ".join(raw.split())
         entry: Entry = {
             "t": self._elo_started.isoformat(timespec="milliseconds"),
             "role": "elo",
@@ -196,9 +212,19 @@ class TranscriptLogger(FrameObserver):
         self._elo_parts = []
         if text:
             self._add(entry)
+            self._tail_open = not interrupted
+            self._tail_raw = raw
+
+    def _extend_last_elo_entry(self, piece: str) -> None:
+        self._tail_raw += piece
+        # A new dict: a snapshot handed to a save in progress keeps what it had.
+        self._entries[-1] = {**self._entries[-1], "text": " ".join(self._tail_raw.split())}
+        self._dirty = True
+        self._start_saver()
 
     def _add(self, entry: Entry) -> None:
         self._entries.append(entry)
+        self._tail_open = False
         logger.debug(
             "transcript: {} entry #{} ({} chars)",
             entry["role"],

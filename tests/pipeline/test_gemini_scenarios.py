@@ -121,15 +121,6 @@ async def test_slow_bursty_audio_plays_whole_and_in_order(tmp_path, store, clini
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Late output-transcript fragments after turnComplete start a new bot response in "
-        "Pipecat 1.14 (llm.py _handle_msg_output_transcription), and Elo's TranscriptLogger "
-        "(pipeline/processors/transcript.py) has already closed the turn at TTSStoppedFrame, "
-        "so the tail of the greeting becomes an entry of its own"
-    ),
-)
 async def test_late_transcript_fragments_end_up_in_their_turn(tmp_path, store, clinic, clock):
     script = [
         wait_for_client_content(),

@@ -26,6 +26,7 @@ from tests.conftest import FixedClock
 from tests.pipeline.processors.script import (
     DOWN,
     UP,
+    audio,
     both_ways,
     elo_says,
     eventually,
@@ -215,6 +216,46 @@ async def test_log_never_carries_the_words(make_logger, saves) -> None:
     assert any("patient entry" in line for line in lines)
     for words in ("sekret", "Faleminderit", "orari", "hëna"):
         assert not any(words in line for line in lines), words
+
+
+@pytest.mark.asyncio
+async def test_late_transcription_after_the_turn_ended_joins_that_turn(make_logger, saves) -> None:
+    # Gemini sends the tail of a turn's transcription after turnComplete: Pipecat opens a new
+    # response for it (TTSStartedFrame, text, no audio), but the words were the turn's.
+    transcript = await make_logger(saves)
+    feed(transcript, (0, audio()), (0, elo_says("Përshëndetje, ")), (0, TTSStoppedFrame()))
+    feed(transcript, (1, TTSStartedFrame()), (1, elo_says("jam ")), (2, elo_says("Elo.")))
+    # The next turn: its audio comes first, so its words are an entry of their own.
+    feed(transcript, (3, audio()), (3, elo_says("Si mund t'ju ndihmoj?")), (4, TTSStoppedFrame()))
+    await transcript.flush()
+
+    assert [(e["role"], e["text"]) for e in saves.last] == [
+        ("elo", "Përshëndetje, jam Elo."),
+        ("elo", "Si mund t'ju ndihmoj?"),
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("between", ["patient", "tool", "interrupted"])
+async def test_text_after_a_patient_line_a_tool_or_an_interruption_is_a_new_turn(
+    make_logger, saves, between
+) -> None:
+    transcript = await make_logger(saves)
+    feed(transcript, (0, audio()), (0, elo_says("Mirëdita.")))
+    if between == "interrupted":
+        # Text after an interruption may never have been spoken: never added to the turn.
+        feed(transcript, *both_ways(1, InterruptionFrame))
+    else:
+        feed(transcript, (1, TTSStoppedFrame()))
+        if between == "patient":
+            feed(transcript, (2, patient_says("Po."), UP))
+        else:
+            feed(transcript, *both_ways(2, lambda: tool_call("get_clinic_info", "t1", {})))
+    feed(transcript, (3, elo_says("Faleminderit.")), (4, TTSStoppedFrame()))
+    await transcript.flush()
+
+    elo = [e["text"] for e in saves.last if e["role"] == "elo"]
+    assert elo == ["Mirëdita.", "Faleminderit."]
 
 
 @pytest.mark.asyncio
