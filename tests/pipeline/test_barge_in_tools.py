@@ -225,11 +225,8 @@ async def test_a_call_cancelled_before_it_runs_is_not_run(tmp_path, store, clini
     assert emu.violations == []
 
 
-@pytest.mark.asyncio
-async def test_a_running_read_cancelled_by_the_server_sends_nothing(
-    tmp_path, store, clinic, clock, monkeypatch
-):
-    runs: list[str] = []
+def server_cancellation_seen(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """An event set once Elo has handled a toolCallCancellation."""
     cancelled = asyncio.Event()
     real_cancel = ToolCallReconciler._server_cancelled
 
@@ -238,6 +235,15 @@ async def test_a_running_read_cancelled_by_the_server_sends_nothing(
         cancelled.set()
 
     monkeypatch.setattr(ToolCallReconciler, "_server_cancelled", seen)
+    return cancelled
+
+
+@pytest.mark.asyncio
+async def test_a_running_read_cancelled_by_the_server_sends_nothing(
+    tmp_path, store, clinic, clock, monkeypatch
+):
+    runs: list[str] = []
+    cancelled = server_cancellation_seen(monkeypatch)
     script = [
         wait_for_client_content(),
         send_tool_call("check_available_slots", SLOTS, id="slots"),
@@ -262,14 +268,7 @@ async def test_a_booking_cancelled_while_it_runs_is_kept_and_reported(
     tmp_path, store, clinic, clock, monkeypatch
 ):
     runs: list[str] = []
-    cancelled = asyncio.Event()
-    real_cancel = ToolCallReconciler._server_cancelled
-
-    async def seen(self: ToolCallReconciler, ids: list[str]) -> None:
-        await real_cancel(self, ids)
-        cancelled.set()
-
-    monkeypatch.setattr(ToolCallReconciler, "_server_cancelled", seen)
+    cancelled = server_cancellation_seen(monkeypatch)
     script = [
         wait_for_client_content(),
         send_tool_call("schedule_appointment", BOOKING, id="book"),
