@@ -1,14 +1,18 @@
 # Everything bootstraps .venv on first use: `make test` and `make run` work on a fresh machine
 # that has only python3, make and apt.
-PYTHON ?= python3
-VENV := .venv
+# The interpreter for a new venv: PYTHON if given, else the first Python 3.11-3.13 that
+# devtools/find-python finds (python3, python3.1x on PATH, pyenv). VENV may name a second venv,
+# e.g. `make VENV=.venv-3.13 PYTHON=python3.13 test-fast`.
+PYTHON ?=
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format run bench bench-pipeline bench-campaign bench-startup bench-turns clean install demo demo-campaign smoke smoke-dial
+.PHONY: test test-fast lint format run bench bench-pipeline bench-campaign bench-startup bench-turns clean install demo demo-campaign smoke smoke-dial
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { py=$$(PYTHON='$(PYTHON)' sh devtools/find-python) && \
+		echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -21,6 +25,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# Everything but the multi-process and browser tests: what CI runs on a second Python version.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow and not browser"
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -45,7 +53,7 @@ bench-turns: $(STAMP)
 	$(BIN)/python -m bench.turns
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache
 
 demo: $(STAMP)
 	$(BIN)/python -m demo.rehearsal

@@ -30,6 +30,8 @@ SERVICE_ENUM = {"x-elo-enum": "services"}
 PII_NAME = {"x-elo-pii": "name"}
 
 _MAX_RAW_ARGUMENTS = 16_384
+# No tool argument nests more than a few levels; far deeper text is an attack on the parser.
+_MAX_NESTING = 64
 
 
 @dataclass(frozen=True)
@@ -191,12 +193,15 @@ def _as_mapping(arguments: Mapping[str, Any] | str | None) -> Mapping[str, Any]:
     if isinstance(arguments, str):
         if len(arguments) > _MAX_RAW_ARGUMENTS:
             raise _BadArguments("arguments are too large")
+        # "[[[[...": a few thousand brackets fit the size limit; whether they exhaust Python's
+        # parser depends on its version (3.13 takes 5,000 levels), so the depth is judged here.
+        if _nesting(arguments) > _MAX_NESTING:
+            raise _BadArguments("arguments are nested too deeply")
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError:
             raise _BadArguments("arguments are not valid JSON") from None
         except RecursionError:
-            # "[[[[...": a few thousand brackets fit the size limit and exhaust the parser.
             raise _BadArguments("arguments are nested too deeply") from None
         except ValueError:
             # Python refuses to convert integers of more than 4300 digits (a denial-of-service
@@ -205,6 +210,28 @@ def _as_mapping(arguments: Mapping[str, Any] | str | None) -> Mapping[str, Any]:
     if not isinstance(arguments, Mapping):
         raise _BadArguments("arguments must be a JSON object")
     return arguments
+
+
+def _nesting(text: str) -> int:
+    """How deep JSON brackets nest in ``text``, ignoring brackets inside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 _MESSAGES = {

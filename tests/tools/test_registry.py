@@ -362,3 +362,13 @@ def test_every_write_is_blocking_and_the_declaration_is_complete() -> None:
     # The model must wait for every write's outcome, and for the reads whose answer it speaks.
     assert writes <= registry.names_where(blocking=True)
     assert "check_available_slots" in registry.names_where(blocking=True, writes=False)
+
+
+@pytest.mark.asyncio
+async def test_brackets_inside_strings_do_not_count_as_nesting(
+    registry: ToolRegistry, ctx: ToolContext
+) -> None:
+    # A caller may dictate brackets; only structure counts towards the nesting limit.
+    args = json.dumps({"preferred_date": "2026-12-02", "service_type": "[" * 200 + '\\"{'})
+    result = await registry.call("check_available_slots", args, ctx)
+    assert "nested too deeply" not in result.get("error", "")
