@@ -22,9 +22,11 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from cli.failures import LogErrorGuard
+from app.preflight import Purpose, missing_settings
+from config.log_guard import LogErrorGuard
 from config.logs import configure_logging
-from config.settings import AppSettings, ConfigError, TransportKind, load_settings
+from config.settings import AppSettings, ConfigError, load_settings
+from config.settings_call import TransportKind
 from storage.store import StoreError
 
 EXIT_FAILED = 1
@@ -60,26 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def preflight(settings: AppSettings) -> list[str]:
-    """Variables that must be set before a call can start with these settings."""
-    from pipeline.transports import missing_livekit_settings
-
-    missing = []
-    if settings.pipeline.transport is TransportKind.LIVEKIT:
-        missing += missing_livekit_settings(settings.livekit)
-    if not settings.google.api_key.get_secret_value():
-        missing.append("ELO_GOOGLE__API_KEY")
-    return missing
-
-
 async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
     """Build and run one call from flags and settings; returns the exit code."""
-    from cli.runtime import open_context
+    from app.application import open_application
     from pipeline.call import CallRefusedError, CallSession
     from pipeline.metadata import CallMetadata
     from pipeline.transports import make_transport
-    from tools.catalog import default_registry
-    from tools.context import ToolMode
 
     metadata = CallMetadata(
         **{
@@ -115,12 +103,12 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
             else {}
         ),
     )
-    async with open_context(settings, mode=ToolMode.CALL) as ctx:
+    async with open_application(settings) as app:
         session = CallSession(
             settings=settings,
-            clinic=ctx.clinic,
-            store=ctx.store,
-            registry=default_registry(),
+            clinic=app.clinic,
+            store=app.store,
+            registry=app.registry,
             metadata=metadata,
             transport=transport,
         )
@@ -136,23 +124,21 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
 
 async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
     """Serve the local page; each browser connection is one call (until Ctrl-C)."""
-    from cli.runtime import open_context
+    from app.application import open_application
     from pipeline.browser_access import new_token, page_url
     from pipeline.call import CallSession
     from pipeline.transports import make_transport
     from pipeline.webrtc_server import guard_from_settings, serve
-    from tools.catalog import default_registry
-    from tools.context import ToolMode
 
-    async with open_context(settings, mode=ToolMode.CALL) as ctx:
+    async with open_application(settings) as app:
 
         async def on_connection(connection: Any) -> None:
             call = metadata.model_copy(update={"call_id": uuid.uuid4().hex})
             session = CallSession(
                 settings=settings,
-                clinic=ctx.clinic,
-                store=ctx.store,
-                registry=default_registry(),
+                clinic=app.clinic,
+                store=app.store,
+                registry=app.registry,
                 metadata=call,
                 transport=make_transport(settings, webrtc_connection=connection),
             )
@@ -209,7 +195,7 @@ def _main(args: argparse.Namespace) -> int:
             settings = settings.model_copy(
                 update={"pipeline": settings.pipeline.model_copy(update=overrides)}
             )
-        missing = preflight(settings)
+        missing = missing_settings(settings, purpose=Purpose.CALL)
         if missing:
             print(
                 f"bot: set {', '.join(missing)} (see .env.example), or try `make demo`",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
-from config.settings import CampaignSettings
+from config.settings_campaign import CampaignSettings
 
 
 class FaultBreaker:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from config.settings import CampaignSettings
+from config.settings_campaign import CampaignSettings
 from storage.models import AttemptOutcome
 
 # Outcomes that close the contact for this campaign.

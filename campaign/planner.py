@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from campaign.rules import AttemptPolicy, CallingWindow, NoCallingTimeError
-from config.settings import AppSettings, CallingSettings
+from config.settings import AppSettings
+from config.settings_campaign import CallingSettings
 from storage import Campaign, CampaignContact, Store
 
 

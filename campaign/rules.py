@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import holidays
 
-from config.settings import WEEKDAY_NAMES, CallingSettings, parse_intervals
+from config.settings_campaign import WEEKDAY_NAMES, CallingSettings, parse_intervals
 
 # How far ahead next_allowed looks before giving up; two years covers any real holiday run.
 MAX_SEARCH_DAYS = 2 * 366

@@ -10,75 +10,21 @@ import asyncio
 import signal
 import sys
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any
 
-from campaign.calls import Progress
+from app.preflight import Purpose, missing_settings
+from campaign.progress_line import ProgressLine
 from campaign.runner import CampaignBusyError, CampaignRunner
 from config.settings import AppSettings
-from tools.context import ToolMode
+
+# A campaign created with --trunk needs no configured trunk: say so where the trunk is missing.
+_TRUNK_HINT = {
+    "ELO_LIVEKIT__SIP_TRUNK_ID": "ELO_LIVEKIT__SIP_TRUNK_ID (or create the campaign with --trunk)"
+}
 
 
 class UsageProblem(Exception):
     """A one-line reason the run cannot start."""
-
-
-def preflight(settings: AppSettings, *, trunk_id: str | None) -> list[str]:
-    """The variables (or options) still missing before a campaign can dial."""
-    from pipeline.transports import missing_livekit_settings
-
-    missing = missing_livekit_settings(settings.livekit)
-    if not (trunk_id or settings.livekit.sip_trunk_id):
-        missing.append("ELO_LIVEKIT__SIP_TRUNK_ID (or create the campaign with --trunk)")
-    if not settings.google.api_key.get_secret_value() and settings.google.base_url is None:
-        missing.append("ELO_GOOGLE__API_KEY")
-    return missing
-
-
-class ProgressLine:
-    """Shows the runner's progress: one rewritten line on a terminal, plain lines otherwise."""
-
-    def __init__(self, stream: TextIO, *, tz: Any) -> None:
-        self._stream = stream
-        self._tty = stream.isatty()
-        self._tz = tz
-        self._last = ""
-
-    def __call__(self, progress: Progress) -> None:
-        """Show the progress if it changed."""
-        text = self.render(progress)
-        if text == self._last:
-            return
-        self._last = text
-        if self._tty:
-            self._stream.write("\r\x1b[2K" + text)
-        else:
-            self._stream.write(text + "\n")
-        self._stream.flush()
-
-    def render(self, progress: Progress) -> str:
-        """The progress as one line (counts only, no patient data)."""
-        parts = [
-            f"dialled {progress.dialled}",
-            f"answered {progress.answered}",
-            f"booked {progress.booked}",
-            f"in call {progress.active}",
-            f"remaining {progress.remaining}",
-        ]
-        if progress.state == "waiting" and progress.waiting_until is not None:
-            parts.append(f"next call {_local(progress.waiting_until, self._tz)}")
-        elif progress.state not in ("calling", "waiting"):
-            parts.append(progress.state)
-        return " | ".join(parts)
-
-    def close(self) -> None:
-        """End the rewritten line."""
-        if self._tty and self._last:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
-def _local(moment: datetime, tz: Any) -> str:
-    return moment.astimezone(tz).strftime("%a %H:%M")
 
 
 async def run_campaign(
@@ -89,30 +35,32 @@ async def run_campaign(
     Raises:
         UsageProblem: Unknown campaign, missing configuration, or another runner holds it.
     """
+    from app.application import open_application
     from campaign.dialer import DialerError, LiveKitDialer
     from campaign.launcher import PipelineLauncher
-    from cli.runtime import open_context
-    from tools.catalog import default_registry
 
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
-        campaign = await ctx.store.get_campaign(name=name)
+    async with open_application(settings) as app:
+        campaign = await app.store.get_campaign(name=name)
         if campaign is None:
             raise UsageProblem(f"no campaign named {name!r}")
-        missing = preflight(settings, trunk_id=campaign.sip_trunk_id)
+        missing = missing_settings(
+            settings, purpose=Purpose.CAMPAIGN, trunk_id=campaign.sip_trunk_id
+        )
         if missing:
-            raise UsageProblem(f"set {', '.join(missing)} (see .env.example)")
+            named = [_TRUNK_HINT.get(variable, variable) for variable in missing]
+            raise UsageProblem(f"set {', '.join(named)} (see .env.example)")
         try:
             dialer = LiveKitDialer.from_settings(settings)
         except DialerError as exc:
             raise UsageProblem(str(exc)) from None
-        display = ProgressLine(sys.stderr, tz=ctx.clinic.tz)
+        display = ProgressLine(sys.stderr, tz=app.clinic.tz)
         runner = CampaignRunner(
-            store=ctx.store,
+            store=app.store,
             settings=settings,
             campaign=campaign,
             dialer=dialer,
             launcher=PipelineLauncher(
-                settings=settings, clinic=ctx.clinic, store=ctx.store, registry=default_registry()
+                settings=settings, clinic=app.clinic, store=app.store, registry=app.registry
             ),
             on_progress=display,
         )
@@ -129,7 +77,7 @@ async def run_campaign(
             await dialer.aclose()
         if runner.problem is not None:
             raise UsageProblem(f"stopped: {runner.problem}")
-        status = await ctx.store.campaign_status(campaign_id=campaign.id)
+        status = await app.store.campaign_status(campaign_id=campaign.id)
     return {
         "campaign": name,
         "ended": progress.state,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from app.application import open_application
 from cli.failures import UsageError
-from cli.runtime import open_context, parse_phone
+from cli.runtime import parse_phone
 from config.settings import AppSettings
 from tools.context import ToolMode
 
@@ -14,7 +15,8 @@ from tools.context import ToolMode
 async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
     """``elo dnc add|remove|list``: full E.164 numbers, as this is the clinic's own tool."""
     if args.dnc_command == "list":
-        async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        async with open_application(settings) as app:
+            ctx = app.tool_context(mode=ToolMode.ADMIN)
             entries = await ctx.store.list_do_not_call()
             hashed = await ctx.store.count_hashed_do_not_call()
         # Erased people stay blocked by a keyed hash that cannot be listed back as a number.
@@ -25,7 +27,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
         }
     phone = parse_phone(args.phone, settings)
     reason = _reason(getattr(args, "reason", None))
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         if args.dnc_command == "remove":
             return {"phone": phone, "removed": await ctx.store.remove_do_not_call(phone=phone)}
         already = await ctx.store.is_do_not_call(phone=phone)

@@ -15,7 +15,6 @@ import csv
 import errno
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -58,40 +57,6 @@ _OS_MESSAGES = {
     errno.ENAMETOOLONG: "file name too long",
 }
 _INPUT_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG})
-
-
-class LogErrorGuard:
-    """A stand-in for stderr that keeps loguru's "Logging error" reports off the terminal.
-
-    When a log sink fails (the log file's disk is full), loguru writes a block to stderr with a
-    traceback and the raw record, which may hold unmasked personal data. This drops each such
-    block, remembers that one was dropped, and passes every other write through.
-
-    Args:
-        stream: The real stderr.
-    """
-
-    _START = "--- Logging error in Loguru Handler"
-    _END = "--- End of logging error ---"
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.swallowed = False
-        self._inside = False
-
-    def write(self, text: str) -> int:
-        """Write ``text`` unless it belongs to a loguru error report."""
-        if text.startswith(self._START):
-            self._inside = self.swallowed = True
-        if self._inside:
-            if self._END in text:
-                self._inside = False
-            return len(text)
-        return self.stream.write(text)
-
-    def __getattr__(self, name: str) -> Any:
-        # flush, isatty, fileno, encoding, close ...: the real stream's.
-        return getattr(self.stream, name)
 
 
 class UsageError(Exception):

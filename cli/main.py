@@ -22,12 +22,12 @@ from cli import dnc, privacy, staff
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
-    LogErrorGuard,
     UsageError,
     describe_failure,
     one_line,
 )
 from cli.runtime import parse_phone
+from config.log_guard import LogErrorGuard
 from config.logs import configure_logging
 from config.settings import AppSettings, load_settings
 from tools.catalog import default_registry
@@ -236,7 +236,7 @@ def _settings(args: argparse.Namespace) -> AppSettings:
 
 
 async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
-    from cli.runtime import open_context
+    from app.application import open_application
 
     if args.command == "tools":
         _print(_tool_list(settings))
@@ -262,14 +262,16 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         registry = default_registry()
         if registry.get(args.name) is None:
             raise UsageError(f"unknown tool {args.name!r}; known: {', '.join(registry.names)}")
-        async with open_context(settings, mode=ToolMode.ADMIN, language=args.language) as ctx:
+        async with open_application(settings) as app:
+            ctx = app.tool_context(mode=ToolMode.ADMIN, language=args.language)
             _print(await registry.call(args.name, arguments, ctx))
         return 0
     if args.command == "import-legacy":
         from cli.legacy import LegacyFormatError, import_legacy
 
         data = _json_file(args.file)
-        async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        async with open_application(settings) as app:
+            ctx = app.tool_context(mode=ToolMode.ADMIN)
             try:
                 report = await import_legacy(data, ctx)
             except LegacyFormatError as exc:
@@ -291,7 +293,8 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         raise UsageError("--days must be between 1 and 3660")
     if args.command == "db" and args.db_command == "check":
         return await _db_check(settings)
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         if args.command == "db":
             _print(
                 {
@@ -308,11 +311,12 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
 
 async def _db_check(settings: AppSettings) -> int:
     """``elo db check``: print the health report; 0 when healthy, 1 when problems were found."""
-    from cli.runtime import open_context
+    from app.application import open_application
 
     if not await asyncio.to_thread(Path(settings.database.path).is_file):
         raise UsageError(f"no database at {settings.database.path} (see 'elo db init')")
-    async with open_context(settings, mode=ToolMode.ADMIN, allow_damaged=True) as ctx:
+    async with open_application(settings, allow_damaged=True) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         report = await ctx.store.check_health(slot_minutes=ctx.clinic.slot_minutes)
         if ctx.store.health_problem is not None and report.healthy:
             # The start-up check saw damage the full checks missed: still not healthy.
@@ -331,9 +335,10 @@ async def _campaign(args: argparse.Namespace, settings: AppSettings) -> dict[str
     if args.campaign_command == "status":
         return await _campaign_status(args, settings)
     if args.campaign_command == "list":
-        from cli.runtime import open_context
+        from app.application import open_application
 
-        async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+        async with open_application(settings) as app:
+            ctx = app.tool_context(mode=ToolMode.ADMIN)
             campaigns = await ctx.store.list_campaigns()
         return {
             "count": len(campaigns),
@@ -350,7 +355,7 @@ async def _campaign(args: argparse.Namespace, settings: AppSettings) -> dict[str
 
 
 async def _campaign_create(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
-    from cli.runtime import open_context
+    from app.application import open_application
     from validation import InputError, clean_text
 
     try:
@@ -367,7 +372,8 @@ async def _campaign_create(args: argparse.Namespace, settings: AppSettings) -> d
     caller_id = (
         parse_phone(args.caller_id, settings, field="--caller-id") if args.caller_id else None
     )
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         if await ctx.store.get_campaign(name=name) is not None:
             raise UsageError(f"campaign {name!r} already exists")
         campaign = await ctx.store.create_campaign(
@@ -391,7 +397,7 @@ def _campaign_window(args: argparse.Namespace, settings: AppSettings) -> dict[st
     """The campaign's own calling window, validated like the settings (canonical text)."""
     from pydantic import ValidationError
 
-    from config.settings import CallingSettings
+    from config.settings_campaign import CallingSettings
 
     given = {}
     if args.window_days:
@@ -453,8 +459,8 @@ def _until(text: str | None, settings: AppSettings) -> datetime | None:
 
 
 async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from app.application import open_application
     from campaign.importer import ContactFileError, read_contacts_csv
-    from cli.runtime import open_context
 
     # Read the whole file first: a bad file is refused before the database is touched.
     try:
@@ -465,7 +471,8 @@ async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> d
         )
     except ContactFileError as exc:
         raise UsageError(str(exc)) from None
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         campaign = await ctx.store.get_campaign(name=args.name)
         if campaign is None:
             raise UsageError(
@@ -483,9 +490,10 @@ async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> d
 
 
 async def _campaign_status(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
-    from cli.runtime import open_context
+    from app.application import open_application
 
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         campaign = await ctx.store.get_campaign(name=args.name)
         if campaign is None:
             raise UsageError(f"no campaign named {args.name!r}")

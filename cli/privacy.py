@@ -62,12 +62,13 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     Raises:
         UsageError: The phone number is unusable.
     """
-    from cli.runtime import open_context
+    from app.application import open_application
 
     phone = None
     if args.privacy_command != "purge":
         phone = parse_phone(args.phone, settings)
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         store = ctx.store
         try:
             if args.privacy_command == "purge":

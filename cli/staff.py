@@ -92,7 +92,7 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
     Raises:
         UsageError: Input that cannot be used (a bad date, number, call id or record id).
     """
-    from cli.runtime import open_context
+    from app.application import open_application
 
     if args.command == "browser-link":
         return await _browser_link(args, settings)
@@ -101,7 +101,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
         filters = _list_filters(args, settings, appointments=appointments)
     else:
         filters = _change_filters(args, appointments=appointments)
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         store = ctx.store
         if args.staff_command == "list":
             return await _list(store, args, filters, appointments=appointments, tz=ctx.clinic.tz)
@@ -111,7 +112,7 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
 
 
 async def _browser_link(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
-    from cli.runtime import open_context
+    from app.application import open_application
     from pipeline.browser_access import make_link_token, page_url
 
     if not 1 <= args.minutes <= 1440:
@@ -125,7 +126,8 @@ async def _browser_link(args: argparse.Namespace, settings: AppSettings) -> dict
         )
     now = datetime.now().astimezone()
     token = make_link_token(secret, valid_secs=args.minutes * 60, now=now.timestamp())
-    async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         # Who handed out access to the assistant, and for how long; never the link itself.
         await ctx.store.record_audit(
             actor=audit_actor(), action="browser.link", detail={"minutes": args.minutes}

@@ -36,7 +36,7 @@ import phonenumbers
 from loguru import logger
 
 from config.private_files import make_private_dirs, private_opener
-from config.settings import LogFormat, LoggingSettings
+from config.settings_groups import LogFormat, LoggingSettings
 from validation.errors import InputError
 from validation.people import normalize_name
 from validation.text import fold, strip_invisible

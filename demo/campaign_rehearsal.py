@@ -95,7 +95,7 @@ async def rehearse(out: Path = OUT) -> int:
         0 when every contact had one attempt with the scripted outcome, 1 otherwise, 2 when
         ``out`` holds something else (it is never emptied then).
     """
-    from cli.runtime import open_context
+    from app.application import open_application
     from config.logs import configure_logging
     from config.settings import load_settings
     from devtools.gemini_emulator import GeminiLiveEmulator
@@ -119,7 +119,8 @@ async def rehearse(out: Path = OUT) -> int:
     base = load_settings(env_file=None, **groups)
     configure_logging(base.logging, console=False)
     phones = {c: normalize_phone(c.phone) for c in CONTACTS}
-    async with open_context(base, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(base) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         now = ctx.now()
         # The recorded caller asks for "tomorrow at ten": offer the free slot nearest to it.
         tomorrow_ten = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
@@ -194,8 +195,8 @@ async def _run(
     """Run the campaign until every contact has had one attempt; returns the final progress."""
     from campaign.dialer import LiveKitDialer
     from campaign.launcher import PipelineLauncher
+    from campaign.progress_line import ProgressLine
     from campaign.runner import CampaignRunner
-    from cli.campaign_run import ProgressLine
     from pipeline.file_transport import WavFileTransport
     from tools.catalog import default_registry
 

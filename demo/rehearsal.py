@@ -36,7 +36,7 @@ async def rehearse(out: Path = OUT) -> int:
     Returns:
         0 when the call booked an appointment, as scripted.
     """
-    from cli.runtime import open_context
+    from app.application import open_application
     from config.logs import configure_logging
     from config.settings import load_settings
     from devtools.gemini_emulator import GeminiLiveEmulator
@@ -54,7 +54,8 @@ async def rehearse(out: Path = OUT) -> int:
         pipeline={"transport": "file"},
     )
     configure_logging(base.logging, console=False)
-    async with open_context(base, mode=ToolMode.ADMIN) as ctx:
+    async with open_application(base) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
         now = ctx.now()
         # The recorded caller asks for "tomorrow at ten": offer the free slot nearest to it.
         tomorrow_ten = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)

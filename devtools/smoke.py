@@ -28,23 +28,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from config.settings import AppSettings, ClinicSettings
-from devtools.smoke_probe import SLOT_TOOLS, SmokeProbe
+from config.settings import AppSettings
+from config.settings_groups import ClinicSettings
+from devtools.smoke_probe import (
+    MAX_CALL_SECONDS,
+    SLOT_TOOLS,
+    SmokeFailed,
+    SmokeProbe,
+    probed_session,
+)
 
 CALLER = Path(__file__).resolve().parent.parent / "demo" / "audio" / "smoke_caller_en_16k.wav"
 PAUSE_BEFORE_CALLER = 0.8  # seconds after Elo's greeting before the caller speaks
 REPLY_TIMEOUT = 30.0  # seconds from the caller's question to the end of Elo's reply
 TOOL_GRACE = 10.0  # seconds after that reply for a tool call and its answer, if none came yet
-MAX_CALL_SECONDS = 180  # the smoke call's cap (and the dialled call's)
 NS = 1_000_000_000
-
-
-class SmokeFailed(Exception):
-    """A check failed; ``check`` names it, the message says why."""
-
-    def __init__(self, check: str, why: str) -> None:
-        super().__init__(why)
-        self.check = check
 
 
 def _seconds(ns: int | None) -> str:
@@ -67,21 +65,6 @@ def smoke_settings(base: AppSettings, out: Path, **pipeline: Any) -> AppSettings
     )
 
 
-def probed_session(settings: AppSettings, ctx: Any, probe: SmokeProbe, **options: Any) -> Any:
-    """A call session of the sample clinic with ``probe`` among its observers."""
-    from pipeline.call import CallSession
-    from tools.catalog import default_registry
-
-    return CallSession(
-        settings=settings,
-        clinic=ctx.clinic,
-        store=ctx.store,
-        registry=default_registry(),
-        observers=[probe],
-        **options,
-    )
-
-
 async def smoke_call(
     settings: AppSettings,
     out: Path,
@@ -100,10 +83,9 @@ async def smoke_call(
     Raises:
         SmokeFailed: A check failed.
     """
-    from cli.runtime import open_context
+    from app.application import open_application
     from pipeline.file_transport import WavFileTransport
     from pipeline.metadata import CallMetadata
-    from tools.context import ToolMode
 
     probe, go = SmokeProbe(), asyncio.Event()
     transport = WavFileTransport(
@@ -112,10 +94,9 @@ async def smoke_call(
         out_sample_rate=settings.pipeline.output_sample_rate,
         start_when=go,
     )
-    async with open_context(settings, mode=ToolMode.CALL) as ctx:
+    async with open_application(settings) as app:
         session = probed_session(
-            settings,
-            ctx,
+            app,
             probe,
             metadata=CallMetadata(reason="six-month check-up", language="en"),
             transport=transport,
@@ -167,6 +148,10 @@ async def smoke_call(
     )
 
 
+class _UsageError(Exception):
+    """Input the smoke test cannot use (one line, exit 2)."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"smoke: {message} (see 'python -m devtools.smoke --help')\n")
@@ -190,12 +175,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _missing(settings: AppSettings, *, dial: bool) -> list[str]:
-    from pipeline.transports import missing_livekit_settings
+    from app.preflight import Purpose, missing_settings
 
+    # The smoke test is of Google's real service: it needs a real key, endpoint or not.
     missing = [] if settings.google.api_key.get_secret_value() else ["ELO_GOOGLE__API_KEY"]
     if dial:
-        missing += missing_livekit_settings(settings.livekit)
-        missing += [] if settings.livekit.sip_trunk_id else ["ELO_LIVEKIT__SIP_TRUNK_ID"]
+        needed = missing_settings(settings, purpose=Purpose.CAMPAIGN)
+        missing += [name for name in needed if name not in missing]
     return missing
 
 
@@ -203,12 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``make smoke`` and ``make smoke-dial``; returns the exit code."""
     from loguru import logger
 
-    from cli.failures import UsageError
-    from cli.runtime import parse_phone
     from config.logs import configure_logging
-    from config.settings import ConfigError, TransportKind, load_settings
+    from config.settings import ConfigError, load_settings
+    from config.settings_call import TransportKind
     from pipeline.stages import StageError
     from storage.store import StoreError
+    from validation import InputError, normalize_phone
     from validation.phone import mask_phone
 
     logger.remove()  # library start-up chatter stays off the console; the log file gets it
@@ -232,15 +218,23 @@ def main(argv: list[str] | None = None) -> int:
         client_args = None
         if args.ca_file is not None:
             if base.google.base_url is None:
-                raise UsageError("--ca-file is for a private endpoint: set ELO_GOOGLE__BASE_URL")
+                raise _UsageError("--ca-file is for a private endpoint: set ELO_GOOGLE__BASE_URL")
             client_args = {"ssl": ssl.create_default_context(cafile=str(args.ca_file))}
         phone = None
         if dial:
             if not args.number or not args.number.strip().startswith("+"):
-                raise UsageError(
+                raise _UsageError(
                     "give a number you own in E.164 form: make smoke-dial NUMBER=+355..."
                 )
-            phone = parse_phone(args.number, base, field="NUMBER")
+            try:
+                phone = normalize_phone(
+                    args.number,
+                    allowed_regions=base.validation.allowed_phone_regions,
+                    default_region=base.validation.default_phone_region,
+                    field="NUMBER",
+                )
+            except InputError as exc:
+                raise _UsageError(str(exc)) from None
         if phone is not None:
             target = f"{mask_phone(phone)} (a number you own) via trunk {base.livekit.sip_trunk_id}"
             if not args.yes and not _confirm(f"{name}: place ONE real call to {target}? [y/N] "):
@@ -270,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"Elo's audio and the log: {out}")
         say(f"FAILED {exc.check}: {exc}")
         return 1
-    except (ConfigError, UsageError, StageError, StoreError, OSError, ssl.SSLError) as exc:
+    except (ConfigError, _UsageError, StageError, StoreError, OSError, ssl.SSLError) as exc:
         say(str(exc))
         return 2
     except KeyboardInterrupt:

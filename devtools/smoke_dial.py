@@ -17,8 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from config.settings import AppSettings
-from devtools.smoke import MAX_CALL_SECONDS, SmokeFailed, probed_session
-from devtools.smoke_probe import SmokeProbe
+from devtools.smoke_probe import MAX_CALL_SECONDS, SmokeFailed, SmokeProbe, probed_session
 
 
 async def dial_call(
@@ -42,19 +41,18 @@ async def dial_call(
     Raises:
         SmokeFailed: A step failed (dial, answer, greeting, end).
     """
+    from app.application import open_application
     from campaign.dialer import DialerError, DialRequest, LiveKitDialer
     from campaign.launcher import RoomTelephony, SessionCall
     from campaign.runner import READY_TIMEOUT_S, ROOM_EMPTY_TIMEOUT_S, STOP_TIMEOUT_S
-    from cli.runtime import open_context
     from pipeline.metadata import CallMetadata
     from pipeline.transports import make_transport
-    from tools.context import ToolMode
 
     room, identity = f"elo-smoke-{uuid.uuid4().hex[:12]}", "smoke-callee"
     factory = transport_factory or (lambda name: make_transport(settings, room=name))
     dialer = LiveKitDialer.from_settings(settings)
     probe, live = SmokeProbe(), None
-    async with open_context(settings, mode=ToolMode.CALL) as ctx:
+    async with open_application(settings) as app:
         try:
             try:
                 await dialer.create_room(
@@ -66,8 +64,7 @@ async def dial_call(
                 raise SmokeFailed("dial", str(exc)) from None
             live = SessionCall(
                 probed_session(
-                    settings,
-                    ctx,
+                    app,
                     probe,
                     metadata=CallMetadata(
                         phone=phone,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from array import array
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -22,6 +23,9 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 
 from pipeline.processors.base import FrameObserver, Route
+
+if TYPE_CHECKING:
+    from app.application import Application
 
 SLOT_TOOLS = frozenset({"check_available_slots", "assess_client_needs"})
 # A sample louder than 0.5% of full scale (-46 dBFS) is speech: the threshold the recording's
@@ -123,3 +127,28 @@ class SmokeProbe(FrameObserver):
             self.replied.set()
         if self.tool is not None and self._turn_end_ns > self._tool_ns:
             self.answered.set()
+
+
+MAX_CALL_SECONDS = 180  # the smoke call's cap (and the dialled call's)
+
+
+class SmokeFailed(Exception):
+    """A check failed; ``check`` names it, the message says why."""
+
+    def __init__(self, check: str, why: str) -> None:
+        super().__init__(why)
+        self.check = check
+
+
+def probed_session(app: Application, probe: SmokeProbe, **options: Any) -> Any:
+    """A call session of the application's clinic with ``probe`` among its observers."""
+    from pipeline.call import CallSession
+
+    return CallSession(
+        settings=app.settings,
+        clinic=app.clinic,
+        store=app.store,
+        registry=app.registry,
+        observers=[probe],
+        **options,
+    )

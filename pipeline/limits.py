@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from loguru import logger
 
-from config.settings import LimitsSettings
+from config.settings_call import LimitsSettings
 
 ToolResult = dict[str, Any]
 ToolCall = Callable[[str, Any], Awaitable[ToolResult]]

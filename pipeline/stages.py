@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from config.settings import AppSettings, LlmKind, TurnStopKind, VadKind
+from config.settings import AppSettings
+from config.settings_call import LlmKind, TurnStopKind, VadKind
 
 if TYPE_CHECKING:
     from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema

@@ -6,7 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config.settings import AppSettings, LiveKitSettings, TransportKind
+from config.settings import AppSettings
+from config.settings_call import LiveKitSettings, TransportKind
 from pipeline.stages import StageError
 
 if TYPE_CHECKING:

@@ -59,7 +59,7 @@ from pipecat.transports.smallwebrtc.request_handler import (
 from pipeline.browser_access import check_link_token
 
 if TYPE_CHECKING:
-    from config.settings import PipelineSettings
+    from config.settings_call import PipelineSettings
 
 WEB_DIR = Path(__file__).parent / "web"
 DEFAULT_HOST = "127.0.0.1"

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from campaign.breaker import FaultBreaker
-from config.settings import CampaignSettings
+from config.settings_campaign import CampaignSettings
 
 T0 = datetime(2026, 12, 3, 10, 0, tzinfo=ZoneInfo("Europe/Tirane"))
 

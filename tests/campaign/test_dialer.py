@@ -411,7 +411,7 @@ def test_a_ring_window_beyond_the_servers_cap_is_refused() -> None:
     """pkg/service/sip.go: 80 s in all for a waiting dial, so at most 70 s of ringing."""
     from pydantic import ValidationError
 
-    from config.settings import LiveKitSettings
+    from config.settings_call import LiveKitSettings
 
     with pytest.raises(ValidationError) as caught:
         LiveKitSettings(ringing_timeout_secs=75)

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaign.rules import AttemptPolicy, CallingWindow, earliest_call, holiday_dates
-from config.settings import CallingSettings, ConfigError, load_settings, parse_intervals
+from config.settings import ConfigError, load_settings
+from config.settings_campaign import CallingSettings, parse_intervals
 
 TIRANE = ZoneInfo("Europe/Tirane")
 ROME = ZoneInfo("Europe/Rome")

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from campaign.calls import Progress
-from cli.campaign_run import ProgressLine
+from campaign.progress_line import ProgressLine
 from cli.main import main
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
 

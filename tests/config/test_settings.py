@@ -6,12 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import (
-    ConfigError,
-    LogFormat,
-    env_name,
-    load_settings,
-)
+from config.settings import ConfigError, env_name, load_settings
+from config.settings_groups import LogFormat
 
 SECRET = "AIzaSy-TOP-SECRET-0123456789"
 

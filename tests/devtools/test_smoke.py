@@ -29,8 +29,9 @@ from devtools.gemini_emulator import (
     wait_for_audio,
 )
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
-from devtools.smoke import CALLER, SmokeFailed, main, smoke_settings
+from devtools.smoke import CALLER, main, smoke_settings
 from devtools.smoke_dial import dial_call
+from devtools.smoke_probe import SmokeFailed
 from pipeline.file_transport import WavFileTransport
 
 ROOT = Path(__file__).resolve().parents[2]

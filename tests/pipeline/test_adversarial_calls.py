@@ -29,7 +29,8 @@ from pydantic import ValidationError
 
 from campaign.importer import read_contacts_csv
 from config.logs import configure_logging
-from config.settings import AppSettings, LoggingSettings
+from config.settings import AppSettings
+from config.settings_groups import LoggingSettings
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
     Step,

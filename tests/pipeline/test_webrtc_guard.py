@@ -20,7 +20,8 @@ import pytest
 import pytest_asyncio
 from aiortc import RTCPeerConnection
 
-from config.settings import PipelineSettings, load_settings
+from config.settings import load_settings
+from config.settings_call import PipelineSettings
 from pipeline.browser_access import check_link_token, make_link_token, page_url
 from pipeline.webrtc_server import BrowserGuard, bound_port, create_server, guard_from_settings
 

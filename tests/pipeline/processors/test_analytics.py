@@ -21,7 +21,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.filters.identity_filter import IdentityFilter
 from pipecat.tests.utils import run_test
 
-from config.settings import LimitsSettings
+from config.settings_call import LimitsSettings
 from pipeline.limits import CallLimiter
 from pipeline.processors import CallAnalytics
 from tests.conftest import FixedClock

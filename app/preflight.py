@@ -1,0 +1,48 @@
+"""One configuration preflight: what must be set before Elo may place a call.
+
+Used by ``bot.py`` (one call over the configured transport), ``elo campaign run`` (outbound
+SIP calls) and the coming service, so that they refuse the same missing settings with the
+same words.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from config.settings import AppSettings
+from config.settings_call import TransportKind
+from pipeline.transports import missing_livekit_settings
+
+
+class Purpose(StrEnum):
+    """What the process is about to do."""
+
+    CALL = "call"
+    """One call over the configured transport (``bot.py``)."""
+    CAMPAIGN = "campaign"
+    """Outbound calls through a LiveKit SIP trunk (``elo campaign run``)."""
+
+
+def missing_settings(
+    settings: AppSettings, *, purpose: Purpose, trunk_id: str | None = None
+) -> list[str]:
+    """The variables (or options) still missing before calls can start.
+
+    Args:
+        settings: The application settings.
+        purpose: What the process is about to do.
+        trunk_id: The campaign's own SIP trunk, which stands in for the configured one.
+
+    Returns:
+        The names of the missing variables, in the order staff should set them; empty when
+        ready.
+    """
+    missing: list[str] = []
+    if purpose is Purpose.CAMPAIGN or settings.pipeline.transport is TransportKind.LIVEKIT:
+        missing += missing_livekit_settings(settings.livekit)
+    if purpose is Purpose.CAMPAIGN and not (trunk_id or settings.livekit.sip_trunk_id):
+        missing.append("ELO_LIVEKIT__SIP_TRUNK_ID")
+    # A model endpoint of one's own (the local emulator, a proxy) may need no Google key.
+    if not settings.google.api_key.get_secret_value() and settings.google.base_url is None:
+        missing.append("ELO_GOOGLE__API_KEY")
+    return missing
