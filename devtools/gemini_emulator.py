@@ -524,11 +524,9 @@ class GeminiLiveEmulator:
         session = conn.session
         assert session is not None
         handle = f"emu-{session.index}-{len(self._handles)}"
-        await self._send(
-            conn, {"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}
-        )
+        await self.send(conn, {"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
 
-    async def _send(self, conn: _Connection, message: dict[str, Any]) -> None:
+    async def send(self, conn: _Connection, message: dict[str, Any]) -> None:
         """Send one server message, keeping the session's state and handles in step."""
         await conn.ws.send(json.dumps(message))
         session = conn.session
@@ -559,6 +557,10 @@ class GeminiLiveEmulator:
             await conn.ws.send(json.dumps({"sessionResumptionUpdate": {"resumable": False}}))
         elif pick(message.get("serverContent"), "turn_complete") and not state.open_tool_calls:
             await self._issue_handle(conn)
+
+    def close_after(self, conn: _Connection, seconds: float) -> None:
+        """Close ``conn`` as the server does once a goAway's time is up (in the background)."""
+        self._timers.append(asyncio.create_task(self._close_later(conn, seconds)))
 
     async def _close_later(self, conn: _Connection, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -596,7 +598,7 @@ class GeminiLiveEmulator:
         while True:
             await self._accept_next()
 
-    async def _consume(
+    async def consume(
         self,
         conn: _Connection,
         done: Callable[[ClientMessage], bool],

@@ -9,14 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devtools.gemini_protocol import MODEL_AUDIO_RATE, _server_content, tone
-from devtools.gemini_rules import _Connection
+from devtools.gemini_rules import StepPlayer, _Connection
 from devtools.gemini_steps import Send
-
-if TYPE_CHECKING:
-    from devtools.gemini_emulator import GeminiLiveEmulator
 
 
 @dataclass
@@ -26,11 +23,11 @@ class PacedSend(Send):
     burst: int = 1
     gap: float = 0.0
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Send burst by burst."""
         for start in range(0, len(self.messages), self.burst):
             for message in self.messages[start : start + self.burst]:
-                await emu._send(conn, message)
+                await emu.send(conn, message)
             await asyncio.sleep(self.gap)
 
 

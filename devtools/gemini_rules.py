@@ -56,8 +56,9 @@ Rules (names as used in ``GeminiLiveEmulator(relax=...)``):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 
@@ -122,6 +123,28 @@ class _Session:
     index: int
     state: SessionState = field(default_factory=SessionState)
     connection: _Connection | None = None
+
+
+class StepPlayer(Protocol):
+    """What a script step may ask of the emulator that plays it (GeminiLiveEmulator)."""
+
+    async def send(self, conn: _Connection, message: dict[str, Any]) -> None:
+        """Send one server message on ``conn``."""
+        ...
+
+    async def consume(
+        self,
+        conn: _Connection,
+        done: Callable[[ClientMessage], bool],
+        what: str,
+        limit: float | None,
+    ) -> ClientMessage:
+        """Read ``conn``'s messages until ``done`` says so; return that one."""
+        ...
+
+    def close_after(self, conn: _Connection, seconds: float) -> None:
+        """Close ``conn`` after ``seconds``, in the background."""
+        ...
 
 
 @dataclass

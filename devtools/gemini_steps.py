@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from devtools.gemini_protocol import (
     BAD_KEY_REASON,
@@ -27,10 +27,7 @@ from devtools.gemini_protocol import (
     close_reason,
     pick,
 )
-from devtools.gemini_rules import _Connection
-
-if TYPE_CHECKING:
-    from devtools.gemini_emulator import GeminiLiveEmulator
+from devtools.gemini_rules import StepPlayer, _Connection
 
 
 class Step:
@@ -39,7 +36,7 @@ class Step:
     # Refuse takes a fresh connection instead of the current one.
     takes_new_connection: ClassVar[bool] = False
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Perform the step on ``conn``."""
         raise NotImplementedError
 
@@ -52,10 +49,10 @@ class Send(Step):
     # Left out of the repr: audio payloads would swamp failure messages.
     messages: list[dict[str, Any]] = field(repr=False)
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Send each message in order."""
         for message in self.messages:
-            await emu._send(conn, message)
+            await emu.send(conn, message)
 
 
 @dataclass
@@ -74,7 +71,7 @@ class WaitForAudio(Step):
     timeout: float | None = None
     turn_end: bool = True
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Consume realtime audio messages until the target is reached (and the turn ends)."""
         got_bytes, got_seconds = 0, 0.0
         reached = False
@@ -95,7 +92,7 @@ class WaitForAudio(Step):
             ends = pick(message.body, "activity_end") is not None
             return reached and message.kind == "realtime_input" and ends
 
-        await emu._consume(conn, enough, f"{self!r}", self.timeout)
+        await emu.consume(conn, enough, f"{self!r}", self.timeout)
 
 
 @dataclass
@@ -105,7 +102,7 @@ class WaitForClientContent(Step):
     turn_complete: bool | None = None
     timeout: float | None = None
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Consume messages up to the matching client_content."""
 
         def matches(message: ClientMessage) -> bool:
@@ -114,7 +111,7 @@ class WaitForClientContent(Step):
                 or bool(pick(message.body, "turn_complete", False)) == self.turn_complete
             )
 
-        await emu._consume(conn, matches, f"{self!r}", self.timeout)
+        await emu.consume(conn, matches, f"{self!r}", self.timeout)
 
 
 @dataclass
@@ -126,11 +123,11 @@ class ToolCall(Step):
     id: str
     timeout: float | None = None
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Send the call and check the next tool_response carries our id."""
         call = {"id": self.id, "name": self.name, "args": self.args}
-        await emu._send(conn, {"toolCall": {"functionCalls": [call]}})
-        answer = await emu._consume(
+        await emu.send(conn, {"toolCall": {"functionCalls": [call]}})
+        answer = await emu.consume(
             conn, lambda m: m.kind == "tool_response", f"{self!r}", self.timeout
         )
         ids = [r.id for r in _function_responses(answer)]
@@ -145,7 +142,7 @@ class Close(Step):
     code: int = 1011
     reason: str = "Internal error encountered."
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Close and wait until the socket is down."""
         await conn.ws.close(self.code, self.reason)
         conn.closed = True
@@ -162,7 +159,7 @@ class Refuse(Step):
     reason: str | Callable[[Setup], str] = BAD_KEY_REASON
     takes_new_connection: ClassVar[bool] = True
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Close without setupComplete."""
         reason = self.reason
         if callable(reason):
@@ -179,13 +176,13 @@ class WaitForToolResponse(Step):
     id: str
     timeout: float | None = None
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Consume messages up to a tool_response carrying ``id``."""
 
         def answers(message: ClientMessage) -> bool:
             return any(r.id == self.id for r in _function_responses(message))
 
-        await emu._consume(conn, answers, f"{self!r}", self.timeout)
+        await emu.consume(conn, answers, f"{self!r}", self.timeout)
 
 
 @dataclass
@@ -201,12 +198,12 @@ class GoAway(Step):
     time_left: str
     close_after: bool = True
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Send the warning and schedule the close."""
-        await emu._send(conn, {"goAway": {"timeLeft": self.time_left}})
+        await emu.send(conn, {"goAway": {"timeLeft": self.time_left}})
         if self.close_after:
             seconds = float(self.time_left.rstrip("s") or 0)
-            emu._timers.append(asyncio.create_task(emu._close_later(conn, seconds)))
+            emu.close_after(conn, seconds)
 
 
 @dataclass
@@ -218,7 +215,7 @@ class Resumed(Step):
 
     takes_new_connection: ClassVar[bool] = True
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Accept the connection (setupComplete); :meth:`GeminiLiveEmulator._play` adopts it."""
         await conn.ws.send(json.dumps({"setupComplete": {}}))
 
@@ -229,7 +226,7 @@ class Pause(Step):
 
     seconds: float
 
-    async def run(self, emu: GeminiLiveEmulator, conn: _Connection) -> None:
+    async def run(self, emu: StepPlayer, conn: _Connection) -> None:
         """Sleep."""
         await asyncio.sleep(self.seconds)
 

@@ -54,7 +54,6 @@ KNOWN_UPWARD: set[tuple[str, str]] = {
     ("tools", "pipeline"),
 }
 KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"devtools.gemini_emulator", "devtools.gemini_messages", "devtools.gemini_steps"}),
     frozenset({"storage.calls", "storage.campaign_queue", "storage.campaigns", "storage.store"}),
     frozenset({"tools.call_control", "tools.common", "tools.context", "tools.registry"}),
 }
