@@ -16,7 +16,7 @@ session resumption and reconnects after an error, but:
   context frame sends old results again.
 
 :class:`ResilientGeminiLive` keeps the upstream service and changes only the connection: every
-send goes through an :class:`_Outbox` that keeps what was sent since the last resumable handle
+send goes through an :class:`Outbox` that keeps what was sent since the last resumable handle
 and holds new input while no socket is open; a resume replays both, in order, once the new
 socket has answered ``setupComplete`` (google-genai's ``connect`` returns only then,
 ``google/genai/live.py`` l. 1190-1230). ``transparent`` resumption, which would say exactly which
@@ -34,11 +34,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections import deque
 from contextlib import AsyncExitStack
 from typing import Any
 
-from google.genai.errors import APIError
 from google.genai.types import LiveConnectConfig, LiveServerMessage, SessionResumptionConfig
 from loguru import logger
 from pipecat.frames.frames import Frame, FunctionCallCancelFrame
@@ -50,138 +48,18 @@ from tenacity import (
     stop_after_delay,
     wait_exponential_jitter,
 )
-from websockets.exceptions import ConnectionClosed
 
-from pipeline.models import setup_refusal_setting
+from pipeline.gemini_errors import connect_failure, describe, retryable
+from pipeline.gemini_outbox import Outbox
 from pipeline.tool_calls import ToolCallReconciler
 
-# A refusal for these codes is about the request (1007 invalid argument, 1008 policy, e.g. a
-# bad API key): retrying sends the same request again, so the call fails at once instead.
-_FINAL_CLOSE_CODES = frozenset({1007, 1008})
-# Messages sent since the last resumable handle that a resume may replay (about a minute of
-# 20 ms audio chunks; the server issues handles far more often than that).
-_MAX_REPLAY = 3000
 DOWNSTREAM = FrameDirection.DOWNSTREAM
-
-
-def _retryable(error: BaseException) -> bool:
-    return not (isinstance(error, APIError) and error.code in _FINAL_CLOSE_CODES)
-
-
-def _describe(error: BaseException) -> str:
-    """One line for the call's outcome: the close code and class, never message bodies."""
-    code = getattr(error, "code", None)
-    return f"{type(error).__name__} {code}" if code is not None else type(error).__name__
-
-
-def _connect_failure(error: BaseException) -> str:
-    """Why the first connect failed, naming the setting to check when the setup was refused.
-
-    A 1007/1008 close at setup is the service refusing this request (bad or expired key,
-    unknown or retired model, a config the model does not take): retrying cannot help, and the
-    person reading ``calls.outcome_reason`` needs the setting, not the close code alone. The
-    close reason (Google's text, never a secret) picks it
-    (:func:`pipeline.models.setup_refusal_setting`).
-    """
-    if isinstance(error, APIError) and error.code in _FINAL_CLOSE_CODES:
-        # google-genai keeps a close reason (a plain string) in ``details``, not ``message``.
-        reason = " ".join(str(part) for part in (error.message, error.details) if part)
-        setting = setup_refusal_setting(reason)
-        return f"the model service refused the setup ({error.code}): check {setting}"
-    return f"could not connect to the model service ({_describe(error)})"
 
 
 def _seconds(duration: str | None) -> float:
     """A protobuf Duration in JSON ("9.5s") as seconds; 0 when missing or unreadable."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", duration or "")
     return float(match.group(1)) if match else 0.0
-
-
-def _answers_only(message: tuple[str, dict[str, Any]], ids: frozenset[str]) -> bool:
-    """Whether ``message`` is a tool response whose every answer is to one of ``ids``."""
-    method, kwargs = message
-    if method != "send_tool_response" or not ids:
-        return False
-    responses = kwargs.get("function_responses")
-    if not isinstance(responses, list):
-        responses = [responses]
-    return all(getattr(r, "id", None) in ids for r in responses)
-
-
-class _Outbox:
-    """The service's ``_session``: sends to the live socket, or holds them while there is none.
-
-    Attributes:
-        live: The open google-genai ``AsyncSession``, or None while (re)connecting.
-        sent: Messages sent since the last resumable handle; a resume replays them.
-        pending: Messages held while no socket is open.
-    """
-
-    def __init__(self) -> None:
-        self.live: Any = None
-        self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=_MAX_REPLAY)
-        self.pending: deque[tuple[str, dict[str, Any]]] = deque()
-
-    async def _send(self, method: str, kwargs: dict[str, Any]) -> None:
-        if self.live is None:
-            self.pending.append((method, kwargs))
-            return
-        self.sent.append((method, kwargs))
-        try:
-            await getattr(self.live, method)(**kwargs)
-        except (ConnectionClosed, APIError):
-            # The socket is going down: the message stays in ``sent`` and a resume replays it.
-            self.live = None
-
-    async def send_realtime_input(self, **kwargs: Any) -> None:
-        """Audio, text, activity start/end (same signature as ``AsyncSession``)."""
-        await self._send("send_realtime_input", kwargs)
-
-    async def send_client_content(self, **kwargs: Any) -> None:
-        """Turns and turn_complete (same signature as ``AsyncSession``)."""
-        await self._send("send_client_content", kwargs)
-
-    async def send_tool_response(self, **kwargs: Any) -> None:
-        """Function responses (same signature as ``AsyncSession``)."""
-        await self._send("send_tool_response", kwargs)
-
-    async def close(self) -> None:
-        """Close the live socket, if any."""
-        live, self.live = self.live, None
-        if live is not None:
-            await live.close()
-
-    def checkpoint(self) -> None:
-        """A resumable handle arrived: what was sent before it is in the server's state."""
-        self.sent.clear()
-
-    def take(
-        self, *, resumed: bool, unknown_calls: frozenset[str] = frozenset()
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """What a new socket must receive first.
-
-        Args:
-            resumed: The socket resumed the session with a handle (everything since it is
-                replayed); otherwise it is a fresh session that pipecat seeds with the
-                context, and only the caller's held realtime input still matters.
-            unknown_calls: Tool call ids the new session never issued: their responses are
-                left out (the server refuses a response to an id it did not issue, 1007).
-        """
-        held = [*self.sent, *self.pending] if resumed else list(self.pending)
-        self.sent.clear()
-        self.pending = deque()
-        if not resumed:
-            return [m for m in held if m[0] == "send_realtime_input"]
-        return [m for m in held if not _answers_only(m, unknown_calls)]
-
-    async def go_live(self, session: Any, replay: list[tuple[str, dict[str, Any]]]) -> None:
-        """Send ``replay`` then whatever arrived meanwhile, then send directly (order kept)."""
-        self.pending.extendleft(reversed(replay))
-        while self.pending:
-            method, kwargs = self.pending.popleft()
-            self.sent.append((method, kwargs))
-            await getattr(session, method)(**kwargs)
-        self.live = session  # no await since the last check: nothing can slip in between
 
 
 class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
@@ -224,7 +102,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         super().__init__(*args, **kwargs)
         self._connect_budget = connect_budget_secs
         self._resume_margin = resume_margin_secs
-        self._outbox = _Outbox()
+        self._outbox = Outbox()
         self._live: Any = None
         self._config: LiveConnectConfig | None = None
         self._resume_task: asyncio.Task[None] | None = None
@@ -251,12 +129,12 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         retrying = AsyncRetrying(
             stop=stop_after_delay(self._connect_budget),
             wait=wait_exponential_jitter(initial=0.2, max=2.0),
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(retryable),
             reraise=True,
             before_sleep=lambda state: logger.warning(
                 "Gemini Live connect attempt {} failed ({}); retrying",
                 state.attempt_number,
-                _describe(state.outcome.exception()) if state.outcome else "-",
+                describe(state.outcome.exception()) if state.outcome else "-",
             ),
         )
         async for attempt in retrying:
@@ -284,7 +162,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
             if resumption and resumption.handle:
                 # The handle is refused (expired or unknown): a fresh session, which upstream
                 # seeds with the conversation so far, beats ending the call.
-                logger.warning("Gemini Live refused the resume ({}); starting afresh", _describe(e))
+                logger.warning("Gemini Live refused the resume ({}); starting afresh", describe(e))
                 self._session_resumption_handle = None
                 self._resumable = False
                 fresh = SessionResumptionConfig(handle=None)
@@ -294,7 +172,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
                 return
             # One line, logged by push_error and kept as the call's outcome reason.
             await self.push_error(
-                error_msg=_connect_failure(e), exception=e, force_treat_as_permanent=True
+                error_msg=connect_failure(e), exception=e, force_treat_as_permanent=True
             )
             return
         async with stack:
@@ -310,7 +188,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
                 if self._disconnecting or session is not self._live:
                     return  # closed on purpose: by a resume or by the end of the call
                 if self._go_away_seen or await self._handle_connection_error(e):
-                    logger.info("Gemini Live connection closed ({}); resuming", _describe(e))
+                    logger.info("Gemini Live connection closed ({}); resuming", describe(e))
                     self._start_resume(deadline=None)
 
     async def _handle_session_ready(self, session: Any) -> None:
@@ -492,4 +370,4 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         self._resume_task = None
         self._live = None
         await super()._disconnect()
-        self._outbox = _Outbox()
+        self._outbox = Outbox()

@@ -62,7 +62,6 @@ KNOWN_LONG: set[str] = {
     "campaign/runner.py",
     "cli/main.py",
     "pipeline/call.py",
-    "pipeline/gemini.py",
     "storage/campaign_queue.py",
     "storage/privacy.py",
     "storage/store.py",
