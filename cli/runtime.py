@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 from cli.failures import UsageError
 from config.clinic import load_clinic_profile
+from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from storage import Store
 from storage.store import StoreError
-from tools.context import ToolContext, ToolMode, build_context, system_clock
+from tools.context import ToolContext, ToolMode, build_context
 
 
 @asynccontextmanager
@@ -21,7 +21,7 @@ async def open_context(
     *,
     mode: ToolMode,
     language: str | None = None,
-    clock: Callable[[], datetime] = system_clock,
+    clock: Clock = system_clock,
     allow_damaged: bool = False,
 ) -> AsyncIterator[ToolContext]:
     """Load the clinic profile, open the database and yield a tool context; close on exit.

@@ -16,6 +16,7 @@ from typing import Any
 from loguru import logger
 
 from config.clinic import ClinicProfile
+from config.clock import Clock, system_clock
 from config.logs import bind_call, redactor
 from config.settings import AppSettings
 from pipeline.limits import CallLimiter, WriteCounts
@@ -35,7 +36,7 @@ from pipeline.watchdogs import (
     TurnAfterToolWatch,
 )
 from storage import CallRecord, Store
-from tools.context import ToolMode, build_context, system_clock
+from tools.context import ToolMode, build_context
 from tools.registry import ToolRegistry
 
 # What the model is told when the callee is on the line, so that Elo speaks first.
@@ -142,7 +143,7 @@ class CallSession:
         registry: ToolRegistry,
         metadata: CallMetadata,
         transport: Any,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
         first_audio_timeout: float | None = None,
         goodbye_timeout: float = 10.0,
         http_client_args: dict[str, Any] | None = None,
@@ -575,7 +576,7 @@ def call_limiter(
     store: Store,
     *,
     phone: str | None,
-    clock: Callable[[], datetime] = system_clock,
+    clock: Clock = system_clock,
 ) -> CallLimiter:
     """The limiter of one call, with its database counts wired to ``store``.
 

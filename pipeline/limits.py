@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from loguru import logger
 
+from config.clock import Clock, system_clock
 from config.settings import LimitsSettings
 
 ToolResult = dict[str, Any]
@@ -82,10 +83,6 @@ async def _no_unbound_writes(since: datetime) -> int:
     return 0
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class CallLimiter:
     """The caps of one call. Build one per call.
 
@@ -123,7 +120,7 @@ class CallLimiter:
         phone: str | None = None,
         number_writes: NumberWrites | None = None,
         unbound_writes: UnboundWrites | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = system_clock,
         started_at: datetime | None = None,
     ) -> None:
         self._limits = limits
