@@ -20,8 +20,8 @@ from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from pipeline.call import CallRefusedError, CallSession
 from pipeline.metadata import CallMetadata
-from pipeline.telephony import TransferOutcome
 from storage import Store
+from tools.call_control import TransferOutcome
 from tools.registry import ToolRegistry
 from validation import InputError, normalize_name
 
@@ -50,12 +50,11 @@ class RoomTelephony:
     async def transfer(self, *, to: str) -> TransferOutcome:
         """Transfer the callee to ``to``; failures come back as ``ok=False``, never raised."""
         try:
-            result = await self._dialer.transfer(
+            return await self._dialer.transfer(
                 room=self._room, participant_identity=self._identity, transfer_to=to
             )
         except DialerError as exc:
             return TransferOutcome(ok=False, reason=str(exc))
-        return TransferOutcome(ok=result.ok, reason=result.reason)
 
 
 def call_reason(job: CallJob) -> str:

@@ -26,7 +26,7 @@ from pipeline.processors.base import FrameObserver
 from pipeline.processors.group import ObserverGroup
 from pipeline.prompts import build_system_instruction, prompt_language
 from pipeline.stages import make_llm, make_turn_strategies, make_vad
-from pipeline.telephony import NO_TELEPHONY, Telephony, TransferOutcome
+from pipeline.telephony import NO_TELEPHONY, Telephony
 from pipeline.tool_bridge import register_tools
 from pipeline.watchdogs import (
     BotQuietWatch,
@@ -36,6 +36,7 @@ from pipeline.watchdogs import (
     TurnAfterToolWatch,
 )
 from storage import CallRecord, Store
+from tools.call_control import TransferOutcome
 from tools.context import ToolMode, build_context
 from tools.registry import ToolRegistry
 
