@@ -7,7 +7,7 @@ one place that decides how the parts are made and closed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,11 +15,12 @@ from datetime import datetime
 import httpx
 
 from config.clinic import ClinicProfile, load_clinic_profile
+from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from storage import Store
 from storage.store import StoreError
 from tools.catalog import default_registry
-from tools.context import ToolContext, ToolMode, build_context, system_clock
+from tools.context import ToolContext, ToolMode, build_context
 from tools.registry import ToolRegistry
 
 
@@ -39,7 +40,7 @@ class Application:
     clinic: ClinicProfile
     store: Store
     registry: ToolRegistry
-    clock: Callable[[], datetime]
+    clock: Clock
 
     def now(self) -> datetime:
         """The current time in the clinic's time zone."""
@@ -83,7 +84,7 @@ class Application:
 async def open_application(
     settings: AppSettings,
     *,
-    clock: Callable[[], datetime] = system_clock,
+    clock: Clock = system_clock,
     registry: ToolRegistry | None = None,
     allow_damaged: bool = False,
 ) -> AsyncIterator[Application]:

@@ -47,6 +47,8 @@ from pipeline.watchdogs import (
     ToolResultWatch,
     TurnAfterToolWatch,
 )
+from tools.catalog import default_registry
+from tools.registry import CallEnding
 
 DOWN = FrameDirection.DOWNSTREAM
 UP = FrameDirection.UPSTREAM
@@ -141,12 +143,13 @@ def separate_observers() -> list[Any]:
     """The call's seven observers (as ``pipeline/call.py`` builds them), each on its own."""
     greeting = LongGreetingWatch(6.0, lambda _seconds: None)
     greeting.arm()
+    tools = default_registry()
     return [
         TranscriptLogger(on_update=_save),
         CallAnalytics(),
         FirstAudioWatch(),
-        TurnAfterToolWatch("end_call"),
-        ToolResultWatch("transfer_to_human", "voicemail_detected"),
+        TurnAfterToolWatch(tools.ending(CallEnding.END)),
+        ToolResultWatch(tools.ending(CallEnding.TRANSFER), tools.ending(CallEnding.VOICEMAIL)),
         BotQuietWatch(),
         greeting,
     ]

@@ -83,6 +83,7 @@ from loguru import logger
 
 from config.settings import AppSettings, env_name
 from storage.models import AttemptOutcome
+from tools.call_control import TransferOutcome
 
 _BUSY = frozenset({486, 600, 603})
 _NO_ANSWER = frozenset({408, 480, 487})
@@ -164,19 +165,6 @@ class DialResult:
     fault: str | None = None
 
 
-@dataclass(frozen=True)
-class TransferResult:
-    """How a transfer to a human ended.
-
-    Attributes:
-        ok: The far end accepted the transfer.
-        reason: One line when it failed, e.g. ``"603 Decline"``; None when ok.
-    """
-
-    ok: bool
-    reason: str | None
-
-
 def outcome_for_sip(code: int | None) -> tuple[AttemptOutcome, bool]:
     """Map a failed call's SIP status to an attempt outcome (see the module table).
 
@@ -213,7 +201,7 @@ class Dialer(Protocol):
 
     async def transfer(
         self, *, room: str, participant_identity: str, transfer_to: str
-    ) -> TransferResult:
+    ) -> TransferOutcome:
         """Transfer the callee to ``tel:...`` or ``sip:...``; never raises."""
         ...
 
@@ -448,7 +436,7 @@ class LiveKitDialer:
 
     async def transfer(
         self, *, room: str, participant_identity: str, transfer_to: str
-    ) -> TransferResult:
+    ) -> TransferOutcome:
         """Transfer the callee with a SIP REFER; failures come back as ``ok=False``.
 
         Args:
@@ -472,11 +460,11 @@ class LiveKitDialer:
         except api.SipCallError as exc:
             reason = _sip_status(exc.sip_status_code, exc.sip_status) or exc.sip_transfer_reason
             logger.info("transfer in room {} failed: {}", room, reason)
-            return TransferResult(ok=False, reason=reason or exc.code)
+            return TransferOutcome(ok=False, reason=reason or exc.code)
         except (api.ServerError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             reason = str(self._fail(exc, "transfer", scrub=transfer_to))
             logger.info("transfer in room {} failed: {}", room, reason)
-            return TransferResult(ok=False, reason=reason)
+            return TransferOutcome(ok=False, reason=reason)
         if response.status == sip_proto.SIPTransferStatus.STS_TRANSFER_FAILED:
             # Newer servers report some failures in the answer rather than as an error.
             code = int(response.sip_status.code) or None
@@ -484,9 +472,9 @@ class LiveKitDialer:
                 sip_proto.SIPTransferReason.Name(response.reason)
             )
             logger.info("transfer in room {} failed: {}", room, reason)
-            return TransferResult(ok=False, reason=reason)
+            return TransferOutcome(ok=False, reason=reason)
         # STS_TRANSFER_SUCCESSFUL, or an older server's empty answer (status 0): accepted.
-        return TransferResult(ok=True, reason=None)
+        return TransferOutcome(ok=True, reason=None)
 
     async def aclose(self) -> None:
         """Close the HTTP session."""

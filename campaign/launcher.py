@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from loguru import logger
@@ -17,12 +16,12 @@ from loguru import logger
 from campaign.calls import CallEnd, CallJob
 from campaign.dialer import Dialer, DialerError
 from config.clinic import ClinicProfile
+from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from pipeline.call import CallRefusedError, CallSession
 from pipeline.metadata import CallMetadata
-from pipeline.telephony import TransferOutcome
 from storage import Store
-from tools.context import system_clock
+from tools.call_control import TransferOutcome
 from tools.registry import ToolRegistry
 from validation import InputError, normalize_name
 
@@ -51,12 +50,11 @@ class RoomTelephony:
     async def transfer(self, *, to: str) -> TransferOutcome:
         """Transfer the callee to ``to``; failures come back as ``ok=False``, never raised."""
         try:
-            result = await self._dialer.transfer(
+            return await self._dialer.transfer(
                 room=self._room, participant_identity=self._identity, transfer_to=to
             )
         except DialerError as exc:
             return TransferOutcome(ok=False, reason=str(exc))
-        return TransferOutcome(ok=result.ok, reason=result.reason)
 
 
 def call_reason(job: CallJob) -> str:
@@ -129,7 +127,7 @@ class PipelineLauncher:
         store: Store,
         registry: ToolRegistry,
         transport_factory: Callable[[CallJob], Any] | None = None,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
         session_options: dict[str, Any] | None = None,
     ) -> None:
         self._settings = settings

@@ -29,12 +29,12 @@ from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
 from campaign.dialer import Dialer, DialerError, DialRequest
 from campaign.outcomes import RetryDelays, attempt_outcome, next_step
 from campaign.planner import CampaignRules, next_wake, plan_batch
+from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from storage import CallAttempt, Campaign, CampaignContact, Store
 from storage.campaign_queue import NOT_DIALLED
 from storage.models import AttemptOutcome
 from storage.privacy import purge_logged, retention_task
-from tools.context import system_clock
 
 # Seconds the pipeline may take to join the room before the attempt fails.
 READY_TIMEOUT_S = 30.0
@@ -98,7 +98,7 @@ class CampaignRunner:
         campaign: Campaign,
         dialer: Dialer,
         launcher: CallLauncher,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         on_progress: Callable[[Progress], None] | None = None,
         host: str | None = None,

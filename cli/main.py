@@ -27,6 +27,7 @@ from cli.failures import (
     one_line,
 )
 from cli.runtime import parse_phone
+from config.clock import system_clock
 from config.log_guard import LogErrorGuard
 from config.logs import configure_logging
 from config.settings import AppSettings, load_settings
@@ -449,7 +450,11 @@ def _until(text: str | None, settings: AppSettings) -> datetime | None:
     try:
         if len(text) <= 5 and ":" in text:
             hour, minute = (int(part) for part in text.split(":"))
-            return datetime.now(tz).replace(hour=hour, minute=minute, second=0, microsecond=0)
+            return (
+                system_clock()
+                .astimezone(tz)
+                .replace(hour=hour, minute=minute, second=0, microsecond=0)
+            )
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(

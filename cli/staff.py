@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from cli.failures import UsageError
 from cli.runtime import audit_actor, parse_phone
+from config.clock import system_clock
 from config.settings import AppSettings
 from storage import Appointment, FollowUp, Store
 from storage.records import PatientRef, RecordFilter
@@ -124,7 +125,7 @@ async def _browser_link(args: argparse.Namespace, settings: AppSettings) -> dict
             "one-time links need ELO_PIPELINE__WEBRTC_TOKEN (the page's secret) in the settings"
             " of both this command and bot.py"
         )
-    now = datetime.now().astimezone()
+    now = system_clock().astimezone()
     token = make_link_token(secret, valid_secs=args.minutes * 60, now=now.timestamp())
     async with open_application(settings) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)

@@ -7,7 +7,7 @@ change what Elo says and books; no code changes are needed.
 from __future__ import annotations
 
 import tomllib
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
@@ -242,10 +242,6 @@ class ClinicProfile(_Model):
     def intervals_on(self, day: date) -> tuple[Interval, ...]:
         """Opening intervals of a weekday, before closures are applied."""
         return self.opening_hours[WEEKDAYS[day.weekday()]]
-
-    def now(self) -> datetime:
-        """Current time in the clinic time zone."""
-        return datetime.now(self.tz)
 
 
 def load_clinic_profile(path: Path) -> ClinicProfile:

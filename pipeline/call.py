@@ -16,6 +16,7 @@ from typing import Any
 from loguru import logger
 
 from config.clinic import ClinicProfile
+from config.clock import Clock, system_clock
 from config.logs import bind_call, redactor
 from config.settings import AppSettings
 from pipeline.limits import CallLimiter, WriteCounts
@@ -25,7 +26,7 @@ from pipeline.processors.base import FrameObserver
 from pipeline.processors.group import ObserverGroup
 from pipeline.prompts import build_system_instruction, prompt_language
 from pipeline.stages import make_llm, make_turn_strategies, make_vad
-from pipeline.telephony import NO_TELEPHONY, Telephony, TransferOutcome
+from pipeline.telephony import NO_TELEPHONY, Telephony
 from pipeline.tool_bridge import register_tools
 from pipeline.watchdogs import (
     BotQuietWatch,
@@ -35,8 +36,9 @@ from pipeline.watchdogs import (
     TurnAfterToolWatch,
 )
 from storage import CallRecord, Store
-from tools.context import ToolMode, build_context, system_clock
-from tools.registry import ToolRegistry
+from tools.call_control import TransferOutcome
+from tools.context import ToolMode, build_context
+from tools.registry import CallEnding, ToolRegistry
 
 # What the model is told when the callee is on the line, so that Elo speaks first.
 _GREET = {
@@ -54,9 +56,6 @@ _LONG_GREETING = {
         " answering machine; if so call voicemail_detected."
     ),
 }
-# Tools whose success ends Elo's side of the call at once, once their result is through.
-_TRANSFER_TOOL = "transfer_to_human"
-_VOICEMAIL_TOOL = "voicemail_detected"
 # end_call reasons that are outcomes in their own right (others become "completed").
 _REASON_OUTCOMES = {
     "declined": "declined",
@@ -142,7 +141,7 @@ class CallSession:
         registry: ToolRegistry,
         metadata: CallMetadata,
         transport: Any,
-        clock: Callable[[], datetime] = system_clock,
+        clock: Clock = system_clock,
         first_audio_timeout: float | None = None,
         goodbye_timeout: float = 10.0,
         http_client_args: dict[str, Any] | None = None,
@@ -185,7 +184,10 @@ class CallSession:
         self._transferring = False
         # The callee's leg left while a transfer was under way (see hung_up).
         self._left_in_transfer = False
-        self._results = ToolResultWatch(_TRANSFER_TOOL, _VOICEMAIL_TOOL)
+        # Tools whose success ends Elo's side of the call at once, once their result is through.
+        self._transfer_tool = registry.ending(CallEnding.TRANSFER)
+        self._voicemail_tool = registry.ending(CallEnding.VOICEMAIL)
+        self._results = ToolResultWatch(self._transfer_tool, self._voicemail_tool)
         self._bot_quiet = BotQuietWatch()
 
     @property
@@ -240,7 +242,7 @@ class CallSession:
             return TransferOutcome(ok=False, reason="the call is already being handed over")
         self._transferring = True
         # A failed earlier transfer's result was seen already: wait for this one's.
-        self._results.seen[_TRANSFER_TOOL].clear()
+        self._results.seen[self._transfer_tool].clear()
         try:
             # Let "connecting you now" finish playing before the line moves.
             try:
@@ -262,7 +264,7 @@ class CallSession:
             self._transferring = False
         if outcome.ok:
             self._set_outcome("transferred", "transferred to staff")
-            self._stop_after_result(_TRANSFER_TOOL)
+            self._stop_after_result(self._transfer_tool)
         else:
             logger.info("transfer failed: {}", redactor.redact(outcome.reason or "-")[:200])
             if self._left_in_transfer:
@@ -298,7 +300,7 @@ class CallSession:
         """
         self._set_outcome("voicemail", "answering machine")
         if not leave_message:
-            self._stop_after_result(_VOICEMAIL_TOOL)
+            self._stop_after_result(self._voicemail_tool)
 
     def _stop_after_result(self, tool: str) -> None:
         self._ending = True  # no goodbye turn and no other ending from now on
@@ -364,7 +366,7 @@ class CallSession:
         if meta.patient_name:
             redactor.remember_name(meta.patient_name)
 
-        limiter = call_limiter(settings, store, phone=meta.phone, clock=self._clock)
+        limiter = call_limiter(settings, store, self._registry, phone=meta.phone, clock=self._clock)
         if meta.phone and await store.is_do_not_call(phone=meta.phone):
             raise CallRefusedError("this number is on the do-not-call list")
         if meta.phone and not await limiter.number_allowed(meta.phone):
@@ -399,7 +401,7 @@ class CallSession:
             http_client_args=self._http_client_args,
         )
         analytics = CallAnalytics(limiter=limiter)
-        register_tools(llm, self._registry, ctx, gate=limiter.check, on_result=limiter.record)
+        register_tools(llm, self._registry, ctx, gate=limiter)
 
         async def save_progress(entries: list[dict[str, Any]]) -> None:
             await store.save_call_progress(
@@ -412,7 +414,7 @@ class CallSession:
 
         transcript = TranscriptLogger(on_update=save_progress, clock=self._clock)
         first_audio = FirstAudioWatch()
-        self._goodbye = TurnAfterToolWatch("end_call")
+        self._goodbye = TurnAfterToolWatch(self._registry.ending(CallEnding.END))
         watchdogs = self._tasks
 
         def long_greeting(seconds: float) -> None:
@@ -499,7 +501,7 @@ class CallSession:
             self._set_outcome("failed", _error_text(frame))
             await worker.cancel()
 
-        watchdogs.append(asyncio.create_task(self._watch_length()))
+        watchdogs.append(asyncio.create_task(self._watch_length(limiter)))
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(worker)
         try:
@@ -564,8 +566,10 @@ class CallSession:
             if self._worker is not None:
                 await self._worker.cancel()
 
-    async def _watch_length(self) -> None:
+    async def _watch_length(self, limiter: CallLimiter) -> None:
+        # The call's one length limit; reaching it is counted with the limiter's refusals.
         await asyncio.sleep(self._settings.pipeline.max_call_seconds)
+        limiter.call_length_reached(self._settings.pipeline.max_call_seconds)
         self._set_outcome("completed", "maximum call length")
         await self._finish_gracefully()
 
@@ -573,15 +577,17 @@ class CallSession:
 def call_limiter(
     settings: AppSettings,
     store: Store,
+    tools: ToolRegistry,
     *,
     phone: str | None,
-    clock: Callable[[], datetime] = system_clock,
+    clock: Clock = system_clock,
 ) -> CallLimiter:
     """The limiter of one call, with its database counts wired to ``store``.
 
     Args:
-        settings: Application settings (the caps and the maximum call length).
+        settings: Application settings (the caps).
         store: The database the counts across calls come from.
+        tools: The tool registry (each tool's spec says which caps it counts against).
         phone: The number the call is bound to, or None (browser, file).
         clock: Source of the current time.
     """
@@ -597,7 +603,7 @@ def call_limiter(
 
     return CallLimiter(
         settings.limits,
-        max_call_seconds=settings.pipeline.max_call_seconds,
+        tools=tools,
         recent_calls=recent_calls,
         phone=phone,
         number_writes=number_writes,

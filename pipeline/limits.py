@@ -1,6 +1,8 @@
 """Caps an abusive caller cannot walk around (OWASP LLM10).
 
-Per call: tool calls per minute and in all, bookings, callbacks, web searches, call length.
+Per call: tool calls per minute and in all, bookings, callbacks, web searches. Which caps a tool
+counts against is declared on its spec (``ToolSpec.limit``); the call's length is the session's
+watch (``pipeline.call.CallSession``), which reports reaching it here.
 Across calls, counted in the database: calls per number per hour, bookings and callbacks per
 bound number per 24 hours, and one shared hourly budget of bookings plus callbacks for every
 call without a bound number (browser and file calls), which no per-number cap can reach.
@@ -10,6 +12,10 @@ the database counts as callbacks). It is enforced around the tool handlers (a pr
 veto a call: the handler has already run by the time the function-call frames reach it), so it
 never touches audio. A refused tool call answers the model with a polite ``{"error", "hint"}``
 result, like any other tool error, and is counted.
+
+The limiter is also the call's one count of the bookings and callbacks it made (a tool call's
+result reaches it through the tool gate, ``pipeline.tool_bridge.make_tool_caller``, even when the
+model no longer waits for it); the call's analytics read the bookings from here.
 """
 
 from __future__ import annotations
@@ -17,15 +23,16 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from loguru import logger
 
+from config.clock import Clock, system_clock
 from config.settings_call import LimitsSettings
+from tools.registry import LimitClass, ToolRegistry
 
 ToolResult = dict[str, Any]
-ToolCall = Callable[[str, Any], Awaitable[ToolResult]]
 RecentCalls = Callable[[str, datetime], Awaitable[int]]
 
 
@@ -43,14 +50,8 @@ UnboundWrites = Callable[[datetime], Awaitable[int]]
 """``async (since) -> int``: Elo's bookings plus callbacks made in calls without a bound number
 (or with no call row), created since ``since``."""
 
-BOOKING_TOOL = "schedule_appointment"
-FOLLOW_UP_TOOL = "schedule_follow_up"
-SEARCH_TOOL = "search_web"
-_WRITE_TOOLS = (BOOKING_TOOL, FOLLOW_UP_TOOL)
-# Never refused and not counted: neither can flood anything (end_call ends the call, opt_out
-# writes one idempotent row for the call's own number), and refusing them after a tool flood
-# would keep a patient on the line, or on the calling list after they asked to be taken off.
-UNCAPPED_TOOLS = frozenset({"end_call", "opt_out"})
+# The limit classes whose records the caps count, per call and in the database.
+_WRITES = (LimitClass.BOOKING, LimitClass.CALLBACK)
 
 # Refusal kinds, as counted in :attr:`CallLimiter.refusals`.
 TOOL_RATE = "tool_calls_per_minute"
@@ -82,17 +83,13 @@ async def _no_unbound_writes(since: datetime) -> int:
     return 0
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class CallLimiter:
     """The caps of one call. Build one per call.
 
-    Every tool call that :meth:`check` accepts must be followed by :meth:`record` (``wrap`` and
-    ``pipeline.tool_bridge.register_tools(gate=..., on_result=...)`` do this), because a booking
-    or callback reserves its place under the caps at check time: two bookings the model asks for
-    at once cannot both slip under the last free place.
+    Every tool call that :meth:`check` accepts must be followed by :meth:`record` (the tool gate,
+    ``pipeline.tool_bridge.make_tool_caller``, does this, also when the tool raises or is
+    cancelled), because a booking or callback reserves its place under the caps at check time:
+    two bookings the model asks for at once cannot both slip under the last free place.
 
     The database caps add this call's reservations to what the database already holds, so the
     call's own committed records are not counted twice. Two calls writing at the very same
@@ -101,7 +98,8 @@ class CallLimiter:
 
     Args:
         limits: The caps from settings.
-        max_call_seconds: Longest call (``PipelineSettings.max_call_seconds``).
+        tools: The tool registry, whose specs say which caps each tool counts against (a name
+            it does not know counts as an ordinary tool call).
         recent_calls: ``async (phone, since) -> int``: how many calls this E.164 number has taken
             part in since ``since``; supplied by the caller so this module stays out of storage.
         phone: The number the call is bound to (E.164), or None for a call without one (browser,
@@ -111,49 +109,56 @@ class CallLimiter:
         unbound_writes: Database count of bookings and callbacks made by unbound calls (see
             :data:`UnboundWrites`); None counts nothing.
         clock: Returns the current aware time; tests pass a clock they can move.
-        started_at: When the call started; defaults to ``clock()`` at construction.
     """
 
     def __init__(
         self,
         limits: LimitsSettings,
         *,
-        max_call_seconds: float,
+        tools: ToolRegistry,
         recent_calls: RecentCalls,
         phone: str | None = None,
         number_writes: NumberWrites | None = None,
         unbound_writes: UnboundWrites | None = None,
-        clock: Callable[[], datetime] = _utc_now,
-        started_at: datetime | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self._limits = limits
-        self._max_call = timedelta(seconds=max_call_seconds)
+        self._tools = tools
         self._recent_calls = recent_calls
         self._phone = phone
         self._number_writes = number_writes or _no_number_writes
         self._unbound_writes = unbound_writes or _no_unbound_writes
         self._clock = clock
-        self._started_at = started_at if started_at is not None else clock()
         self._accepted: deque[datetime] = deque()
         self._total = 0
         self._searches = 0
-        self._done: Counter[str] = Counter()  # bookings and callbacks written, by tool
-        self._pending: Counter[str] = Counter()  # accepted, not yet recorded, by tool
+        self._done: Counter[LimitClass] = Counter()  # bookings and callbacks written
+        self._pending: Counter[LimitClass] = Counter()  # accepted, not yet recorded
+        self._booked: list[Mapping[str, Any]] = []  # the results of the bookings made
         self._refusals: Counter[str] = Counter()
-        self._call_over_counted = False
+        self._call_length_counted = False
         # Serialises the database look-up and the reservation of one write against another
         # write of the same call the model runs at the same time.
         self._write_lock = asyncio.Lock()
 
     @property
     def bookings(self) -> int:
-        """Appointments booked in this call so far."""
-        return self._done[BOOKING_TOOL]
+        """Appointments booked in this call so far (the call's one count of them)."""
+        return self._done[LimitClass.BOOKING]
+
+    @property
+    def booked(self) -> tuple[Mapping[str, Any], ...]:
+        """The results of the appointments booked in this call so far, in order."""
+        return tuple(self._booked)
 
     @property
     def follow_ups(self) -> int:
         """Callbacks arranged in this call so far."""
-        return self._done[FOLLOW_UP_TOOL]
+        return self._done[LimitClass.CALLBACK]
+
+    def _limit_of(self, tool_name: str) -> LimitClass:
+        spec = self._tools.get(tool_name)
+        return spec.limit if spec is not None else LimitClass.ORDINARY
 
     @property
     def refusals(self) -> dict[str, int]:
@@ -163,7 +168,8 @@ class CallLimiter:
     async def check(self, tool_name: str) -> ToolResult | None:
         """Decide whether a tool call may run now; an accepted call counts towards the caps.
 
-        :data:`UNCAPPED_TOOLS` (ending the call, opting out) always go ahead, uncounted.
+        Tools declared ``LimitClass.UNCAPPED`` (ending the call, opting out) always go ahead,
+        uncounted.
 
         Args:
             tool_name: The tool the model called.
@@ -171,7 +177,8 @@ class CallLimiter:
         Returns:
             None to go ahead, or a polite refusal result for the model.
         """
-        if tool_name in UNCAPPED_TOOLS:
+        limit = self._limit_of(tool_name)
+        if limit is LimitClass.UNCAPPED:
             return None
         now = self._clock()
         while self._accepted and now - self._accepted[0] >= _MINUTE:
@@ -193,31 +200,33 @@ class CallLimiter:
                 "Do not call any more tools in this call. Answer from what you already know,"
                 " then wrap up the call politely." + _STAFF_HINT,
             )
-        if tool_name == SEARCH_TOOL:
+        if limit is LimitClass.SEARCH:
             searches = self._limits.search_web_per_call
             if self._searches >= searches:
                 return self._refuse(
                     SEARCHES,
                     f"search limit reached: one call may search the web at most {searches} times",
-                    "Do not call search_web again in this call. Answer from the clinic"
+                    f"Do not call {tool_name} again in this call. Answer from the clinic"
                     " information (get_clinic_info, get_payment_info) or say that staff will"
                     " answer the question.",
                 )
             self._searches += 1
-        elif tool_name in _WRITE_TOOLS:
+        elif limit in _WRITES:
             async with self._write_lock:
-                refusal = await self._check_write(tool_name, now)
+                refusal = await self._check_write(tool_name, limit, now)
                 if refusal is not None:
                     return refusal
-                self._pending[tool_name] += 1
+                self._pending[limit] += 1
         self._total += 1
         self._accepted.append(now)
         return None
 
-    async def _check_write(self, tool_name: str, now: datetime) -> ToolResult | None:
+    async def _check_write(
+        self, tool_name: str, limit: LimitClass, now: datetime
+    ) -> ToolResult | None:
         """The per-call, per-number and unbound caps of a booking or callback."""
-        booking = tool_name == BOOKING_TOOL
-        mine = self._done[tool_name] + self._pending[tool_name]
+        booking = limit is LimitClass.BOOKING
+        mine = self._done[limit] + self._pending[limit]
         if booking and mine >= self._limits.bookings_per_call:
             per_call = self._limits.bookings_per_call
             return self._refuse(
@@ -231,10 +240,10 @@ class CallLimiter:
             return self._refuse(
                 FOLLOW_UPS,
                 f"callback limit reached: one call may arrange at most {per_call} callbacks",
-                "Do not call schedule_follow_up again in this call." + _STAFF_HINT,
+                f"Do not call {tool_name} again in this call." + _STAFF_HINT,
             )
         # What this call has accepted but not yet written is not in the database yet.
-        pending = self._pending[tool_name]
+        pending = self._pending[limit]
         if self._phone is not None:
             counts = await self._number_writes(self._phone, now - _DAY)
             if booking and counts.bookings + pending >= self._limits.bookings_per_number_per_day:
@@ -252,13 +261,13 @@ class CallLimiter:
                     NUMBER_FOLLOW_UPS,
                     "callback limit reached: this number already has the most callbacks that can"
                     " be arranged in one day",
-                    "Do not call schedule_follow_up again; the clinic already has callbacks"
+                    f"Do not call {tool_name} again; the clinic already has callbacks"
                     " arranged for this number." + _STAFF_HINT,
                 )
             return None
         budget = self._limits.unbound_writes_per_hour
         made = await self._unbound_writes(now - _HOUR)
-        all_pending = self._pending[BOOKING_TOOL] + self._pending[FOLLOW_UP_TOOL]
+        all_pending = sum(self._pending[kind] for kind in _WRITES)
         if made + all_pending >= budget:
             # No number or name in the log; staff need only know the shared budget ran out.
             logger.warning(
@@ -281,36 +290,14 @@ class CallLimiter:
             tool_name: The tool that ran.
             result: Its result, or None when it ended without one (it raised or was cancelled).
         """
-        if tool_name not in _WRITE_TOOLS:
+        spec = self._tools.get(tool_name)
+        if spec is None or spec.limit not in _WRITES:
             return
-        self._pending[tool_name] = max(0, self._pending[tool_name] - 1)
-        written = "booked" if tool_name == BOOKING_TOOL else "scheduled"
-        if (
-            isinstance(result, Mapping)
-            and result.get("status") == written
-            and not result.get("already_booked")  # the same booking again: nothing new written
-        ):
-            self._done[tool_name] += 1
-
-    def wrap(self, call: ToolCall) -> ToolCall:
-        """Put the caps in front of an async ``(name, arguments) -> result`` tool call.
-
-        A refused call never reaches ``call``; an accepted one is always recorded, even if it
-        raises.
-        """
-
-        async def limited(name: str, arguments: Any) -> ToolResult:
-            refusal = await self.check(name)
-            if refusal is not None:
-                return refusal
-            result: ToolResult | None = None
-            try:
-                result = await call(name, arguments)
-            finally:
-                self.record(name, result)
-            return result
-
-        return limited
+        self._pending[spec.limit] = max(0, self._pending[spec.limit] - 1)
+        if result is not None and spec.made_record(result):
+            self._done[spec.limit] += 1
+            if spec.limit is LimitClass.BOOKING:
+                self._booked.append(result)
 
     async def number_allowed(self, phone: str) -> bool:
         """Whether a call with this number stays within the per-number hourly cap.
@@ -329,21 +316,17 @@ class CallLimiter:
             return False
         return True
 
-    def call_over(self, now: datetime | None = None) -> bool:
-        """Whether the call has reached its maximum length (counted once as a refusal).
+    def call_length_reached(self, max_call_seconds: float) -> None:
+        """Count that the call reached its maximum length (once, however often it is told).
 
         Args:
-            now: The time to judge at; defaults to the clock's.
+            max_call_seconds: The length reached (``PipelineSettings.max_call_seconds``).
         """
-        now = now if now is not None else self._clock()
-        over = now - self._started_at >= self._max_call
-        if over and not self._call_over_counted:
-            self._call_over_counted = True
-            self._refusals[CALL_LENGTH] += 1
-            logger.info(
-                "call reached its maximum length of {} s", int(self._max_call.total_seconds())
-            )
-        return over
+        if self._call_length_counted:
+            return
+        self._call_length_counted = True
+        self._refusals[CALL_LENGTH] += 1
+        logger.info("call reached its maximum length of {} s", int(max_call_seconds))
 
     def _refuse(self, kind: str, error: str, hint: str) -> ToolResult:
         self._refusals[kind] += 1

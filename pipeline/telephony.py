@@ -7,24 +7,12 @@ LiveKit's ``TransferSIPParticipant``. File and browser calls have none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
+
+from tools.call_control import TransferOutcome
 
 # Why a transfer fails on a call that has no telephony (file and browser calls).
 NO_TELEPHONY = "transfer is not available on this call"
-
-
-@dataclass(frozen=True)
-class TransferOutcome:
-    """How a transfer attempt ended.
-
-    Attributes:
-        ok: The callee is now connected to (or ringing at) the transfer target.
-        reason: Why it failed, in a few words for staff (no personal data), when ``ok`` is False.
-    """
-
-    ok: bool
-    reason: str | None = None
 
 
 class Telephony(Protocol):

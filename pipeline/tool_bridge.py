@@ -1,50 +1,63 @@
 """Plugging the tool registry into a model service: one handler per offered tool.
 
 The handlers run the registry exactly as the command line does, in the call's context, behind the
-call's limits. The model never reaches a tool the registry does not offer in calls.
+call's one tool gate (:func:`make_tool_caller`, with the call's limiter as the gate). What a tool
+does in a call (its timeout, whether it writes, blocks or is a booking) is read from its spec.
+The model never reaches a tool the registry does not offer in calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tools.context import ToolContext, ToolMode
-from tools.registry import ToolRegistry, ToolResult
+from tools.registry import DEFAULT_TIMEOUT_SECS, LimitClass, ToolRegistry, ToolResult
 
 if TYPE_CHECKING:
     from pipecat.services.llm_service import FunctionCallParams, LLMService
 
-# Optional gate in front of every tool call: returns a refusal result, or None to proceed.
-Gate = Callable[[str], Awaitable[ToolResult | None]]
-ResultHook = Callable[[str, ToolResult | None], None]
 
-# A transfer rings staff before it answers, and a failed one must still leave its callback.
-_TIMEOUTS = {"transfer_to_human": 60.0}
-_DEFAULT_TIMEOUT = 15.0
+class ToolGate(Protocol):
+    """What stands in front of every tool call of a call: ``pipeline.limits.CallLimiter``."""
+
+    async def check(self, tool_name: str) -> ToolResult | None:
+        """A refusal result for the model, or None to let the call run."""
+        ...
+
+    def record(self, tool_name: str, result: ToolResult | None) -> None:
+        """How an accepted call ended: its result, or None when it raised or was cancelled."""
+        ...
 
 
 def make_tool_caller(
     registry: ToolRegistry,
     ctx: ToolContext,
     *,
-    gate: Gate | None = None,
-    on_result: ResultHook | None = None,
+    gate: ToolGate | None = None,
 ) -> Callable[[str, Any], Awaitable[ToolResult]]:
-    """An async ``(name, arguments) -> result`` that applies the gate, then the registry."""
+    """The tool gate: an async ``(name, arguments) -> result`` that checks, runs and records.
+
+    A call the gate refuses never reaches the registry; an accepted one is always recorded,
+    also when the tool raises or is cancelled (its reservation under the caps is released).
+
+    Args:
+        registry: The tool registry.
+        ctx: The call's tool context.
+        gate: The call's limiter; None runs every call (e.g. the command line's own tools).
+    """
 
     async def call(name: str, arguments: Any) -> ToolResult:
-        refusal = await gate(name) if gate is not None else None
+        refusal = await gate.check(name) if gate is not None else None
         if refusal is not None:
             return refusal
         result: ToolResult | None = None
         try:
             result = await registry.call(name, arguments, ctx)
         finally:
-            # Also when the tool raised or was cancelled: a gate's reservation must be released.
-            if on_result is not None:
-                on_result(name, result)
+            if gate is not None:
+                gate.record(name, result)
         return result
 
     return call
@@ -55,8 +68,7 @@ def register_tools(
     registry: ToolRegistry,
     ctx: ToolContext,
     *,
-    gate: Gate | None = None,
-    on_result: ResultHook | None = None,
+    gate: ToolGate | None = None,
 ) -> list[str]:
     """Register a handler on ``llm`` for every tool offered in calls, and a catch-all.
 
@@ -66,13 +78,12 @@ def register_tools(
         llm: The model service.
         registry: The tool registry.
         ctx: The call's tool context (mode CALL).
-        gate: Optional limiter consulted before each call.
-        on_result: Optional hook told of each executed call's result (e.g. to count bookings).
+        gate: The call's limiter (see :func:`make_tool_caller`).
 
     Returns:
         The names registered.
     """
-    caller = make_tool_caller(registry, ctx, gate=gate, on_result=on_result)
+    caller = make_tool_caller(registry, ctx, gate=gate)
     offered = registry.offered(
         mode=ToolMode.CALL, expose_confidential=ctx.settings.security.expose_stats_to_model
     )
@@ -84,7 +95,11 @@ def register_tools(
     if declare is not None:
         # ResilientGeminiLive: BLOCKING declarations and barge-in/cancellation handling follow
         # the registry (pipeline/tool_calls.py).
-        declare(blocking=registry.names_where(blocking=True), writes=writes)
+        declare(
+            blocking=registry.names_where(blocking=True),
+            writes=writes,
+            bookings=registry.names_where(limit=LimitClass.BOOKING),
+        )
 
     async def handler(params: FunctionCallParams) -> None:
         work = caller(params.function_name, dict(params.arguments or {}))
@@ -105,11 +120,9 @@ def register_tools(
         await params.result_callback(result)
 
     for spec in offered:
-        llm.register_function(
-            spec.name, handler, timeout_secs=_TIMEOUTS.get(spec.name, _DEFAULT_TIMEOUT)
-        )
+        llm.register_function(spec.name, handler, timeout_secs=spec.timeout_secs)
     # Any other name (a tool the model made up, or one not offered in calls) also goes to the
     # registry, which refuses it with the usual {"error", "hint"} listing the real tools;
     # Pipecat's own fallback would answer with a bare sentence instead.
-    llm.register_function(None, handler, timeout_secs=_DEFAULT_TIMEOUT)
+    llm.register_function(None, handler, timeout_secs=DEFAULT_TIMEOUT_SECS)
     return [spec.name for spec in offered]

@@ -46,10 +46,16 @@ from pipecat.frames.frames import InterruptionFrame
 _NOTE_MAX_CHARS = 600
 
 
-def write_note(name: str, result: dict[str, Any]) -> str:
-    """The note that tells the model a write it no longer waits for was carried out."""
+def write_note(name: str, result: dict[str, Any], *, booking: bool = False) -> str:
+    """The note that tells the model a write it no longer waits for was carried out.
+
+    Args:
+        name: The tool.
+        result: Its result.
+        booking: The tool books appointments (``ToolSpec.limit`` is ``LimitClass.BOOKING``).
+    """
     outcome = json.dumps(result, ensure_ascii=False, default=str)[:_NOTE_MAX_CHARS]
-    if name == "schedule_appointment" and result.get("status") == "booked":
+    if booking and result.get("status") == "booked":
         head = "Note for the assistant: the appointment WAS booked"
     else:
         head = f"Note for the assistant: {name} WAS carried out"
@@ -69,14 +75,23 @@ class ToolCallReconciler:
 
     _blocking_tools: frozenset[str] = frozenset()
     _write_tools: frozenset[str] = frozenset()
+    _booking_tools: frozenset[str] = frozenset()
 
-    def declare_tools(self, *, blocking: Iterable[str], writes: Iterable[str]) -> None:
-        """Take the registry's per-tool declaration (``ToolSpec.blocking`` / ``writes``).
+    def declare_tools(
+        self, *, blocking: Iterable[str], writes: Iterable[str], bookings: Iterable[str] = ()
+    ) -> None:
+        """Take the registry's per-tool declaration (``ToolSpec.blocking``, ``writes``, ``limit``).
 
         Call before the session is set up (``register_tools`` does).
+
+        Args:
+            blocking: The tools the model must wait for.
+            writes: The tools that change something.
+            bookings: The tools that book appointments (their notes say so).
         """
         self._blocking_tools = frozenset(blocking)
         self._write_tools = frozenset(writes)
+        self._booking_tools = frozenset(bookings)
 
     @property
     def cancelled_by_server(self) -> set[str]:  # noqa: D102 - documented on the class
@@ -135,7 +150,8 @@ class ToolCallReconciler:
 
     async def note_write(self, name: str, result: dict[str, Any]) -> None:
         """Tell the model, as a note, that write ``name`` was carried out with ``result``."""
-        await self.send_note(write_note(name, result))  # type: ignore[attr-defined]
+        note = write_note(name, result, booking=name in self._booking_tools)
+        await self.send_note(note)  # type: ignore[attr-defined]
         self.__dict__["_elo_notes_sent"] = self.notes_sent + 1
 
     def report_late_write(self, tool_call_id: str, name: str, work: asyncio.Future[Any]) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 from loguru import logger
 
+from config.clock import Clock, system_clock
 from config.logs import redactor
 from config.private_files import create_private_file
 from storage.audit import AuditMixin
@@ -52,10 +53,6 @@ class StoreError(Exception):
 
 class NotFoundError(StoreError):
     """A record asked for by id does not exist."""
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Store(
@@ -94,7 +91,7 @@ class Store(
         conn: aiosqlite.Connection,
         *,
         tz: ZoneInfo,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = system_clock,
     ) -> None:
         self._conn = conn
         self._tz = tz
@@ -114,7 +111,7 @@ class Store(
         *,
         tz: ZoneInfo | str = "Europe/Tirane",
         busy_timeout_ms: int = 5000,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = system_clock,
         hash_key: str | None = None,
     ) -> Self:
         """Open (creating if needed) and migrate the database at ``path``.

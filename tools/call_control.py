@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from pydantic import Field
 
-from pipeline.telephony import TransferOutcome
 from tools.common import ToolArgs
 from tools.context import ToolContext
 from tools.registry import ToolResult
@@ -14,6 +14,20 @@ from tools.registry import ToolResult
 EndReason = Literal[
     "completed", "declined", "opted_out", "wrong_person", "voicemail", "call_back_later", "other"
 ]
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    """How a transfer to staff ended: the one result type from the SIP dialer up to the tool.
+
+    Attributes:
+        ok: The callee is now connected to (or ringing at) the transfer target.
+        reason: Why it failed, in a few words for staff (no personal data), when ``ok`` is False,
+            e.g. ``"603 Decline"``.
+    """
+
+    ok: bool
+    reason: str | None = None
 
 
 class CallControl(Protocol):

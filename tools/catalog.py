@@ -14,7 +14,7 @@ from tools.call_control import EndCallArgs, end_call
 from tools.info import NoArgs, get_clinic_info, get_payment_info
 from tools.needs import AssessClientNeedsArgs, assess_client_needs
 from tools.opt_out import OptOutArgs, opt_out
-from tools.registry import ToolRegistry, ToolSpec
+from tools.registry import CallEnding, LimitClass, ToolRegistry, ToolSpec
 from tools.search import SearchWebArgs, search_web
 from tools.stats import ClinicStatsArgs, get_clinic_stats
 from tools.transfer import TransferToHumanArgs, transfer_to_human
@@ -24,6 +24,8 @@ from tools.voicemail import VoicemailDetectedArgs, voicemail_detected
 # makes the model fill the gap with "let me check" and then speak over itself when the answer
 # lands: Pipecat's ``_tag_tool_behaviors`` docstring), and each write must be confirmed or acted on.
 # ``writes``: its outcome is never lost when the patient talks over it (pipeline/tool_calls.py).
+# ``limit``, ``ends_call``, ``timeout_secs`` and ``written_status``: how a call treats the tool (the
+# limiter, the tool bridge and the call session read them; none of them names a tool).
 CLINIC_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="assess_client_needs",
@@ -61,6 +63,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         handler=schedule_appointment,
         blocking=True,  # a booking; the model confirms it or offers other times
         writes=True,
+        limit=LimitClass.BOOKING,
+        written_status="booked",
     ),
     ToolSpec(
         name="schedule_follow_up",
@@ -74,6 +78,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         handler=schedule_follow_up,
         blocking=True,  # a callback; the model confirms the time
         writes=True,
+        limit=LimitClass.CALLBACK,
+        written_status="scheduled",
     ),
     ToolSpec(
         name="get_clinic_info",
@@ -101,6 +107,7 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         args_model=SearchWebArgs,
         handler=search_web,
         blocking=True,  # the model answers the patient from it
+        limit=LimitClass.SEARCH,
     ),
     ToolSpec(
         name="get_clinic_stats",
@@ -124,6 +131,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         handler=end_call,
         blocking=True,  # ends the call; nothing may be said after it
         writes=True,
+        limit=LimitClass.UNCAPPED,  # ends the call: nothing left to flood
+        ends_call=CallEnding.END,
     ),
     ToolSpec(
         name="opt_out",
@@ -137,6 +146,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         handler=opt_out,
         blocking=True,  # the do-not-call list; the model confirms, then ends the call
         writes=True,
+        # One idempotent row for the call's own number; a patient asking is never held back.
+        limit=LimitClass.UNCAPPED,
     ),
     ToolSpec(
         name="transfer_to_human",
@@ -150,6 +161,9 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         handler=transfer_to_human,
         blocking=True,  # moves the call; the model must be silent, or follow the failure hint
         writes=True,
+        ends_call=CallEnding.TRANSFER,
+        # It rings staff before it answers, and a failed one must still leave its callback.
+        timeout_secs=60.0,
     ),
     ToolSpec(
         name="voicemail_detected",
@@ -163,6 +177,7 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         handler=voicemail_detected,
         blocking=True,  # records the outcome; the model says only the message it returns
         writes=True,
+        ends_call=CallEnding.VOICEMAIL,
     ),
 )
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import httpx
 
 from config.clinic import ClinicProfile
+from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from scheduling.calendar import ClinicCalendar
 from scheduling.slots import BookingRules, SlotFinder
@@ -25,11 +25,6 @@ class ToolMode(StrEnum):
 
     CALL = "call"
     ADMIN = "admin"
-
-
-def system_clock() -> datetime:
-    """The real current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -58,7 +53,7 @@ class ToolContext:
     settings: AppSettings
     clinic: ClinicProfile
     calendar: ClinicCalendar
-    clock: Callable[[], datetime] = system_clock
+    clock: Clock = system_clock
     mode: ToolMode = ToolMode.CALL
     language: str = "sq"
     call_id: str | None = None
@@ -94,7 +89,7 @@ def build_context(
     store: Store,
     settings: AppSettings,
     clinic: ClinicProfile,
-    clock: Callable[[], datetime] = system_clock,
+    clock: Clock = system_clock,
     mode: ToolMode = ToolMode.CALL,
     language: str | None = None,
     call_id: str | None = None,

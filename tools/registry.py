@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -33,6 +34,32 @@ _MAX_RAW_ARGUMENTS = 16_384
 # No tool argument nests more than a few levels; far deeper text is an attack on the parser.
 _MAX_NESTING = 64
 
+DEFAULT_TIMEOUT_SECS = 15.0
+"""How long a tool may run in a call before the model is told it failed (most answer in ms)."""
+
+
+class LimitClass(StrEnum):
+    """Which of a call's caps a tool counts against (``pipeline.limits.CallLimiter``).
+
+    Every class but ``UNCAPPED`` also counts against the tool calls per minute and per call.
+    """
+
+    ORDINARY = "ordinary"
+    SEARCH = "search"  # also the web searches per call
+    BOOKING = "booking"  # also the bookings per call, per number per day, and unbound per hour
+    CALLBACK = "callback"  # also the callbacks per call, per number per day, and unbound per hour
+    # Never refused and not counted: refusing them after a tool flood would keep a patient on
+    # the line, or on the calling list after they asked to be taken off.
+    UNCAPPED = "uncapped"
+
+
+class CallEnding(StrEnum):
+    """How a tool ends the call it runs in (``pipeline.call.CallSession``)."""
+
+    END = "end"  # after Elo's goodbye, the turn that answers the tool's result
+    TRANSFER = "transfer"  # on success, once its result is through: the patient is with staff
+    VOICEMAIL = "voicemail"  # once its result is through, unless Elo leaves a message
+
 
 @dataclass(frozen=True)
 class ToolSpec:
@@ -48,6 +75,11 @@ class ToolSpec:
             Gemini Live where the model accepts it): it speaks the answer or acts on it.
         writes: The tool changes something (a booking, a callback, the do-not-call list, the
             call itself): its outcome must reach the model even if the patient talks over it.
+        limit: The caps it counts against in a call (see :class:`LimitClass`).
+        ends_call: How it ends the call, if it does.
+        timeout_secs: How long it may run in a call.
+        written_status: For a tool that makes records the caps count (bookings, callbacks): the
+            result ``status`` that says one was made (see :meth:`made_record`).
     """
 
     name: str
@@ -57,6 +89,25 @@ class ToolSpec:
     confidential: bool = False
     blocking: bool = True
     writes: bool = False
+    limit: LimitClass = LimitClass.ORDINARY
+    ends_call: CallEnding | None = None
+    timeout_secs: float = DEFAULT_TIMEOUT_SECS
+    written_status: str | None = None
+
+    def made_record(self, result: Mapping[str, Any] | None) -> bool:
+        """Whether this result of the tool reports a new record (a booking, a callback).
+
+        A result marked ``already_booked`` returns a record made earlier: nothing new.
+
+        Args:
+            result: The tool's result, or None when it ended without one.
+        """
+        return (
+            self.written_status is not None
+            and isinstance(result, Mapping)
+            and result.get("status") == self.written_status
+            and not result.get("already_booked")
+        )
 
 
 class ToolRegistry:
@@ -78,14 +129,32 @@ class ToolRegistry:
         """All tool names, offered or not."""
         return list(self._specs)
 
-    def names_where(self, *, blocking: bool | None = None, writes: bool | None = None) -> set[str]:
-        """Names of the tools with these declaration attributes (None: either)."""
+    def names_where(
+        self,
+        *,
+        blocking: bool | None = None,
+        writes: bool | None = None,
+        limit: LimitClass | None = None,
+    ) -> set[str]:
+        """Names of the tools with these declaration attributes (None: any)."""
         return {
             spec.name
             for spec in self._specs.values()
             if (blocking is None or spec.blocking == blocking)
             and (writes is None or spec.writes == writes)
+            and (limit is None or spec.limit == limit)
         }
+
+    def ending(self, how: CallEnding) -> str:
+        """The name of the tool that ends the call this way.
+
+        Raises:
+            LookupError: No registered tool ends the call this way.
+        """
+        for spec in self._specs.values():
+            if spec.ends_call == how:
+                return spec.name
+        raise LookupError(f"no tool ends the call by {how}")
 
     def get(self, name: str) -> ToolSpec | None:
         """The tool with this name, if registered."""

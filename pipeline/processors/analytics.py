@@ -17,13 +17,14 @@ Definitions:
   If Elo already started answering before the turn was declared over, the time from the end of
   speech to that start counts (zero if Elo started first). p50 and p95 use the nearest-rank
   method over the call's samples.
-- A booking is a ``schedule_appointment`` result with status ``booked``; its revenue is the
-  result's ``service.price_lek``.
+- Bookings are counted once, by the call's limiter (``pipeline.limits.CallLimiter.bookings``),
+  which sees every booking tool's result at the tool gate, also one the model no longer waits
+  for; a call observed without a limiter has none. A booking's revenue is its result's
+  ``service.price_lek`` when that is a whole number of lek.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -36,7 +37,6 @@ from pipecat.frames.frames import (
     EndFrame,
     Frame,
     FunctionCallInProgressFrame,
-    FunctionCallResultFrame,
     InterruptionFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
@@ -48,7 +48,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection
 
-from pipeline.limits import BOOKING_TOOL, CallLimiter
+from pipeline.limits import CallLimiter
 from pipeline.processors.base import FrameObserver, Route
 
 _NS_PER_MS = 1_000_000
@@ -63,7 +63,7 @@ class CallAnalytics(FrameObserver):
     and :attr:`revenue_lek` for the store's columns.
 
     Args:
-        limiter: The call's limiter, whose refusal counts the summary includes.
+        limiter: The call's limiter: its bookings and refusal counts are the call's.
         **kwargs: Passed to Pipecat's ``BaseObserver``.
     """
 
@@ -77,8 +77,6 @@ class CallAnalytics(FrameObserver):
         self._elo_turns = 0
         self._interruptions = 0
         self._tools: Counter[str] = Counter()
-        self._bookings = 0
-        self._revenue = 0
         self._latencies_ms: list[float] = []
         # Patient side.
         self._turn_frames_seen = False
@@ -107,7 +105,6 @@ class CallAnalytics(FrameObserver):
             BotStoppedSpeakingFrame: self._elo_audible_stopped,
             InterruptionFrame: self._interruption,
             FunctionCallInProgressFrame: self._tool_called,
-            FunctionCallResultFrame: self._tool_result,
             EndFrame: self._ended,
             CancelFrame: self._ended,
         }
@@ -133,13 +130,15 @@ class CallAnalytics(FrameObserver):
 
     @property
     def bookings(self) -> int:
-        """Appointments booked."""
-        return self._bookings
+        """Appointments booked (counted by the limiter)."""
+        return self._limiter.bookings if self._limiter is not None else 0
 
     @property
     def revenue_lek(self) -> int:
         """Price of the appointments booked, in whole lek."""
-        return self._revenue
+        if self._limiter is None:
+            return 0
+        return sum(_price_lek(result) for result in self._limiter.booked)
 
     @property
     def duration_s(self) -> float:
@@ -171,8 +170,8 @@ class CallAnalytics(FrameObserver):
             "interruptions": self._interruptions,
             "tool_calls": self.tool_calls,
             "tool_calls_by_name": dict(sorted(self._tools.items())),
-            "bookings": self._bookings,
-            "revenue_booked_lek": self._revenue,
+            "bookings": self.bookings,
+            "revenue_booked_lek": self.revenue_lek,
             "latency_ms": {
                 "samples": len(self._latencies_ms),
                 "p50": self.latency_ms(50),
@@ -260,30 +259,15 @@ class CallAnalytics(FrameObserver):
         assert isinstance(frame, FunctionCallInProgressFrame)
         self._tools[frame.function_name] += 1
 
-    def _tool_result(self, frame: Frame, _: int) -> None:
-        assert isinstance(frame, FunctionCallResultFrame)
-        if frame.function_name != BOOKING_TOOL:
-            return
-        result = _as_mapping(frame.result)
-        if result is None or result.get("status") != "booked":
-            return
-        if result.get("already_booked"):
-            return  # the same booking asked for again: counted when it was made
-        self._bookings += 1
-        service = result.get("service")
-        price = service.get("price_lek") if isinstance(service, Mapping) else None
-        if isinstance(price, int) and not isinstance(price, bool) and price >= 0:
-            self._revenue += price
-
     def _ended(self, _: Frame, ts: int) -> None:
         if self._end_ns is None:
             self._end_ns = ts
 
 
-def _as_mapping(value: Any) -> Mapping[str, Any] | None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, Mapping) else None
+def _price_lek(booking: Mapping[str, Any]) -> int:
+    """A booking result's price in whole lek; 0 when it has no usable price."""
+    service = booking.get("service")
+    price = service.get("price_lek") if isinstance(service, Mapping) else None
+    if isinstance(price, int) and not isinstance(price, bool) and price >= 0:
+        return price
+    return 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from loguru import logger
@@ -39,14 +39,11 @@ from pipecat.frames.frames import (
     TTSTextFrame,
 )
 
+from config.clock import Clock, system_clock
 from pipeline.processors.base import FrameObserver, Route
 
 Entry = dict[str, Any]
 OnUpdate = Callable[[list[Entry]], Awaitable[None]]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TranscriptLogger(FrameObserver):
@@ -69,7 +66,7 @@ class TranscriptLogger(FrameObserver):
         self,
         *,
         on_update: OnUpdate,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = system_clock,
         min_interval: float = 2.0,
         **kwargs: Any,
     ) -> None:

@@ -14,11 +14,11 @@ from campaign.dialer import (
     DialRequest,
     DialResult,
     LiveKitDialer,
-    TransferResult,
     outcome_for_sip,
 )
 from config.settings import AppSettings, load_settings
 from devtools.livekit_fake import FakeLiveKitServer, SipScript, SipTransferScript
+from tools.call_control import TransferOutcome
 
 KEY = "APIdialerkey"
 SECRET = "dialer-secret-long-enough-for-hs256-abcdefghijklmnop"
@@ -159,7 +159,7 @@ async def test_transfer_ok(server: FakeLiveKitServer, dialer: LiveKitDialer) -> 
         room="call-7", participant_identity="patient-7", transfer_to=f"tel:{CLINIC}"
     )
 
-    assert result == TransferResult(ok=True, reason=None)
+    assert result == TransferOutcome(ok=True, reason=None)
     (sent,) = server.requests_for("TransferSIPParticipant")
     assert sent.body["transfer_to"] == f"tel:{CLINIC}"
     assert not sent.body.get("play_dialtone", False)
@@ -185,7 +185,7 @@ async def test_transfer_failure_is_a_result_not_an_exception(
         room="call-7", participant_identity="patient-7", transfer_to=f"tel:{CLINIC}"
     )
 
-    assert result == TransferResult(ok=False, reason=reason)
+    assert result == TransferOutcome(ok=False, reason=reason)
     assert server.participants("call-7") == ["patient-7"]
 
 

@@ -44,7 +44,6 @@ from devtools.livekit_fake import FakeLiveKitServer
 from pipeline.call import CallRefusedError, CallResult
 from pipeline.metadata import CallMetadata
 from pipeline.prompts import MAX_PROMPT_REASON, quoted
-from pipeline.telephony import TransferOutcome
 from storage import NewContact, Store
 from tests.campaign.conftest import API_KEY, API_SECRET
 from tests.campaign.pipeline_campaign import run_pipeline_campaign
@@ -63,6 +62,7 @@ from tests.pipeline.harness import (
     run_call,
     tool_results,
 )
+from tools.call_control import TransferOutcome
 from tools.context import ToolContext, ToolMode
 from tools.registry import ToolRegistry
 

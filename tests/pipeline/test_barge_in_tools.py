@@ -52,8 +52,17 @@ SLOTS = {"preferred_date": "2026-12-02"}
 TALKING_BYTES = 16_000 * 2 // 2  # 0.5 s of 16 kHz 16-bit mono
 
 
-def slowed(name: str, wait: Callable[[], Awaitable[object]], runs: list[str]) -> ToolRegistry:
-    """The clinic registry with ``name`` waiting for ``wait()`` before it runs for real."""
+def slowed(
+    name: str,
+    wait: Callable[[], Awaitable[object]],
+    runs: list[str],
+    *,
+    timeout_secs: float | None = None,
+) -> ToolRegistry:
+    """The clinic registry with ``name`` waiting for ``wait()`` before it runs for real.
+
+    ``timeout_secs`` replaces the tool's declared timeout (``ToolSpec.timeout_secs``).
+    """
     specs: list[ToolSpec] = []
     for spec in CLINIC_TOOLS:
         if spec.name == name:
@@ -67,6 +76,8 @@ def slowed(name: str, wait: Callable[[], Awaitable[object]], runs: list[str]) ->
                 return result
 
             spec = dataclasses.replace(spec, handler=handler)
+            if timeout_secs is not None:
+                spec = dataclasses.replace(spec, timeout_secs=timeout_secs)
         specs.append(spec)
     return ToolRegistry(specs)
 
@@ -398,7 +409,9 @@ async def test_each_tool_is_declared_as_the_registry_says(
 def test_the_note_for_a_kept_write_says_what_happened() -> None:
     from pipeline.tool_calls import write_note
 
-    booked = write_note("schedule_appointment", {"status": "booked", "appointment_id": 7})
+    booked = write_note(
+        "schedule_appointment", {"status": "booked", "appointment_id": 7}, booking=True
+    )
     assert "the appointment WAS booked" in booked
     assert "do not call it again" in booked
     assert '"appointment_id": 7' in booked
@@ -409,10 +422,9 @@ def test_the_note_for_a_kept_write_says_what_happened() -> None:
 
 @pytest.mark.asyncio
 async def test_a_booking_that_outlives_its_timeout_is_kept_and_reported(
-    tmp_path, store, clinic, clock, monkeypatch
+    tmp_path, store, clinic, clock
 ):
     # Pipecat cancels a handler at its timeout; the shielded booking commits after that.
-    monkeypatch.setattr("pipeline.tool_bridge._DEFAULT_TIMEOUT", 0.3)
     runs: list[str] = []
     script = [
         wait_for_client_content(),
@@ -421,7 +433,7 @@ async def test_a_booking_that_outlives_its_timeout_is_kept_and_reported(
         *goodbye("completed"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        registry = slowed("schedule_appointment", caller_talking(emu), runs)
+        registry = slowed("schedule_appointment", caller_talking(emu), runs, timeout_secs=0.3)
         await run(tmp_path, emu, store, clinic, clock, registry)
         await emu.finished()
 

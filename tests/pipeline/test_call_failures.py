@@ -295,6 +295,34 @@ async def test_a_call_where_nobody_speaks_after_the_greeting_ends_as_no_response
     assert stored.tool_calls == 0
 
 
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_a_call_that_reaches_its_maximum_length_is_wrapped_up(tmp_path, store, clinic, clock):
+    """The call's one length limit is the session's watch; reaching it is counted once."""
+    async with GeminiLiveEmulator(greeting()) as emu:
+        # Silence never ends this call (NO_IDLE_END): only the length limit can.
+        settings = call_settings(tmp_path, emu, pipeline=NO_IDLE_END)
+        # Below the setting's 60 s minimum: model_copy does not validate.
+        pipeline = settings.pipeline.model_copy(update={"max_call_seconds": 3})
+        settings = settings.model_copy(update={"pipeline": pipeline})
+        transport = file_transport(tmp_path, _silent_wav(tmp_path / "silence.wav"))
+        result = await run_call(
+            tmp_path, emu, store, clinic, clock, settings=settings, transport=transport
+        )
+        await emu.finished(timeout=5)
+    await assert_nothing_left_running()
+
+    record = result.record
+    assert (record.outcome, record.outcome_reason) == ("completed", "maximum call length")
+    stored = await store.get_call(call_id=CALL_ID)
+    assert stored is not None and stored.ended_at is not None
+    # Ended at the limit (the pipeline's first frame comes just after the watch starts).
+    assert 2.0 <= stored.counters["duration_s"] < 3.0 + 5.0
+    # Reaching the limit is counted once with the limiter's refusals.
+    assert stored.counters["refusals"] == {"call_length": 1}
+    assert _texts(stored, "elo") == ["Përshëndetje, jam asistenti automatik i klinikës."]
+
+
 # --- LiveKit unreachable --------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""CallLimiter: per-call caps, call length, and the caps counted in the database across calls."""
+"""CallLimiter: per-call caps, the tool gate, and the caps counted in the database across calls."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from pipeline.tool_bridge import make_tool_caller
 from storage import Store
 from tests.conftest import DEFAULT_NOW, FixedClock
 from tests.pipeline.conftest import LogCapture
+from tools.catalog import default_registry
+from tools.context import ToolContext
 from tools.registry import ToolRegistry
+
+TOOLS = default_registry()
 
 BOOKING = {
     "patient_name": "Arbër Çela",
@@ -40,12 +44,11 @@ def make_limiter(
     clock: FixedClock,
     *,
     recent: int = 0,
-    max_call_seconds: float = 600,
     **limits: int,
 ) -> CallLimiter:
     return CallLimiter(
         LimitsSettings(**limits),
-        max_call_seconds=max_call_seconds,
+        tools=TOOLS,
         recent_calls=RecentCalls(recent),
         clock=clock,
     )
@@ -117,8 +120,25 @@ async def test_bookings_asked_for_at_once_cannot_pass_the_last_place(clock: Fixe
     assert await limiter.check("schedule_appointment") is None
 
 
+class ToolsOf:
+    """A registry stand-in whose every tool is ``tool(name, arguments)``."""
+
+    def __init__(self, tool: Any) -> None:
+        self._tool = tool
+
+    async def call(self, name: str, arguments: Any, context: Any) -> dict[str, Any]:
+        return await self._tool(name, arguments)
+
+
+def gated(limiter: CallLimiter, tool: Any, ctx: ToolContext) -> Any:
+    """The tool gate (as in production) with ``limiter`` in front of ``tool``."""
+    return make_tool_caller(ToolsOf(tool), ctx, gate=limiter)  # type: ignore[arg-type]
+
+
 @pytest.mark.asyncio
-async def test_wrap_keeps_refused_calls_from_the_tool(clock: FixedClock) -> None:
+async def test_the_gate_keeps_refused_calls_from_the_tool(
+    clock: FixedClock, ctx: ToolContext
+) -> None:
     limiter = make_limiter(clock, tool_calls_per_minute=2)
     reached: list[str] = []
 
@@ -126,7 +146,7 @@ async def test_wrap_keeps_refused_calls_from_the_tool(clock: FixedClock) -> None
         reached.append(name)
         return {"ok": arguments}
 
-    call = limiter.wrap(tool)
+    call = gated(limiter, tool, ctx)
     assert await call("a", 1) == {"ok": 1}
     assert await call("b", 2) == {"ok": 2}
     assert is_refusal(await call("c", 3))
@@ -134,22 +154,46 @@ async def test_wrap_keeps_refused_calls_from_the_tool(clock: FixedClock) -> None
 
 
 @pytest.mark.asyncio
-async def test_wrap_records_a_booking_that_raises(clock: FixedClock) -> None:
+async def test_the_gate_records_a_booking_that_raises(clock: FixedClock, ctx: ToolContext) -> None:
     limiter = make_limiter(clock, bookings_per_call=1)
 
     async def broken(name: str, arguments: Any) -> dict[str, Any]:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        await limiter.wrap(broken)("schedule_appointment", {})
+        await gated(limiter, broken, ctx)("schedule_appointment", {})
     # The failed attempt released its reservation.
     assert await limiter.check("schedule_appointment") is None
 
 
 @pytest.mark.asyncio
+async def test_the_gate_records_a_booking_that_is_cancelled(
+    clock: FixedClock, ctx: ToolContext
+) -> None:
+    limiter = make_limiter(clock, bookings_per_call=1)
+    started = asyncio.Event()
+
+    async def stuck(name: str, arguments: Any) -> dict[str, Any]:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never reached")
+
+    running = asyncio.create_task(gated(limiter, stuck, ctx)("schedule_appointment", {}))
+    await started.wait()
+    # Running: its place is reserved.
+    assert is_refusal(await limiter.check("schedule_appointment"))
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    # The cancelled attempt released its reservation, and booked nothing.
+    assert await limiter.check("schedule_appointment") is None
+    assert limiter.bookings == 0
+
+
+@pytest.mark.asyncio
 async def test_booking_cap_holds_against_the_real_registry(registry, ctx, store, clock) -> None:
     limiter = make_limiter(clock, bookings_per_call=1)
-    call = limiter.wrap(lambda name, args: registry.call(name, args, ctx))
+    call = make_tool_caller(registry, ctx, gate=limiter)
     first = await call("schedule_appointment", {**BOOKING, "preferred_date": "2026-12-02T10:00"})
     assert first["status"] == "booked"
     second = await call("schedule_appointment", {**BOOKING, "preferred_date": "2026-12-03T10:00"})
@@ -160,7 +204,7 @@ async def test_booking_cap_holds_against_the_real_registry(registry, ctx, store,
 @pytest.mark.asyncio
 async def test_limiter_plugs_into_the_tool_bridge(registry, ctx, store, clock) -> None:
     limiter = make_limiter(clock, bookings_per_call=1)
-    call = make_tool_caller(registry, ctx, gate=limiter.check, on_result=limiter.record)
+    call = make_tool_caller(registry, ctx, gate=limiter)
     first = await call("schedule_appointment", {**BOOKING, "preferred_date": "2026-12-02T10:00"})
     assert first["status"] == "booked"
     assert limiter.bookings == 1
@@ -175,24 +219,13 @@ async def test_calls_per_number_per_hour(clock: FixedClock, earlier: int, allowe
     recent = RecentCalls(earlier)
     limiter = CallLimiter(
         LimitsSettings(calls_per_number_per_hour=3),
-        max_call_seconds=600,
+        tools=TOOLS,
         recent_calls=recent,
         clock=clock,
     )
     assert await limiter.number_allowed("+355691234567") is allowed
     assert recent.asked == [("+355691234567", DEFAULT_NOW - timedelta(hours=1))]
     assert limiter.refusals == ({} if allowed else {"calls_per_number_per_hour": 1})
-
-
-def test_call_length_cap(clock: FixedClock) -> None:
-    limiter = make_limiter(clock, max_call_seconds=120)
-    assert not limiter.call_over()
-    assert not limiter.call_over(DEFAULT_NOW + timedelta(seconds=119))
-    clock.now = DEFAULT_NOW + timedelta(seconds=120)
-    assert limiter.call_over()
-    assert limiter.call_over(DEFAULT_NOW + timedelta(seconds=500))
-    # Reaching the cap is counted once, however often it is asked.
-    assert limiter.refusals == {"call_length": 1}
 
 
 class NumberWrites:
@@ -233,7 +266,7 @@ def bound_limiter(
 ) -> CallLimiter:
     return CallLimiter(
         LimitsSettings(**limits),
-        max_call_seconds=600,
+        tools=TOOLS,
         recent_calls=RecentCalls(0),
         phone=phone,
         number_writes=number or NumberWrites(),
@@ -373,15 +406,15 @@ async def test_a_new_call_to_the_same_number_cannot_book_past_the_days_cap(
     """Real store and registry: the day's bookings of a number are counted across calls."""
     for call_id in ("call-a", "call-b"):
         await store.start_call(call_id=call_id, phone=PHONE)
-    first = call_limiter(settings, store, phone=PHONE, clock=clock)
+    first = call_limiter(settings, store, registry, phone=PHONE, clock=clock)
     call_a = make_context(call_id="call-a", phone=PHONE, patient_name="Arbër Çela")
-    book_a = first.wrap(lambda name, args: registry.call(name, args, call_a))
+    book_a = make_tool_caller(registry, call_a, gate=first)
     for day in (2, 3):
         result = await book_a("schedule_appointment", {**_booking(day), "patient_name": NAME})
         assert result["status"] == "booked", result
-    second = call_limiter(settings, store, phone=PHONE, clock=clock)
+    second = call_limiter(settings, store, registry, phone=PHONE, clock=clock)
     call_b = make_context(call_id="call-b", phone=PHONE, patient_name="Arbër Çela")
-    book_b = second.wrap(lambda name, args: registry.call(name, args, call_b))
+    book_b = make_tool_caller(registry, call_b, gate=second)
     refused = await book_b("schedule_appointment", {**_booking(4), "patient_name": NAME})
     assert is_refusal(refused)
     assert await store.count_appointments() == 2
@@ -404,9 +437,9 @@ async def test_browser_calls_cannot_write_past_the_shared_hourly_budget(
     for n in range(3):  # three browser calls, each trying two callbacks to other numbers
         call_id = f"browser-{n}"
         await store.start_call(call_id=call_id, phone=None)
-        limiter = call_limiter(settings, store, phone=None, clock=clock)
+        limiter = call_limiter(settings, store, registry, phone=None, clock=clock)
         ctx = make_context(call_id=call_id)
-        tool = limiter.wrap(lambda name, args, ctx=ctx: registry.call(name, args, ctx))
+        tool = make_tool_caller(registry, ctx, gate=limiter)
         for k in range(2):
             result = await tool(
                 "schedule_follow_up",
@@ -424,7 +457,7 @@ async def test_browser_calls_cannot_write_past_the_shared_hourly_budget(
     assert len(pending) == 3
     # An hour later the budget is free again.
     clock.now += timedelta(hours=1, minutes=1)
-    limiter = call_limiter(settings, store, phone=None, clock=clock)
+    limiter = call_limiter(settings, store, registry, phone=None, clock=clock)
     assert await limiter.check("schedule_follow_up") is None
 
 
@@ -455,3 +488,12 @@ async def test_ending_the_call_and_opting_out_pass_every_spent_cap(clock: FixedC
     assert await limiter.check("opt_out") is None
     assert await limiter.check("end_call") is None
     assert limiter.refusals == {"tool_calls_per_minute": 1}
+
+
+def test_reaching_the_call_length_is_counted_once(clock: FixedClock) -> None:
+    """The session's length watch reports it (see test_call_length in test_call_failures)."""
+    limiter = make_limiter(clock)
+    assert limiter.refusals == {}
+    limiter.call_length_reached(120)
+    limiter.call_length_reached(120)
+    assert limiter.refusals == {"call_length": 1}

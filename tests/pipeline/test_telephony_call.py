@@ -29,7 +29,6 @@ from devtools.gemini_emulator import (
     wait_for_audio,
 )
 from pipeline.metadata import CallMetadata
-from pipeline.telephony import TransferOutcome
 from pipeline.watchdogs import LongGreetingWatch
 from tests.pipeline.harness import (
     CALL_ID,
@@ -49,6 +48,7 @@ from tests.pipeline.harness import (
     tool_results,
     until_done,
 )
+from tools.call_control import TransferOutcome
 
 CLINIC_TARGET = "tel:+35542223344"
 GREETING_CUE = "Pacienti sapo u përgjigj"  # the start of the session's "greet now" message

@@ -6,24 +6,35 @@ from pipeline.tool_bridge import make_tool_caller, register_tools
 from tools.context import ToolMode
 
 
+class Gate:
+    """A tool gate that refuses the names in ``refuse`` and remembers what it recorded."""
+
+    def __init__(self, refuse: dict | None = None, name: str | None = None) -> None:
+        self._refuse = refuse
+        self._name = name
+        self.recorded: list = []
+
+    async def check(self, name):
+        return self._refuse if self._refuse is not None and name == self._name else None
+
+    def record(self, name, result):
+        self.recorded.append((name, result))
+
+
 @pytest.mark.asyncio
 async def test_caller_runs_the_registry_in_the_call_context(registry, ctx):
-    seen = []
-    call = make_tool_caller(registry, ctx, on_result=lambda name, r: seen.append((name, r)))
+    gate = Gate()
+    call = make_tool_caller(registry, ctx, gate=gate)
     result = await call("check_available_slots", {"preferred_date": "2026-12-02"})
     assert result["available"] is True
-    assert seen == [("check_available_slots", result)]
+    assert gate.recorded == [("check_available_slots", result)]
 
 
 @pytest.mark.asyncio
 async def test_gate_refusal_never_reaches_the_registry(registry, ctx, snapshot_counts):
     refusal = {"error": "limit reached", "hint": "Apologise."}
-
-    async def gate(name):
-        return refusal if name == "schedule_appointment" else None
-
-    seen = []
-    call = make_tool_caller(registry, ctx, gate=gate, on_result=lambda n, r: seen.append(n))
+    gate = Gate(refusal, "schedule_appointment")
+    call = make_tool_caller(registry, ctx, gate=gate)
     args = {
         "patient_name": "Arbër Çela",
         "preferred_date": "2026-12-02T10:00",
@@ -33,7 +44,7 @@ async def test_gate_refusal_never_reaches_the_registry(registry, ctx, snapshot_c
     before = await snapshot_counts()
     assert await call("schedule_appointment", args) == refusal
     assert await snapshot_counts() == before
-    assert seen == []
+    assert gate.recorded == []
 
 
 @pytest.mark.asyncio
@@ -72,12 +83,8 @@ async def test_a_tool_that_raises_still_releases_the_gates_reservation(ctx):
         async def call(self, name, arguments, context):
             raise RuntimeError("tool crashed")
 
-    seen = []
-
-    async def gate(name):
-        return None
-
-    call = make_tool_caller(Broken(), ctx, gate=gate, on_result=lambda n, r: seen.append((n, r)))
+    gate = Gate()
+    call = make_tool_caller(Broken(), ctx, gate=gate)
     with pytest.raises(RuntimeError):
         await call("schedule_appointment", {})
-    assert seen == [("schedule_appointment", None)]
+    assert gate.recorded == [("schedule_appointment", None)]

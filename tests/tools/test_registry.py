@@ -16,7 +16,13 @@ from config.settings import load_settings
 from tools.catalog import CLINIC_TOOLS
 from tools.context import ToolContext, ToolMode
 from tools.info import NoArgs
-from tools.registry import ToolRegistry, ToolSpec
+from tools.registry import (
+    DEFAULT_TIMEOUT_SECS,
+    CallEnding,
+    LimitClass,
+    ToolRegistry,
+    ToolSpec,
+)
 from validation.errors import InputError
 
 EIGHT_TOOLS = {
@@ -372,3 +378,54 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(
     args = json.dumps({"preferred_date": "2026-12-02", "service_type": "[" * 200 + '\\"{'})
     result = await registry.call("check_available_slots", args, ctx)
     assert "nested too deeply" not in result.get("error", "")
+
+
+def test_call_behaviour_is_declared_on_the_specs() -> None:
+    from tools.catalog import default_registry
+
+    registry = default_registry()
+    assert registry.names_where(limit=LimitClass.BOOKING) == {"schedule_appointment"}
+    assert registry.names_where(limit=LimitClass.CALLBACK) == {"schedule_follow_up"}
+    assert registry.names_where(limit=LimitClass.SEARCH) == {"search_web"}
+    # Never held back by a spent cap: hanging up, and a patient asking to be taken off the list.
+    assert registry.names_where(limit=LimitClass.UNCAPPED) == {"end_call", "opt_out"}
+    assert registry.ending(CallEnding.END) == "end_call"
+    assert registry.ending(CallEnding.TRANSFER) == "transfer_to_human"
+    assert registry.ending(CallEnding.VOICEMAIL) == "voicemail_detected"
+    # A transfer rings staff before it answers; every other tool has the default.
+    timeouts = {spec.name: spec.timeout_secs for spec in CLINIC_TOOLS}
+    assert timeouts.pop("transfer_to_human") == 60.0
+    assert set(timeouts.values()) == {DEFAULT_TIMEOUT_SECS}
+    with pytest.raises(LookupError):
+        ToolRegistry([]).ending(CallEnding.END)
+
+
+def test_made_record_follows_the_declared_status() -> None:
+    from tools.catalog import default_registry
+
+    registry = default_registry()
+    booking, follow_up = registry.get("schedule_appointment"), registry.get("schedule_follow_up")
+    assert booking is not None and follow_up is not None
+    assert booking.made_record({"status": "booked", "appointment_id": 1})
+    assert not booking.made_record({"status": "booked", "already_booked": True})
+    assert not booking.made_record({"error": "slot taken", "hint": "..."})
+    assert not booking.made_record(None)
+    assert follow_up.made_record({"status": "scheduled"})
+    assert not follow_up.made_record({"status": "booked"})
+    reads = registry.get("check_available_slots")
+    assert reads is not None and not reads.made_record({"status": "booked"})
+
+
+def test_tool_behaviour_is_not_keyed_by_tool_names_outside_tools() -> None:
+    """No string constant in pipeline/ or campaign/ is a tool's name: they read the specs."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    names = {spec.name for spec in CLINIC_TOOLS}
+    found = []
+    for package in ("pipeline", "campaign"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and node.value in names:
+                    found.append(f"{path.relative_to(root)}:{node.lineno} {node.value}")
+    assert found == []

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from config.settings import AppSettings, load_settings
-from pipeline.telephony import NO_TELEPHONY, TransferOutcome
+from pipeline.telephony import NO_TELEPHONY
 from storage import Store
+from tools.call_control import TransferOutcome
 from tools.context import ToolContext
 from tools.registry import ToolRegistry
 from tools.transfer import UNKNOWN_NAME

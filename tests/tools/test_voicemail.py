@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 
 from config.settings import AppSettings, load_settings
-from pipeline.telephony import TransferOutcome
 from storage import Store
+from tools.call_control import TransferOutcome
 from tools.context import ToolContext
 from tools.registry import ToolRegistry
 

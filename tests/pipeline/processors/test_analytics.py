@@ -34,9 +34,25 @@ from tests.pipeline.processors.script import (
     tool_call,
     tool_result,
 )
+from tools.catalog import default_registry
 
 BOOKED = {"status": "booked", "appointment_id": 7, "service": {"id": "checkup", "price_lek": 3000}}
 TAKEN = {"error": "slot taken", "hint": "Offer another time."}
+
+
+async def _no_calls(phone, since):
+    return 0
+
+
+def booking_limiter(*results) -> CallLimiter:
+    """A call's limiter that the tool gate has told of these schedule_appointment results.
+
+    Bookings are counted once, at the gate (see pipeline.limits), and analytics read them there.
+    """
+    limiter = CallLimiter(LimitsSettings(), tools=default_registry(), recent_calls=_no_calls)
+    for result in results:
+        limiter.record("schedule_appointment", result)
+    return limiter
 
 
 def vad_stop(stop_secs: float = 0.5) -> VADUserStoppedSpeakingFrame:
@@ -45,7 +61,8 @@ def vad_stop(stop_secs: float = 0.5) -> VADUserStoppedSpeakingFrame:
 
 def scripted_call() -> CallAnalytics:
     """A call with four Elo turns, three patient turns, one barge-in and three tool calls."""
-    analytics = CallAnalytics()
+    # The results of the two bookings below, as the tool gate saw them.
+    analytics = CallAnalytics(limiter=booking_limiter(BOOKED, TAKEN))
     feed(
         analytics,
         (0, StartFrame()),
@@ -120,6 +137,7 @@ def test_scripted_call_counts_exactly() -> None:
         "revenue_booked_lek": 3000,
         # Samples 820, 1200 and 900 ms; nearest rank: p50 is the 2nd of 3, p95 the 3rd.
         "latency_ms": {"samples": 3, "p50": 900, "p95": 1200},
+        "refusals": {},
     }
     assert (analytics.turns, analytics.tool_calls, analytics.bookings) == (7, 3, 1)
     assert analytics.revenue_lek == 3000
@@ -211,23 +229,17 @@ def test_without_turn_frames_transcripts_mark_patient_turns() -> None:
 
 
 def test_booking_revenue_needs_a_booked_status_and_a_price() -> None:
-    analytics = CallAnalytics()
-    results = [
+    limiter = booking_limiter(
         BOOKED,
-        json.dumps(BOOKED),  # a result handed on as JSON text
+        {**BOOKED, "appointment_id": 8},  # a second booking
         {"status": "booked", "service": {"price_lek": "3000"}},  # booked, price unusable
         {"status": "scheduled", "service": {"price_lek": 3000}},
+        {**BOOKED, "already_booked": True},  # the first booking asked for again
         TAKEN,
         None,
-    ]
-    feed(
-        analytics,
-        *[
-            (i, tool_result("schedule_appointment", f"t{i}", {}, result))
-            for i, result in enumerate(results)
-        ],
-        (9, tool_result("schedule_follow_up", "t9", {}, BOOKED)),
     )
+    limiter.record("schedule_follow_up", BOOKED)
+    analytics = CallAnalytics(limiter=limiter)
     assert (analytics.bookings, analytics.revenue_lek) == (3, 6000)
 
 
@@ -238,7 +250,7 @@ async def test_summary_includes_the_limiters_refusals(clock: FixedClock) -> None
 
     limiter = CallLimiter(
         LimitsSettings(tool_calls_per_minute=1),
-        max_call_seconds=600,
+        tools=default_registry(),
         recent_calls=no_calls,
         clock=clock,
     )
@@ -252,7 +264,7 @@ async def test_summary_includes_the_limiters_refusals(clock: FixedClock) -> None
 async def test_counts_in_a_running_pipeline() -> None:
     # Data and control frames only: Pipecat lets system frames overtake them, so a script
     # mixing the two would not arrive in the order written.
-    analytics = CallAnalytics()
+    analytics = CallAnalytics(limiter=booking_limiter(BOOKED))
     sent = [
         TTSStartedFrame(),
         audio(),

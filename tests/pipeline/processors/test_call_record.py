@@ -11,6 +11,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from pipeline.limits import CallLimiter
 from pipeline.processors import CallAnalytics, TranscriptLogger
+from pipeline.tool_bridge import make_tool_caller
 from tests.pipeline.processors.script import (
     audio,
     elo_says,
@@ -34,7 +35,7 @@ async def test_a_call_fills_its_row_and_the_daily_roll_up(
 
     limiter = CallLimiter(
         settings.limits,
-        max_call_seconds=settings.pipeline.max_call_seconds,
+        tools=registry,
         recent_calls=no_earlier_calls,
         clock=clock,
     )
@@ -53,8 +54,9 @@ async def test_a_call_fills_its_row_and_the_daily_roll_up(
 
     transcript = TranscriptLogger(on_update=save_progress, clock=clock, min_interval=0)
 
-    # The model's booking runs through the limiter and the registry, as the tool handler does.
-    tool = limiter.wrap(lambda name, args: registry.call(name, args, ctx))
+    # The model's booking runs through the tool gate, the limiter and the registry, as the tool
+    # handler does.
+    tool = make_tool_caller(registry, ctx, gate=limiter)
     args = {
         "patient_name": "Arbër Çela",
         "phone_number": "069 123 4567",
