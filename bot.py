@@ -75,7 +75,8 @@ def preflight(settings: AppSettings) -> list[str]:
 async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
     """Build and run one call from flags and settings; returns the exit code."""
     from cli.runtime import open_context
-    from pipeline.call import CallRefusedError, CallSession
+    from pipeline.call.session import CallRefusedError, CallSession
+    from pipeline.call.spec import CallDeps, CallSpec
     from pipeline.metadata import CallMetadata
     from pipeline.transports import make_transport
     from tools.catalog import default_registry
@@ -102,7 +103,7 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
         # The recording is over: let Elo finish its sentence, then hang up.
         await asyncio.sleep(3)
         if session is not None:
-            await session.end_call(reason="completed")
+            await session.control.end_call(reason="completed")
 
     transport = make_transport(
         settings,
@@ -117,12 +118,10 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
     )
     async with open_context(settings, mode=ToolMode.CALL) as ctx:
         session = CallSession(
-            settings=settings,
-            clinic=ctx.clinic,
-            store=ctx.store,
-            registry=default_registry(),
-            metadata=metadata,
-            transport=transport,
+            CallDeps(
+                settings=settings, clinic=ctx.clinic, store=ctx.store, registry=default_registry()
+            ),
+            CallSpec(metadata=metadata, transport=transport),
         )
         try:
             result = await session.run()
@@ -138,24 +137,22 @@ async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
     """Serve the local page; each browser connection is one call (until Ctrl-C)."""
     from cli.runtime import open_context
     from pipeline.browser_access import new_token, page_url
-    from pipeline.call import CallSession
+    from pipeline.call.session import CallSession
+    from pipeline.call.spec import CallDeps, CallSpec
     from pipeline.transports import make_transport
     from pipeline.webrtc_server import guard_from_settings, serve
     from tools.catalog import default_registry
     from tools.context import ToolMode
 
     async with open_context(settings, mode=ToolMode.CALL) as ctx:
+        deps = CallDeps(
+            settings=settings, clinic=ctx.clinic, store=ctx.store, registry=default_registry()
+        )
 
         async def on_connection(connection: Any) -> None:
             call = metadata.model_copy(update={"call_id": uuid.uuid4().hex})
-            session = CallSession(
-                settings=settings,
-                clinic=ctx.clinic,
-                store=ctx.store,
-                registry=default_registry(),
-                metadata=call,
-                transport=make_transport(settings, webrtc_connection=connection),
-            )
+            transport = make_transport(settings, webrtc_connection=connection)
+            session = CallSession(deps, CallSpec(metadata=call, transport=transport))
             result = await session.run()
             print(f"bot: call {result.record.id} ended: {result.record.outcome}")
 

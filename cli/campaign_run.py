@@ -92,6 +92,7 @@ async def run_campaign(
     from campaign.dialer import DialerError, LiveKitDialer
     from campaign.launcher import PipelineLauncher
     from cli.runtime import open_context
+    from pipeline.call.spec import CallDeps
     from tools.catalog import default_registry
 
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
@@ -112,7 +113,12 @@ async def run_campaign(
             campaign=campaign,
             dialer=dialer,
             launcher=PipelineLauncher(
-                settings=settings, clinic=ctx.clinic, store=ctx.store, registry=default_registry()
+                CallDeps(
+                    settings=settings,
+                    clinic=ctx.clinic,
+                    store=ctx.store,
+                    registry=default_registry(),
+                )
             ),
             on_progress=display,
         )

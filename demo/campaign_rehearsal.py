@@ -196,6 +196,7 @@ async def _run(
     from campaign.launcher import PipelineLauncher
     from campaign.runner import CampaignRunner
     from cli.campaign_run import ProgressLine
+    from pipeline.call.spec import CallDeps
     from pipeline.file_transport import WavFileTransport
     from tools.catalog import default_registry
 
@@ -224,12 +225,14 @@ async def _run(
         campaign=campaign,
         dialer=dialer,
         launcher=PipelineLauncher(
-            settings=settings,
-            clinic=ctx.clinic,
-            store=ctx.store,
-            registry=default_registry(),
+            CallDeps(
+                settings=settings,
+                clinic=ctx.clinic,
+                store=ctx.store,
+                registry=default_registry(),
+                http_client_args={"ssl": emu.ssl_context},
+            ),
             transport_factory=transport,
-            session_options={"http_client_args": {"ssl": emu.ssl_context}},
         ),
         on_progress=on_progress,
     )
@@ -242,7 +245,7 @@ async def _run(
 
 async def _report(ctx: ToolContext, campaign_id: int, out: Path) -> bool:
     """Print the campaign status and one line per attempt; keep answered calls' audio only."""
-    from pipeline.call import NOT_ANSWERED
+    from storage.models import CallOutcome
 
     status = await ctx.store.campaign_status(campaign_id=campaign_id)
     print("\ncampaign_status:")
@@ -255,7 +258,7 @@ async def _report(ctx: ToolContext, campaign_id: int, out: Path) -> bool:
             outcomes.append(attempt.outcome)
             call = await ctx.store.get_call(call_id=attempt.call_id) if attempt.call_id else None
             audio = out / f"attempt-{attempt.id}.wav"
-            answered = call is not None and call.outcome != NOT_ANSWERED
+            answered = call is not None and call.outcome != CallOutcome.NOT_ANSWERED
             where = "no audio (not answered)"
             if not answered:
                 # Nobody answered: the pipeline's silent file is not a call's audio.

@@ -40,7 +40,8 @@ async def rehearse(out: Path = OUT) -> int:
     from config.logs import configure_logging
     from config.settings import load_settings
     from devtools.gemini_emulator import GeminiLiveEmulator
-    from pipeline.call import CallSession
+    from pipeline.call.session import CallSession
+    from pipeline.call.spec import CallDeps, CallSpec
     from pipeline.file_transport import WavFileTransport
     from pipeline.metadata import CallMetadata
     from tools.catalog import default_registry
@@ -74,15 +75,19 @@ async def rehearse(out: Path = OUT) -> int:
                 delay_secs=2.0,
             )
             session = CallSession(
-                settings=settings,
-                clinic=ctx.clinic,
-                store=ctx.store,
-                registry=default_registry(),
-                metadata=CallMetadata(
-                    patient_name=PATIENT, phone=PHONE, reason="kontrolli gjashtëmujor"
+                CallDeps(
+                    settings=settings,
+                    clinic=ctx.clinic,
+                    store=ctx.store,
+                    registry=default_registry(),
+                    http_client_args={"ssl": emu.ssl_context},
                 ),
-                transport=transport,
-                http_client_args={"ssl": emu.ssl_context},
+                CallSpec(
+                    metadata=CallMetadata(
+                        patient_name=PATIENT, phone=PHONE, reason="kontrolli gjashtëmujor"
+                    ),
+                    transport=transport,
+                ),
             )
             print("REHEARSAL: the model is a SCRIPTED local emulator, not Gemini.")
             print(f"Playing the recorded caller {CALLER.relative_to(ROOT)} through the pipeline…\n")

@@ -21,15 +21,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import ssl
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from config.settings import AppSettings, ClinicSettings
 from devtools.smoke_probe import SLOT_TOOLS, SmokeProbe
+
+if TYPE_CHECKING:
+    from pipeline.call.session import CallSession
+    from pipeline.call.spec import CallSpec
 
 CALLER = Path(__file__).resolve().parent.parent / "demo" / "audio" / "smoke_caller_en_16k.wav"
 PAUSE_BEFORE_CALLER = 0.8  # seconds after Elo's greeting before the caller speaks
@@ -67,19 +72,27 @@ def smoke_settings(base: AppSettings, out: Path, **pipeline: Any) -> AppSettings
     )
 
 
-def probed_session(settings: AppSettings, ctx: Any, probe: SmokeProbe, **options: Any) -> Any:
-    """A call session of the sample clinic with ``probe`` among its observers."""
-    from pipeline.call import CallSession
+def probed_session(
+    settings: AppSettings,
+    ctx: Any,
+    probe: SmokeProbe,
+    spec: CallSpec,
+    *,
+    http_client_args: dict[str, Any] | None = None,
+) -> CallSession:
+    """A call session of the sample clinic for ``spec``, with ``probe`` among its observers."""
+    from pipeline.call.session import CallSession
+    from pipeline.call.spec import CallDeps
     from tools.catalog import default_registry
 
-    return CallSession(
+    deps = CallDeps(
         settings=settings,
         clinic=ctx.clinic,
         store=ctx.store,
         registry=default_registry(),
-        observers=[probe],
-        **options,
+        http_client_args=http_client_args,
     )
+    return CallSession(deps, dataclasses.replace(spec, observers=[probe]))
 
 
 async def smoke_call(
@@ -101,6 +114,7 @@ async def smoke_call(
         SmokeFailed: A check failed.
     """
     from cli.runtime import open_context
+    from pipeline.call.spec import CallSpec, CallTimeouts
     from pipeline.file_transport import WavFileTransport
     from pipeline.metadata import CallMetadata
     from tools.context import ToolMode
@@ -117,9 +131,11 @@ async def smoke_call(
             settings,
             ctx,
             probe,
-            metadata=CallMetadata(reason="six-month check-up", language="en"),
-            transport=transport,
-            goodbye_timeout=1.0,  # the smoke test, not the model, ends the call
+            CallSpec(
+                metadata=CallMetadata(reason="six-month check-up", language="en"),
+                transport=transport,
+                timeouts=CallTimeouts(goodbye=1.0),  # the smoke test, not the model, ends the call
+            ),
             http_client_args=http_client_args,
         )
 
@@ -132,7 +148,7 @@ async def smoke_call(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(probe.replied.wait(), REPLY_TIMEOUT)
                 await asyncio.wait_for(probe.answered.wait(), TOOL_GRACE)
-            await session.end_call(reason="completed")
+            await session.control.end_call(reason="completed")
 
         driver = asyncio.create_task(drive())
         try:

@@ -19,6 +19,7 @@ from typing import Any
 from config.settings import AppSettings
 from devtools.smoke import MAX_CALL_SECONDS, SmokeFailed, probed_session
 from devtools.smoke_probe import SmokeProbe
+from storage.models import CallOutcome
 
 
 async def dial_call(
@@ -46,6 +47,7 @@ async def dial_call(
     from campaign.launcher import RoomTelephony, SessionCall
     from campaign.runner import READY_TIMEOUT_S, ROOM_EMPTY_TIMEOUT_S, STOP_TIMEOUT_S
     from cli.runtime import open_context
+    from pipeline.call.spec import CallSpec
     from pipeline.metadata import CallMetadata
     from pipeline.transports import make_transport
     from tools.context import ToolMode
@@ -69,14 +71,16 @@ async def dial_call(
                     settings,
                     ctx,
                     probe,
-                    metadata=CallMetadata(
-                        phone=phone,
-                        reason="a test call of the clinic's new phone assistant",
-                        language=settings.pipeline.language,
+                    CallSpec(
+                        metadata=CallMetadata(
+                            phone=phone,
+                            reason="a test call of the clinic's new phone assistant",
+                            language=settings.pipeline.language,
+                        ),
+                        transport=factory(room),
+                        wait_for_answer=True,
+                        telephony=RoomTelephony(dialer, room=room, participant_identity=identity),
                     ),
-                    transport=factory(room),
-                    wait_for_answer=True,
-                    telephony=RoomTelephony(dialer, room=room, participant_identity=identity),
                     http_client_args=http_client_args,
                 )
             )
@@ -119,7 +123,7 @@ async def dial_call(
             ended = f"{end.outcome} ({end.reason or '-'})"
             if probe.greeting_ns is None:
                 raise SmokeFailed("greeting", f"Elo's first audio never arrived: {ended}")
-            if end.outcome in ("failed", "refused") or probe.errors:
+            if end.outcome in (CallOutcome.FAILED, CallOutcome.REFUSED) or probe.errors:
                 raise SmokeFailed("end", end.reason or probe.errors[0])
             say(f"end        ok  {ended} after {end.duration_s} s")
         finally:

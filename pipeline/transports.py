@@ -1,4 +1,8 @@
-"""Transport factory: LiveKit rooms, the local browser page, or WAV files, chosen by settings."""
+"""Transport factory: LiveKit rooms, the local browser page, or WAV files, chosen by settings.
+
+Each transport it builds is a :class:`~pipeline.call.transport.CallTransport`: it knows how to tell
+a call session that the line is ready, the callee came, or the callee left.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from config.settings import AppSettings, LiveKitSettings, TransportKind
 from pipeline.stages import StageError
 
 if TYPE_CHECKING:
-    from pipecat.transports.base_transport import BaseTransport
+    from pipeline.call.transport import CallTransport
 
 AGENT_IDENTITY = "elo-agent"
 
@@ -71,7 +75,7 @@ def make_transport(
     realtime: bool = True,
     webrtc_connection: Any = None,
     **file_options: Any,
-) -> BaseTransport:
+) -> CallTransport:
     """The call's transport, chosen by ``settings.pipeline.transport``.
 
     Args:
@@ -89,7 +93,9 @@ def make_transport(
     pipeline = settings.pipeline
     match pipeline.transport:
         case TransportKind.LIVEKIT:
-            from pipecat.transports.livekit.transport import LiveKitParams, LiveKitTransport
+            from pipecat.transports.livekit.transport import LiveKitParams
+
+            from pipeline.livekit_transport import LiveKitCallTransport
 
             missing = missing_livekit_settings(settings.livekit)
             if missing:
@@ -97,7 +103,7 @@ def make_transport(
                     f"set {', '.join(missing)} to join a LiveKit room (or try `make demo`)"
                 )
             name = room or settings.livekit.room
-            return LiveKitTransport(
+            return LiveKitCallTransport(
                 url=settings.livekit.url,
                 token=mint_agent_token(settings.livekit, room=name),
                 room_name=name,
@@ -105,11 +111,12 @@ def make_transport(
             )
         case TransportKind.WEBRTC:
             from pipecat.transports.base_transport import TransportParams
-            from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+            from pipeline.webrtc_transport import BrowserCallTransport
 
             if webrtc_connection is None:
                 raise StageError("the webrtc transport needs a browser connection")
-            return SmallWebRTCTransport(
+            return BrowserCallTransport(
                 webrtc_connection=webrtc_connection,
                 params=TransportParams(**_audio_params(settings)),
             )

@@ -16,6 +16,7 @@ from campaign.runner import CampaignRunner
 from devtools.clock import SimulatedSleep
 from devtools.gemini_emulator import GeminiLiveEmulator
 from devtools.livekit_fake import FakeLiveKitServer
+from pipeline.call.spec import CallDeps, CallTimeouts
 from storage import Campaign, Store
 from tests.campaign.conftest import API_KEY, API_SECRET
 from tests.conftest import DEFAULT_NOW, FixedClock
@@ -65,16 +66,16 @@ async def run_pipeline_campaign(
     )
     dialer = LiveKitDialer.from_settings(settings)
     launcher = PipelineLauncher(
-        settings=settings,
-        clinic=clinic,
-        store=store,
-        registry=default_registry(),
+        CallDeps(
+            settings=settings,
+            clinic=clinic,
+            store=store,
+            registry=default_registry(),
+            clock=clock,
+            http_client_args={"ssl": emu.ssl_context},
+        ),
         transport_factory=lambda job: transport(tmp_path),
-        clock=clock,
-        session_options={
-            "http_client_args": {"ssl": emu.ssl_context},
-            "goodbye_timeout": NO_GOODBYE_FALLBACK,
-        },
+        timeouts=CallTimeouts(goodbye=NO_GOODBYE_FALLBACK),
     )
     sleep = SimulatedSleep(clock)
     runner = CampaignRunner(
