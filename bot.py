@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
     """Build and run one call from flags and settings; returns the exit code."""
     from app.application import open_application
-    from pipeline.call import CallRefusedError, CallSession
+    from pipeline.call.session import CallRefusedError, CallSession
+    from pipeline.call.spec import CallSpec
     from pipeline.metadata import CallMetadata
     from pipeline.transports import make_transport
 
@@ -90,7 +91,7 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
         # The recording is over: let Elo finish its sentence, then hang up.
         await asyncio.sleep(3)
         if session is not None:
-            await session.end_call(reason="completed")
+            await session.control.end_call(reason="completed")
 
     transport = make_transport(
         settings,
@@ -104,14 +105,7 @@ async def run_call(args: argparse.Namespace, settings: AppSettings) -> int:
         ),
     )
     async with open_application(settings) as app:
-        session = CallSession(
-            settings=settings,
-            clinic=app.clinic,
-            store=app.store,
-            registry=app.registry,
-            metadata=metadata,
-            transport=transport,
-        )
+        session = CallSession(app, CallSpec(metadata=metadata, transport=transport))
         try:
             result = await session.run()
         except CallRefusedError as exc:
@@ -126,7 +120,8 @@ async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
     """Serve the local page; each browser connection is one call (until Ctrl-C)."""
     from app.application import open_application
     from pipeline.browser_access import new_token, page_url
-    from pipeline.call import CallSession
+    from pipeline.call.session import CallSession
+    from pipeline.call.spec import CallSpec
     from pipeline.transports import make_transport
     from pipeline.webrtc_server import guard_from_settings, serve
 
@@ -134,14 +129,8 @@ async def _serve_browser(settings: AppSettings, metadata: Any) -> int:
 
         async def on_connection(connection: Any) -> None:
             call = metadata.model_copy(update={"call_id": uuid.uuid4().hex})
-            session = CallSession(
-                settings=settings,
-                clinic=app.clinic,
-                store=app.store,
-                registry=app.registry,
-                metadata=call,
-                transport=make_transport(settings, webrtc_connection=connection),
-            )
+            transport = make_transport(settings, webrtc_connection=connection)
+            session = CallSession(app, CallSpec(metadata=call, transport=transport))
             result = await session.run()
             print(f"bot: call {result.record.id} ended: {result.record.outcome}")
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -19,6 +20,7 @@ from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from storage import Store
 from storage.store import StoreError
+from tools.call_control import CallControl
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
 from tools.registry import ToolRegistry
@@ -34,13 +36,16 @@ class Application:
         store: The open database.
         registry: The tools the model may call.
         clock: Source of the current aware time.
+        http_client_args: Extra model-client arguments (e.g. the SSL context of a private
+            endpoint or of the local emulator).
     """
 
     settings: AppSettings
     clinic: ClinicProfile
     store: Store
     registry: ToolRegistry
-    clock: Clock
+    clock: Clock = system_clock
+    http_client_args: dict[str, Any] | None = None
 
     def now(self) -> datetime:
         """The current time in the clinic's time zone."""
@@ -55,6 +60,7 @@ class Application:
         phone: str | None = None,
         patient_name: str | None = None,
         http: httpx.AsyncClient | None = None,
+        call_control: CallControl | None = None,
     ) -> ToolContext:
         """A tool context for one call or one staff command.
 
@@ -65,6 +71,7 @@ class Application:
             phone: The number a call is bound to (set by whoever placed the call).
             patient_name: The validated name of the callee, if known.
             http: HTTP client for search_web; created lazily when None.
+            call_control: What the tools may do to the live call, if any.
         """
         return build_context(
             store=self.store,
@@ -77,6 +84,7 @@ class Application:
             phone=phone,
             patient_name=patient_name,
             http=http,
+            call_control=call_control,
         )
 
 
@@ -87,6 +95,7 @@ async def open_application(
     clock: Clock = system_clock,
     registry: ToolRegistry | None = None,
     allow_damaged: bool = False,
+    http_client_args: dict[str, Any] | None = None,
 ) -> AsyncIterator[Application]:
     """Load the clinic profile, open the database and yield the application; close on exit.
 
@@ -96,6 +105,7 @@ async def open_application(
         registry: The tools; the default catalogue when None.
         allow_damaged: Yield even when the database failed its quick integrity check (its
             writes are refused anyway); for ``elo db check`` and exports that rescue the data.
+        http_client_args: Extra model-client arguments (see :class:`Application`).
 
     Raises:
         ConfigError: The clinic profile is missing or invalid.
@@ -123,6 +133,7 @@ async def open_application(
             store=store,
             registry=registry or default_registry(),
             clock=clock,
+            http_client_args=http_client_args,
         )
     finally:
         await store.close()

@@ -10,8 +10,17 @@ from __future__ import annotations
 from enum import StrEnum
 
 from config.settings import AppSettings
-from config.settings_call import TransportKind
-from pipeline.transports import missing_livekit_settings
+from config.settings_call import LiveKitSettings, TransportKind
+
+
+def missing_livekit_settings(livekit: LiveKitSettings) -> list[str]:
+    """The LiveKit variables still to be set before the agent can join a room."""
+    values = {
+        "ELO_LIVEKIT__URL": livekit.url,
+        "ELO_LIVEKIT__API_KEY": livekit.api_key.get_secret_value(),
+        "ELO_LIVEKIT__API_SECRET": livekit.api_secret.get_secret_value(),
+    }
+    return [name for name, value in values.items() if not value]
 
 
 class Purpose(StrEnum):

@@ -49,6 +49,7 @@ from config.logs import configure_logging
 from config.settings import AppSettings
 from devtools.clock import ManualClock, SimulatedSleep
 from storage import Campaign, NewContact, Store
+from storage.models import CallOutcome
 from storage.timefmt import to_db
 
 HEADING = "## Campaign dialling (issue 4)"
@@ -441,11 +442,11 @@ class InstantCall:
 
     async def callee_answered(self) -> None:
         if not self._ended.done():
-            self._ended.set_result(CallEnd(outcome="completed", duration_s=0))
+            self._ended.set_result(CallEnd(outcome=CallOutcome.COMPLETED, duration_s=0))
 
     async def cancel(self, *, reason: str) -> None:
         if not self._ended.done():
-            self._ended.set_result(CallEnd(outcome="cancelled", reason=reason))
+            self._ended.set_result(CallEnd(outcome=CallOutcome.CANCELLED, reason=reason))
 
     async def wait(self) -> CallEnd:
         return await asyncio.shield(self._ended)

@@ -140,7 +140,7 @@ async def _save(_entries: list[dict[str, Any]]) -> None:
 
 
 def separate_observers() -> list[Any]:
-    """The call's seven observers (as ``pipeline/call.py`` builds them), each on its own."""
+    """The call's seven observers (as ``pipeline/call/session.py`` builds them), each on its own."""
     greeting = LongGreetingWatch(6.0, lambda _seconds: None)
     greeting.arm()
     tools = default_registry()
@@ -156,7 +156,7 @@ def separate_observers() -> list[Any]:
 
 
 def call_observers() -> list[Any]:
-    """The observers as a call attaches them (``pipeline/call.py``): one group of seven."""
+    """The observers as a call attaches them (``pipeline/call/session.py``): one group of seven."""
     from pipeline.processors.group import ObserverGroup
 
     return [ObserverGroup(*separate_observers())]

@@ -1,12 +1,13 @@
 """Turn ends: from the caller's last sound to ``activityEnd`` reaching the model, and missed turns.
 
 Every utterance of the committed corpus (``bench/corpus/turns``, see its ``make_corpus.py``) is
-one whole call through Elo's real pipeline: :class:`pipeline.call.CallSession` on the WAV-file
-transport at real-time pace (20 ms frames on an absolute schedule, as a line delivers them) ->
-the user aggregator with the VAD and turn strategy of :mod:`pipeline.stages` -> Elo's Gemini Live
-service -> the local emulator (``devtools/gemini_emulator.py``, TLS websocket on 127.0.0.1). Elo
-greets first (the emulator answers the greeting with 0.2 s of audio), the caller speaks
-``DELAY_S`` after the pipeline starts, and the emulator notes when each client message arrives.
+one whole call through Elo's real pipeline: :class:`pipeline.call.session.CallSession` on the
+WAV-file transport at real-time pace (20 ms frames on an absolute schedule, as a line delivers
+them) -> the user aggregator with the VAD and turn strategy of :mod:`pipeline.stages` -> Elo's
+Gemini Live service -> the local emulator (``devtools/gemini_emulator.py``, TLS websocket on
+127.0.0.1). Elo greets first (the emulator answers the greeting with 0.2 s of audio), the caller
+speaks ``DELAY_S`` after the pipeline starts, and the emulator notes when each client message
+arrives.
 
 Measured per utterance: the time from the end of its last sound (the manifest's ``last_sound``
 sample, placed on the transport's own schedule) to the arrival of the ``activityEnd`` that
@@ -123,9 +124,11 @@ async def run_one(
     entry: dict[str, Any], strategy: str, *, store: Any, clinic: Any, work: Path, index: int
 ) -> Outcome:
     """Play one corpus file as a call; when its turn ended at the emulator, if it did."""
+    from app.application import Application
     from config.settings import load_settings
     from devtools.gemini_emulator import GeminiLiveEmulator
-    from pipeline.call import CallSession
+    from pipeline.call.session import CallSession
+    from pipeline.call.spec import CallSpec, CallTimeouts
     from pipeline.file_transport import WavFileTransport
     from pipeline.metadata import CallMetadata
     from tools.catalog import default_registry
@@ -153,14 +156,18 @@ async def run_one(
             delay_secs=DELAY_S,
         )
         call = CallSession(
-            settings=settings,
-            clinic=clinic,
-            store=store,
-            registry=default_registry(),
-            metadata=CallMetadata(call_id=f"turns-{index}", reason="kontroll"),
-            transport=transport,
-            http_client_args={"ssl": emu.ssl_context},
-            first_audio_timeout=60,
+            Application(
+                settings=settings,
+                clinic=clinic,
+                store=store,
+                registry=default_registry(),
+                http_client_args={"ssl": emu.ssl_context},
+            ),
+            CallSpec(
+                metadata=CallMetadata(call_id=f"turns-{index}", reason="kontroll"),
+                transport=transport,
+                timeouts=CallTimeouts(first_audio=60),
+            ),
         )
         task = asyncio.create_task(call.run())
         try:

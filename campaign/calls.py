@@ -14,13 +14,14 @@ from typing import Protocol
 
 from campaign.dialer import Dialer
 from storage import CallAttempt, Campaign, CampaignContact
+from storage.models import CallOutcome
 
 
 @dataclass(frozen=True)
 class CallEnd:
     """How the voice pipeline ended a call."""
 
-    outcome: str
+    outcome: CallOutcome
     reason: str | None = None
     duration_s: int | None = None
 

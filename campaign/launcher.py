@@ -1,28 +1,27 @@
 """Starting Elo's voice pipeline for one campaign call.
 
 The runner (:mod:`campaign.runner`) decides whom to call; this module turns a claimed attempt into
-a running :class:`pipeline.call.CallSession` in the call's LiveKit room, waiting for the callee to
-answer before it greets, with the room's SIP participant as its transfer target.
+a running :class:`pipeline.call.session.CallSession` in the call's LiveKit room, waiting for the
+callee to answer before it greets, with the room's SIP participant as its transfer target.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from loguru import logger
 
+from app.application import Application
 from campaign.calls import CallEnd, CallJob
 from campaign.dialer import Dialer, DialerError
-from config.clinic import ClinicProfile
-from config.clock import Clock, system_clock
-from config.settings import AppSettings
-from pipeline.call import CallRefusedError, CallSession
+from pipeline.call.session import CallRefusedError, CallSession
+from pipeline.call.spec import CallSpec, CallTimeouts
+from pipeline.call.transport import CallTransport
 from pipeline.metadata import CallMetadata
-from storage import Store
+from pipeline.transports import make_transport
+from storage.models import CallOutcome
 from tools.call_control import TransferOutcome
-from tools.registry import ToolRegistry
 from validation import InputError, normalize_name
 
 _PURPOSES = {
@@ -79,13 +78,15 @@ class SessionCall:
         try:
             result = await self.session.run()
         except CallRefusedError as exc:
-            return CallEnd(outcome="refused", reason=str(exc))
+            return CallEnd(outcome=CallOutcome.REFUSED, reason=str(exc))
         record = result.record
         duration = None
         if record.ended_at is not None:
             duration = max(0, int((record.ended_at - record.started_at).total_seconds()))
         return CallEnd(
-            outcome=record.outcome or "completed", reason=record.outcome_reason, duration_s=duration
+            outcome=CallOutcome(record.outcome or CallOutcome.COMPLETED),
+            reason=record.outcome_reason,
+            duration_s=duration,
         )
 
     async def callee_answered(self) -> None:
@@ -109,39 +110,25 @@ class PipelineLauncher:
     """Starts a CallSession per campaign call.
 
     Args:
-        settings: Application settings.
-        clinic: The clinic profile.
-        store: The database.
-        registry: The tool registry.
+        app: The application whose parts the calls use.
         transport_factory: Builds the call's transport from the job; the default joins the
             call's LiveKit room (tests and rehearsals pass a file transport).
-        clock: Source of the current time.
-        session_options: Extra CallSession arguments (e.g. an emulator's SSL context).
+        timeouts: The calls' timeouts.
     """
 
     def __init__(
         self,
+        app: Application,
         *,
-        settings: AppSettings,
-        clinic: ClinicProfile,
-        store: Store,
-        registry: ToolRegistry,
-        transport_factory: Callable[[CallJob], Any] | None = None,
-        clock: Clock = system_clock,
-        session_options: dict[str, Any] | None = None,
+        transport_factory: Callable[[CallJob], CallTransport] | None = None,
+        timeouts: CallTimeouts | None = None,
     ) -> None:
-        self._settings = settings
-        self._clinic = clinic
-        self._store = store
-        self._registry = registry
+        self._app = app
         self._transport_factory = transport_factory or self._livekit_transport
-        self._clock = clock
-        self._session_options = session_options or {}
+        self._timeouts = timeouts or CallTimeouts()
 
-    def _livekit_transport(self, job: CallJob) -> Any:
-        from pipeline.transports import make_transport
-
-        return make_transport(self._settings, room=job.room)
+    def _livekit_transport(self, job: CallJob) -> CallTransport:
+        return make_transport(self._app.settings, room=job.room)
 
     async def start(self, job: CallJob) -> SessionCall:
         """Start the pipeline for a call; it greets once told the callee answered."""
@@ -152,21 +139,16 @@ class PipelineLauncher:
             reason=call_reason(job),
             language=job.contact.language,
         )
-        session = CallSession(
-            settings=self._settings,
-            clinic=self._clinic,
-            store=self._store,
-            registry=self._registry,
+        spec = CallSpec(
             metadata=metadata,
             transport=self._transport_factory(job),
-            clock=self._clock,
             wait_for_answer=True,
             telephony=RoomTelephony(
                 job.dialer, room=job.room, participant_identity=job.participant_identity
             ),
-            **self._session_options,
+            timeouts=self._timeouts,
         )
-        return SessionCall(session)
+        return SessionCall(CallSession(self._app, spec))
 
 
 def _callable_name(name: str) -> str | None:

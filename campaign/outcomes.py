@@ -1,8 +1,7 @@
-"""From how a call ended to what the campaign does next.
+"""From an attempt's outcome to what the campaign does next: the contact is done, or when to retry.
 
-A call records its own outcome (``calls.outcome``, from the voice pipeline); an attempt has one of
-the nine campaign outcomes. This module maps the first to the second and decides whether the
-contact is done or when to call again. Pure functions, no storage.
+An attempt's outcome comes from the dial (:mod:`campaign.dialer`) or, for an answered call, from
+the call's own outcome (:func:`pipeline.call.outcome.attempt_outcome`). Pure functions, no storage.
 """
 
 from __future__ import annotations
@@ -52,33 +51,6 @@ class RetryDelays:
     def after(self, outcome: AttemptOutcome) -> timedelta:
         """The delay after a retried outcome."""
         return getattr(self, outcome)
-
-
-def attempt_outcome(call_outcome: str, *, callback: bool, opted_out: bool) -> AttemptOutcome:
-    """The attempt outcome of an answered call.
-
-    Args:
-        call_outcome: The outcome the pipeline recorded for the call.
-        callback: A follow-up (a callback the patient asked for) was made during the call.
-        opted_out: The number is on the do-not-call list now.
-
-    Returns:
-        The attempt outcome. An opt-out wins over everything; then a booking; then a callback.
-        A call the patient ended, or that ended without a booking or a callback, counts as
-        declined: the strict reading of the calling rules, which pauses calls after a refusal.
-        Silence is no answer; anything else (a failure, an operator stop) is a failure.
-    """
-    if opted_out or call_outcome == "opted_out":
-        return "opted_out"
-    if call_outcome in ("booked", "transferred", "voicemail"):
-        return call_outcome  # type: ignore[return-value]
-    if callback or call_outcome == "follow_up":
-        return "follow_up"
-    if call_outcome in ("declined", "completed", "hung_up"):
-        return "declined"
-    if call_outcome == "no_response":
-        return "no_answer"
-    return "failed"
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,14 @@ from loguru import logger
 from campaign.breaker import FaultBreaker
 from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
 from campaign.dialer import Dialer, DialerError, DialRequest
-from campaign.outcomes import RetryDelays, attempt_outcome, next_step
+from campaign.outcomes import RetryDelays, next_step
 from campaign.planner import CampaignRules, next_wake, plan_batch
 from config.clock import Clock, system_clock
 from config.settings import AppSettings
+from pipeline.call.outcome import attempt_outcome, recovered_outcome
 from storage import CallAttempt, Campaign, CampaignContact, Store
 from storage.campaign_queue import NOT_DIALLED
-from storage.models import AttemptOutcome
+from storage.models import AttemptOutcome, CallOutcome
 from storage.privacy import purge_logged, retention_task
 
 # Seconds the pipeline may take to join the room before the attempt fails.
@@ -338,7 +339,7 @@ class CampaignRunner:
                     end.outcome, callback=follow_up is not None, opted_out=opted_out
                 )
                 callback_at = _callback(follow_up, self._clock())
-                wrong_person = end.outcome == "wrong_person"
+                wrong_person = end.outcome == CallOutcome.WRONG_PERSON
         except DialerError as exc:
             logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
             if sip_status != NOT_DIALLED:
@@ -528,9 +529,9 @@ class CampaignRunner:
                     phone=attempt.phone or ""
                 )
                 # A call the pipeline finished before the crash keeps its own outcome.
-                ended = call is not None and call.ended_at is not None and call.outcome
-                call_outcome = ended or ("booked" if booked else "interrupted")
-                wrong_person = call_outcome == "wrong_person"
+                recorded = call.outcome if call is not None and call.ended_at else None
+                call_outcome = recovered_outcome(recorded, booked=booked)
+                wrong_person = call_outcome == CallOutcome.WRONG_PERSON
                 outcome = attempt_outcome(
                     call_outcome, callback=follow_up is not None, opted_out=opted_out
                 )
@@ -538,7 +539,7 @@ class CampaignRunner:
                 if call is not None and call.ended_at is None:
                     await self._store.finish_call(
                         call_id=attempt.call_id,
-                        outcome="failed",
+                        outcome=CallOutcome.FAILED,
                         outcome_reason="interrupted: the campaign runner stopped",
                         appointments_booked=booked,
                     )

@@ -59,9 +59,7 @@ async def run_campaign(
             settings=settings,
             campaign=campaign,
             dialer=dialer,
-            launcher=PipelineLauncher(
-                settings=settings, clinic=app.clinic, store=app.store, registry=app.registry
-            ),
+            launcher=PipelineLauncher(app),
             on_progress=display,
         )
         restore = _handle_interrupts(runner)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from demo.rehearsal import CALLER, ROOT, _fresh, booking_script, greeting
 from devtools.gemini_emulator import Step
 
 if TYPE_CHECKING:
+    from app.application import Application
     from campaign.calls import CallJob, Progress
     from config.settings import AppSettings
     from devtools.gemini_emulator import GeminiLiveEmulator
@@ -167,7 +169,7 @@ async def rehearse(out: Path = OUT) -> int:
             for number, contact in enumerate(CONTACTS, 1):
                 print(f"  contact {number}: scripted phone: {contact.phone_does}")
             print(f"\nRunning campaign {CAMPAIGN!r}, one call at a time…")
-            progress = await _run(settings, ctx, campaign, emu, inputs, out)
+            progress = await _run(app, settings, campaign, emu, inputs, out)
             script_errors = list(emu.errors)
             # Reported below with the rest, instead of as a traceback when the emulator closes.
             emu.errors.clear()
@@ -185,8 +187,8 @@ async def rehearse(out: Path = OUT) -> int:
 
 
 async def _run(
+    app: Application,
     settings: AppSettings,
-    ctx: ToolContext,
     campaign: Campaign,
     emu: GeminiLiveEmulator,
     inputs: dict[str, Path],
@@ -198,7 +200,6 @@ async def _run(
     from campaign.progress_line import ProgressLine
     from campaign.runner import CampaignRunner
     from pipeline.file_transport import WavFileTransport
-    from tools.catalog import default_registry
 
     def transport(job: CallJob) -> WavFileTransport:
         # The caller's audio starts a little after the answer, while Elo greets.
@@ -210,7 +211,7 @@ async def _run(
         )
 
     dialer = LiveKitDialer.from_settings(settings)
-    display = ProgressLine(sys.stdout, tz=ctx.clinic.tz)
+    display = ProgressLine(sys.stdout, tz=app.clinic.tz)
     runner: CampaignRunner | None = None
 
     def on_progress(progress: Progress) -> None:
@@ -220,22 +221,18 @@ async def _run(
             runner.stop()
 
     runner = CampaignRunner(
-        store=ctx.store,
+        store=app.store,
         settings=settings,
         campaign=campaign,
         dialer=dialer,
         launcher=PipelineLauncher(
-            settings=settings,
-            clinic=ctx.clinic,
-            store=ctx.store,
-            registry=default_registry(),
+            dataclasses.replace(app, settings=settings, http_client_args={"ssl": emu.ssl_context}),
             transport_factory=transport,
-            session_options={"http_client_args": {"ssl": emu.ssl_context}},
         ),
         on_progress=on_progress,
     )
     try:
-        return await runner.run(until=ctx.now() + SAFETY_LIMIT)
+        return await runner.run(until=app.now() + SAFETY_LIMIT)
     finally:
         display.close()
         await dialer.aclose()
@@ -243,7 +240,7 @@ async def _run(
 
 async def _report(ctx: ToolContext, campaign_id: int, out: Path) -> bool:
     """Print the campaign status and one line per attempt; keep answered calls' audio only."""
-    from pipeline.call import NOT_ANSWERED
+    from storage.models import CallOutcome
 
     status = await ctx.store.campaign_status(campaign_id=campaign_id)
     print("\ncampaign_status:")
@@ -256,7 +253,7 @@ async def _report(ctx: ToolContext, campaign_id: int, out: Path) -> bool:
             outcomes.append(attempt.outcome)
             call = await ctx.store.get_call(call_id=attempt.call_id) if attempt.call_id else None
             audio = out / f"attempt-{attempt.id}.wav"
-            answered = call is not None and call.outcome != NOT_ANSWERED
+            answered = call is not None and call.outcome != CallOutcome.NOT_ANSWERED
             where = "no audio (not answered)"
             if not answered:
                 # Nobody answered: the pipeline's silent file is not a call's audio.

@@ -11,6 +11,7 @@ Run with ``make demo``. Output goes to ``demo-output/``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from datetime import timedelta
@@ -40,10 +41,10 @@ async def rehearse(out: Path = OUT) -> int:
     from config.logs import configure_logging
     from config.settings import load_settings
     from devtools.gemini_emulator import GeminiLiveEmulator
-    from pipeline.call import CallSession
+    from pipeline.call.session import CallSession
+    from pipeline.call.spec import CallSpec
     from pipeline.file_transport import WavFileTransport
     from pipeline.metadata import CallMetadata
-    from tools.catalog import default_registry
     from tools.context import ToolMode
 
     _fresh(out)
@@ -75,15 +76,15 @@ async def rehearse(out: Path = OUT) -> int:
                 delay_secs=2.0,
             )
             session = CallSession(
-                settings=settings,
-                clinic=ctx.clinic,
-                store=ctx.store,
-                registry=default_registry(),
-                metadata=CallMetadata(
-                    patient_name=PATIENT, phone=PHONE, reason="kontrolli gjashtëmujor"
+                dataclasses.replace(
+                    app, settings=settings, http_client_args={"ssl": emu.ssl_context}
                 ),
-                transport=transport,
-                http_client_args={"ssl": emu.ssl_context},
+                CallSpec(
+                    metadata=CallMetadata(
+                        patient_name=PATIENT, phone=PHONE, reason="kontrolli gjashtëmujor"
+                    ),
+                    transport=transport,
+                ),
             )
             print("REHEARSAL: the model is a SCRIPTED local emulator, not Gemini.")
             print(f"Playing the recorded caller {CALLER.relative_to(ROOT)} through the pipeline…\n")

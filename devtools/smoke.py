@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from config.settings import AppSettings
 from config.settings_groups import ClinicSettings
@@ -37,6 +37,9 @@ from devtools.smoke_probe import (
     SmokeProbe,
     probed_session,
 )
+
+if TYPE_CHECKING:
+    pass
 
 CALLER = Path(__file__).resolve().parent.parent / "demo" / "audio" / "smoke_caller_en_16k.wav"
 PAUSE_BEFORE_CALLER = 0.8  # seconds after Elo's greeting before the caller speaks
@@ -84,6 +87,7 @@ async def smoke_call(
         SmokeFailed: A check failed.
     """
     from app.application import open_application
+    from pipeline.call.spec import CallSpec, CallTimeouts
     from pipeline.file_transport import WavFileTransport
     from pipeline.metadata import CallMetadata
 
@@ -94,14 +98,15 @@ async def smoke_call(
         out_sample_rate=settings.pipeline.output_sample_rate,
         start_when=go,
     )
-    async with open_application(settings) as app:
+    async with open_application(settings, http_client_args=http_client_args) as app:
         session = probed_session(
             app,
             probe,
-            metadata=CallMetadata(reason="six-month check-up", language="en"),
-            transport=transport,
-            goodbye_timeout=1.0,  # the smoke test, not the model, ends the call
-            http_client_args=http_client_args,
+            CallSpec(
+                metadata=CallMetadata(reason="six-month check-up", language="en"),
+                transport=transport,
+                timeouts=CallTimeouts(goodbye=1.0),  # the smoke test, not the model, ends the call
+            ),
         )
 
         async def drive() -> None:
@@ -113,7 +118,7 @@ async def smoke_call(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(probe.replied.wait(), REPLY_TIMEOUT)
                 await asyncio.wait_for(probe.answered.wait(), TOOL_GRACE)
-            await session.end_call(reason="completed")
+            await session.control.end_call(reason="completed")
 
         driver = asyncio.create_task(drive())
         try:

@@ -18,6 +18,7 @@ from typing import Any
 
 from config.settings import AppSettings
 from devtools.smoke_probe import MAX_CALL_SECONDS, SmokeFailed, SmokeProbe, probed_session
+from storage.models import CallOutcome
 
 
 async def dial_call(
@@ -45,6 +46,7 @@ async def dial_call(
     from campaign.dialer import DialerError, DialRequest, LiveKitDialer
     from campaign.launcher import RoomTelephony, SessionCall
     from campaign.runner import READY_TIMEOUT_S, ROOM_EMPTY_TIMEOUT_S, STOP_TIMEOUT_S
+    from pipeline.call.spec import CallSpec
     from pipeline.metadata import CallMetadata
     from pipeline.transports import make_transport
 
@@ -52,7 +54,7 @@ async def dial_call(
     factory = transport_factory or (lambda name: make_transport(settings, room=name))
     dialer = LiveKitDialer.from_settings(settings)
     probe, live = SmokeProbe(), None
-    async with open_application(settings) as app:
+    async with open_application(settings, http_client_args=http_client_args) as app:
         try:
             try:
                 await dialer.create_room(
@@ -66,15 +68,16 @@ async def dial_call(
                 probed_session(
                     app,
                     probe,
-                    metadata=CallMetadata(
-                        phone=phone,
-                        reason="a test call of the clinic's new phone assistant",
-                        language=settings.pipeline.language,
+                    CallSpec(
+                        metadata=CallMetadata(
+                            phone=phone,
+                            reason="a test call of the clinic's new phone assistant",
+                            language=settings.pipeline.language,
+                        ),
+                        transport=factory(room),
+                        wait_for_answer=True,
+                        telephony=RoomTelephony(dialer, room=room, participant_identity=identity),
                     ),
-                    transport=factory(room),
-                    wait_for_answer=True,
-                    telephony=RoomTelephony(dialer, room=room, participant_identity=identity),
-                    http_client_args=http_client_args,
                 )
             )
             try:
@@ -116,7 +119,7 @@ async def dial_call(
             ended = f"{end.outcome} ({end.reason or '-'})"
             if probe.greeting_ns is None:
                 raise SmokeFailed("greeting", f"Elo's first audio never arrived: {ended}")
-            if end.outcome in ("failed", "refused") or probe.errors:
+            if end.outcome in (CallOutcome.FAILED, CallOutcome.REFUSED) or probe.errors:
                 raise SmokeFailed("end", end.reason or probe.errors[0])
             say(f"end        ok  {ended} after {end.duration_s} s")
         finally:

@@ -6,9 +6,10 @@ Part of ``make smoke`` (:mod:`devtools.smoke`); it joins the call session's own 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from array import array
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -26,6 +27,8 @@ from pipeline.processors.base import FrameObserver, Route
 
 if TYPE_CHECKING:
     from app.application import Application
+    from pipeline.call.session import CallSession
+    from pipeline.call.spec import CallSpec
 
 SLOT_TOOLS = frozenset({"check_available_slots", "assess_client_needs"})
 # A sample louder than 0.5% of full scale (-46 dBFS) is speech: the threshold the recording's
@@ -140,15 +143,8 @@ class SmokeFailed(Exception):
         self.check = check
 
 
-def probed_session(app: Application, probe: SmokeProbe, **options: Any) -> Any:
-    """A call session of the application's clinic with ``probe`` among its observers."""
-    from pipeline.call import CallSession
+def probed_session(app: Application, probe: SmokeProbe, spec: CallSpec) -> CallSession:
+    """A call session of the application's clinic for ``spec``, observed by ``probe``."""
+    from pipeline.call.session import CallSession
 
-    return CallSession(
-        settings=app.settings,
-        clinic=app.clinic,
-        store=app.store,
-        registry=app.registry,
-        observers=[probe],
-        **options,
-    )
+    return CallSession(app, dataclasses.replace(spec, observers=[probe]))

@@ -21,12 +21,14 @@ from pipecat.frames.frames import (
     OutputAudioRawFrame,
     StartFrame,
 )
+from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameProcessor, FrameProcessorSetup
 from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 from config.private_files import create_private_file
+from pipeline.call.transport import CallEvents, when_started
 
 FRAME_MS = 20
 
@@ -214,6 +216,8 @@ class WavOutputTransport(BaseOutputTransport):
 class WavFileTransport(BaseTransport):
     """The caller is a recording; Elo's side goes to a file.
 
+    A :class:`~pipeline.call.transport.CallTransport`: see :meth:`wire`.
+
     Args:
         input_path: The caller's recording (mono PCM16, 8 or 16 kHz).
         output_path: Where Elo's audio is written.
@@ -264,3 +268,9 @@ class WavFileTransport(BaseTransport):
     def output(self) -> FrameProcessor:
         """The processor that records Elo's audio."""
         return self._output
+
+    def wire(self, worker: PipelineWorker, events: CallEvents) -> None:
+        """The line is ready, and the caller there, once the pipeline starts; it never leaves."""
+        when_started(worker, events.ready)
+        if events.joined is not None:
+            when_started(worker, events.joined)

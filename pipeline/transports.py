@@ -1,4 +1,8 @@
-"""Transport factory: LiveKit rooms, the local browser page, or WAV files, chosen by settings."""
+"""Transport factory: LiveKit rooms, the local browser page, or WAV files, chosen by settings.
+
+Each transport it builds is a :class:`~pipeline.call.transport.CallTransport`: it knows how to tell
+a call session that the line is ready, the callee came, or the callee left.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.preflight import missing_livekit_settings
 from config.settings import AppSettings
 from config.settings_call import LiveKitSettings, TransportKind
 from pipeline.stages import StageError
 
 if TYPE_CHECKING:
-    from pipecat.transports.base_transport import BaseTransport
+    from pipeline.call.transport import CallTransport
 
 AGENT_IDENTITY = "elo-agent"
-
-
-def missing_livekit_settings(livekit: LiveKitSettings) -> list[str]:
-    """The LiveKit variables still to be set before the agent can join a room."""
-    values = {
-        "ELO_LIVEKIT__URL": livekit.url,
-        "ELO_LIVEKIT__API_KEY": livekit.api_key.get_secret_value(),
-        "ELO_LIVEKIT__API_SECRET": livekit.api_secret.get_secret_value(),
-    }
-    return [name for name, value in values.items() if not value]
 
 
 def mint_agent_token(
@@ -72,7 +67,7 @@ def make_transport(
     realtime: bool = True,
     webrtc_connection: Any = None,
     **file_options: Any,
-) -> BaseTransport:
+) -> CallTransport:
     """The call's transport, chosen by ``settings.pipeline.transport``.
 
     Args:
@@ -90,7 +85,9 @@ def make_transport(
     pipeline = settings.pipeline
     match pipeline.transport:
         case TransportKind.LIVEKIT:
-            from pipecat.transports.livekit.transport import LiveKitParams, LiveKitTransport
+            from pipecat.transports.livekit.transport import LiveKitParams
+
+            from pipeline.livekit_transport import LiveKitCallTransport
 
             missing = missing_livekit_settings(settings.livekit)
             if missing:
@@ -98,7 +95,7 @@ def make_transport(
                     f"set {', '.join(missing)} to join a LiveKit room (or try `make demo`)"
                 )
             name = room or settings.livekit.room
-            return LiveKitTransport(
+            return LiveKitCallTransport(
                 url=settings.livekit.url,
                 token=mint_agent_token(settings.livekit, room=name),
                 room_name=name,
@@ -106,11 +103,12 @@ def make_transport(
             )
         case TransportKind.WEBRTC:
             from pipecat.transports.base_transport import TransportParams
-            from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+            from pipeline.webrtc_transport import BrowserCallTransport
 
             if webrtc_connection is None:
                 raise StageError("the webrtc transport needs a browser connection")
-            return SmallWebRTCTransport(
+            return BrowserCallTransport(
                 webrtc_connection=webrtc_connection,
                 params=TransportParams(**_audio_params(settings)),
             )

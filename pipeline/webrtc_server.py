@@ -8,7 +8,7 @@ callback that builds the transport and runs a ``CallSession``::
 
     async def on_connection(connection):
         transport = make_transport(settings, webrtc_connection=connection)
-        await CallSession(..., transport=transport).run()
+        await CallSession(deps, CallSpec(metadata, transport)).run()
 
     await serve(on_connection, guard=guard_from_settings(settings.pipeline, token),
                 host=settings.pipeline.webrtc_host, port=settings.pipeline.webrtc_port)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +26,29 @@ AttemptOutcome = Literal[
     "transferred",
 ]
 ContactLanguage = Literal["sq", "en"]
+
+
+class CallOutcome(StrEnum):
+    """How a call ended, as ``calls.outcome`` holds it (a campaign attempt's input, too).
+
+    The rules that pick one live in :mod:`pipeline.call.outcome`.
+    """
+
+    COMPLETED = "completed"
+    BOOKED = "booked"
+    DECLINED = "declined"
+    OPTED_OUT = "opted_out"
+    FOLLOW_UP = "follow_up"
+    VOICEMAIL = "voicemail"
+    WRONG_PERSON = "wrong_person"
+    TRANSFERRED = "transferred"
+    HUNG_UP = "hung_up"
+    NO_RESPONSE = "no_response"
+    NOT_ANSWERED = "not_answered"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    # Never in ``calls``: the call was refused before it started (do-not-call, hourly cap).
+    REFUSED = "refused"
 
 
 class _Record(BaseModel):

@@ -5,8 +5,8 @@ The application is layered (docs/architecture.md):
     bot.py, cli, demo, bench  (entry points: none imports another)
     devtools                  (local stand-ins of remote services, the smoke test)
     campaign                  (outbound campaigns: planning, dialling, running)
-    app                       (the application object: settings, clinic, store, registry, clock)
     pipeline                  (one call: transport, VAD, Gemini Live, observers)
+    app                       (the application object and the configuration preflight)
     tools                     (the model's function calls)
     scheduling                (calendar and free slots)
     storage                   (the database)
@@ -32,8 +32,8 @@ LAYERS: dict[str, int] = {
     "storage": 2,
     "scheduling": 3,
     "tools": 4,
-    "pipeline": 5,
-    "app": 6,
+    "app": 5,
+    "pipeline": 6,
     "campaign": 7,
     "devtools": 8,
     "bot": 9,
@@ -59,7 +59,6 @@ KNOWN_LONG: set[str] = {
     "campaign/dialer.py",
     "campaign/runner.py",
     "cli/main.py",
-    "pipeline/call.py",
     "storage/campaign_queue.py",
     "storage/privacy.py",
     "storage/store.py",

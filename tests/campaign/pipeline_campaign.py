@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from app.application import Application
 from campaign.calls import Progress
 from campaign.dialer import LiveKitDialer
 from campaign.launcher import PipelineLauncher
@@ -16,6 +17,7 @@ from campaign.runner import CampaignRunner
 from devtools.clock import SimulatedSleep
 from devtools.gemini_emulator import GeminiLiveEmulator
 from devtools.livekit_fake import FakeLiveKitServer
+from pipeline.call.spec import CallTimeouts
 from storage import Campaign, Store
 from tests.campaign.conftest import API_KEY, API_SECRET
 from tests.conftest import DEFAULT_NOW, FixedClock
@@ -65,16 +67,16 @@ async def run_pipeline_campaign(
     )
     dialer = LiveKitDialer.from_settings(settings)
     launcher = PipelineLauncher(
-        settings=settings,
-        clinic=clinic,
-        store=store,
-        registry=default_registry(),
+        Application(
+            settings=settings,
+            clinic=clinic,
+            store=store,
+            registry=default_registry(),
+            clock=clock,
+            http_client_args={"ssl": emu.ssl_context},
+        ),
         transport_factory=lambda job: transport(tmp_path),
-        clock=clock,
-        session_options={
-            "http_client_args": {"ssl": emu.ssl_context},
-            "goodbye_timeout": NO_GOODBYE_FALLBACK,
-        },
+        timeouts=CallTimeouts(goodbye=NO_GOODBYE_FALLBACK),
     )
     sleep = SimulatedSleep(clock)
     runner = CampaignRunner(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from app.application import Application
 from config.settings import AppSettings, load_settings
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
@@ -24,9 +25,11 @@ from devtools.gemini_emulator import (
     turn_complete,
     wait_for_client_content,
 )
-from pipeline.call import CallResult, CallSession
+from pipeline.call.session import CallResult, CallSession
+from pipeline.call.spec import CallSpec, CallTimeouts
 from pipeline.file_transport import WavFileTransport
 from pipeline.metadata import CallMetadata
+from pipeline.telephony import Telephony
 from storage import Store
 from tools.catalog import default_registry
 
@@ -102,7 +105,9 @@ def new_call(
     settings: AppSettings,
     transport: Any = None,
     metadata: CallMetadata | None = None,
-    **session: Any,
+    wait_for_answer: bool = False,
+    telephony: Telephony | None = None,
+    timeouts: CallTimeouts | None = None,
 ) -> CallSession:
     """A call session to ``NAME`` at ``PHONE`` (id ``CALL_ID``), not yet started.
 
@@ -115,23 +120,30 @@ def new_call(
         settings: The call's settings, e.g. from :func:`call_settings`.
         transport: Defaults to :func:`file_transport` with the committed caller.
         metadata: Defaults to a check-up call to ``NAME`` at ``PHONE``.
-        **session: Further :class:`CallSession` options (timeouts, telephony, ...).
+        wait_for_answer: See :class:`CallSpec`.
+        telephony: See :class:`CallSpec`.
+        timeouts: Defaults to :class:`CallTimeouts`' own.
 
     Returns:
         The session.
     """
-    return CallSession(
+    deps = Application(
         settings=settings,
         clinic=clinic,
         store=store,
         registry=default_registry(),
+        clock=clock,
+        http_client_args={"ssl": emu.ssl_context},
+    )
+    spec = CallSpec(
         metadata=metadata
         or CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="kontrolli"),
         transport=transport or file_transport(tmp_path),
-        clock=clock,
-        http_client_args={"ssl": emu.ssl_context},
-        **session,
+        wait_for_answer=wait_for_answer,
+        telephony=telephony,
+        timeouts=timeouts or CallTimeouts(),
     )
+    return CallSession(deps, spec)
 
 
 async def until_done(task: asyncio.Task[CallResult]) -> CallResult:
@@ -162,7 +174,9 @@ async def run_call(
     *,
     settings: AppSettings | None = None,
     transport: Any = None,
-    **session: Any,
+    metadata: CallMetadata | None = None,
+    telephony: Telephony | None = None,
+    timeouts: CallTimeouts | None = None,
 ) -> CallResult:
     """Run one call to its end (or fail the test after ``HANG_GUARD_SECS``).
 
@@ -177,15 +191,25 @@ async def run_call(
         clock: The call's clock.
         settings: Defaults to :func:`call_settings` with ``NO_IDLE_END``.
         transport: Defaults to :func:`file_transport`.
-        **session: Further :class:`CallSession` options.
+        metadata: Defaults to a check-up call to ``NAME`` at ``PHONE``.
+        telephony: See :class:`CallSpec`.
+        timeouts: Defaults to ``NO_GOODBYE_FALLBACK`` for the goodbye.
 
     Returns:
         The call's result.
     """
-    session.setdefault("goodbye_timeout", NO_GOODBYE_FALLBACK)
     settings = settings or call_settings(tmp_path, emu, pipeline=NO_IDLE_END)
     call = new_call(
-        tmp_path, emu, store, clinic, clock, settings=settings, transport=transport, **session
+        tmp_path,
+        emu,
+        store,
+        clinic,
+        clock,
+        settings=settings,
+        transport=transport,
+        metadata=metadata,
+        telephony=telephony,
+        timeouts=timeouts or CallTimeouts(goodbye=NO_GOODBYE_FALLBACK),
     )
     return await until_done(asyncio.create_task(call.run()))
 

@@ -41,7 +41,7 @@ from devtools.gemini_emulator import (
     turn_complete,
 )
 from devtools.livekit_fake import FakeLiveKitServer
-from pipeline.call import CallRefusedError, CallResult
+from pipeline.call.session import CallRefusedError, CallResult
 from pipeline.metadata import CallMetadata
 from pipeline.prompts import MAX_PROMPT_REASON, quoted
 from storage import NewContact, Store

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pipecat.services.llm_service import LLMService
 
+from app.application import Application
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
     Step,
@@ -27,7 +28,8 @@ from devtools.gemini_emulator import (
     wait_for_tool_response,
 )
 from devtools.gemini_protocol import pick
-from pipeline.call import CallResult, CallSession
+from pipeline.call.session import CallResult, CallSession
+from pipeline.call.spec import CallSpec, CallTimeouts
 from pipeline.metadata import CallMetadata
 from pipeline.tool_calls import ToolCallReconciler
 from storage import Store
@@ -92,15 +94,21 @@ async def run(
 ) -> CallResult:
     """One call with the caller's recording and ``registry``, to its end."""
     session = CallSession(
-        settings=call_settings(tmp_path, emu, pipeline=NO_IDLE_END),
-        clinic=clinic,
-        store=store,
-        registry=registry,
-        metadata=CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="kontrolli"),
-        transport=file_transport(tmp_path),
-        clock=clock,
-        http_client_args={"ssl": emu.ssl_context},
-        goodbye_timeout=NO_GOODBYE_FALLBACK,
+        Application(
+            settings=call_settings(tmp_path, emu, pipeline=NO_IDLE_END),
+            clinic=clinic,
+            store=store,
+            registry=registry,
+            clock=clock,
+            http_client_args={"ssl": emu.ssl_context},
+        ),
+        CallSpec(
+            metadata=CallMetadata(
+                call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="kontrolli"
+            ),
+            transport=file_transport(tmp_path),
+            timeouts=CallTimeouts(goodbye=NO_GOODBYE_FALLBACK),
+        ),
     )
     return await until_done(asyncio.create_task(session.run()))
 
@@ -383,15 +391,19 @@ async def test_each_tool_is_declared_as_the_registry_says(
             update={"google": settings.google.model_copy(update={"model": model})}
         )
         session = CallSession(
-            settings=settings,
-            clinic=clinic,
-            store=store,
-            registry=default_registry(),
-            metadata=CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="x"),
-            transport=file_transport(tmp_path),
-            clock=clock,
-            http_client_args={"ssl": emu.ssl_context},
-            goodbye_timeout=NO_GOODBYE_FALLBACK,
+            Application(
+                settings=settings,
+                clinic=clinic,
+                store=store,
+                registry=default_registry(),
+                clock=clock,
+                http_client_args={"ssl": emu.ssl_context},
+            ),
+            CallSpec(
+                metadata=CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="x"),
+                transport=file_transport(tmp_path),
+                timeouts=CallTimeouts(goodbye=NO_GOODBYE_FALLBACK),
+            ),
         )
         await until_done(asyncio.create_task(session.run()))
         await emu.finished()

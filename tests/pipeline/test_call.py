@@ -22,7 +22,8 @@ from devtools.gemini_emulator import (
     wait_for_audio,
     wait_for_client_content,
 )
-from pipeline.call import CallResult
+from pipeline.call.session import CallResult
+from pipeline.call.spec import CallTimeouts
 from pipeline.metadata import CallMetadata
 from storage import Store
 from tests.pipeline.harness import (
@@ -120,7 +121,9 @@ async def test_refused_model_connection_fails_the_call_with_a_reason(
     tmp_path, store, clinic, clock
 ):
     async with GeminiLiveEmulator([refuse()]) as emu:
-        result = await _run_call(tmp_path, emu, store, clinic, clock, first_audio_timeout=3)
+        result = await _run_call(
+            tmp_path, emu, store, clinic, clock, timeouts=CallTimeouts(first_audio=3)
+        )
     assert result.record.outcome == "failed"
     assert result.record.outcome_reason
     record = await store.get_call(call_id="call-1")
@@ -152,7 +155,7 @@ async def test_an_operator_can_cancel_a_running_call(tmp_path, store, clinic, cl
 
 @pytest.mark.asyncio
 async def test_a_number_on_the_do_not_call_list_is_never_called(tmp_path, store, clinic, clock):
-    from pipeline.call import CallRefusedError
+    from pipeline.call.session import CallRefusedError
 
     await store.add_do_not_call(phone=PHONE, reason="asked", source="cli")
     async with GeminiLiveEmulator([]) as emu:

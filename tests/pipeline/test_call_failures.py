@@ -28,6 +28,7 @@ from devtools.gemini_emulator import (
     turn_complete,
     wait_for_audio,
 )
+from pipeline.call.spec import CallTimeouts
 from pipeline.transports import make_transport
 from storage import CallRecord
 from tests.pipeline.harness import (
@@ -122,7 +123,9 @@ async def test_end_call_without_a_goodbye_after_it_still_ends_the_call(
         tool_call("end_call", {"reason": "declined"}, id="bye"),
     ]
     async with GeminiLiveEmulator(script) as emu:
-        result = await run_call(tmp_path, emu, store, clinic, clock, goodbye_timeout=1.0)
+        result = await run_call(
+            tmp_path, emu, store, clinic, clock, timeouts=CallTimeouts(goodbye=1.0)
+        )
         await emu.finished(timeout=5)
     await assert_nothing_left_running()
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from config.settings_call import LimitsSettings
-from pipeline.call import call_limiter
+from pipeline.call.assembly import call_limiter
 from pipeline.limits import CallLimiter, WriteCounts
 from pipeline.tool_bridge import make_tool_caller
 from storage import Store

@@ -28,6 +28,7 @@ from devtools.gemini_emulator import (
     turn_complete,
     wait_for_audio,
 )
+from pipeline.call.spec import CallTimeouts
 from pipeline.metadata import CallMetadata
 from pipeline.watchdogs import LongGreetingWatch
 from tests.pipeline.harness import (
@@ -89,7 +90,7 @@ async def test_with_wait_for_answer_elo_greets_only_once_the_callee_answered(
     async with GeminiLiveEmulator(script) as emu:
         settings = call_settings(tmp_path, emu, pipeline=NO_IDLE_END)
         metadata = CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE)
-        options = {"goodbye_timeout": NO_GOODBYE_FALLBACK, "wait_for_answer": True}
+        options = {"timeouts": CallTimeouts(goodbye=NO_GOODBYE_FALLBACK), "wait_for_answer": True}
         call = new_call(
             tmp_path, emu, store, clinic, clock, settings=settings, metadata=metadata, **options
         )
@@ -119,7 +120,7 @@ async def test_with_wait_for_answer_elo_greets_only_once_the_callee_answered(
 async def test_ready_is_set_when_the_call_is_refused_before_it_starts(
     tmp_path, store, clinic, clock
 ):
-    from pipeline.call import CallRefusedError
+    from pipeline.call.session import CallRefusedError
 
     await store.add_do_not_call(phone=PHONE, reason="asked", source="cli")
     async with GeminiLiveEmulator([]) as emu:
@@ -208,7 +209,7 @@ async def test_a_transfer_whose_leg_hangs_up_first_is_still_transferred(
             clock,
             settings=settings,
             telephony=telephony,
-            goodbye_timeout=NO_GOODBYE_FALLBACK,
+            timeouts=CallTimeouts(goodbye=NO_GOODBYE_FALLBACK),
         )
         telephony.call = call
         result = await until_done(asyncio.create_task(call.run()))

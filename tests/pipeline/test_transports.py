@@ -1,10 +1,11 @@
 import jwt
 import pytest
 
+from app.preflight import missing_livekit_settings
 from config.settings import load_settings
 from pipeline.file_transport import WavFileTransport
 from pipeline.stages import StageError
-from pipeline.transports import make_transport, mint_agent_token, missing_livekit_settings
+from pipeline.transports import make_transport, mint_agent_token
 
 
 def _livekit(**values):
