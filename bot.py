@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from cli.failures import LogErrorGuard
 from config.logs import configure_logging
 from config.settings import AppSettings, ConfigError, TransportKind, load_settings
-from storage.store import StoreError
+from storage.errors import StoreError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

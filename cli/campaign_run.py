@@ -95,7 +95,7 @@ async def run_campaign(
     from tools.catalog import default_registry
 
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
-        campaign = await ctx.store.get_campaign(name=name)
+        campaign = await ctx.store.campaigns.get(name=name)
         if campaign is None:
             raise UsageProblem(f"no campaign named {name!r}")
         missing = preflight(settings, trunk_id=campaign.sip_trunk_id)
@@ -129,7 +129,7 @@ async def run_campaign(
             await dialer.aclose()
         if runner.problem is not None:
             raise UsageProblem(f"stopped: {runner.problem}")
-        status = await ctx.store.campaign_status(campaign_id=campaign.id)
+        status = await ctx.store.campaigns.status(campaign_id=campaign.id)
     return {
         "campaign": name,
         "ended": progress.state,

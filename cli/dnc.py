@@ -15,8 +15,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
     """``elo dnc add|remove|list``: full E.164 numbers, as this is the clinic's own tool."""
     if args.dnc_command == "list":
         async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
-            entries = await ctx.store.list_do_not_call()
-            hashed = await ctx.store.count_hashed_do_not_call()
+            entries = await ctx.store.dnc.list()
+            hashed = await ctx.store.dnc.count_hashed()
         # Erased people stay blocked by a keyed hash that cannot be listed back as a number.
         return {
             "count": len(entries),
@@ -27,9 +27,9 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
     reason = _reason(getattr(args, "reason", None))
     async with open_context(settings, mode=ToolMode.ADMIN) as ctx:
         if args.dnc_command == "remove":
-            return {"phone": phone, "removed": await ctx.store.remove_do_not_call(phone=phone)}
-        already = await ctx.store.is_do_not_call(phone=phone)
-        entry = await ctx.store.add_do_not_call(phone=phone, reason=reason, source="cli")
+            return {"phone": phone, "removed": await ctx.store.dnc.remove(phone=phone)}
+        already = await ctx.store.dnc.is_listed(phone=phone)
+        entry = await ctx.store.dnc.add(phone=phone, reason=reason, source="cli")
     return {
         "status": "already_listed" if already else "added",
         "entry": entry.model_dump(mode="json"),

@@ -11,7 +11,7 @@ from cli.failures import UsageError
 from config.clinic import load_clinic_profile
 from config.settings import AppSettings
 from storage import Store
-from storage.store import StoreError
+from storage.errors import StoreError
 from tools.context import ToolContext, ToolMode, build_context, system_clock
 
 
@@ -46,7 +46,7 @@ async def open_context(
         clock=clock,
         hash_key=settings.privacy.hash_key.get_secret_value() or None,
     )
-    if store.health_problem is not None and not allow_damaged:
+    if store.health.problem is not None and not allow_damaged:
         # Reads from damaged pages can be silently wrong: stop before acting on them.
         await store.close()
         raise StoreError(

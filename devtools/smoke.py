@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     from config.logs import configure_logging
     from config.settings import ConfigError, TransportKind, load_settings
     from pipeline.stages import StageError
-    from storage.store import StoreError
+    from storage.errors import StoreError
     from validation.phone import mask_phone
 
     logger.remove()  # library start-up chatter stays off the console; the log file gets it

@@ -365,13 +365,13 @@ class CallSession:
             redactor.remember_name(meta.patient_name)
 
         limiter = call_limiter(settings, store, phone=meta.phone, clock=self._clock)
-        if meta.phone and await store.is_do_not_call(phone=meta.phone):
+        if meta.phone and await store.dnc.is_listed(phone=meta.phone):
             raise CallRefusedError("this number is on the do-not-call list")
         if meta.phone and not await limiter.number_allowed(meta.phone):
             raise CallRefusedError("this number has had the most calls allowed in the last hour")
 
-        patient = await store.get_patient(phone=meta.phone) if meta.phone else None
-        await store.start_call(
+        patient = await store.patients.get(phone=meta.phone) if meta.phone else None
+        await store.calls.start(
             call_id=meta.call_id, patient_id=patient.id if patient else None, phone=meta.phone
         )
         ctx = build_context(
@@ -402,7 +402,7 @@ class CallSession:
         register_tools(llm, self._registry, ctx, gate=limiter.check, on_result=limiter.record)
 
         async def save_progress(entries: list[dict[str, Any]]) -> None:
-            await store.save_call_progress(
+            await store.calls.save_progress(
                 call_id=meta.call_id,
                 transcript=entries,
                 counters=analytics.summary(),
@@ -515,7 +515,7 @@ class CallSession:
             outcome = NOT_ANSWERED
         if analytics.bookings and outcome not in ("failed", "opted_out"):
             outcome = "booked"
-        record = await store.finish_call(
+        record = await store.calls.finish(
             call_id=meta.call_id,
             outcome=outcome,
             outcome_reason=reason,
@@ -587,13 +587,13 @@ def call_limiter(
     """
 
     async def recent_calls(number: str, since: datetime) -> int:
-        return await store.count_recent_calls(phone=number, since=since)
+        return await store.calls.count_recent(phone=number, since=since)
 
     async def number_writes(number: str, since: datetime) -> WriteCounts:
-        return WriteCounts(*await store.count_agent_writes_for_number(phone=number, since=since))
+        return WriteCounts(*await store.calls.writes_for_number(phone=number, since=since))
 
     async def unbound_writes(since: datetime) -> int:
-        return await store.count_unbound_agent_writes(since=since)
+        return await store.calls.unbound_writes(since=since)
 
     return CallLimiter(
         settings.limits,

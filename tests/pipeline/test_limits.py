@@ -154,7 +154,7 @@ async def test_booking_cap_holds_against_the_real_registry(registry, ctx, store,
     assert first["status"] == "booked"
     second = await call("schedule_appointment", {**BOOKING, "preferred_date": "2026-12-03T10:00"})
     assert is_refusal(second)
-    assert await store.count_appointments() == 1
+    assert await store.appointments.count() == 1
 
 
 @pytest.mark.asyncio
@@ -166,7 +166,7 @@ async def test_limiter_plugs_into_the_tool_bridge(registry, ctx, store, clock) -
     assert limiter.bookings == 1
     second = await call("schedule_appointment", {**BOOKING, "preferred_date": "2026-12-03T10:00"})
     assert is_refusal(second)
-    assert await store.count_appointments() == 1
+    assert await store.appointments.count() == 1
 
 
 @pytest.mark.asyncio
@@ -372,7 +372,7 @@ async def test_a_new_call_to_the_same_number_cannot_book_past_the_days_cap(
 ) -> None:
     """Real store and registry: the day's bookings of a number are counted across calls."""
     for call_id in ("call-a", "call-b"):
-        await store.start_call(call_id=call_id, phone=PHONE)
+        await store.calls.start(call_id=call_id, phone=PHONE)
     first = call_limiter(settings, store, phone=PHONE, clock=clock)
     call_a = make_context(call_id="call-a", phone=PHONE, patient_name="Arbër Çela")
     book_a = first.wrap(lambda name, args: registry.call(name, args, call_a))
@@ -384,7 +384,7 @@ async def test_a_new_call_to_the_same_number_cannot_book_past_the_days_cap(
     book_b = second.wrap(lambda name, args: registry.call(name, args, call_b))
     refused = await book_b("schedule_appointment", {**_booking(4), "patient_name": NAME})
     assert is_refusal(refused)
-    assert await store.count_appointments() == 2
+    assert await store.appointments.count() == 2
     assert second.refusals == {"bookings_per_number_per_day": 1}
     # A day later the number may book again.
     clock.now += timedelta(days=1, minutes=1)
@@ -403,7 +403,7 @@ async def test_browser_calls_cannot_write_past_the_shared_hourly_budget(
     results = []
     for n in range(3):  # three browser calls, each trying two callbacks to other numbers
         call_id = f"browser-{n}"
-        await store.start_call(call_id=call_id, phone=None)
+        await store.calls.start(call_id=call_id, phone=None)
         limiter = call_limiter(settings, store, phone=None, clock=clock)
         ctx = make_context(call_id=call_id)
         tool = limiter.wrap(lambda name, args, ctx=ctx: registry.call(name, args, ctx))
@@ -420,7 +420,7 @@ async def test_browser_calls_cannot_write_past_the_shared_hourly_budget(
             written += result.get("status") == "scheduled"
     assert written == 3
     assert sum(is_refusal(r) for r in results) == 3
-    pending = await store.find_follow_ups()
+    pending = await store.follow_ups.find()
     assert len(pending) == 3
     # An hour later the budget is free again.
     clock.now += timedelta(hours=1, minutes=1)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from storage import Booked, SlotTaken, Store
-from storage.store import NotFoundError
+from storage.errors import NotFoundError
 from tests.conftest import TIRANE, FixedClock
 
 PHONE = "+355691234567"
@@ -42,7 +42,7 @@ async def book(
     source: str = "agent",
     **extra: Any,
 ) -> Booked | SlotTaken:
-    return await store.book_appointment(
+    return await store.appointments.book(
         phone=number,
         name=name,
         service_id="checkup",
@@ -69,38 +69,38 @@ def raw(store: Store, db_path: Path) -> Iterator[sqlite3.Connection]:
 
 @pytest.mark.asyncio
 async def test_upsert_patient_creates_then_finds_by_phone(store: Store) -> None:
-    first, created = await store.upsert_patient(phone=PHONE, name="Arta Hoxha")
-    again, created_again = await store.upsert_patient(phone=PHONE, name="Someone Else")
+    first, created = await store.patients.upsert(phone=PHONE, name="Arta Hoxha")
+    again, created_again = await store.patients.upsert(phone=PHONE, name="Someone Else")
     assert created is True
     assert created_again is False
     assert again.id == first.id
     # The first recorded name is kept: a caller cannot rename someone else's record.
     assert again.name == "Arta Hoxha"
-    assert await store.count_patients() == 1
-    assert await store.get_patient(phone=PHONE) == first
+    assert await store.patients.count() == 1
+    assert await store.patients.get(phone=PHONE) == first
 
 
 @pytest.mark.asyncio
 async def test_different_phones_are_different_patients(store: Store) -> None:
-    a, _ = await store.upsert_patient(phone=PHONE, name="Arta Hoxha")
-    b, created = await store.upsert_patient(phone=OTHER, name="Arta Hoxha")
+    a, _ = await store.patients.upsert(phone=PHONE, name="Arta Hoxha")
+    b, created = await store.patients.upsert(phone=OTHER, name="Arta Hoxha")
     assert created is True
     assert a.id != b.id
-    assert await store.count_patients() == 2
+    assert await store.patients.count() == 2
 
 
 @pytest.mark.asyncio
 async def test_upsert_fills_a_missing_email_but_never_replaces_one(store: Store) -> None:
-    await store.upsert_patient(phone=PHONE, name="Arta Hoxha")
-    with_email, _ = await store.upsert_patient(phone=PHONE, name="X", email="arta@example.com")
+    await store.patients.upsert(phone=PHONE, name="Arta Hoxha")
+    with_email, _ = await store.patients.upsert(phone=PHONE, name="X", email="arta@example.com")
     assert with_email.email == "arta@example.com"
-    kept, _ = await store.upsert_patient(phone=PHONE, name="X", email="evil@example.com")
+    kept, _ = await store.patients.upsert(phone=PHONE, name="X", email="evil@example.com")
     assert kept.email == "arta@example.com"
 
 
 @pytest.mark.asyncio
 async def test_new_patient_fields(store: Store, clock: FixedClock) -> None:
-    patient, _ = await store.upsert_patient(
+    patient, _ = await store.patients.upsert(
         phone=PHONE, name="Ëndri Çela", email=None, language="en"
     )
     assert patient.phone == PHONE
@@ -113,7 +113,7 @@ async def test_new_patient_fields(store: Store, clock: FixedClock) -> None:
 
 @pytest.mark.asyncio
 async def test_unknown_phone_is_none(store: Store) -> None:
-    assert await store.get_patient(phone=PHONE) is None
+    assert await store.patients.get(phone=PHONE) is None
 
 
 @pytest.mark.asyncio
@@ -124,8 +124,8 @@ async def test_unknown_phone_is_none(store: Store) -> None:
 async def test_database_refuses_non_e164_phones(store: Store, bad_phone: str) -> None:
     # Validation normally stops these; the CHECK constraint is the last line.
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.upsert_patient(phone=bad_phone, name="Arta Hoxha")
-    assert await store.count_patients() == 0
+        await store.patients.upsert(phone=bad_phone, name="Arta Hoxha")
+    assert await store.patients.count() == 0
 
 
 # --- booking ----------------------------------------------------------------------------------
@@ -138,10 +138,10 @@ async def test_booking_fills_chairs_in_order_then_reports_slot_taken(store: Stor
     assert all(isinstance(r, Booked) for r in booked)
     assert [r.appointment.chair for r in booked] == [1, 2, 3]  # type: ignore[union-attr]
     assert results[3] == SlotTaken(starts_at=WED_10)
-    assert await store.count_appointments(active_only=True) == 3
+    assert await store.appointments.count(active_only=True) == 3
     # The loser left no trace: no fourth patient, no fourth appointment.
-    assert await store.count_patients() == 3
-    assert await store.count_appointments() == 3
+    assert await store.patients.count() == 3
+    assert await store.appointments.count() == 3
 
 
 @pytest.mark.asyncio
@@ -197,7 +197,7 @@ async def test_overlap_of_different_lengths_on_one_chair(
     assert isinstance(a, Booked)
     if collide:
         assert b == SlotTaken(starts_at=second[0])
-        assert await store.count_appointments() == 1
+        assert await store.appointments.count() == 1
     else:
         assert isinstance(b, Booked)
         assert b.appointment.chair == 1
@@ -232,7 +232,7 @@ async def test_booking_occupies_one_slot_row_per_grid_step(store: Store, raw) ->
         (1, "2026-12-02T09:30:00Z"),
         (1, "2026-12-02T10:00:00Z"),
     ]
-    occupancy = await store.occupancy(start=at(9), end=at(12))
+    occupancy = await store.appointments.occupancy(start=at(9), end=at(12))
     assert occupancy == {
         at(10).astimezone(UTC): frozenset({1}),
         at(10, 30).astimezone(UTC): frozenset({1}),
@@ -250,7 +250,9 @@ async def test_leaving_active_status_frees_the_slot(
 ) -> None:
     first = await book(store, minutes=60, number=phone(1))
     assert isinstance(first, Booked)
-    updated = await store.set_appointment_status(appointment_id=first.appointment.id, status=status)
+    updated = await store.appointments.set_status(
+        appointment_id=first.appointment.id, status=status
+    )
     assert updated.status == status
     slots_left = raw.execute(
         "SELECT count(*) FROM appointment_slots WHERE appointment_id = ?",
@@ -261,8 +263,8 @@ async def test_leaving_active_status_frees_the_slot(
     if frees:
         assert isinstance(again, Booked)
         assert again.appointment.chair == 1
-        assert await store.count_appointments(active_only=True) == 1
-        assert await store.count_appointments() == 2
+        assert await store.appointments.count(active_only=True) == 1
+        assert await store.appointments.count() == 2
     else:
         assert again == SlotTaken(starts_at=at(10, 30))
 
@@ -271,21 +273,21 @@ async def test_leaving_active_status_frees_the_slot(
 async def test_cancelled_then_rebooked_at_identical_start(store: Store) -> None:
     first = await book(store, number=phone(1))
     assert isinstance(first, Booked)
-    await store.set_appointment_status(appointment_id=first.appointment.id, status="cancelled")
+    await store.appointments.set_status(appointment_id=first.appointment.id, status="cancelled")
     second = await book(store, number=phone(2))
     assert isinstance(second, Booked)
     # The partial unique index ignores the cancelled row at the same chair and start.
     assert (second.appointment.chair, second.appointment.starts_at) == (1, WED_10)
-    listed = await store.list_appointments(start=at(0), end=at(23))
+    listed = await store.appointments.list(start=at(0), end=at(23))
     assert [a.id for a in listed] == [second.appointment.id]
-    everything = await store.list_appointments(start=at(0), end=at(23), active_only=False)
+    everything = await store.appointments.list(start=at(0), end=at(23), active_only=False)
     assert {a.status for a in everything} == {"cancelled", "scheduled"}
 
 
 @pytest.mark.asyncio
 async def test_set_status_of_unknown_appointment(store: Store) -> None:
     with pytest.raises(NotFoundError):
-        await store.set_appointment_status(appointment_id=12345, status="cancelled")
+        await store.appointments.set_status(appointment_id=12345, status="cancelled")
 
 
 @pytest.mark.asyncio
@@ -293,7 +295,7 @@ async def test_set_status_refuses_unknown_status(store: Store) -> None:
     result = await book(store)
     assert isinstance(result, Booked)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.set_appointment_status(appointment_id=result.appointment.id, status="gone")
+        await store.appointments.set_status(appointment_id=result.appointment.id, status="gone")
     # Still active and still holding its slot.
     assert await book(store, number=OTHER) == SlotTaken(starts_at=WED_10)
 
@@ -302,7 +304,7 @@ async def test_set_status_refuses_unknown_status(store: Store) -> None:
 async def test_list_appointments_is_time_ordered_and_half_open(store: Store) -> None:
     for hour in (12, 9, 10):
         assert isinstance(await book(store, start=at(hour), number=phone(hour)), Booked)
-    listed = await store.list_appointments(start=at(9), end=at(12))
+    listed = await store.appointments.list(start=at(9), end=at(12))
     assert [a.starts_at for a in listed] == [at(9), at(10)]
 
 
@@ -339,7 +341,7 @@ async def test_raw_sql_cannot_add_a_second_active_appointment_at_chair_and_start
     # Other chairs, and inactive rows at the same chair and start, are allowed.
     _insert_appointment(raw, result.patient.id, chair=2, status=status)
     _insert_appointment(raw, result.patient.id, status="cancelled")
-    assert await store.count_appointments(active_only=True) == 2
+    assert await store.appointments.count(active_only=True) == 2
 
 
 @pytest.mark.asyncio
@@ -362,11 +364,11 @@ async def test_raw_sql_cannot_add_an_overlapping_slot_row(store: Store, raw) -> 
 async def test_booking_that_slips_past_the_recheck_hits_the_index(store: Store, raw) -> None:
     # A row written by another tool without slot rows: the re-check sees nothing, the unique
     # index refuses the insert, and the store reports SlotTaken and rolls everything back.
-    patient, _ = await store.upsert_patient(phone=OTHER, name="Besa Krasniqi")
+    patient, _ = await store.patients.upsert(phone=OTHER, name="Besa Krasniqi")
     _insert_appointment(raw, patient.id)
     assert await book(store) == SlotTaken(starts_at=WED_10)
-    assert await store.get_patient(phone=PHONE) is None
-    assert await store.count_appointments() == 1
+    assert await store.patients.get(phone=PHONE) is None
+    assert await store.appointments.count() == 1
     # The store's connection is usable afterwards (the transaction was closed).
     assert isinstance(await book(store, start=at(11)), Booked)
 
@@ -376,7 +378,7 @@ async def test_duplicate_legacy_key_is_an_error_not_slot_taken(store: Store) -> 
     assert isinstance(await book(store, legacy_key="old-1"), Booked)
     with pytest.raises(sqlite3.IntegrityError, match="legacy_key"):
         await book(store, start=at(11), number=OTHER, legacy_key="old-1")
-    assert await store.get_patient(phone=OTHER) is None
+    assert await store.patients.get(phone=OTHER) is None
 
 
 @pytest.mark.asyncio
@@ -384,7 +386,7 @@ async def test_database_refuses_negative_price_and_empty_interval(store: Store) 
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
         await book(store, price=-1)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.import_past_appointment(
+        await store.appointments.import_past(
             phone=PHONE,
             name="Arta Hoxha",
             service_id="checkup",
@@ -393,8 +395,8 @@ async def test_database_refuses_negative_price_and_empty_interval(store: Store) 
             price_lek=2000,
             legacy_key="k",
         )
-    assert await store.count_appointments() == 0
-    assert await store.count_patients() == 0
+    assert await store.appointments.count() == 0
+    assert await store.patients.count() == 0
 
 
 # --- money and time ---------------------------------------------------------------------------
@@ -408,10 +410,10 @@ async def test_money_is_stored_and_returned_as_integers(store: Store, raw) -> No
     assert raw.execute("SELECT typeof(revenue_generated) FROM call_analytics").fetchone()[0] == (
         "integer"
     )
-    stats = await store.stats()
+    stats = await store.calls.stats()
     assert stats.revenue_generated == 15000
     assert type(stats.revenue_generated) is int
-    (day,) = await store.daily_analytics(first_day=date(2026, 12, 1), last_day=date(2026, 12, 1))
+    (day,) = await store.calls.daily(first_day=date(2026, 12, 1), last_day=date(2026, 12, 1))
     assert type(day.revenue_generated) is int
 
 
@@ -434,7 +436,7 @@ async def test_times_are_stored_as_utc_text_and_returned_aware(
     row = raw.execute("SELECT starts_at, created_at FROM appointments").fetchone()
     assert row[0] == stored
     assert row[1] == "2026-12-01T07:00:00Z"  # the fixed clock, 08:00 in Tirana
-    (listed,) = await store.list_appointments(
+    (listed,) = await store.appointments.list(
         start=local - timedelta(hours=1), end=local + timedelta(hours=1)
     )
     assert listed.starts_at == local
@@ -446,7 +448,7 @@ async def test_times_are_stored_as_utc_text_and_returned_aware(
 async def test_naive_times_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="naive"):
         await book(store, start=datetime(2026, 12, 2, 10, 0))
-    assert await store.count_appointments() == 0
+    assert await store.appointments.count() == 0
 
 
 # --- analytics --------------------------------------------------------------------------------
@@ -456,7 +458,7 @@ DEC_1 = date(2026, 12, 1)
 
 
 async def _day(store: Store, day: date = DEC_1):
-    rows = await store.daily_analytics(first_day=day, last_day=day)
+    rows = await store.calls.daily(first_day=day, last_day=day)
     return rows[0] if rows else None
 
 
@@ -472,7 +474,7 @@ async def test_bookings_add_to_the_daily_roll_up(store: Store) -> None:
 @pytest.mark.asyncio
 async def test_imports_and_lost_slots_do_not_count_as_bookings(store: Store) -> None:
     await book(store, price=2000, number=phone(1), source="import", legacy_key="old-1")
-    await store.import_past_appointment(
+    await store.appointments.import_past(
         phone=phone(2),
         name="Besa Krasniqi",
         service_id="filling",
@@ -491,7 +493,7 @@ async def test_imports_and_lost_slots_do_not_count_as_bookings(store: Store) -> 
 
 @pytest.mark.asyncio
 async def test_past_import_is_completed_and_holds_no_slot(store: Store) -> None:
-    past = await store.import_past_appointment(
+    past = await store.appointments.import_past(
         phone=PHONE,
         name="Arta Hoxha",
         service_id="checkup",
@@ -502,7 +504,7 @@ async def test_past_import_is_completed_and_holds_no_slot(store: Store) -> None:
     )
     assert past.status == "completed"
     assert past.source == "import"
-    assert await store.occupancy(start=at(0), end=at(23)) == {}
+    assert await store.appointments.occupancy(start=at(0), end=at(23)) == {}
     assert isinstance(await book(store, number=OTHER), Booked)
 
 
@@ -519,8 +521,8 @@ async def test_roll_up_day_is_the_clinic_local_day(store: Store, clock: FixedClo
 
 @pytest.mark.asyncio
 async def test_call_lifecycle(store: Store, clock: FixedClock) -> None:
-    patient, _ = await store.upsert_patient(phone=PHONE, name="Arta Hoxha")
-    started = await store.start_call(call_id="call-1", patient_id=patient.id)
+    patient, _ = await store.patients.upsert(phone=PHONE, name="Arta Hoxha")
+    started = await store.calls.start(call_id="call-1", patient_id=patient.id)
     assert started.started_at == clock.now
     assert (started.ended_at, started.outcome, started.transcript, started.counters) == (
         None,
@@ -529,21 +531,21 @@ async def test_call_lifecycle(store: Store, clock: FixedClock) -> None:
         {},
     )
     transcript = [{"role": "assistant", "text": "Përshëndetje! Si jeni?"}]
-    await store.save_call_progress(
+    await store.calls.save_progress(
         call_id="call-1", transcript=transcript, counters={"tokens": 12}, turns=1, tool_calls=0
     )
     transcript.append({"role": "user", "text": "Mirë, faleminderit."})
-    await store.save_call_progress(
+    await store.calls.save_progress(
         call_id="call-1", transcript=transcript, counters={"tokens": 30}, turns=2, tool_calls=1
     )
-    progress = await store.get_call(call_id="call-1")
+    progress = await store.calls.get(call_id="call-1")
     assert progress is not None
     assert progress.transcript == transcript
     assert (progress.counters, progress.turns, progress.tool_calls) == ({"tokens": 30}, 2, 1)
     assert progress.ended_at is None
 
     clock.now = clock.now + timedelta(minutes=4)
-    done = await store.finish_call(
+    done = await store.calls.finish(
         call_id="call-1",
         outcome="booked",
         outcome_reason="patient agreed",
@@ -562,10 +564,10 @@ async def test_call_lifecycle(store: Store, clock: FixedClock) -> None:
 
 @pytest.mark.asyncio
 async def test_finishing_twice_counts_once(store: Store, clock: FixedClock) -> None:
-    await store.start_call(call_id="call-1")
-    first = await store.finish_call(call_id="call-1", outcome="booked", appointments_booked=1)
+    await store.calls.start(call_id="call-1")
+    first = await store.calls.finish(call_id="call-1", outcome="booked", appointments_booked=1)
     clock.now = clock.now + timedelta(minutes=5)
-    second = await store.finish_call(call_id="call-1", outcome="no_answer")
+    second = await store.calls.finish(call_id="call-1", outcome="no_answer")
     # The second call changes nothing and returns the record as first closed.
     assert second == first
     day = await _day(store)
@@ -577,15 +579,15 @@ async def test_finishing_twice_counts_once(store: Store, clock: FixedClock) -> N
 @pytest.mark.asyncio
 async def test_finishing_an_unknown_call(store: Store) -> None:
     with pytest.raises(NotFoundError):
-        await store.finish_call(call_id="nope", outcome="failed")
+        await store.calls.finish(call_id="nope", outcome="failed")
     assert await _day(store) is None
 
 
 @pytest.mark.asyncio
 async def test_duplicate_call_id_is_refused(store: Store) -> None:
-    await store.start_call(call_id="call-1")
+    await store.calls.start(call_id="call-1")
     with pytest.raises(sqlite3.IntegrityError):
-        await store.start_call(call_id="call-1")
+        await store.calls.start(call_id="call-1")
 
 
 @pytest.mark.asyncio
@@ -602,28 +604,28 @@ async def test_conversion_rate_is_converted_calls_over_calls(
     store: Store, booked_per_call: list[int], rate: float
 ) -> None:
     for i, n in enumerate(booked_per_call):
-        await store.start_call(call_id=f"call-{i}")
-        await store.finish_call(call_id=f"call-{i}", outcome="done", appointments_booked=n)
+        await store.calls.start(call_id=f"call-{i}")
+        await store.calls.finish(call_id=f"call-{i}", outcome="done", appointments_booked=n)
     day = await _day(store)
     assert day is not None
     assert day.total_calls == len(booked_per_call)
     assert day.conversion_rate == pytest.approx(rate, abs=1e-4)
-    assert (await store.stats()).conversion_rate == pytest.approx(rate, abs=1e-4)
+    assert (await store.calls.stats()).conversion_rate == pytest.approx(rate, abs=1e-4)
 
 
 @pytest.mark.asyncio
 async def test_unfinished_calls_are_not_counted(store: Store) -> None:
-    await store.start_call(call_id="call-1")
+    await store.calls.start(call_id="call-1")
     assert await _day(store) is None
-    assert (await store.stats()).total_calls == 0
+    assert (await store.calls.stats()).total_calls == 0
 
 
 @pytest.mark.asyncio
 async def test_call_counts_on_the_day_it_started(store: Store, clock: FixedClock) -> None:
     clock.now = datetime(2026, 12, 1, 23, 50, tzinfo=TIRANE)
-    await store.start_call(call_id="late")
+    await store.calls.start(call_id="late")
     clock.now = datetime(2026, 12, 2, 0, 10, tzinfo=TIRANE)
-    await store.finish_call(call_id="late", outcome="done")
+    await store.calls.finish(call_id="late", outcome="done")
     assert (await _day(store)).total_calls == 1  # type: ignore[union-attr]
     assert await _day(store, date(2026, 12, 2)) is None
 
@@ -631,21 +633,21 @@ async def test_call_counts_on_the_day_it_started(store: Store, clock: FixedClock
 @pytest.mark.asyncio
 async def test_stats_aggregate_over_days(store: Store, clock: FixedClock) -> None:
     # Day 1: two calls, one converted, one booking of 2000 (made in that call).
-    await store.start_call(call_id="a")
+    await store.calls.start(call_id="a")
     await book(store, price=2000, number=phone(1), call_id="a")
-    await store.finish_call(call_id="a", outcome="booked", appointments_booked=1)
-    await store.start_call(call_id="b")
-    await store.finish_call(call_id="b", outcome="declined")
+    await store.calls.finish(call_id="a", outcome="booked", appointments_booked=1)
+    await store.calls.start(call_id="b")
+    await store.calls.finish(call_id="b", outcome="declined")
     # Day 2: one call, converted, booking of 5000; plus a follow-up still pending.
     clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=TIRANE)
-    await store.start_call(call_id="c")
+    await store.calls.start(call_id="c")
     await book(store, start=at(15, 0, day=3), price=5000, number=phone(2), call_id="c")
-    await store.finish_call(call_id="c", outcome="booked", appointments_booked=1)
-    await store.create_follow_up(
+    await store.calls.finish(call_id="c", outcome="booked", appointments_booked=1)
+    await store.follow_ups.create(
         phone=phone(3), name="Besa Krasniqi", due_at=at(10, 0, day=4), reason=None, source="agent"
     )
 
-    everything = await store.stats()
+    everything = await store.calls.stats()
     assert everything.first_day == date(2026, 12, 1)
     assert everything.last_day == date(2026, 12, 2)
     assert (everything.total_calls, everything.appointments_booked) == (3, 2)
@@ -656,19 +658,19 @@ async def test_stats_aggregate_over_days(store: Store, clock: FixedClock) -> Non
     assert everything.pending_follow_ups == 1
     assert everything.patients == 3
 
-    first_only = await store.stats(first_day=DEC_1, last_day=DEC_1)
+    first_only = await store.calls.stats(first_day=DEC_1, last_day=DEC_1)
     assert (first_only.first_day, first_only.last_day) == (DEC_1, DEC_1)
     assert (first_only.total_calls, first_only.appointments_booked) == (2, 1)
     assert first_only.revenue_generated == 2000
     assert first_only.conversion_rate == 0.5
 
     clock.now = datetime(2026, 12, 2, 11, 0, tzinfo=TIRANE)
-    assert (await store.stats()).upcoming_appointments == 1
+    assert (await store.calls.stats()).upcoming_appointments == 1
 
 
 @pytest.mark.asyncio
 async def test_stats_of_an_empty_database(store: Store) -> None:
-    stats = await store.stats()
+    stats = await store.calls.stats()
     assert stats.model_dump() == {
         "first_day": None,
         "last_day": None,
@@ -687,7 +689,7 @@ async def test_stats_of_an_empty_database(store: Store) -> None:
 
 @pytest.mark.asyncio
 async def test_follow_ups_create_and_list_soonest_first(store: Store, clock: FixedClock) -> None:
-    later, patient = await store.create_follow_up(
+    later, patient = await store.follow_ups.create(
         phone=PHONE,
         name="Arta Hoxha",
         due_at=at(15, 0, day=4),
@@ -695,12 +697,12 @@ async def test_follow_ups_create_and_list_soonest_first(store: Store, clock: Fix
         source="agent",
         call_id="call-1",
     )
-    sooner, same_patient = await store.create_follow_up(
+    sooner, same_patient = await store.follow_ups.create(
         phone=PHONE, name="Ignored Name", due_at=at(9, 30, day=3), reason=None, source="cli"
     )
     assert same_patient.id == patient.id
     assert same_patient.name == "Arta Hoxha"
-    assert await store.count_patients() == 1
+    assert await store.patients.count() == 1
     assert later.status == "pending"
     assert (later.reason, later.source, later.call_id) == (
         "wants a price for whitening",
@@ -709,14 +711,14 @@ async def test_follow_ups_create_and_list_soonest_first(store: Store, clock: Fix
     )
     assert later.due_at == at(15, 0, day=4)
     assert later.created_at == clock.now
-    assert [f.id for f in await store.list_follow_ups()] == [sooner.id, later.id]
-    assert await store.list_follow_ups(status="done") == []
+    assert [f.id for f in await store.follow_ups.list()] == [sooner.id, later.id]
+    assert await store.follow_ups.list(status="done") == []
 
 
 @pytest.mark.asyncio
 async def test_legacy_keys_cover_appointments_and_follow_ups(store: Store) -> None:
-    assert await store.legacy_keys() == set()
-    await store.import_past_appointment(
+    assert await store.appointments.legacy_keys() == set()
+    await store.appointments.import_past(
         phone=PHONE,
         name="Arta Hoxha",
         service_id="checkup",
@@ -725,7 +727,7 @@ async def test_legacy_keys_cover_appointments_and_follow_ups(store: Store) -> No
         price_lek=2000,
         legacy_key="appt-7",
     )
-    await store.create_follow_up(
+    await store.follow_ups.create(
         phone=PHONE,
         name="Arta Hoxha",
         due_at=at(10, 0, day=3),
@@ -735,9 +737,9 @@ async def test_legacy_keys_cover_appointments_and_follow_ups(store: Store) -> No
     )
     await book(store, source="import", legacy_key="appt-8")
     await book(store, start=at(11), number=OTHER)  # no key
-    assert await store.legacy_keys() == {"appt-7", "fu-3", "appt-8"}
+    assert await store.appointments.legacy_keys() == {"appt-7", "fu-3", "appt-8"}
     with pytest.raises(sqlite3.IntegrityError):
-        await store.create_follow_up(
+        await store.follow_ups.create(
             phone=PHONE,
             name="Arta Hoxha",
             due_at=at(10, 0, day=3),
@@ -764,19 +766,19 @@ async def test_injection_strings_are_stored_verbatim(store: Store, raw, payload:
     assert isinstance(result, Booked)
     assert result.patient.name == payload
     assert result.appointment.call_id == payload
-    follow_up, _ = await store.create_follow_up(
+    follow_up, _ = await store.follow_ups.create(
         phone=OTHER, name=payload, due_at=at(10, 0, day=3), reason=payload, source="agent"
     )
     assert follow_up.reason == payload
-    await store.start_call(call_id=payload)
-    await store.save_call_progress(
+    await store.calls.start(call_id=payload)
+    await store.calls.save_progress(
         call_id=payload,
         transcript=[{"text": payload}],
         counters={payload: 1},
         turns=1,
         tool_calls=0,
     )
-    call = await store.get_call(call_id=payload)
+    call = await store.calls.get(call_id=payload)
     assert call is not None
     assert call.transcript == [{"text": payload}]
     assert call.counters == {payload: 1}
@@ -787,22 +789,22 @@ async def test_injection_strings_are_stored_verbatim(store: Store, raw, payload:
         (payload,),
         (payload,),
     ]
-    assert await store.count_appointments() == 1
+    assert await store.appointments.count() == 1
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("payload", INJECTIONS)
 async def test_injection_strings_as_lookup_keys_match_nothing(store: Store, payload: str) -> None:
-    await store.upsert_patient(phone=PHONE, name="Arta Hoxha")
-    assert await store.get_patient(phone=payload) is None
-    assert await store.get_call(call_id=payload) is None
-    assert await store.list_follow_ups(status=payload) == []
+    await store.patients.upsert(phone=PHONE, name="Arta Hoxha")
+    assert await store.patients.get(phone=payload) is None
+    assert await store.calls.get(call_id=payload) is None
+    assert await store.follow_ups.list(status=payload) == []
 
 
 @pytest.mark.asyncio
 async def test_non_integer_money_is_refused_and_nothing_is_written(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
-        await store.book_appointment(
+        await store.appointments.book(
             phone="+355691234567",
             name="Arbër Çela",
             service_id="checkup",
@@ -813,54 +815,54 @@ async def test_non_integer_money_is_refused_and_nothing_is_written(store: Store)
             price_lek=2000.5,  # type: ignore[arg-type]
             source="agent",
         )
-    assert await store.count_appointments() == 0
-    assert await store.count_patients() == 0
-    assert (await store.stats()).revenue_generated == 0
+    assert await store.appointments.count() == 0
+    assert await store.patients.count() == 0
+    assert (await store.calls.stats()).revenue_generated == 0
 
 
 @pytest.mark.asyncio
 async def test_recent_calls_are_counted_per_number(store: Store, clock: FixedClock) -> None:
     start = clock.now
-    await store.start_call(call_id="c1", phone="+355691234567")
+    await store.calls.start(call_id="c1", phone="+355691234567")
     clock.now = start + timedelta(minutes=30)
-    await store.start_call(call_id="c2", phone="+355691234567")
-    await store.start_call(call_id="c3", phone="+355681112233")
-    await store.start_call(call_id="c4")
+    await store.calls.start(call_id="c2", phone="+355691234567")
+    await store.calls.start(call_id="c3", phone="+355681112233")
+    await store.calls.start(call_id="c4")
     since = start + timedelta(minutes=10)
-    assert await store.count_recent_calls(phone="+355691234567", since=since) == 1
-    assert await store.count_recent_calls(phone="+355691234567", since=start) == 2
-    assert await store.count_recent_calls(phone="+355690000000", since=start) == 0
-    assert (await store.get_call(call_id="c1")).phone == "+355691234567"
+    assert await store.calls.count_recent(phone="+355691234567", since=since) == 1
+    assert await store.calls.count_recent(phone="+355691234567", since=start) == 2
+    assert await store.calls.count_recent(phone="+355690000000", since=start) == 0
+    assert (await store.calls.get(call_id="c1")).phone == "+355691234567"
 
 
 @pytest.mark.asyncio
 async def test_call_phone_must_be_e164(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
-        await store.start_call(call_id="bad", phone="0691234567")
+        await store.calls.start(call_id="bad", phone="0691234567")
 
 
 @pytest.mark.asyncio
 async def test_patient_name_words_ignore_case_and_accents_but_not_word_edges(store: Store) -> None:
-    await store.upsert_patient(phone="+355691234567", name="Arbër Çela")
-    await store.upsert_patient(phone="+355682223344", name="Anna-Maria O'Neil")
-    await store.upsert_patient(phone="+355672223344", name="Anastasia Lika")
-    found = await store.patient_name_words(
+    await store.patients.upsert(phone="+355691234567", name="Arbër Çela")
+    await store.patients.upsert(phone="+355682223344", name="Anna-Maria O'Neil")
+    await store.patients.upsert(phone="+355672223344", name="Anastasia Lika")
+    found = await store.patients.name_words(
         ["ARBER", "çela", "Cela", "maria", "Neil", "ana", "Anna", "lik", "root", "canal", "x2"]
     )
     assert found == {"arber", "cela", "maria", "neil", "anna"}
-    assert await store.patient_name_words([]) == set()
+    assert await store.patients.name_words([]) == set()
 
 
 @pytest.mark.asyncio
 async def test_patient_name_words_see_patients_added_later_by_any_connection(
     store: Store, db_path: Path
 ) -> None:
-    assert await store.patient_name_words(["drita"]) == set()
+    assert await store.patients.name_words(["drita"]) == set()
     other = await Store.open(db_path, tz=TIRANE)
     try:
-        await other.upsert_patient(phone="+355682223344", name="Drita Kola")
+        await other.patients.upsert(phone="+355682223344", name="Drita Kola")
     finally:
         await other.close()
-    assert await store.patient_name_words(["Drita", "kolá"]) == {"drita", "kola"}
-    await store.upsert_patient(phone="+355691234567", name="Arbër Çela")
-    assert await store.patient_name_words(["arber", "drita"]) == {"arber", "drita"}
+    assert await store.patients.name_words(["Drita", "kolá"]) == {"drita", "kola"}
+    await store.patients.upsert(phone="+355691234567", name="Arbër Çela")
+    assert await store.patients.name_words(["arber", "drita"]) == {"arber", "drita"}
