@@ -19,7 +19,7 @@ import pytest
 
 from storage import Booked, Store
 from tests.cli.test_main import ok_json, run_elo
-from tests.storage.test_store import book
+from tests.storage.booking import book
 
 TIRANE = ZoneInfo("Europe/Tirane")
 ABUSE = "browser-abuse-1"

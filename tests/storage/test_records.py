@@ -9,7 +9,7 @@ import pytest
 from storage import Booked, Store
 from storage.records import RecordFilter, WriteCount
 from tests.conftest import DEFAULT_NOW, FixedClock
-from tests.storage.test_store import book
+from tests.storage.booking import book
 
 PHONE = "+355691234567"
 OTHER = "+355692222222"
