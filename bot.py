@@ -27,7 +27,7 @@ from config.log_guard import LogErrorGuard
 from config.logs import configure_logging
 from config.settings import AppSettings, ConfigError, load_settings
 from config.settings_call import TransportKind
-from storage.store import StoreError
+from storage.errors import StoreError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

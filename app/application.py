@@ -19,7 +19,7 @@ from config.clinic import ClinicProfile, load_clinic_profile
 from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from storage import Store
-from storage.store import StoreError
+from storage.errors import StoreError
 from tools.call_control import CallControl
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
@@ -119,7 +119,7 @@ async def open_application(
         clock=clock,
         hash_key=settings.privacy.hash_key.get_secret_value() or None,
     )
-    if store.health_problem is not None and not allow_damaged:
+    if store.health.problem is not None and not allow_damaged:
         # Reads from damaged pages can be silently wrong: stop before acting on them.
         await store.close()
         raise StoreError(

@@ -6,7 +6,8 @@ leave the file alone). Progress goes to stderr, the section to stdout.
 
 Planning: a real SQLite file (migrated by ``Store.open``) is seeded with raw SQL (set-up, not
 timed) and :func:`campaign.planner.plan_batch`, :func:`campaign.planner.next_wake` and
-:meth:`storage.Store.claim_contact` are timed through the Store, as the runner calls them.
+:meth:`storage.campaign_queue.CampaignQueue.claim_contact` are timed through the Store, as the
+runner calls them.
 
 Dispatch: a real :class:`campaign.runner.CampaignRunner` with the real
 :class:`campaign.dialer.LiveKitDialer` talks HTTP to ``devtools/livekit_fake.py`` running in a
@@ -265,7 +266,7 @@ async def _plan_rows(
 ) -> tuple[list[PlanRow], Store, Campaign, CampaignRules]:
     clock = ManualClock(now)
     store = await Store.open(db, tz=TIRANE, clock=clock)
-    campaign = await store.get_campaign_by_id(campaign_id=1)
+    campaign = await store.campaigns.get_by_id(campaign_id=1)
     assert campaign is not None
     rules = CampaignRules.for_campaign(campaign, settings)
     rows: list[PlanRow] = []
@@ -313,7 +314,7 @@ async def _claims(
     for contact in batch:
         call_id = uuid.uuid4().hex
         began = time.perf_counter()
-        claim = await store.claim_contact(
+        claim = await store.queue.claim_contact(
             contact_id=contact.id,
             room=f"elo-{call_id[:16]}",
             call_id=call_id,
@@ -345,7 +346,7 @@ async def planning_phase(work: Path, args: argparse.Namespace, rng: random.Rando
     base = work / "plan.db"
     settings = make_settings(base, work / "elo.jsonl")
     store = await Store.open(base, tz=TIRANE, clock=ManualClock(PLAN_NOW))
-    await store.create_campaign(name="Recall 2026", purpose="recall", max_concurrent_calls=4)
+    await store.campaigns.create(name="Recall 2026", purpose="recall", max_concurrent_calls=4)
     await store.close()
     log(f"seeding {args.contacts:,} contacts ...")
     seeded = seed_contacts(base, 1, args.contacts, rng)
@@ -359,13 +360,17 @@ async def planning_phase(work: Path, args: argparse.Namespace, rng: random.Rando
         # The parts: plan_batch reads the zones; the runner's loop also counts the queue and
         # asks next_wake, which groups the due contacts by zone.
         for label, call, size in (
-            ("  part: Store.contact_zones", lambda: store.contact_zones(campaign_id=1), len),
+            ("  part: CampaignQueue.zones", lambda: store.queue.zones(campaign_id=1), len),
             (
-                "  part: Store.due_by_zone (next_wake)",
-                lambda: store.due_by_zone(campaign_id=1, now=PLAN_NOW),
+                "  part: CampaignQueue.due_by_zone (next_wake)",
+                lambda: store.queue.due_by_zone(campaign_id=1, now=PLAN_NOW),
                 len,
             ),
-            ("  part: Store.count_queued", lambda: store.count_queued(campaign_id=1), str),
+            (
+                "  part: CampaignQueue.count_queued",
+                lambda: store.queue.count_queued(campaign_id=1),
+                str,
+            ),
         ):
             rows.append(await _time(label, args.runs, call, size))
         claim_row, kinds = await _claims(store, campaign, rules, PLAN_NOW, args.claims)
@@ -521,10 +526,10 @@ async def run_dispatch(work: Path, fake: FakeHost, phones: list[str], cap: int) 
     clock = ManualClock(DISPATCH_START)
     settings = _settings(work, db, fake.url, cap)
     store = await Store.open(db, tz=TIRANE, clock=clock)
-    campaign = await store.create_campaign(
+    campaign = await store.campaigns.create(
         name=f"Dispatch {cap}", purpose="recall", max_concurrent_calls=cap
     )
-    await store.add_contacts(
+    await store.campaigns.add_contacts(
         campaign_id=campaign.id,
         contacts=[NewContact(phone=p, name=f"Patient {i}") for i, p in enumerate(phones)],
     )
@@ -749,8 +754,8 @@ def _reading(plan: PlanResult, dispatch: list[DispatchRow]) -> list[str]:
     plan_p50 = {r.label: percentile(r.ms, 50) for r in plan.rows}
     main = plan_p50.get("plan_batch, limit 100", float("nan"))
     nxt = plan_p50.get("next_wake", float("nan"))
-    nda = plan_p50.get("  part: Store.due_by_zone (next_wake)", float("nan"))
-    cnt = plan_p50.get("  part: Store.count_queued", float("nan"))
+    nda = plan_p50.get("  part: CampaignQueue.due_by_zone (next_wake)", float("nan"))
+    cnt = plan_p50.get("  part: CampaignQueue.count_queued", float("nan"))
     return [
         f"- Planning a batch takes {main:.1f} ms at p50 for 100 contacts; the slowest plan of any"
         f" run took {plan.worst_plan_ms:.1f} ms, far inside the 1 s target. The due query walks"

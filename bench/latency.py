@@ -110,10 +110,10 @@ async def latency_phase(
             for day_grid in map(grid.day, days)
             if day_grid
         ]
-        occupancy_store = Series("Store.occupancy, one opening day")
+        occupancy_store = Series("AppointmentRepository.occupancy, one opening day")
         for start, end in windows:
             started = time.perf_counter()
-            await store.occupancy(start=start, end=end)
+            await store.appointments.occupancy(start=start, end=end)
             occupancy_store.ms.append((time.perf_counter() - started) * 1000)
         occupancy_sqlite = Series("same query via sqlite3 directly")
         raw = sqlite3.connect(db)
@@ -133,7 +133,7 @@ async def latency_phase(
         round_trip = Series("aiosqlite round trip (`SELECT 1`)")
         for _ in range(calls):
             started = time.perf_counter()
-            await store._conn.execute_fetchall("SELECT 1")
+            await store.db.conn.execute_fetchall("SELECT 1")
             round_trip.ms.append((time.perf_counter() - started) * 1000)
         extra = BookingPlanner(db, clinic, grid, settings).plan(rng, 200)
         hops = await count_round_trips(store, registry, ctx, checks[:200], extra)
@@ -173,7 +173,7 @@ async def count_round_trips(
     bookings: Sequence[dict[str, str]],
 ) -> dict[str, float]:
     """Mean round trips to the connection thread per call (untimed: the counter wraps them)."""
-    conn = store._conn
+    conn = store.db.conn
     original = conn._execute
     count = 0
 

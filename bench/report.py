@@ -216,7 +216,8 @@ def where_time_goes(latency: LatencyResult, throughput: list[ThroughputResult]) 
             if shared
             else ""
         ),
-        "- Found with this benchmark and fixed in `storage/store.py`: `Store.occupancy` and the"
+        "- Found with this benchmark and fixed in `storage/appointments.py`:"
+        " `AppointmentRepository.occupancy` and the"
         " booking statements fetch with `execute_fetchall` (one round trip per statement instead"
         " of execute, fetch and close), and occupancy parses each slot time once per query with"
         " `datetime.fromisoformat` instead of `strptime` per row (same result, ~15x cheaper). In"

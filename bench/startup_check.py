@@ -27,7 +27,8 @@ from bench.common import NOW, PROFILE_PATH, GridCache, fixed_clock, log, table
 from bench.report import filesystem, machine, publish
 from bench.seed import migrate, seed
 from config.clinic import load_clinic_profile
-from storage import Store, health
+from storage import Store, database
+from storage.database import Database
 from storage.timefmt import to_db
 
 
@@ -53,23 +54,23 @@ def add_calls(path: Path, calls: int, rng: random.Random) -> None:
 
 async def time_open(path: Path, *, check: bool, runs: int) -> list[float]:
     """Milliseconds per Store.open + close."""
-    original = Store.quick_check
+    original = Database.quick_check
 
-    async def skipped(self: Store) -> str | None:
+    async def skipped(self: Database) -> str | None:
         return None
 
     times = []
     try:
         if not check:
-            Store.quick_check = skipped  # type: ignore[method-assign]
+            Database.quick_check = skipped  # type: ignore[method-assign]
         for _ in range(runs):
-            health._healthy_files.clear()  # every open checks, as a new process would
+            database._healthy_files.clear()  # every open checks, as a new process would
             started = time.perf_counter()
             store = await Store.open(path, clock=fixed_clock)
             await store.close()
             times.append((time.perf_counter() - started) * 1000)
     finally:
-        Store.quick_check = original  # type: ignore[method-assign]
+        Database.quick_check = original  # type: ignore[method-assign]
     return times
 
 

@@ -3,7 +3,7 @@
 The calling window depends on the contact's zone and country, but a campaign has few distinct
 zones and many contacts: the window is judged once per (zone, country) pair and the database
 returns due contacts in those pairs, best first. The attempt policy (caps, refusal pause) is
-checked per contact when it is claimed (:meth:`storage.Store.claim_contact`).
+checked per contact when it is claimed (:meth:`storage.campaign_queue.CampaignQueue.claim_contact`).
 """
 
 from __future__ import annotations
@@ -73,13 +73,15 @@ async def plan_batch(
     Returns:
         Due contacts whose local time is inside the calling window now.
     """
-    pairs = await store.contact_zones(campaign_id=campaign.id)
+    pairs = await store.queue.zones(campaign_id=campaign.id)
     allowed = [
         (tz, country)
         for tz, country in pairs
         if rules.window.allowed(now, tz=zone(tz), country=country)
     ]
-    return await store.due_contacts(campaign_id=campaign.id, now=now, zones=allowed, limit=limit)
+    return await store.queue.due_contacts(
+        campaign_id=campaign.id, now=now, zones=allowed, limit=limit
+    )
 
 
 async def next_wake(
@@ -95,7 +97,7 @@ async def next_wake(
         a call or on the do-not-call list).
     """
     times = []
-    for tz, country, due in await store.due_by_zone(campaign_id=campaign.id, now=now):
+    for tz, country, due in await store.queue.due_by_zone(campaign_id=campaign.id, now=now):
         try:
             times.append(rules.window.next_allowed(max(now, due), tz=zone(tz), country=country))
         except NoCallingTimeError:

@@ -35,7 +35,7 @@ from pipeline.call.outcome import attempt_outcome, recovered_outcome
 from storage import CallAttempt, Campaign, CampaignContact, Store
 from storage.campaign_queue import NOT_DIALLED
 from storage.models import AttemptOutcome, CallOutcome
-from storage.privacy import purge_logged, retention_task
+from storage.retention import purge_logged, retention_task
 
 # Seconds the pipeline may take to join the room before the attempt fails.
 READY_TIMEOUT_S = 30.0
@@ -190,9 +190,11 @@ class CampaignRunner:
             if self._calls:
                 await asyncio.gather(*self._calls.values(), return_exceptions=True)
             self.progress.active = 0
-            self.progress.remaining = await self._store.count_queued(campaign_id=self.campaign.id)
+            self.progress.remaining = await self._store.queue.count_queued(
+                campaign_id=self.campaign.id
+            )
             if not self._lost_lease:
-                await self._store.release_campaign_lease(
+                await self._store.queue.release_lease(
                     campaign_id=self.campaign.id,
                     token=self._token,
                     status=final_status,
@@ -211,7 +213,7 @@ class CampaignRunner:
                 self.progress.state = "until"
                 return "paused"
             started = await self._dial_due(now)
-            remaining = await store.count_queued(campaign_id=campaign.id)
+            remaining = await store.queue.count_queued(campaign_id=campaign.id)
             self.progress.remaining = remaining
             if remaining == 0 and not self._calls:
                 self.progress.state = "done"
@@ -253,7 +255,7 @@ class CampaignRunner:
             if started >= free or self._stopping:
                 break
             call_id = uuid.uuid4().hex
-            claim = await self._store.claim_contact(
+            claim = await self._store.queue.claim_contact(
                 contact_id=contact.id,
                 room=f"elo-{call_id[:16]}",
                 call_id=call_id,
@@ -290,7 +292,7 @@ class CampaignRunner:
         room = attempt.room or f"elo-{call_id[:16]}"
         outcome: AttemptOutcome = "failed"
         # Until the dial starts nothing has reached the patient: such an attempt does not count
-        # against the attempt caps (see Store.claim_contact).
+        # against the attempt caps (see CampaignQueue.claim_contact).
         sip_status: str | None = NOT_DIALLED
         duration: int | None = None
         permanent = wrong_person = False
@@ -333,12 +335,13 @@ class CampaignRunner:
                 await live.callee_answered()
                 end = await live.wait()
                 duration = end.duration_s
-                follow_up = await self._store.follow_up_due_from_call(call_id=call_id)
-                opted_out = await self._store.is_do_not_call(phone=contact.phone)
+                facts = await self._store.calls.facts(call_id=call_id, phone=contact.phone)
                 outcome = attempt_outcome(
-                    end.outcome, callback=follow_up is not None, opted_out=opted_out
+                    end.outcome,
+                    callback=facts.follow_up_due is not None,
+                    opted_out=facts.opted_out,
                 )
-                callback_at = _callback(follow_up, self._clock())
+                callback_at = _callback(facts.follow_up_due, self._clock())
                 wrong_person = end.outcome == CallOutcome.WRONG_PERSON
         except DialerError as exc:
             logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
@@ -410,7 +413,7 @@ class CampaignRunner:
                 permanent=permanent,
                 wrong_person=wrong_person,
             )
-            await self._store.complete_attempt(
+            await self._store.queue.complete_attempt(
                 attempt_id=attempt.id,
                 outcome=outcome,
                 sip_status=sip_status,
@@ -465,7 +468,7 @@ class CampaignRunner:
         )
 
     async def _take_lease(self) -> None:
-        current = await self._store.get_campaign_by_id(campaign_id=self.campaign.id)
+        current = await self._store.campaigns.get_by_id(campaign_id=self.campaign.id)
         if current is None:
             raise CampaignBusyError(f"campaign {self.campaign.name!r} no longer exists")
         if current.runner_token is not None:
@@ -484,7 +487,7 @@ class CampaignRunner:
                     f" on {current.runner_host}; stop it first (or wait"
                     f" {self._settings.campaign.lease_secs} s if it has died)"
                 )
-        taken = await self._store.take_campaign_lease(
+        taken = await self._store.queue.take_lease(
             campaign_id=self.campaign.id,
             token=self._token,
             pid=self._pid,
@@ -499,7 +502,7 @@ class CampaignRunner:
         while True:
             await asyncio.sleep(interval)
             try:
-                renewed = await self._store.renew_campaign_lease(
+                renewed = await self._store.queue.renew_lease(
                     campaign_id=self.campaign.id, token=self._token
                 )
             except Exception as exc:  # e.g. a locked database: try again next round
@@ -513,7 +516,7 @@ class CampaignRunner:
 
     async def _recover(self) -> None:
         """Close the attempts a crashed runner left open, after making sure the calls ended."""
-        for attempt in await self._store.open_attempts(campaign_id=self.campaign.id):
+        for attempt in await self._store.queue.open_attempts(campaign_id=self.campaign.id):
             if attempt.room:
                 # Raises DialerError when LiveKit cannot confirm: dialling again could then put
                 # the number into a second call.
@@ -522,26 +525,24 @@ class CampaignRunner:
             callback_at = None
             wrong_person = False
             if attempt.call_id:
-                call = await self._store.get_call(call_id=attempt.call_id)
-                booked = await self._store.call_bookings(call_id=attempt.call_id)
-                follow_up = await self._store.follow_up_due_from_call(call_id=attempt.call_id)
-                opted_out = bool(attempt.phone) and await self._store.is_do_not_call(
-                    phone=attempt.phone or ""
-                )
+                facts = await self._store.calls.facts(call_id=attempt.call_id, phone=attempt.phone)
                 # A call the pipeline finished before the crash keeps its own outcome.
-                recorded = call.outcome if call is not None and call.ended_at else None
-                call_outcome = recovered_outcome(recorded, booked=booked)
+                # A call the pipeline finished before the stop keeps its own outcome.
+                recorded = facts.outcome if facts.ended else None
+                call_outcome = recovered_outcome(recorded, booked=facts.bookings)
                 wrong_person = call_outcome == CallOutcome.WRONG_PERSON
                 outcome = attempt_outcome(
-                    call_outcome, callback=follow_up is not None, opted_out=opted_out
+                    call_outcome,
+                    callback=facts.follow_up_due is not None,
+                    opted_out=facts.opted_out,
                 )
-                callback_at = _callback(follow_up, self._clock())
-                if call is not None and call.ended_at is None:
-                    await self._store.finish_call(
+                callback_at = _callback(facts.follow_up_due, self._clock())
+                if facts.recorded and not facts.ended:
+                    await self._store.calls.finish(
                         call_id=attempt.call_id,
                         outcome=CallOutcome.FAILED,
                         outcome_reason="interrupted: the campaign runner stopped",
-                        appointments_booked=booked,
+                        appointments_booked=facts.bookings,
                     )
             step = next_step(
                 outcome,
@@ -550,7 +551,7 @@ class CampaignRunner:
                 callback_at=callback_at,
                 wrong_person=wrong_person,
             )
-            await self._store.complete_attempt(
+            await self._store.queue.complete_attempt(
                 attempt_id=attempt.id,
                 outcome=outcome,
                 sip_status="interrupted",

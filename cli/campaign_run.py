@@ -40,7 +40,7 @@ async def run_campaign(
     from campaign.launcher import PipelineLauncher
 
     async with open_application(settings) as app:
-        campaign = await app.store.get_campaign(name=name)
+        campaign = await app.store.campaigns.get(name=name)
         if campaign is None:
             raise UsageProblem(f"no campaign named {name!r}")
         missing = missing_settings(
@@ -75,7 +75,7 @@ async def run_campaign(
             await dialer.aclose()
         if runner.problem is not None:
             raise UsageProblem(f"stopped: {runner.problem}")
-        status = await app.store.campaign_status(campaign_id=campaign.id)
+        status = await app.store.campaigns.status(campaign_id=campaign.id)
     return {
         "campaign": name,
         "ended": progress.state,

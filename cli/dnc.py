@@ -17,8 +17,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
     if args.dnc_command == "list":
         async with open_application(settings) as app:
             ctx = app.tool_context(mode=ToolMode.ADMIN)
-            entries = await ctx.store.list_do_not_call()
-            hashed = await ctx.store.count_hashed_do_not_call()
+            entries = await ctx.store.dnc.list()
+            hashed = await ctx.store.dnc.count_hashed()
         # Erased people stay blocked by a keyed hash that cannot be listed back as a number.
         return {
             "count": len(entries),
@@ -30,9 +30,9 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
     async with open_application(settings) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)
         if args.dnc_command == "remove":
-            return {"phone": phone, "removed": await ctx.store.remove_do_not_call(phone=phone)}
-        already = await ctx.store.is_do_not_call(phone=phone)
-        entry = await ctx.store.add_do_not_call(phone=phone, reason=reason, source="cli")
+            return {"phone": phone, "removed": await ctx.store.dnc.remove(phone=phone)}
+        already = await ctx.store.dnc.is_listed(phone=phone)
+        entry = await ctx.store.dnc.add(phone=phone, reason=reason, source="cli")
     return {
         "status": "already_listed" if already else "added",
         "entry": entry.model_dump(mode="json"),

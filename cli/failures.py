@@ -82,8 +82,7 @@ def describe_failure(exc: BaseException) -> Failure:
         :data:`MAX_MESSAGE_CHARS` characters.
     """
     from config.settings import ConfigError
-    from storage.privacy import PrivacyError
-    from storage.store import StoreError
+    from storage.errors import PrivacyError, StoreError
     from validation.textfile import TextFileError
 
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:

@@ -86,7 +86,7 @@ async def import_legacy(data: Any, ctx: ToolContext) -> ImportReport:
         if not isinstance(data.get(key, []), list):
             raise LegacyFormatError(f"'{key}' must be a list")
     report = ImportReport()
-    seen = await ctx.store.legacy_keys()
+    seen = await ctx.store.appointments.legacy_keys()
     for index, record in enumerate(data.get("appointments", [])):
         await _one(ctx, report, seen, "appointment", index, record)
     for index, record in enumerate(data.get("follow_ups", [])):
@@ -164,7 +164,7 @@ def _comparable(name: str) -> str:
 
 async def _check_owner(ctx: ToolContext, phone: str, name: str) -> None:
     """Refuse a record whose number is on file under someone else's name."""
-    patient = await ctx.store.get_patient(phone=phone)
+    patient = await ctx.store.patients.get(phone=phone)
     if patient is not None and _comparable(patient.name) != _comparable(name):
         raise InputError(
             "name",
@@ -195,7 +195,7 @@ async def _appointment(ctx: ToolContext, seen: set[str], record: dict[str, Any])
         )
     await _check_owner(ctx, phone, name)
     if start < now:
-        await ctx.store.import_past_appointment(
+        await ctx.store.appointments.import_past(
             phone=phone,
             name=name,
             service_id=service.id,
@@ -232,7 +232,7 @@ async def _follow_up(ctx: ToolContext, seen: set[str], record: dict[str, Any]) -
     if key in seen:
         return "duplicate"
     await _check_owner(ctx, phone, name)
-    await ctx.store.create_follow_up(
+    await ctx.store.follow_ups.create(
         phone=phone, name=name, due_at=due, reason=reason, source="import", legacy_key=key
     )
     seen.add(key)

@@ -300,9 +300,9 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
             _print(
                 {
                     "database": str(settings.database.path),
-                    "schema_version": await ctx.store.schema_version(),
-                    "patients": await ctx.store.count_patients(),
-                    "appointments": await ctx.store.count_appointments(),
+                    "schema_version": await ctx.store.health.schema_version(),
+                    "patients": await ctx.store.patients.count(),
+                    "appointments": await ctx.store.appointments.count(),
                 }
             )
         elif args.command == "stats":
@@ -318,10 +318,10 @@ async def _db_check(settings: AppSettings) -> int:
         raise UsageError(f"no database at {settings.database.path} (see 'elo db init')")
     async with open_application(settings, allow_damaged=True) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)
-        report = await ctx.store.check_health(slot_minutes=ctx.clinic.slot_minutes)
-        if ctx.store.health_problem is not None and report.healthy:
+        report = await ctx.store.health.check(slot_minutes=ctx.clinic.slot_minutes)
+        if ctx.store.health.problem is not None and report.healthy:
             # The start-up check saw damage the full checks missed: still not healthy.
-            report.add("quick_check", [ctx.store.health_problem])
+            report.add("quick_check", [ctx.store.health.problem])
     _print({"database": str(settings.database.path), **report.to_result()})
     if not report.healthy:
         print(f"elo: database check found {len(report.problems)} problem(s)", file=sys.stderr)
@@ -340,7 +340,7 @@ async def _campaign(args: argparse.Namespace, settings: AppSettings) -> dict[str
 
         async with open_application(settings) as app:
             ctx = app.tool_context(mode=ToolMode.ADMIN)
-            campaigns = await ctx.store.list_campaigns()
+            campaigns = await ctx.store.campaigns.list()
         return {
             "count": len(campaigns),
             "campaigns": [c.model_dump(mode="json") for c in campaigns],
@@ -375,9 +375,9 @@ async def _campaign_create(args: argparse.Namespace, settings: AppSettings) -> d
     )
     async with open_application(settings) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)
-        if await ctx.store.get_campaign(name=name) is not None:
+        if await ctx.store.campaigns.get(name=name) is not None:
             raise UsageError(f"campaign {name!r} already exists")
-        campaign = await ctx.store.create_campaign(
+        campaign = await ctx.store.campaigns.create(
             name=name,
             purpose=args.purpose,
             notes=notes,
@@ -478,12 +478,12 @@ async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> d
         raise UsageError(str(exc)) from None
     async with open_application(settings) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)
-        campaign = await ctx.store.get_campaign(name=args.name)
+        campaign = await ctx.store.campaigns.get(name=args.name)
         if campaign is None:
             raise UsageError(
                 f"no campaign named {args.name!r} (create it with 'elo campaign create')"
             )
-        counts = await ctx.store.add_contacts(campaign_id=campaign.id, contacts=contacts)
+        counts = await ctx.store.campaigns.add_contacts(campaign_id=campaign.id, contacts=contacts)
     return {
         "imported": counts.imported,
         "merged": counts.merged + sum(r.kind == "merged" for r in rejections),
@@ -499,10 +499,10 @@ async def _campaign_status(args: argparse.Namespace, settings: AppSettings) -> d
 
     async with open_application(settings) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)
-        campaign = await ctx.store.get_campaign(name=args.name)
+        campaign = await ctx.store.campaigns.get(name=args.name)
         if campaign is None:
             raise UsageError(f"no campaign named {args.name!r}")
-        status = await ctx.store.campaign_status(campaign_id=campaign.id)
+        status = await ctx.store.campaigns.status(campaign_id=campaign.id)
     return status.model_dump(mode="json")
 
 

@@ -18,7 +18,8 @@ from typing import Any
 from cli.failures import EXIT_FAILED, EXIT_USAGE
 from cli.runtime import audit_actor, parse_phone
 from config.settings import AppSettings
-from storage.privacy import PrivacyError, purge_per_settings
+from storage.errors import PrivacyError
+from storage.retention import purge_per_settings
 from tools.context import ToolMode
 
 COMMAND = "privacy"
@@ -85,9 +86,9 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
                 return 0
             assert phone is not None
             if args.privacy_command == "export":
-                _print(await store.export_person(phone=phone, actor=audit_actor()))
+                _print(await store.privacy.export_person(phone=phone, actor=audit_actor()))
                 return 0
-            counts = await store.erase_person(
+            counts = await store.privacy.erase_person(
                 phone=phone, actor=audit_actor(), dry_run=not args.yes
             )
         except PrivacyError as exc:

@@ -130,7 +130,7 @@ async def _browser_link(args: argparse.Namespace, settings: AppSettings) -> dict
     async with open_application(settings) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)
         # Who handed out access to the assistant, and for how long; never the link itself.
-        await ctx.store.record_audit(
+        await ctx.store.audit.record(
             actor=audit_actor(), action="browser.link", detail={"minutes": args.minutes}
         )
     return {
@@ -149,12 +149,12 @@ async def _list(
     tz: Any,
 ) -> dict[str, Any]:
     if appointments:
-        found: list[tuple[Any, PatientRef]] = list(await store.find_appointments(filters))
+        found: list[tuple[Any, PatientRef]] = list(await store.appointments.find(filters))
     else:
-        found = list(await store.find_follow_ups(filters))
+        found = list(await store.follow_ups.find(filters))
     if args.show_pii:
         # Before anything is shown: the trail must hold every look at personal data.
-        await store.record_audit(
+        await store.audit.record(
             actor=audit_actor(),
             action="pii.show",
             subject=None,
@@ -202,13 +202,13 @@ def mask_name(name: str) -> str:
 
 
 async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
-    found = [appointment for appointment, _ in await store.find_appointments(filters)]
+    found = [appointment for appointment, _ in await store.appointments.find(filters)]
     _check_all_found(args, {a.id for a in found}, noun="appointment")
     actor = audit_actor()
     to_cancel, unchanged = _by_status(found, _ACTIVE)
     for appointment in to_cancel:
-        await store.set_appointment_status(appointment_id=appointment.id, status="cancelled")
-        await store.record_audit(
+        await store.appointments.set_status(appointment_id=appointment.id, status="cancelled")
+        await store.audit.record(
             actor=actor,
             action="appointment.cancel",
             subject=f"appointment:{appointment.id}",
@@ -218,13 +218,13 @@ async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter)
 
 
 async def _done(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
-    found = [follow_up for follow_up, _ in await store.find_follow_ups(filters)]
+    found = [follow_up for follow_up, _ in await store.follow_ups.find(filters)]
     _check_all_found(args, {f.id for f in found}, noun="follow-up")
     actor = audit_actor()
     to_close, unchanged = _by_status(found, ("pending",))
     for follow_up in to_close:
-        await store.set_follow_up_status(follow_up_id=follow_up.id, status="done")
-        await store.record_audit(
+        await store.follow_ups.set_status(follow_up_id=follow_up.id, status="done")
+        await store.audit.record(
             actor=actor,
             action="follow_up.done",
             subject=f"follow_up:{follow_up.id}",

@@ -152,14 +152,14 @@ async def rehearse(out: Path = OUT) -> int:
                     "sip_trunk_id": TRUNK,
                 },
             )
-            campaign = await ctx.store.create_campaign(
+            campaign = await ctx.store.campaigns.create(
                 name=CAMPAIGN,
                 purpose="recall",
                 notes="REHEARSAL with a scripted model and scripted phones.",
                 # One call at a time: the emulator plays one script, call after call.
                 max_concurrent_calls=1,
             )
-            await ctx.store.add_contacts(
+            await ctx.store.campaigns.add_contacts(
                 campaign_id=campaign.id,
                 contacts=[_new_contact(c, phones[c]) for c in CONTACTS],
             )
@@ -242,16 +242,16 @@ async def _report(ctx: ToolContext, campaign_id: int, out: Path) -> bool:
     """Print the campaign status and one line per attempt; keep answered calls' audio only."""
     from storage.models import CallOutcome
 
-    status = await ctx.store.campaign_status(campaign_id=campaign_id)
+    status = await ctx.store.campaigns.status(campaign_id=campaign_id)
     print("\ncampaign_status:")
     print(json.dumps(status.model_dump(mode="json"), indent=2, ensure_ascii=False))
     print("\nAttempts:")
     outcomes = []
-    contacts = await ctx.store.list_contacts(campaign_id=campaign_id)
+    contacts = await ctx.store.campaigns.contacts(campaign_id=campaign_id)
     for number, contact in enumerate(contacts, 1):
-        for attempt in await ctx.store.list_attempts(contact_id=contact.id):
+        for attempt in await ctx.store.campaigns.attempts(contact_id=contact.id):
             outcomes.append(attempt.outcome)
-            call = await ctx.store.get_call(call_id=attempt.call_id) if attempt.call_id else None
+            call = await ctx.store.calls.get(call_id=attempt.call_id) if attempt.call_id else None
             audio = out / f"attempt-{attempt.id}.wav"
             answered = call is not None and call.outcome != CallOutcome.NOT_ANSWERED
             where = "no audio (not answered)"
@@ -267,7 +267,7 @@ async def _report(ctx: ToolContext, campaign_id: int, out: Path) -> bool:
                 f" SIP {attempt.sip_status or '-'}, {length}, {where}"
             )
     now = ctx.now()
-    for appointment in await ctx.store.list_appointments(
+    for appointment in await ctx.store.appointments.list(
         start=now, end=now + timedelta(days=90), active_only=True
     ):
         local = appointment.starts_at.astimezone(ctx.clinic.tz)

@@ -89,7 +89,7 @@ async def rehearse(out: Path = OUT) -> int:
             print("REHEARSAL: the model is a SCRIPTED local emulator, not Gemini.")
             print(f"Playing the recorded caller {CALLER.relative_to(ROOT)} through the pipeline…\n")
             result = await session.run()
-        appointments = await ctx.store.list_appointments(
+        appointments = await ctx.store.appointments.list(
             start=now, end=now + timedelta(days=90), active_only=True
         )
     record = result.record

@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     from config.settings import ConfigError, load_settings
     from config.settings_call import TransportKind
     from pipeline.stages import StageError
-    from storage.store import StoreError
+    from storage.errors import StoreError
     from validation import InputError, normalize_phone
     from validation.phone import mask_phone
 

@@ -1,9 +1,14 @@
-"""The SQLite store: patients, appointments, follow-ups, calls, analytics, DNC list, campaigns."""
+"""The SQLite store: patients, appointments, follow-ups, calls, analytics, DNC list, campaigns.
+
+Open a :class:`Store` and use its repositories (``store.patients``, ``store.calls``, ...); the
+models they return are exported here too.
+"""
 
 from storage.models import (
     Appointment,
     Booked,
     CallAttempt,
+    CallFacts,
     CallRecord,
     Campaign,
     CampaignContact,
@@ -23,6 +28,7 @@ __all__ = [
     "Appointment",
     "Booked",
     "CallAttempt",
+    "CallFacts",
     "CallRecord",
     "Campaign",
     "CampaignContact",

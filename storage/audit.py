@@ -1,6 +1,6 @@
 """The audit trail: who did what to personal data, and when, without the data itself.
 
-A mixin of :class:`storage.store.Store`. Callers pass an ``actor`` (the operating-system user at
+Callers pass an ``actor`` (the operating-system user at
 the ``elo`` command, ``system`` for automatic jobs), an ``action`` such as ``privacy.export`` and
 an optional ``subject`` that identifies the record without revealing it (a keyed hash of a
 number, or a record id) and ``detail`` (counts, flags). Never put a name, number or email here.
@@ -9,25 +9,28 @@ number, or a record id) and ``detail`` (counts, flags). Never put a name, number
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import aiosqlite
 
+from storage.database import Database
 from storage.models import AuditEntry
-from storage.timefmt import from_db, to_db
+from storage.rows import to_audit_entry
+from storage.timefmt import to_db
 
 
-class AuditMixin:
-    """Audit-trail methods; the host class provides the connection, clock and transactions."""
+class AuditTrail:
+    """The ``audit_log`` table (append-only).
 
-    _conn: aiosqlite.Connection
-    _clock: Callable[[], datetime]
-    _transaction: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
+    Args:
+        db: The open database.
+    """
 
-    async def record_audit(
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(
         self,
         *,
         actor: str,
@@ -49,7 +52,7 @@ class AuditMixin:
         Returns:
             The stored entry.
         """
-        at = self._clock()
+        at = self._db.clock()
         params = (
             to_db(at),
             actor[:100] or "unknown",
@@ -62,7 +65,7 @@ class AuditMixin:
             cursor = await conn.execute(sql, params)
             row_id = cursor.lastrowid
         else:
-            async with self._transaction() as tx:
+            async with self._db.transaction() as tx:
                 cursor = await tx.execute(sql, params)
                 row_id = cursor.lastrowid
         return AuditEntry(
@@ -74,19 +77,7 @@ class AuditMixin:
             detail=dict(detail) if detail else None,
         )
 
-    async def list_audit(self, *, limit: int = 100) -> list[AuditEntry]:
+    async def list(self, *, limit: int = 100) -> list[AuditEntry]:
         """The latest audit records, newest first."""
-        rows = await self._conn.execute_fetchall(
-            "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [
-            AuditEntry(
-                id=row["id"],
-                at=from_db(row["at"]),
-                actor=row["actor"],
-                action=row["action"],
-                subject=row["subject"],
-                detail=json.loads(row["detail"]) if row["detail"] else None,
-            )
-            for row in rows
-        ]
+        rows = await self._db.rows("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+        return [to_audit_entry(row) for row in rows]

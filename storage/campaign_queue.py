@@ -1,6 +1,6 @@
 """The campaign queue: which contacts are due, claiming one for a call, and the runner lease.
 
-A mixin of :class:`storage.store.Store`. Claiming a contact and finishing its attempt each run in
+Claiming a contact and finishing its attempt each run in
 one ``BEGIN IMMEDIATE`` transaction, so two runners (or a runner restarted after a crash) can never
 put one number into two calls at once: the unique index on open attempts per number is the
 backstop, the checks inside the transaction give the reason.
@@ -9,22 +9,18 @@ backstop, the checks inside the transaction give the reason.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
-from storage.campaigns import _attempt, _campaign, _contact
-from storage.models import (
-    AttemptOutcome,
-    CallAttempt,
-    Campaign,
-    CampaignContact,
-    CampaignState,
-    CampaignSummary,
-)
+from storage.database import Database
+from storage.do_not_call import is_listed
+from storage.errors import NotFoundError
+from storage.models import AttemptOutcome, CallAttempt, CampaignContact, CampaignState
+from storage.privacy_keys import PrivacyKeys
+from storage.rows import to_attempt, to_contact
 from storage.timefmt import from_db, to_db
 
 # The SIP status of an attempt that failed before anything was dialled (the pipeline did not
@@ -66,43 +62,19 @@ class Claim:
     skipped: str | None = None
 
 
-class CampaignQueueMixin:
-    """Queue and lease methods; the host class provides the connection, clock and transactions."""
+class CampaignQueue:
+    """The calling queue of every campaign: the runner lease, due contacts and attempts.
 
-    _conn: aiosqlite.Connection
-    _clock: Callable[[], datetime]
-    _transaction: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
-    _listed: Callable[[aiosqlite.Connection, str], Awaitable[bool]]  # storage.dnc
+    Args:
+        db: The open database.
+        keys: The privacy hash key (a claim re-checks erased people's hashed numbers).
+    """
 
-    async def get_campaign_by_id(self, *, campaign_id: int) -> Campaign | None:
-        """The campaign with this id, if any."""
-        rows = await self._conn.execute_fetchall(
-            "SELECT * FROM campaigns WHERE id = ?", (campaign_id,)
-        )
-        return _campaign(rows[0]) if rows else None
+    def __init__(self, db: Database, keys: PrivacyKeys) -> None:
+        self._db = db
+        self._keys = keys
 
-    async def list_campaigns(self) -> list[CampaignSummary]:
-        """Every campaign, newest first, with its contact counts (no patient data)."""
-        rows = await self._conn.execute_fetchall(
-            "SELECT c.id, c.name, c.purpose, c.status, c.created_at,"
-            " (SELECT count(*) FROM campaign_contacts k WHERE k.campaign_id = c.id) AS contacts,"
-            " (SELECT count(*) FROM campaign_contacts k"
-            "   WHERE k.campaign_id = c.id AND k.state = 'queued') AS queued,"
-            " c.runner_pid IS NOT NULL AS running_now"
-            " FROM campaigns c ORDER BY c.id DESC"
-        )
-        return [
-            CampaignSummary.model_validate(
-                {
-                    **dict(row),
-                    "created_at": from_db(row["created_at"]),
-                    "running_now": bool(row["running_now"]),
-                }
-            )
-            for row in rows
-        ]
-
-    async def take_campaign_lease(
+    async def take_lease(
         self,
         *,
         campaign_id: int,
@@ -119,25 +91,25 @@ class CampaignQueueMixin:
         Returns:
             True when this runner now holds the lease.
         """
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE campaigns SET runner_token = ?, runner_pid = ?, runner_host = ?,"
                 " runner_seen_at = ?, status = 'running', pause_reason = NULL"
                 " WHERE id = ? AND runner_token IS ?",
-                (token, pid, host, to_db(self._clock()), campaign_id, expected_token),
+                (token, pid, host, to_db(self._db.clock()), campaign_id, expected_token),
             )
             return cursor.rowcount == 1
 
-    async def renew_campaign_lease(self, *, campaign_id: int, token: str) -> bool:
+    async def renew_lease(self, *, campaign_id: int, token: str) -> bool:
         """Check in as the campaign's runner. False means another runner took over."""
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE campaigns SET runner_seen_at = ? WHERE id = ? AND runner_token = ?",
-                (to_db(self._clock()), campaign_id, token),
+                (to_db(self._db.clock()), campaign_id, token),
             )
             return cursor.rowcount == 1
 
-    async def release_campaign_lease(
+    async def release_lease(
         self,
         *,
         campaign_id: int,
@@ -154,7 +126,7 @@ class CampaignQueueMixin:
             pause_reason: Why the runner paused the campaign by itself (e.g. the fault
                 breaker), one line for ``elo campaign status``; None for an ordinary stop.
         """
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             await conn.execute(
                 "UPDATE campaigns SET runner_token = NULL, runner_pid = NULL, runner_host = NULL,"
                 " runner_seen_at = NULL, status = ?, pause_reason = ?"
@@ -162,9 +134,9 @@ class CampaignQueueMixin:
                 (status, pause_reason[:500] if pause_reason else None, campaign_id, token),
             )
 
-    async def contact_zones(self, *, campaign_id: int) -> list[tuple[str, str]]:
+    async def zones(self, *, campaign_id: int) -> list[tuple[str, str]]:
         """The distinct (time zone, country) pairs of a campaign's queued contacts."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._db.rows(
             "SELECT DISTINCT time_zone, country FROM campaign_contacts"
             " WHERE campaign_id = ? AND state = 'queued'",
             (campaign_id,),
@@ -201,8 +173,8 @@ class CampaignQueueMixin:
             pairs = " OR ".join("(c.time_zone = ? AND c.country = ?)" for _ in zones)
             sql = sql.replace("ORDER BY", f"AND ({pairs})\nORDER BY")
             params += [value for pair in zones for value in pair]
-        rows = await self._conn.execute_fetchall(sql + " LIMIT ?", (*params, limit))
-        return [_contact(row) for row in rows]
+        rows = await self._db.rows(sql + " LIMIT ?", (*params, limit))
+        return [to_contact(row) for row in rows]
 
     async def due_by_zone(
         self, *, campaign_id: int, now: datetime
@@ -218,8 +190,8 @@ class CampaignQueueMixin:
         # Per pair, the first entry of the zones index in due order that is not in a call:
         # a few index steps each, whatever the size of the list. NULL (due at once) sorts first.
         result = []
-        for tz, country in await self.contact_zones(campaign_id=campaign_id):
-            rows = await self._conn.execute_fetchall(
+        for tz, country in await self.zones(campaign_id=campaign_id):
+            rows = await self._db.rows(
                 "SELECT next_call_at FROM campaign_contacts"
                 " WHERE campaign_id = ? AND state = 'queued' AND time_zone = ? AND country = ?"
                 # coalesce: a NULL in a NOT IN list would hide every row; and the open
@@ -236,7 +208,7 @@ class CampaignQueueMixin:
 
     async def count_queued(self, *, campaign_id: int) -> int:
         """Contacts still queued (not done), including those in a call."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._db.rows(
             "SELECT count(*) AS n FROM campaign_contacts"
             " WHERE campaign_id = ? AND state = 'queued'",
             (campaign_id,),
@@ -277,20 +249,20 @@ class CampaignQueueMixin:
         Returns:
             The claim.
         """
-        now = self._clock()
-        async with self._transaction() as conn:
+        now = self._db.clock()
+        async with self._db.transaction() as conn:
             rows = await conn.execute_fetchall(
                 "SELECT * FROM campaign_contacts WHERE id = ?", (contact_id,)
             )
             if not rows or rows[0]["state"] != "queued":
                 return Claim(skipped="not_queued")
-            contact = _contact(rows[0])
+            contact = to_contact(rows[0])
             # The planner's read may predate a call that just ended (reads on the shared
             # connection can see another task's transaction half done): re-check here.
             if contact.next_call_at is not None and contact.next_call_at > now:
                 return Claim(skipped="not_due")
             # Also an erased person's entry, kept as a keyed hash (storage.privacy).
-            if await self._listed(conn, contact.phone):
+            if await is_listed(conn, self._keys, contact.phone):
                 await _close(conn, contact.id, "do_not_call")
                 return Claim(skipped="do_not_call")
             if await conn.execute_fetchall(
@@ -342,7 +314,7 @@ class CampaignQueueMixin:
             except sqlite3.IntegrityError:
                 # The unique index on open attempts per number: another writer got there first.
                 return Claim(skipped="in_call")
-        return Claim(attempt=_attempt(inserted[0]))
+        return Claim(attempt=to_attempt(inserted[0]))
 
     async def complete_attempt(
         self,
@@ -373,14 +345,12 @@ class CampaignQueueMixin:
         Returns:
             The finished attempt.
         """
-        from storage.store import NotFoundError  # the store module imports this one
-
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
                 " duration_s = ?, system_fault = ? WHERE id = ? AND outcome IS NULL",
                 (
-                    to_db(self._clock()),
+                    to_db(self._db.clock()),
                     outcome,
                     sip_status,
                     duration_s,
@@ -402,31 +372,15 @@ class CampaignQueueMixin:
                         "UPDATE campaign_contacts SET next_call_at = ? WHERE id = ?",
                         (to_db(next_call_at) if next_call_at else None, contact_id),
                     )
-        return _attempt(rows[0])
+        return to_attempt(rows[0])
 
     async def open_attempts(self, *, campaign_id: int) -> list[CallAttempt]:
         """The campaign's attempts without an outcome (calls in progress, or left by a crash)."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._db.rows(
             "SELECT * FROM call_attempts WHERE campaign_id = ? AND outcome IS NULL ORDER BY id",
             (campaign_id,),
         )
-        return [_attempt(row) for row in rows]
-
-    async def follow_up_due_from_call(self, *, call_id: str) -> datetime | None:
-        """The earliest pending follow-up made during a call (a callback the patient asked for)."""
-        rows = await self._conn.execute_fetchall(
-            "SELECT min(due_at) AS due FROM follow_ups WHERE call_id = ? AND status = 'pending'",
-            (call_id,),
-        )
-        return from_db(rows[0]["due"]) if rows and rows[0]["due"] else None
-
-    async def call_bookings(self, *, call_id: str) -> int:
-        """Appointments booked during a call that still stand (not cancelled)."""
-        rows = await self._conn.execute_fetchall(
-            "SELECT count(*) AS n FROM appointments WHERE call_id = ? AND status != 'cancelled'",
-            (call_id,),
-        )
-        return int(rows[0]["n"])
+        return [to_attempt(row) for row in rows]
 
 
 async def _close(conn: aiosqlite.Connection, contact_id: int, reason: str) -> None:

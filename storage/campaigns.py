@@ -1,20 +1,18 @@
-"""Outbound campaigns and their contacts.
+"""Outbound campaigns: the campaign rows, their contacts and attempts, and their status.
 
-A mixin of :class:`storage.store.Store`, like :mod:`storage.dnc`; the methods appear on ``Store``
-itself, so callers see one flat API.
+Every read of a campaign (by name, by id, the list, the status) is here; the calling queue
+(leases, due contacts, claiming and completing attempts) is :mod:`storage.campaign_queue`.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from datetime import datetime
-from typing import Any, get_args
+from typing import get_args
 
-import aiosqlite
-
+from storage.database import Database
+from storage.do_not_call import is_listed
+from storage.errors import NotFoundError
 from storage.models import (
     AttemptOutcome,
     CallAttempt,
@@ -22,9 +20,12 @@ from storage.models import (
     CampaignContact,
     CampaignPurpose,
     CampaignStatus,
+    CampaignSummary,
     ImportCounts,
     NewContact,
 )
+from storage.privacy_keys import PrivacyKeys
+from storage.rows import to_attempt, to_campaign, to_contact
 from storage.timefmt import from_db, to_db
 
 OUTCOMES: tuple[AttemptOutcome, ...] = get_args(AttemptOutcome)
@@ -63,15 +64,19 @@ SELECT
 """
 
 
-class CampaignMixin:
-    """Campaign methods; the host class provides the connection, clock and transactions."""
+class CampaignRepository:
+    """The ``campaigns`` table with its contacts and their attempts.
 
-    _conn: aiosqlite.Connection
-    _clock: Callable[[], datetime]
-    _transaction: Callable[[], AbstractAsyncContextManager[aiosqlite.Connection]]
-    _listed: Callable[[aiosqlite.Connection, str], Awaitable[bool]]  # storage.dnc
+    Args:
+        db: The open database.
+        keys: The privacy hash key (an import skips erased people's hashed numbers).
+    """
 
-    async def create_campaign(
+    def __init__(self, db: Database, keys: PrivacyKeys) -> None:
+        self._db = db
+        self._keys = keys
+
+    async def create(
         self,
         *,
         name: str,
@@ -106,7 +111,7 @@ class CampaignMixin:
         Raises:
             sqlite3.IntegrityError: The name is taken, or a value breaks a CHECK.
         """
-        async with self._transaction() as conn:
+        async with self._db.transaction() as conn:
             rows = await conn.execute_fetchall(
                 "INSERT INTO campaigns (name, purpose, notes, max_concurrent_calls, max_attempts,"
                 " window_days, window_intervals, retry_delays, sip_trunk_id, caller_id,"
@@ -122,15 +127,41 @@ class CampaignMixin:
                     json.dumps(retry_delays or {}, sort_keys=True),
                     sip_trunk_id,
                     caller_id,
-                    to_db(self._clock()),
+                    to_db(self._db.clock()),
                 ),
             )
-        return _campaign(rows[0])
+        return to_campaign(rows[0])
 
-    async def get_campaign(self, *, name: str) -> Campaign | None:
+    async def get(self, *, name: str) -> Campaign | None:
         """The campaign called ``name``, if any."""
-        rows = await self._conn.execute_fetchall("SELECT * FROM campaigns WHERE name = ?", (name,))
-        return _campaign(rows[0]) if rows else None
+        rows = await self._db.rows("SELECT * FROM campaigns WHERE name = ?", (name,))
+        return to_campaign(rows[0]) if rows else None
+
+    async def get_by_id(self, *, campaign_id: int) -> Campaign | None:
+        """The campaign with this id, if any."""
+        rows = await self._db.rows("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
+        return to_campaign(rows[0]) if rows else None
+
+    async def list(self) -> list[CampaignSummary]:
+        """Every campaign, newest first, with its contact counts (no patient data)."""
+        rows = await self._db.rows(
+            "SELECT c.id, c.name, c.purpose, c.status, c.created_at,"
+            " (SELECT count(*) FROM campaign_contacts k WHERE k.campaign_id = c.id) AS contacts,"
+            " (SELECT count(*) FROM campaign_contacts k"
+            "   WHERE k.campaign_id = c.id AND k.state = 'queued') AS queued,"
+            " c.runner_pid IS NOT NULL AS running_now"
+            " FROM campaigns c ORDER BY c.id DESC"
+        )
+        return [
+            CampaignSummary.model_validate(
+                {
+                    **dict(row),
+                    "created_at": from_db(row["created_at"]),
+                    "running_now": bool(row["running_now"]),
+                }
+            )
+            for row in rows
+        ]
 
     async def add_contacts(self, *, campaign_id: int, contacts: list[NewContact]) -> ImportCounts:
         """Add contacts to a campaign in one transaction.
@@ -151,15 +182,15 @@ class CampaignMixin:
             sqlite3.IntegrityError: The campaign does not exist or a value breaks a CHECK.
         """
         imported = merged = on_dnc = 0
-        now = to_db(self._clock())
-        async with self._transaction() as conn:
+        now = to_db(self._db.clock())
+        async with self._db.transaction() as conn:
             if not await conn.execute_fetchall(
                 "SELECT 1 FROM campaigns WHERE id = ?", (campaign_id,)
             ):
                 raise sqlite3.IntegrityError(f"no campaign with id {campaign_id}")
             for contact in contacts:
                 # Also an erased person's entry, kept as a keyed hash (storage.privacy).
-                if await self._listed(conn, contact.phone):
+                if await is_listed(conn, self._keys, contact.phone):
                     on_dnc += 1
                     continue
                 rows = await conn.execute_fetchall(
@@ -185,88 +216,23 @@ class CampaignMixin:
                     merged += 1
         return ImportCounts(imported=imported, merged=merged, on_do_not_call=on_dnc)
 
-    async def list_contacts(self, *, campaign_id: int) -> list[CampaignContact]:
+    async def contacts(self, *, campaign_id: int) -> list[CampaignContact]:
         """The campaign's contacts, highest priority first, then in import order."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._db.rows(
             "SELECT * FROM campaign_contacts WHERE campaign_id = ? ORDER BY priority DESC, id",
             (campaign_id,),
         )
-        return [_contact(row) for row in rows]
+        return [to_contact(row) for row in rows]
 
-    async def start_attempt(self, *, contact_id: int, call_id: str | None = None) -> CallAttempt:
-        """Record that a contact is being dialled now (by the store clock).
-
-        Args:
-            contact_id: The campaign contact.
-            call_id: The call's id, when already known.
-
-        Returns:
-            The open attempt.
-
-        Raises:
-            sqlite3.IntegrityError: No such contact.
-        """
-        async with self._transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "INSERT INTO call_attempts (contact_id, started_at, call_id, phone, campaign_id)"
-                " SELECT id, ?, ?, phone, campaign_id FROM campaign_contacts WHERE id = ?"
-                " RETURNING *",
-                (to_db(self._clock()), call_id, contact_id),
-            )
-        if not rows:
-            raise sqlite3.IntegrityError(f"no campaign contact {contact_id}")
-        return _attempt(rows[0])
-
-    async def finish_attempt(
-        self,
-        *,
-        attempt_id: int,
-        outcome: AttemptOutcome,
-        sip_status: str | None = None,
-        duration_s: int | None = None,
-    ) -> CallAttempt:
-        """Record how an attempt ended; ``ended_at`` comes from the store clock.
-
-        Finishing an attempt again changes nothing and returns the first result: a late
-        duplicate report (e.g. a hang-up event after a crash recovery) must not rewrite it.
-
-        Args:
-            attempt_id: The attempt.
-            outcome: One of the nine attempt outcomes.
-            sip_status: The SIP status the call ended with, if any.
-            duration_s: Whole seconds the call lasted, if it was answered.
-
-        Returns:
-            The finished attempt.
-
-        Raises:
-            storage.store.NotFoundError: No such attempt.
-            sqlite3.IntegrityError: An unknown outcome or a negative duration.
-        """
-        from storage.store import NotFoundError  # the store module imports this one
-
-        async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
-                " duration_s = ? WHERE id = ? AND outcome IS NULL",
-                (to_db(self._clock()), outcome, sip_status, duration_s, attempt_id),
-            )
-            rows = await conn.execute_fetchall(
-                "SELECT * FROM call_attempts WHERE id = ?", (attempt_id,)
-            )
-        if not rows:
-            raise NotFoundError(f"no call attempt {attempt_id}")
-        return _attempt(rows[0])
-
-    async def list_attempts(self, *, contact_id: int) -> list[CallAttempt]:
+    async def attempts(self, *, contact_id: int) -> list[CallAttempt]:
         """A contact's attempts, oldest first."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._db.rows(
             "SELECT * FROM call_attempts WHERE contact_id = ? ORDER BY started_at, id",
             (contact_id,),
         )
-        return [_attempt(row) for row in rows]
+        return [to_attempt(row) for row in rows]
 
-    async def campaign_status(self, *, campaign_id: int) -> CampaignStatus:
+    async def status(self, *, campaign_id: int) -> CampaignStatus:
         """Counts, rates and revenue for a campaign.
 
         Rates are per contact, not per attempt, so retries do not dilute them: the contact
@@ -278,20 +244,18 @@ class CampaignMixin:
         (never attempted, or waiting for a retry or a callback), as the runner's progress shows.
 
         Raises:
-            storage.store.NotFoundError: No such campaign.
+            NotFoundError: No such campaign.
         """
-        from storage.store import NotFoundError  # the store module imports this one
-
-        campaigns = await self._conn.execute_fetchall(
+        campaigns = await self._db.rows(
             "SELECT name, status, pause_reason FROM campaigns WHERE id = ?", (campaign_id,)
         )
         if not campaigns:
             raise NotFoundError(f"no campaign {campaign_id}")
         # One statement, so every count reads the same snapshot of the file.
-        (row,) = await self._conn.execute_fetchall(_STATUS_SQL, (campaign_id, campaign_id))
+        (row,) = await self._db.rows(_STATUS_SQL, (campaign_id, campaign_id))
         counts = json.loads(row["outcomes"])
         attempted = row["attempted"]
-        (faults,) = await self._conn.execute_fetchall(
+        (faults,) = await self._db.rows(
             "SELECT count(*) AS n FROM call_attempts"
             " WHERE campaign_id = ? AND system_fault IS NOT NULL",
             (campaign_id,),
@@ -317,27 +281,3 @@ class CampaignMixin:
 
 def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
-
-
-def _campaign(row: sqlite3.Row) -> Campaign:
-    data: dict[str, Any] = dict(row)
-    data["created_at"] = from_db(data["created_at"])
-    data["retry_delays"] = json.loads(data.get("retry_delays") or "{}")
-    if data.get("runner_seen_at"):
-        data["runner_seen_at"] = from_db(data["runner_seen_at"])
-    return Campaign.model_validate(data)
-
-
-def _contact(row: sqlite3.Row) -> CampaignContact:
-    data: dict[str, Any] = dict(row)
-    data["created_at"] = from_db(data["created_at"])
-    if data.get("next_call_at"):
-        data["next_call_at"] = from_db(data["next_call_at"])
-    return CampaignContact.model_validate(data)
-
-
-def _attempt(row: sqlite3.Row) -> CallAttempt:
-    data: dict[str, Any] = dict(row)
-    data["started_at"] = from_db(data["started_at"])
-    data["ended_at"] = from_db(data["ended_at"]) if data["ended_at"] else None
-    return CallAttempt.model_validate(data)

@@ -1,6 +1,6 @@
 """Database health: the quick check at start-up and the full ``elo db check`` report.
 
-A mixin of :class:`storage.store.Store`, like :mod:`storage.dnc`. SQLite's own checks
+SQLite's own checks
 (``integrity_check``, ``foreign_key_check``) find damaged pages and dangling references; the
 project's invariants find rows that are each valid but disagree with each other: an active
 appointment that does not hold exactly its grid slots (so double booking is no longer prevented),
@@ -12,29 +12,19 @@ Problems are described by table, record id and day only, never by patient data.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import aiosqlite
-
+from storage.database import Database
 from storage.migrations import ACTIVE_STATUSES
 from storage.timefmt import from_db, slot_grid
 
 # Enough to act on; a badly damaged file can produce thousands of lines.
 MAX_PROBLEMS_PER_CHECK = 20
-
-# Files this process has quick-checked and found healthy, by identity, size and modification time.
-# Opening the same unchanged file again (tests, benchmarks, a bot restarted for each call) skips
-# the scan. Only a file whose WAL is empty is remembered: committed changes still in the WAL
-# reach the main file at a checkpoint, which changes its size or time and so its key.
-_healthy_files: set[tuple[Any, ...]] = set()
 
 
 @dataclass
@@ -67,48 +57,26 @@ class HealthReport:
         return {"healthy": self.healthy, "checks": self.checks, "problems": self.problems}
 
 
-def file_key(path: Path) -> tuple[Any, ...] | None:
-    """Identity and last change of a database file, or None if unknown or its WAL holds changes."""
-    try:
-        main = os.stat(path)
-    except OSError:
-        return None
-    try:
-        if os.stat(f"{path}-wal").st_size > 0:
-            return None
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return None
-    return (str(path.resolve()), main.st_dev, main.st_ino, main.st_size, main.st_mtime_ns)
+class HealthRepository:
+    """Whether the file is sound: the start-up quick check's finding and the full checks.
 
+    Args:
+        db: The open database.
+    """
 
-class HealthMixin:
-    """Health checks; the host class provides the connection, time zone and ``_scalar``."""
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    _conn: aiosqlite.Connection
-    _tz: ZoneInfo
-    _scalar: Callable[..., Awaitable[Any]]
+    @property
+    def problem(self) -> str | None:
+        """Why writes are refused (the quick check's first finding), or None when healthy."""
+        return self._db.damage
 
-    async def quick_check(self) -> str | None:
-        """SQLite's ``PRAGMA quick_check``: the first problem found, or None when healthy.
+    async def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        return await self._db.scalar("PRAGMA user_version")
 
-        It reads every page once (no index-content comparison) and skips the CHECK constraints
-        (two thirds of its time on a large file), so it finds damaged pages and broken b-trees
-        cheaply at every start; ``elo db check`` runs the full checks.
-
-        Raises:
-            sqlite3.DatabaseError: The file is not a database at all.
-        """
-        await self._conn.execute("PRAGMA ignore_check_constraints = ON")
-        try:
-            rows = await self._conn.execute_fetchall("PRAGMA quick_check(1)")
-        finally:
-            await self._conn.execute("PRAGMA ignore_check_constraints = OFF")
-        first = rows[0][0] if rows else "ok"
-        return None if first == "ok" else str(first)
-
-    async def check_health(self, *, slot_minutes: int) -> HealthReport:
+    async def check(self, *, slot_minutes: int) -> HealthReport:
         """Run every check and report each problem found.
 
         Args:
@@ -134,13 +102,13 @@ class HealthMixin:
         return report
 
     async def _integrity_problems(self) -> list[str]:
-        rows = await self._conn.execute_fetchall(
+        rows = await self._db.conn.execute_fetchall(
             f"PRAGMA integrity_check({MAX_PROBLEMS_PER_CHECK + 1})"
         )
         return [str(row[0]) for row in rows if row[0] != "ok"]
 
     async def _foreign_key_problems(self) -> list[str]:
-        rows = await self._conn.execute_fetchall("PRAGMA foreign_key_check")
+        rows = await self._db.conn.execute_fetchall("PRAGMA foreign_key_check")
         counts: dict[tuple[str, str], list[int]] = defaultdict(list)
         for table, rowid, parent, _ in rows:
             counts[(table, parent)].append(rowid)
@@ -153,12 +121,12 @@ class HealthMixin:
         """Every active appointment holds exactly its grid slots; no one else holds any."""
         step = timedelta(minutes=slot_minutes)
         marks = ",".join("?" * len(ACTIVE_STATUSES))
-        appointments = await self._conn.execute_fetchall(
+        appointments = await self._db.conn.execute_fetchall(
             f"SELECT id, chair, starts_at, ends_at, status IN ({marks}) FROM appointments",  # noqa: S608
             ACTIVE_STATUSES,
         )
         held: dict[int, set[tuple[int, str]]] = defaultdict(set)
-        for chair, slot_start, appointment_id in await self._conn.execute_fetchall(
+        for chair, slot_start, appointment_id in await self._db.conn.execute_fetchall(
             "SELECT chair, slot_start, appointment_id FROM appointment_slots"
         ):
             held[appointment_id].add((chair, slot_start))
@@ -191,12 +159,13 @@ class HealthMixin:
     async def _analytics_problems(self) -> list[str]:
         """The daily counters equal a fresh roll-up of the rows they count.
 
-        ``finish_call`` counts a finished call (except ``not_answered``) on its start's local day,
-        converted when it booked; ``book_appointment`` counts a booking that is not an import on
-        its creation's local day, with its price. Later cancellations do not undo either.
+        ``CallRepository.finish`` counts a finished call (except ``not_answered``) on its start's
+        local day, converted when it booked; ``AppointmentRepository.book`` counts a booking that
+        is not an import on its creation's local day, with its price. Later cancellations do not
+        undo either.
         """
         expected: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        calls = await self._conn.execute_fetchall(
+        calls = await self._db.conn.execute_fetchall(
             "SELECT started_at, appointments_booked FROM calls"
             " WHERE ended_at IS NOT NULL AND outcome IS NOT 'not_answered'"
         )
@@ -204,7 +173,7 @@ class HealthMixin:
             row = expected[self._local_day(started_at)]
             row[0] += 1
             row[1] += 1 if booked else 0
-        bookings = await self._conn.execute_fetchall(
+        bookings = await self._db.conn.execute_fetchall(
             "SELECT created_at, price_lek FROM appointments WHERE source != 'import'"
         )
         for created_at, price in bookings:
@@ -213,7 +182,7 @@ class HealthMixin:
             row[3] += price
         names = ("total_calls", "converted_calls", "appointments_booked", "revenue_generated")
         problems: list[str] = []
-        for day, *stored, rate in await self._conn.execute_fetchall(
+        for day, *stored, rate in await self._db.conn.execute_fetchall(
             "SELECT day, total_calls, converted_calls, appointments_booked, revenue_generated,"
             " conversion_rate FROM call_analytics ORDER BY day"
         ):
@@ -235,7 +204,7 @@ class HealthMixin:
         return problems
 
     def _local_day(self, text: str) -> str:
-        return from_db(text).astimezone(self._tz).date().isoformat()
+        return from_db(text).astimezone(self._db.tz).date().isoformat()
 
 
 def _ids(ids: list[int]) -> str:

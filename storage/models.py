@@ -269,6 +269,29 @@ class CallRecord(_Record):
     revenue_booked: int
 
 
+class CallFacts(_Record):
+    """What one call left behind, read at once after it ended (or after a crash).
+
+    Attributes:
+        call_id: The call.
+        recorded: A call row exists (the pipeline started).
+        ended: The call row is finished.
+        outcome: The call's own outcome once finished, else None.
+        bookings: Appointments booked in the call that still stand (not cancelled).
+        follow_up_due: The earliest pending follow-up made in the call (a callback the patient
+            asked for), if any.
+        opted_out: The number asked about is on the do-not-call list now.
+    """
+
+    call_id: str
+    recorded: bool
+    ended: bool
+    outcome: str | None
+    bookings: int
+    follow_up_due: datetime | None
+    opted_out: bool
+
+
 class DailyAnalytics(_Record):
     """One day of the call_analytics roll-up."""
 

@@ -126,7 +126,7 @@ async def claim(
     At most two open attempts in the campaign and four attempts per contact; the attempt
     history counts from 60 days before ``now``.
     """
-    return await store.claim_contact(
+    return await store.queue.claim_contact(
         contact_id=contact_id,
         room=room,
         call_id=call_id,

@@ -212,10 +212,10 @@ async def _same_booking(
     ctx: ToolContext, *, phone: str, service_id: str, start: datetime
 ) -> Appointment | None:
     """This number's active appointment for this service at exactly this start, if any."""
-    patient = await ctx.store.get_patient(phone=phone)
+    patient = await ctx.store.patients.get(phone=phone)
     if patient is None:
         return None
-    for appointment in await ctx.store.list_appointments(
+    for appointment in await ctx.store.appointments.list(
         start=start, end=start + timedelta(minutes=1)
     ):
         if (
@@ -256,7 +256,7 @@ async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> To
             "Offer one of the nearest_times, when staff are in the clinic.",
             {"nearest_times": [s.start.isoformat(timespec="minutes") for s in options]},
         )
-    follow_up, _ = await ctx.store.create_follow_up(
+    follow_up, _ = await ctx.store.follow_ups.create(
         phone=phone,
         name=name,
         due_at=due,

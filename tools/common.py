@@ -110,7 +110,7 @@ async def book_service(
     legacy_key: str | None = None,
 ) -> Booked | SlotTaken:
     """Book ``service`` at ``start`` for a validated patient in the context's clinic and call."""
-    return await ctx.store.book_appointment(
+    return await ctx.store.appointments.book(
         phone=phone,
         name=name,
         service_id=service.id,

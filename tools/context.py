@@ -70,7 +70,7 @@ class ToolContext:
         )
 
         async def occupancy(start: datetime, end: datetime):
-            return await self.store.occupancy(start=start, end=end)
+            return await self.store.appointments.occupancy(start=start, end=end)
 
         self.slots = SlotFinder(self.clinic, self.calendar, rules, occupancy)
 

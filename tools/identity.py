@@ -131,7 +131,7 @@ async def upcoming_appointments(
     phone = bound_phone(ctx)
     if phone is None:
         return []
-    patient = await ctx.store.get_patient(phone=phone)
+    patient = await ctx.store.patients.get(phone=phone)
     if patient is None:
         return []
     now = ctx.now()
@@ -139,7 +139,7 @@ async def upcoming_appointments(
     services = {s.id: s for s in ctx.clinic.services}
     mine = [
         a
-        for a in await ctx.store.list_appointments(start=now, end=horizon)
+        for a in await ctx.store.appointments.list(start=now, end=horizon)
         if a.patient_id == patient.id and a.id != exclude_id
     ]
     return [

@@ -39,7 +39,7 @@ async def opt_out(args: OptOutArgs, ctx: ToolContext) -> ToolResult:
     reason = None
     if args.reason:
         reason = clean_text(args.reason, field="reason", max_length=_MAX_REASON, required=False)
-    await ctx.store.add_do_not_call(
+    await ctx.store.dnc.add(
         phone=ctx.phone, reason=reason or None, source=ctx.source, call_id=ctx.call_id
     )
     return {

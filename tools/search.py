@@ -123,7 +123,7 @@ async def scrub_names(ctx: ToolContext, query: str) -> str:
     if not words:
         return query
     banned = {fold(word) for word in _NAME_WORD.findall(ctx.patient_name or "")}
-    banned |= await ctx.store.patient_name_words(words - {w for w in words if fold(w) in banned})
+    banned |= await ctx.store.patients.name_words(words - {w for w in words if fold(w) in banned})
     if not banned:
         return query
     text = _NAME_WORD.sub(lambda m: " " if fold(m.group(0)) in banned else m.group(0), query)

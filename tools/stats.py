@@ -32,7 +32,7 @@ async def get_clinic_stats(args: ClinicStatsArgs, ctx: ToolContext) -> ToolResul
     """Calls, bookings, revenue and conversion over the last ``days`` days."""
     today = ctx.now().date()
     first = today - timedelta(days=args.days - 1)
-    stats = await ctx.store.stats(first_day=first, last_day=today)
+    stats = await ctx.store.calls.stats(first_day=first, last_day=today)
     return {
         "period": {"from": first.isoformat(), "to": today.isoformat(), "days": args.days},
         "total_calls": stats.total_calls,

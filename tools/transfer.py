@@ -87,7 +87,7 @@ async def _callback_instead(ctx: ToolContext, reason: str, outcome: TransferOutc
     existing = (
         [
             f
-            for f in await ctx.store.list_follow_ups_of_call(call_id=ctx.call_id)
+            for f in await ctx.store.follow_ups.of_call(call_id=ctx.call_id)
             if f.source == ctx.source
         ]
         if ctx.call_id is not None
@@ -97,11 +97,11 @@ async def _callback_instead(ctx: ToolContext, reason: str, outcome: TransferOutc
         # A second failed attempt in the same call: one callback is enough.
         follow_up_id = existing[0].id
     else:
-        patient = await ctx.store.get_patient(phone=ctx.phone)
+        patient = await ctx.store.patients.get(phone=ctx.phone)
         name = patient.name if patient else (ctx.call_control.callee_name or UNKNOWN_NAME)
         failure = (outcome.reason or "no reason given").strip()[:_MAX_FAILURE]
         template = _FOLLOW_UP_REASON.get(ctx.language, _FOLLOW_UP_REASON["en"])
-        follow_up, _ = await ctx.store.create_follow_up(
+        follow_up, _ = await ctx.store.follow_ups.create(
             phone=ctx.phone,
             name=name,
             due_at=ctx.now(),  # staff should call back as soon as they can

@@ -70,13 +70,13 @@ def call_limiter(
     """
 
     async def recent_calls(number: str, since: datetime) -> int:
-        return await store.count_recent_calls(phone=number, since=since)
+        return await store.calls.count_recent(phone=number, since=since)
 
     async def number_writes(number: str, since: datetime) -> WriteCounts:
-        return WriteCounts(*await store.count_agent_writes_for_number(phone=number, since=since))
+        return WriteCounts(*await store.calls.writes_for_number(phone=number, since=since))
 
     async def unbound_writes(since: datetime) -> int:
-        return await store.count_unbound_agent_writes(since=since)
+        return await store.calls.unbound_writes(since=since)
 
     return CallLimiter(
         settings.limits,

@@ -130,13 +130,13 @@ class CallSession:
             redactor.remember_name(meta.patient_name)
 
         limiter = call_limiter(settings, store, deps.registry, phone=meta.phone, clock=deps.clock)
-        if meta.phone and await store.is_do_not_call(phone=meta.phone):
+        if meta.phone and await store.dnc.is_listed(phone=meta.phone):
             raise CallRefusedError("this number is on the do-not-call list")
         if meta.phone and not await limiter.number_allowed(meta.phone):
             raise CallRefusedError("this number has had the most calls allowed in the last hour")
 
-        patient = await store.get_patient(phone=meta.phone) if meta.phone else None
-        await store.start_call(
+        patient = await store.patients.get(phone=meta.phone) if meta.phone else None
+        await store.calls.start(
             call_id=meta.call_id, patient_id=patient.id if patient else None, phone=meta.phone
         )
         tools = call_tools(deps, meta, self.control)
@@ -144,7 +144,7 @@ class CallSession:
         analytics = CallAnalytics(limiter=limiter)
 
         async def save_progress(entries: list[dict[str, Any]]) -> None:
-            await store.save_call_progress(
+            await store.calls.save_progress(
                 call_id=meta.call_id,
                 transcript=entries,
                 counters=analytics.summary(),
@@ -199,7 +199,7 @@ class CallSession:
         outcome, reason = life.outcome.final(
             answered=life.state.answered, bookings=analytics.bookings
         )
-        record = await store.finish_call(
+        record = await store.calls.finish(
             call_id=meta.call_id,
             outcome=outcome,
             outcome_reason=reason,

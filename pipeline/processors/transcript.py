@@ -56,7 +56,7 @@ class TranscriptLogger(FrameObserver):
     overwrites, so a failed save is repaired by the next.
 
     Args:
-        on_update: ``async (entries) -> None``, e.g. bound to ``Store.save_call_progress``.
+        on_update: ``async (entries) -> None``, e.g. bound to ``CallRepository.save_progress``.
         clock: Returns the current aware time: entry times and the save interval.
         min_interval: Shortest time between two saves, in seconds.
         **kwargs: Passed to Pipecat's ``BaseObserver``.

@@ -11,7 +11,7 @@ import pytest
 
 from app.application import open_application
 from config.settings import AppSettings, ConfigError
-from storage.store import StoreError
+from storage.errors import StoreError
 from tests.conftest import DEFAULT_NOW, FixedClock
 from tools.context import ToolMode
 
@@ -23,7 +23,7 @@ async def test_the_application_opens_the_configured_database_and_clinic(
     async with open_application(settings, clock=clock) as app:
         assert app.clinic.name
         assert app.now() == DEFAULT_NOW
-        assert await app.store.count_patients() == 0
+        assert await app.store.patients.count() == 0
         assert "check_available_slots" in app.registry.names
     assert db_path.is_file()  # noqa: ASYNC240 - a test's own check after the app closed
 
@@ -48,7 +48,7 @@ async def test_the_store_is_closed_on_exit_even_after_an_error(settings: AppSett
             store = app.store
             raise RuntimeError("a command failed")
     with pytest.raises(Exception):  # noqa: B017 - aiosqlite's own error for a closed connection
-        await store.count_patients()
+        await store.patients.count()
 
 
 @pytest.mark.asyncio
@@ -88,4 +88,4 @@ async def test_a_damaged_database_is_refused_unless_asked_for(
         async with open_application(settings):
             pass
     async with open_application(settings, allow_damaged=True) as app:
-        assert app.store.health_problem is not None
+        assert app.store.health.problem is not None

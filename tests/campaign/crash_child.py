@@ -66,7 +66,7 @@ async def main(db_path: Path, url: str, seconds: float) -> None:
     store = await Store.open(db_path, tz=TIRANE)
     dialer = LiveKitDialer.from_settings(settings)
     try:
-        campaign = await store.get_campaign(name="Crash")
+        campaign = await store.campaigns.get(name="Crash")
         assert campaign is not None
         runner = CampaignRunner(
             store=store,

@@ -74,7 +74,7 @@ class ScriptedCall:
         script = self._launcher.conversations.get(self._job.contact.phone, Conversation())
         store, now = self._launcher.store, self._launcher.clock()
         if script.callback_in is not None:
-            await store.create_follow_up(
+            await store.follow_ups.create(
                 phone=self._job.contact.phone,
                 name=self._job.contact.name,
                 due_at=now + script.callback_in,
@@ -83,7 +83,7 @@ class ScriptedCall:
                 call_id=self._job.call_id,
             )
         if script.opt_out:
-            await store.add_do_not_call(
+            await store.dnc.add(
                 phone=self._job.contact.phone,
                 reason="asked in the call",
                 source="agent",

@@ -41,8 +41,8 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 async def test_a_killed_runner_resumes_without_doubles_or_losses(tmp_path: Path) -> None:
     db = tmp_path / "elo.db"
     store = await Store.open(db, tz=TIRANE)
-    campaign = await store.create_campaign(name="Crash", purpose="recall", max_concurrent_calls=3)
-    await store.add_contacts(
+    campaign = await store.campaigns.create(name="Crash", purpose="recall", max_concurrent_calls=3)
+    await store.campaigns.add_contacts(
         campaign_id=campaign.id, contacts=[NewContact(phone=p, name="P") for p in PHONES]
     )
     await store.close()

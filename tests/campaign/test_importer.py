@@ -165,13 +165,13 @@ def test_a_sentence_in_the_name_column_is_rejected_with_its_line(tmp_path: Path)
 
 @pytest.mark.asyncio
 async def test_do_not_call_numbers_are_never_imported(tmp_path: Path, store: Store) -> None:
-    await store.add_do_not_call(phone=BEN, reason="asked", source="agent")
-    campaign = await store.create_campaign(name="Recall", purpose="recall")
+    await store.dnc.add(phone=BEN, reason="asked", source="agent")
+    campaign = await store.campaigns.create(name="Recall", purpose="recall")
     path = _write(tmp_path, "name,phone\nArta Hoxha,0691234567\nBen Duka,068 222 3344\n")
     contacts, _ = _read(path)
-    counts = await store.add_contacts(campaign_id=campaign.id, contacts=contacts)
+    counts = await store.campaigns.add_contacts(campaign_id=campaign.id, contacts=contacts)
     assert counts == ImportCounts(imported=1, merged=0, on_do_not_call=1)
-    assert [c.phone for c in await store.list_contacts(campaign_id=campaign.id)] == [ARTA]
+    assert [c.phone for c in await store.campaigns.contacts(campaign_id=campaign.id)] == [ARTA]
 
 
 @hypothesis_settings(max_examples=40, deadline=None)

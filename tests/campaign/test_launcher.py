@@ -37,13 +37,15 @@ async def _run(
     clinic: Any,
     clock: FixedClock,
 ):
-    campaign = await store.create_campaign(name="Recall", purpose="recall", notes="Six months.")
-    await store.add_contacts(campaign_id=campaign.id, contacts=[NewContact(phone=PHONE, name=NAME)])
+    campaign = await store.campaigns.create(name="Recall", purpose="recall", notes="Six months.")
+    await store.campaigns.add_contacts(
+        campaign_id=campaign.id, contacts=[NewContact(phone=PHONE, name=NAME)]
+    )
     progress = await run_pipeline_campaign(
         tmp_path, emu, livekit, store, clinic, clock, campaign=campaign, transport=file_transport
     )
-    (contact,) = await store.list_contacts(campaign_id=campaign.id)
-    (attempt,) = await store.list_attempts(contact_id=contact.id)
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
+    (attempt,) = await store.campaigns.attempts(contact_id=contact.id)
     return progress, contact, attempt
 
 
@@ -64,9 +66,9 @@ async def test_a_campaign_call_books_through_the_real_pipeline(
 
     assert (attempt.outcome, contact.state, contact.done_reason) == ("booked", "done", "booked")
     assert progress.booked == 1
-    call = await store.get_call(call_id=attempt.call_id)
+    call = await store.calls.get(call_id=attempt.call_id)
     assert call is not None and call.outcome == "booked"
-    status = await store.campaign_status(campaign_id=contact.campaign_id)
+    status = await store.campaigns.status(campaign_id=contact.campaign_id)
     assert status.revenue_booked_lek > 0
     # Room first, then the dial; the room is closed when the call ends.
     assert methods.index("CreateRoom") < methods.index("CreateSIPParticipant")
@@ -97,7 +99,8 @@ async def test_a_failed_transfer_becomes_a_staff_follow_up(
         "done",
         "follow_up",
     )
-    assert await store.follow_up_due_from_call(call_id=attempt.call_id) is not None
+    facts = await store.calls.facts(call_id=attempt.call_id or "", phone=None)
+    assert facts.follow_up_due is not None
 
 
 @pytest.mark.slow
@@ -115,7 +118,7 @@ async def test_a_busy_line_is_an_attempt_but_not_a_call_in_the_stats(
         "486 Busy Here",
         "queued",
     )
-    call = await store.get_call(call_id=attempt.call_id)
+    call = await store.calls.get(call_id=attempt.call_id)
     assert call is not None and call.outcome == "not_answered"
     assert greeted == []  # nobody answered, so Elo never spoke
     with sqlite3.connect(tmp_path / "elo.db") as conn:

@@ -37,7 +37,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     async def build() -> None:
         store = await Store.open(db, tz=ZoneInfo("Europe/Tirane"), clock=lambda: BASE)
-        campaign = await store.create_campaign(name="World", purpose="recall")
+        campaign = await store.campaigns.create(name="World", purpose="recall")
         contacts = []
         for i, (tz, country) in enumerate(ZONES):
             for j in range(2):
@@ -46,11 +46,11 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         phone=f"+3556960{i:02d}{j:03d}", name="P", time_zone=tz, country=country
                     )
                 )
-        await store.add_contacts(campaign_id=campaign.id, contacts=contacts)
+        await store.campaigns.add_contacts(campaign_id=campaign.id, contacts=contacts)
         later = [
-            c for c in await store.list_contacts(campaign_id=campaign.id) if c.phone[-1] == "1"
+            c for c in await store.campaigns.contacts(campaign_id=campaign.id) if c.phone[-1] == "1"
         ]
-        async with store._transaction() as conn:
+        async with store.db.transaction() as conn:
             for contact in later:
                 await conn.execute(
                     "UPDATE campaign_contacts SET next_call_at = ? WHERE id = ?",
@@ -73,10 +73,10 @@ def test_plans_only_contacts_in_their_window_and_wakes_no_later_than_the_first_c
     async def check() -> None:
         store = await Store.open(seeded, tz=ZoneInfo("Europe/Tirane"), clock=lambda: now)
         try:
-            (campaign,) = [await store.get_campaign(name="World")]
+            (campaign,) = [await store.campaigns.get(name="World")]
             assert campaign is not None
             rules = CampaignRules.for_campaign(campaign, settings)
-            contacts = await store.list_contacts(campaign_id=campaign.id)
+            contacts = await store.campaigns.contacts(campaign_id=campaign.id)
             planned = await plan_batch(store, campaign, rules, now=now, limit=100)
             wake = await next_wake(store, campaign, rules, now=now)
         finally:

@@ -19,8 +19,8 @@ BOOKS, BUSY, RINGS, REJECTS, NO_SUCH, OPTS_OUT, LATER = (f"+3556910000{i:02d}" f
 
 
 async def _campaign(store: Store, phones: list[str], **options: object):
-    campaign = await store.create_campaign(name="Recall", purpose="recall", **options)
-    await store.add_contacts(
+    campaign = await store.campaigns.create(name="Recall", purpose="recall", **options)
+    await store.campaigns.add_contacts(
         campaign_id=campaign.id,
         contacts=[NewContact(phone=p, name=f"Patient {i}") for i, p in enumerate(phones)],
     )
@@ -51,9 +51,9 @@ async def test_one_round_records_every_outcome(
 
     progress = await make_runner(campaign).run(until=START + timedelta(minutes=30))
 
-    contacts = {c.phone: c for c in await store.list_contacts(campaign_id=campaign.id)}
+    contacts = {c.phone: c for c in await store.campaigns.contacts(campaign_id=campaign.id)}
     outcomes = {
-        phone: [a.outcome for a in await store.list_attempts(contact_id=contact.id)]
+        phone: [a.outcome for a in await store.campaigns.attempts(contact_id=contact.id)]
         for phone, contact in contacts.items()
     }
     assert outcomes == {
@@ -72,7 +72,7 @@ async def test_one_round_records_every_outcome(
     }
     assert contacts[LATER].next_call_at == START + timedelta(days=10)
     assert contacts[BUSY].next_call_at == START + timedelta(minutes=60)
-    assert await store.is_do_not_call(phone=OPTS_OUT)
+    assert await store.dnc.is_listed(phone=OPTS_OUT)
     assert (progress.dialled, progress.answered, progress.booked) == (7, 3, 1)
     assert progress.state == "until"
     # The pipeline started before each number was dialled, and every room was closed.
@@ -84,9 +84,9 @@ async def test_one_round_records_every_outcome(
     # Not answered calls were cancelled, answered ones were greeted.
     assert {r.phone for r in launcher.launches if r.answered} == {BOOKS, OPTS_OUT, LATER}
     assert all(r.cancelled for r in launcher.launches if not r.answered)
-    status = await store.campaign_status(campaign_id=campaign.id)
+    status = await store.campaigns.status(campaign_id=campaign.id)
     assert status.in_progress == 0
-    assert (await store.get_campaign_by_id(campaign_id=campaign.id)).status == "paused"
+    assert (await store.campaigns.get_by_id(campaign_id=campaign.id)).status == "paused"
 
 
 @pytest.mark.asyncio
@@ -110,7 +110,7 @@ async def test_caps_limit_calls_in_progress(
     assert launcher.peak == 3
     assert progress.booked == 8
     assert progress.state == "done"
-    assert (await store.get_campaign_by_id(campaign_id=campaign.id)).status == "done"
+    assert (await store.campaigns.get_by_id(campaign_id=campaign.id)).status == "done"
 
 
 @pytest.mark.asyncio
@@ -123,12 +123,15 @@ async def test_the_global_cap_spans_campaigns(
     first = await _campaign(
         store, [f"+3556930000{i:02d}" for i in range(4)], max_concurrent_calls=4
     )
-    second = await store.create_campaign(name="Other", purpose="check_up", max_concurrent_calls=4)
+    second = await store.campaigns.create(name="Other", purpose="check_up", max_concurrent_calls=4)
     others = [f"+3556940000{i:02d}" for i in range(4)]
-    await store.add_contacts(
+    await store.campaigns.add_contacts(
         campaign_id=second.id, contacts=[NewContact(phone=p, name="X") for p in others]
     )
-    for phone in [*(c.phone for c in await store.list_contacts(campaign_id=first.id)), *others]:
+    for phone in [
+        *(c.phone for c in await store.campaigns.contacts(campaign_id=first.id)),
+        *others,
+    ]:
         launcher.conversations[phone] = Conversation(outcome="booked", hold=True)
     capped = run_settings.model_copy(
         update={"campaign": run_settings.campaign.model_copy(update={"max_concurrent_calls": 5})}
@@ -155,7 +158,7 @@ async def test_do_not_call_is_checked_at_dial_time(
 ) -> None:
     campaign = await _campaign(store, [BOOKS, BUSY])
     # Listed after the import: the runner must still never dial it.
-    await store.add_do_not_call(phone=BUSY, reason="asked by letter", source="cli")
+    await store.dnc.add(phone=BUSY, reason="asked by letter", source="cli")
     await make_runner(campaign).run(until=START + timedelta(hours=1))
     assert livekit.calls_to(BUSY) == []
     assert len(livekit.calls_to(BOOKS)) == 1
@@ -187,9 +190,9 @@ async def test_a_dead_runners_open_call_is_hung_up_and_recorded(
     clock: FixedClock,
 ) -> None:
     campaign = await _campaign(store, [BOOKS])
-    (contact,) = await store.list_contacts(campaign_id=campaign.id)
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
     # A runner (process 4242, now dead) claimed the contact, opened the room and died.
-    assert await store.take_campaign_lease(
+    assert await store.queue.take_lease(
         campaign_id=campaign.id, token="old", pid=4242, host="here", expected_token=None
     )
     claimed = await claim(
@@ -202,9 +205,9 @@ async def test_a_dead_runners_open_call_is_hung_up_and_recorded(
     await runner.run(until=START + timedelta(minutes=1))
 
     assert next(r.body["room"] for r in livekit.requests_for("DeleteRoom")) == "elo-crashed"
-    attempts = await store.list_attempts(contact_id=contact.id)
+    attempts = await store.campaigns.attempts(contact_id=contact.id)
     assert [(a.outcome, a.sip_status) for a in attempts] == [("failed", "interrupted")]
-    (after,) = await store.list_contacts(campaign_id=campaign.id)
+    (after,) = await store.campaigns.contacts(campaign_id=campaign.id)
     assert after.next_call_at == START + timedelta(minutes=120)
 
 
@@ -234,8 +237,8 @@ async def test_one_broken_call_does_not_take_the_others_down(
     progress = await make_runner(campaign, launcher=broken).run(until=START + timedelta(minutes=30))
 
     assert progress.booked == 2
-    contacts = {c.phone: c for c in await store.list_contacts(campaign_id=campaign.id)}
-    failed = await store.list_attempts(contact_id=contacts[BUSY].id)
+    contacts = {c.phone: c for c in await store.campaigns.contacts(campaign_id=campaign.id)}
+    failed = await store.campaigns.attempts(contact_id=contacts[BUSY].id)
     assert [(a.outcome, a.sip_status) for a in failed] == [("failed", "not_dialled")]
     # Never dialled (the pipeline did not start), its room closed, retried later.
     assert livekit.calls_to(BUSY) == []
@@ -255,8 +258,8 @@ async def test_attempts_that_never_dialled_do_not_use_up_the_caps(
 
     await make_runner(campaign, launcher=broken).run(until=START + timedelta(days=2))
 
-    (contact,) = await store.list_contacts(campaign_id=campaign.id)
-    attempts = await store.list_attempts(contact_id=contact.id)
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
+    attempts = await store.campaigns.attempts(contact_id=contact.id)
     # Retried every two hours inside the window, well past 3 per campaign and 4 per 30 days,
     # because the phone never rang.
     assert len(attempts) > 4
@@ -284,12 +287,12 @@ async def test_a_refused_set_up_stops_the_run_instead_of_burning_attempts(
     assert progress.state == "configuration_error"
     assert runner.problem is not None and "invalid_argument" in runner.problem
     assert len(livekit.requests_for("CreateSIPParticipant")) == 1
-    assert (await store.get_campaign_by_id(campaign_id=campaign.id)).status == "paused"
+    assert (await store.campaigns.get_by_id(campaign_id=campaign.id)).status == "paused"
     # The one refused dial is the system's fault: charged to no patient.
     attempts = [
         a
-        for c in await store.list_contacts(campaign_id=campaign.id)
-        for a in await store.list_attempts(contact_id=c.id)
+        for c in await store.campaigns.contacts(campaign_id=campaign.id)
+        for a in await store.campaigns.attempts(contact_id=c.id)
         if a.sip_status != "not_dialled"
     ]
     assert len(attempts) == 1 and attempts[0].system_fault is not None
@@ -302,8 +305,8 @@ async def test_recovery_keeps_the_outcome_of_a_call_that_had_ended(
     dialer,
 ) -> None:
     campaign = await _campaign(store, [REJECTS])
-    (contact,) = await store.list_contacts(campaign_id=campaign.id)
-    assert await store.take_campaign_lease(
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
+    assert await store.queue.take_lease(
         campaign_id=campaign.id, token="old", pid=4242, host="here", expected_token=None
     )
     claimed = await claim(
@@ -311,15 +314,15 @@ async def test_recovery_keeps_the_outcome_of_a_call_that_had_ended(
     )
     assert claimed.attempt is not None
     # The pipeline recorded the refusal, then the runner died before recording the attempt.
-    await store.start_call(call_id="ended-call", phone=REJECTS)
-    await store.finish_call(call_id="ended-call", outcome="declined", outcome_reason="declined")
+    await store.calls.start(call_id="ended-call", phone=REJECTS)
+    await store.calls.finish(call_id="ended-call", outcome="declined", outcome_reason="declined")
 
     runner = make_runner(campaign, host="here", pid=5555, process_alive=lambda pid: False)
     await runner.run(until=START + timedelta(minutes=1))
 
-    (attempt,) = await store.list_attempts(contact_id=contact.id)
+    (attempt,) = await store.campaigns.attempts(contact_id=contact.id)
     assert (attempt.outcome, attempt.sip_status) == ("declined", "interrupted")
-    (after,) = await store.list_contacts(campaign_id=campaign.id)
+    (after,) = await store.campaigns.contacts(campaign_id=campaign.id)
     assert (after.state, after.done_reason) == ("done", "declined")
 
 
@@ -340,8 +343,8 @@ async def test_hanging_up_ends_a_call_that_is_still_ringing(
     progress = await asyncio.wait_for(task, timeout=20)
 
     assert progress.state == "stopped"
-    (contact,) = await store.list_contacts(campaign_id=campaign.id)
-    (attempt,) = await store.list_attempts(contact_id=contact.id)
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
+    (attempt,) = await store.campaigns.attempts(contact_id=contact.id)
     assert attempt.outcome == "failed"
     assert livekit.rooms == {}
 
@@ -363,17 +366,17 @@ async def test_a_failing_trunk_pauses_the_campaign_and_charges_no_patient(
     progress = await runner.run(until=START + timedelta(hours=2))
 
     assert progress.state == "fault_pause"
-    paused = await store.get_campaign_by_id(campaign_id=campaign.id)
+    paused = await store.campaigns.get_by_id(campaign_id=campaign.id)
     assert paused is not None and paused.status == "paused"
     assert paused.pause_reason is not None and "trunk/LiveKit side" in paused.pause_reason
     dialled = [p for p in phones if livekit.calls_to(p)]
     assert len(dialled) == 5  # the breaker's default: 5 dials, all faults
-    for contact in await store.list_contacts(campaign_id=campaign.id):
-        attempts = await store.list_attempts(contact_id=contact.id)
+    for contact in await store.campaigns.contacts(campaign_id=campaign.id):
+        attempts = await store.campaigns.attempts(contact_id=contact.id)
         assert all(a.system_fault for a in attempts)
         assert contact.state == "queued"
     # What `elo campaign status` shows staff.
-    status = await store.campaign_status(campaign_id=campaign.id)
+    status = await store.campaigns.status(campaign_id=campaign.id)
     assert status.system_faults == 5 and status.pause_reason == paused.pause_reason
 
 
@@ -390,8 +393,8 @@ async def test_system_faults_use_up_no_attempt_cap(
 
     await make_runner(campaign).run(until=START + timedelta(hours=10))
 
-    (contact,) = await store.list_contacts(campaign_id=campaign.id)
-    attempts = await store.list_attempts(contact_id=contact.id)
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
+    attempts = await store.campaigns.attempts(contact_id=contact.id)
     assert len(attempts) > 2  # one contact alone never trips the breaker (5 dials needed)
     assert all(a.system_fault and a.outcome == "failed" for a in attempts)
     assert contact.state == "queued"
@@ -422,6 +425,6 @@ async def test_a_wrong_api_secret_stops_the_run_as_a_configuration_error(
     assert progress.state == "configuration_error"
     assert runner.problem is not None and "refused the API credentials" in runner.problem
     assert livekit.requests_for("CreateSIPParticipant") == []
-    for contact in await store.list_contacts(campaign_id=campaign.id):
-        attempts = await store.list_attempts(contact_id=contact.id)
+    for contact in await store.campaigns.contacts(campaign_id=campaign.id):
+        attempts = await store.campaigns.attempts(contact_id=contact.id)
         assert all(a.sip_status == "not_dialled" for a in attempts)

@@ -24,25 +24,25 @@ async def test_a_run_starts_with_a_retention_purge(
     clock: FixedClock,
 ) -> None:
     clock.now = START - timedelta(days=120)
-    await store.start_call(call_id="old", phone=OLD_CALLER)
-    await store.save_call_progress(
+    await store.calls.start(call_id="old", phone=OLD_CALLER)
+    await store.calls.save_progress(
         call_id="old",
         transcript=[{"role": "user", "text": "po"}],
         counters={},
         turns=1,
         tool_calls=0,
     )
-    await store.finish_call(call_id="old", outcome="declined")
+    await store.calls.finish(call_id="old", outcome="declined")
     clock.now = START
     launcher.conversations[CONTACT] = Conversation(outcome="booked")
-    campaign = await store.create_campaign(name="Recall", purpose="recall")
-    await store.add_contacts(
+    campaign = await store.campaigns.create(name="Recall", purpose="recall")
+    await store.campaigns.add_contacts(
         campaign_id=campaign.id, contacts=[NewContact(phone=CONTACT, name="Patient")]
     )
 
     await make_runner(campaign).run(until=START + timedelta(minutes=30))
 
-    old = await store.get_call(call_id="old")
+    old = await store.calls.get(call_id="old")
     assert old is not None and (old.transcript, old.phone, old.outcome) == ([], None, "declined")
-    purges = [e for e in await store.list_audit() if e.action == "privacy.purge"]
+    purges = [e for e in await store.audit.list() if e.action == "privacy.purge"]
     assert [(e.actor, e.detail["calls"]) for e in purges] == [("system", 1)]  # type: ignore[index]

@@ -52,10 +52,10 @@ async def test_a_simulated_month_keeps_every_rule(
             CALL_ME_LATER: Conversation(outcome="completed", callback_in=timedelta(days=10)),
         }
     )
-    campaign = await store.create_campaign(
+    campaign = await store.campaigns.create(
         name="Winter recall", purpose="recall", max_attempts=50, max_concurrent_calls=2
     )
-    await store.add_contacts(campaign_id=campaign.id, contacts=CONTACTS)
+    await store.campaigns.add_contacts(campaign_id=campaign.id, contacts=CONTACTS)
     end = START + timedelta(days=45)
 
     progress = await make_runner(campaign).run(until=end)
@@ -63,8 +63,8 @@ async def test_a_simulated_month_keeps_every_rule(
 
     rules = CampaignRules.for_campaign(campaign, run_settings)
     delays = RetryDelays.build(run_settings.campaign, {})
-    contacts = await store.list_contacts(campaign_id=campaign.id)
-    history = {c.phone: await store.list_attempts(contact_id=c.id) for c in contacts}
+    contacts = await store.campaigns.contacts(campaign_id=campaign.id)
+    history = {c.phone: await store.campaigns.attempts(contact_id=c.id) for c in contacts}
     for contact in contacts:
         attempts = history[contact.phone]
         assert attempts, contact.phone
@@ -99,12 +99,14 @@ async def test_a_simulated_month_keeps_every_rule(
     assert len(history[NEW_YORK_BUSY]) >= 5
 
     # A new campaign forty-five days later must still respect the 60-day pause after the refusal.
-    second = await store.create_campaign(name="Spring", purpose="check_up", max_attempts=5)
-    await store.add_contacts(campaign_id=second.id, contacts=[NewContact(phone=DECLINES, name="D")])
+    second = await store.campaigns.create(name="Spring", purpose="check_up", max_attempts=5)
+    await store.campaigns.add_contacts(
+        campaign_id=second.id, contacts=[NewContact(phone=DECLINES, name="D")]
+    )
     refused_at = history[DECLINES][0].started_at
     await make_runner(second).run(until=refused_at + timedelta(days=75))
-    (again,) = await store.list_contacts(campaign_id=second.id)
-    retry = await store.list_attempts(contact_id=again.id)
+    (again,) = await store.campaigns.contacts(campaign_id=second.id)
+    retry = await store.campaigns.attempts(contact_id=again.id)
     assert len(retry) == 1
     assert retry[0].started_at >= refused_at + timedelta(days=60)
     assert clock.now >= refused_at + timedelta(days=60)

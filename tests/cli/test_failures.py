@@ -29,7 +29,7 @@ import pytest
 
 from cli.main import build_parser, main
 from storage import Store
-from storage.privacy import PrivacyError
+from storage.errors import PrivacyError
 from tests.cli.test_main import run_elo
 from tests.storage.test_health import corrupt_pages, fill_patients
 

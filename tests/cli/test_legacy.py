@@ -55,9 +55,9 @@ def admin(make_context: Callable[..., ToolContext]) -> ToolContext:
 async def snapshot(store: Store) -> tuple[int, int, int]:
     """Row counts: appointments, pending follow-ups, patients."""
     return (
-        await store.count_appointments(),
-        len(await store.list_follow_ups()),
-        await store.count_patients(),
+        await store.appointments.count(),
+        len(await store.follow_ups.list()),
+        await store.patients.count(),
     )
 
 
@@ -84,7 +84,7 @@ async def test_future_past_and_follow_ups_are_imported(admin: ToolContext, store
         "rejected": [],
     }
 
-    rows = await store.list_appointments(start=WIDE[0], end=WIDE[1], active_only=False)
+    rows = await store.appointments.list(start=WIDE[0], end=WIDE[1], active_only=False)
     by_start = {row.starts_at.astimezone(TIRANE).isoformat(timespec="minutes"): row for row in rows}
     future = by_start["2026-12-02T10:00+01:00"]
     filling = by_start["2026-12-03T14:00+01:00"]
@@ -96,23 +96,24 @@ async def test_future_past_and_follow_ups_are_imported(admin: ToolContext, store
 
     # Future imports hold their chair; the past one occupies nothing.
     start = datetime.fromisoformat(FUTURE).replace(tzinfo=TIRANE)
-    assert await store.occupancy(start=start, end=start + timedelta(minutes=30))
+    assert await store.appointments.occupancy(start=start, end=start + timedelta(minutes=30))
     past_start = datetime.fromisoformat(PAST).replace(tzinfo=TIRANE)
-    assert await store.occupancy(start=past_start, end=past_start + timedelta(hours=1)) == {}
-
-    # Imported bookings are not revenue the agent generated.
-    stats = await store.stats()
-    assert (stats.appointments_booked, stats.revenue_generated) == (0, 0)
-    assert stats.upcoming_appointments == 2
     assert (
-        await store.daily_analytics(first_day=date(2026, 1, 1), last_day=date(2027, 12, 31)) == []
+        await store.appointments.occupancy(start=past_start, end=past_start + timedelta(hours=1))
+        == {}
     )
 
-    [callback] = await store.list_follow_ups()
+    # Imported bookings are not revenue the agent generated.
+    stats = await store.calls.stats()
+    assert (stats.appointments_booked, stats.revenue_generated) == (0, 0)
+    assert stats.upcoming_appointments == 2
+    assert await store.calls.daily(first_day=date(2026, 1, 1), last_day=date(2027, 12, 31)) == []
+
+    [callback] = await store.follow_ups.list()
     assert callback.source == "import"
     assert callback.reason == "asked about whitening"
     assert callback.due_at.astimezone(TIRANE) == datetime(2026, 12, 3, 11, 0, tzinfo=TIRANE)
-    patient = await store.get_patient(phone="+355687654321")
+    patient = await store.patients.get(phone="+355687654321")
     assert patient is not None and patient.name == "Elira Hoxha"
 
 
@@ -155,7 +156,7 @@ async def test_future_appointments_beyond_the_booking_horizon_are_rejected(
     assert report.rejected[0].reason == (
         "preferred_date: cannot be booked: that is more than 90 days ahead (the booking horizon)"
     )
-    assert await store.count_appointments(active_only=True) == 2
+    assert await store.appointments.count(active_only=True) == 2
 
 
 @pytest.mark.asyncio
@@ -163,7 +164,7 @@ async def test_a_number_on_file_under_another_name_is_a_conflict(
     admin: ToolContext, store: Store
 ) -> None:
     """Not merged into the existing patient: reported with its index, without the names."""
-    await store.upsert_patient(phone="+355691234567", name="Arbër Çela")
+    await store.patients.upsert(phone="+355691234567", name="Arbër Çela")
     data = {
         "appointments": [
             appointment(patient_name="Drita Kola"),  # 0: same number, another person
@@ -183,7 +184,7 @@ async def test_a_number_on_file_under_another_name_is_a_conflict(
         assert rejection.reason == (
             "name: conflicts with the name on file for this phone number; not merged"
         )
-    patient = await store.get_patient(phone="+355691234567")
+    patient = await store.patients.get(phone="+355691234567")
     assert patient is not None and patient.name == "Arbër Çela"
     assert await snapshot(store) == (1, 0, 1)
 
@@ -274,7 +275,7 @@ async def test_taken_slot_is_rejected(
     [rejection] = report.rejected
     assert (rejection.kind, rejection.index) == ("appointment", 1)
     assert "slot is already taken" in rejection.reason
-    assert await store.count_appointments() == 1
+    assert await store.appointments.count() == 1
 
 
 @pytest.mark.asyncio
@@ -342,11 +343,11 @@ async def test_field_aliases(admin: ToolContext, store: Store, record: dict[str,
     report = await import_legacy(data, admin)
     assert report.rejected == []
     assert (report.appointments_imported, report.follow_ups_imported) == (1, 1)
-    patient = await store.get_patient(phone="+355691234567")
+    patient = await store.patients.get(phone="+355691234567")
     assert patient is not None and patient.name == "Arbër Çela"
-    [callback] = await store.list_follow_ups()
+    [callback] = await store.follow_ups.list()
     assert callback.reason == "call back"
-    [booked] = await store.list_appointments(start=WIDE[0], end=WIDE[1])
+    [booked] = await store.appointments.list(start=WIDE[0], end=WIDE[1])
     assert booked.service_id == "cleaning"
 
 
@@ -425,9 +426,9 @@ async def test_invisible_characters_are_removed_from_every_field(
     }
     report = await import_legacy(data, admin)
     assert report.rejected == []
-    patient = await store.get_patient(phone="+355691234567")
+    patient = await store.patients.get(phone="+355691234567")
     assert patient is not None and patient.name == "Arbër Çela"
-    [pending] = await store.list_follow_ups()
+    [pending] = await store.follow_ups.list()
     assert pending.reason == "asked about whitening"
 
 

@@ -21,15 +21,15 @@ async def _seed(db: Path, *, days_ago: int) -> None:
     """Arta: a patient with a callback, on the do-not-call list, and a call ``days_ago``."""
     clock = FixedClock(datetime.now(UTC) - timedelta(days=days_ago))
     async with await Store.open(db, tz=TIRANE, clock=clock) as store:
-        await store.create_follow_up(
+        await store.follow_ups.create(
             phone=ARTA, name="Arta Hoxha", due_at=clock.now, reason="asked", source="agent"
         )
-        await store.start_call(call_id="call-1", phone=ARTA)
-        await store.save_call_progress(
+        await store.calls.start(call_id="call-1", phone=ARTA)
+        await store.calls.save_progress(
             call_id="call-1", transcript=TRANSCRIPT, counters={}, turns=1, tool_calls=0
         )
-        await store.finish_call(call_id="call-1", outcome="declined")
-        await store.add_do_not_call(phone=ARTA, reason="asked", source="agent")
+        await store.calls.finish(call_id="call-1", outcome="declined")
+        await store.dnc.add(phone=ARTA, reason="asked", source="agent")
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:

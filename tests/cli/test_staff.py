@@ -19,7 +19,7 @@ import pytest
 
 from storage import Booked, Store
 from tests.cli.test_main import ok_json, run_elo
-from tests.storage.test_store import book
+from tests.storage.booking import book
 
 TIRANE = ZoneInfo("Europe/Tirane")
 ABUSE = "browser-abuse-1"
@@ -31,7 +31,7 @@ DAY = datetime(2027, 1, 5, 10, 0, tzinfo=TIRANE)
 async def _seed(db: Path) -> dict[str, list[int]]:
     ids: dict[str, list[int]] = {"agent": [], "cli": [], "follow_ups": []}
     async with await Store.open(db, tz=TIRANE) as store:
-        await store.start_call(call_id=ABUSE, phone=None)
+        await store.calls.start(call_id=ABUSE, phone=None)
         slots = [(name, phone, "agent", ABUSE) for name, phone in PEOPLE]
         slots.append((*STAFF_PATIENT, "cli", None))
         for n, (name, phone, source, call_id) in enumerate(slots):
@@ -42,7 +42,7 @@ async def _seed(db: Path) -> dict[str, list[int]]:
             assert isinstance(booked, Booked)
             ids[source].append(booked.appointment.id)
         for name, phone in PEOPLE:
-            follow_up, _ = await store.create_follow_up(
+            follow_up, _ = await store.follow_ups.create(
                 phone=phone,
                 name=name,
                 due_at=DAY + timedelta(days=1),

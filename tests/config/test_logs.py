@@ -266,15 +266,15 @@ async def test_what_the_model_says_never_teaches_the_masker(
 
 @pytest.mark.asyncio
 async def test_a_stored_patient_is_remembered(store: Store) -> None:
-    await store.upsert_patient(phone="+355682223344", name="Drita Kola")
+    await store.patients.upsert(phone="+355682223344", name="Drita Kola")
     assert redactor.redact("called drita kola") == "called [name] [name]"
 
 
 @pytest.mark.asyncio
 async def test_a_patient_read_from_the_database_is_remembered(store: Store) -> None:
-    await store.upsert_patient(phone="+355682223344", name="Drita Kola")
+    await store.patients.upsert(phone="+355682223344", name="Drita Kola")
     redactor.forget_all()  # as in a new process reading an existing database
-    await store.get_patient(phone="+355682223344")
+    await store.patients.get(phone="+355682223344")
     assert redactor.redact("Drita Kola") == "[name] [name]"
 
 

@@ -469,8 +469,8 @@ async def test_opt_out_lists_the_bound_number_only(tmp_path, store, clinic, cloc
     answers = tool_results(emu)
     assert is_refusal(answers["named"])
     assert answers["reason"]["status"] == "opted_out"
-    assert await store.is_do_not_call(phone=PHONE)
-    assert not await store.is_do_not_call(phone=OTHER_PHONE)
+    assert await store.dnc.is_listed(phone=PHONE)
+    assert not await store.dnc.is_listed(phone=OTHER_PHONE)
     assert rows(tmp_path / "elo.db", "SELECT COUNT(*) FROM do_not_call") == [(1,)]
     assert result.record.outcome == "opted_out"
     assert_log_clean(call_log)
@@ -500,7 +500,7 @@ async def test_an_unbound_call_cannot_put_any_number_on_the_list(
 async def test_a_listed_number_is_never_called_whatever_its_spelling(
     tmp_path, store, clinic, clock, call_log
 ):
-    await store.add_do_not_call(phone=PHONE, reason="asked", source="cli")
+    await store.dnc.add(phone=PHONE, reason="asked", source="cli")
     for spelling in ("069 123 4567", "+355 69 123 4567", "00355691234567"):
         async with GeminiLiveEmulator([]) as emu:
             settings = call_settings(tmp_path, emu, pipeline=NO_IDLE_END)
@@ -515,7 +515,7 @@ async def test_a_listed_number_is_never_called_whatever_its_spelling(
                     metadata=CallMetadata(call_id="dnc", patient_name=NAME, phone=spelling),
                 )
             assert emu.connection_count == 0  # not even the model was connected
-    assert await store.get_call(call_id="dnc") is None
+    assert await store.calls.get(call_id="dnc") is None
     assert_log_clean(call_log, empty_ok=True)
 
 
@@ -581,7 +581,7 @@ async def test_browser_calls_share_one_hourly_budget_and_the_log_says_when_it_is
     tmp_path, store, clinic, clock, registry, make_context, call_log
 ):
     # Earlier browser calls this hour made 9 of the 10 bookings and callbacks allowed.
-    await store.start_call(call_id="browser-0", phone=None)
+    await store.calls.start(call_id="browser-0", phone=None)
     earlier = make_context(call_id="browser-0")
     for i in range(9):
         made = await registry.call(
@@ -667,7 +667,7 @@ async def test_a_tool_flood_cannot_stop_a_patient_opting_out_or_the_call_ending(
 
     answers = tool_results(emu)
     assert answers["optout"].get("status") == "opted_out", answers["optout"]
-    assert await store.is_do_not_call(phone=PHONE)
+    assert await store.dnc.is_listed(phone=PHONE)
     assert "error" not in answers["bye"], answers["bye"]
     assert (result.record.outcome, result.record.outcome_reason) == ("opted_out", "opted_out")
     assert_log_clean(call_log)
@@ -829,8 +829,8 @@ async def campaign_call(
 ) -> None:
     """Run a campaign over ``contacts`` through the runner, the LiveKit fake and the pipeline."""
     async with FakeLiveKitServer(API_KEY, API_SECRET) as livekit:
-        campaign = await store.create_campaign(name="Recall", purpose="recall")
-        await store.add_contacts(campaign_id=campaign.id, contacts=contacts)
+        campaign = await store.campaigns.create(name="Recall", purpose="recall")
+        await store.campaigns.add_contacts(campaign_id=campaign.id, contacts=contacts)
         await run_pipeline_campaign(
             tmp_path, emu, livekit, store, clinic, clock, campaign=campaign, transport=quiet_line
         )

@@ -130,7 +130,7 @@ def notes(emu: GeminiLiveEmulator) -> list[str]:
 
 async def appointments(store: Store) -> int:
     """How many appointments the database holds, whatever their status."""
-    return await store.count_appointments()
+    return await store.appointments.count()
 
 
 def caller_done() -> Step:

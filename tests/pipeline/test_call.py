@@ -126,7 +126,7 @@ async def test_refused_model_connection_fails_the_call_with_a_reason(
         )
     assert result.record.outcome == "failed"
     assert result.record.outcome_reason
-    record = await store.get_call(call_id="call-1")
+    record = await store.calls.get(call_id="call-1")
     assert record is not None and record.ended_at is not None
 
 
@@ -157,9 +157,9 @@ async def test_an_operator_can_cancel_a_running_call(tmp_path, store, clinic, cl
 async def test_a_number_on_the_do_not_call_list_is_never_called(tmp_path, store, clinic, clock):
     from pipeline.call.session import CallRefusedError
 
-    await store.add_do_not_call(phone=PHONE, reason="asked", source="cli")
+    await store.dnc.add(phone=PHONE, reason="asked", source="cli")
     async with GeminiLiveEmulator([]) as emu:
         with pytest.raises(CallRefusedError, match="do-not-call"):
             await _run_call(tmp_path, emu, store, clinic, clock)
         assert emu.connection_count == 0
-    assert await store.get_call(call_id="call-1") is None
+    assert await store.calls.get(call_id="call-1") is None

@@ -95,7 +95,7 @@ async def test_end_call_reason_is_the_outcome_and_the_call_ends_after_the_goodby
         await emu.finished(timeout=5)
     await assert_nothing_left_running()
 
-    record = await store.get_call(call_id=CALL_ID)
+    record = await store.calls.get(call_id=CALL_ID)
     assert record is not None and record.ended_at is not None
     assert (record.outcome, record.outcome_reason) == (reason, reason)
     assert result.record.outcome == reason
@@ -130,7 +130,7 @@ async def test_end_call_without_a_goodbye_after_it_still_ends_the_call(
     await assert_nothing_left_running()
 
     assert (result.record.outcome, result.record.outcome_reason) == ("declined", "declined")
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None and stored.ended_at is not None
     assert _texts(stored, "elo")[-1] == "Në rregull. Mirupafshim."
 
@@ -175,7 +175,7 @@ async def test_malformed_tool_calls_get_error_results_and_the_call_goes_on(
     db = tmp_path / "elo.db"
     assert _rows(db, "SELECT COUNT(*) FROM appointments") == [(0,)]
     assert _rows(db, "SELECT COUNT(*) FROM patients") == [(0,)]
-    record = await store.get_call(call_id=CALL_ID)
+    record = await store.calls.get(call_id=CALL_ID)
     assert record is not None
     assert record.outcome == "completed"
     assert record.counters["tool_calls_by_name"] == {
@@ -228,7 +228,7 @@ async def test_a_dropped_model_connection_resumes_and_the_call_books(
     assert record.appointments_booked == 1
     assert _rows(tmp_path / "elo.db", "SELECT call_id FROM appointments") == [(CALL_ID,)]
     # What was said before the drop is still in the transcript.
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None
     assert "Dua një kontroll nesër në orën dhjetë." in _texts(stored, "patient")
 
@@ -265,7 +265,7 @@ async def test_a_second_booking_over_the_cap_is_refused_politely(tmp_path, store
     record = result.record
     assert (record.outcome, record.appointments_booked) == ("booked", 1)
     assert result.summary["refusals"] == {"bookings_per_call": 1}
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None
     assert stored.counters["refusals"] == {"bookings_per_call": 1}
     assert stored.counters["tool_calls_by_name"]["schedule_appointment"] == 2
@@ -291,7 +291,7 @@ async def test_a_call_where_nobody_speaks_after_the_greeting_ends_as_no_response
 
     record = result.record
     assert (record.outcome, record.outcome_reason) == ("no_response", "silence")
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None and stored.ended_at is not None
     assert _texts(stored, "elo") == ["Përshëndetje, jam asistenti automatik i klinikës."]
     assert _texts(stored, "patient") == []
@@ -317,7 +317,7 @@ async def test_a_call_that_reaches_its_maximum_length_is_wrapped_up(tmp_path, st
 
     record = result.record
     assert (record.outcome, record.outcome_reason) == ("completed", "maximum call length")
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None and stored.ended_at is not None
     # Ended at the limit (the pipeline's first frame comes just after the watch starts).
     assert 2.0 <= stored.counters["duration_s"] < 3.0 + 5.0
@@ -348,7 +348,7 @@ async def test_an_unreachable_livekit_server_fails_the_call(tmp_path, store, cli
     record = result.record
     assert record.outcome == "failed"
     assert record.outcome_reason
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None and stored.ended_at is not None
     assert stored.outcome == "failed"
     assert stored.transcript == []
@@ -402,7 +402,7 @@ async def test_the_log_file_holds_no_patient_data_while_the_transcript_does(
 
     # The database keeps the full conversation.
     assert result.record.outcome == "booked"
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None
     assert said in _texts(stored, "patient")
     assert f"Faleminderit, {NAME}. U rezervua." in _texts(stored, "elo")

@@ -93,7 +93,7 @@ async def test_go_away_in_the_middle_of_a_booking_books_once_and_keeps_the_trans
     assert _appointments(tmp_path / "elo.db") == [(CALL_ID,)]
     record = result.record
     assert (record.outcome, record.appointments_booked) == ("booked", 1)
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None
     assert _lines(stored) == [
         ("elo", GREETED),
@@ -120,7 +120,7 @@ async def test_first_connect_refused_twice_then_the_call_proceeds(tmp_path, stor
 
     assert emu.refused == [(0, 1011), (1, 1011)]
     assert result.record.outcome == "booked"
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None and _lines(stored)[0] == ("elo", GREETED)
 
 
@@ -142,5 +142,5 @@ async def test_a_model_that_refuses_every_connect_fails_the_call_within_the_budg
     assert record.outcome_reason is not None
     assert record.outcome_reason.startswith("could not connect to the model service")
     assert emu.connection_count >= 1 and emu.session_count == 0
-    stored = await store.get_call(call_id=CALL_ID)
+    stored = await store.calls.get(call_id=CALL_ID)
     assert stored is not None and stored.ended_at is not None and stored.outcome == "failed"

@@ -198,7 +198,7 @@ async def test_booking_cap_holds_against_the_real_registry(registry, ctx, store,
     assert first["status"] == "booked"
     second = await call("schedule_appointment", {**BOOKING, "preferred_date": "2026-12-03T10:00"})
     assert is_refusal(second)
-    assert await store.count_appointments() == 1
+    assert await store.appointments.count() == 1
 
 
 @pytest.mark.asyncio
@@ -210,7 +210,7 @@ async def test_limiter_plugs_into_the_tool_bridge(registry, ctx, store, clock) -
     assert limiter.bookings == 1
     second = await call("schedule_appointment", {**BOOKING, "preferred_date": "2026-12-03T10:00"})
     assert is_refusal(second)
-    assert await store.count_appointments() == 1
+    assert await store.appointments.count() == 1
 
 
 @pytest.mark.asyncio
@@ -405,7 +405,7 @@ async def test_a_new_call_to_the_same_number_cannot_book_past_the_days_cap(
 ) -> None:
     """Real store and registry: the day's bookings of a number are counted across calls."""
     for call_id in ("call-a", "call-b"):
-        await store.start_call(call_id=call_id, phone=PHONE)
+        await store.calls.start(call_id=call_id, phone=PHONE)
     first = call_limiter(settings, store, registry, phone=PHONE, clock=clock)
     call_a = make_context(call_id="call-a", phone=PHONE, patient_name="Arbër Çela")
     book_a = make_tool_caller(registry, call_a, gate=first)
@@ -417,7 +417,7 @@ async def test_a_new_call_to_the_same_number_cannot_book_past_the_days_cap(
     book_b = make_tool_caller(registry, call_b, gate=second)
     refused = await book_b("schedule_appointment", {**_booking(4), "patient_name": NAME})
     assert is_refusal(refused)
-    assert await store.count_appointments() == 2
+    assert await store.appointments.count() == 2
     assert second.refusals == {"bookings_per_number_per_day": 1}
     # A day later the number may book again.
     clock.now += timedelta(days=1, minutes=1)
@@ -436,7 +436,7 @@ async def test_browser_calls_cannot_write_past_the_shared_hourly_budget(
     results = []
     for n in range(3):  # three browser calls, each trying two callbacks to other numbers
         call_id = f"browser-{n}"
-        await store.start_call(call_id=call_id, phone=None)
+        await store.calls.start(call_id=call_id, phone=None)
         limiter = call_limiter(settings, store, registry, phone=None, clock=clock)
         ctx = make_context(call_id=call_id)
         tool = make_tool_caller(registry, ctx, gate=limiter)
@@ -453,7 +453,7 @@ async def test_browser_calls_cannot_write_past_the_shared_hourly_budget(
             written += result.get("status") == "scheduled"
     assert written == 3
     assert sum(is_refusal(r) for r in results) == 3
-    pending = await store.find_follow_ups()
+    pending = await store.follow_ups.find()
     assert len(pending) == 3
     # An hour later the budget is free again.
     clock.now += timedelta(hours=1, minutes=1)

@@ -54,9 +54,9 @@ async def test_patient_who_opts_out_is_listed_and_the_call_ends_opted_out(
     responses = tool_results(emu)
     assert "error" in responses["sneaky"]
     assert responses["optout"]["status"] == "opted_out"
-    entries = await store.list_do_not_call()
+    entries = await store.dnc.list()
     assert [(e.phone, e.source, e.call_id, e.reason) for e in entries] == [
         (PHONE, "agent", CALL_ID, "nuk do më thirrje")
     ]
-    record = await store.get_call(call_id=CALL_ID)
+    record = await store.calls.get(call_id=CALL_ID)
     assert record is not None and record.outcome == "opted_out"

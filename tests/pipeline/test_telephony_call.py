@@ -122,7 +122,7 @@ async def test_ready_is_set_when_the_call_is_refused_before_it_starts(
 ):
     from pipeline.call.session import CallRefusedError
 
-    await store.add_do_not_call(phone=PHONE, reason="asked", source="cli")
+    await store.dnc.add(phone=PHONE, reason="asked", source="cli")
     async with GeminiLiveEmulator([]) as emu:
         settings = call_settings(tmp_path, emu)
         metadata = CallMetadata(call_id=CALL_ID, phone=PHONE)
@@ -172,7 +172,7 @@ async def test_a_successful_transfer_records_transferred_and_ends_elos_side(
     record = result.record
     assert (record.outcome, record.outcome_reason) == ("transferred", "transferred to staff")
     assert record.counters["tool_calls_by_name"] == {"transfer_to_human": 1}
-    assert await store.list_follow_ups() == []
+    assert await store.follow_ups.list() == []
 
 
 class LeavingTelephony(FakeTelephony):
@@ -244,10 +244,10 @@ async def test_a_failed_transfer_leaves_a_callback_and_the_call_goes_on(
     assert telephony.transfers == [CLINIC_TARGET]
     response = tool_results(emu)["tr"]
     assert response["status"] == "transfer_failed" and "call them back" in response["hint"]
-    [follow_up] = await store.list_follow_ups()
+    [follow_up] = await store.follow_ups.list()
     assert follow_up.call_id == CALL_ID and follow_up.source == "agent"
     assert follow_up.reason is not None and "SIP 480" in follow_up.reason
-    patient = await store.get_patient(phone=PHONE)
+    patient = await store.patients.get(phone=PHONE)
     assert patient is not None and follow_up.patient_id == patient.id
     # The call went on to its goodbye and ended as a callback owed.
     assert (result.record.outcome, result.record.outcome_reason) == (
@@ -269,7 +269,7 @@ async def test_a_call_without_telephony_falls_back_to_a_callback(tmp_path, store
     await assert_nothing_left_running()
 
     assert tool_results(emu)["tr"]["status"] == "transfer_failed"
-    [follow_up] = await store.list_follow_ups()
+    [follow_up] = await store.follow_ups.list()
     assert follow_up.reason is not None and "not available on this call" in follow_up.reason
 
 

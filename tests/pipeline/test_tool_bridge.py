@@ -70,7 +70,7 @@ def test_register_tools_registers_exactly_the_tools_offered_in_calls(
 @pytest.fixture
 def snapshot_counts(store):
     async def counts():
-        return (await store.count_patients(), await store.count_appointments())
+        return (await store.patients.count(), await store.appointments.count())
 
     return counts
 

@@ -400,7 +400,7 @@ async def _book(store: Store, clinic: ClinicProfile, start: datetime, service_id
     results = []
     for i in range(n):
         results.append(
-            await store.book_appointment(
+            await store.appointments.book(
                 phone=f"+3556920000{i:02d}",
                 name="Arbër Çela",
                 service_id=service_id,
@@ -417,7 +417,7 @@ async def _book(store: Store, clinic: ClinicProfile, start: datetime, service_id
 
 def _store_finder(clinic: ClinicProfile, store: Store) -> SlotFinder:
     async def occupancy(start: datetime, end: datetime) -> Occupancy:
-        return await store.occupancy(start=start, end=end)
+        return await store.appointments.occupancy(start=start, end=end)
 
     return SlotFinder(clinic, ClinicCalendar(clinic), RULES, occupancy)
 
@@ -442,7 +442,7 @@ async def test_real_store_bookings_fill_chairs(
     assert hm(nearest) == ["Wed 11:00"]
 
     # Cancelling releases the chair again.
-    await store.set_appointment_status(appointment_id=booked[0].appointment.id, status="cancelled")
+    await store.appointments.set_status(appointment_id=booked[0].appointment.id, status="cancelled")
     slots = {s.start: s.free_chairs for s in await finder.free_slots_on(WED, MIN60, clock())}
     assert slots[at(WED, 10, 30)] == (3,)
 

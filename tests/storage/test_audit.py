@@ -9,9 +9,9 @@ from storage import Store
 async def test_audit_records_are_appended_and_listed_newest_first(tmp_path):
     clock = lambda: datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # noqa: E731
     async with await Store.open(tmp_path / "elo.db", clock=clock) as store:
-        first = await store.record_audit(actor="staff", action="pii.show", detail={"rows": 3})
-        await store.record_audit(actor="system", action="retention.purge", subject="calls")
-        entries = await store.list_audit()
+        first = await store.audit.record(actor="staff", action="pii.show", detail={"rows": 3})
+        await store.audit.record(actor="system", action="retention.purge", subject="calls")
+        entries = await store.audit.list()
     assert [e.action for e in entries] == ["retention.purge", "pii.show"]
     assert entries[1].id == first.id
     assert entries[1].detail == {"rows": 3}
@@ -22,7 +22,7 @@ async def test_audit_records_are_appended_and_listed_newest_first(tmp_path):
 async def test_audit_record_rolls_back_with_its_transaction(tmp_path):
     async with await Store.open(tmp_path / "elo.db") as store:
         with pytest.raises(RuntimeError):
-            async with store._transaction() as conn:
-                await store.record_audit(actor="staff", action="privacy.erase", conn=conn)
+            async with store.db.transaction() as conn:
+                await store.audit.record(actor="staff", action="privacy.erase", conn=conn)
                 raise RuntimeError("the change it describes failed")
-        assert await store.list_audit() == []
+        assert await store.audit.list() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +14,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from storage import Booked, CallAttempt, CampaignStatus, NewContact, Store
+from storage.campaign_queue import Claim
 from storage.campaigns import OUTCOMES, REACHED
+from storage.errors import NotFoundError
 from storage.models import AttemptOutcome
-from storage.store import NotFoundError
-from tests.conftest import DEFAULT_NOW, TIRANE, FixedClock
+from tests.conftest import DEFAULT_NOW, TIRANE, FixedClock, claim
 
 # Distinct valid Albanian mobile numbers, one per contact.
 PHONES = [f"+35569{n:07d}" for n in range(1000001, 1000021)]
@@ -25,7 +27,7 @@ SLOT = timedelta(minutes=30)
 
 async def _book(store: Store, *, n: int, price: int, call_id: str | None) -> None:
     starts = DEFAULT_NOW + timedelta(days=1, hours=1) + n * SLOT
-    booked = await store.book_appointment(
+    booked = await store.appointments.book(
         phone=PHONES[-1 - n],
         name="Pacient Test",
         service_id="cleaning",
@@ -40,26 +42,60 @@ async def _book(store: Store, *, n: int, price: int, call_id: str | None) -> Non
     assert isinstance(booked, Booked)
 
 
+# Call ids for attempts whose call made no record (nothing in them is matched by call id).
+_CALL_IDS = itertools.count(1)
+
+
 async def _attempt(
     store: Store, contact_id: int, outcome: AttemptOutcome | None, call_id: str | None = None
 ) -> CallAttempt:
-    attempt = await store.start_attempt(contact_id=contact_id, call_id=call_id)
+    """Claim the contact and, unless ``outcome`` is None, complete the attempt with it.
+
+    The contact stays queued (no ``done_reason``), as these attempts bypass the runner.
+    """
+    call_id = call_id or f"no-record-{next(_CALL_IDS)}"
+    claimed = await claim(
+        store, contact_id=contact_id, room=f"room-{call_id}", call_id=call_id, now=DEFAULT_NOW
+    )
+    assert claimed.attempt is not None, claimed
     if outcome is None:
-        return attempt
-    return await store.finish_attempt(attempt_id=attempt.id, outcome=outcome)
+        return claimed.attempt
+    return await _complete(store, claimed.attempt.id, outcome)
+
+
+async def _complete(
+    store: Store,
+    attempt_id: int,
+    outcome: AttemptOutcome,
+    *,
+    sip_status: str | None = None,
+    duration_s: int | None = None,
+) -> CallAttempt:
+    return await store.queue.complete_attempt(
+        attempt_id=attempt_id,
+        outcome=outcome,
+        sip_status=sip_status,
+        duration_s=duration_s,
+        next_call_at=None,
+        done_reason=None,
+    )
 
 
 @pytest.mark.asyncio
 async def test_attempt_times_come_from_the_clock_and_the_first_finish_wins(
     store: Store, clock: FixedClock
 ) -> None:
-    campaign = await store.create_campaign(name="Recall", purpose="recall")
-    await store.add_contacts(
+    campaign = await store.campaigns.create(name="Recall", purpose="recall")
+    await store.campaigns.add_contacts(
         campaign_id=campaign.id, contacts=[NewContact(phone=PHONES[0], name="A")]
     )
-    (contact,) = await store.list_contacts(campaign_id=campaign.id)
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
 
-    started = await store.start_attempt(contact_id=contact.id, call_id="call-1")
+    claimed = await claim(
+        store, contact_id=contact.id, room="room-1", call_id="call-1", now=clock.now
+    )
+    started = claimed.attempt
+    assert started is not None
     assert started == CallAttempt(
         id=started.id,
         contact_id=contact.id,
@@ -71,12 +107,11 @@ async def test_attempt_times_come_from_the_clock_and_the_first_finish_wins(
         duration_s=None,
         phone=PHONES[0],
         campaign_id=campaign.id,
+        room="room-1",
     )
     ended_at = clock.now + timedelta(seconds=95)
     clock.now = ended_at
-    finished = await store.finish_attempt(
-        attempt_id=started.id, outcome="no_answer", sip_status="480", duration_s=0
-    )
+    finished = await _complete(store, started.id, "no_answer", sip_status="480", duration_s=0)
     assert (finished.ended_at, finished.outcome, finished.sip_status, finished.duration_s) == (
         ended_at,
         "no_answer",
@@ -84,47 +119,49 @@ async def test_attempt_times_come_from_the_clock_and_the_first_finish_wins(
         0,
     )
     clock.now += timedelta(minutes=5)
-    again = await store.finish_attempt(attempt_id=started.id, outcome="booked", duration_s=60)
+    again = await _complete(store, started.id, "booked", duration_s=60)
     assert again == finished
 
-    second = await store.start_attempt(contact_id=contact.id)
-    assert await store.list_attempts(contact_id=contact.id) == [finished, second]
+    second = await _attempt(store, contact.id, None)
+    assert await store.campaigns.attempts(contact_id=contact.id) == [finished, second]
 
 
 @pytest.mark.asyncio
 async def test_bad_attempts_are_refused(store: Store) -> None:
-    campaign = await store.create_campaign(name="Bad", purpose="recall")
-    await store.add_contacts(
+    campaign = await store.campaigns.create(name="Bad", purpose="recall")
+    await store.campaigns.add_contacts(
         campaign_id=campaign.id, contacts=[NewContact(phone=PHONES[0], name="A")]
     )
-    (contact,) = await store.list_contacts(campaign_id=campaign.id)
-    with pytest.raises(sqlite3.IntegrityError, match="no campaign contact 999"):
-        await store.start_attempt(contact_id=999)
-    attempt = await store.start_attempt(contact_id=contact.id)
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
+    missing = await claim(store, contact_id=999, room="r", call_id="c", now=DEFAULT_NOW)
+    assert missing == Claim(skipped="not_queued")
+    attempt = await _attempt(store, contact.id, None)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.finish_attempt(attempt_id=attempt.id, outcome="maybe")  # type: ignore[arg-type]
+        await _complete(store, attempt.id, "maybe")  # type: ignore[arg-type]
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.finish_attempt(attempt_id=attempt.id, outcome="busy", duration_s=-1)
+        await _complete(store, attempt.id, "busy", duration_s=-1)
     with pytest.raises(NotFoundError):
-        await store.finish_attempt(attempt_id=999, outcome="busy")
+        await _complete(store, 999, "busy")
     with pytest.raises(NotFoundError):
-        await store.campaign_status(campaign_id=999)
+        await store.campaigns.status(campaign_id=999)
     # The refused finishes left the attempt open.
-    assert (await store.list_attempts(contact_id=contact.id))[0].outcome is None
+    assert (await store.campaigns.attempts(contact_id=contact.id))[0].outcome is None
 
 
 @pytest.mark.asyncio
 async def test_status_of_a_scripted_campaign(store: Store) -> None:
-    campaign = await store.create_campaign(name="Spring", purpose="check_up")
+    campaign = await store.campaigns.create(name="Spring", purpose="check_up")
     names = "ABCDEFGH"
-    await store.add_contacts(
+    await store.campaigns.add_contacts(
         campaign_id=campaign.id,
         contacts=[NewContact(phone=PHONES[i], name=n) for i, n in enumerate(names)],
     )
-    ids = {c.name: c.id for c in await store.list_contacts(campaign_id=campaign.id)}
-    other = await store.create_campaign(name="Other", purpose="recall")
-    await store.add_contacts(campaign_id=other.id, contacts=[NewContact(phone=PHONES[0], name="A")])
-    (other_contact,) = await store.list_contacts(campaign_id=other.id)
+    ids = {c.name: c.id for c in await store.campaigns.contacts(campaign_id=campaign.id)}
+    other = await store.campaigns.create(name="Other", purpose="recall")
+    await store.campaigns.add_contacts(
+        campaign_id=other.id, contacts=[NewContact(phone=PHONES[0], name="A")]
+    )
+    (other_contact,) = await store.campaigns.contacts(campaign_id=other.id)
 
     assert await _campaign_numbers(store, campaign.id) == {
         "contacts_total": 8,
@@ -150,7 +187,7 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
     await _book(store, n=1, price=2500, call_id="d-1")
     await _book(store, n=2, price=1500, call_id="d-1")
     # E is never called; F opts out by another route before being called.
-    await store.add_do_not_call(phone=PHONES[5], reason=None, source="cli")
+    await store.dnc.add(phone=PHONES[5], reason=None, source="cli")
     await _attempt(store, ids["G"], None, "g-1")
     await _attempt(store, ids["H"], "opted_out", "h-1")
     # Neither another campaign's booking nor one from a call outside any campaign counts.
@@ -159,7 +196,7 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
     await _book(store, n=4, price=800, call_id="inbound-1")
     await _book(store, n=5, price=700, call_id=None)
 
-    status = await store.campaign_status(campaign_id=campaign.id)
+    status = await store.campaigns.status(campaign_id=campaign.id)
     assert (status.campaign_id, status.name, status.status) == (campaign.id, "Spring", "draft")
     assert await _campaign_numbers(store, campaign.id) == {
         "contacts_total": 8,
@@ -191,7 +228,7 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
 
 
 async def _campaign_numbers(store: Store, campaign_id: int) -> dict[str, object]:
-    status = await store.campaign_status(campaign_id=campaign_id)
+    status = await store.campaigns.status(campaign_id=campaign_id)
     return status.model_dump(exclude={"campaign_id", "name", "status", "outcomes"})
 
 
@@ -229,34 +266,34 @@ def test_rates_match_a_plain_count(
 
 async def _run_script(path: Path, script: list[list[AttemptOutcome]]) -> CampaignStatus:
     async with await Store.open(path, tz=TIRANE, clock=FixedClock()) as store:
-        campaign = await store.create_campaign(name="P", purpose="recall")
-        await store.add_contacts(
+        campaign = await store.campaigns.create(name="P", purpose="recall")
+        await store.campaigns.add_contacts(
             campaign_id=campaign.id,
             contacts=[NewContact(phone=PHONES[i], name="X") for i in range(len(script))],
         )
-        contacts = await store.list_contacts(campaign_id=campaign.id)
+        contacts = await store.campaigns.contacts(campaign_id=campaign.id)
         for contact, outcomes in zip(contacts, script, strict=True):
             for outcome in outcomes:
                 await _attempt(store, contact.id, outcome)
-        return await store.campaign_status(campaign_id=campaign.id)
+        return await store.campaigns.status(campaign_id=campaign.id)
 
 
 @pytest.mark.asyncio
 async def test_cancelled_and_no_show_appointments_are_not_revenue(store: Store) -> None:
-    campaign = await store.create_campaign(name="Revenue", purpose="recall")
-    await store.add_contacts(
+    campaign = await store.campaigns.create(name="Revenue", purpose="recall")
+    await store.campaigns.add_contacts(
         campaign_id=campaign.id,
         contacts=[NewContact(phone=PHONES[i], name="Pacient") for i in range(3)],
     )
-    contacts = await store.list_contacts(campaign_id=campaign.id)
+    contacts = await store.campaigns.contacts(campaign_id=campaign.id)
     for n, contact in enumerate(contacts):
         await _attempt(store, contact.id, "booked", call_id=f"rev-{n}")
         await _book(store, n=n, price=4000, call_id=f"rev-{n}")
-    appointments = await store.list_appointments(
+    appointments = await store.appointments.list(
         start=DEFAULT_NOW, end=DEFAULT_NOW + timedelta(days=30), active_only=False
     )
     by_call = {a.call_id: a for a in appointments}
-    await store.set_appointment_status(appointment_id=by_call["rev-1"].id, status="cancelled")
-    await store.set_appointment_status(appointment_id=by_call["rev-2"].id, status="no_show")
-    status = await store.campaign_status(campaign_id=campaign.id)
+    await store.appointments.set_status(appointment_id=by_call["rev-1"].id, status="cancelled")
+    await store.appointments.set_status(appointment_id=by_call["rev-2"].id, status="no_show")
+    status = await store.campaigns.status(campaign_id=campaign.id)
     assert status.revenue_booked_lek == 4000

@@ -18,7 +18,7 @@ CELA = "+355672345678"
 
 @pytest.mark.asyncio
 async def test_created_campaign_is_a_draft_with_defaults(store: Store, clock: FixedClock) -> None:
-    campaign = await store.create_campaign(name="Recall winter", purpose="recall", notes="be kind")
+    campaign = await store.campaigns.create(name="Recall winter", purpose="recall", notes="be kind")
     assert campaign == Campaign(
         id=campaign.id,
         name="Recall winter",
@@ -29,25 +29,25 @@ async def test_created_campaign_is_a_draft_with_defaults(store: Store, clock: Fi
         max_attempts=4,
         created_at=clock.now,
     )
-    assert await store.get_campaign(name="Recall winter") == campaign
-    assert await store.get_campaign(name="nope") is None
+    assert await store.campaigns.get(name="Recall winter") == campaign
+    assert await store.campaigns.get(name="nope") is None
 
 
 @pytest.mark.asyncio
 async def test_names_are_unique_and_purposes_checked(store: Store) -> None:
-    await store.create_campaign(name="A", purpose="check_up")
+    await store.campaigns.create(name="A", purpose="check_up")
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
-        await store.create_campaign(name="A", purpose="recall")
+        await store.campaigns.create(name="A", purpose="recall")
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.create_campaign(name="B", purpose="sales")  # type: ignore[arg-type]
+        await store.campaigns.create(name="B", purpose="sales")  # type: ignore[arg-type]
 
 
 @pytest.mark.asyncio
 async def test_add_contacts_merges_repeats_and_skips_do_not_call(store: Store) -> None:
-    campaign = await store.create_campaign(name="C", purpose="follow_up")
-    await store.add_do_not_call(phone=BEN, reason=None, source="cli")
-    await store.upsert_patient(phone=ARTA, name="Arta Hoxha")
-    counts = await store.add_contacts(
+    campaign = await store.campaigns.create(name="C", purpose="follow_up")
+    await store.dnc.add(phone=BEN, reason=None, source="cli")
+    await store.patients.upsert(phone=ARTA, name="Arta Hoxha")
+    counts = await store.campaigns.add_contacts(
         campaign_id=campaign.id,
         contacts=[
             NewContact(phone=ARTA, name="Arta Hoxha", priority=1),
@@ -58,18 +58,18 @@ async def test_add_contacts_merges_repeats_and_skips_do_not_call(store: Store) -
     )
     assert counts == ImportCounts(imported=2, merged=1, on_do_not_call=1)
     # Importing again merges everything already there; the do-not-call number stays out.
-    again = await store.add_contacts(
+    again = await store.campaigns.add_contacts(
         campaign_id=campaign.id,
         contacts=[NewContact(phone=CELA, name="Cela New"), NewContact(phone=BEN, name="Ben")],
     )
     assert again == ImportCounts(imported=0, merged=1, on_do_not_call=1)
 
-    contacts = await store.list_contacts(campaign_id=campaign.id)
+    contacts = await store.campaigns.contacts(campaign_id=campaign.id)
     assert [(c.phone, c.name, c.priority) for c in contacts] == [
         (ARTA, "Arta Hoxha", 1),
         (CELA, "Cela Marku", 0),
     ]
-    patient = await store.get_patient(phone=ARTA)
+    patient = await store.patients.get(phone=ARTA)
     assert patient is not None and contacts[0].patient_id == patient.id
     assert contacts[1].patient_id is None
     assert (contacts[1].language, contacts[1].time_zone, contacts[1].country) == (
@@ -81,23 +81,25 @@ async def test_add_contacts_merges_repeats_and_skips_do_not_call(store: Store) -
 
 @pytest.mark.asyncio
 async def test_add_contacts_is_one_transaction(store: Store) -> None:
-    campaign = await store.create_campaign(name="D", purpose="recall")
+    campaign = await store.campaigns.create(name="D", purpose="recall")
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.add_contacts(
+        await store.campaigns.add_contacts(
             campaign_id=campaign.id,
             contacts=[NewContact(phone=ARTA, name="Arta"), NewContact(phone="0691", name="Bad")],
         )
-    assert await store.list_contacts(campaign_id=campaign.id) == []
+    assert await store.campaigns.contacts(campaign_id=campaign.id) == []
     with pytest.raises(sqlite3.IntegrityError, match="no campaign"):
-        await store.add_contacts(campaign_id=999, contacts=[NewContact(phone=ARTA, name="A")])
+        await store.campaigns.add_contacts(
+            campaign_id=999, contacts=[NewContact(phone=ARTA, name="A")]
+        )
 
 
 @pytest.mark.asyncio
 async def test_the_same_number_may_be_in_two_campaigns(store: Store) -> None:
-    first = await store.create_campaign(name="E", purpose="recall")
-    second = await store.create_campaign(name="F", purpose="recall")
+    first = await store.campaigns.create(name="E", purpose="recall")
+    second = await store.campaigns.create(name="F", purpose="recall")
     for campaign in (first, second):
-        counts = await store.add_contacts(
+        counts = await store.campaigns.add_contacts(
             campaign_id=campaign.id, contacts=[NewContact(phone=ARTA, name="Arta")]
         )
         assert counts.imported == 1
@@ -136,9 +138,9 @@ async def test_a_version_2_file_is_upgraded(tmp_path: Path) -> None:
     conn.close()
     store = await Store.open(path, tz=TIRANE, clock=FixedClock())
     try:
-        assert await store.schema_version() == SCHEMA_VERSION >= 3
-        campaign = await store.create_campaign(name="H", purpose="recall")
-        counts = await store.add_contacts(
+        assert await store.health.schema_version() == SCHEMA_VERSION >= 3
+        campaign = await store.campaigns.create(name="H", purpose="recall")
+        counts = await store.campaigns.add_contacts(
             campaign_id=campaign.id, contacts=[NewContact(phone=BEN, name="Ben")]
         )
         assert counts == ImportCounts(imported=0, merged=0, on_do_not_call=1)

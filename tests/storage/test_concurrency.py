@@ -58,7 +58,7 @@ def assert_outcomes(results: list[dict[str, Any]], winners: int) -> None:
 
 
 async def active_at_slot(store: Store) -> list[Any]:
-    return await store.list_appointments(start=SLOT_START, end=SLOT_START + timedelta(minutes=30))
+    return await store.appointments.list(start=SLOT_START, end=SLOT_START + timedelta(minutes=30))
 
 
 async def book_from_separate_connections(
@@ -111,8 +111,8 @@ async def test_fifty_connections_one_chair_one_winner(
     (appointment,) = await active_at_slot(store)
     assert appointment.chair == 1
     # Losers leave no trace: only the winner became a patient.
-    assert await store.count_patients() == 1
-    assert await store.count_appointments() == 1
+    assert await store.patients.count() == 1
+    assert await store.appointments.count() == 1
 
 
 @pytest.mark.asyncio
@@ -137,7 +137,7 @@ async def test_twenty_connections_three_chairs_three_winners(
     appointments = await active_at_slot(store)
     assert sorted(a.chair for a in appointments) == [1, 2, 3]
     assert len({a.patient_id for a in appointments}) == 3
-    assert await store.count_patients() == 3
+    assert await store.patients.count() == 3
 
 
 @pytest.mark.asyncio
@@ -261,5 +261,5 @@ async def test_fifty_processes_one_chair_one_winner(store: Store, db_path: Path)
     assert_outcomes(results, winners=1)
     (appointment,) = await active_at_slot(store)
     assert appointment.chair == 1
-    assert await store.count_patients() == 1
-    assert await store.count_appointments() == 1
+    assert await store.patients.count() == 1
+    assert await store.appointments.count() == 1

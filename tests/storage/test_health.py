@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from storage import Store, health
-from storage.store import StoreError
+from storage import Store, database
+from storage.database import Database
+from storage.errors import StoreError
 from storage.timefmt import to_db
 from tests.conftest import TIRANE, FixedClock
 
@@ -79,7 +80,7 @@ def damaged(damaged_template: Path, tmp_path: Path) -> Path:
 
 
 async def book(store: Store, start: datetime, *, phone: str = "+355691234567") -> object:
-    return await store.book_appointment(
+    return await store.appointments.book(
         phone=phone,
         name="Arbër Çela",
         service_id="filling",
@@ -98,17 +99,17 @@ async def test_a_damaged_file_opens_read_only_and_refuses_every_write(damaged: P
     before = digest(damaged)
     store = await Store.open(damaged, tz=TIRANE, clock=FixedClock())
     try:
-        assert store.health_problem is not None
+        assert store.health.problem is not None
         for hour in (10, 11, 12):
             with pytest.raises(StoreError, match=r"failed its integrity check.*elo db check"):
                 await book(store, START.replace(hour=hour))
         with pytest.raises(StoreError, match="integrity check"):
-            await store.add_do_not_call(phone="+355691234567", reason=None, source="cli")
+            await store.dnc.add(phone="+355691234567", reason=None, source="cli")
         with pytest.raises(StoreError, match="integrity check"):
-            await store.start_call(call_id="c1")
+            await store.calls.start(call_id="c1")
         # Reads still work where the pages are intact (staff can export and inspect).
-        assert await store.schema_version() >= 1
-        assert await store.count_appointments() == 0
+        assert await store.health.schema_version() >= 1
+        assert await store.appointments.count() == 0
     finally:
         await store.close()
     assert digest(damaged) == before
@@ -119,7 +120,7 @@ async def test_a_damaged_file_opens_read_only_and_refuses_every_write(damaged: P
 async def test_full_check_names_the_damage(damaged: Path) -> None:
     store = await Store.open(damaged, tz=TIRANE)
     try:
-        report = await store.check_health(slot_minutes=30)
+        report = await store.health.check(slot_minutes=30)
     finally:
         await store.close()
     assert not report.healthy
@@ -131,17 +132,17 @@ async def test_full_check_names_the_damage(damaged: Path) -> None:
 @pytest.mark.asyncio
 async def test_a_healthy_database_passes_every_check(store: Store) -> None:
     await book(store, START)
-    await store.start_call(call_id="call-1")
-    await store.finish_call(call_id="call-1", outcome="booked", appointments_booked=1)
-    await store.start_call(call_id="call-2")
-    await store.finish_call(call_id="call-2", outcome="not_answered")
-    await store.create_follow_up(
+    await store.calls.start(call_id="call-1")
+    await store.calls.finish(call_id="call-1", outcome="booked", appointments_booked=1)
+    await store.calls.start(call_id="call-2")
+    await store.calls.finish(call_id="call-2", outcome="not_answered")
+    await store.follow_ups.create(
         phone="+355682223344", name="Drita Kola", due_at=START, reason=None, source="cli"
     )
-    [appointment] = await store.list_appointments(start=START, end=START + 4 * SLOT)
+    [appointment] = await store.appointments.list(start=START, end=START + 4 * SLOT)
     await book(store, START + 4 * SLOT, phone="+355672345678")
-    await store.set_appointment_status(appointment_id=appointment.id, status="cancelled")
-    report = await store.check_health(slot_minutes=30)
+    await store.appointments.set_status(appointment_id=appointment.id, status="cancelled")
+    report = await store.health.check(slot_minutes=30)
     assert report.to_result() == {
         "healthy": True,
         "checks": {
@@ -152,15 +153,15 @@ async def test_a_healthy_database_passes_every_check(store: Store) -> None:
         },
         "problems": [],
     }
-    assert store.health_problem is None
+    assert store.health.problem is None
 
 
 @pytest.mark.asyncio
 async def test_broken_invariants_are_each_named(store: Store, db_path: Path) -> None:
     first = await book(store, START)
     second = await book(store, START + 4 * SLOT, phone="+355682223344")
-    await store.start_call(call_id="call-1")
-    await store.finish_call(call_id="call-1", outcome="booked", appointments_booked=1)
+    await store.calls.start(call_id="call-1")
+    await store.calls.finish(call_id="call-1", outcome="booked", appointments_booked=1)
     first_id = first.appointment.id  # type: ignore[attr-defined]
     second_id = second.appointment.id  # type: ignore[attr-defined]
     with sqlite3.connect(db_path) as conn:
@@ -181,7 +182,7 @@ async def test_broken_invariants_are_each_named(store: Store, db_path: Path) -> 
         )
         # A counter edited by hand.
         conn.execute("UPDATE call_analytics SET total_calls = total_calls + 2")
-    report = await store.check_health(slot_minutes=30)
+    report = await store.health.check(slot_minutes=30)
     assert not report.healthy
     assert report.checks == {
         "integrity_check": "ok",
@@ -207,14 +208,14 @@ async def test_quick_check_is_skipped_for_an_unchanged_healthy_file(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checks: list[str] = []
-    original = Store.quick_check
+    original = Database.quick_check
 
-    async def counting(self: Store) -> str | None:
+    async def counting(self: Database) -> str | None:
         checks.append("checked")
         return await original(self)
 
-    monkeypatch.setattr(Store, "quick_check", counting)
-    health._healthy_files.clear()
+    monkeypatch.setattr(Database, "quick_check", counting)
+    database._healthy_files.clear()
     for _ in range(2):
         store = await Store.open(db_path, tz=TIRANE)
         await store.close()
@@ -223,7 +224,7 @@ async def test_quick_check_is_skipped_for_an_unchanged_healthy_file(
     await store.close()
     assert checks == ["checked", "checked"]  # unchanged since: not scanned again
     store = await Store.open(db_path, tz=TIRANE)
-    await store.add_do_not_call(phone="+355691234567", reason=None, source="cli")
+    await store.dnc.add(phone="+355691234567", reason=None, source="cli")
     await store.close()
     store = await Store.open(db_path, tz=TIRANE)
     await store.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from storage import Store
+from storage.errors import StoreError
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
-from storage.store import StoreError
 
 EXPECTED_TABLES = {
     "patients",
@@ -61,7 +61,7 @@ def test_schema_version_counts_the_migrations() -> None:
 
 @pytest.mark.asyncio
 async def test_new_file_is_at_the_current_schema_version(store: Store, db_path: Path) -> None:
-    assert await store.schema_version() == SCHEMA_VERSION
+    assert await store.health.schema_version() == SCHEMA_VERSION
     conn = _raw(db_path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -82,7 +82,7 @@ async def test_new_file_uses_wal_journal(store: Store, db_path: Path) -> None:
 @pytest.mark.asyncio
 async def test_connection_enforces_foreign_keys(store: Store) -> None:
     # foreign_keys is a per-connection setting: only the store's own connection can show it.
-    conn = store._conn
+    conn = store.db.conn
     async with conn.execute("PRAGMA foreign_keys") as cur:
         assert (await cur.fetchone())[0] == 1
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
@@ -98,7 +98,7 @@ async def test_connection_enforces_foreign_keys(store: Store) -> None:
 async def test_busy_timeout_is_set_on_the_connection(tmp_path: Path, timeout_ms: int) -> None:
     store = await Store.open(tmp_path / "t.db", busy_timeout_ms=timeout_ms)
     try:
-        async with store._conn.execute("PRAGMA busy_timeout") as cur:
+        async with store.db.conn.execute("PRAGMA busy_timeout") as cur:
             assert (await cur.fetchone())[0] == timeout_ms
     finally:
         await store.close()
@@ -108,7 +108,7 @@ async def test_busy_timeout_is_set_on_the_connection(tmp_path: Path, timeout_ms:
 async def test_default_busy_timeout_is_not_zero(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "t.db")
     try:
-        async with store._conn.execute("PRAGMA busy_timeout") as cur:
+        async with store.db.conn.execute("PRAGMA busy_timeout") as cur:
             assert (await cur.fetchone())[0] >= 1000
     finally:
         await store.close()
@@ -173,16 +173,16 @@ async def test_appointment_slots_key_is_chair_and_slot(store: Store, db_path: Pa
 @pytest.mark.asyncio
 async def test_reopening_is_a_no_op(db_path: Path) -> None:
     first = await Store.open(db_path)
-    patient, _ = await first.upsert_patient(phone="+355691234567", name="Arta Hoxha")
+    patient, _ = await first.patients.upsert(phone="+355691234567", name="Arta Hoxha")
     await first.close()
     schema_before = _schema(db_path)
 
     for _ in range(2):
         again = await Store.open(db_path)
         try:
-            assert await again.schema_version() == SCHEMA_VERSION
-            assert await again.get_patient(phone="+355691234567") == patient
-            assert await again.count_patients() == 1
+            assert await again.health.schema_version() == SCHEMA_VERSION
+            assert await again.patients.get(phone="+355691234567") == patient
+            assert await again.patients.count() == 1
         finally:
             await again.close()
     assert _schema(db_path) == schema_before
@@ -197,7 +197,7 @@ async def test_concurrent_first_opens_all_succeed(db_path: Path) -> None:
     try:
         assert [s for s in stores if not isinstance(s, Store)] == []
         for s in stores:
-            assert await s.schema_version() == SCHEMA_VERSION
+            assert await s.health.schema_version() == SCHEMA_VERSION
     finally:
         for s in stores:
             if isinstance(s, Store):
@@ -297,6 +297,6 @@ async def test_empty_file_is_initialised(tmp_path: Path) -> None:
     path.touch()
     store = await Store.open(path)
     try:
-        assert await store.schema_version() == SCHEMA_VERSION
+        assert await store.health.schema_version() == SCHEMA_VERSION
     finally:
         await store.close()

@@ -441,7 +441,7 @@ async def test_a_cancelled_booking_can_be_booked_again(
     registry: ToolRegistry, ctx: ToolContext, rows: Rows
 ) -> None:
     first = await _book(registry, ctx, "2026-12-02T10:00")
-    await ctx.store.set_appointment_status(
+    await ctx.store.appointments.set_status(
         appointment_id=first["appointment_id"], status="cancelled"
     )
     again = await _book(registry, ctx, "2026-12-02T10:00")

@@ -55,7 +55,7 @@ async def test_invisible_characters_do_not_break_a_booking(
     ctx = make_context()
     result = await registry.call("schedule_appointment", args, ctx)
     assert result["status"] == "booked", result
-    patient = await ctx.store.get_patient(phone="+355691234567")
+    patient = await ctx.store.patients.get(phone="+355691234567")
     assert patient is not None and patient.name == "Arbër Çela"
 
 

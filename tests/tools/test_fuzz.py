@@ -404,7 +404,7 @@ class Harness:
         # Strict JSON, as the model receives it: no NaN, no lone surrogates, string keys.
         json.dumps(result, ensure_ascii=False, allow_nan=False).encode("utf-8")
         assert all(isinstance(key, str) for key in result)
-        assert not self.store._conn.in_transaction, "a transaction was left open"
+        assert not self.store.db.conn.in_transaction, "a transaction was left open"
         if "error" in result:
             self.errors += 1
             assert isinstance(result["error"], str) and result["error"]
@@ -511,7 +511,7 @@ _ALWAYS_ERROR = {"admin": ("end_call", "opt_out", "transfer_to_human", "voicemai
 def test_the_snapshot_sees_a_write_through_the_store(harness: Callable[..., Harness]) -> None:
     h = harness("call")
     before = h.state.current()
-    h.loop.run_until_complete(h.store.add_do_not_call(phone=CALLEE, reason=None, source="cli"))
+    h.loop.run_until_complete(h.store.dnc.add(phone=CALLEE, reason=None, source="cli"))
     after = h.state.current()
     assert after[0] != before[0], "data_version moved"
     assert after[1] != before[1], "the digest changed"
@@ -540,7 +540,7 @@ def test_the_snapshot_sees_one_changed_cell_in_a_table_without_rowid(
 
 
 async def _sloppy(args: NoArgs, ctx: ToolContext) -> dict[str, Any]:
-    await ctx.store.add_do_not_call(phone=CALLEE, reason=None, source="cli")
+    await ctx.store.dnc.add(phone=CALLEE, reason=None, source="cli")
     return {"error": "refused", "hint": "but wrote first"}
 
 

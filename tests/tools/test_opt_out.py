@@ -44,7 +44,7 @@ async def test_opt_out_twice_keeps_one_entry(
     first = await registry.call("opt_out", {}, ctx)
     second = await registry.call("opt_out", None, ctx)
     assert first["status"] == second["status"] == "opted_out"
-    entries = await store.list_do_not_call()
+    entries = await store.dnc.list()
     assert [(e.phone, e.reason, e.call_id) for e in entries] == [(ARTA, None, "call-7")]
 
 
@@ -61,7 +61,7 @@ async def test_opt_out_takes_no_phone_number_from_the_model(
 ) -> None:
     result = await registry.call("opt_out", arguments, make_context(phone=ARTA))
     assert "error" in result and "not an argument" in result["error"]
-    assert await store.list_do_not_call() == []
+    assert await store.dnc.list() == []
 
 
 @pytest.mark.asyncio
@@ -88,11 +88,11 @@ async def test_opt_out_reason_is_bounded_and_cleaned(
     too_long = await registry.call("opt_out", {"reason": "ZZZZZZZZZZ" * 30}, ctx)
     assert too_long["error"].startswith("invalid arguments: reason is too long")
     assert "ZZZZZZZZZZ" not in str(too_long)
-    assert await store.list_do_not_call() == []
+    assert await store.dnc.list() == []
 
     result = await registry.call("opt_out", {"reason": "<b>mos</b> më telefononi"}, ctx)
     assert result["status"] == "opted_out"
-    (entry,) = await store.list_do_not_call()
+    (entry,) = await store.dnc.list()
     assert entry.reason == "mos më telefononi"
 
 

@@ -229,8 +229,8 @@ async def test_the_callees_name_never_leaves(
 async def test_stored_patients_names_never_leave(
     registry: ToolRegistry, web_ctx: ToolContext, server: SearchServer, store: Store
 ) -> None:
-    await store.upsert_patient(phone="+355682223344", name="Drita Kola")
-    await store.upsert_patient(phone="+355672223344", name="Anna-Maria O'Neil")
+    await store.patients.upsert(phone="+355682223344", name="Drita Kola")
+    await store.patients.upsert(phone="+355672223344", name="Anna-Maria O'Neil")
     await _search(registry, web_ctx, "can Drita and maria oneil get braces, kola asked")
     assert [q["q"] for q in server.queries] == ["can and oneil get braces, asked"]
 

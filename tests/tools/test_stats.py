@@ -33,7 +33,7 @@ def admin(make_context: Callable[..., ToolContext]) -> ToolContext:
 
 async def _activity(registry: ToolRegistry, ctx: ToolContext, store: Store) -> None:
     """Two bookings by the agent in one call, a follow-up and a second call without a booking."""
-    await store.start_call(call_id="call-1")
+    await store.calls.start(call_id="call-1")
     for (name, phone, _), when, service in zip(
         PEOPLE, ("2026-12-02T10:00", "2026-12-03T15:00"), ("filling", "whitening"), strict=True
     ):
@@ -48,17 +48,17 @@ async def _activity(registry: ToolRegistry, ctx: ToolContext, store: Store) -> N
             ctx,
         )
         assert booked["status"] == "booked"
-    await store.finish_call(
+    await store.calls.finish(
         call_id="call-1", outcome="booked", appointments_booked=2, revenue_booked=25000
     )
-    await store.start_call(call_id="call-2")
+    await store.calls.start(call_id="call-2")
     follow = await registry.call(
         "schedule_follow_up",
         {"client_name": PEOPLE[0][0], "phone_number": PEOPLE[0][1], "preferred_time": "2026-12-04"},
         ctx,
     )
     assert follow["status"] == "scheduled"
-    await store.finish_call(call_id="call-2", outcome="follow_up")
+    await store.calls.finish(call_id="call-2", outcome="follow_up")
 
 
 @pytest.mark.asyncio

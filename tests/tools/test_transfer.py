@@ -135,7 +135,7 @@ async def test_a_failed_transfer_leaves_a_callback_due_now_and_tells_the_model_w
     store: Store,
     rows: Callable[..., Rows],
 ) -> None:
-    await store.upsert_patient(phone=ARTA, name="Arta Hoxha")
+    await store.patients.upsert(phone=ARTA, name="Arta Hoxha")
     result = await registry.call(
         "transfer_to_human",
         {"reason": "question about an invoice"},

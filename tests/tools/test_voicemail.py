@@ -50,7 +50,7 @@ def _settings(tmp_path: Path, db_path: Path, **calling: Any) -> AppSettings:
 @pytest_asyncio.fixture
 async def known_patient(store: Store) -> None:
     # The patient and why they are called exist, so a leak would have something to leak.
-    await store.upsert_patient(phone=ARTA, name=NAME)
+    await store.patients.upsert(phone=ARTA, name=NAME)
 
 
 @pytest.mark.asyncio

@@ -27,7 +27,7 @@ CALL_ID = "call-1"
 async def test_a_call_fills_its_row_and_the_daily_roll_up(
     store, settings, make_context, registry, clock
 ) -> None:
-    await store.start_call(call_id=CALL_ID)
+    await store.calls.start(call_id=CALL_ID)
     ctx = make_context(call_id=CALL_ID)
 
     async def no_earlier_calls(phone, since):
@@ -43,7 +43,7 @@ async def test_a_call_fills_its_row_and_the_daily_roll_up(
     saved: list[int] = []
 
     async def save_progress(entries):
-        await store.save_call_progress(
+        await store.calls.save_progress(
             call_id=CALL_ID,
             transcript=entries,
             counters=analytics.summary(),
@@ -88,20 +88,20 @@ async def test_a_call_fills_its_row_and_the_daily_roll_up(
     )
     # Saved as the call went on, and the whole transcript by the end of the run.
     assert len(saved) >= 2
-    row = await store.get_call(call_id=CALL_ID)
+    row = await store.calls.get(call_id=CALL_ID)
     assert row.transcript == transcript.entries
     assert [e["role"] for e in row.transcript] == ["elo", "patient", "tool", "tool", "elo"]
     assert row.transcript[1]["text"] == "Dua një vizitë nesër në dhjetë."
 
     # What the call runner does when the call ends: a last save, then close the call.
     await save_progress(transcript.entries)
-    await store.finish_call(
+    await store.calls.finish(
         call_id=CALL_ID,
         outcome="booked",
         appointments_booked=analytics.bookings,
         revenue_booked=analytics.revenue_lek,
     )
-    row = await store.get_call(call_id=CALL_ID)
+    row = await store.calls.get(call_id=CALL_ID)
     assert row.counters == analytics.summary()
     assert row.counters["tool_calls_by_name"] == {"schedule_appointment": 1}
     assert row.counters["refusals"] == {}
@@ -109,7 +109,7 @@ async def test_a_call_fills_its_row_and_the_daily_roll_up(
     assert (row.appointments_booked, row.revenue_booked) == (1, price)
     assert row.ended_at is not None
 
-    (day,) = await store.daily_analytics(first_day=date(2026, 12, 1), last_day=date(2026, 12, 1))
+    (day,) = await store.calls.daily(first_day=date(2026, 12, 1), last_day=date(2026, 12, 1))
     assert day.total_calls == 1
     assert day.appointments_booked == 1
     assert day.revenue_generated == price

@@ -25,42 +25,42 @@ E164 = re.compile(r"\+[1-9][0-9]{2,14}")
 async def test_added_number_is_listed_with_who_when_and_why(
     store: Store, clock: FixedClock
 ) -> None:
-    entry = await store.add_do_not_call(
+    entry = await store.dnc.add(
         phone=ARTA, reason="asked in the call", source="agent", call_id="call-1"
     )
     assert entry == DoNotCallEntry(
         phone=ARTA, reason="asked in the call", source="agent", call_id="call-1", added_at=clock.now
     )
-    assert await store.is_do_not_call(phone=ARTA)
-    assert not await store.is_do_not_call(phone=BEN)
-    assert await store.list_do_not_call() == [entry]
+    assert await store.dnc.is_listed(phone=ARTA)
+    assert not await store.dnc.is_listed(phone=BEN)
+    assert await store.dnc.list() == [entry]
 
 
 @pytest.mark.asyncio
 async def test_adding_again_keeps_the_first_entry(store: Store, clock: FixedClock) -> None:
-    first = await store.add_do_not_call(phone=ARTA, reason="not interested", source="agent")
+    first = await store.dnc.add(phone=ARTA, reason="not interested", source="agent")
     clock.now += timedelta(days=3)
-    again = await store.add_do_not_call(phone=ARTA, reason=None, source="cli", call_id="c9")
+    again = await store.dnc.add(phone=ARTA, reason=None, source="cli", call_id="c9")
     assert again == first
-    assert await store.list_do_not_call() == [first]
+    assert await store.dnc.list() == [first]
 
 
 @pytest.mark.asyncio
 async def test_remove_reports_whether_the_number_was_listed(store: Store) -> None:
-    await store.add_do_not_call(phone=ARTA, reason=None, source="cli")
-    await store.add_do_not_call(phone=BEN, reason=None, source="import")
-    assert await store.remove_do_not_call(phone=ARTA) is True
-    assert await store.remove_do_not_call(phone=ARTA) is False
-    assert not await store.is_do_not_call(phone=ARTA)
-    assert [e.phone for e in await store.list_do_not_call()] == [BEN]
+    await store.dnc.add(phone=ARTA, reason=None, source="cli")
+    await store.dnc.add(phone=BEN, reason=None, source="import")
+    assert await store.dnc.remove(phone=ARTA) is True
+    assert await store.dnc.remove(phone=ARTA) is False
+    assert not await store.dnc.is_listed(phone=ARTA)
+    assert [e.phone for e in await store.dnc.list()] == [BEN]
 
 
 @pytest.mark.asyncio
 async def test_list_is_oldest_first(store: Store, clock: FixedClock) -> None:
-    await store.add_do_not_call(phone=BEN, reason=None, source="cli")
+    await store.dnc.add(phone=BEN, reason=None, source="cli")
     clock.now += timedelta(minutes=1)
-    await store.add_do_not_call(phone=ARTA, reason=None, source="cli")
-    assert [e.phone for e in await store.list_do_not_call()] == [BEN, ARTA]
+    await store.dnc.add(phone=ARTA, reason=None, source="cli")
+    assert [e.phone for e in await store.dnc.list()] == [BEN, ARTA]
 
 
 @pytest.mark.asyncio
@@ -69,14 +69,14 @@ async def test_list_is_oldest_first(store: Store, clock: FixedClock) -> None:
 )
 async def test_the_table_refuses_numbers_that_are_not_e164(store: Store, phone: str) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.add_do_not_call(phone=phone, reason=None, source="cli")
-    assert await store.list_do_not_call() == []
+        await store.dnc.add(phone=phone, reason=None, source="cli")
+    assert await store.dnc.list() == []
 
 
 @pytest.mark.asyncio
 async def test_the_table_refuses_unknown_sources(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        await store.add_do_not_call(phone=ARTA, reason=None, source="model")  # type: ignore[arg-type]
+        await store.dnc.add(phone=ARTA, reason=None, source="model")  # type: ignore[arg-type]
 
 
 def test_check_accepts_exactly_e164_text(tmp_path: Path) -> None:
@@ -127,17 +127,17 @@ async def test_a_version_1_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -
 
     store = await Store.open(path, tz=TIRANE, clock=FixedClock())
     try:
-        assert await store.schema_version() == SCHEMA_VERSION >= 2
-        patient = await store.get_patient(phone=ARTA)
+        assert await store.health.schema_version() == SCHEMA_VERSION >= 2
+        patient = await store.patients.get(phone=ARTA)
         assert patient is not None and patient.name == "Arta Hoxha"
-        assert await store.list_do_not_call() == []
-        await store.add_do_not_call(phone=ARTA, reason=None, source="cli")
+        assert await store.dnc.list() == []
+        await store.dnc.add(phone=ARTA, reason=None, source="cli")
     finally:
         await store.close()
 
     again = await Store.open(path, tz=TIRANE)
     try:
-        assert await again.is_do_not_call(phone=ARTA)
-        assert await again.count_patients() == 1
+        assert await again.dnc.is_listed(phone=ARTA)
+        assert await again.patients.count() == 1
     finally:
         await again.close()

@@ -1,0 +1,215 @@
+"""Appointments: the chairs taken per grid slot, booking one atomically, and staff searches."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+
+from storage.call_records import add_daily
+from storage.database import Database
+from storage.errors import NotFoundError
+from storage.models import Appointment, Booked, SlotTaken, Source
+from storage.patients import upsert_patient
+from storage.records import PatientRef, RecordFilter, find_with_patient, set_status
+from storage.rows import slot_time, to_appointment
+from storage.timefmt import slot_grid, to_db
+
+
+class _Taken(Exception):
+    """Internal: the re-check found no free chair."""
+
+
+class AppointmentRepository:
+    """The ``appointments`` table and the ``appointment_slots`` each active one holds.
+
+    Args:
+        db: The open database.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def occupancy(self, *, start: datetime, end: datetime) -> dict[datetime, frozenset[int]]:
+        """Chairs taken per grid slot with ``start <= slot < end``."""
+        taken: dict[datetime, set[int]] = {}
+        # One round trip to the connection thread (a cursor loop costs three or more), and each
+        # slot's text parsed once, not once per chair: this is the hot path of every slot search.
+        rows = await self._db.conn.execute_fetchall(
+            "SELECT slot_start, chair FROM appointment_slots"
+            " WHERE slot_start >= ? AND slot_start < ?",
+            (to_db(start), to_db(end)),
+        )
+        parsed: dict[str, datetime] = {}
+        for text, chair in rows:
+            slot = parsed.get(text)
+            if slot is None:
+                slot = parsed[text] = slot_time(text)
+            taken.setdefault(slot, set()).add(chair)
+        return {slot: frozenset(chairs) for slot, chairs in taken.items()}
+
+    async def book(
+        self,
+        *,
+        phone: str,
+        name: str,
+        service_id: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        slot: timedelta,
+        chairs: int,
+        price_lek: int,
+        source: Source,
+        call_id: str | None = None,
+        language: str = "sq",
+        legacy_key: str | None = None,
+    ) -> Booked | SlotTaken:
+        """Book the first chair free for the whole appointment, atomically.
+
+        The slot is re-checked inside a ``BEGIN IMMEDIATE`` transaction; the unique indexes on
+        ``appointment_slots`` and ``appointments`` refuse any overlap that slips past. The
+        patient is found or created, and the day's analytics counted, in the same transaction.
+
+        Args:
+            phone: Patient's E.164 number (the patient is found or created).
+            name: Patient's validated name, used only for a new patient.
+            service_id: Catalogue id.
+            starts_at: Aware start, on the slot grid.
+            ends_at: Aware end.
+            slot: The grid step.
+            chairs: Number of chairs in the clinic.
+            price_lek: Price in whole lek.
+            source: Who booked: agent, cli or import.
+            call_id: The call that booked it, if any.
+            language: The patient's language, for a new patient.
+            legacy_key: Idempotency key for imported records.
+
+        Returns:
+            :class:`Booked`, or :class:`SlotTaken` when no chair is free.
+        """
+        slot_starts = slot_grid(starts_at, ends_at, slot)
+        try:
+            async with self._db.transaction() as conn:
+                marks = ",".join("?" * len(slot_starts))
+                # execute_fetchall: one round trip to the connection thread per statement.
+                rows = await conn.execute_fetchall(
+                    f"SELECT DISTINCT chair FROM appointment_slots WHERE slot_start IN ({marks})",  # noqa: S608
+                    slot_starts,
+                )
+                busy = {row[0] for row in rows}
+                free = [c for c in range(1, chairs + 1) if c not in busy]
+                if not free:
+                    raise _Taken
+                now = self._db.clock()
+                patient, created = await upsert_patient(
+                    conn, now=now, phone=phone, name=name, language=language
+                )
+                (row,) = await conn.execute_fetchall(
+                    "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
+                    " status, price_lek, source, call_id, legacy_key, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?) RETURNING *",
+                    (
+                        patient.id,
+                        service_id,
+                        free[0],
+                        to_db(starts_at),
+                        to_db(ends_at),
+                        price_lek,
+                        source,
+                        call_id,
+                        legacy_key,
+                        to_db(now),
+                    ),
+                )
+                await conn.executemany(
+                    "INSERT INTO appointment_slots (chair, slot_start, appointment_id)"
+                    " VALUES (?, ?, ?)",
+                    [(free[0], s, row["id"]) for s in slot_starts],
+                )
+                if source != "import":
+                    day = now.astimezone(self._db.tz).date()
+                    await add_daily(conn, day=day, booked=1, revenue=price_lek)
+        except _Taken:
+            return SlotTaken(starts_at=starts_at)
+        except sqlite3.IntegrityError as exc:
+            if "appointment_slots" in str(exc) or "appointments.chair" in str(exc):
+                return SlotTaken(starts_at=starts_at)
+            raise
+        return Booked(appointment=to_appointment(row), patient=patient, new_patient=created)
+
+    async def import_past(
+        self,
+        *,
+        phone: str,
+        name: str,
+        service_id: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        price_lek: int,
+        legacy_key: str,
+    ) -> Appointment:
+        """Record a past appointment from an old system: completed, occupying no slots."""
+        async with self._db.transaction() as conn:
+            now = self._db.clock()
+            patient, _ = await upsert_patient(conn, now=now, phone=phone, name=name)
+            async with conn.execute(
+                "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
+                " status, price_lek, source, legacy_key, created_at)"
+                " VALUES (?, ?, 1, ?, ?, 'completed', ?, 'import', ?, ?) RETURNING *",
+                (
+                    patient.id,
+                    service_id,
+                    to_db(starts_at),
+                    to_db(ends_at),
+                    price_lek,
+                    legacy_key,
+                    to_db(now),
+                ),
+            ) as cur:
+                row = await cur.fetchone()
+        return to_appointment(row)
+
+    async def set_status(self, *, appointment_id: int, status: str) -> Appointment:
+        """Change an appointment's status; leaving scheduled/confirmed frees its slots.
+
+        Raises:
+            NotFoundError: No such appointment.
+        """
+        row = await set_status(self._db, "appointments", appointment_id, status)
+        if row is None:
+            raise NotFoundError(f"no appointment {appointment_id}")
+        return to_appointment(row)
+
+    async def list(
+        self, *, start: datetime, end: datetime, active_only: bool = True
+    ) -> list[Appointment]:
+        """Appointments starting in ``[start, end)``, in time order."""
+        sql = "SELECT * FROM appointments WHERE starts_at >= ? AND starts_at < ?"
+        if active_only:
+            sql += " AND status IN ('scheduled', 'confirmed')"
+        rows = await self._db.rows(sql + " ORDER BY starts_at", (to_db(start), to_db(end)))
+        return [to_appointment(row) for row in rows]
+
+    async def count(self, *, active_only: bool = False) -> int:
+        """How many appointments exist (optionally only active ones)."""
+        sql = "SELECT count(*) FROM appointments"
+        if active_only:
+            sql += " WHERE status IN ('scheduled', 'confirmed')"
+        return await self._db.scalar(sql)
+
+    async def find(
+        self, filters: RecordFilter | None = None
+    ) -> list[tuple[Appointment, PatientRef]]:
+        """Appointments matching ``filters``, by start time, with their patient."""
+        rows = await find_with_patient(self._db, "appointments", "starts_at", filters)
+        return [(to_appointment(row), patient) for row, patient in rows]
+
+    async def legacy_keys(self) -> set[str]:
+        """Idempotency keys of every record imported so far (appointments and follow-ups).
+
+        One set for both, as the importer keys them from one old system.
+        """
+        rows = await self._db.rows(
+            "SELECT legacy_key FROM appointments WHERE legacy_key IS NOT NULL"
+            " UNION SELECT legacy_key FROM follow_ups WHERE legacy_key IS NOT NULL"
+        )
+        return {row[0] for row in rows}
