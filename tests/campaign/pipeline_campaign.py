@@ -9,7 +9,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from app.application import Application
 from campaign.calls import Progress
 from campaign.dialer import LiveKitDialer
 from campaign.launcher import PipelineLauncher
@@ -21,8 +20,12 @@ from pipeline.call.spec import CallTimeouts
 from storage import Campaign, Store
 from tests.campaign.conftest import API_KEY, API_SECRET
 from tests.conftest import DEFAULT_NOW, FixedClock
-from tests.pipeline.harness import NO_GOODBYE_FALLBACK, NO_IDLE_END, call_settings
-from tools.catalog import default_registry
+from tests.pipeline.harness import (
+    NO_GOODBYE_FALLBACK,
+    NO_IDLE_END,
+    call_settings,
+    emulator_app,
+)
 
 
 async def run_pipeline_campaign(
@@ -67,14 +70,7 @@ async def run_pipeline_campaign(
     )
     dialer = LiveKitDialer.from_settings(settings)
     launcher = PipelineLauncher(
-        Application(
-            settings=settings,
-            clinic=clinic,
-            store=store,
-            registry=default_registry(),
-            clock=clock,
-            http_client_args={"ssl": emu.ssl_context},
-        ),
+        emulator_app(settings, clinic, store, clock, emu),
         transport_factory=lambda job: transport(tmp_path),
         timeouts=CallTimeouts(goodbye=NO_GOODBYE_FALLBACK),
     )

@@ -32,6 +32,7 @@ from pipeline.metadata import CallMetadata
 from pipeline.telephony import Telephony
 from storage import Store
 from tools.catalog import default_registry
+from tools.registry import ToolRegistry
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 CALLER = FIXTURES / "caller_sq_16k.wav"
@@ -73,6 +74,26 @@ def call_settings(tmp_path: Path, emu: GeminiLiveEmulator, **groups: Any) -> App
         google={"api_key": "test-key", "base_url": emu.base_url, "model": "models/emulated"},
         pipeline=pipeline,
         **groups,
+    )
+
+
+def emulator_app(
+    settings: AppSettings,
+    clinic: Any,
+    store: Store,
+    clock: Any,
+    emu: GeminiLiveEmulator,
+    *,
+    registry: ToolRegistry | None = None,
+) -> Application:
+    """The application of a test call whose model is ``emu`` (trusted through its SSL context)."""
+    return Application(
+        settings=settings,
+        clinic=clinic,
+        store=store,
+        registry=registry or default_registry(),
+        clock=clock,
+        http_client_args={"ssl": emu.ssl_context},
     )
 
 
@@ -127,14 +148,7 @@ def new_call(
     Returns:
         The session.
     """
-    deps = Application(
-        settings=settings,
-        clinic=clinic,
-        store=store,
-        registry=default_registry(),
-        clock=clock,
-        http_client_args={"ssl": emu.ssl_context},
-    )
+    deps = emulator_app(settings, clinic, store, clock, emu)
     spec = CallSpec(
         metadata=metadata
         or CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="kontrolli"),

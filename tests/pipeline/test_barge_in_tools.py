@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from pipecat.services.llm_service import LLMService
 
-from app.application import Application
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
     Step,
@@ -41,6 +40,7 @@ from tests.pipeline.harness import (
     NO_IDLE_END,
     PHONE,
     call_settings,
+    emulator_app,
     file_transport,
     goodbye,
     tool_results,
@@ -94,13 +94,13 @@ async def run(
 ) -> CallResult:
     """One call with the caller's recording and ``registry``, to its end."""
     session = CallSession(
-        Application(
-            settings=call_settings(tmp_path, emu, pipeline=NO_IDLE_END),
-            clinic=clinic,
-            store=store,
+        emulator_app(
+            call_settings(tmp_path, emu, pipeline=NO_IDLE_END),
+            clinic,
+            store,
+            clock,
+            emu,
             registry=registry,
-            clock=clock,
-            http_client_args={"ssl": emu.ssl_context},
         ),
         CallSpec(
             metadata=CallMetadata(
@@ -391,14 +391,7 @@ async def test_each_tool_is_declared_as_the_registry_says(
             update={"google": settings.google.model_copy(update={"model": model})}
         )
         session = CallSession(
-            Application(
-                settings=settings,
-                clinic=clinic,
-                store=store,
-                registry=default_registry(),
-                clock=clock,
-                http_client_args={"ssl": emu.ssl_context},
-            ),
+            emulator_app(settings, clinic, store, clock, emu),
             CallSpec(
                 metadata=CallMetadata(call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="x"),
                 transport=file_transport(tmp_path),
