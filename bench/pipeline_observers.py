@@ -39,8 +39,8 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
-from pipeline.processors import CallAnalytics, TranscriptLogger
-from pipeline.watchdogs import (
+from pipeline.observers import CallAnalytics, TranscriptLogger
+from pipeline.observers.watchdogs import (
     BotQuietWatch,
     FirstAudioWatch,
     LongGreetingWatch,
@@ -157,7 +157,7 @@ def separate_observers() -> list[Any]:
 
 def call_observers() -> list[Any]:
     """The observers as a call attaches them (``pipeline/call/session.py``): one group of seven."""
-    from pipeline.processors.group import ObserverGroup
+    from pipeline.observers.group import ObserverGroup
 
     return [ObserverGroup(*separate_observers())]
 

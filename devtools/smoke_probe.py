@@ -23,7 +23,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection
 
-from pipeline.processors.base import FrameObserver, Route
+from pipeline.observers.base import FrameObserver, Route
 
 if TYPE_CHECKING:
     from app.application import Application

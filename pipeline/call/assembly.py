@@ -27,8 +27,8 @@ from config.settings import AppSettings
 from pipeline.call.spec import CallSpec
 from pipeline.limits import CallLimiter, WriteCounts
 from pipeline.metadata import CallMetadata
-from pipeline.processors.base import FrameObserver
-from pipeline.processors.group import ObserverGroup
+from pipeline.observers.base import FrameObserver
+from pipeline.observers.group import ObserverGroup
 from pipeline.prompts import build_system_instruction
 from pipeline.stages import make_llm, make_turn_strategies, make_vad
 from pipeline.tool_bridge import register_tools

@@ -16,9 +16,9 @@ from pipeline.call.lifecycle import CallLifecycle
 from pipeline.call.outcome import end_call_outcome
 from pipeline.call.spec import CallTimeouts
 from pipeline.metadata import CallMetadata
-from pipeline.processors.base import FrameObserver
+from pipeline.observers.base import FrameObserver
+from pipeline.observers.watchdogs import BotQuietWatch, ToolResultWatch, TurnAfterToolWatch
 from pipeline.telephony import NO_TELEPHONY, Telephony
-from pipeline.watchdogs import BotQuietWatch, ToolResultWatch, TurnAfterToolWatch
 from storage.models import CallOutcome
 from tools.call_control import TransferOutcome
 from tools.registry import CallEnding, ToolRegistry

@@ -13,8 +13,8 @@ from pipecat.services.llm_service import LLMService
 
 from pipeline.call.assembly import CallPipeline
 from pipeline.call.lifecycle import CallLifecycle
-from pipeline.processors.base import FrameObserver
-from pipeline.watchdogs import FirstAudioWatch, LongGreetingWatch
+from pipeline.observers.base import FrameObserver
+from pipeline.observers.watchdogs import FirstAudioWatch, LongGreetingWatch
 
 # What the model is told when the callee is on the line, so that Elo speaks first.
 _GREET = {

@@ -20,7 +20,7 @@ from pipeline.call.greeting import Greeting
 from pipeline.call.lifecycle import CallLifecycle
 from pipeline.call.spec import CallSpec
 from pipeline.call.transport import CallEvents
-from pipeline.processors import CallAnalytics, TranscriptLogger
+from pipeline.observers import CallAnalytics, TranscriptLogger
 from pipeline.prompts import prompt_language
 from storage import CallRecord
 from storage.models import CallOutcome

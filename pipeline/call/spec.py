@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from pipeline.call.transport import CallTransport
 from pipeline.metadata import CallMetadata
-from pipeline.processors.base import FrameObserver
+from pipeline.observers.base import FrameObserver
 from pipeline.telephony import Telephony
 
 

@@ -30,7 +30,7 @@ from devtools.gemini_emulator import (
 )
 from pipeline.call.spec import CallTimeouts
 from pipeline.metadata import CallMetadata
-from pipeline.watchdogs import LongGreetingWatch
+from pipeline.observers.watchdogs import LongGreetingWatch
 from tests.pipeline.harness import (
     CALL_ID,
     CALLER,

@@ -49,7 +49,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 
 from pipeline.limits import CallLimiter
-from pipeline.processors.base import FrameObserver, Route
+from pipeline.observers.base import FrameObserver, Route
 
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000

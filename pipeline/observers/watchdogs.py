@@ -16,7 +16,7 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 
-from pipeline.processors.base import FrameObserver, Route
+from pipeline.observers.base import FrameObserver, Route
 
 
 class FirstAudioWatch(FrameObserver):

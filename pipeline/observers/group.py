@@ -10,7 +10,7 @@ from __future__ import annotations
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.utils.asyncio.task_manager import BaseTaskManager
 
-from pipeline.processors.base import FrameObserver
+from pipeline.observers.base import FrameObserver
 
 
 class ObserverGroup(BaseObserver):

@@ -23,9 +23,9 @@ from pipecat.tests.utils import run_test
 
 from config.settings_call import LimitsSettings
 from pipeline.limits import CallLimiter
-from pipeline.processors import CallAnalytics
+from pipeline.observers import CallAnalytics
 from tests.conftest import FixedClock
-from tests.pipeline.processors.script import (
+from tests.pipeline.observers.script import (
     UP,
     audio,
     both_ways,

@@ -7,10 +7,10 @@ from pipecat.frames.frames import TTSStartedFrame, TTSStoppedFrame
 from pipecat.processors.filters.identity_filter import IdentityFilter
 from pipecat.tests.utils import run_test
 
-from pipeline.processors import CallAnalytics, TranscriptLogger
-from pipeline.processors.group import ObserverGroup
-from pipeline.watchdogs import FirstAudioWatch
-from tests.pipeline.processors.script import audio, elo_says
+from pipeline.observers import CallAnalytics, TranscriptLogger
+from pipeline.observers.group import ObserverGroup
+from pipeline.observers.watchdogs import FirstAudioWatch
+from tests.pipeline.observers.script import audio, elo_says
 
 
 @pytest.mark.asyncio

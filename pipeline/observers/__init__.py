@@ -7,7 +7,7 @@ pushed, runs on its own task, and so adds nothing to the audio path. Neither imp
 they are handed callbacks.
 """
 
-from pipeline.processors.analytics import CallAnalytics
-from pipeline.processors.transcript import TranscriptLogger
+from pipeline.observers.analytics import CallAnalytics
+from pipeline.observers.transcript import TranscriptLogger
 
 __all__ = ["CallAnalytics", "TranscriptLogger"]

@@ -21,9 +21,9 @@ from pipecat.frames.frames import (
 from pipecat.processors.filters.identity_filter import IdentityFilter
 from pipecat.tests.utils import run_test
 
-from pipeline.processors import TranscriptLogger
+from pipeline.observers import TranscriptLogger
 from tests.conftest import FixedClock
-from tests.pipeline.processors.script import (
+from tests.pipeline.observers.script import (
     DOWN,
     UP,
     audio,

@@ -10,9 +10,9 @@ from pipecat.processors.filters.identity_filter import IdentityFilter
 from pipecat.tests.utils import SleepFrame, run_test
 
 from pipeline.limits import CallLimiter
-from pipeline.processors import CallAnalytics, TranscriptLogger
+from pipeline.observers import CallAnalytics, TranscriptLogger
 from pipeline.tool_bridge import make_tool_caller
-from tests.pipeline.processors.script import (
+from tests.pipeline.observers.script import (
     audio,
     elo_says,
     patient_says,

@@ -40,7 +40,7 @@ from pipecat.frames.frames import (
 )
 
 from config.clock import Clock, system_clock
-from pipeline.processors.base import FrameObserver, Route
+from pipeline.observers.base import FrameObserver, Route
 
 Entry = dict[str, Any]
 OnUpdate = Callable[[list[Entry]], Awaitable[None]]
