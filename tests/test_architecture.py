@@ -57,7 +57,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
 KNOWN_LONG: set[str] = {
     "campaign/dialer.py",
     "campaign/runner.py",
-    "cli/main.py",
 }
 
 

@@ -1,0 +1,250 @@
+"""``elo campaign create|import|status|list|run``: outbound campaigns from the command line.
+
+``run`` itself lives in :mod:`cli.campaign_run` (preflight, progress line, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cli.failures import UsageError
+from cli.runtime import parse_phone
+from config.clock import system_clock
+from config.settings import AppSettings
+from tools.context import ToolMode
+
+COMMAND = "campaign"
+
+
+def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
+    """Add ``elo campaign ...`` to ``commands``, sharing the ``common`` options."""
+    campaign = commands.add_parser("campaign", parents=[common], help="outbound campaigns")
+    campaign_commands = campaign.add_subparsers(
+        dest="campaign_command", required=True, parser_class=parser_class
+    )
+    create = campaign_commands.add_parser("create", parents=[common], help="create a campaign")
+    create.add_argument("name", help="campaign name, unique")
+    create.add_argument(
+        "--purpose",
+        required=True,
+        choices=("recall", "check_up", "unfinished_treatment", "follow_up"),
+        help="why the clinic calls",
+    )
+    create.add_argument("--notes", default="", help="notes for the model about this campaign")
+    create.add_argument("--max-concurrent", type=int, default=2, help="calls at once (default 2)")
+    create.add_argument("--max-attempts", type=int, default=4, help="per contact (default 4)")
+    create.add_argument(
+        "--window-days", help="calling days for this campaign, e.g. mon,tue,wed (default: settings)"
+    )
+    create.add_argument(
+        "--window-hours",
+        help="calling hours (contact's zone), e.g. 10:00-13:00,14:00-18:00 (default: settings)",
+    )
+    create.add_argument(
+        "--retry",
+        default="",
+        help="minutes before calling again per outcome, e.g. no_answer=240,busy=60,voicemail=1440",
+    )
+    create.add_argument(
+        "--trunk", help="outbound SIP trunk id (default: ELO_LIVEKIT__SIP_TRUNK_ID)"
+    )
+    create.add_argument("--caller-id", help="number shown to patients, E.164 (default: settings)")
+    imp = campaign_commands.add_parser(
+        "import", parents=[common], help="add contacts from a CSV file (name, phone, ...)"
+    )
+    imp.add_argument("name", help="campaign name")
+    imp.add_argument("file", type=Path, help="UTF-8 CSV with columns name, phone")
+    status = campaign_commands.add_parser(
+        "status", parents=[common], help="outcomes, contact and booking rates, revenue booked"
+    )
+    status.add_argument("name", help="campaign name")
+    campaign_commands.add_parser(
+        "list", parents=[common], help="every campaign with its status and contacts"
+    )
+    run = campaign_commands.add_parser(
+        "run", parents=[common], help="dial due contacts (Ctrl-C stops; a restart resumes)"
+    )
+    run.add_argument("name", help="campaign name")
+    run.add_argument(
+        "--until", help="stop dialling at this clinic-local time, e.g. 18:30 or 2026-12-03T18:30"
+    )
+
+
+async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    """Run ``elo campaign create|import|status|list|run``; returns what to print."""
+    if args.campaign_command == "create":
+        return await _campaign_create(args, settings)
+    if args.campaign_command == "status":
+        return await _campaign_status(args, settings)
+    if args.campaign_command == "list":
+        from app.application import open_application
+
+        async with open_application(settings) as app:
+            ctx = app.tool_context(mode=ToolMode.ADMIN)
+            campaigns = await ctx.store.campaigns.list()
+        return {
+            "count": len(campaigns),
+            "campaigns": [c.model_dump(mode="json") for c in campaigns],
+        }
+    if args.campaign_command == "run":
+        from cli.campaign_run import UsageProblem, run_campaign
+
+        try:
+            return await run_campaign(settings, args.name, until=_until(args.until, settings))
+        except UsageProblem as exc:
+            raise UsageError(str(exc)) from None
+    return await _campaign_import(args, settings)
+
+
+async def _campaign_create(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from app.application import open_application
+    from validation import InputError, clean_text
+
+    try:
+        name = clean_text(args.name, field="name", max_length=100)
+        notes = clean_text(args.notes, field="--notes", max_length=2000, required=False)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    if not 1 <= args.max_concurrent <= 100:
+        raise UsageError("--max-concurrent must be between 1 and 100")
+    if not 1 <= args.max_attempts <= 50:
+        raise UsageError("--max-attempts must be between 1 and 50")
+    window = _campaign_window(args, settings)
+    retry = _retry_delays(args.retry)
+    caller_id = (
+        parse_phone(args.caller_id, settings, field="--caller-id") if args.caller_id else None
+    )
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
+        if await ctx.store.campaigns.get(name=name) is not None:
+            raise UsageError(f"campaign {name!r} already exists")
+        campaign = await ctx.store.campaigns.create(
+            name=name,
+            purpose=args.purpose,
+            notes=notes,
+            max_concurrent_calls=args.max_concurrent,
+            max_attempts=args.max_attempts,
+            window_days=window.get("window_days"),
+            window_intervals=window.get("window_intervals"),
+            retry_delays=retry,
+            sip_trunk_id=args.trunk or None,
+            caller_id=caller_id,
+        )
+    return campaign.model_dump(
+        mode="json", exclude={"runner_token", "runner_pid", "runner_host", "runner_seen_at"}
+    )
+
+
+def _campaign_window(args: argparse.Namespace, settings: AppSettings) -> dict[str, str]:
+    """The campaign's own calling window, validated like the settings (canonical text)."""
+    from pydantic import ValidationError
+
+    from config.settings_campaign import CallingSettings
+
+    given = {}
+    if args.window_days:
+        given["window_days"] = args.window_days
+    if args.window_hours:
+        given["window_intervals"] = args.window_hours
+    if not given:
+        return {}
+    try:
+        calling = CallingSettings.model_validate(settings.calling.model_dump() | given)
+    except ValidationError as exc:
+        item = exc.errors(include_url=False, include_input=False)[0]
+        flag = "--window-days" if item["loc"][0] == "window_days" else "--window-hours"
+        raise UsageError(f"{flag}: {item['msg'].removeprefix('Value error, ')}") from None
+    return {
+        key: ",".join(value) if isinstance(value, list) else value
+        for key, value in calling.model_dump(include=set(given)).items()
+    }
+
+
+def _retry_delays(text: str) -> dict[str, int]:
+    """Parse ``no_answer=240,busy=60`` into minutes per retried outcome."""
+    from campaign.outcomes import RETRIED
+
+    delays: dict[str, int] = {}
+    for part in (piece.strip() for piece in text.split(",") if piece.strip()):
+        outcome, _, minutes = part.partition("=")
+        outcome = outcome.strip()
+        if outcome not in RETRIED:
+            raise UsageError(f"--retry: unknown outcome {outcome!r}; use {', '.join(RETRIED)}")
+        minutes = minutes.strip()
+        # At most five digits before int(): a 5,000-digit value would exceed Python's limit.
+        if (
+            not (minutes.isascii() and minutes.isdigit() and len(minutes) <= 5)
+            or not 1 <= int(minutes) <= 43200
+        ):
+            raise UsageError(f"--retry: {outcome} needs whole minutes between 1 and 43200")
+        delays[outcome] = int(minutes)
+    return delays
+
+
+def _until(text: str | None, settings: AppSettings) -> datetime | None:
+    """``--until`` as an aware time: HH:MM today (clinic zone) or an ISO date-time."""
+    if text is None:
+        return None
+    from config.clinic import load_clinic_profile
+
+    tz = load_clinic_profile(settings.clinic.profile_path).tz
+    try:
+        if len(text) <= 5 and ":" in text:
+            hour, minute = (int(part) for part in text.split(":"))
+            return (
+                system_clock()
+                .astimezone(tz)
+                .replace(hour=hour, minute=minute, second=0, microsecond=0)
+            )
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            "--until must be HH:MM or an ISO date-time like 2026-12-03T18:30"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from app.application import open_application
+    from campaign.importer import ContactFileError, read_contacts_csv
+
+    # Read the whole file first: a bad file is refused before the database is touched.
+    try:
+        contacts, rejections = read_contacts_csv(
+            args.file,
+            default_region=settings.validation.default_phone_region,
+            allowed_regions=settings.validation.allowed_phone_regions,
+        )
+    except ContactFileError as exc:
+        raise UsageError(str(exc)) from None
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
+        campaign = await ctx.store.campaigns.get(name=args.name)
+        if campaign is None:
+            raise UsageError(
+                f"no campaign named {args.name!r} (create it with 'elo campaign create')"
+            )
+        counts = await ctx.store.campaigns.add_contacts(campaign_id=campaign.id, contacts=contacts)
+    return {
+        "imported": counts.imported,
+        "merged": counts.merged + sum(r.kind == "merged" for r in rejections),
+        "on_do_not_call": counts.on_do_not_call,
+        "rejected": [
+            {"line": r.line, "reason": r.reason} for r in rejections if r.kind == "rejected"
+        ],
+    }
+
+
+async def _campaign_status(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from app.application import open_application
+
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
+        campaign = await ctx.store.campaigns.get(name=args.name)
+        if campaign is None:
+            raise UsageError(f"no campaign named {args.name!r}")
+        status = await ctx.store.campaigns.status(campaign_id=campaign.id)
+    return status.model_dump(mode="json")
