@@ -15,23 +15,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from loguru import logger
 
+from campaign.attempts import callback_at_from, record_attempt, recover_open_attempts
 from campaign.breaker import FaultBreaker
 from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
 from campaign.dialer import Dialer, DialerError, DialRequest
-from campaign.outcomes import RetryDelays, next_step
+from campaign.lease import CampaignLease, pid_alive
+from campaign.outcomes import RetryDelays
 from campaign.planner import CampaignRules, next_wake, plan_batch
 from config.clock import Clock, system_clock
 from config.settings import AppSettings
-from pipeline.call.outcome import attempt_outcome, recovered_outcome
+from pipeline.call.outcome import attempt_outcome
 from storage import CallAttempt, Campaign, CampaignContact, Store
 from storage.campaign_queue import NOT_DIALLED
 from storage.models import AttemptOutcome, CallOutcome
@@ -46,31 +46,6 @@ ROOM_EMPTY_TIMEOUT_S = 120
 # Shortest idle wait, so a due contact that cannot be claimed (e.g. its number is in another
 # campaign's call) is not retried in a tight loop.
 MIN_IDLE_S = 1.0
-
-
-# A follow-up due sooner than this after the call is for the clinic's staff (e.g. after a
-# failed transfer: "a colleague will call you back"), not a callback for Elo to place.
-STAFF_FOLLOW_UP = timedelta(hours=1)
-
-
-def _callback(due: datetime | None, now: datetime) -> datetime | None:
-    """The callback Elo should place, from the follow-up made in the call (if any)."""
-    return due if due is not None and due - now >= STAFF_FOLLOW_UP else None
-
-
-class CampaignBusyError(Exception):
-    """Another live runner holds the campaign; the message says which, on one line."""
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class CampaignRunner:
@@ -114,10 +89,15 @@ class CampaignRunner:
         self._clock = clock
         self._sleep = sleep
         self._on_progress = on_progress
-        self._host = host or socket.gethostname()
-        self._pid = os.getpid() if pid is None else pid
-        self._process_alive = process_alive
-        self._token = uuid.uuid4().hex
+        self._lease = CampaignLease(
+            store=store,
+            settings=settings,
+            campaign=campaign,
+            clock=clock,
+            host=host,
+            pid=pid,
+            process_alive=process_alive,
+        )
         self.rules = CampaignRules.for_campaign(campaign, settings)
         self._delays = RetryDelays.build(settings.campaign, campaign.retry_delays)
         self.progress = Progress()
@@ -125,7 +105,6 @@ class CampaignRunner:
         self._live: dict[int, LiveCall] = {}
         self._wake = asyncio.Event()
         self._stopping = False
-        self._lost_lease = False
         self.problem: str | None = None
         self._breaker = FaultBreaker(settings.campaign)
         # Why the fault breaker paused the campaign, once it has.
@@ -170,9 +149,9 @@ class CampaignRunner:
             CampaignBusyError: Another live runner holds the campaign.
             DialerError: Calls left open by a crashed runner could not be confirmed ended.
         """
-        await self._take_lease()
+        await self._lease.take()
         final_status = "paused"
-        heartbeat = asyncio.create_task(self._heartbeat())
+        heartbeat = asyncio.create_task(self._lease.keep(self.stop))
         # Storage limitation while the runner is the long-running process: purge at start,
         # then daily (storage.privacy; `elo serve` will host the same task).
         retention = asyncio.create_task(
@@ -180,7 +159,13 @@ class CampaignRunner:
         )
         try:
             await purge_logged(self._store, self._settings)
-            await self._recover()
+            await recover_open_attempts(
+                store=self._store,
+                dialer=self._dialer,
+                campaign_id=self.campaign.id,
+                delays=self._delays,
+                clock=self._clock,
+            )
             final_status = await self._loop(until)
         finally:
             heartbeat.cancel()
@@ -193,13 +178,7 @@ class CampaignRunner:
             self.progress.remaining = await self._store.queue.count_queued(
                 campaign_id=self.campaign.id
             )
-            if not self._lost_lease:
-                await self._store.queue.release_lease(
-                    campaign_id=self.campaign.id,
-                    token=self._token,
-                    status=final_status,
-                    pause_reason=self.pause_reason,
-                )
+            await self._lease.release(status=final_status, pause_reason=self.pause_reason)
             self._report()
         return self.progress
 
@@ -341,7 +320,7 @@ class CampaignRunner:
                     callback=facts.follow_up_due is not None,
                     opted_out=facts.opted_out,
                 )
-                callback_at = _callback(facts.follow_up_due, self._clock())
+                callback_at = callback_at_from(facts.follow_up_due, self._clock())
                 wrong_person = end.outcome == CallOutcome.WRONG_PERSON
         except DialerError as exc:
             logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
@@ -405,22 +384,18 @@ class CampaignRunner:
                 await self._dialer.hang_up(room=room)
             except DialerError as exc:
                 logger.warning("attempt {}: could not close the room: {}", attempt.id, exc)
-            step = next_step(
-                outcome,
+            await record_attempt(
+                self._store,
+                attempt_id=attempt.id,
+                outcome=outcome,
+                sip_status=sip_status,
+                duration_s=duration,
                 now=self._clock(),
                 delays=self._delays,
                 callback_at=callback_at,
                 permanent=permanent,
                 wrong_person=wrong_person,
-            )
-            await self._store.queue.complete_attempt(
-                attempt_id=attempt.id,
-                outcome=outcome,
-                sip_status=sip_status,
-                duration_s=duration,
-                next_call_at=step.next_call_at,
-                done_reason=step.done_reason,
-                system_fault=fault,
+                fault=fault,
             )
             self.progress.outcomes[outcome] += 1
             if outcome == "booked":
@@ -466,100 +441,6 @@ class CampaignRunner:
             caller_id=self.campaign.caller_id or livekit.sip_caller_id or None,
             ringing_timeout_s=float(livekit.ringing_timeout_secs),
         )
-
-    async def _take_lease(self) -> None:
-        current = await self._store.campaigns.get_by_id(campaign_id=self.campaign.id)
-        if current is None:
-            raise CampaignBusyError(f"campaign {self.campaign.name!r} no longer exists")
-        if current.runner_token is not None:
-            lease = timedelta(seconds=self._settings.campaign.lease_secs)
-            seen = current.runner_seen_at
-            stale = seen is None or self._clock() - seen > lease
-            dead = (
-                current.runner_host == self._host
-                and current.runner_pid is not None
-                and current.runner_pid != self._pid
-                and not self._process_alive(current.runner_pid)
-            )
-            if not (stale or dead):
-                raise CampaignBusyError(
-                    f"campaign {current.name!r} is being run by process {current.runner_pid}"
-                    f" on {current.runner_host}; stop it first (or wait"
-                    f" {self._settings.campaign.lease_secs} s if it has died)"
-                )
-        taken = await self._store.queue.take_lease(
-            campaign_id=self.campaign.id,
-            token=self._token,
-            pid=self._pid,
-            host=self._host,
-            expected_token=current.runner_token,
-        )
-        if not taken:
-            raise CampaignBusyError(f"campaign {current.name!r} was just taken by another runner")
-
-    async def _heartbeat(self) -> None:
-        interval = self._settings.campaign.lease_secs / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                renewed = await self._store.queue.renew_lease(
-                    campaign_id=self.campaign.id, token=self._token
-                )
-            except Exception as exc:  # e.g. a locked database: try again next round
-                logger.warning("could not renew the campaign lease: {}", type(exc).__name__)
-                continue
-            if not renewed:
-                logger.error("another runner took over the campaign; stopping")
-                self._lost_lease = True
-                self.stop()
-                return
-
-    async def _recover(self) -> None:
-        """Close the attempts a crashed runner left open, after making sure the calls ended."""
-        for attempt in await self._store.queue.open_attempts(campaign_id=self.campaign.id):
-            if attempt.room:
-                # Raises DialerError when LiveKit cannot confirm: dialling again could then put
-                # the number into a second call.
-                await self._dialer.hang_up(room=attempt.room)
-            outcome: AttemptOutcome = "failed"
-            callback_at = None
-            wrong_person = False
-            if attempt.call_id:
-                facts = await self._store.calls.facts(call_id=attempt.call_id, phone=attempt.phone)
-                # A call the pipeline finished before the crash keeps its own outcome.
-                # A call the pipeline finished before the stop keeps its own outcome.
-                recorded = facts.outcome if facts.ended else None
-                call_outcome = recovered_outcome(recorded, booked=facts.bookings)
-                wrong_person = call_outcome == CallOutcome.WRONG_PERSON
-                outcome = attempt_outcome(
-                    call_outcome,
-                    callback=facts.follow_up_due is not None,
-                    opted_out=facts.opted_out,
-                )
-                callback_at = _callback(facts.follow_up_due, self._clock())
-                if facts.recorded and not facts.ended:
-                    await self._store.calls.finish(
-                        call_id=attempt.call_id,
-                        outcome=CallOutcome.FAILED,
-                        outcome_reason="interrupted: the campaign runner stopped",
-                        appointments_booked=facts.bookings,
-                    )
-            step = next_step(
-                outcome,
-                now=self._clock(),
-                delays=self._delays,
-                callback_at=callback_at,
-                wrong_person=wrong_person,
-            )
-            await self._store.queue.complete_attempt(
-                attempt_id=attempt.id,
-                outcome=outcome,
-                sip_status="interrupted",
-                duration_s=None,
-                next_call_at=step.next_call_at,
-                done_reason=step.done_reason,
-            )
-            logger.warning("attempt {} was left open by a stopped runner: {}", attempt.id, outcome)
 
     def _report(self) -> None:
         if self._on_progress is not None:

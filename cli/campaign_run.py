@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from app.preflight import Purpose, missing_settings
+from campaign.lease import CampaignBusyError
 from campaign.progress_line import ProgressLine
-from campaign.runner import CampaignBusyError, CampaignRunner
+from campaign.runner import CampaignRunner
 from config.settings import AppSettings
 
 # A campaign created with --trunk needs no configured trunk: say so where the trunk is missing.

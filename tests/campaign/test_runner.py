@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from campaign.runner import CampaignBusyError, CampaignRunner
+from campaign.lease import CampaignBusyError
+from campaign.runner import CampaignRunner
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
 from storage import NewContact, Store
 from tests.campaign.conftest import START
