@@ -20,7 +20,7 @@ from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from storage import Store
 from storage.errors import StoreError
-from tools.call_control import CallControl
+from tools.call_port import CallControl
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
 from tools.registry import ToolRegistry

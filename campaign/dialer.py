@@ -83,7 +83,7 @@ from loguru import logger
 
 from config.settings import AppSettings, env_name
 from storage.models import AttemptOutcome
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 
 _BUSY = frozenset({486, 600, 603})
 _NO_ANSWER = frozenset({408, 480, 487})

@@ -21,7 +21,7 @@ from pipeline.call.transport import CallTransport
 from pipeline.metadata import CallMetadata
 from pipeline.transports import make_transport
 from storage.models import CallOutcome
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 from validation import InputError, normalize_name
 
 _PURPOSES = {

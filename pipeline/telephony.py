@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 
 # Why a transfer fails on a call that has no telephony (file and browser calls).
 NO_TELEPHONY = "transfer is not available on this call"

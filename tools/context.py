@@ -17,7 +17,7 @@ from scheduling.slots import BookingRules, SlotFinder
 from storage import Store
 
 if TYPE_CHECKING:
-    from tools.call_control import CallControl
+    from tools.call_port import CallControl
 
 
 class ToolMode(StrEnum):

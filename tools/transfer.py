@@ -11,7 +11,7 @@ from __future__ import annotations
 from loguru import logger
 from pydantic import Field
 
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 from tools.common import ToolArgs
 from tools.context import ToolContext
 from tools.registry import ToolResult

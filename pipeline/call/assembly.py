@@ -33,7 +33,7 @@ from pipeline.prompts import build_system_instruction
 from pipeline.stages import make_llm, make_turn_strategies, make_vad
 from pipeline.tool_bridge import register_tools
 from storage import Store
-from tools.call_control import CallControl
+from tools.call_port import CallControl
 from tools.context import ToolContext, ToolMode
 from tools.registry import ToolRegistry
 

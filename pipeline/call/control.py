@@ -20,7 +20,7 @@ from pipeline.observers.base import FrameObserver
 from pipeline.observers.watchdogs import BotQuietWatch, ToolResultWatch, TurnAfterToolWatch
 from pipeline.telephony import NO_TELEPHONY, Telephony
 from storage.models import CallOutcome
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 from tools.registry import CallEnding, ToolRegistry
 
 

@@ -18,7 +18,7 @@ from campaign.dialer import (
 )
 from config.settings import AppSettings, load_settings
 from devtools.livekit_fake import FakeLiveKitServer, SipScript, SipTransferScript
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 
 KEY = "APIdialerkey"
 SECRET = "dialer-secret-long-enough-for-hs256-abcdefghijklmnop"

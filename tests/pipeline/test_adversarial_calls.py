@@ -62,7 +62,7 @@ from tests.pipeline.harness import (
     run_call,
     tool_results,
 )
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 from tools.context import ToolContext, ToolMode
 from tools.registry import ToolRegistry
 

@@ -49,7 +49,7 @@ from tests.pipeline.harness import (
     tool_results,
     until_done,
 )
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 
 CLINIC_TARGET = "tel:+35542223344"
 GREETING_CUE = "Pacienti sapo u përgjigj"  # the start of the session's "greet now" message

@@ -31,7 +31,7 @@ from config.clinic import ClinicProfile
 from config.settings import load_settings
 from storage import Store
 from tests.conftest import DEFAULT_NOW, TIRANE, FixedClock
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
 from tools.info import NoArgs

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pipeline.telephony import NO_TELEPHONY
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 from tools.context import ToolContext, ToolMode
 from tools.registry import ToolRegistry
 from validation.people import normalize_name

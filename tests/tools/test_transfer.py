@@ -11,7 +11,7 @@ import pytest
 from config.settings import AppSettings, load_settings
 from pipeline.telephony import NO_TELEPHONY
 from storage import Store
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 from tools.context import ToolContext
 from tools.registry import ToolRegistry
 from tools.transfer import UNKNOWN_NAME

@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from config.settings import AppSettings, load_settings
 from storage import Store
-from tools.call_control import TransferOutcome
+from tools.call_port import TransferOutcome
 from tools.context import ToolContext
 from tools.registry import ToolRegistry
 
