@@ -18,11 +18,32 @@ def test_every_setting_has_a_description():
             assert field.description, f"{group_name}.{name} has no description"
 
 
+def _project_sources() -> list[Path]:
+    """Every Python file of the project, not of its tests or of any virtualenv or cache in it.
+
+    Virtualenvs may have any name (CI builds a second one for another Python), so every folder
+    whose name starts with a dot is left out, like folders without a Python package of ours.
+    """
+    sources = []
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT).parts
+        if parts[0] == "tests" or any(part.startswith(".") for part in parts):
+            continue
+        if (ROOT / parts[0] / "pyvenv.cfg").exists() or "site-packages" in parts:
+            continue
+        sources.append(path)
+    return sources
+
+
+def test_project_sources_are_found():
+    names = {str(path.relative_to(ROOT)) for path in _project_sources()}
+    assert {"bot.py", "config/settings.py", "cli/main.py"} <= names
+    assert not any(name.startswith("tests/") for name in names)
+
+
 def test_no_module_outside_settings_reads_os_environ():
     offenders = []
-    for path in ROOT.glob("*/**/*.py"):
-        if path.parts[len(ROOT.parts)] in (".venv", "tests"):
-            continue
+    for path in _project_sources():
         text = path.read_text(encoding="utf-8")
         if "os.environ" in text or "getenv(" in text:
             offenders.append(str(path.relative_to(ROOT)))
