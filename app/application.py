@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from app.call_policy import CallPolicy
+from app.calling_rules import CampaignRules
 from config.clinic import ClinicProfile, load_clinic_profile
 from config.clock import Clock, system_clock
 from config.settings import AppSettings
@@ -50,6 +52,19 @@ class Application:
     def now(self) -> datetime:
         """The current time in the clinic's time zone."""
         return self.clock().astimezone(self.clinic.tz)
+
+    def call_policy(self, rules: CampaignRules | None = None) -> CallPolicy:
+        """The calling rules over this application's database and clock.
+
+        Args:
+            rules: A campaign's window and attempt policy; the settings' when None.
+        """
+        return CallPolicy(
+            store=self.store,
+            limits=self.settings.limits,
+            rules=rules or CampaignRules.from_settings(self.settings.calling),
+            clock=self.clock,
+        )
 
     def tool_context(
         self,

@@ -40,11 +40,12 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 from pydantic import SecretStr
 
+from app.calling_rules import CampaignRules
 from bench.common import log, make_settings, percentile, table
 from bench.report import filesystem, machine, publish
 from campaign.calls import CallEnd, CallJob
 from campaign.dialer import DialRequest, LiveKitDialer
-from campaign.planner import CampaignRules, next_wake, plan_batch
+from campaign.planner import next_wake, plan_batch
 from campaign.runner import CampaignRunner
 from config.logs import configure_logging
 from config.settings import AppSettings

@@ -9,13 +9,10 @@ checked per contact when it is claimed (:meth:`storage.campaign_queue.CampaignQu
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from campaign.rules import AttemptPolicy, CallingWindow, NoCallingTimeError
-from config.settings import AppSettings
-from config.settings_campaign import CallingSettings
+from app.calling_rules import CampaignRules, NoCallingTimeError
 from storage import Campaign, CampaignContact, Store
 
 
@@ -23,39 +20,6 @@ from storage import Campaign, CampaignContact, Store
 def zone(name: str) -> ZoneInfo:
     """The time zone called ``name`` (cached: planning asks for the same few over and over)."""
     return ZoneInfo(name)
-
-
-@dataclass(frozen=True)
-class CampaignRules:
-    """The calling window and attempt policy a campaign runs under."""
-
-    window: CallingWindow
-    policy: AttemptPolicy
-
-    @classmethod
-    def for_campaign(cls, campaign: Campaign, settings: AppSettings) -> CampaignRules:
-        """The settings' rules with the campaign's own window (if it has one) on top.
-
-        Raises:
-            ValueError: The campaign's stored window is malformed.
-        """
-        calling: CallingSettings = settings.calling
-        updates = {}
-        if campaign.window_days:
-            updates["window_days"] = campaign.window_days
-        if campaign.window_intervals:
-            updates["window_intervals"] = campaign.window_intervals
-        if updates:
-            calling = CallingSettings.model_validate(calling.model_dump() | updates)
-        return cls(
-            window=CallingWindow.from_settings(calling),
-            policy=AttemptPolicy.from_settings(calling),
-        )
-
-    @property
-    def history(self) -> timedelta:
-        """How far back attempts and refusals matter to the policy."""
-        return max(self.policy.window, self.policy.refusal_pause)
 
 
 async def plan_batch(

@@ -22,13 +22,15 @@ from typing import Any
 
 from loguru import logger
 
+from app.call_policy import CallPolicy
+from app.calling_rules import CampaignRules
 from campaign.attempts import callback_at_from, record_attempt, recover_open_attempts
 from campaign.breaker import FaultBreaker
 from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
 from campaign.dialer import Dialer, DialerError, DialRequest
 from campaign.lease import CampaignLease, pid_alive
 from campaign.outcomes import RetryDelays
-from campaign.planner import CampaignRules, next_wake, plan_batch
+from campaign.planner import next_wake, plan_batch
 from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from pipeline.call.outcome import attempt_outcome
@@ -98,7 +100,12 @@ class CampaignRunner:
             pid=pid,
             process_alive=process_alive,
         )
-        self.rules = CampaignRules.for_campaign(campaign, settings)
+        self.policy = CallPolicy(
+            store=store,
+            limits=settings.limits,
+            rules=CampaignRules.for_campaign(campaign, settings),
+            clock=clock,
+        )
         self._delays = RetryDelays.build(settings.campaign, campaign.retry_delays)
         self.progress = Progress()
         self._calls: dict[int, asyncio.Task] = {}
@@ -197,7 +204,7 @@ class CampaignRunner:
             if remaining == 0 and not self._calls:
                 self.progress.state = "done"
                 return "done"
-            wake = await next_wake(store, campaign, self.rules, now=now)
+            wake = await next_wake(store, campaign, self.policy.rules, now=now)
             if wake is None and not self._calls:
                 self.progress.state = "no_calling_time"
                 return "paused"
@@ -228,7 +235,9 @@ class CampaignRunner:
         free = self.campaign.max_concurrent_calls - len(self._calls)
         if free <= 0:
             return 0
-        batch = await plan_batch(self._store, self.campaign, self.rules, now=now, limit=free * 2)
+        batch = await plan_batch(
+            self._store, self.campaign, self.policy.rules, now=now, limit=free * 2
+        )
         started = 0
         for contact in batch:
             if started >= free or self._stopping:
@@ -241,10 +250,8 @@ class CampaignRunner:
                 campaign_cap=self.campaign.max_concurrent_calls,
                 global_cap=self._settings.campaign.max_concurrent_calls,
                 max_attempts=self.campaign.max_attempts,
-                policy=lambda attempts, refusals: self.rules.policy.next_attempt_allowed(
-                    attempts, refusals, self._clock()
-                ),
-                history_since=now - self.rules.history,
+                policy=self.policy.next_attempt_allowed,
+                history_since=now - self.policy.history,
             )
             if claim.skipped in ("global_cap", "campaign_cap"):
                 break

@@ -3,9 +3,10 @@
 Per call: tool calls per minute and in all, bookings, callbacks, web searches. Which caps a tool
 counts against is declared on its spec (``ToolSpec.limit``); the call's length is the session's
 watch (``pipeline.call.CallSession``), which reports reaching it here.
-Across calls, counted in the database: calls per number per hour, bookings and callbacks per
-bound number per 24 hours, and one shared hourly budget of bookings plus callbacks for every
-call without a bound number (browser and file calls), which no per-number cap can reach.
+Across calls, counted in the database: bookings and callbacks per bound number per 24 hours, and
+one shared hourly budget of bookings plus callbacks for every call without a bound number (browser
+and file calls), which no per-number cap can reach. Whether a call may start at all (do-not-call,
+calls per number per hour) is the calling policy's answer (:mod:`app.call_policy`).
 
 :class:`CallLimiter` is plain Python: it knows nothing of Pipecat or storage (the caller passes
 the database counts as callbacks). It is enforced around the tool handlers (a processor cannot
@@ -33,7 +34,6 @@ from config.settings_call import LimitsSettings
 from tools.registry import LimitClass, ToolRegistry
 
 ToolResult = dict[str, Any]
-RecentCalls = Callable[[str, datetime], Awaitable[int]]
 
 
 class WriteCounts(NamedTuple):
@@ -56,7 +56,6 @@ _WRITES = (LimitClass.BOOKING, LimitClass.CALLBACK)
 # Refusal kinds, as counted in :attr:`CallLimiter.refusals`.
 TOOL_RATE = "tool_calls_per_minute"
 BOOKINGS = "bookings_per_call"
-NUMBER_RATE = "calls_per_number_per_hour"
 CALL_LENGTH = "call_length"
 TOOL_TOTAL = "tool_calls_per_call"
 FOLLOW_UPS = "follow_ups_per_call"
@@ -100,8 +99,6 @@ class CallLimiter:
         limits: The caps from settings.
         tools: The tool registry, whose specs say which caps each tool counts against (a name
             it does not know counts as an ordinary tool call).
-        recent_calls: ``async (phone, since) -> int``: how many calls this E.164 number has taken
-            part in since ``since``; supplied by the caller so this module stays out of storage.
         phone: The number the call is bound to (E.164), or None for a call without one (browser,
             file), whose bookings and callbacks draw on the shared unbound budget instead.
         number_writes: Database count of Elo's bookings and callbacks for a number (see
@@ -116,7 +113,6 @@ class CallLimiter:
         limits: LimitsSettings,
         *,
         tools: ToolRegistry,
-        recent_calls: RecentCalls,
         phone: str | None = None,
         number_writes: NumberWrites | None = None,
         unbound_writes: UnboundWrites | None = None,
@@ -124,7 +120,6 @@ class CallLimiter:
     ) -> None:
         self._limits = limits
         self._tools = tools
-        self._recent_calls = recent_calls
         self._phone = phone
         self._number_writes = number_writes or _no_number_writes
         self._unbound_writes = unbound_writes or _no_unbound_writes
@@ -298,23 +293,6 @@ class CallLimiter:
             self._done[spec.limit] += 1
             if spec.limit is LimitClass.BOOKING:
                 self._booked.append(result)
-
-    async def number_allowed(self, phone: str) -> bool:
-        """Whether a call with this number stays within the per-number hourly cap.
-
-        Ask before the new call is recorded: the count is of earlier calls in the last hour.
-
-        Args:
-            phone: The E.164 number.
-        """
-        since = self._clock() - _HOUR
-        earlier = await self._recent_calls(phone, since)
-        if earlier >= self._limits.calls_per_number_per_hour:
-            self._refusals[NUMBER_RATE] += 1
-            # No number in the log: the call id the log line carries identifies the call.
-            logger.warning("call refused: the number reached its hourly call cap")
-            return False
-        return True
 
     def call_length_reached(self, max_call_seconds: float) -> None:
         """Count that the call reached its maximum length (once, however often it is told).

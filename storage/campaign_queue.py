@@ -29,7 +29,7 @@ from storage.timefmt import from_db, to_db
 NOT_DIALLED = "not_dialled"
 
 # Decides when a number may be called again from its recent attempts and refusals (see
-# campaign.rules.AttemptPolicy); returns None when it may be called now.
+# app.call_policy.CallPolicy.next_attempt_allowed); returns None when it may be called now.
 PolicyCheck = Callable[[Sequence[datetime], Sequence[datetime]], datetime | None]
 
 # Erased people's hashed do-not-call entries need the key, so they are not checked here:

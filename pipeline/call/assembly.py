@@ -69,9 +69,6 @@ def call_limiter(
         clock: Source of the current time.
     """
 
-    async def recent_calls(number: str, since: datetime) -> int:
-        return await store.calls.count_recent(phone=number, since=since)
-
     async def number_writes(number: str, since: datetime) -> WriteCounts:
         return WriteCounts(*await store.calls.writes_for_number(phone=number, since=since))
 
@@ -81,7 +78,6 @@ def call_limiter(
     return CallLimiter(
         settings.limits,
         tools=tools,
-        recent_calls=recent_calls,
         phone=phone,
         number_writes=number_writes,
         unbound_writes=unbound_writes,

@@ -130,10 +130,10 @@ class CallSession:
             redactor.remember_name(meta.patient_name)
 
         limiter = call_limiter(settings, store, deps.registry, phone=meta.phone, clock=deps.clock)
-        if meta.phone and await store.dnc.is_listed(phone=meta.phone):
-            raise CallRefusedError("this number is on the do-not-call list")
-        if meta.phone and not await limiter.number_allowed(meta.phone):
-            raise CallRefusedError("this number has had the most calls allowed in the last hour")
+        if meta.phone:
+            verdict = await deps.call_policy().number(meta.phone)
+            if not verdict.allowed:
+                raise CallRefusedError(verdict.reason)
 
         patient = await store.patients.get(phone=meta.phone) if meta.phone else None
         await store.calls.start(

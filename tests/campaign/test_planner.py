@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from campaign.planner import CampaignRules, next_wake, plan_batch
+from app.calling_rules import CampaignRules
+from campaign.planner import next_wake, plan_batch
 from config.settings import load_settings
 from storage import NewContact, Store
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.calling_rules import CampaignRules
 from campaign.outcomes import RetryDelays
-from campaign.planner import CampaignRules
 from campaign.runner import CampaignRunner
 from config.settings import AppSettings
 from devtools.livekit_fake import FakeLiveKitServer, SipScript

@@ -28,28 +28,13 @@ BOOKING = {
 }
 
 
-class RecentCalls:
-    """Stands in for the store query: answers a fixed count and remembers what it was asked."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-        self.asked: list[tuple[str, datetime]] = []
-
-    async def __call__(self, phone: str, since: datetime) -> int:
-        self.asked.append((phone, since))
-        return self.count
-
-
 def make_limiter(
     clock: FixedClock,
-    *,
-    recent: int = 0,
     **limits: int,
 ) -> CallLimiter:
     return CallLimiter(
         LimitsSettings(**limits),
         tools=TOOLS,
-        recent_calls=RecentCalls(recent),
         clock=clock,
     )
 
@@ -213,21 +198,6 @@ async def test_limiter_plugs_into_the_tool_bridge(registry, ctx, store, clock) -
     assert await store.appointments.count() == 1
 
 
-@pytest.mark.asyncio
-@pytest.mark.parametrize(("earlier", "allowed"), [(0, True), (2, True), (3, False), (7, False)])
-async def test_calls_per_number_per_hour(clock: FixedClock, earlier: int, allowed: bool) -> None:
-    recent = RecentCalls(earlier)
-    limiter = CallLimiter(
-        LimitsSettings(calls_per_number_per_hour=3),
-        tools=TOOLS,
-        recent_calls=recent,
-        clock=clock,
-    )
-    assert await limiter.number_allowed("+355691234567") is allowed
-    assert recent.asked == [("+355691234567", DEFAULT_NOW - timedelta(hours=1))]
-    assert limiter.refusals == ({} if allowed else {"calls_per_number_per_hour": 1})
-
-
 class NumberWrites:
     """Stands in for the per-number database count; remembers what it was asked."""
 
@@ -267,7 +237,6 @@ def bound_limiter(
     return CallLimiter(
         LimitsSettings(**limits),
         tools=TOOLS,
-        recent_calls=RecentCalls(0),
         phone=phone,
         number_writes=number or NumberWrites(),
         unbound_writes=unbound or UnboundWrites(),

@@ -40,16 +40,12 @@ BOOKED = {"status": "booked", "appointment_id": 7, "service": {"id": "checkup", 
 TAKEN = {"error": "slot taken", "hint": "Offer another time."}
 
 
-async def _no_calls(phone, since):
-    return 0
-
-
 def booking_limiter(*results) -> CallLimiter:
     """A call's limiter that the tool gate has told of these schedule_appointment results.
 
     Bookings are counted once, at the gate (see pipeline.limits), and analytics read them there.
     """
-    limiter = CallLimiter(LimitsSettings(), tools=default_registry(), recent_calls=_no_calls)
+    limiter = CallLimiter(LimitsSettings(), tools=default_registry())
     for result in results:
         limiter.record("schedule_appointment", result)
     return limiter
@@ -245,13 +241,9 @@ def test_booking_revenue_needs_a_booked_status_and_a_price() -> None:
 
 @pytest.mark.asyncio
 async def test_summary_includes_the_limiters_refusals(clock: FixedClock) -> None:
-    async def no_calls(phone, since):
-        return 0
-
     limiter = CallLimiter(
         LimitsSettings(tool_calls_per_minute=1),
         tools=default_registry(),
-        recent_calls=no_calls,
         clock=clock,
     )
     analytics = CallAnalytics(limiter=limiter)

@@ -30,13 +30,9 @@ async def test_a_call_fills_its_row_and_the_daily_roll_up(
     await store.calls.start(call_id=CALL_ID)
     ctx = make_context(call_id=CALL_ID)
 
-    async def no_earlier_calls(phone, since):
-        return 0
-
     limiter = CallLimiter(
         settings.limits,
         tools=registry,
-        recent_calls=no_earlier_calls,
         clock=clock,
     )
     analytics = CallAnalytics(limiter=limiter)

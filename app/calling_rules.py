@@ -1,9 +1,10 @@
 """Lawful calling rules: the weekly calling window and the per-patient attempt policy.
 
-Pure functions over timezone-aware datetimes; no storage and no clock of their own. All
-arithmetic and comparisons happen in UTC, and results are UTC, because Python compares and
-subtracts two datetimes that share a tzinfo by wall clock (wrong across a daylight-saving
-change) and never finds a time in a repeated hour equal to one in another zone.
+Together they are the rules a campaign runs under (:class:`CampaignRules`). Pure functions
+over timezone-aware datetimes; no storage and no clock of their own. All arithmetic and
+comparisons happen in UTC, and results are UTC, because Python compares and subtracts two
+datetimes that share a tzinfo by wall clock (wrong across a daylight-saving change) and never
+finds a time in a repeated hour equal to one in another zone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import holidays
 
+from config.settings import AppSettings
 from config.settings_campaign import WEEKDAY_NAMES, CallingSettings, parse_intervals
+from storage import Campaign
 
 # How far ahead next_allowed looks before giving up; two years covers any real holiday run.
 MAX_SEARCH_DAYS = 2 * 366
@@ -281,3 +284,41 @@ def earliest_call(
     not_before = policy.next_attempt_allowed(attempts, refusals, now) or now
     # The window only moves the time later, and later never breaks the policy.
     return window.next_allowed(not_before, tz=tz, country=country)
+
+
+@dataclass(frozen=True)
+class CampaignRules:
+    """The calling window and attempt policy a campaign runs under."""
+
+    window: CallingWindow
+    policy: AttemptPolicy
+
+    @classmethod
+    def for_campaign(cls, campaign: Campaign, settings: AppSettings) -> CampaignRules:
+        """The settings' rules with the campaign's own window (if it has one) on top.
+
+        Raises:
+            ValueError: The campaign's stored window is malformed.
+        """
+        calling: CallingSettings = settings.calling
+        updates = {}
+        if campaign.window_days:
+            updates["window_days"] = campaign.window_days
+        if campaign.window_intervals:
+            updates["window_intervals"] = campaign.window_intervals
+        if updates:
+            calling = CallingSettings.model_validate(calling.model_dump() | updates)
+        return cls.from_settings(calling)
+
+    @classmethod
+    def from_settings(cls, calling: CallingSettings) -> CampaignRules:
+        """The rules of the ``calling`` settings group alone (calls outside a campaign)."""
+        return cls(
+            window=CallingWindow.from_settings(calling),
+            policy=AttemptPolicy.from_settings(calling),
+        )
+
+    @property
+    def history(self) -> timedelta:
+        """How far back attempts and refusals matter to the policy."""
+        return max(self.policy.window, self.policy.refusal_pause)

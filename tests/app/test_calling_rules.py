@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.rules import AttemptPolicy, CallingWindow, earliest_call, holiday_dates
+from app.calling_rules import AttemptPolicy, CallingWindow, earliest_call, holiday_dates
 from config.settings import ConfigError, load_settings
 from config.settings_campaign import CallingSettings, parse_intervals
 
