@@ -9,13 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from campaign.dialer import (
-    DialerError,
-    DialRequest,
-    DialResult,
-    LiveKitDialer,
-    outcome_for_sip,
-)
+from campaign.dialer import DialerError, DialRequest, DialResult, LiveKitDialer
+from campaign.sip_outcomes import outcome_for_sip
 from config.settings import AppSettings, load_settings
 from devtools.livekit_fake import FakeLiveKitServer, SipScript, SipTransferScript
 from tools.call_port import TransferOutcome
