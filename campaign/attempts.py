@@ -1,11 +1,14 @@
 """An attempt's end, recorded in one place: by the runner after a call, or on recovery.
 
-:func:`record_attempt` decides the contact's next step and completes the attempt in one
-transaction; :func:`recover_open_attempts` closes what a stopped runner left open.
+:class:`AttemptEnd` is what is known of an attempt when it ends; :func:`settle_from_call` fills
+in what the call itself did (from one read of its facts); :func:`record_attempt` decides the
+contact's next step and completes the attempt in one transaction. The runner uses them after each
+call, and :func:`recover_open_attempts` for what a stopped runner left open.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loguru import logger
@@ -15,7 +18,8 @@ from campaign.outcomes import RetryDelays, next_step
 from config.clock import Clock
 from pipeline.call.outcome import attempt_outcome, recovered_outcome
 from storage import Store
-from storage.models import AttemptOutcome, CallOutcome
+from storage.campaign_queue import NOT_DIALLED
+from storage.models import AttemptOutcome, CallFacts, CallOutcome
 
 # A follow-up due sooner than this after the call is for the clinic's staff (e.g. after a
 # failed transfer: "a colleague will call you back"), not a callback for Elo to place.
@@ -27,51 +31,93 @@ def callback_at_from(due: datetime | None, now: datetime) -> datetime | None:
     return due if due is not None and due - now >= STAFF_FOLLOW_UP else None
 
 
-async def record_attempt(
+@dataclass
+class AttemptEnd:
+    """How one attempt ended, as far as it is known; the defaults are a call that never rang.
+
+    Attributes:
+        outcome: How it ended.
+        sip_status: The SIP status of the dial; ``NOT_DIALLED`` until the dial starts (such an
+            attempt counts against no cap), None when LiveKit gave none.
+        duration_s: The call's length, if it was answered.
+        callback_at: A callback the patient asked for, if any.
+        permanent: The number can never be reached (no retry).
+        wrong_person: The callee was not the patient (no retry).
+        fault: A system fault (never charged to the patient's attempts), if any.
+    """
+
+    outcome: AttemptOutcome = "failed"
+    sip_status: str | None = NOT_DIALLED
+    duration_s: int | None = None
+    callback_at: datetime | None = None
+    permanent: bool = False
+    wrong_person: bool = False
+    fault: str | None = None
+
+
+async def settle_from_call(
+    end: AttemptEnd,
     store: Store,
     *,
-    attempt_id: int,
-    outcome: AttemptOutcome,
-    sip_status: str | None,
-    duration_s: int | None,
+    call_id: str,
+    phone: str,
     now: datetime,
-    delays: RetryDelays,
-    callback_at: datetime | None = None,
-    permanent: bool = False,
-    wrong_person: bool = False,
-    fault: str | None = None,
+    call_outcome: CallOutcome | None = None,
+) -> CallFacts:
+    """Set the attempt's outcome, callback and wrong-person flag from what its call did.
+
+    Args:
+        end: The attempt's end, updated in place.
+        store: The database.
+        call_id: The attempt's call.
+        phone: The contact's number (the call's follow-ups and opt-out are for it).
+        now: The current time.
+        call_outcome: How the pipeline ended the call; None on recovery, where the call's own
+            recorded outcome is kept if it ended, and its bookings decide otherwise.
+
+    Returns:
+        The call's facts, read once.
+    """
+    facts = await store.calls.facts(call_id=call_id, phone=phone)
+    if call_outcome is None:
+        recorded = facts.outcome if facts.ended else None
+        call_outcome = recovered_outcome(recorded, booked=facts.bookings)
+    end.outcome = attempt_outcome(
+        call_outcome, callback=facts.follow_up_due is not None, opted_out=facts.opted_out
+    )
+    end.callback_at = callback_at_from(facts.follow_up_due, now)
+    end.wrong_person = call_outcome == CallOutcome.WRONG_PERSON
+    return facts
+
+
+async def record_attempt(
+    store: Store, *, attempt_id: int, end: AttemptEnd, now: datetime, delays: RetryDelays
 ) -> None:
     """Complete an attempt and reschedule or close its contact (see :func:`next_step`).
 
     Args:
         store: The database.
         attempt_id: The attempt.
-        outcome: How it ended.
-        sip_status: The SIP status of the dial, if any.
-        duration_s: The call's length, if it was answered.
+        end: How it ended.
         now: When it ended.
         delays: The campaign's retry delays.
-        callback_at: A callback the patient asked for, if any.
-        permanent: The number can never be reached (no retry).
-        wrong_person: The callee was not the patient (no retry).
-        fault: A system fault (never charged to the patient's attempts), if any.
     """
     step = next_step(
-        outcome,
+        end.outcome,
         now=now,
         delays=delays,
-        callback_at=callback_at,
-        permanent=permanent,
-        wrong_person=wrong_person,
+        callback_at=end.callback_at,
+        permanent=end.permanent,
+        wrong_person=end.wrong_person,
     )
     await store.queue.complete_attempt(
         attempt_id=attempt_id,
-        outcome=outcome,
-        sip_status=sip_status,
-        duration_s=duration_s,
+        outcome=end.outcome,
+        sip_status=end.sip_status,
+        duration_s=end.duration_s,
         next_call_at=step.next_call_at,
         done_reason=step.done_reason,
-        system_fault=fault,
+        system_fault=end.fault,
     )
 
 
@@ -89,22 +135,11 @@ async def recover_open_attempts(
             # Raises DialerError when LiveKit cannot confirm: dialling again could then put
             # the number into a second call.
             await dialer.hang_up(room=attempt.room)
-        outcome: AttemptOutcome = "failed"
-        callback_at = None
-        wrong_person = False
+        end = AttemptEnd(sip_status="interrupted")
         if attempt.call_id:
-            facts = await store.calls.facts(call_id=attempt.call_id, phone=attempt.phone)
-            # A call the pipeline finished before the crash keeps its own outcome.
-            # A call the pipeline finished before the stop keeps its own outcome.
-            recorded = facts.outcome if facts.ended else None
-            call_outcome = recovered_outcome(recorded, booked=facts.bookings)
-            wrong_person = call_outcome == CallOutcome.WRONG_PERSON
-            outcome = attempt_outcome(
-                call_outcome,
-                callback=facts.follow_up_due is not None,
-                opted_out=facts.opted_out,
+            facts = await settle_from_call(
+                end, store, call_id=attempt.call_id, phone=attempt.phone, now=clock()
             )
-            callback_at = callback_at_from(facts.follow_up_due, clock())
             if facts.recorded and not facts.ended:
                 await store.calls.finish(
                     call_id=attempt.call_id,
@@ -112,15 +147,5 @@ async def recover_open_attempts(
                     outcome_reason="interrupted: the campaign runner stopped",
                     appointments_booked=facts.bookings,
                 )
-        await record_attempt(
-            store,
-            attempt_id=attempt.id,
-            outcome=outcome,
-            sip_status="interrupted",
-            duration_s=None,
-            now=clock(),
-            delays=delays,
-            callback_at=callback_at,
-            wrong_person=wrong_person,
-        )
-        logger.warning("attempt {} was left open by a stopped runner: {}", attempt.id, outcome)
+        await record_attempt(store, attempt_id=attempt.id, end=end, now=clock(), delays=delays)
+        logger.warning("attempt {} was left open by a stopped runner: {}", attempt.id, end.outcome)

@@ -76,3 +76,18 @@ class Progress:
     outcomes: Counter[str] = field(default_factory=Counter)
     waiting_until: datetime | None = None
     state: str = "starting"
+
+
+async def wait_until_ready(live: LiveCall, *, timeout_s: float) -> None:
+    """Wait until the pipeline is in the room; a pipeline that ended instead is an error.
+
+    Raises:
+        RuntimeError: The pipeline did not start within ``timeout_s`` or ended before dialling.
+    """
+    try:
+        await asyncio.wait_for(live.ready.wait(), timeout=timeout_s)
+    except TimeoutError:
+        raise RuntimeError("the voice pipeline did not start") from None
+    if live.done():
+        end = await live.wait()
+        raise RuntimeError(f"the voice pipeline ended before dialing ({end.outcome})")

@@ -41,6 +41,8 @@ from campaign.sip_outcomes import (
     trunk_fault,
 )
 from config.settings import AppSettings, env_name
+from config.settings_call import LiveKitSettings
+from storage import Campaign, CampaignContact
 from tools.call_port import TransferOutcome
 
 # pkg/service/sip.go SIPService.CreateSIPParticipant: 80 s for a dial with wait_until_answered.
@@ -72,6 +74,34 @@ class DialRequest:
     caller_id: str | None
     ringing_timeout_s: float
     metadata: str = ""
+
+    @classmethod
+    def for_attempt(
+        cls,
+        livekit: LiveKitSettings,
+        campaign: Campaign,
+        contact: CampaignContact,
+        *,
+        room: str,
+        participant_identity: str,
+    ) -> DialRequest:
+        """The dial of one campaign attempt: the campaign's trunk and caller id, else the settings'.
+
+        Args:
+            livekit: The LiveKit settings (trunk, caller id, ring window).
+            campaign: The campaign.
+            contact: The contact called.
+            room: The call's room.
+            participant_identity: The identity the callee gets in the room.
+        """
+        return cls(
+            room=room,
+            phone=contact.phone,
+            participant_identity=participant_identity,
+            trunk_id=campaign.sip_trunk_id or livekit.sip_trunk_id,
+            caller_id=campaign.caller_id or livekit.sip_caller_id or None,
+            ringing_timeout_s=float(livekit.ringing_timeout_secs),
+        )
 
 
 class Dialer(Protocol):

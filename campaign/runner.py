@@ -24,19 +24,17 @@ from loguru import logger
 
 from app.call_policy import CallPolicy
 from app.calling_rules import CampaignRules
-from campaign.attempts import callback_at_from, record_attempt, recover_open_attempts
+from campaign.attempts import AttemptEnd, record_attempt, recover_open_attempts, settle_from_call
 from campaign.breaker import FaultBreaker
-from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
+from campaign.calls import CallJob, CallLauncher, LiveCall, Progress, wait_until_ready
 from campaign.dialer import Dialer, DialerError, DialRequest
 from campaign.lease import CampaignLease, pid_alive
 from campaign.outcomes import RetryDelays
 from campaign.planner import next_wake, plan_batch
 from config.clock import Clock, system_clock
 from config.settings import AppSettings
-from pipeline.call.outcome import attempt_outcome
 from storage import CallAttempt, Campaign, CampaignContact, Store
 from storage.campaign_queue import NOT_DIALLED
-from storage.models import AttemptOutcome, CallOutcome
 from storage.retention import purge_logged, retention_task
 
 # Seconds the pipeline may take to join the room before the attempt fails.
@@ -276,67 +274,67 @@ class CampaignRunner:
     async def _call(self, contact: CampaignContact, attempt: CallAttempt, call_id: str) -> None:
         """One call, isolated: whatever happens, the attempt is recorded and the room closed."""
         room = attempt.room or f"elo-{call_id[:16]}"
-        outcome: AttemptOutcome = "failed"
         # Until the dial starts nothing has reached the patient: such an attempt does not count
         # against the attempt caps (see CampaignQueue.claim_contact).
-        sip_status: str | None = NOT_DIALLED
-        duration: int | None = None
-        permanent = wrong_person = False
-        callback_at: datetime | None = None
+        end = AttemptEnd()
         live: LiveCall | None = None
-        fault: str | None = None
         try:
             await self._dialer.create_room(
                 room=room,
                 metadata=json.dumps({"campaign": self.campaign.id, "attempt": attempt.id}),
                 empty_timeout_s=ROOM_EMPTY_TIMEOUT_S,
             )
-            live = await self._launcher.start(
-                CallJob(
-                    campaign=self.campaign,
-                    contact=contact,
-                    attempt=attempt,
-                    call_id=call_id,
-                    room=room,
-                    participant_identity=f"patient-{attempt.id}",
-                    dialer=self._dialer,
-                )
+            job = CallJob(
+                campaign=self.campaign,
+                contact=contact,
+                attempt=attempt,
+                call_id=call_id,
+                room=room,
+                participant_identity=f"patient-{attempt.id}",
+                dialer=self._dialer,
             )
+            live = await self._launcher.start(job)
             self._live[attempt.id] = live
-            await self._until_ready(live)
+            await wait_until_ready(live, timeout_s=READY_TIMEOUT_S)
             self.progress.dialled += 1
             self._report()
             # From here the number may ring: the attempt counts, whatever happens next.
-            sip_status = None
-            result = await self._dialer.dial(self._dial_request(contact, room, attempt))
-            sip_status = result.sip_status
-            fault = result.fault
-            self._count_dial(fault)
+            end.sip_status = None
+            request = DialRequest.for_attempt(
+                self._settings.livekit,
+                self.campaign,
+                contact,
+                room=room,
+                participant_identity=job.participant_identity,
+            )
+            result = await self._dialer.dial(request)
+            end.sip_status, end.fault = result.sip_status, result.fault
+            self._count_dial(result.fault)
             if not result.answered:
                 await live.cancel(reason=f"not answered ({result.sip_status or 'no status'})")
                 await live.wait()
-                outcome, permanent = result.outcome or "no_answer", result.permanent
+                end.outcome, end.permanent = result.outcome or "no_answer", result.permanent
             else:
                 self.progress.answered += 1
                 await live.callee_answered()
-                end = await live.wait()
-                duration = end.duration_s
-                facts = await self._store.calls.facts(call_id=call_id, phone=contact.phone)
-                outcome = attempt_outcome(
-                    end.outcome,
-                    callback=facts.follow_up_due is not None,
-                    opted_out=facts.opted_out,
+                call_end = await live.wait()
+                end.duration_s = call_end.duration_s
+                await settle_from_call(
+                    end,
+                    self._store,
+                    call_id=call_id,
+                    phone=contact.phone,
+                    now=self._clock(),
+                    call_outcome=call_end.outcome,
                 )
-                callback_at = callback_at_from(facts.follow_up_due, self._clock())
-                wrong_person = end.outcome == CallOutcome.WRONG_PERSON
         except DialerError as exc:
             logger.warning("attempt {}: dialing failed: {}", attempt.id, exc)
-            if sip_status != NOT_DIALLED:
+            if end.sip_status != NOT_DIALLED:
                 # LiveKit unreachable, 5xx, a timeout or a refused set-up once the dial was
-                # sent: the system's fault, never the patient's (campaign.dialer module doc).
-                fault = str(exc)
+                # sent: the system's fault, never the patient's (campaign.sip_outcomes).
+                end.fault = str(exc)
                 if not exc.configuration:
-                    self._count_dial(fault)
+                    self._count_dial(end.fault)
             if exc.configuration and self.problem is None:
                 # Every further call would fail the same way and only burn attempts.
                 self.problem = str(exc)
@@ -346,20 +344,7 @@ class CampaignRunner:
         except Exception as exc:  # one broken call must never stop the campaign
             logger.error("attempt {}: call failed: {}", attempt.id, type(exc).__name__)
         finally:
-            finish = asyncio.ensure_future(
-                self._finish(
-                    attempt,
-                    live,
-                    room,
-                    outcome,
-                    sip_status,
-                    duration,
-                    callback_at,
-                    permanent=permanent,
-                    wrong_person=wrong_person,
-                    fault=fault,
-                )
-            )
+            finish = asyncio.ensure_future(self._finish(attempt, live, room, end))
             # This task ends only once the attempt is recorded, even if it is cancelled (again)
             # meanwhile: whoever waits for it (run(), at exit) then knows the store is done.
             while not finish.done():
@@ -367,18 +352,7 @@ class CampaignRunner:
                     await asyncio.shield(finish)
 
     async def _finish(
-        self,
-        attempt: CallAttempt,
-        live: LiveCall | None,
-        room: str,
-        outcome: AttemptOutcome,
-        sip_status: str | None,
-        duration: int | None,
-        callback_at: datetime | None,
-        *,
-        permanent: bool,
-        wrong_person: bool,
-        fault: str | None = None,
+        self, attempt: CallAttempt, live: LiveCall | None, room: str, end: AttemptEnd
     ) -> None:
         try:
             if live is not None and not live.done():
@@ -394,20 +368,14 @@ class CampaignRunner:
             await record_attempt(
                 self._store,
                 attempt_id=attempt.id,
-                outcome=outcome,
-                sip_status=sip_status,
-                duration_s=duration,
+                end=end,
                 now=self._clock(),
                 delays=self._delays,
-                callback_at=callback_at,
-                permanent=permanent,
-                wrong_person=wrong_person,
-                fault=fault,
             )
-            self.progress.outcomes[outcome] += 1
-            if outcome == "booked":
+            self.progress.outcomes[end.outcome] += 1
+            if end.outcome == "booked":
                 self.progress.booked += 1
-            logger.info("attempt {} ended: {}", attempt.id, outcome)
+            logger.info("attempt {} ended: {}", attempt.id, end.outcome)
         finally:
             self._calls.pop(attempt.id, None)
             self._live.pop(attempt.id, None)
@@ -425,29 +393,6 @@ class CampaignRunner:
         if self.problem is None:
             self.problem = reason
         self.stop()
-
-    async def _until_ready(self, live: LiveCall) -> None:
-        """Wait until the pipeline is in the room; a pipeline that ended instead is an error."""
-        try:
-            await asyncio.wait_for(live.ready.wait(), timeout=READY_TIMEOUT_S)
-        except TimeoutError:
-            raise RuntimeError("the voice pipeline did not start") from None
-        if live.done():
-            end = await live.wait()
-            raise RuntimeError(f"the voice pipeline ended before dialing ({end.outcome})")
-
-    def _dial_request(
-        self, contact: CampaignContact, room: str, attempt: CallAttempt
-    ) -> DialRequest:
-        livekit = self._settings.livekit
-        return DialRequest(
-            room=room,
-            phone=contact.phone,
-            participant_identity=f"patient-{attempt.id}",
-            trunk_id=self.campaign.sip_trunk_id or livekit.sip_trunk_id,
-            caller_id=self.campaign.caller_id or livekit.sip_caller_id or None,
-            ringing_timeout_s=float(livekit.ringing_timeout_secs),
-        )
 
     def _report(self) -> None:
         if self._on_progress is not None:
