@@ -13,7 +13,7 @@ from pydantic import Field
 
 from scheduling.slots import Slot
 from scheduling.when import RequestedTime, parse_requested_time
-from storage import Appointment, Booked
+from storage import Booked
 from tools.common import ToolArgs, book_service, find_service, service_summary
 from tools.context import ToolContext
 from tools.identity import (
@@ -159,7 +159,9 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
             "Offer the patient one of nearest_free_slots.",
             {"nearest_free_slots": await _nearest(ctx, start, duration, now)},
         )
-    existing = await _same_booking(ctx, phone=phone, service_id=service.id, start=start)
+    existing = await ctx.store.appointments.active_at(
+        phone=phone, service_id=service.id, starts_at=start
+    )
     if existing is not None:
         # The same booking asked for again (e.g. the model did not hear the first answer because
         # the patient talked over it): the existing appointment is the answer, never a second one.
@@ -206,25 +208,6 @@ async def schedule_appointment(args: ScheduleAppointmentArgs, ctx: ToolContext) 
                 " the patient asks, or if the new one looks like a duplicate."
             )
     return result
-
-
-async def _same_booking(
-    ctx: ToolContext, *, phone: str, service_id: str, start: datetime
-) -> Appointment | None:
-    """This number's active appointment for this service at exactly this start, if any."""
-    patient = await ctx.store.patients.get(phone=phone)
-    if patient is None:
-        return None
-    for appointment in await ctx.store.appointments.list(
-        start=start, end=start + timedelta(minutes=1)
-    ):
-        if (
-            appointment.patient_id == patient.id
-            and appointment.service_id == service_id
-            and appointment.starts_at == start
-        ):
-            return appointment
-    return None
 
 
 async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> ToolResult:

@@ -192,6 +192,64 @@ async def test_list_appointments_is_time_ordered_and_half_open(store: Store) -> 
     assert [a.starts_at for a in listed] == [at(9), at(10)]
 
 
+@pytest.mark.asyncio
+async def test_active_at_finds_only_this_numbers_active_booking(store: Store) -> None:
+    booked = await book(store, chairs=2)
+    assert isinstance(booked, Booked)
+    assert isinstance(await book(store, number=OTHER, chairs=2), Booked)
+    found = await store.appointments.active_at(phone=PHONE, service_id="checkup", starts_at=WED_10)
+    assert found is not None and found.id == booked.appointment.id
+    # Another service, another start, another number: not the same booking.
+    assert (
+        await store.appointments.active_at(phone=PHONE, service_id="cleaning", starts_at=WED_10)
+        is None
+    )
+    assert (
+        await store.appointments.active_at(phone=PHONE, service_id="checkup", starts_at=at(11))
+        is None
+    )
+    assert (
+        await store.appointments.active_at(phone=phone(9), service_id="checkup", starts_at=WED_10)
+        is None
+    )
+    await store.appointments.set_status(appointment_id=booked.appointment.id, status="cancelled")
+    assert (
+        await store.appointments.active_at(phone=PHONE, service_id="checkup", starts_at=WED_10)
+        is None
+    )
+
+
+@pytest.mark.asyncio
+async def test_reads_before_a_booking_use_their_indexes(store: Store) -> None:
+    """The look-ups a booking makes must not read every active appointment of the clinic.
+
+    SQLite prefers an index on an equality (status) over one on a range (start) unless told
+    otherwise; the benchmark found a booking's repeated-booking check read them all.
+    """
+
+    statements: list[str] = []
+    await store.db.conn.set_trace_callback(statements.append)
+    try:
+        await store.appointments.list(start=at(0), end=at(23))
+        await store.appointments.active_at(phone=PHONE, service_id="checkup", starts_at=WED_10)
+    finally:
+        await store.db.conn.set_trace_callback(None)
+    (listed,) = [sql for sql in statements if sql.startswith("SELECT * FROM appointments")]
+    (same,) = [sql for sql in statements if "JOIN patients" in sql]
+
+    async def plan(sql: str) -> str:
+        # The trace gives each statement with its parameters bound in.
+        rows = await store.db.rows("EXPLAIN QUERY PLAN " + sql)
+        return " | ".join(row["detail"] for row in rows)
+
+    listed_plan = await plan(listed)
+    assert "appointments_starts_at" in listed_plan
+    assert "appointments_status" not in listed_plan
+    same_plan = await plan(same)
+    assert "appointments_patient" in same_plan
+    assert "SCAN" not in same_plan
+
+
 # --- the backstop in the schema ---------------------------------------------------------------
 
 
