@@ -35,7 +35,11 @@ _HOUR = timedelta(hours=1)
 
 
 class Refusal(StrEnum):
-    """Why a number may not be called now (values match the claim's ``skipped`` reasons)."""
+    """Why a number may not be called now.
+
+    ``do_not_call`` is also the claim's ``skipped`` reason for the same rule (see
+    :class:`storage.campaign_queue.Claim`).
+    """
 
     DO_NOT_CALL = "do_not_call"
     HOURLY_CAP = "calls_per_number_per_hour"

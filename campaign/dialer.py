@@ -34,11 +34,10 @@ from campaign.sip_outcomes import (
     DialerError,
     DialResult,
     dialer_error,
-    outcome_for_sip,
     ring_timed_out,
     server_fault,
+    sip_failure,
     sip_status,
-    trunk_fault,
 )
 from config.settings import AppSettings, env_name
 from config.settings_call import LiveKitSettings
@@ -258,27 +257,19 @@ class LiveKitDialer:
                 create, timeout=SERVER_DIAL_CAP_S + CLIENT_MARGIN_S
             )
         except api.SipCallError as exc:
-            code = exc.sip_status_code
-            if trunk_fault(code):
-                status = sip_status(code, exc.sip_status)
-                logger.warning("dial to room {}: trunk/carrier fault, SIP {}", request.room, code)
-                return DialResult(
-                    answered=False,
-                    outcome="failed",
-                    sip_status=status,
-                    permanent=False,
-                    fault=f"the trunk or carrier failed (SIP {status})",
+            result = sip_failure(exc.sip_status_code, exc.sip_status)
+            if result.fault is not None:
+                logger.warning(
+                    "dial to room {}: trunk/carrier fault, SIP {}", request.room, result.sip_status
                 )
-            outcome, permanent = outcome_for_sip(code)
-            logger.info(
-                "dial to room {} ended: SIP {} -> {}", request.room, exc.sip_status_code, outcome
-            )
-            return DialResult(
-                answered=False,
-                outcome=outcome,
-                sip_status=sip_status(exc.sip_status_code, exc.sip_status),
-                permanent=permanent,
-            )
+            else:
+                logger.info(
+                    "dial to room {} ended: SIP {} -> {}",
+                    request.room,
+                    exc.sip_status_code,
+                    result.outcome,
+                )
+            return result
         except api.ServerError as exc:
             fault = server_fault(
                 exc,

@@ -205,6 +205,24 @@ def ring_timed_out(exc: api.ServerError) -> bool:
     return exc.code in _RING_TIMEOUT_CODES
 
 
-def trunk_fault(code: int | None) -> bool:
-    """Whether a SIP status is the trunk's or carrier's failure (401/407, 5xx), not the phone's."""
-    return code is not None and (code in _TRUNK_AUTH or 500 <= code < 600)
+def sip_failure(code: int | None, reason: str | None) -> DialResult:
+    """The result of a dial that ended with a SIP failure (see the module table).
+
+    A trunk or carrier failure (401/407, 5xx) is a system fault, charged to no patient; any
+    other status is the patient's phone's outcome (:func:`outcome_for_sip`).
+
+    Args:
+        code: The SIP final response code, or None when LiveKit gave none.
+        reason: The SIP reason phrase, if any.
+    """
+    status = sip_status(code, reason)
+    if code is not None and (code in _TRUNK_AUTH or 500 <= code < 600):
+        return DialResult(
+            answered=False,
+            outcome="failed",
+            sip_status=status,
+            permanent=False,
+            fault=f"the trunk or carrier failed (SIP {status})",
+        )
+    outcome, permanent = outcome_for_sip(code)
+    return DialResult(answered=False, outcome=outcome, sip_status=status, permanent=permanent)
