@@ -1,7 +1,7 @@
 """One configuration preflight: what must be set before Elo may place a call.
 
 Used by ``bot.py`` (one call over the configured transport), ``elo campaign run`` (outbound
-SIP calls) and the coming service, so that they refuse the same missing settings with the
+SIP calls) and ``elo serve``, so that they refuse the same missing settings with the
 same words.
 """
 
@@ -30,6 +30,9 @@ class Purpose(StrEnum):
     """One call over the configured transport (``bot.py``)."""
     CAMPAIGN = "campaign"
     """Outbound calls through a LiveKit SIP trunk (``elo campaign run``)."""
+    SERVICE = "service"
+    """The long-running service (``elo serve``): LiveKit and Gemini; a campaign may bring its
+    own SIP trunk, and inbound calls need none."""
 
 
 def missing_settings(
@@ -47,7 +50,10 @@ def missing_settings(
         ready.
     """
     missing: list[str] = []
-    if purpose is Purpose.CAMPAIGN or settings.pipeline.transport is TransportKind.LIVEKIT:
+    if (
+        purpose in (Purpose.CAMPAIGN, Purpose.SERVICE)
+        or settings.pipeline.transport is TransportKind.LIVEKIT
+    ):
         missing += missing_livekit_settings(settings.livekit)
     if purpose is Purpose.CAMPAIGN and not (trunk_id or settings.livekit.sip_trunk_id):
         missing.append("ELO_LIVEKIT__SIP_TRUNK_ID")

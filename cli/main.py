@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli import campaign, dnc, privacy, staff
+from cli import campaign, dnc, privacy, serve, staff
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_parser(commands, common, _Parser)
     staff.add_parsers(commands, common, _Parser)
     privacy.add_parser(commands, common, _Parser)
+    serve.add_parser(commands, common, _Parser)
 
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(
@@ -225,6 +226,8 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         return 0
     if args.command == privacy.COMMAND:
         return await privacy.run(args, settings)
+    if args.command == serve.COMMAND:
+        return await serve.run(args, settings)
     if args.command in staff.COMMANDS:
         _print(await staff.run(args, settings))
         return 0

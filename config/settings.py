@@ -28,6 +28,7 @@ from config.settings_groups import (
     PrivacySettings,
     SearchSettings,
     SecuritySettings,
+    ServerSettings,
     ValidationSettings,
 )
 
@@ -67,6 +68,7 @@ class AppSettings(BaseSettings):
     calling: CallingSettings = Field(default_factory=CallingSettings)
     campaign: CampaignSettings = Field(default_factory=CampaignSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:

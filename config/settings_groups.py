@@ -220,3 +220,25 @@ class PrivacySettings(SettingsGroup):
             " blocked; empty: a random key kept in <database>.privacy-key (mode 0600)."
         ),
     )
+
+
+class ServerSettings(SettingsGroup):
+    """The long-running service (``elo serve``): where it listens and when it is ready."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description=(
+            "Address the service listens on; 127.0.0.1 keeps it on this machine (put a TLS"
+            " reverse proxy in front to reach it from elsewhere)."
+        ),
+    )
+    port: int = Field(default=8080, ge=1, le=65535, description="TCP port the service listens on.")
+    min_free_disk_mb: int = Field(
+        default=512,
+        ge=0,
+        description=(
+            "Below this much free space (MiB) on the database's disk the service reports itself"
+            " not ready (/readyz), before SQLite starts failing writes."
+        ),
+    )

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from storage.database import Database
+from storage.errors import StoreError
 from storage.migrations import ACTIVE_STATUSES
 from storage.timefmt import from_db, slot_grid
 
@@ -75,6 +76,22 @@ class HealthRepository:
     async def schema_version(self) -> int:
         """The schema version recorded in the file."""
         return await self._db.scalar("PRAGMA user_version")
+
+    async def write_problem(self) -> str | None:
+        """Why a write transaction cannot start now, or None when one can; nothing is written.
+
+        Takes SQLite's write lock for an empty transaction, the way every write starts: a
+        damaged file, a read-only file or disk, or a lock held by a stuck writer for longer
+        than the busy timeout all show here.
+        """
+        try:
+            async with self._db.transaction():
+                pass
+        except StoreError as exc:
+            return str(exc)
+        except sqlite3.Error as exc:
+            return f"a write transaction cannot start: {exc}"
+        return None
 
     async def check(self, *, slot_minutes: int) -> HealthReport:
         """Run every check and report each problem found.

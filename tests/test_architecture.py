@@ -36,10 +36,11 @@ LAYERS: dict[str, int] = {
     "pipeline": 6,
     "campaign": 7,
     "devtools": 8,
-    "bot": 9,
-    "cli": 9,
-    "demo": 9,
-    "bench": 9,
+    "service": 9,
+    "bot": 10,
+    "cli": 10,
+    "demo": 10,
+    "bench": 10,
 }
 ENTRY_POINTS = {name for name, rank in LAYERS.items() if rank == max(LAYERS.values())}
 

@@ -1,0 +1,1 @@
+"""The long-running service (``elo serve``): health and readiness over HTTP."""

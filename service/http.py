@@ -1,0 +1,41 @@
+"""The service's HTTP face: liveness and readiness for a load balancer or an orchestrator.
+
+``GET /healthz`` answers as long as the event loop does (liveness: restart the process if not).
+``GET /readyz`` runs :func:`service.readiness.check_readiness` and answers 200 when every check
+passes, 503 otherwise, with each check's finding as JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from app.application import Application
+from service.readiness import check_readiness
+
+
+def create_http_app(app: Application) -> FastAPI:
+    """The ASGI app of one service process.
+
+    Args:
+        app: The open application the service runs on.
+    """
+    http = FastAPI(title="Elo", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @http.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @http.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks = await check_readiness(app)
+        ready = all(check.ok for check in checks)
+        body = {
+            "status": "ready" if ready else "not ready",
+            "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    return http
