@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from campaign.dialer import Dialer
 from storage import CallAttempt, Campaign, CampaignContact
@@ -91,3 +92,20 @@ async def wait_until_ready(live: LiveCall, *, timeout_s: float) -> None:
     if live.done():
         end = await live.wait()
         raise RuntimeError(f"the voice pipeline ended before dialing ({end.outcome})")
+
+
+async def wake_or_sleep(
+    sleep: Callable[[float], Awaitable[Any]], wake: asyncio.Event, seconds: float
+) -> None:
+    """Sleep ``seconds`` with ``sleep`` (a simulation's own), but return as soon as ``wake`` is set.
+
+    Used by the runner to wait for the next due contact while a call ending or a stop request
+    wakes it early.
+    """
+    if wake.is_set():
+        return
+    sleeper = asyncio.ensure_future(sleep(seconds))
+    waker = asyncio.ensure_future(wake.wait())
+    await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (sleeper, waker):
+        task.cancel()

@@ -1,13 +1,11 @@
 """The campaign runner: dial due contacts within the rules, one isolated task per call.
 
 One runner holds a campaign at a time (a lease in the database, renewed while it runs). Each
-contact is claimed in a write transaction that opens its attempt before anything is dialled, so
-a crash leaves an open attempt behind rather than losing one; the next runner hangs up whatever
-may be left of that call, then records the attempt. The unique index on open attempts per number
-keeps one number out of two calls at once, across runners and crashes.
-
-Per call: create the room, start the voice pipeline in it (so no word of the callee is lost), dial
-with SIP and wait for the answer, then greet (answered) or cancel the pipeline (not answered).
+contact is claimed in a write transaction that opens its attempt before anything is dialled, so a
+crash leaves an open attempt (never a lost one) that the next runner hangs up and records. The
+unique index on open attempts per number keeps one number out of two calls at once. Per call:
+create the room, start the voice pipeline in it (no word of the callee is lost), dial with SIP,
+then greet (answered) or cancel the pipeline (not answered).
 """
 
 from __future__ import annotations
@@ -26,7 +24,14 @@ from app.call_policy import CallPolicy
 from app.calling_rules import CampaignRules
 from campaign.attempts import AttemptEnd, record_attempt, recover_open_attempts, settle_from_call
 from campaign.breaker import FaultBreaker
-from campaign.calls import CallJob, CallLauncher, LiveCall, Progress, wait_until_ready
+from campaign.calls import (
+    CallJob,
+    CallLauncher,
+    LiveCall,
+    Progress,
+    wait_until_ready,
+    wake_or_sleep,
+)
 from campaign.dialer import Dialer, DialerError, DialRequest
 from campaign.lease import CampaignLease, pid_alive
 from campaign.outcomes import RetryDelays
@@ -43,8 +48,7 @@ READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
 # Seconds an empty room lives on at LiveKit after a crash (it is deleted after each call anyway).
 ROOM_EMPTY_TIMEOUT_S = 120
-# Shortest idle wait, so a due contact that cannot be claimed (e.g. its number is in another
-# campaign's call) is not retried in a tight loop.
+# Shortest idle wait: a due contact that cannot be claimed is not retried in a tight loop.
 MIN_IDLE_S = 1.0
 
 
@@ -64,6 +68,8 @@ class CampaignRunner:
         pid: This process's id, for the lease.
         process_alive: Tells whether a process on this machine is alive (a dead runner's lease
             can be taken over at once instead of after ``lease_secs``).
+        hosts_retention: Run the retention purge while running (False where the host process,
+            the service, runs it once for all campaigns).
     """
 
     def __init__(
@@ -80,6 +86,7 @@ class CampaignRunner:
         host: str | None = None,
         pid: int | None = None,
         process_alive: Callable[[int], bool] = pid_alive,
+        hosts_retention: bool = True,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -89,6 +96,7 @@ class CampaignRunner:
         self._clock = clock
         self._sleep = sleep
         self._on_progress = on_progress
+        self._hosts_retention = hosts_retention
         self._lease = CampaignLease(
             store=store,
             settings=settings,
@@ -157,13 +165,11 @@ class CampaignRunner:
         await self._lease.take()
         final_status = "paused"
         heartbeat = asyncio.create_task(self._lease.keep(self.stop))
-        # Storage limitation while the runner is the long-running process: purge at start,
-        # then daily (storage.privacy; `elo serve` will host the same task).
-        retention = asyncio.create_task(
-            retention_task(self._store, self._settings, purge_now=False)
-        )
+        # Storage limitation when the runner is the long-running process: purge now, then daily.
+        retention = asyncio.create_task(self._keep_retention())
         try:
-            await purge_logged(self._store, self._settings)
+            if self._hosts_retention:
+                await purge_logged(self._store, self._settings)
             await recover_open_attempts(
                 store=self._store,
                 dialer=self._dialer,
@@ -186,6 +192,10 @@ class CampaignRunner:
             await self._lease.release(status=final_status, pause_reason=self.pause_reason)
             self._report()
         return self.progress
+
+    async def _keep_retention(self) -> None:
+        if self._hosts_retention:
+            await retention_task(self._store, self._settings, purge_now=False)
 
     async def _loop(self, until: datetime | None) -> str:
         store, campaign = self._store, self.campaign
@@ -221,7 +231,8 @@ class CampaignRunner:
             self.progress.waiting_until = wake if not started and not self._calls else None
             self.progress.state = "calling" if self._calls else "waiting"
             self._report()
-            await self._wait(delay)
+            if not self._stopping:
+                await wake_or_sleep(self._sleep, self._wake, delay)
         if self.pause_reason is not None:
             self.progress.state = "fault_pause"
         else:
@@ -260,16 +271,6 @@ class CampaignRunner:
             started += 1
         self.progress.active = len(self._calls)
         return started
-
-    async def _wait(self, seconds: float) -> None:
-        """Sleep, but wake early when a call ends or a stop is requested."""
-        if self._stopping or self._wake.is_set():
-            return
-        sleeper = asyncio.ensure_future(self._sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (sleeper, waker):
-            task.cancel()
 
     async def _call(self, contact: CampaignContact, attempt: CallAttempt, call_id: str) -> None:
         """One call, isolated: whatever happens, the attempt is recorded and the room closed."""

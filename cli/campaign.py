@@ -1,6 +1,8 @@
-"""``elo campaign create|import|status|list|run``: outbound campaigns from the command line.
+"""``elo campaign create|import|status|list|run|start|pause|resume|stop``: outbound campaigns.
 
-``run`` itself lives in :mod:`cli.campaign_run` (preflight, progress line, Ctrl-C).
+``run`` itself lives in :mod:`cli.campaign_run` (preflight, progress line, Ctrl-C); ``start``,
+``pause``, ``resume`` and ``stop`` tell the service (``elo serve``) what to do, with the rules of
+:mod:`campaign.control`.
 """
 
 from __future__ import annotations
@@ -71,6 +73,17 @@ def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: typ
     run.add_argument(
         "--until", help="stop dialling at this clinic-local time, e.g. 18:30 or 2026-12-03T18:30"
     )
+    for command, text in _CONTROL_HELP.items():
+        control = campaign_commands.add_parser(command, parents=[common], help=text)
+        control.add_argument("name", help="campaign name")
+
+
+_CONTROL_HELP = {
+    "start": "let the service (elo serve) dial the campaign inside its calling windows",
+    "pause": "the service dials no one new in the campaign; calls in progress finish",
+    "resume": "the service dials the paused campaign again",
+    "stop": "never dial the campaign again (calls in progress finish)",
+}
 
 
 async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
@@ -89,6 +102,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
             "count": len(campaigns),
             "campaigns": [c.model_dump(mode="json") for c in campaigns],
         }
+    if args.campaign_command in _CONTROL_HELP:
+        return await _campaign_control(args, settings)
     if args.campaign_command == "run":
         from cli.campaign_run import UsageProblem, run_campaign
 
@@ -248,3 +263,24 @@ async def _campaign_status(args: argparse.Namespace, settings: AppSettings) -> d
             raise UsageError(f"no campaign named {args.name!r}")
         status = await ctx.store.campaigns.status(campaign_id=campaign.id)
     return status.model_dump(mode="json")
+
+
+async def _campaign_control(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    from app.application import open_application
+    from campaign.control import Command, ControlRefused, control
+
+    async with open_application(settings) as app:
+        try:
+            result = await control(
+                app.store, name=args.name, command=Command(args.campaign_command)
+            )
+        except ControlRefused as exc:
+            raise UsageError(str(exc)) from None
+    campaign = result.campaign
+    return {
+        "campaign": campaign.name,
+        "service_state": campaign.service_state,
+        "changed": result.changed,
+        "status": campaign.status,
+        "note": f"a running `elo serve` acts on this within {settings.server.poll_secs:g} s",
+    }

@@ -44,6 +44,8 @@ async def run_campaign(
         campaign = await app.store.campaigns.get(name=name)
         if campaign is None:
             raise UsageProblem(f"no campaign named {name!r}")
+        if campaign.service_state == "stopped":
+            raise UsageProblem(f"campaign {name!r} was stopped and is never dialled again")
         missing = missing_settings(
             settings, purpose=Purpose.CAMPAIGN, trunk_id=campaign.sip_trunk_id
         )

@@ -1,13 +1,19 @@
-"""``elo serve``: the long-running service (today: health and readiness over HTTP)."""
+"""``elo serve``: the long-running service.
+
+It runs every campaign staff started (``elo campaign start``) inside its calling windows and
+answers ``/healthz`` and ``/readyz``. SIGTERM or Ctrl-C: no new calls, the calls in progress get
+``ELO_SERVER__DRAIN_SECS`` to finish, the rest are hung up (every attempt recorded), exit 0; a
+second Ctrl-C hangs up at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Iterator
-from types import FrameType
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from loguru import logger
@@ -21,7 +27,9 @@ COMMAND = "serve"
 def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: type) -> None:
     """Add ``elo serve`` to the command line."""
     serve = commands.add_parser(
-        COMMAND, parents=[common], help="run the service (/healthz, /readyz) until stopped"
+        COMMAND,
+        parents=[common],
+        help="run the service: active campaigns, /healthz, /readyz (SIGTERM drains)",
     )
     serve.add_argument("--host", help="address to listen on (default: ELO_SERVER__HOST)")
     serve.add_argument("--port", type=int, help="TCP port to listen on (default: ELO_SERVER__PORT)")
@@ -44,30 +52,37 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(config: Any) -> Any:
-    """A uvicorn server for which SIGTERM and Ctrl-C are the normal end: it drains, exits 0.
+def _server(config: Any, *, on_stop: Callable[[], None], on_hurry: Callable[[], None]) -> Any:
+    """A uvicorn server for which SIGTERM and Ctrl-C start a drain instead of stopping at once.
 
-    uvicorn re-raises a captured signal once it has shut down, so a supervisor would see the
-    process killed by SIGTERM instead of a clean exit.
+    The first signal calls ``on_stop`` (dial no one new, let calls finish, then set
+    ``should_exit``); a second Ctrl-C calls ``on_hurry`` (hang up now). uvicorn itself would
+    re-raise the signal after shutting down, so a supervisor would see the process killed by
+    SIGTERM instead of a clean exit 0.
     """
     import uvicorn
 
     class Server(uvicorn.Server):
+        stopping = False
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
+            loop = asyncio.get_running_loop()
             stops = (signal.SIGINT, signal.SIGTERM)
-            previous = {sig: signal.signal(sig, self._stop) for sig in stops}
+            for sig in stops:
+                loop.add_signal_handler(sig, self._stop, sig)
             try:
                 yield
             finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
+                for sig in stops:
+                    loop.remove_signal_handler(sig)
 
-        def _stop(self, sig: int, frame: FrameType | None) -> None:
-            # A second Ctrl-C stops at once, as with uvicorn itself.
-            if self.should_exit and sig == signal.SIGINT:
-                self.force_exit = True
-            self.should_exit = True
+        def _stop(self, sig: int) -> None:
+            if not self.stopping:
+                self.stopping = True
+                on_stop()
+            elif sig == signal.SIGINT:
+                on_hurry()
 
     return Server(config)
 
@@ -78,6 +93,9 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
 
     from app.application import open_application
     from app.preflight import Purpose, missing_settings
+    from campaign.dialer import DialerError, LiveKitDialer
+    from campaign.launcher import PipelineLauncher
+    from service.campaigns import CampaignSupervisor
     from service.http import create_http_app
     from storage.errors import StoreError
 
@@ -93,18 +111,59 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
         missing = missing_settings(settings, purpose=Purpose.SERVICE)
         if missing:
             raise UsageError(f"set {', '.join(missing)} (see .env.example)")
+        try:
+            dialer = LiveKitDialer.from_settings(settings)
+        except DialerError as exc:
+            raise UsageError(str(exc)) from None
+        supervisor = CampaignSupervisor(
+            app=app,
+            dialer=dialer,
+            launcher=PipelineLauncher(app),
+            poll_secs=settings.server.poll_secs,
+        )
         config = uvicorn.Config(
-            create_http_app(app),
+            create_http_app(app, probes=[supervisor.check]),
             # Our logging stays ours (masked JSON lines); uvicorn must not reconfigure it.
             log_config=None,
             access_log=False,
             lifespan="off",
         )
-        server = _server(config)
+        pending: set[asyncio.Task[Any]] = set()
+
+        def background(coro: Any) -> None:
+            task = asyncio.get_running_loop().create_task(coro)
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+        async def drain() -> None:
+            logger.info(
+                "elo serve stopping: no new calls; {} in progress get {} s",
+                supervisor.active_calls,
+                settings.server.drain_secs,
+            )
+            hung_up = await supervisor.drain(timeout_s=settings.server.drain_secs)
+            if hung_up:
+                logger.warning("elo serve hung up {} call(s) at the drain deadline", hung_up)
+            server.should_exit = True
+
+        server = _server(
+            config,
+            on_stop=lambda: background(drain()),
+            on_hurry=lambda: background(supervisor.hang_up_all()),
+        )
+        watching = asyncio.create_task(supervisor.run())
         bound_host, bound_port = sock.getsockname()[:2]
         logger.info("elo serve listening on {}:{}", bound_host, bound_port)
         # For whoever started it (a test, a supervisor) to find a port chosen with --port 0.
         print(f"elo serve: listening on http://{bound_host}:{bound_port}", flush=True)
-        await server.serve(sockets=[sock])
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            # Also when the server itself failed: no call may be left unrecorded.
+            await supervisor.drain(timeout_s=settings.server.drain_secs)
+            await watching
+            if pending:
+                await asyncio.wait(pending)
+            await dialer.aclose()
     logger.info("elo serve stopped")
     return 0

@@ -242,3 +242,22 @@ class ServerSettings(SettingsGroup):
             " not ready (/readyz), before SQLite starts failing writes."
         ),
     )
+    poll_secs: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description=(
+            "How often the service reads which campaigns to run (`elo campaign"
+            " start|pause|resume|stop` take effect within this many seconds)."
+        ),
+    )
+    drain_secs: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "After SIGTERM (or Ctrl-C) the service dials no one new and gives the calls in"
+            " progress this many seconds to finish, then hangs up the rest (every attempt is"
+            " recorded) and exits. Keep the supervisor's stop timeout above it."
+        ),
+    )

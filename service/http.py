@@ -7,20 +7,22 @@ passes, 503 otherwise, with each check's finding as JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from app.application import Application
-from service.readiness import check_readiness
+from service.readiness import Check, check_readiness
 
 
-def create_http_app(app: Application) -> FastAPI:
+def create_http_app(app: Application, *, probes: Sequence[Callable[[], Check]] = ()) -> FastAPI:
     """The ASGI app of one service process.
 
     Args:
         app: The open application the service runs on.
+        probes: Readiness checks of the service's own loops (the campaign supervisor).
     """
     http = FastAPI(title="Elo", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -30,7 +32,7 @@ def create_http_app(app: Application) -> FastAPI:
 
     @http.get("/readyz")
     async def readyz() -> JSONResponse:
-        checks = await check_readiness(app)
+        checks = await check_readiness(app, probes=probes)
         ready = all(check.ok for check in checks)
         body = {
             "status": "ready" if ready else "not ready",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +37,14 @@ class Check:
     detail: str
 
 
-async def check_readiness(app: Application) -> list[Check]:
+async def check_readiness(
+    app: Application, *, probes: Sequence[Callable[[], Check]] = ()
+) -> list[Check]:
     """Run every readiness check, in a fixed order.
 
     Args:
         app: The running application.
+        probes: Checks of the service's own loops (e.g. the campaign supervisor), run last.
 
     Returns:
         Every check's finding; the service is ready when all are ok.
@@ -55,6 +58,8 @@ async def check_readiness(app: Application) -> list[Check]:
         ("disk_space", lambda: asyncio.to_thread(_disk_space, app)),
         ("configuration", lambda: _configuration(app)),
     ]
+    for probe in probes:
+        checks.append((getattr(probe, "__name__", "probe"), _as_awaitable(probe)))
     found = []
     for name, check in checks:
         try:
@@ -62,6 +67,13 @@ async def check_readiness(app: Application) -> list[Check]:
         except Exception as exc:  # a check that breaks is a failed check, never a 500
             found.append(Check(name, False, f"the check failed: {type(exc).__name__}"))
     return found
+
+
+def _as_awaitable(probe: Callable[[], Check]) -> Callable[[], Awaitable[Check]]:
+    async def run() -> Check:
+        return probe()
+
+    return run
 
 
 async def _database_sound(app: Application) -> Check:

@@ -23,6 +23,7 @@ from storage.models import (
     CampaignSummary,
     ImportCounts,
     NewContact,
+    ServiceState,
 )
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_attempt, to_campaign, to_contact
@@ -145,7 +146,7 @@ class CampaignRepository:
     async def list(self) -> list[CampaignSummary]:
         """Every campaign, newest first, with its contact counts (no patient data)."""
         rows = await self._db.rows(
-            "SELECT c.id, c.name, c.purpose, c.status, c.created_at,"
+            "SELECT c.id, c.name, c.purpose, c.status, c.service_state, c.created_at,"
             " (SELECT count(*) FROM campaign_contacts k WHERE k.campaign_id = c.id) AS contacts,"
             " (SELECT count(*) FROM campaign_contacts k"
             "   WHERE k.campaign_id = c.id AND k.state = 'queued') AS queued,"
@@ -162,6 +163,48 @@ class CampaignRepository:
             )
             for row in rows
         ]
+
+    async def for_service(self) -> list[Campaign]:
+        """The campaigns the service should run: ``active`` and not done, oldest first."""
+        rows = await self._db.rows(
+            "SELECT * FROM campaigns WHERE service_state = 'active' AND status != 'done'"
+            " ORDER BY id"
+        )
+        return [to_campaign(row) for row in rows]
+
+    async def set_service_state(
+        self,
+        *,
+        campaign_id: int,
+        to: ServiceState,
+        allowed_from: frozenset[ServiceState],
+        pause_reason: str | None = None,
+    ) -> Campaign | None:
+        """Change what the service does with a campaign, if it is in one of ``allowed_from``.
+
+        A compare-and-set in one statement, so two staff (or staff and the fault breaker)
+        changing the same campaign at once cannot interleave.
+
+        Args:
+            campaign_id: The campaign.
+            to: The new state.
+            allowed_from: The states this change may start from.
+            pause_reason: Why it is paused, for staff (kept only with ``to="paused"``).
+
+        Returns:
+            The changed campaign, or None when it does not exist, is done, or is in another
+            state (read it again to say which).
+        """
+        marks = ", ".join("?" * len(allowed_from))
+        reason = pause_reason[:500] if pause_reason and to == "paused" else None
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "UPDATE campaigns SET service_state = ?, pause_reason = ?"
+                f" WHERE id = ? AND status != 'done' AND service_state IN ({marks})"
+                " RETURNING *",
+                (to, reason, campaign_id, *sorted(allowed_from)),
+            )
+        return to_campaign(rows[0]) if rows else None
 
     async def add_contacts(self, *, campaign_id: int, contacts: list[NewContact]) -> ImportCounts:
         """Add contacts to a campaign in one transaction.
@@ -247,7 +290,8 @@ class CampaignRepository:
             NotFoundError: No such campaign.
         """
         campaigns = await self._db.rows(
-            "SELECT name, status, pause_reason FROM campaigns WHERE id = ?", (campaign_id,)
+            "SELECT name, status, service_state, pause_reason FROM campaigns WHERE id = ?",
+            (campaign_id,),
         )
         if not campaigns:
             raise NotFoundError(f"no campaign {campaign_id}")
@@ -276,6 +320,7 @@ class CampaignRepository:
             queued_contacts=row["queued"],
             system_faults=faults["n"],
             pause_reason=campaigns[0]["pause_reason"],
+            service_state=campaigns[0]["service_state"],
         )
 
 

@@ -249,6 +249,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE campaigns ADD COLUMN pause_reason TEXT
         CHECK (pause_reason IS NULL OR length(pause_reason) <= 500);
     """,
+    # 9: what staff asked the service (`elo serve`) to do with a campaign, apart from what a
+    # runner is doing (``status``): ``manual`` campaigns run only under `elo campaign run`,
+    # ``active`` ones the service runs inside their windows, ``paused`` ones wait for staff
+    # (or were paused by the fault breaker), ``stopped`` ones are never dialled again.
+    """
+    ALTER TABLE campaigns ADD COLUMN service_state TEXT NOT NULL DEFAULT 'manual'
+        CHECK (service_state IN ('manual', 'active', 'paused', 'stopped'));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

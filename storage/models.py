@@ -13,6 +13,8 @@ AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", 
 FollowUpStatus = Literal["pending", "done", "cancelled"]
 CampaignPurpose = Literal["recall", "check_up", "unfinished_treatment", "follow_up"]
 CampaignState = Literal["draft", "running", "paused", "done"]
+# What staff asked the service to do with a campaign (see storage/migrations.py, 9).
+ServiceState = Literal["manual", "active", "paused", "stopped"]
 ContactState = Literal["queued", "done"]
 AttemptOutcome = Literal[
     "booked",
@@ -137,6 +139,7 @@ class Campaign(_Record):
     runner_host: str | None = None
     runner_seen_at: datetime | None = None
     pause_reason: str | None = None
+    service_state: ServiceState = "manual"
 
 
 class CampaignSummary(_Record):
@@ -156,6 +159,7 @@ class CampaignSummary(_Record):
     contacts: int
     queued: int
     running_now: bool
+    service_state: ServiceState = "manual"
 
 
 class NewContact(_Record):
@@ -225,8 +229,9 @@ class CampaignStatus(_Record):
     queued_contacts: int = 0
     # Attempts the system failed (trunk, credentials, LiveKit), charged to no patient.
     system_faults: int = 0
-    # Why the runner paused the campaign by itself (the fault breaker), for staff.
+    # Why the campaign was paused (the fault breaker, a refused set-up, staff), for staff.
     pause_reason: str | None = None
+    service_state: ServiceState = "manual"
 
 
 class ImportCounts(_Record):

@@ -41,6 +41,7 @@ def test_status_reports_counts_and_rates_and_unknown_names_exit_2(tmp_path: Path
         "queued_contacts": 3,
         "system_faults": 0,
         "pause_reason": None,
+        "service_state": "manual",
     }
 
     result = run_elo(tmp_path, "campaign", "status", "Nope")

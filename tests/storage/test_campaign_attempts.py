@@ -175,6 +175,7 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
         "queued_contacts": 8,
         "system_faults": 0,
         "pause_reason": None,
+        "service_state": "manual",
     }
 
     await _attempt(store, ids["A"], "no_answer", "a-1")
@@ -212,6 +213,7 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
         "queued_contacts": 7,
         "system_faults": 0,
         "pause_reason": None,
+        "service_state": "manual",
     }
     assert status.outcomes == {
         "booked": 2,
