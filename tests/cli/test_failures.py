@@ -77,10 +77,23 @@ KNOWN_LEAVES = {
     "campaign status",
     "campaign list",
     "campaign run",
+    "campaign start",
+    "campaign pause",
+    "campaign resume",
+    "campaign stop",
     "config check",
+    "serve",
 }
 # Commands that write: on a full disk they must fail (exit 1), not pretend.
-WRITERS = {"dnc add", "campaign create", "campaign import", "import-legacy", "dnc remove"}
+WRITERS = {
+    "dnc add",
+    "campaign create",
+    "campaign import",
+    "import-legacy",
+    "dnc remove",
+    "campaign start",
+    "campaign stop",
+}
 
 
 def test_the_known_subcommands_are_discovered() -> None:
