@@ -195,13 +195,12 @@ class CampaignRepository:
             The changed campaign, or None when it does not exist, is done, or is in another
             state (read it again to say which).
         """
-        marks = ", ".join("?" * len(allowed_from))
+        marks = ", ".join("?" * len(allowed_from))  # placeholders only: the values are bound
         reason = pause_reason[:500] if pause_reason and to == "paused" else None
         async with self._db.transaction() as conn:
             rows = await conn.execute_fetchall(
-                "UPDATE campaigns SET service_state = ?, pause_reason = ?"
-                f" WHERE id = ? AND status != 'done' AND service_state IN ({marks})"
-                " RETURNING *",
+                "UPDATE campaigns SET service_state = ?, pause_reason = ? WHERE id = ?"  # noqa: S608
+                f" AND status != 'done' AND service_state IN ({marks}) RETURNING *",
                 (to, reason, campaign_id, *sorted(allowed_from)),
             )
         return to_campaign(rows[0]) if rows else None
