@@ -33,6 +33,11 @@ def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: typ
     )
     serve.add_argument("--host", help="address to listen on (default: ELO_SERVER__HOST)")
     serve.add_argument("--port", type=int, help="TCP port to listen on (default: ELO_SERVER__PORT)")
+    serve.add_argument(
+        "--rehearsal",
+        action="store_true",
+        help="no keys, no phones: a scripted model and scripted phones on this machine",
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -89,6 +94,23 @@ def _server(config: Any, *, on_stop: Callable[[], None], on_hurry: Callable[[], 
 
 async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     """Serve until SIGTERM or Ctrl-C; returns the exit code (0 after a clean stop)."""
+    host = args.host or settings.server.host
+    port = settings.server.port if args.port is None else args.port
+    sock = _listen(host, port)
+    if not args.rehearsal:
+        return await _serve(sock, settings)
+    from service.rehearsal import RehearsalUnavailable, rehearsal_world
+
+    try:
+        async with rehearsal_world(settings) as world:
+            return await _serve(sock, world.settings, rehearsal=world)
+    except RehearsalUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any = None) -> int:
+    import dataclasses
+
     import uvicorn
 
     from app.application import open_application
@@ -99,9 +121,6 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     from service.http import create_http_app
     from storage.errors import StoreError
 
-    host = args.host or settings.server.host
-    port = settings.server.port if args.port is None else args.port
-    sock = _listen(host, port)
     async with open_application(settings) as app:
         # Refused at the start rather than reported later by /readyz: a service that cannot
         # write or call would only fail each call it tries.
@@ -110,16 +129,19 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
             raise StoreError(problem)
         missing = missing_settings(settings, purpose=Purpose.SERVICE)
         if missing:
-            raise UsageError(f"set {', '.join(missing)} (see .env.example)")
+            raise UsageError(
+                f"set {', '.join(missing)} (see .env.example), or try `elo serve --rehearsal`"
+            )
         try:
             dialer = LiveKitDialer.from_settings(settings)
         except DialerError as exc:
             raise UsageError(str(exc)) from None
+        launcher = PipelineLauncher(app)
+        if rehearsal is not None:
+            app = dataclasses.replace(app, http_client_args=rehearsal.http_client_args)
+            launcher = PipelineLauncher(app, transport_factory=rehearsal.transport_factory)
         supervisor = CampaignSupervisor(
-            app=app,
-            dialer=dialer,
-            launcher=PipelineLauncher(app),
-            poll_secs=settings.server.poll_secs,
+            app=app, dialer=dialer, launcher=launcher, poll_secs=settings.server.poll_secs
         )
         config = uvicorn.Config(
             create_http_app(app, probes=[supervisor.check]),
@@ -156,6 +178,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
         logger.info("elo serve listening on {}:{}", bound_host, bound_port)
         # For whoever started it (a test, a supervisor) to find a port chosen with --port 0.
         print(f"elo serve: listening on http://{bound_host}:{bound_port}", flush=True)
+        for line in rehearsal.banner() if rehearsal is not None else ():
+            print(line, flush=True)
         try:
             await server.serve(sockets=[sock])
         finally:

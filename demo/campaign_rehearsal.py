@@ -23,15 +23,32 @@ import asyncio
 import dataclasses
 import json
 import sys
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from demo.rehearsal import CALLER, ROOT, _fresh, booking_script, greeting
-from devtools.gemini_emulator import Step
+from demo.rehearsal import _fresh
+from devtools.rehearsal import (
+    API_KEY,
+    API_SECRET,
+    BOOKER,
+    BUSY,
+    CALLER,
+    CAMPAIGN,
+    CONTACTS,
+    MACHINE,
+    MACHINE_WAV,
+    OPEN_WINDOW,
+    RING_SECS,
+    ROOT,
+    TRUNK,
+    RehearsalContact,
+    WaitForHangUp,
+    booking_script,
+    voicemail_call,
+)
 
 if TYPE_CHECKING:
     from app.application import Application
@@ -42,49 +59,8 @@ if TYPE_CHECKING:
     from tools.context import ToolContext
 
 OUT = ROOT / "demo-output" / "campaign"
-# The answering machine's greeting and beep (espeak-ng; see demo/audio/make_answering_machine.sh).
-MACHINE_WAV = Path(__file__).resolve().parent / "audio" / "answering_machine_sq_16k.wav"
-MACHINE_SAYS = "Numri që telefonuat nuk përgjigjet. Ju lutem lini një mesazh pas sinjalit."
-CAMPAIGN = "Rehearsal"
-# Credentials of the local LiveKit fake only; nothing else accepts them.
-API_KEY = "rehearsal-key"
-API_SECRET = "rehearsal-secret-long-enough-for-hs256"  # noqa: S105 - the local fake's
-TRUNK = "ST_rehearsal"
 # Stop dialling after this long whatever happens (the rehearsal normally ends within a minute).
 SAFETY_LIMIT = timedelta(minutes=3)
-# Calls may happen at any hour, on any day, holidays included: a rehearsal may run at night.
-OPEN_WINDOW = {
-    "window_days": "mon,tue,wed,thu,fri,sat,sun",
-    "window_intervals": "00:00-24:00",
-    "skip_public_holidays": False,
-}
-RING_SECS = 0.5
-
-
-@dataclass(frozen=True)
-class RehearsalContact:
-    """A made-up contact and what its scripted phone does.
-
-    Attributes:
-        name: An obviously made-up name.
-        phone: The number as a clinic might write it. Albania publishes no range reserved for
-            fiction, so these are visibly artificial (069 000 01xx); they only ever reach the
-            local LiveKit fake.
-        phone_does: What the scripted phone does, for the printout.
-        priority: Dial order (highest first): the emulator's single script expects the calls
-            in this order.
-    """
-
-    name: str
-    phone: str
-    phone_does: str
-    priority: int
-
-
-BOOKER = RehearsalContact("Provë Një", "069 000 0101", "answers; the patient books", 3)
-MACHINE = RehearsalContact("Provë Dy", "069 000 0102", "an answering machine answers", 2)
-BUSY = RehearsalContact("Provë Tre", "069 000 0103", "busy (SIP 486)", 1)
-CONTACTS = (BOOKER, MACHINE, BUSY)
 
 
 async def rehearse(out: Path = OUT) -> int:
@@ -132,7 +108,7 @@ async def rehearse(out: Path = OUT) -> int:
         script = [
             *booking_script(slot.start, patient_name=BOOKER.name, phone=BOOKER.phone),
             WaitForHangUp(),
-            *_voicemail_call(voicemail_message(ctx)),
+            *voicemail_call(voicemail_message(ctx)),
         ]
         async with (
             GeminiLiveEmulator(script) as emu,
@@ -289,51 +265,6 @@ def _new_contact(contact: RehearsalContact, phone: str) -> NewContact:
     from validation import normalize_name
 
     return NewContact(phone=phone, name=normalize_name(contact.name), priority=contact.priority)
-
-
-@dataclass
-class WaitForHangUp(Step):
-    """An emulator script step: wait until the client closes the current connection.
-
-    The emulator plays one script across connections, so between two calls the script must
-    wait for the first call to hang up; otherwise the next call's first step could still run
-    on the ending call's connection.
-
-    Attributes:
-        timeout: Seconds to wait before the script fails.
-    """
-
-    timeout: float = 60.0
-
-    async def run(self, emu: Any, conn: Any) -> None:
-        """Return once ``conn`` is closed."""
-        await emu.wait_until(lambda _emu: conn.closed, timeout=self.timeout)
-
-
-def _voicemail_call(message: str) -> list[Step]:
-    from devtools.gemini_emulator import (
-        input_transcription,
-        model_audio,
-        output_transcription,
-        tool_call,
-        turn_complete,
-        wait_for_audio,
-    )
-
-    return [
-        *greeting(),
-        # Audio reaches the model only while Silero VAD hears speech: the machine's greeting.
-        wait_for_audio(seconds=2.0, timeout=20),
-        input_transcription(MACHINE_SAYS),
-        tool_call("voicemail_detected", {"evidence": "greeting asks to leave a message"}, id="vm"),
-        model_audio(1.5),
-        output_transcription(message),
-        turn_complete(),
-        tool_call("end_call", {"reason": "voicemail"}, id="vm-bye"),
-        model_audio(0.3),
-        output_transcription("Mirupafshim."),
-        turn_complete(),
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,9 +20,8 @@ from pathlib import Path
 from loguru import logger
 
 from config.private_files import make_private_dirs
+from devtools.rehearsal import CALLER, ROOT, booking_script
 
-ROOT = Path(__file__).resolve().parent.parent
-CALLER = ROOT / "tests" / "fixtures" / "audio" / "caller_sq_16k.wav"
 OUT = ROOT / "demo-output"
 PATIENT = "Arbër Çela"
 PHONE = "069 123 4567"
@@ -128,80 +127,6 @@ def _groups(settings):
         "logging": settings.logging.model_dump(),
         "pipeline": settings.pipeline.model_dump(),
     }
-
-
-def greeting():
-    """Elo's scripted opening line, once the model is told the patient answered."""
-    from devtools.gemini_emulator import (
-        model_audio,
-        output_transcription,
-        turn_complete,
-        wait_for_client_content,
-    )
-
-    return [
-        wait_for_client_content(),  # Elo is told the callee answered: it speaks first
-        model_audio(1.0),
-        output_transcription(
-            "Përshëndetje, jam Elo, asistenti automatik i Klinikës Dentare Buzëqeshja. Ju"
-            " telefonoj për kontrollin gjashtëmujor. Nëse nuk doni më thirrje, mjafton ta thoni."
-        ),
-        turn_complete(),
-    ]
-
-
-def booking_script(start, *, patient_name: str, phone: str, price: str = ""):
-    """A scripted call that books a check-up at ``start`` for the patient, then says goodbye.
-
-    Args:
-        start: The free slot the model books.
-        patient_name: The name the model books under.
-        phone: The number the model books with.
-        price: Added to the confirmation sentence (e.g. ``", 2000 lekë"``).
-    """
-    from devtools.gemini_emulator import (
-        input_transcription,
-        model_audio,
-        output_transcription,
-        tool_call,
-        turn_complete,
-        wait_for_audio,
-    )
-
-    day, time = start.date().isoformat(), start.strftime("%H:%M")
-    return [
-        *greeting(),
-        wait_for_audio(seconds=1.5, timeout=20),
-        input_transcription("Përshëndetje, dua një kontroll."),
-        model_audio(0.5),
-        output_transcription("Me kënaqësi. Kur ju përshtatet?"),
-        turn_complete(),
-        wait_for_audio(seconds=1.0, timeout=20),
-        input_transcription("Nesër në orën dhjetë."),
-        tool_call(
-            "check_available_slots",
-            {"preferred_date": f"{day}T{time}", "service_type": "checkup"},
-            id="slots",
-        ),
-        model_audio(0.8),
-        output_transcription(f"Ora më e afërt e lirë është {day} në orën {time}. Po e rezervoj."),
-        tool_call(
-            "schedule_appointment",
-            {
-                "patient_name": patient_name,
-                "preferred_date": f"{day}T{time}",
-                "service_type": "checkup",
-                "phone_number": phone,
-            },
-            id="book",
-        ),
-        model_audio(0.8),
-        output_transcription(f"U rezervua: kontroll më {day} në orën {time}{price}."),
-        tool_call("end_call", {"reason": "completed"}, id="bye"),
-        model_audio(0.5),
-        output_transcription("Faleminderit, mirupafshim!"),
-        turn_complete(),
-    ]
 
 
 def main() -> int:

@@ -95,4 +95,5 @@ def test_missing_keys_are_one_line_naming_them(tmp_path: Path) -> None:
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("elo: set ELO_LIVEKIT__URL, ELO_LIVEKIT__API_KEY"), line
+    assert line.endswith("or try `elo serve --rehearsal`"), line
     assert "ELO_GOOGLE__API_KEY" in line

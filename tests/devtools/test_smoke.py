@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_settings
-from demo.rehearsal import greeting
 from devtools.gemini_emulator import (
     GeminiLiveEmulator,
     input_transcription,
@@ -29,6 +28,7 @@ from devtools.gemini_emulator import (
     wait_for_audio,
 )
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
+from devtools.rehearsal import greeting
 from devtools.smoke import CALLER, main, smoke_settings
 from devtools.smoke_dial import dial_call
 from devtools.smoke_probe import SmokeFailed

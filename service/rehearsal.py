@@ -1,0 +1,210 @@
+"""``elo serve --rehearsal``: the whole service on this machine, with no keys and no phones.
+
+The service runs as it would at the clinic (HTTP, the campaign supervisor, the runner, the real
+voice pipeline and tools on a real SQLite file), but two things are stand-ins, and the service
+says so when it starts:
+
+- the PHONES: the local LiveKit fake (devtools/livekit_fake.py) answers the made-up contacts'
+  dials as scripted (one books, one is an answering machine, one is busy); call audio is recorded
+  speech through the WAV file transport (there is no LiveKit media server here);
+- the MODEL: the local Gemini Live emulator plays a script (devtools/rehearsal.py), not Gemini.
+
+Everything is kept in its own folder next to the configured database (``rehearsal/``), emptied at
+each start: the clinic's own database is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from app.application import open_application
+from campaign.calls import CallJob
+from campaign.control import Command, control
+from config.private_files import make_private_dirs
+from config.settings import AppSettings, load_settings
+from pipeline.call.transport import CallTransport
+
+FOLDER = "rehearsal"
+
+
+class RehearsalUnavailable(Exception):
+    """The rehearsal cannot start (its folder holds other files, its audio is missing)."""
+
+
+@dataclass(frozen=True)
+class RehearsalWorld:
+    """The stand-ins of one rehearsal and the settings that point at them.
+
+    Attributes:
+        settings: The service's settings, pointed at the emulator, the fake and the folder.
+        http_client_args: The model client's TLS trust of the emulator's certificate.
+        transport_factory: Each call's audio: recorded speech in, Elo's voice to a WAV file.
+        folder: Where the rehearsal keeps its database, log and audio.
+    """
+
+    settings: AppSettings
+    http_client_args: dict[str, Any]
+    transport_factory: Callable[[CallJob], CallTransport]
+    folder: Path
+
+    def banner(self) -> list[str]:
+        """What the service prints at start, so nobody mistakes the rehearsal for the clinic."""
+        from devtools.rehearsal import CONTACTS
+
+        lines = [
+            "REHEARSAL: the model is a SCRIPTED local emulator, not Gemini; the phones are a",
+            "SCRIPTED local LiveKit fake: nobody is called. Contacts are made up.",
+        ]
+        lines += [f"  {c.name}: {c.phone_does}" for c in CONTACTS]
+        lines.append(f"Database, log and audio: {self.folder}")
+        return lines
+
+
+def rehearsal_folder(settings: AppSettings) -> Path:
+    """The rehearsal's folder: ``rehearsal/`` beside the configured database."""
+    return Path(settings.database.path).resolve().parent / FOLDER
+
+
+@contextlib.asynccontextmanager
+async def rehearsal_world(settings: AppSettings) -> AsyncIterator[RehearsalWorld]:
+    """Prepare the rehearsal's database, start the emulator and the fake, stop them after.
+
+    Raises:
+        RehearsalUnavailable: The folder holds files of something else, or the recorded audio
+            is missing (it ships with the source tree, not with an installed package).
+    """
+    from devtools.gemini_emulator import GeminiLiveEmulator
+    from devtools.livekit_fake import FakeLiveKitServer, SipScript
+    from devtools.rehearsal import (
+        API_KEY,
+        API_SECRET,
+        BOOKER,
+        BUSY,
+        CALLER,
+        MACHINE,
+        MACHINE_WAV,
+        OPEN_WINDOW,
+        RING_SECS,
+        TRUNK,
+    )
+    from validation import normalize_phone
+
+    for audio in (CALLER, MACHINE_WAV):
+        if not audio.is_file():
+            raise RehearsalUnavailable(
+                f"the rehearsal's recorded audio is missing ({audio.name}); run it from a"
+                " checkout of the source"
+            )
+    folder = rehearsal_folder(settings)
+    _empty(folder)
+    groups: dict[str, Any] = {
+        "database": {"path": folder / "elo.db"},
+        "logging": settings.logging.model_dump(),
+        "pipeline": {"transport": "file"},
+        "calling": OPEN_WINDOW,
+        "server": settings.server.model_dump(),
+    }
+    phones = {c: normalize_phone(c.phone) for c in (BOOKER, MACHINE, BUSY)}
+    script = await _prepare(load_settings(env_file=None, **groups), phones)
+    async with (
+        GeminiLiveEmulator(script) as emulator,
+        FakeLiveKitServer(API_KEY, API_SECRET) as livekit,
+    ):
+        livekit.script(phones[BOOKER], SipScript("answered", ring_secs=RING_SECS))
+        livekit.script(phones[MACHINE], SipScript("answered", ring_secs=RING_SECS))
+        livekit.script(phones[BUSY], SipScript("busy", ring_secs=RING_SECS))
+        world_settings = load_settings(
+            env_file=None,
+            **groups,
+            google={"api_key": "rehearsal-no-key", "base_url": emulator.base_url},
+            livekit={
+                "url": livekit.url,
+                "api_key": API_KEY,
+                "api_secret": API_SECRET,
+                "sip_trunk_id": TRUNK,
+            },
+        )
+        inputs = {phones[BOOKER]: CALLER, phones[MACHINE]: MACHINE_WAV}
+        yield RehearsalWorld(
+            settings=world_settings,
+            http_client_args={"ssl": emulator.ssl_context},
+            transport_factory=_wav_calls(inputs, folder),
+            folder=folder,
+        )
+        # What went off script is in the log; the service's own stop must not fail on it.
+        emulator.errors.clear()
+
+
+async def _prepare(settings: AppSettings, phones: dict[Any, str]) -> list[Any]:
+    """Create the rehearsal campaign, start it, and return the model's script for its calls."""
+    from devtools.rehearsal import (
+        CAMPAIGN,
+        CONTACTS,
+        WaitForHangUp,
+        booking_script,
+        voicemail_call,
+    )
+    from storage import NewContact
+    from tools.context import ToolMode
+    from tools.voicemail import voicemail_message
+    from validation import normalize_name
+
+    booker = CONTACTS[0]
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
+        now = ctx.now()
+        # The recorded caller asks for "tomorrow at ten": offer the free slot nearest to it.
+        wanted = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+        slots = await ctx.slots.nearest(wanted, timedelta(minutes=30), now, count=1, max_days=60)
+        campaign = await app.store.campaigns.create(
+            name=CAMPAIGN,
+            purpose="recall",
+            notes="REHEARSAL with a scripted model and scripted phones.",
+            # One call at a time: the emulator plays one script, call after call.
+            max_concurrent_calls=1,
+        )
+        await app.store.campaigns.add_contacts(
+            campaign_id=campaign.id,
+            contacts=[
+                NewContact(phone=phones[c], name=normalize_name(c.name), priority=c.priority)
+                for c in CONTACTS
+            ],
+        )
+        await control(app.store, name=CAMPAIGN, command=Command.START)
+        message = voicemail_message(ctx)
+    return [
+        *booking_script(slots[0].start, patient_name=booker.name, phone=booker.phone),
+        WaitForHangUp(),
+        *voicemail_call(message),
+    ]
+
+
+def _wav_calls(inputs: dict[str, Path], folder: Path) -> Callable[[CallJob], CallTransport]:
+    from devtools.rehearsal import CALLER, RING_SECS
+    from pipeline.file_transport import WavFileTransport
+
+    def transport(job: CallJob) -> CallTransport:
+        # The caller's audio starts a little after the answer, while Elo greets.
+        return WavFileTransport(
+            input_path=inputs.get(job.contact.phone, CALLER),
+            output_path=folder / f"attempt-{job.attempt.id}.wav",
+            realtime=True,
+            delay_secs=RING_SECS + 2.0,
+        )
+
+    return transport
+
+
+def _empty(folder: Path) -> None:
+    """Make the folder private and empty it of an earlier rehearsal's files, never of others."""
+    if folder.exists() and any(folder.iterdir()) and not (folder / "elo.db").exists():
+        raise RehearsalUnavailable(f"{folder} holds files that are not a rehearsal's; move them")
+    make_private_dirs(folder)
+    for path in folder.iterdir():
+        if path.is_file() or path.is_symlink():
+            path.unlink()

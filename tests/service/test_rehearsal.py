@@ -1,0 +1,141 @@
+"""`elo serve --rehearsal` as a real process: the whole service with the local stand-ins.
+
+The service, the supervisor, the runner, the voice pipeline and the tools are real; the phones
+are the LiveKit fake and the model the Gemini Live emulator (service/rehearsal.py). These tests
+also show the drain on SIGTERM with a real call in progress.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devtools.rehearsal import BOOKER, BUSY, MACHINE
+from tests.conftest import SAMPLE_PROFILE
+from validation import normalize_phone
+
+pytestmark = pytest.mark.slow
+
+PHONES = {c: normalize_phone(c.phone) for c in (BOOKER, MACHINE, BUSY)}
+
+
+@contextmanager
+def serving(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+    """Start the rehearsal service; yields the process, its base URL and its database."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ELO_")}
+    environ |= {
+        "ELO_DATABASE__PATH": str(tmp_path / "data" / "elo.db"),
+        "ELO_LOGGING__FILE": str(tmp_path / "logs" / "elo.jsonl"),
+        "ELO_CLINIC__PROFILE_PATH": str(SAMPLE_PROFILE),
+        "ELO_SERVER__POLL_SECS": "0.5",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--rehearsal", "--port", "0"],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("elo serve: listening on http://127.0.0.1:"), line + (
+            process.stderr.read() if process.stderr else ""
+        )
+        assert process.stdout.readline().startswith("REHEARSAL:")
+        yield process, line.split("listening on ", 1)[1].strip(), tmp_path / "data" / "rehearsal"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def attempts(db: Path) -> dict[str, list[str | None]]:
+    """Each rehearsal contact's attempt outcomes (None while in progress), read-only."""
+    found: dict[str, list[str | None]] = {phone: [] for phone in PHONES.values()}
+    if not (db / "elo.db").exists():
+        return found
+    with sqlite3.connect(f"file:{db / 'elo.db'}?mode=ro", uri=True, timeout=10) as conn:
+        rows = conn.execute("SELECT phone, outcome FROM call_attempts ORDER BY id").fetchall()
+    for phone, outcome in rows:
+        found[phone].append(outcome)
+    return found
+
+
+def wait_for(predicate, db: Path, *, seconds: float = 240.0) -> dict[str, list[str | None]]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            seen = attempts(db)
+        except sqlite3.OperationalError:  # the schema is being created
+            seen = None
+        if seen is not None and predicate(seen):
+            return seen
+        time.sleep(0.25)
+    raise AssertionError(f"never happened; attempts: {attempts(db)}")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+    err = process.stderr.read() if process.stderr else ""
+    assert process.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    return err
+
+
+def test_the_rehearsal_runs_its_campaign_and_leaves_the_clinic_database_alone(
+    tmp_path: Path,
+) -> None:
+    with serving(tmp_path) as (process, base, db):
+        seen = wait_for(lambda a: all(a[p] and a[p][-1] for p in PHONES.values()), db)
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert "1 campaign(s) running" in ready.json()["checks"]["campaign_supervisor"]["detail"]
+        stop(process)
+    assert seen == {
+        PHONES[BOOKER]: ["booked"],
+        PHONES[MACHINE]: ["voicemail"],
+        PHONES[BUSY]: ["busy"],
+    }
+    with sqlite3.connect(db / "elo.db") as conn:
+        assert conn.execute("SELECT count(*) FROM appointments").fetchone() == (1,)
+        assert conn.execute("SELECT service_state FROM campaigns").fetchone() == ("active",)
+    assert not (tmp_path / "data" / "elo.db").exists()
+    log = (tmp_path / "logs" / "elo.jsonl").read_text(encoding="utf-8")
+    for contact in (BOOKER, MACHINE, BUSY):
+        assert PHONES[contact] not in log and contact.name not in log
+
+
+def test_sigterm_mid_call_lets_the_call_finish_and_dials_no_one_new(tmp_path: Path) -> None:
+    with serving(tmp_path, ELO_SERVER__DRAIN_SECS="180") as (process, _, db):
+        wait_for(lambda a: a[PHONES[BOOKER]] == [None], db)
+        stop(process)
+    # The booking call went on to its end; the other contacts were never dialled.
+    assert attempts(db) == {PHONES[BOOKER]: ["booked"], PHONES[MACHINE]: [], PHONES[BUSY]: []}
+
+
+def test_calls_still_going_at_the_drain_deadline_are_hung_up_and_recorded(
+    tmp_path: Path,
+) -> None:
+    with serving(tmp_path, ELO_SERVER__DRAIN_SECS="0") as (process, _, db):
+        wait_for(lambda a: a[PHONES[BOOKER]] == [None], db)
+        stop(process)
+    seen = attempts(db)
+    assert len(seen[PHONES[BOOKER]]) == 1 and seen[PHONES[BOOKER]][0] not in (None, "booked")
+    assert (seen[PHONES[MACHINE]], seen[PHONES[BUSY]]) == ([], [])
+    with sqlite3.connect(db / "elo.db") as conn:
+        # The lease was given back: the next start (or `elo campaign run`) goes on at once.
+        assert conn.execute("SELECT runner_token FROM campaigns").fetchone() == (None,)
