@@ -23,9 +23,7 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def elo(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Run:
+def elo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
     """``main(argv)`` in tmp_path on a database of 1,000 patients; returns code, out, err."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ELO_DATABASE__PATH", str(tmp_path / "elo.db"))
