@@ -58,7 +58,8 @@ tar -C "$src" \
 
 "$prefix/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$stage"
 install -m 0755 "$src/deploy/start.sh" "$prefix/bin/elo-start"
-# The command must start: a missing library shows here, not at the service's first start.
+# The command and the service must load: a missing library shows here, not at the first start.
 "$prefix/bin/elo" --help >/dev/null
-version=$("$prefix/bin/python" -c 'from importlib.metadata import version; print(version("elo"))')
+"$prefix/bin/python" -I -c 'import cli.serve, service.http'  # -I: not the tree in the cwd
+version=$("$prefix/bin/python" -I -c 'from importlib.metadata import version; print(version("elo"))')
 echo "install: Elo $version is in $prefix (command: $prefix/bin/elo, service: $prefix/bin/elo-start)"
