@@ -3,8 +3,11 @@ and, where this machine has systemd's tools, `systemd-analyze verify` clean and 
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -164,3 +167,45 @@ def test_systemd_analyze_security_rates_the_services_low(tmp_path: Path, name: s
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert f"Overall exposure level for {name}:" in result.stdout
+
+
+def test_the_backup_command_names_one_dated_file_per_run(tmp_path: Path) -> None:
+    """The ExecStart line as systemd hands it to the shell, run with a stand-in for elo.
+
+    systemd.unit(5): "%%" is a literal "%"; systemd.service(5): "$$" is a literal "$". The
+    stand-in prints its arguments instead of backing up.
+    """
+    command = one(unit(BACKUP), "Service", "ExecStart")
+    assert command.startswith("/bin/sh -c '") and command.endswith("'")
+    script = command[len("/bin/sh -c '") : -1].replace("%%", "%").replace("$$", "$")
+    stand_in = tmp_path / "elo"
+    stand_in.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    stand_in.chmod(0o755)
+    result = subprocess.run(
+        ["/bin/sh", "-c", script.replace("/opt/elo/bin/elo", str(stand_in))],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    words = result.stdout.splitlines()
+    assert words[:2] == ["db", "backup"] and len(words) == 3
+    assert re.fullmatch(r"/var/backups/elo/elo-\d{4}-\d\d-\d\dT\d{4}\.db", words[2]), words
+
+
+def test_the_backup_unit_deletes_only_its_own_backups_past_14_days(tmp_path: Path) -> None:
+    """ExecStartPost, run on a folder of files (systemd passes its words as they are)."""
+    command = one(unit(BACKUP), "Service", "ExecStartPost").split()
+    assert command[:2] == ["/usr/bin/find", "/var/backups/elo"]
+    now = time.time()
+    ages = {"elo-old.db": 20, "elo-new.db": 1, "before-upgrade-old.db": 20, "elo-old.txt": 20}
+    for name, days in ages.items():
+        path = tmp_path / name
+        path.write_text("x")
+        os.utime(path, (now - days * 86400, now - days * 86400))
+    subprocess.run([command[0], str(tmp_path), *command[2:]], timeout=30, check=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "before-upgrade-old.db",
+        "elo-new.db",
+        "elo-old.txt",
+    ]
