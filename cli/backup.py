@@ -44,28 +44,32 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
         StoreError: The database or the copy failed its integrity check (nothing written).
     """
     from storage import Store
-    from storage.backup import BackupExistsError, BackupTargetError, back_up
+    from storage.backup import BackupExistsError, BackupTargetError, back_up, check_target
 
     source = Path(settings.database.path)
+    target = Path(args.path)
     if not await asyncio.to_thread(source.is_file):
         # Opening would create an empty database, and back that up.
         raise UsageError(f"no database at {source} (see 'elo db init')")
-    store = await Store.open(
-        source,
-        busy_timeout_ms=settings.database.busy_timeout_ms,
-        hash_key=settings.privacy.hash_key.get_secret_value() or None,
-    )
     try:
-        done = await back_up(
-            store.db,
-            target=Path(args.path),
-            overwrite=args.force,
+        # Before the database is opened: a PATH it cannot use leaves the database untouched.
+        await asyncio.to_thread(check_target, source, target, overwrite=args.force)
+        store = await Store.open(
+            source,
             busy_timeout_ms=settings.database.busy_timeout_ms,
+            hash_key=settings.privacy.hash_key.get_secret_value() or None,
         )
+        try:
+            done = await back_up(
+                store.db,
+                target=target,
+                overwrite=args.force,
+                busy_timeout_ms=settings.database.busy_timeout_ms,
+            )
+        finally:
+            await store.close()
     except BackupExistsError as exc:
         raise UsageError(f"{exc}; add --force to replace it") from None
     except BackupTargetError as exc:
         raise UsageError(str(exc)) from None
-    finally:
-        await store.close()
     return {"path": str(done.path), "bytes": done.bytes, "pages": done.pages, "checked": True}
