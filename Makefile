@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint format run bench bench-pipeline bench-campaign bench-startup bench-turns clean install demo demo-campaign smoke smoke-dial
+.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns clean install demo demo-campaign smoke smoke-dial
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { py=$$(PYTHON='$(PYTHON)' sh devtools/find-python) && \
@@ -36,6 +36,10 @@ format: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python bot.py
+
+# The long-running service (/healthz, /readyz) until Ctrl-C; deployment: docs/deploy.md.
+serve: $(STAMP)
+	$(BIN)/elo serve
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.tools_bench

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli import campaign, dnc, privacy, serve, staff
+from cli import backup, campaign, dnc, privacy, serve, staff
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="integrity, foreign keys, booked slots and daily counters (exit 1 on problems)",
     )
+    backup.add_parser(db_commands, common)
 
     stats = commands.add_parser("stats", parents=[common], help="calls, bookings, revenue")
     stats.add_argument("--days", type=int, default=30, help="period ending today (default 30)")
@@ -241,6 +242,9 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         raise UsageError("--days must be between 1 and 3660")
     if args.command == "db" and args.db_command == "check":
         return await _db_check(settings)
+    if args.command == "db" and args.db_command == backup.COMMAND:
+        _print(await backup.run(args, settings))
+        return 0
     async with open_application(settings) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)
         if args.command == "db":

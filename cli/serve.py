@@ -53,6 +53,9 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise UsageError(f"cannot listen on {host[:80]}:{port}: {reason}") from None
+    # Listening from here on: whoever reads "listening on" below may connect at once (uvicorn
+    # would start listening only later, inside serve()).
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 

@@ -67,6 +67,7 @@ KNOWN_LEAVES = {
     "tools",
     "db init",
     "db check",
+    "db backup",
     "stats",
     "import-legacy",
     "dnc add",
