@@ -247,9 +247,27 @@ def locked(db: Path) -> Iterator[None]:
         holder.close()
 
 
+def _import_everything() -> None:
+    """Import every application module now, while the test runs as root.
+
+    Commands import their parts lazily; as nobody, a Python installed under /root (pyenv) could
+    not read its own standard library, and the command would fail for a reason no clinic meets.
+    """
+    import importlib
+    import pkgutil
+
+    for package in ("app", "campaign", "cli", "config", "pipeline", "service", "storage"):
+        root = importlib.import_module(package)
+        for module in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+            importlib.import_module(module.name)
+    for module in ("uvicorn", "fastapi", "httpx", "livekit.api"):
+        importlib.import_module(module)
+
+
 @contextlib.contextmanager
 def read_only(db: Path) -> Iterator[None]:
     """The file cannot be written by whoever runs elo (root ignores modes: act as nobody)."""
+    _import_everything()
     db.chmod(0o444)
     db.parent.chmod(0o777)  # the -wal and -shm files may still be created
     as_root = os.geteuid() == 0

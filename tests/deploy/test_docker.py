@@ -188,10 +188,23 @@ def test_secrets_and_patient_data_never_enter_the_build_context(private: str) ->
 
 def test_every_package_and_the_readme_are_copied() -> None:
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
-    needed = {*project["tool"]["setuptools"]["packages"], project["project"]["readme"]}
+    patterns = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    needed = {pattern.rstrip("*") for pattern in patterns} | {project["project"]["readme"]}
     needed |= {"pyproject.toml", "deploy", "devtools"}  # install.sh needs find-python
     copied = {source.rstrip("/") for source in copy_sources()}
     assert needed <= copied, f"not copied: {sorted(needed - copied)}"
+
+
+def test_every_application_package_and_subpackage_is_installed() -> None:
+    """A package missing here works in a checkout (editable) and breaks an installed Elo."""
+    from setuptools import find_packages
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    installed = set(find_packages(str(PROJECT_ROOT), include=patterns))
+    everything = set(find_packages(str(PROJECT_ROOT), exclude=["tests*", "bench*"]))
+    assert {"pipeline.call", "pipeline.observers"} <= installed
+    assert everything <= installed, sorted(everything - installed)
 
 
 def test_the_install_and_start_steps_are_the_repo_scripts() -> None:
