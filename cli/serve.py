@@ -93,8 +93,9 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
         missing = missing_settings(settings, purpose=Purpose.SERVICE)
         if missing:
             raise UsageError(f"set {', '.join(missing)} (see .env.example)")
+        http = create_http_app(app)
         config = uvicorn.Config(
-            create_http_app(app),
+            http,
             # Our logging stays ours (masked JSON lines); uvicorn must not reconfigure it.
             log_config=None,
             access_log=False,
@@ -106,5 +107,6 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
         # For whoever started it (a test, a supervisor) to find a port chosen with --port 0.
         print(f"elo serve: listening on http://{bound_host}:{bound_port}", flush=True)
         await server.serve(sockets=[sock])
+        await http.state.inbound.aclose()  # inbound calls still running end, recorded
     logger.info("elo serve stopped")
     return 0

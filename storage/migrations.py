@@ -249,6 +249,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE campaigns ADD COLUMN pause_reason TEXT
         CHECK (pause_reason IS NULL OR length(pause_reason) <= 500);
     """,
+    # 9 (issue 11): patients call the clinic back. Every call so far was Elo's own (outbound);
+    # an inbound call is one a patient placed to the clinic's number and Elo answered.
+    """
+    ALTER TABLE calls ADD COLUMN direction TEXT NOT NULL DEFAULT 'outbound'
+        CHECK (direction IN ('outbound', 'inbound'));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
