@@ -282,6 +282,7 @@ class FakeLiveKitServer:
             self.send_webhooks_to(webhook_url)
         self._webhook_queue: asyncio.Queue[WebhookEvent] | None = None
         self._webhook_worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._host = host
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -342,6 +343,7 @@ class FakeLiveKitServer:
         """Start listening on a free port on the current event loop."""
         self._closing = asyncio.Event()
         self._webhook_queue = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
         self._webhook_worker = asyncio.create_task(self._deliver_webhooks())
         app = web.Application()
         app.router.add_post("/twirp/livekit.{service}/{method}", self._handle)
@@ -464,16 +466,23 @@ class FakeLiveKitServer:
         return self.webhooks
 
     def _notify(self, name: str, found: FakeRoom, person: models.ParticipantInfo | None = None):
-        # Called with the lock held, on the server's loop.
-        if self.webhooks is None or self._webhook_queue is None:
+        # Called with the lock held; from the server's loop, or a test's thread.
+        queue, loop = self._webhook_queue, self._loop
+        if self.webhooks is None or queue is None or loop is None:
             return
         participant = None
         if person is not None:
             participant = models.ParticipantInfo()
             participant.CopyFrom(person)
-        self._webhook_queue.put_nowait(
-            webhook_event(name, room=found.to_proto(), participant=participant)
-        )
+        event = webhook_event(name, room=found.to_proto(), participant=participant)
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            queue.put_nowait(event)  # at once, so flush_webhooks() right after waits for it
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
 
     async def _deliver_webhooks(self) -> None:
         assert self._webhook_queue is not None
