@@ -251,3 +251,20 @@ async def test_a_caller_who_hangs_up_while_ringing_is_no_conversation(
     assert record is not None
     assert (record.direction, record.outcome) == ("inbound", "not_answered")
     assert not _answered(emu)
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_a_number_over_its_hourly_cap_is_not_answered_and_its_line_is_closed(
+    tmp_path: Path, store: Store, clinic: Any, clock: FixedClock
+) -> None:
+    for n in range(3):  # ELO_LIMITS__CALLS_PER_NUMBER_PER_HOUR
+        await store.calls.start(call_id=f"earlier-{n}", phone=PHONE)
+    async with GeminiLiveEmulator([]) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
+        async with inbound_service(tmp_path, emu, lk, store, clinic, clock) as calls:
+            leg, call_id = await _call_in(lk, calls, PHONE)
+        deleted = [r.body["room"] for r in lk.requests_for("DeleteRoom")]
+        connections = emu.connection_count
+
+    assert await store.calls.get(call_id=call_id) is None
+    assert deleted == [leg.room] and connections == 0
