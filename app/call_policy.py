@@ -2,9 +2,9 @@
 
 Every rule about calling a number lives behind :class:`CallPolicy`:
 
-- the do-not-call list, and at most ``calls_per_number_per_hour`` calls per number (asked by
-  every call with a bound number, :class:`pipeline.call.CallSession`, before anything is
-  recorded);
+- the do-not-call list (for the calls Elo places), and at most ``calls_per_number_per_hour``
+  calls per number either way (asked by every call with a bound number,
+  :class:`pipeline.call.CallSession`, before anything is recorded);
 - the calling window and the attempt policy (at most ``max_attempts`` attempts in a rolling
   window, a pause after a refusal), the pure rules of :mod:`app.calling_rules` held in
   :attr:`CallPolicy.rules`, by which the campaign runner plans (:mod:`campaign.planner`) and
@@ -30,6 +30,7 @@ from app.calling_rules import CampaignRules
 from config.clock import Clock, system_clock
 from config.settings_call import LimitsSettings
 from storage import Store
+from storage.models import CallDirection
 
 _HOUR = timedelta(hours=1)
 
@@ -93,18 +94,24 @@ class CallPolicy:
         self.rules = rules
         self._clock = clock
 
-    async def number(self, phone: str) -> Verdict:
+    async def number(
+        self, phone: str, *, direction: CallDirection = CallDirection.OUTBOUND
+    ) -> Verdict:
         """Whether a call to or from this number may start now (do-not-call, hourly cap).
 
-        Ask before the new call is recorded: the hourly count is of earlier calls.
+        Ask before the new call is recorded: the hourly count is of earlier calls. The
+        do-not-call list stops Elo calling a number, not Elo answering it: a patient on the
+        list who calls the clinic is answered (and still never called back, see
+        :func:`tools.common.callback_barred`). The hourly cap holds both ways.
 
         Args:
             phone: The E.164 number the call is bound to.
+            direction: Who places the call: Elo (outbound) or the caller (inbound).
 
         Returns:
             The verdict.
         """
-        if await self._store.dnc.is_listed(phone=phone):
+        if direction is CallDirection.OUTBOUND and await self._store.dnc.is_listed(phone=phone):
             return self._refuse(Refusal.DO_NOT_CALL)
         since = self._clock() - _HOUR
         earlier = await self._store.calls.count_recent(phone=phone, since=since)

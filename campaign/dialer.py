@@ -309,6 +309,27 @@ class LiveKitDialer:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise self._fail(exc, "delete the room") from None
 
+    async def call_status(self, *, room: str, participant_identity: str) -> str | None:
+        """A SIP participant's ``sip.callStatus`` (``ringing``, ``active``...); None once gone.
+
+        Raises:
+            DialerError: LiveKit is unreachable or refused the request.
+        """
+        request = room_proto.ListParticipantsRequest(room=room)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                answer = await self._client().room.list_participants(request)
+        except api.ServerError as exc:
+            if exc.code == "not_found":
+                return None
+            raise self._fail(exc, "list the room's participants") from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise self._fail(exc, "list the room's participants") from None
+        for participant in answer.participants:
+            if participant.identity == participant_identity:
+                return participant.attributes.get("sip.callStatus", "")
+        return None
+
     async def transfer(
         self, *, room: str, participant_identity: str, transfer_to: str
     ) -> TransferOutcome:

@@ -56,12 +56,17 @@ class RoomTelephony:
             return TransferOutcome(ok=False, reason=str(exc))
 
 
+def purpose_text(purpose: str, notes: str = "") -> str:
+    """Why a campaign calls, for the model: its purpose and its notes (at most 300 characters)."""
+    reason = _PURPOSES.get(purpose, purpose)
+    if notes:
+        reason = f"{reason}. {notes}"
+    return reason[:300]
+
+
 def call_reason(job: CallJob) -> str:
     """Why Elo calls, for the model: the campaign's purpose and its notes."""
-    reason = _PURPOSES.get(job.campaign.purpose, job.campaign.purpose)
-    if job.campaign.notes:
-        reason = f"{reason}. {job.campaign.notes}"
-    return reason[:300]
+    return purpose_text(job.campaign.purpose, job.campaign.notes)
 
 
 class SessionCall:

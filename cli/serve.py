@@ -122,6 +122,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
     from campaign.launcher import PipelineLauncher
     from service.campaigns import CampaignSupervisor
     from service.http import create_http_app
+    from service.inbound import InboundCalls
     from storage.errors import StoreError
 
     async with open_application(settings) as app:
@@ -146,8 +147,9 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
         supervisor = CampaignSupervisor(
             app=app, dialer=dialer, launcher=launcher, poll_secs=settings.server.poll_secs
         )
+        inbound = InboundCalls(app, dialer=dialer)
         config = uvicorn.Config(
-            create_http_app(app, probes=[supervisor.check]),
+            create_http_app(app, probes=[supervisor.check], start_inbound=inbound.start),
             # Our logging stays ours (masked JSON lines); uvicorn must not reconfigure it.
             log_config=None,
             access_log=False,
@@ -166,7 +168,11 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
                 supervisor.active_calls,
                 settings.server.drain_secs,
             )
-            hung_up = await supervisor.drain(timeout_s=settings.server.drain_secs)
+            drains = await asyncio.gather(
+                supervisor.drain(timeout_s=settings.server.drain_secs),
+                inbound.drain(timeout_s=settings.server.drain_secs),
+            )
+            hung_up = sum(drains)
             if hung_up:
                 logger.warning("elo serve hung up {} call(s) at the drain deadline", hung_up)
             server.should_exit = True
@@ -188,6 +194,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
         finally:
             # Also when the server itself failed: no call may be left unrecorded.
             await supervisor.drain(timeout_s=settings.server.drain_secs)
+            await inbound.drain(timeout_s=0)
             await watching
             if pending:
                 await asyncio.wait(pending)

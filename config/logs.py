@@ -53,8 +53,10 @@ _EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 # party's name the masker cannot know, free text), so only the tool's name and id are kept.
 _TOOL_ARGUMENTS = re.compile(r"(Calling function \[[^\]]*\]) with arguments .*", re.DOTALL)
 # Digit runs that could be a phone number: an optional + or 00, then 7 to 17 digits with up to two
-# separators between them. Which runs are masked is decided by :func:`_is_phone`.
-_PHONE = re.compile(r"(?<![\w.])(?:\+|00)?\(?\d(?:[ \-./()\u00a0]{0,2}\d){6,16}(?!\w)")
+# separators between them. Which runs are masked is decided by :func:`_is_phone`. An underscore
+# counts as a separator, not a letter: LiveKit names a SIP caller's room and identity after their
+# number (``call-_+355691234567_AbC``, ``sip_+355691234567``), and Pipecat logs both.
+_PHONE = re.compile(r"(?<![^\W_]|\.)(?:\+|00)?\(?\d(?:[ \-./()\u00a0]{0,2}\d){6,16}(?![^\W_])")
 # Dates and ISO times are set aside before phones are looked for, so "2026-12-03 10:30" is never
 # read as the digits 202612031030 (nor joined to a number written next to it).
 _DATE = re.compile(

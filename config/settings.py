@@ -3,7 +3,8 @@
 Variables use the prefix ``ELO_`` and ``__`` between a group and its field, e.g.
 ``ELO_DATABASE__PATH``. An optional ``.env`` file in the working directory is read too.
 The groups are defined in ``config/settings_groups.py`` (core), ``config/settings_call.py``
-(a call) and ``config/settings_campaign.py`` (campaigns); :class:`AppSettings` gathers them.
+(a call), ``config/settings_campaign.py`` (campaigns) and ``config/settings_inbound.py`` (calls
+patients place); :class:`AppSettings` gathers them.
 ``.env.example`` mirrors them; ``tests/config/test_env_example.py`` keeps them in step.
 """
 
@@ -31,6 +32,7 @@ from config.settings_groups import (
     ServerSettings,
     ValidationSettings,
 )
+from config.settings_inbound import InboundSettings
 
 ENV_PREFIX = "ELO_"
 ENV_NESTED_DELIMITER = "__"
@@ -69,6 +71,7 @@ class AppSettings(BaseSettings):
     campaign: CampaignSettings = Field(default_factory=CampaignSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    inbound: InboundSettings = Field(default_factory=InboundSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:

@@ -64,6 +64,15 @@ CreateDispatch ``roomAdmin`` (for that room when the token names one); CreateSIP
 ``sip.call``; TransferSIPParticipant ``sip.call`` and ``roomAdmin``. A bad or missing token gives
 401 ``unauthenticated``; a missing grant 403 ``permission_denied``.
 
+Webhooks and inbound calls (issue 11): given a URL (``webhook_url=`` or
+:meth:`FakeLiveKitServer.send_webhooks_to`) the fake sends ``room_started``,
+``participant_joined``, ``participant_left`` and ``room_finished`` signed and retried as LiveKit
+does (:mod:`devtools.livekit_webhooks` cites each rule). :meth:`FakeLiveKitServer.inbound_call`
+models a caller put in a room of their own by an individual dispatch rule: their SIP participant
+rings until :meth:`FakeLiveKitServer.answer_inbound` (LiveKit's bridge answers once an agent
+subscribed), and a transfer of a SIP participant that is not ``active`` fails as LiveKit's does
+(``failed_precondition`` "can't transfer non established call").
+
 Usage::
 
     async with FakeLiveKitServer("key", "secret") as server:
@@ -81,6 +90,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import itertools
 import json
 import socket
@@ -96,6 +106,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from livekit.api import TokenVerifier
 from livekit.protocol import agent_dispatch, models, room, sip
+from livekit.protocol.webhook import WebhookEvent
 
 from devtools.livekit_sip_scripts import (  # re-exported: tests import them from here
     _NO_STATUS_FAILURES,
@@ -109,6 +120,7 @@ from devtools.livekit_sip_scripts import (  # re-exported: tests import them fro
     TransferOutcome,
     twirp_code_for_sip,
 )
+from devtools.livekit_webhooks import WebhookSender, guid, webhook_event
 
 __all__ = [
     "DEFAULT_RINGING_TIMEOUT_S",
@@ -117,6 +129,7 @@ __all__ = [
     "TWIRP_HTTP_STATUS",
     "FakeLiveKitServer",
     "FakeRoom",
+    "InboundLeg",
     "RecordedRequest",
     "SipOutcome",
     "SipScript",
@@ -146,6 +159,15 @@ class RecordedRequest:
     identity: str
     grants: dict[str, Any]
     authorized: bool
+
+
+@dataclass(frozen=True)
+class InboundLeg:
+    """An inbound caller in the fake: their room, identity and SIP call id."""
+
+    room: str
+    identity: str
+    sip_call_id: str
 
 
 @dataclass
@@ -235,15 +257,32 @@ class FakeLiveKitServer:
     thread may call them while the server runs.
     """
 
-    def __init__(self, api_key: str, api_secret: str, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        host: str = "127.0.0.1",
+        webhook_url: str | None = None,
+    ) -> None:
         """Prepare the server; nothing listens until it is started.
 
         Args:
             api_key: The API key tokens must be issued by.
             api_secret: The secret tokens must be signed with.
             host: The address to bind; keep the loopback default.
+            webhook_url: Where to send signed webhooks (see :meth:`send_webhooks_to`).
         """
         self._verifier = TokenVerifier(api_key, api_secret)
+        self._api_key, self._api_secret = api_key, api_secret
+        # Webhooks go out one at a time, in the order they happened (LiveKit queues them per
+        # room and sends each room's in order: webhook/url_notifier.go QueueNotify).
+        self.webhooks: WebhookSender | None = None
+        if webhook_url is not None:
+            self.send_webhooks_to(webhook_url)
+        self._webhook_queue: asyncio.Queue[WebhookEvent] | None = None
+        self._webhook_worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._host = host
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -303,6 +342,9 @@ class FakeLiveKitServer:
     async def start(self) -> FakeLiveKitServer:
         """Start listening on a free port on the current event loop."""
         self._closing = asyncio.Event()
+        self._webhook_queue = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._webhook_worker = asyncio.create_task(self._deliver_webhooks())
         app = web.Application()
         app.router.add_post("/twirp/livekit.{service}/{method}", self._handle)
         # A short shutdown grace: ringing handlers are woken by _closing, nothing else lingers.
@@ -318,6 +360,10 @@ class FakeLiveKitServer:
         """Stop listening; calls still ringing end with 503 so clients are not left hanging."""
         if self._closing is not None:
             self._closing.set()
+        if self._webhook_worker is not None:
+            self._webhook_worker.cancel()
+            await asyncio.gather(self._webhook_worker, return_exceptions=True)
+            self._webhook_worker = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -407,6 +453,138 @@ class FakeLiveKitServer:
                 self._transfer_default = script
             else:
                 self._transfer_by_room[room_name] = script
+
+    # ---------------------------------------------------------------- webhooks and inbound
+
+    def send_webhooks_to(self, url: str) -> WebhookSender:
+        """Send signed webhooks of every room and participant event to ``url`` from now on.
+
+        Returns:
+            The sender (its ``deliveries`` and ``sent`` record what went out).
+        """
+        self.webhooks = WebhookSender(url, self._api_key, self._api_secret)
+        return self.webhooks
+
+    def _notify(self, name: str, found: FakeRoom, person: models.ParticipantInfo | None = None):
+        # Called with the lock held; from the server's loop, or a test's thread.
+        queue, loop = self._webhook_queue, self._loop
+        if self.webhooks is None or queue is None or loop is None:
+            return
+        participant = None
+        if person is not None:
+            participant = models.ParticipantInfo()
+            participant.CopyFrom(person)
+        event = webhook_event(name, room=found.to_proto(), participant=participant)
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            queue.put_nowait(event)  # at once, so flush_webhooks() right after waits for it
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    async def _deliver_webhooks(self) -> None:
+        assert self._webhook_queue is not None
+        while True:
+            event = await self._webhook_queue.get()
+            try:
+                if self.webhooks is not None:
+                    await self.webhooks.send(event)
+            finally:
+                self._webhook_queue.task_done()
+
+    async def flush_webhooks(self) -> None:
+        """Wait until every webhook so far has been delivered (or given up on)."""
+        if self._webhook_queue is not None:
+            await self._webhook_queue.join()
+
+    async def inbound_call(
+        self,
+        caller: str,
+        *,
+        trunk_number: str = "+35542223344",
+        room_prefix: str = "call-",
+        hide_phone_number: bool = False,
+        attributes: dict[str, str] | None = None,
+    ) -> InboundLeg:
+        """A caller dials the clinic's number; an individual dispatch rule takes the call.
+
+        As livekit/protocol ``sip/sip.go`` ``EvaluateDispatchRule``: the room is
+        ``<prefix>_<caller>_<random>``, the identity ``sip_<caller>`` and the name ``Phone
+        <caller>`` (hashed and cut to four digits with ``hide_phone_number``, which also leaves
+        out ``sip.phoneNumber``, ``sip.hostname`` and ``sip.trunkPhoneNumber``); the rule's
+        attributes come first and ``sip.callID``, ``sip.trunkID`` and ``sip.ruleID`` are set over
+        them. The SIP bridge joins the room ringing (livekit/sip ``pkg/sip/inbound.go``
+        ``joinRoom`` with ``CallRinging``) and answers only once an agent subscribed to the
+        caller: :meth:`answer_inbound`.
+
+        Args:
+            caller: The caller's number as the carrier sends it (the SIP From user).
+            trunk_number: The clinic's number the caller dialled (the To user).
+            room_prefix: The dispatch rule's room prefix.
+            hide_phone_number: The dispatch rule hides the caller's number.
+            attributes: The dispatch rule's own participant attributes.
+
+        Returns:
+            The caller's room, identity and SIP call id.
+        """
+        identity, name = f"sip_{caller}", f"Phone {caller}"
+        attrs = dict(attributes or {})
+        attrs.update({"sip.callID": guid("SCL_"), "sip.trunkID": "ST_inbound"})
+        if hide_phone_number:
+            identity = "sip_" + hashlib.sha256(caller.encode()).hexdigest()[:16]
+            name = "Phone " + caller[-4:]
+        else:
+            attrs.update(
+                {
+                    "sip.phoneNumber": caller,
+                    "sip.hostname": "carrier.invalid",
+                    "sip.trunkPhoneNumber": trunk_number,
+                }
+            )
+        attrs.update({"sip.ruleID": "SDR_inbound", "sip.callStatus": "ringing"})
+        room_name = f"{room_prefix}_{caller}_{guid('')}"
+        participant = models.ParticipantInfo(
+            sid=self._next_id("PA"),
+            identity=identity,
+            name=name,
+            state=models.ParticipantInfo.State.ACTIVE,
+            kind=models.ParticipantInfo.Kind.SIP,
+            joined_at=int(time.time()),
+            attributes=attrs,
+        )
+        self._set_participant(room_name, participant)
+        return InboundLeg(room=room_name, identity=identity, sip_call_id=attrs["sip.callID"])
+
+    def answer_inbound(self, leg: InboundLeg) -> None:
+        """An agent subscribed to the caller's audio: the SIP bridge answers (``active``).
+
+        livekit/sip ``pkg/sip/inbound.go``: ``waitSubscribe`` then ``acceptCall``, which sets
+        ``CallActive``. The fake sees no media, so whoever stands in for the agent's media (a
+        test's file transport) says when it is in the room.
+        """
+        with self._lock:
+            found = self._rooms.get(leg.room)
+            person = found.participants.get(leg.identity) if found else None
+        if person is not None:
+            self._with_status(leg.room, person, "active")
+
+    def caller_hangs_up(self, leg: InboundLeg) -> None:
+        """The caller hangs up: their SIP participant leaves the room."""
+        with self._lock:
+            found = self._rooms.get(leg.room)
+            left = found.participants.pop(leg.identity, None) if found else None
+            if found is not None and left is not None:
+                self.status_log.append((leg.identity, "hangup"))
+                self._notify("participant_left", found, left)
+
+    def call_status(self, leg: InboundLeg) -> str | None:
+        """The caller's ``sip.callStatus`` now; None once they left."""
+        with self._lock:
+            found = self._rooms.get(leg.room)
+            person = found.participants.get(leg.identity) if found else None
+            return person.attributes["sip.callStatus"] if person else None
 
     # ---------------------------------------------------------------- inspection
 
@@ -536,6 +714,7 @@ class FakeLiveKitServer:
                 creation_time=int(time.time()),
             )
             self._rooms[name] = found
+            self._notify("room_started", found)
         return found
 
     async def _create_room(self, message: Message, _claims: dict[str, Any]) -> Message:
@@ -558,8 +737,13 @@ class FakeLiveKitServer:
     async def _delete_room(self, message: Message, _claims: dict[str, Any]) -> Message:
         assert isinstance(message, room.DeleteRoomRequest)
         with self._lock:
-            if self._rooms.pop(message.room, None) is None:
+            gone = self._rooms.pop(message.room, None)
+            if gone is None:
                 raise TwirpFailure("not_found", "requested room does not exist")
+            # Everyone is disconnected, then the room ends (livekit/livekit pkg/rtc/room.go).
+            for person in gone.participants.values():
+                self._notify("participant_left", gone, person)
+            self._notify("room_finished", gone)
         return room.DeleteRoomResponse()
 
     async def _list_participants(self, message: Message, _claims: dict[str, Any]) -> Message:
@@ -573,8 +757,10 @@ class FakeLiveKitServer:
         assert isinstance(message, room.RoomParticipantIdentity)
         with self._lock:
             found = self._rooms.get(message.room)
-            if found is None or found.participants.pop(message.identity, None) is None:
+            left = found.participants.pop(message.identity, None) if found else None
+            if found is None or left is None:
                 raise TwirpFailure("not_found", "participant not found")
+            self._notify("participant_left", found, left)
         return room.RemoveParticipantResponse()
 
     # ---------------------------------------------------------------- SIP
@@ -663,15 +849,23 @@ class FakeLiveKitServer:
         except BaseException:
             with self._lock:
                 found = self._rooms.get(message.room_name)
-                if found is not None:
-                    found.participants.pop(identity, None)
+                left = found.participants.pop(identity, None) if found else None
+                if found is not None and left is not None:
+                    self._notify("participant_left", found, left)
                 self.hangups.append((message.room_name, identity))
             raise
 
     def _set_participant(self, room_name: str, participant: models.ParticipantInfo) -> None:
         with self._lock:
-            self._ensure_room(room_name).participants[participant.identity] = participant
+            found = self._ensure_room(room_name)
+            joined = participant.identity not in found.participants
+            found.participants[participant.identity] = participant
             self.status_log.append((participant.identity, participant.attributes["sip.callStatus"]))
+            if joined:
+                # The SIP bridge is a LiveKit participant from the moment it joins (dialling, or
+                # ringing an inbound caller): "joined" is sent once it is active in the room
+                # (livekit/livekit pkg/telemetry/events.go ParticipantActive).
+                self._notify("participant_joined", found, participant)
 
     def _with_status(
         self, room_name: str, participant: models.ParticipantInfo, status: str
@@ -728,14 +922,21 @@ class FakeLiveKitServer:
             found = self._rooms.get(message.room_name)
             if found is None or message.participant_identity not in found.participants:
                 raise TwirpFailure("not_found", "participant not found")
+            callee = found.participants[message.participant_identity]
             script = self._transfer_by_room.get(message.room_name, self._transfer_default)
+        if callee.attributes.get("sip.callStatus", "active") != "active":
+            # livekit/sip be5d3f57 pkg/sip/inbound.go sipInbound.newReferReq and outbound.go
+            # transferCall: a REFER needs an established dialog (psrpc.FailedPrecondition).
+            raise TwirpFailure("failed_precondition", "can't transfer non established call")
         transfer_id = self._next_id("ST")
         if script.outcome == "ok":
             # After an accepted REFER LiveKit hangs up its leg: the SIP participant leaves.
             with self._lock:
                 current = self._rooms.get(message.room_name)
-                if current is not None:
-                    current.participants.pop(message.participant_identity, None)
+                who = message.participant_identity
+                left = current.participants.pop(who, None) if current else None
+                if current is not None and left is not None:
+                    self._notify("participant_left", current, left)
                 self.status_log.append((message.participant_identity, "hangup"))
                 self.hangups.append((message.room_name, message.participant_identity))
             # livekit/sip be5d3f57 pkg/sip/service.go Service.TransferSIPParticipant answers

@@ -6,6 +6,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from storage.models import CallDirection
 from validation import normalize_name, normalize_phone
 from validation.text import clean_text
 
@@ -15,6 +16,18 @@ class CallMetadata(BaseModel):
 
     The patient identity is bound here by the caller of the pipeline, so what the model says can
     never make Elo act for another patient.
+
+    Attributes:
+        call_id: The call's id.
+        patient_name: Outbound: the name the call is placed for. Inbound: the name on file for
+            the calling number.
+        phone: The number the call is bound to: the one dialled, or (inbound) the caller's own
+            as the telephony side reported it. None: unbound (browser, file, withheld number).
+        reason: Outbound: why Elo calls. Inbound: why the clinic last contacted the number.
+        language: The call's language.
+        direction: Who placed the call.
+        do_not_call: Inbound only: the caller's number is on the do-not-call list (answered,
+            never called back).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -24,6 +37,13 @@ class CallMetadata(BaseModel):
     phone: str | None = Field(default=None, max_length=32)
     reason: str | None = Field(default=None, max_length=300)
     language: str = Field(default="sq", pattern=r"^(sq|en)(-[A-Z]{2})?$")
+    direction: CallDirection = CallDirection.OUTBOUND
+    do_not_call: bool = False
+
+    @property
+    def inbound(self) -> bool:
+        """Whether the caller placed this call (Elo answers)."""
+        return self.direction is CallDirection.INBOUND
 
     @field_validator("patient_name")
     @classmethod
@@ -33,7 +53,8 @@ class CallMetadata(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        # Outbound numbers come from the clinic's own records; any valid number is accepted here.
+        # Outbound numbers come from the clinic's own records, inbound ones from the telephony
+        # side (see service.inbound); any valid number is accepted here.
         if not value:
             return None
         return normalize_phone(value, allowed_regions=_ALL_REGIONS, field="phone")

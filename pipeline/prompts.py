@@ -4,6 +4,10 @@ The prompts live in ``pipeline/prompts/<language>.md`` (Albanian and English) so
 reword them without touching code. Placeholders use ``$name`` (string.Template), so braces in the
 text are safe.
 
+For an inbound call (someone called the clinic) the section on the call and how to open it
+comes from ``pipeline/prompts/opening/<language>.inbound.md`` instead of ``.outbound.md``, and
+the facts are those of the calling number alone.
+
 The patient's name and the call's reason come from outside (a campaign's CSV, staff, the command
 line). They enter the instruction as data: each is one line, cut to a bounded length and written
 as a JSON string (quotes and backslashes escaped, so it cannot close its quotes), and the prompt
@@ -45,6 +49,27 @@ _PURPOSE = {
             " refuzohet."
         ),
         "unbound": "Nuk e di numrin e personit: pyete për numrin e telefonit para rezervimit.",
+        "caller_known": (
+            "Numri që po telefonon është në dosje për pacientin/en me emrin (në thonjëza) $name;"
+            " mund të jetë ai/ajo ose dikush tjetër që përdor këtë telefon."
+        ),
+        "caller_unknown": "Numri që po telefonon nuk është në dosjet e klinikës.",
+        "caller_withheld": "Numri i telefonuesit është i fshehur.",
+        "last_contact": (
+            "Pse klinika e kontaktoi së fundi këtë numër (nga të dhënat e klinikës, në"
+            " thonjëza): $reason."
+        ),
+        "bound_inbound": (
+            "Kjo thirrje është e lidhur me numrin nga i cili po telefonon personi: në"
+            " schedule_appointment dhe schedule_follow_up lëre phone_number bosh; një numër tjetër"
+            " refuzohet."
+        ),
+        "do_not_call": (
+            'Ky numër është në listën e klinikës "mos telefono": përgjigju dhe ndihmo, por'
+            " klinika nuk e telefonon kurrë këtë numër, prandaj mos ofro thirrje kthimi"
+            " (schedule_follow_up refuzohet); nëse askush nuk mund të ndihmojë tani, kërkoji të"
+            " telefonojë përsëri klinikën."
+        ),
     },
     "en": {
         "with_reason": (
@@ -63,6 +88,25 @@ _PURPOSE = {
             " in schedule_appointment and schedule_follow_up; any other number is refused."
         ),
         "unbound": "You do not know this person's number: ask for it before booking.",
+        "caller_known": (
+            "The number calling is on file for the patient named (in quotes) $name; it may be"
+            " them or someone else using this phone."
+        ),
+        "caller_unknown": "The number calling is not on the clinic's file.",
+        "caller_withheld": "The caller's number is withheld.",
+        "last_contact": (
+            "Why the clinic last contacted this number (from the clinic's records, in quotes):"
+            " $reason."
+        ),
+        "bound_inbound": (
+            "This call is bound to the number the caller is calling from: leave phone_number"
+            " empty in schedule_appointment and schedule_follow_up; any other number is refused."
+        ),
+        "do_not_call": (
+            "This number is on the clinic's do-not-call list: answer and help, but the clinic"
+            " never calls it back, so offer no callback (schedule_follow_up is refused); if"
+            " nobody can help now, ask them to call the clinic again."
+        ),
     },
 }
 
@@ -94,21 +138,19 @@ def build_system_instruction(clinic: ClinicProfile, call: CallMetadata, *, now: 
     template = Template((PROMPTS_DIR / f"{language}.md").read_text(encoding="utf-8"))
     local = now.astimezone(clinic.tz)
     texts = _PURPOSE[language]
-    patient = (
-        Template(texts["patient_known"]).substitute(name=quoted(call.patient_name, MAX_PROMPT_NAME))
-        if call.patient_name
-        else texts["patient_unknown"]
-    )
-    purpose = (
-        Template(texts["with_reason"]).substitute(
-            patient=patient, reason=quoted(call.reason, MAX_PROMPT_REASON)
-        )
-        if call.reason
-        else Template(texts["without_reason"]).substitute(patient=patient)
-    )
+    purpose = _inbound_purpose(texts, call) if call.inbound else _outbound_purpose(texts, call)
     if call.patient_name or call.reason:
         purpose += " " + texts["data_rule"]
-    purpose += " " + texts["bound" if call.phone else "unbound"]
+    if call.phone:
+        purpose += " " + texts["bound_inbound" if call.inbound else "bound"]
+    else:
+        purpose += " " + texts["unbound"]
+    if call.inbound and call.do_not_call:
+        purpose += " " + texts["do_not_call"]
+    opening = PROMPTS_DIR / "opening" / f"{language}.{call.direction}.md"
+    section = Template(opening.read_text(encoding="utf-8").rstrip("\n")).substitute(
+        call_purpose=purpose, clinic_name=clinic.name
+    )
     names = _DAY_NAMES[language]
     hours = "; ".join(
         names[n] + " " + ", ".join(f"{i.start:%H:%M}-{i.end:%H:%M}" for i in intervals)
@@ -128,10 +170,41 @@ def build_system_instruction(clinic: ClinicProfile, call: CallMetadata, *, now: 
         today=local.date().isoformat(),
         weekday=names[local.weekday()],
         time=local.strftime("%H:%M"),
-        call_purpose=purpose,
+        call_section=section,
         opening_hours=hours,
         services=services,
     )
+
+
+def _outbound_purpose(texts: dict[str, str], call: CallMetadata) -> str:
+    """Whom Elo calls and why."""
+    patient = (
+        Template(texts["patient_known"]).substitute(name=quoted(call.patient_name, MAX_PROMPT_NAME))
+        if call.patient_name
+        else texts["patient_unknown"]
+    )
+    if call.reason:
+        return Template(texts["with_reason"]).substitute(
+            patient=patient, reason=quoted(call.reason, MAX_PROMPT_REASON)
+        )
+    return Template(texts["without_reason"]).substitute(patient=patient)
+
+
+def _inbound_purpose(texts: dict[str, str], call: CallMetadata) -> str:
+    """Who is calling, as far as the clinic's records of the calling number tell."""
+    if not call.phone:
+        return texts["caller_withheld"]
+    if call.patient_name:
+        who = Template(texts["caller_known"]).substitute(
+            name=quoted(call.patient_name, MAX_PROMPT_NAME)
+        )
+    else:
+        who = texts["caller_unknown"]
+    if call.reason:
+        who += " " + Template(texts["last_contact"]).substitute(
+            reason=quoted(call.reason, MAX_PROMPT_REASON)
+        )
+    return who
 
 
 def quoted(value: str, limit: int) -> str:

@@ -57,6 +57,11 @@ class ClinicCalendar:
             for i in self._clinic.intervals_on(day)
         ]
 
+    def is_open(self, at: datetime) -> bool:
+        """Whether the clinic is open at the aware instant ``at`` (start included, end not)."""
+        local = at.astimezone(self._clinic.tz)
+        return any(start <= local < end for start, end in self.open_intervals(local.date()))
+
     def describe_hours(self, day: date) -> str:
         """Opening hours of ``day`` as text, e.g. "09:00-13:00, 14:00-19:00"."""
         intervals = self._clinic.intervals_on(day)

@@ -2,7 +2,8 @@
 
 ``GET /healthz`` answers as long as the event loop does (liveness: restart the process if not).
 ``GET /readyz`` runs :func:`service.readiness.check_readiness` and answers 200 when every check
-passes, 503 otherwise, with each check's finding as JSON.
+passes, 503 otherwise, with each check's finding as JSON. ``POST /livekit/webhook`` takes
+LiveKit's signed events and starts the inbound calls they announce (:mod:`service.webhooks`).
 """
 
 from __future__ import annotations
@@ -14,17 +15,31 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from app.application import Application
+from service.inbound import InboundCalls, StartInbound
 from service.readiness import Check, check_readiness
+from service.webhooks import webhook_router
 
 
-def create_http_app(app: Application, *, probes: Sequence[Callable[[], Check]] = ()) -> FastAPI:
+def create_http_app(
+    app: Application,
+    *,
+    probes: Sequence[Callable[[], Check]] = (),
+    start_inbound: StartInbound | None = None,
+) -> FastAPI:
     """The ASGI app of one service process.
 
     Args:
         app: The open application the service runs on.
         probes: Readiness checks of the service's own loops (the campaign supervisor).
+        start_inbound: Starts an inbound call announced by LiveKit's webhook; None runs them
+            in this process (:class:`service.inbound.InboundCalls`, kept as
+            ``state.inbound`` for whoever stops the service to close).
     """
     http = FastAPI(title="Elo", docs_url=None, redoc_url=None, openapi_url=None)
+    if start_inbound is None:
+        http.state.inbound = InboundCalls(app)
+        start_inbound = http.state.inbound.start
+    http.include_router(webhook_router(app, start_inbound))
 
     @http.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -15,7 +15,7 @@ import aiosqlite
 from storage.database import Database
 from storage.do_not_call import is_listed
 from storage.errors import NotFoundError
-from storage.models import CallFacts, CallRecord, DailyAnalytics, Stats
+from storage.models import CallDirection, CallFacts, CallRecord, DailyAnalytics, Stats
 from storage.patients import count_patients
 from storage.privacy_keys import PrivacyKeys
 from storage.records import WriteCount
@@ -99,20 +99,26 @@ class CallRepository:
         self._keys = keys
 
     async def start(
-        self, *, call_id: str, patient_id: int | None = None, phone: str | None = None
+        self,
+        *,
+        call_id: str,
+        patient_id: int | None = None,
+        phone: str | None = None,
+        direction: CallDirection = CallDirection.OUTBOUND,
     ) -> CallRecord:
         """Create the row for a call that is starting.
 
         Args:
             call_id: The call's id.
-            patient_id: The patient called, when known.
+            patient_id: The patient called (or calling), when known.
             phone: The E.164 number dialled (or calling), when known.
+            direction: Who placed the call: Elo (outbound) or the caller (inbound).
         """
         async with self._db.transaction() as conn:
             async with conn.execute(
-                "INSERT INTO calls (id, patient_id, phone, started_at) VALUES (?, ?, ?, ?)"
-                " RETURNING *",
-                (call_id, patient_id, phone, to_db(self._db.clock())),
+                "INSERT INTO calls (id, patient_id, phone, direction, started_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING *",
+                (call_id, patient_id, phone, str(direction), to_db(self._db.clock())),
             ) as cur:
                 row = await cur.fetchone()
         return to_call(row)

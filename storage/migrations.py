@@ -257,6 +257,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE campaigns ADD COLUMN service_state TEXT NOT NULL DEFAULT 'manual'
         CHECK (service_state IN ('manual', 'active', 'paused', 'stopped'));
     """,
+    # 10 (issue 11): patients call the clinic back. Every call so far was Elo's own (outbound);
+    # an inbound call is one a patient placed to the clinic's number and Elo answered.
+    """
+    ALTER TABLE calls ADD COLUMN direction TEXT NOT NULL DEFAULT 'outbound'
+        CHECK (direction IN ('outbound', 'inbound'));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

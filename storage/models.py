@@ -53,6 +53,13 @@ class CallOutcome(StrEnum):
     REFUSED = "refused"
 
 
+class CallDirection(StrEnum):
+    """Who placed a call, as ``calls.direction`` holds it."""
+
+    OUTBOUND = "outbound"  # Elo called (a campaign, bot.py, the browser page, a file)
+    INBOUND = "inbound"  # someone called the clinic's number and Elo answered
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -262,6 +269,7 @@ class CallRecord(_Record):
     id: str
     patient_id: int | None
     phone: str | None
+    direction: CallDirection = CallDirection.OUTBOUND
     started_at: datetime
     ended_at: datetime | None
     outcome: str | None
@@ -319,3 +327,43 @@ class Stats(_Record):
     upcoming_appointments: int
     pending_follow_ups: int
     patients: int
+
+
+class LastCampaignCall(_Record):
+    """The latest campaign call Elo placed to one number (why the clinic called it).
+
+    Attributes:
+        started_at: When the attempt started.
+        outcome: How the attempt ended (e.g. ``no_answer``, ``voicemail``), None while open.
+        purpose: The campaign's purpose.
+        notes: The campaign's notes for the model (may be empty).
+        contact_name: The name the campaign called the number for.
+        language: The contact's language.
+    """
+
+    started_at: datetime
+    outcome: AttemptOutcome | None
+    purpose: CampaignPurpose
+    notes: str
+    contact_name: str | None
+    language: ContactLanguage
+
+
+class CallerHistory(_Record):
+    """What the clinic knows about one number that calls in: only that number's own facts.
+
+    Attributes:
+        patient_name: The name of the patient the number belongs to, if on file.
+        patient_language: That patient's language, if on file.
+        last_campaign_call: The latest campaign call to the number in the period asked, if any.
+        follow_up_due: When the earliest pending callback to this number is due, if any.
+        follow_up_reason: Its note, if any.
+        do_not_call: The number is on the do-not-call list.
+    """
+
+    patient_name: str | None = None
+    patient_language: str | None = None
+    last_campaign_call: LastCampaignCall | None = None
+    follow_up_due: datetime | None = None
+    follow_up_reason: str | None = None
+    do_not_call: bool = False

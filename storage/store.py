@@ -1,9 +1,9 @@
 """The one object callers open: a :class:`Database` and a repository per aggregate over it.
 
 ``store.patients``, ``store.appointments``, ``store.follow_ups``, ``store.calls``,
-``store.dnc``, ``store.campaigns``, ``store.queue``, ``store.audit``, ``store.privacy`` and
-``store.health`` share one connection and its write lock, so a write that spans aggregates (a
-booking upserts its patient) runs in one transaction.
+``store.callers``, ``store.dnc``, ``store.campaigns``, ``store.queue``, ``store.audit``,
+``store.privacy`` and ``store.health`` share one connection and its write lock, so a write that
+spans aggregates (a booking upserts its patient) runs in one transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from config.clock import Clock, system_clock
 from storage.appointments import AppointmentRepository
 from storage.audit import AuditTrail
 from storage.call_records import CallRepository
+from storage.callers import CallerRepository
 from storage.campaign_queue import CampaignQueue
 from storage.campaigns import CampaignRepository
 from storage.database import Database
@@ -36,6 +37,7 @@ class Store:
         appointments: Slots, bookings and staff searches of appointments.
         follow_ups: Callbacks owed to patients.
         calls: Calls, the daily analytics and what Elo wrote in calls.
+        callers: What the clinic knows about one number that calls in.
         dnc: The do-not-call list.
         campaigns: Campaigns, their contacts, attempts and status.
         queue: The campaign calling queue: leases, due contacts, claims and completions.
@@ -54,6 +56,7 @@ class Store:
         self.appointments = AppointmentRepository(db)
         self.follow_ups = FollowUpRepository(db)
         self.calls = CallRepository(db, keys)
+        self.callers = CallerRepository(db, keys)
         self.dnc = DoNotCallRepository(db, keys)
         self.campaigns = CampaignRepository(db, keys)
         self.queue = CampaignQueue(db, keys)

@@ -14,7 +14,14 @@ from pydantic import Field
 from scheduling.slots import Slot
 from scheduling.when import RequestedTime, parse_requested_time
 from storage import Booked
-from tools.common import ToolArgs, book_service, find_service, service_summary
+from tools.common import (
+    ToolArgs,
+    book_service,
+    callback_barred,
+    find_service,
+    no_callback_hint,
+    service_summary,
+)
 from tools.context import ToolContext
 from tools.identity import (
     BOOKING,
@@ -215,6 +222,9 @@ async def schedule_follow_up(args: ScheduleFollowUpArgs, ctx: ToolContext) -> To
     now = ctx.now()
     name = record_name(ctx, args.client_name, field="client_name")
     phone = patient_phone(ctx, args.phone_number, purpose=CALLBACK)
+    if await callback_barred(ctx, phone):
+        logger.info("callback refused: the number is on the do-not-call list")
+        return {"error": "the clinic does not call this number back", "hint": no_callback_hint(ctx)}
     reason = clean_text(args.reason, field="reason", max_length=300, required=False) or None
     requested = parse_requested_time(
         args.preferred_time, tz=ctx.clinic.tz, now=now, field="preferred_time"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from config.clinic import Service
 from storage import Booked, SlotTaken
 from storage.models import Source
-from tools.context import ToolContext
+from tools.context import ToolContext, ToolMode
 from validation.errors import InputError
 from validation.text import fold, strip_invisible
 
@@ -123,4 +123,27 @@ async def book_service(
         call_id=ctx.call_id,
         language=ctx.language,
         legacy_key=legacy_key,
+    )
+
+
+async def callback_barred(ctx: ToolContext, phone: str) -> bool:
+    """Whether the clinic may never call ``phone`` back: it is on the do-not-call list.
+
+    A patient on the list who calls the clinic is answered (they called), but a callback is a
+    call the clinic places: schedule_follow_up refuses it, and a failed transfer leaves none.
+    Staff at the command line decide for themselves.
+
+    Args:
+        ctx: The tool context (a patient call, or staff).
+        phone: The E.164 number a callback would go to.
+    """
+    return ctx.mode is ToolMode.CALL and await ctx.store.dnc.is_listed(phone=phone)
+
+
+def no_callback_hint(ctx: ToolContext) -> str:
+    """What the model tells a caller the clinic will not call back."""
+    return (
+        "Nothing was recorded: this number is on the do-not-call list, so the clinic never calls"
+        " it back. Help the caller now if you can (e.g. book with schedule_appointment), or ask"
+        f" them to call the clinic again at {ctx.clinic.phone} when it suits them."
     )

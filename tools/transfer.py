@@ -2,8 +2,9 @@
 
 The target comes from configuration (``ELO_CALLING__TRANSFER_TO``) or the clinic profile, never
 from the model: a caller must not be able to make Elo dial a number of their choosing. Transfers
-fail often in practice (nobody picks up, SIP 603/486), so a failure always leaves a follow-up
-for staff, due at once, bound to the call's own number.
+fail often in practice (nobody picks up, SIP 603/486), so a failure leaves a follow-up for
+staff, due at once, bound to the call's own number; except for a number on the do-not-call list
+(a patient who called in), which the clinic never calls back.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from loguru import logger
 from pydantic import Field
 
 from tools.call_port import TransferOutcome
-from tools.common import ToolArgs
+from tools.common import ToolArgs, callback_barred
 from tools.context import ToolContext
 from tools.registry import ToolResult
 from validation.text import clean_text
@@ -82,6 +83,16 @@ async def _callback_instead(ctx: ToolContext, reason: str, outcome: TransferOutc
                 "Nobody from the clinic can take the call right now. Apologise, ask for the"
                 " patient's name, phone number and a good time, and call schedule_follow_up so a"
                 " colleague calls them back." + then
+            ),
+        }
+    if await callback_barred(ctx, ctx.phone):
+        return {
+            "status": "transfer_failed",
+            "follow_up": "not_created",
+            "hint": (
+                "Nobody from the clinic can take the call right now, and the clinic never calls"
+                " this number back (it is on the do-not-call list). Apologise and ask the caller"
+                f" to call the clinic again at {ctx.clinic.phone} during opening hours." + then
             ),
         }
     existing = (

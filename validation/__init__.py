@@ -6,7 +6,14 @@ person or the model can act on.
 
 from validation.errors import InputError
 from validation.people import normalize_email, normalize_name
-from validation.phone import normalize_phone
+from validation.phone import caller_number, normalize_phone
 from validation.text import clean_text
 
-__all__ = ["InputError", "clean_text", "normalize_email", "normalize_name", "normalize_phone"]
+__all__ = [
+    "InputError",
+    "caller_number",
+    "clean_text",
+    "normalize_email",
+    "normalize_name",
+    "normalize_phone",
+]

@@ -87,3 +87,41 @@ def mask_phone(e164: str) -> str:
     if len(digits) < 6:
         return "+***"
     return f"+{digits[:3]}{'*' * (len(digits) - 5)}{digits[-2:]}"
+
+
+_CALLER_ID = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+def caller_number(raw: str, *, default_region: str = "AL") -> str | None:
+    """The E.164 number of a caller as a telephone network reports it, or None if it has none.
+
+    A SIP ``From`` user (LiveKit's ``sip.phoneNumber`` attribute) carries the number the way the
+    carrier sends it: ``+355691234567``, ``355691234567``, ``00355691234567`` or the national
+    ``0691234567``; a withheld number arrives as ``anonymous`` or empty. Any region is accepted
+    (a patient may call from abroad); anything that is not a valid number gives None.
+
+    Args:
+        raw: The number as reported.
+        default_region: Region assumed for a national number.
+
+    Returns:
+        The number in E.164 form, or None (withheld or unusable).
+    """
+    text = raw.strip()
+    if not _CALLER_ID.match(text):
+        return None
+    candidates = [text]
+    if not text.startswith(("+", "0")):
+        # International form without the plus, as many trunks send it.
+        candidates.append("+" + text)
+    for candidate in candidates:
+        try:
+            return normalize_phone(
+                candidate,
+                allowed_regions=phonenumbers.SUPPORTED_REGIONS,
+                default_region=default_region,
+                field="caller",
+            )
+        except InputError:
+            continue
+    return None

@@ -23,6 +23,9 @@ from storage.models import CallOutcome
 from tools.call_port import TransferOutcome
 from tools.registry import CallEnding, ToolRegistry
 
+# Why an inbound call that staff took at once ended (the outcome is ``transferred``).
+FORWARDED = "forwarded to the clinic (opening hours)"
+
 
 class SessionControl:
     """The call as the model's tools see it.
@@ -108,6 +111,32 @@ class SessionControl:
                 # The patient left during a transfer that did not go through: a hang-up.
                 await self._life.stop(CallOutcome.HUNG_UP, "the patient hung up")
         return outcome
+
+    async def forward(self, *, to: str) -> bool:
+        """Hand an inbound caller over before Elo speaks (opening hours, see ``CallSession``).
+
+        Returns:
+            True when the call ended (handed over, or the caller left meanwhile); False when
+            the hand-over failed and Elo should answer instead.
+        """
+        state = self._life.state
+        if self._telephony is None:
+            return False
+        if state.transferring or state.ending:
+            return True
+        state.transferring = True
+        try:
+            outcome = await self._hand_over(self._telephony, to)
+        finally:
+            state.transferring = False
+        if outcome.ok:
+            await self._life.stop(CallOutcome.TRANSFERRED, FORWARDED)
+            return True
+        logger.info("forwarding failed: {}", redactor.redact(outcome.reason or "-")[:200])
+        if state.left_in_transfer:
+            await self._life.stop(CallOutcome.HUNG_UP, "the patient hung up")
+            return True
+        return False
 
     async def _hand_over(self, telephony: Telephony, to: str) -> TransferOutcome:
         # Let "connecting you now" finish playing before the line moves.

@@ -21,6 +21,11 @@ _GREET = {
     "sq": "Pacienti sapo u përgjigj në telefon. Përshëndete tani, siç thonë udhëzimet.",
     "en": "The patient has just answered the phone. Greet them now, as instructed.",
 }
+# The same for a call the caller placed: Elo answers the clinic's phone.
+_ANSWER = {
+    "sq": "Telefonuesi është në linjë. Përgjigju tani, siç thonë udhëzimet.",
+    "en": "The caller is on the line. Answer the phone now, as instructed.",
+}
 # Added to the model's context when the callee's first utterance is long (an answering machine?).
 _LONG_GREETING = {
     "sq": (
@@ -41,6 +46,7 @@ class Greeting:
         life: The call's lifecycle.
         llm: The call's model (long-utterance notes go straight to it).
         language: The prompt language, ``sq`` or ``en``.
+        inbound: The caller placed the call: Elo answers rather than greets a callee.
         first_audio_timeout: Seconds Elo has to be heard after the greeting starts.
         long_utterance_secs: Shortest first utterance that is noted to the model; 0: never.
     """
@@ -51,12 +57,14 @@ class Greeting:
         *,
         llm: LLMService,
         language: str,
+        inbound: bool = False,
         first_audio_timeout: float,
         long_utterance_secs: float,
     ) -> None:
         self._life = life
         self._llm = llm
         self._language = language
+        self._cue = (_ANSWER if inbound else _GREET)[language]
         self._first_audio_timeout = first_audio_timeout
         self._call: CallPipeline | None = None
         self.first_audio = FirstAudioWatch()
@@ -78,7 +86,7 @@ class Greeting:
             return
         state.greeted = True
         self.long_utterance.arm()
-        self._call.context.add_message({"role": "user", "content": _GREET[self._language]})
+        self._call.context.add_message({"role": "user", "content": self._cue})
         await self._call.worker.queue_frame(LLMRunFrame())
         self._life.spawn(
             self._life.watch_first_audio(self.first_audio.heard, self._first_audio_timeout)

@@ -110,6 +110,27 @@ class CallSession:
         """The callee's side left the call (the transport saw the participant go)."""
         await self._life.callee_left()
 
+    async def forward(self, *, to: str) -> bool:
+        """Hand the line to ``to`` before Elo says a word (an inbound call in opening hours).
+
+        Call it instead of :meth:`callee_answered` once the line is up. On success the call
+        ends as ``transferred``; on failure nothing was said yet, and the caller greets with
+        :meth:`callee_answered` (Elo answers after all).
+
+        Args:
+            to: ``tel:+E164`` or ``sip:...``.
+
+        Returns:
+            Whether the call was handed over (or ended meanwhile): True means do not greet.
+        """
+        await self.ready.wait()
+        if not self.running:
+            return True
+        # The line is answered (LiveKit's SIP bridge picked up): an ending is a call's outcome,
+        # not "not answered".
+        self._life.state.answered = True
+        return await self.control.forward(to=to)
+
     async def run(self) -> CallResult:
         """Run the call to its end and record the outcome.
 
@@ -131,13 +152,16 @@ class CallSession:
 
         limiter = call_limiter(settings, store, deps.registry, phone=meta.phone, clock=deps.clock)
         if meta.phone:
-            verdict = await deps.call_policy().number(meta.phone)
+            verdict = await deps.call_policy().number(meta.phone, direction=meta.direction)
             if not verdict.allowed:
                 raise CallRefusedError(verdict.reason)
 
         patient = await store.patients.get(phone=meta.phone) if meta.phone else None
         await store.calls.start(
-            call_id=meta.call_id, patient_id=patient.id if patient else None, phone=meta.phone
+            call_id=meta.call_id,
+            patient_id=patient.id if patient else None,
+            phone=meta.phone,
+            direction=meta.direction,
         )
         tools = call_tools(deps, meta, self.control)
         llm = call_llm(deps, meta, tools=tools, limiter=limiter)
@@ -158,12 +182,14 @@ class CallSession:
             life,
             llm=llm,
             language=prompt_language(meta.language),
+            inbound=meta.inbound,
             first_audio_timeout=(
                 settings.pipeline.first_audio_timeout_secs
                 if first_audio_timeout is None
                 else first_audio_timeout
             ),
-            long_utterance_secs=settings.calling.voicemail_min_greeting_secs,
+            # A caller is a person who dialled: no answering machine to suspect.
+            long_utterance_secs=0 if meta.inbound else settings.calling.voicemail_min_greeting_secs,
         )
         first_audio, long_utterance = greeting.observers
         call = call_pipeline(

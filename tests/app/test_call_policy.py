@@ -93,3 +93,19 @@ async def test_the_application_policy_uses_the_settings(
     for n in range(cap):
         await store.calls.start(call_id=f"c{n}", phone=PHONE)
     assert (await made.number(PHONE)).refusal is Refusal.HOURLY_CAP
+
+
+@pytest.mark.asyncio
+async def test_a_do_not_call_number_that_calls_in_is_answered_but_the_hourly_cap_holds(
+    store: Store, clock: FixedClock
+) -> None:
+    from storage.models import CallDirection
+
+    await store.dnc.add(phone=PHONE, reason="asked in a call", source="agent")
+    inbound = await policy(store, clock).number(PHONE, direction=CallDirection.INBOUND)
+    outbound = await policy(store, clock).number(PHONE, direction=CallDirection.OUTBOUND)
+    assert inbound.allowed and outbound.refusal is Refusal.DO_NOT_CALL
+    for n in range(3):
+        await store.calls.start(call_id=f"in-{n}", phone=PHONE, direction=CallDirection.INBOUND)
+    capped = await policy(store, clock).number(PHONE, direction=CallDirection.INBOUND)
+    assert capped.refusal is Refusal.HOURLY_CAP

@@ -357,3 +357,17 @@ def test_ordinary_numbers_stay_readable(line: str) -> None:
 def test_a_number_next_to_a_date_is_still_masked() -> None:
     masked = redactor.redact("2026-12-03 0691234567 2026-12-04T09:00 69 123 4567")
     assert masked == "2026-12-03 [phone …67] 2026-12-04T09:00 [phone …67]"
+
+
+def test_numbers_in_livekit_sip_room_names_and_identities_are_masked() -> None:
+    from config.logs import PiiRedactor
+
+    redactor = PiiRedactor()
+    # LiveKit names an inbound caller's room and identity after their number; Pipecat logs both.
+    line = redactor.redact("Connected to call-_+355691234567_AbCdEf as sip_+355691234567")
+    assert "691234567" not in line
+    assert line == "Connected to call-_[phone …67]_AbCdEf as sip_[phone …67]"
+    # Elo's own room names and LiveKit's ids stay readable.
+    assert redactor.redact("room elo-0123456789abcdef, call SCL_1234567") == (
+        "room elo-0123456789abcdef, call SCL_1234567"
+    )

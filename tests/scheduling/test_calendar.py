@@ -150,3 +150,21 @@ def test_a_year_of_days_matches_the_rules(calendar: ClinicCalendar, clinic: Clin
         assert (reason is not None) == expected_closed, day
         assert bool(calendar.open_intervals(day)) == (not expected_closed), day
         day += timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("moment", "open_now"),
+    [
+        (datetime(2026, 12, 2, 8, 59, tzinfo=TIRANE), False),
+        (datetime(2026, 12, 2, 9, 0, tzinfo=TIRANE), True),
+        (datetime(2026, 12, 2, 13, 30, tzinfo=TIRANE), False),  # lunch break
+        (datetime(2026, 12, 2, 18, 59, tzinfo=TIRANE), True),
+        (datetime(2026, 12, 2, 19, 0, tzinfo=TIRANE), False),
+        (datetime(2026, 12, 1, 10, 0, tzinfo=TIRANE), False),  # a public holiday
+        (datetime(2026, 12, 6, 10, 0, tzinfo=TIRANE), False),  # Sunday
+        # Any zone: 08:30 UTC is 09:30 in Tirana.
+        (datetime(2026, 12, 2, 8, 30, tzinfo=ZoneInfo("UTC")), True),
+    ],
+)
+def test_is_open_at_an_instant(calendar: ClinicCalendar, moment: datetime, open_now: bool) -> None:
+    assert calendar.is_open(moment) is open_now

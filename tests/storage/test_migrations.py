@@ -300,3 +300,34 @@ async def test_empty_file_is_initialised(tmp_path: Path) -> None:
         assert await store.health.schema_version() == SCHEMA_VERSION
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+async def test_calls_made_before_inbound_calls_existed_are_outbound(db_path: Path) -> None:
+    from storage.models import CallDirection
+
+    direction = next(i for i, sql in enumerate(MIGRATIONS) if "ADD COLUMN direction" in sql)
+    conn = _raw(db_path)
+    try:
+        for sql in MIGRATIONS[:direction]:
+            conn.executescript(sql)
+        conn.execute(f"PRAGMA user_version = {direction}")
+        conn.execute(
+            "INSERT INTO calls (id, phone, started_at) VALUES ('old', '+355691234567',"
+            " '2026-11-30T09:00:00Z')"
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    store = await Store.open(db_path)
+    try:
+        old = await store.calls.get(call_id="old")
+        new = await store.calls.start(
+            call_id="new", phone="+355691234567", direction=CallDirection.INBOUND
+        )
+    finally:
+        await store.close()
+    assert old is not None and old.direction is CallDirection.OUTBOUND
+    assert new.direction is CallDirection.INBOUND
+    with _raw(db_path) as raw, pytest.raises(sqlite3.IntegrityError):
+        raw.execute("UPDATE calls SET direction = 'sideways' WHERE id = 'old'")

@@ -449,3 +449,21 @@ async def test_a_cancelled_booking_can_be_booked_again(
     assert "already_booked" not in again
     assert again["appointment_id"] != first["appointment_id"]
     assert len(rows("SELECT id FROM appointments")) == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("bound", [True, False])
+async def test_no_callback_to_a_number_on_the_do_not_call_list(
+    registry: ToolRegistry, make_context: Callable[..., ToolContext], rows: Rows, bound: bool
+) -> None:
+    # A patient on the list who calls the clinic is answered, but never called back: neither
+    # on the call's own number nor on one given in an unbound call.
+    ctx = make_context(call_id="in-1", phone="+355691234567" if bound else None)
+    await ctx.store.dnc.add(phone="+355691234567", reason="asked", source="agent")
+    result = await _follow_up(registry, ctx, "2026-12-03T15:30")
+    assert result["error"] == "the clinic does not call this number back"
+    assert "+35542223344" in result["hint"]
+    assert rows("SELECT id FROM follow_ups") == []
+    # Staff at the command line decide for themselves.
+    staff = make_context(mode=ToolMode.ADMIN)
+    assert (await _follow_up(registry, staff, "2026-12-03T15:30"))["status"] == "scheduled"

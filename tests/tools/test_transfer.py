@@ -223,3 +223,20 @@ async def test_outside_a_call_it_is_an_error(
     result = await registry.call("transfer_to_human", {"reason": "x"}, ctx)
     assert "error" in result and "hint" in result
     assert _follow_ups(rows) == []
+
+
+@pytest.mark.asyncio
+async def test_a_failed_transfer_leaves_no_callback_for_a_do_not_call_number(
+    registry: ToolRegistry,
+    call: Callable[..., ToolContext],
+    rows: Callable[..., Rows],
+    store: Store,
+) -> None:
+    # A patient on the list who called the clinic (an inbound call): never called back.
+    await store.dnc.add(phone=ARTA, reason="asked", source="agent")
+    control = FakeControl(FAILED)
+    result = await registry.call("transfer_to_human", {"reason": "a bill"}, call(control))
+    assert (result["status"], result["follow_up"]) == ("transfer_failed", "not_created")
+    assert "+35542223344" in result["hint"]
+    assert _follow_ups(rows) == []
+    assert await store.dnc.is_listed(phone=ARTA)

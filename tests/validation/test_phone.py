@@ -197,3 +197,24 @@ def test_mask_phone_never_shows_the_subscriber_number(national: str) -> None:
     assert national[:7] not in masked
     assert masked.startswith("+355") and masked.endswith(national[-2:])
     assert len(masked) == len("+355" + national)
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ("+355691234567", "+355691234567"),
+        ("355691234567", "+355691234567"),  # international without the plus
+        ("00355691234567", "+355691234567"),
+        ("0691234567", "+355691234567"),  # national, the default region's
+        ("+393471234567", "+393471234567"),  # a patient calling from abroad
+        ("anonymous", None),
+        ("", None),
+        ("+355 69 123 4567", None),  # a SIP user part has no spaces
+        ("12345", None),
+        ("+355691234567; drop", None),
+    ],
+)
+def test_a_callers_number_as_the_network_reports_it(reported: str, expected: str | None) -> None:
+    from validation import caller_number
+
+    assert caller_number(reported, default_region="AL") == expected

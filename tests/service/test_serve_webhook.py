@@ -1,0 +1,71 @@
+"""`elo serve` as a real process takes LiveKit's webhooks: forged ones refused, nothing started."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from livekit.protocol import models
+
+from devtools.livekit_webhooks import sign_webhook, webhook_event
+from tests.cli.test_serve import KEYS, _env
+
+SECRET = KEYS["ELO_LIVEKIT__API_SECRET"]
+
+
+def _caller_joined() -> models.ParticipantInfo:
+    return models.ParticipantInfo(
+        identity="sip_+355691234567",
+        kind=models.ParticipantInfo.Kind.SIP,
+        attributes={"sip.callID": "SCL_AbCdEfGhIjKl", "sip.phoneNumber": "+355691234567"},
+    )
+
+
+def test_the_service_refuses_forged_webhooks_and_answers_signed_ones(tmp_path: Path) -> None:
+    joined = webhook_event(
+        "participant_joined",
+        room=models.Room(name="call-_+355691234567_AbCdEfGhIjKl"),
+        participant=_caller_joined(),
+    )
+    forged = sign_webhook(joined, KEYS["ELO_LIVEKIT__API_KEY"], "forged-" + SECRET)
+    # Signed with the service's key, but not for a caller: answered and ignored.
+    finished = sign_webhook(
+        webhook_event("room_finished", room=models.Room(name="call-_x")),
+        KEYS["ELO_LIVEKIT__API_KEY"],
+        SECRET,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
+        cwd=tmp_path,
+        env=_env(tmp_path, **KEYS),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("elo serve: listening on http://127.0.0.1:"), line
+        url = line.split("listening on ", 1)[1].strip() + "/livekit/webhook"
+        refused = httpx.post(url, content=forged.body, headers=forged.headers, timeout=10)
+        unsigned = httpx.post(url, content=forged.body, timeout=10)
+        ignored = httpx.post(url, content=finished.body, headers=finished.headers, timeout=10)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    err = process.stderr.read() if process.stderr else ""
+    assert process.returncode == 0, err
+    assert (refused.status_code, unsigned.status_code) == (401, 401)
+    assert (ignored.status_code, ignored.json()["status"]) == (200, "ignored")
+    with sqlite3.connect(tmp_path / "elo.db") as db:
+        assert db.execute("SELECT count(*) FROM calls").fetchone()[0] == 0
+    log = (tmp_path / "logs" / "elo.jsonl").read_text(encoding="utf-8")
+    assert "webhook refused: not signed by this LiveKit key" in log
+    assert "691234567" not in log and SECRET not in log
