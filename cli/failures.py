@@ -63,6 +63,10 @@ class UsageError(Exception):
     """Command-line input that cannot be used; the message is one line."""
 
 
+class EnvironmentFailure(Exception):
+    """The machine failed the command (e.g. a process that did not start); one line, exit 1."""
+
+
 @dataclass(frozen=True)
 class Failure:
     """How a failed command ends: its exit code and the line printed after ``elo: ``."""
@@ -92,6 +96,8 @@ def describe_failure(exc: BaseException) -> Failure:
         return _failure(EXIT_USAGE, str(exc))
     if isinstance(exc, StoreError):
         return _failure(EXIT_FAILED, _database_message(str(exc)))
+    if isinstance(exc, EnvironmentFailure):
+        return _failure(EXIT_FAILED, str(exc))
     if isinstance(exc, PrivacyError):
         # Written for a person already (a lost hash key, a number still in a call): say it as is.
         return _failure(EXIT_FAILED, str(exc))

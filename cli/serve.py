@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 from loguru import logger
 
-from cli.failures import UsageError
+from cli.failures import EnvironmentFailure, UsageError
 from config.settings import AppSettings
 
 COMMAND = "serve"
@@ -123,6 +124,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
     from service.campaigns import CampaignSupervisor
     from service.http import create_http_app
     from service.inbound import InboundCalls
+    from service.workers import WorkerPool
     from storage.errors import StoreError
 
     async with open_application(settings) as app:
@@ -140,16 +142,37 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
             dialer = LiveKitDialer.from_settings(settings)
         except DialerError as exc:
             raise UsageError(str(exc)) from None
-        launcher = PipelineLauncher(app)
         if rehearsal is not None:
             app = dataclasses.replace(app, http_client_args=rehearsal.http_client_args)
+        workers = settings.server.workers
+        workers = (os.cpu_count() or 1) if workers is None else workers
+        pool = None
+        if workers:
+            pool = WorkerPool(
+                settings,
+                size=workers,
+                rehearsal=rehearsal.worker_spec if rehearsal is not None else None,
+            )
+            try:
+                await pool.open()
+            except RuntimeError as exc:
+                await dialer.aclose()
+                raise EnvironmentFailure(str(exc)) from None
+            launcher: Any = pool
+        elif rehearsal is not None:
             launcher = PipelineLauncher(app, transport_factory=rehearsal.transport_factory)
+        else:
+            launcher = PipelineLauncher(app)
         supervisor = CampaignSupervisor(
             app=app, dialer=dialer, launcher=launcher, poll_secs=settings.server.poll_secs
         )
         inbound = InboundCalls(app, dialer=dialer)
         config = uvicorn.Config(
-            create_http_app(app, probes=[supervisor.check], start_inbound=inbound.start),
+            create_http_app(
+                app,
+                probes=[supervisor.check, *([pool.check] if pool is not None else [])],
+                start_inbound=inbound.start,
+            ),
             # Our logging stays ours (masked JSON lines); uvicorn must not reconfigure it.
             log_config=None,
             access_log=False,
@@ -196,6 +219,8 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
             await supervisor.drain(timeout_s=settings.server.drain_secs)
             await inbound.drain(timeout_s=0)
             await watching
+            if pool is not None:
+                await pool.aclose()
             if pending:
                 await asyncio.wait(pending)
             await dialer.aclose()

@@ -251,6 +251,15 @@ class ServerSettings(SettingsGroup):
             " start|pause|resume|stop` take effect within this many seconds)."
         ),
     )
+    workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description=(
+            "Worker processes that run the calls' voice pipelines (one event loop is one core);"
+            " empty: one per CPU core; 0: calls run in the service's own process."
+        ),
+    )
     drain_secs: float = Field(
         default=30.0,
         ge=0,

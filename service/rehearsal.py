@@ -45,12 +45,14 @@ class RehearsalWorld:
         http_client_args: The model client's TLS trust of the emulator's certificate.
         transport_factory: Each call's audio: recorded speech in, Elo's voice to a WAV file.
         folder: Where the rehearsal keeps its database, log and audio.
+        worker_spec: The same for a worker process, as plain data (:func:`wav_calls`).
     """
 
     settings: AppSettings
     http_client_args: dict[str, Any]
     transport_factory: Callable[[CallJob], CallTransport]
     folder: Path
+    worker_spec: dict[str, Any]
 
     def banner(self) -> list[str]:
         """What the service prints at start, so nobody mistakes the rehearsal for the clinic."""
@@ -129,12 +131,17 @@ async def rehearsal_world(settings: AppSettings) -> AsyncIterator[RehearsalWorld
                 "sip_trunk_id": TRUNK,
             },
         )
-        inputs = {phones[BOOKER]: CALLER, phones[MACHINE]: MACHINE_WAV}
+        spec = {
+            "inputs": {phones[BOOKER]: str(CALLER), phones[MACHINE]: str(MACHINE_WAV)},
+            "folder": str(folder),
+            "ca_pem": emulator.ca_pem.decode(),
+        }
         yield RehearsalWorld(
             settings=world_settings,
             http_client_args={"ssl": emulator.ssl_context},
-            transport_factory=_wav_calls(inputs, folder),
+            transport_factory=wav_calls(spec),
             folder=folder,
+            worker_spec=spec,
         )
         # What went off script is in the log; the service's own stop must not fail on it.
         emulator.errors.clear()
@@ -184,9 +191,18 @@ async def _prepare(settings: AppSettings, phones: dict[Any, str]) -> list[Any]:
     ]
 
 
-def _wav_calls(inputs: dict[str, Path], folder: Path) -> Callable[[CallJob], CallTransport]:
+def wav_calls(spec: dict[str, Any]) -> Callable[[CallJob], CallTransport]:
+    """Each call's audio in a rehearsal: the contact's recorded speech in, Elo's voice out.
+
+    Args:
+        spec: ``inputs`` (number → WAV path) and ``folder`` (where Elo's audio goes), as plain
+            data so that a worker process can build the same.
+    """
     from devtools.rehearsal import CALLER, RING_SECS
     from pipeline.file_transport import WavFileTransport
+
+    inputs = {phone: Path(path) for phone, path in spec["inputs"].items()}
+    folder = Path(spec["folder"])
 
     def transport(job: CallJob) -> CallTransport:
         # The caller's audio starts a little after the answer, while Elo greets.

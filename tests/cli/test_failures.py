@@ -17,6 +17,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -203,6 +204,10 @@ def cli(
     monkeypatch.setenv("ELO_DATABASE__PATH", str(db))
     monkeypatch.setenv("ELO_LOGGING__FILE", "none")
     monkeypatch.setenv("ELO_DATABASE__BUSY_TIMEOUT_MS", "100")
+    # `elo serve` must reach the database, not stop at a port another program holds.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("ELO_SERVER__PORT", str(probe.getsockname()[1]))
     capsys.readouterr()
 
     def run(argv: list[str]) -> tuple[int, str, str]:

@@ -96,14 +96,43 @@ def stop(process: subprocess.Popen[str]) -> str:
     return err
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (the service's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gone(pids: list[int], *, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("workers", ["2", "0"], ids=["in-workers", "in-process"])
 def test_the_rehearsal_runs_its_campaign_and_leaves_the_clinic_database_alone(
-    tmp_path: Path,
+    tmp_path: Path, workers: str
 ) -> None:
-    with serving(tmp_path) as (process, base, db):
+    with serving(tmp_path, ELO_SERVER__WORKERS=workers) as (process, base, db):
+        assert len(children(process.pid)) == int(workers)
         seen = wait_for(lambda a: all(a[p] and a[p][-1] for p in PHONES.values()), db)
         ready = httpx.get(f"{base}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
-        assert "1 campaign(s) running" in ready.json()["checks"]["campaign_supervisor"]["detail"]
+        checks = ready.json()["checks"]
+        assert "1 campaign(s) running" in checks["campaign_supervisor"]["detail"]
+        if workers == "2":
+            assert checks["workers"] == {"ok": True, "detail": "2 of 2 running, 0 call(s)"}
+        else:
+            assert "workers" not in checks
         stop(process)
     assert seen == {
         PHONES[BOOKER]: ["booked"],
@@ -114,9 +143,13 @@ def test_the_rehearsal_runs_its_campaign_and_leaves_the_clinic_database_alone(
         assert conn.execute("SELECT count(*) FROM appointments").fetchone() == (1,)
         assert conn.execute("SELECT service_state FROM campaigns").fetchone() == ("active",)
     assert not (tmp_path / "data" / "elo.db").exists()
-    log = (tmp_path / "logs" / "elo.jsonl").read_text(encoding="utf-8")
-    for contact in (BOOKER, MACHINE, BUSY):
-        assert PHONES[contact] not in log and contact.name not in log
+    worker_logs = sorted(p.name for p in (tmp_path / "logs").glob("elo.worker-*.jsonl"))
+    # The calls ran in the workers: each wrote its own log.
+    assert worker_logs == (["elo.worker-1.jsonl", "elo.worker-2.jsonl"] if workers == "2" else [])
+    for log_file in (tmp_path / "logs").glob("*.jsonl"):
+        log = log_file.read_text(encoding="utf-8")
+        for contact in (BOOKER, MACHINE, BUSY):
+            assert PHONES[contact] not in log and contact.name not in log
 
 
 def test_sigterm_mid_call_lets_the_call_finish_and_dials_no_one_new(tmp_path: Path) -> None:
@@ -139,3 +172,36 @@ def test_calls_still_going_at_the_drain_deadline_are_hung_up_and_recorded(
     with sqlite3.connect(db / "elo.db") as conn:
         # The lease was given back: the next start (or `elo campaign run`) goes on at once.
         assert conn.execute("SELECT runner_token FROM campaigns").fetchone() == (None,)
+
+
+def test_a_worker_killed_mid_call_is_recorded_and_started_again(tmp_path: Path) -> None:
+    with serving(tmp_path, ELO_SERVER__WORKERS="2") as (process, base, db):
+        wait_for(lambda a: a[PHONES[BOOKER]] == [None], db)
+        first = children(process.pid)
+        for pid in first:
+            os.kill(pid, signal.SIGKILL)
+        seen = wait_for(lambda a: a[PHONES[BOOKER]] and a[PHONES[BOOKER]][0] is not None, db)
+        # The runner recorded the call the worker took with it; the patient is not charged a
+        # booking that never happened.
+        assert seen[PHONES[BOOKER]][0] not in (None, "booked")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            workers = httpx.get(f"{base}/readyz", timeout=10).json()["checks"]["workers"]
+            if workers["ok"]:
+                break
+            time.sleep(0.5)
+        assert workers["ok"] and "2 restart(s)" in workers["detail"], workers
+        assert set(children(process.pid)).isdisjoint(first) and len(children(process.pid)) == 2
+        stop(process)
+
+
+def test_after_the_service_is_killed_its_workers_end_by_themselves(tmp_path: Path) -> None:
+    """The attempt stays open for the next runner's recovery (tests/campaign/test_crash.py)."""
+    with serving(tmp_path, ELO_SERVER__WORKERS="1") as (process, _, db):
+        wait_for(lambda a: a[PHONES[BOOKER]] == [None], db)
+        workers = children(process.pid)
+        process.kill()
+        process.wait()
+        # Their stdin closed: the workers end their calls and exit, none is left behind.
+        assert workers and gone(workers)
+    assert attempts(db)[PHONES[BOOKER]] == [None]
