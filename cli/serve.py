@@ -171,7 +171,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
             create_http_app(
                 app,
                 probes=[supervisor.check, *([pool.check] if pool is not None else [])],
-                start_inbound=inbound.start,
+                start_inbound=inbound.start if pool is None else pool.start_inbound,
             ),
             # Our logging stays ours (masked JSON lines); uvicorn must not reconfigure it.
             log_config=None,
@@ -194,6 +194,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
             drains = await asyncio.gather(
                 supervisor.drain(timeout_s=settings.server.drain_secs),
                 inbound.drain(timeout_s=settings.server.drain_secs),
+                *([pool.drain_inbound(timeout_s=settings.server.drain_secs)] if pool else []),
             )
             hung_up = sum(drains)
             if hung_up:

@@ -175,6 +175,12 @@ class InboundCalls:
         if task is not None:
             await asyncio.shield(task)
 
+    async def cancel(self, call_id: str, *, reason: str) -> None:
+        """End one running call (it is recorded); nothing if it is not running."""
+        session = self._sessions.get(call_id)
+        if session is not None:
+            await session.cancel(reason=reason)
+
     async def drain(self, *, timeout_s: float) -> int:
         """Take no new call, give the running ones ``timeout_s`` to end, then stop the rest.
 

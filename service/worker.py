@@ -53,6 +53,7 @@ async def serve_calls(events: _Events) -> int:
     from campaign.dialer import LiveKitDialer
     from campaign.launcher import PipelineLauncher
     from config.logs import configure_logging
+    from service.inbound import InboundCalls
 
     commands = await _commands()
     first = await commands.readline()
@@ -86,6 +87,7 @@ async def serve_calls(events: _Events) -> int:
             options["transport_factory"] = wav_calls(rehearsal)
         launcher = PipelineLauncher(app, **options)
         dialer = LiveKitDialer.from_settings(settings)
+        inbound = InboundCalls(app, dialer=dialer)
         events.send({"ev": "up", "pid": os.getpid()})
         try:
             while True:
@@ -96,8 +98,12 @@ async def serve_calls(events: _Events) -> int:
                 message = protocol.decode(line)
                 if message.get("op") == "stop":
                     break
-                await _obey(message, calls, launcher, dialer, events, reports)
+                if message.get("op") in ("inbound", "cancel_inbound"):
+                    await _obey_inbound(message, inbound, events, reports)
+                else:
+                    await _obey(message, calls, launcher, dialer, events, reports)
         finally:
+            await inbound.aclose()
             for live in list(calls.values()):
                 with contextlib.suppress(Exception):
                     await live.cancel(reason="the service is stopping")
@@ -137,6 +143,27 @@ async def _obey(
         await live.callee_answered()
     elif op == "cancel":
         await live.cancel(reason=str(message.get("reason", "cancelled"))[:200])
+
+
+async def _obey_inbound(
+    message: dict[str, Any], inbound: Any, events: _Events, reports: set[asyncio.Task[None]]
+) -> None:
+    from service.inbound import InboundCall
+
+    call_id = str(message.get("id"))
+    if message["op"] == "cancel_inbound":
+        await inbound.cancel(call_id, reason=str(message.get("reason", "cancelled"))[:200])
+        return
+    await inbound.start(InboundCall(**message["call"]))
+
+    async def report() -> None:
+        await inbound.wait(call_id)
+        # The session in this worker recorded the call; the service only counts it as ended.
+        events.send({"ev": "ended", "id": call_id, "outcome": CallOutcome.COMPLETED.value})
+
+    task = asyncio.create_task(report())
+    reports.add(task)
+    task.add_done_callback(reports.discard)
 
 
 async def _report(call_id: str, live: Any, calls: dict[str, Any], events: _Events) -> None:

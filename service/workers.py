@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sys
 from typing import Any
@@ -22,6 +23,7 @@ from loguru import logger
 from campaign.calls import CallEnd, CallJob
 from config.settings import AppSettings
 from service import worker_protocol as protocol
+from service.inbound import InboundCall
 from service.readiness import Check
 from storage.models import CallOutcome
 
@@ -35,6 +37,7 @@ class WorkerCall:
     """A call running in a worker process, as the runner sees it."""
 
     def __init__(self, worker: _Worker, call_id: str) -> None:
+        self.worker = worker
         self._worker = worker
         self.call_id = call_id
         self.ready = asyncio.Event()
@@ -56,6 +59,10 @@ class WorkerCall:
     def done(self) -> bool:
         """Whether the pipeline has ended."""
         return self._ended.done()
+
+    def on_end(self, callback: Any) -> None:
+        """Call ``callback()`` once the call has ended."""
+        self._ended.add_done_callback(lambda _: callback())
 
     def end(self, end: CallEnd) -> None:
         """The worker reported the end (or died)."""
@@ -182,6 +189,8 @@ class WorkerPool:
         }
         self._workers = [_Worker(index) for index in range(1, size + 1)]
         self._closing = False
+        self._stopping_inbound = False
+        self._inbound: dict[str, WorkerCall] = {}
         self._restarts: set[asyncio.Task[None]] = set()
         self.restarted = 0
 
@@ -199,14 +208,51 @@ class WorkerPool:
 
     async def start(self, job: CallJob) -> WorkerCall:
         """Start the call in the worker with the fewest calls; returns at once."""
-        alive = [w for w in self._workers if w.alive]
-        if not alive:
-            raise RuntimeError("no worker process is running")
-        worker = min(alive, key=lambda w: len(w.calls))
+        worker = self._least_busy()
         call = WorkerCall(worker, job.call_id)
         worker.calls[job.call_id] = call
         await worker.send({"op": "start", "id": job.call_id, "job": protocol.job_message(job)})
         return call
+
+    async def start_inbound(self, call: InboundCall) -> None:
+        """Run an inbound call in the least busy worker (the webhook's ``start_inbound``).
+
+        A retried webhook of a call already running starts nothing.
+
+        Raises:
+            RuntimeError: The service is stopping, or no worker runs (the webhook answers 503
+                and LiveKit delivers it again).
+        """
+        if self._stopping_inbound:
+            raise RuntimeError("the service is stopping")
+        if call.call_id in self._inbound:
+            return
+        worker = self._least_busy()
+        running = WorkerCall(worker, call.call_id)
+        worker.calls[call.call_id] = running
+        self._inbound[call.call_id] = running
+        running.on_end(lambda: self._inbound.pop(call.call_id, None))
+        message = {"op": "inbound", "id": call.call_id, "call": dataclasses.asdict(call)}
+        await worker.send(message)
+
+    async def drain_inbound(self, *, timeout_s: float) -> int:
+        """Take no new inbound call, let the running ones end for ``timeout_s``, end the rest.
+
+        Returns:
+            How many were still running at the deadline.
+        """
+        self._stopping_inbound = True
+        running = list(self._inbound.values())
+        if not running:
+            return 0
+        ends = [asyncio.ensure_future(call.wait()) for call in running]
+        _, late = await asyncio.wait(ends, timeout=timeout_s)
+        for call in running:
+            if not call.done():
+                message = {"op": "cancel_inbound", "id": call.call_id}
+                await call.worker.send({**message, "reason": "the service is stopping"})
+        await asyncio.wait(ends, timeout=STOP_TIMEOUT_S)
+        return len(late)
 
     def check(self) -> Check:
         """The readiness check: every worker process is running."""
@@ -216,6 +262,12 @@ class WorkerPool:
         if self.restarted:
             detail += f", {self.restarted} restart(s)"
         return Check("workers", len(alive) == len(self._workers), detail)
+
+    def _least_busy(self) -> _Worker:
+        alive = [w for w in self._workers if w.alive]
+        if not alive:
+            raise RuntimeError("no worker process is running")
+        return min(alive, key=lambda w: len(w.calls))
 
     @property
     def pids(self) -> list[int]:

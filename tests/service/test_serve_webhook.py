@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -69,3 +70,61 @@ def test_the_service_refuses_forged_webhooks_and_answers_signed_ones(tmp_path: P
     log = (tmp_path / "logs" / "elo.jsonl").read_text(encoding="utf-8")
     assert "webhook refused: not signed by this LiveKit key" in log
     assert "691234567" not in log and SECRET not in log
+
+
+def test_an_inbound_call_runs_in_a_worker_once_however_often_it_is_announced(
+    tmp_path: Path,
+) -> None:
+    """The worker's session cannot reach LiveKit's media here (a closed local port), so the call
+    ends unanswered; what matters is where it ran, that it ran once, and that it was recorded."""
+    joined = sign_webhook(
+        webhook_event(
+            "participant_joined",
+            room=models.Room(name="call-_+355691234567_AbCdEfGhIjKl"),
+            participant=_caller_joined(),
+        ),
+        KEYS["ELO_LIVEKIT__API_KEY"],
+        SECRET,
+    )
+    env = _env(
+        tmp_path, **{**KEYS, "ELO_LIVEKIT__URL": "ws://127.0.0.1:9", "ELO_SERVER__WORKERS": "1"}
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("elo serve: listening on http://127.0.0.1:"), line
+        url = line.split("listening on ", 1)[1].strip() + "/livekit/webhook"
+        answers = [
+            httpx.post(url, content=joined.body, headers=joined.headers, timeout=10).status_code
+            for _ in range(3)
+        ]
+        deadline = time.monotonic() + 120
+        rows: list[tuple[str, str | None]] = []
+        while time.monotonic() < deadline:
+            with sqlite3.connect(tmp_path / "elo.db") as db:
+                rows = db.execute("SELECT direction, outcome FROM calls").fetchall()
+            if rows and rows[0][1] is not None:
+                break
+            time.sleep(0.25)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    err = process.stderr.read() if process.stderr else ""
+    assert process.returncode == 0, err
+    assert answers == [200, 200, 200]
+    assert len(rows) == 1 and rows[0][0] == "inbound" and rows[0][1] is not None, rows
+    worker_log = (tmp_path / "logs" / "elo.worker-1.jsonl").read_text(encoding="utf-8")
+    assert "inbound call: known caller" in worker_log
+    service_log = (tmp_path / "logs" / "elo.jsonl").read_text(encoding="utf-8")
+    assert "inbound call: known caller" not in service_log
