@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns clean install demo demo-campaign smoke smoke-dial
+.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve clean install demo demo-campaign smoke smoke-dial
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { py=$$(PYTHON='$(PYTHON)' sh devtools/find-python) && \
@@ -55,6 +55,9 @@ bench-startup: $(STAMP)
 
 bench-turns: $(STAMP)
 	$(BIN)/python -m bench.turns
+
+bench-serve: $(STAMP)
+	$(BIN)/python -m bench.serve_bench
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache

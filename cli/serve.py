@@ -54,6 +54,11 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.close()
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise UsageError(f"cannot listen on {host[:80]}:{port}: {reason}") from None
+    # Each response goes out at once: with Nagle on, a keep-alive client (a scraper, a load
+    # balancer) waited ~40 ms for the body behind its own delayed ACK (bench/serve_bench.py).
+    # Accepted connections inherit the option.
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # Listening from here on: whoever reads "listening on" below may connect at once (uvicorn
     # would start listening only later, inside serve()).
     sock.listen(2048)

@@ -97,3 +97,18 @@ def test_missing_keys_are_one_line_naming_them(tmp_path: Path) -> None:
     assert line.startswith("elo: set ELO_LIVEKIT__URL, ELO_LIVEKIT__API_KEY"), line
     assert line.endswith("or try `elo serve --rehearsal`"), line
     assert "ELO_GOOGLE__API_KEY" in line
+
+
+def test_responses_are_not_held_back_by_nagle(tmp_path: Path) -> None:
+    """A keep-alive client waited ~40 ms per answer before TCP_NODELAY (bench/serve_bench.py)."""
+    from cli.serve import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2]) as client:
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert client.fileno() >= 0
+    finally:
+        sock.close()
