@@ -80,6 +80,7 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     from app.preflight import Purpose, missing_settings
     from service.http import create_http_app
     from storage.errors import StoreError
+    from telemetry.export import use_directory as use_metrics_directory
 
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
@@ -93,6 +94,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
         missing = missing_settings(settings, purpose=Purpose.SERVICE)
         if missing:
             raise UsageError(f"set {', '.join(missing)} (see .env.example)")
+        # Before any metric exists here and before any worker starts: they inherit the folder.
+        use_metrics_directory(settings.server.metrics_dir)
         config = uvicorn.Config(
             create_http_app(app),
             # Our logging stays ours (masked JSON lines); uvicorn must not reconfigure it.

@@ -2,7 +2,8 @@
 
 ``GET /healthz`` answers as long as the event loop does (liveness: restart the process if not).
 ``GET /readyz`` runs :func:`service.readiness.check_readiness` and answers 200 when every check
-passes, 503 otherwise, with each check's finding as JSON.
+passes, 503 otherwise, with each check's finding as JSON. ``GET /metrics`` is Prometheus' view
+(:mod:`service.metrics`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from app.application import Application
+from service.metrics import metrics_router
 from service.readiness import check_readiness
 
 
@@ -38,4 +40,5 @@ def create_http_app(app: Application) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    http.include_router(metrics_router(app))
     return http

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pipeline.call.transport import CallTransport
 from pipeline.metadata import CallMetadata
@@ -49,6 +50,7 @@ class CallSpec:
         timeouts: The call's timeouts.
         observers: More observers of the call's frames, next to the session's own (e.g. the
             smoke test's probe, see :mod:`devtools.smoke`).
+        direction: Whether Elo placed the call or the patient called in (metrics label it).
     """
 
     metadata: CallMetadata
@@ -57,3 +59,4 @@ class CallSpec:
     telephony: Telephony | None = None
     timeouts: CallTimeouts = field(default_factory=CallTimeouts)
     observers: Sequence[FrameObserver] = ()
+    direction: Literal["outbound", "inbound"] = "outbound"

@@ -3,7 +3,9 @@ import pytest
 from config.settings import load_settings
 from pipeline.stages import make_llm
 from pipeline.tool_bridge import make_tool_caller, register_tools
+from tools.catalog import CLINIC_TOOLS
 from tools.context import ToolMode
+from tools.registry import ToolRegistry
 
 
 class Gate:
@@ -79,12 +81,12 @@ def snapshot_counts(store):
 async def test_a_tool_that_raises_still_releases_the_gates_reservation(ctx):
     """The limiter reserves a booking's place at the gate; a crash must give it back."""
 
-    class Broken:
-        async def call(self, name, arguments, context):
+    class Broken(ToolRegistry):
+        async def run(self, name, arguments, context):
             raise RuntimeError("tool crashed")
 
     gate = Gate()
-    call = make_tool_caller(Broken(), ctx, gate=gate)
+    call = make_tool_caller(Broken(CLINIC_TOOLS), ctx, gate=gate)
     with pytest.raises(RuntimeError):
         await call("schedule_appointment", {})
     assert gate.recorded == [("schedule_appointment", None)]
