@@ -154,4 +154,6 @@ def register_tools(
     # registry, which refuses it with the usual {"error", "hint"} listing the real tools;
     # Pipecat's own fallback would answer with a bare sentence instead.
     llm.register_function(None, handler, timeout_secs=DEFAULT_TIMEOUT_SECS)
-    return [spec.name for spec in offered]
+    names = [spec.name for spec in offered]
+    metrics.tools_offered([*names, UNKNOWN_TOOL])
+    return names

@@ -8,7 +8,7 @@ Recorded metrics live in :class:`Metrics`, made once per process on first use
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,14 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from telemetry.vocabulary import CALL_OUTCOMES, DIRECTIONS, ErrorKind, Reconnect
+from telemetry.vocabulary import (
+    CALL_OUTCOMES,
+    DIAL_SERIES,
+    DIRECTIONS,
+    ErrorKind,
+    Reconnect,
+    ToolResultKind,
+)
 
 # No "_created" series: the shared files of multi-process mode have none, and a process's own
 # export should read the same (half the lines, nothing a dashboard uses).
@@ -117,6 +124,7 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.known_tools: set[str] = set()
         self._zero()
 
     def _zero(self) -> None:
@@ -131,6 +139,22 @@ class Metrics:
             self.gemini_reconnects.labels(reason.value)
         for kind in ErrorKind:
             self.errors.labels(kind.value)
+        for outcome, sip_status, fault in DIAL_SERIES:
+            self.dial_attempts.labels(outcome, sip_status, fault)
+
+    def know_tools(self, names: Iterable[str]) -> None:
+        """Start each tool's series at 0 (once per tool and process).
+
+        Args:
+            names: Tool labels (registry names, already checked).
+        """
+        for name in names:
+            if name in self.known_tools:
+                continue
+            self.known_tools.add(name)
+            for result in ToolResultKind:
+                self.tool_calls.labels(name, result.value)
+            self.tool_duration.labels(name)
 
 
 @dataclass

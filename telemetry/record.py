@@ -9,7 +9,7 @@ function and otherwise ignored: metrics never end or slow a call.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec
 
@@ -132,6 +132,18 @@ def tool_called(tool: str, result: ToolResultKind, seconds: float | None) -> Non
     m.tool_calls.labels(name, bounded(result, {kind.value for kind in ToolResultKind})).inc()
     if seconds is not None:
         m.tool_duration.labels(name).observe(max(0.0, seconds))
+
+
+@_safe
+def tools_offered(names: Iterable[str]) -> None:
+    """The tools a call offers: their series start at 0 (the first call of each then counts).
+
+    Args:
+        names: Registry tool names.
+    """
+    m = _metrics.current()
+    if m is not None:
+        m.know_tools(tool_label(name) for name in names)
 
 
 @_safe

@@ -89,6 +89,18 @@ SIP_CODES = frozenset(
 SIP_WORDS = frozenset({"not_dialled", "interrupted"})
 NO_SIP_STATUS = "none"  # LiveKit's own ringing timeout gives no SIP status
 
+# The (outcome, SIP status, fault) series a campaign's attempts usually fall in
+# (campaign.sip_outcomes), started at 0 so the first of each shows as an increase.
+_ANSWERED = ("booked", "follow_up", "declined", "voicemail", "opted_out", "transferred", "failed")
+DIAL_SERIES: tuple[tuple[str, str, str], ...] = (
+    *((outcome, "200", "false") for outcome in _ANSWERED),
+    *(("busy", code, "false") for code in ("486", "600", "603")),
+    *(("no_answer", code, "false") for code in ("408", "480", "487", NO_SIP_STATUS)),
+    *(("failed", code, "false") for code in ("403", "404", "410", "484", "488", "604", "4xx")),
+    *(("failed", code, "false") for code in SIP_WORDS),
+    *(("failed", code, "true") for code in (NO_SIP_STATUS, "401", "407", "500", "503", "5xx")),
+)
+
 _TOOL_NAME = re.compile(r"[a-z][a-z0-9_]{0,47}")
 _SIP_CODE = re.compile(r"\s*(\d{3})\b")
 
