@@ -50,8 +50,8 @@ def use_directory(folder: Path | None) -> Path:
         The folder in use.
 
     Raises:
-        ConfigError: The folder holds other ``.db`` files (a database?): the exporter would
-            read them as metrics.
+        ConfigError: The folder is not a folder, holds other ``.db`` files (a database? the
+            exporter would read them as metrics), or cannot be written.
     """
     if folder is None:
         path = Path(tempfile.mkdtemp(prefix="elo-metrics-"))  # mode 0700
@@ -59,6 +59,8 @@ def use_directory(folder: Path | None) -> Path:
     else:
         path = Path(folder)
         make_private_dirs(path)
+        if not path.is_dir():
+            raise ConfigError(f"ELO_SERVER__METRICS_DIR={path} is not a folder")
         strangers = [p.name for p in path.glob("*.db") if not _METRIC_FILE.fullmatch(p.name)]
         if strangers:
             raise ConfigError(
@@ -72,8 +74,10 @@ def use_directory(folder: Path | None) -> Path:
     if not getattr(values.ValueClass, "_multiprocess", False):
         values.ValueClass = values.MultiProcessValue()
     _metrics.reset(path)
-    # The fixed series exist from the start, before any worker has recorded.
-    _metrics.current()
+    # The fixed series exist from the start, before any worker has recorded; a folder this
+    # process cannot write to is refused now rather than found out from an empty scrape.
+    if _metrics.current() is None:
+        raise ConfigError(f"cannot write metrics to ELO_SERVER__METRICS_DIR={path}")
     return path
 
 

@@ -10,7 +10,9 @@ from loguru import logger
 
 from config.settings import load_settings
 from storage import NewContact, Store
-from tests.conftest import TIRANE
+from tests.cli.test_main import run_elo
+from tests.cli.test_serve import KEYS
+from tests.conftest import SAMPLE_PROFILE, TIRANE
 from tests.service.test_readiness import service, service_settings
 from tests.telemetry.scrape import Scrape
 
@@ -146,3 +148,27 @@ async def test_queues_that_cannot_be_read_leave_out_only_their_gauge(tmp_path: P
     assert "elo_campaign_queue_depth" not in scrape.families
     assert "elo_ready" in scrape.families and "elo_calls" in scrape.families
     assert any("the campaign queues could not be read: OperationalError" in w for w in warnings)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem", ["a-database", "a-file"])
+def test_serve_refuses_an_unusable_metrics_folder_in_one_line(tmp_path: Path, problem: str) -> None:
+    folder = tmp_path / "data"
+    if problem == "a-database":
+        folder.mkdir()
+        (folder / "clinic.db").write_bytes(b"SQLite format 3\x00")
+        expected = f"elo: ELO_SERVER__METRICS_DIR={folder} holds other .db files (clinic.db, ...)"
+    else:
+        folder.write_text("not a folder\n", encoding="utf-8")
+        expected = f"elo: ELO_SERVER__METRICS_DIR={folder} is not a folder"
+    env = {
+        **KEYS,
+        "ELO_CLINIC__PROFILE_PATH": str(SAMPLE_PROFILE),
+        "ELO_SERVER__METRICS_DIR": str(folder),
+    }
+    result = run_elo(tmp_path, "serve", "--port", "0", env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[0].startswith(expected), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    if problem == "a-database":
+        assert (folder / "clinic.db").read_bytes() == b"SQLite format 3\x00"
