@@ -17,8 +17,11 @@ from loguru import logger
 
 from app.application import Application
 from service.readiness import check_readiness
+from telemetry import record
 from telemetry.export import CONTENT_TYPE, exposition
 from telemetry.metrics import scrape_families
+from telemetry.vocabulary import UNKNOWN_TOOL
+from tools.context import ToolMode
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="elo-metrics"'}
 
@@ -31,6 +34,11 @@ def metrics_router(app: Application) -> APIRouter:
     """
     router = APIRouter()
     token = app.settings.server.metrics_token.get_secret_value()
+    # Every tool a call may use has its series from the start (the workers do not start them).
+    offered = app.registry.offered(
+        mode=ToolMode.CALL, expose_confidential=app.settings.security.expose_stats_to_model
+    )
+    record.tools_offered([*(spec.name for spec in offered), UNKNOWN_TOOL])
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:

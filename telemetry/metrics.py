@@ -19,6 +19,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     disable_created_metrics,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -39,7 +40,7 @@ disable_created_metrics()
 # Seconds. A call lasts from seconds (no answer) to the length limit (15 minutes by default).
 CALL_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0)
 # Most tools answer in milliseconds; the slowest (a web search) is capped at 15-60 s.
-TOOL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0)
+TOOL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0)
 # The end of the caller's turn (0.4 s of silence) plus the model's answer: about 1 s.
 LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0)
 
@@ -50,9 +51,12 @@ class Metrics:
     Args:
         registry: Where they are registered. In multi-process mode the values are written to
             the shared folder whatever the registry; the serving process reads them from there.
+        zero: Start the fixed series at 0 (see :meth:`_zero`). The exporting process does; a
+            worker of ``elo serve`` does not: its files then hold only what it recorded, which
+            keeps a scrape (reading every process's files) short.
     """
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, zero: bool = True) -> None:
         self.calls = Counter(
             "elo_calls",
             "Calls ended, by direction and outcome (refused: never placed, e.g. do-not-call).",
@@ -124,8 +128,10 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.zeroes = zero
         self.known_tools: set[str] = set()
-        self._zero()
+        if zero:
+            self._zero()
 
     def _zero(self) -> None:
         """Start the fixed series at 0, so rates and alerts see their first increase."""
@@ -149,7 +155,7 @@ class Metrics:
             names: Tool labels (registry names, already checked).
         """
         for name in names:
-            if name in self.known_tools:
+            if not self.zeroes or name in self.known_tools:
                 continue
             self.known_tools.add(name)
             for result in ToolResultKind:
@@ -177,8 +183,11 @@ def current() -> Metrics | None:
     if _state.metrics is not None or _state.broken:
         return _state.metrics
     registry = CollectorRegistry(auto_describe=True)
+    # A worker: its values go to the shared folder (prometheus-client's mode, chosen from the
+    # environment it inherited), but another process exports them.
+    worker = getattr(values.ValueClass, "_multiprocess", False) and _state.directory is None
     try:
-        _state.metrics = Metrics(registry)
+        _state.metrics = Metrics(registry, zero=not worker)
     except Exception as exc:
         _state.broken = True
         logger.warning("metrics are off in this process: {}", type(exc).__name__)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.conftest import PROJECT_ROOT
 from tests.telemetry.scrape import Scrape
@@ -76,7 +77,10 @@ def supervisor(tmp_path: Path) -> Iterator[Supervisor]:
 
 
 @pytest.mark.slow
-def test_two_workers_record_and_one_scrape_sums_them(supervisor: Supervisor) -> None:
+def test_two_workers_record_and_one_scrape_sums_them(
+    supervisor: Supervisor, tmp_path: Path
+) -> None:
+    folder = tmp_path / "metrics"
     first = supervisor.ask("spawn a 2")
     second = supervisor.ask("spawn b 3")
     assert first.startswith("spawned ") and second.startswith("spawned ")
@@ -91,6 +95,12 @@ def test_two_workers_record_and_one_scrape_sums_them(supervisor: Supervisor) -> 
     assert scrape.value("elo_active_calls", direction="outbound") == 2  # livesum: both live
     assert not pids & scrape.label_values()  # summed: no pid label left
     assert scrape.value("process_resident_memory_bytes") > 0  # the supervisor's own
+    # A worker's files hold only what it recorded (the exporting process starts the fixed
+    # series at 0), so a scrape reads little per worker.
+    worker_file = folder / f"counter_{first.split()[1]}.db"
+    recorded = {m.name for m in MultiProcessCollector.merge([str(worker_file)]) if m.samples}
+    assert recorded == {"elo_calls", "elo_bookings", "elo_revenue_booked_lek"}
+    assert scrape.value("elo_errors_total", kind="tool") == 0  # there, from the supervisor
 
     # A worker killed mid-call: its gauge stays until its death is reported; counters stay.
     assert supervisor.ask("kill b") == "exited -9"
