@@ -61,14 +61,18 @@ def make_tool_caller(
             metrics.tool_called(label, ToolResultKind.REFUSED, None)
             return refusal
         run: ToolRun | None = None
+        cancelled = False
         started = time.perf_counter()
         try:
             run = await registry.run(name, arguments, ctx)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
             if gate is not None:
                 gate.record(name, run.result if run is not None else None)
             elapsed = time.perf_counter() - started
-            kind = _result_kind(run, registry, name, elapsed)
+            kind = _result_kind(run, registry, name, elapsed, cancelled=cancelled)
             metrics.tool_called(label, kind, elapsed)
             if kind is ToolResultKind.ERROR:
                 metrics.error(ErrorKind.TOOL)
@@ -78,16 +82,16 @@ def make_tool_caller(
 
 
 def _result_kind(
-    run: ToolRun | None, registry: ToolRegistry, name: str, elapsed: float
+    run: ToolRun | None, registry: ToolRegistry, name: str, elapsed: float, *, cancelled: bool
 ) -> ToolResultKind:
     """How a tool call that was let through ended, for the metrics."""
-    if run is None:
-        # Cancelled: Pipecat cancels a handler that outlives its timeout (the spec's), whose
-        # clock starts after this call's; anything sooner is the server or the call ending.
+    if cancelled:
+        # Pipecat cancels a handler that outlives its timeout (the spec's), whose clock starts
+        # after this call's; anything sooner is the server or the call ending.
         spec = registry.get(name)
         limit = spec.timeout_secs if spec is not None else DEFAULT_TIMEOUT_SECS
         return ToolResultKind.TIMEOUT if elapsed >= limit * 0.99 else ToolResultKind.CANCELLED
-    if run.raised:
+    if run is None or run.raised:
         return ToolResultKind.ERROR
     return ToolResultKind.INPUT_ERROR if "error" in run.result else ToolResultKind.OK
 

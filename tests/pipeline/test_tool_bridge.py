@@ -91,9 +91,15 @@ async def test_a_tool_that_raises_still_releases_the_gates_reservation(ctx):
 
     gate = Gate()
     call = make_tool_caller(Broken(CLINIC_TOOLS), ctx, gate=gate)
+    before = Scrape.in_process()
     with pytest.raises(RuntimeError):
         await call("schedule_appointment", {})
     assert gate.recorded == [("schedule_appointment", None)]
+    after = Scrape.in_process()
+    labels = {"tool": "schedule_appointment", "result": "error"}
+    assert after.value("elo_tool_calls_total", **labels) == (
+        before.value("elo_tool_calls_total", **labels) + 1
+    )
 
 
 class _NoArgs(ToolArgs):
