@@ -20,6 +20,8 @@ from pipeline.call.outcome import attempt_outcome, recovered_outcome
 from storage import Store
 from storage.campaign_queue import NOT_DIALLED
 from storage.models import AttemptOutcome, CallFacts, CallOutcome
+from telemetry import ErrorKind
+from telemetry import record as metrics
 
 # A follow-up due sooner than this after the call is for the clinic's staff (e.g. after a
 # failed transfer: "a colleague will call you back"), not a callback for Elo to place.
@@ -95,6 +97,8 @@ async def record_attempt(
 ) -> None:
     """Complete an attempt and reschedule or close its contact (see :func:`next_step`).
 
+    The attempt is counted in the metrics once it is recorded (outcome, SIP status, fault).
+
     Args:
         store: The database.
         attempt_id: The attempt.
@@ -119,6 +123,9 @@ async def record_attempt(
         done_reason=step.done_reason,
         system_fault=end.fault,
     )
+    metrics.dial_attempt(end.outcome, end.sip_status, fault=end.fault is not None)
+    if end.fault is not None:
+        metrics.error(ErrorKind.DIAL_FAULT)
 
 
 async def recover_open_attempts(

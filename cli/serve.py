@@ -131,6 +131,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
     from service.inbound import InboundCalls
     from service.workers import WorkerPool
     from storage.errors import StoreError
+    from telemetry.export import use_directory as use_metrics_directory
 
     async with open_application(settings) as app:
         # Refused at the start rather than reported later by /readyz: a service that cannot
@@ -143,6 +144,8 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
             raise UsageError(
                 f"set {', '.join(missing)} (see .env.example), or try `elo serve --rehearsal`"
             )
+        # Before any metric exists here and before any worker starts: they inherit the folder.
+        use_metrics_directory(settings.server.metrics_dir)
         try:
             dialer = LiveKitDialer.from_settings(settings)
         except DialerError as exc:

@@ -270,3 +270,19 @@ class ServerSettings(SettingsGroup):
             " recorded) and exits. Keep the supervisor's stop timeout above it."
         ),
     )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Folder the service's processes share their metrics in (GET /metrics), emptied of"
+            " earlier metric files at each start; a folder of its own. Empty: a private"
+            " temporary folder per run."
+        ),
+    )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        max_length=200,
+        description=(
+            "Bearer token Prometheus must send to read GET /metrics (Authorization: Bearer"
+            " ...); empty leaves /metrics open to whoever reaches the service."
+        ),
+    )

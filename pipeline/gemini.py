@@ -52,6 +52,8 @@ from tenacity import (
 from pipeline.gemini_errors import connect_failure, describe, retryable
 from pipeline.gemini_outbox import Outbox
 from pipeline.tool_calls import ToolCallReconciler
+from telemetry import ErrorKind, Reconnect
+from telemetry import record as metrics
 
 DOWNSTREAM = FrameDirection.DOWNSTREAM
 
@@ -60,6 +62,16 @@ def _seconds(duration: str | None) -> float:
     """A protobuf Duration in JSON ("9.5s") as seconds; 0 when missing or unreadable."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", duration or "")
     return float(match.group(1)) if match else 0.0
+
+
+def _connect_retry(state: Any) -> None:
+    """Tenacity's ``before_sleep``: a connect attempt failed and is tried again."""
+    logger.warning(
+        "Gemini Live connect attempt {} failed ({}); retrying",
+        state.attempt_number,
+        describe(state.outcome.exception()) if state.outcome else "-",
+    )
+    metrics.gemini_reconnect(Reconnect.CONNECT_RETRY)
 
 
 class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
@@ -131,11 +143,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
             wait=wait_exponential_jitter(initial=0.2, max=2.0),
             retry=retry_if_exception(retryable),
             reraise=True,
-            before_sleep=lambda state: logger.warning(
-                "Gemini Live connect attempt {} failed ({}); retrying",
-                state.attempt_number,
-                describe(state.outcome.exception()) if state.outcome else "-",
-            ),
+            before_sleep=_connect_retry,
         )
         async for attempt in retrying:
             with attempt:
@@ -163,6 +171,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
                 # The handle is refused (expired or unknown): a fresh session, which upstream
                 # seeds with the conversation so far, beats ending the call.
                 logger.warning("Gemini Live refused the resume ({}); starting afresh", describe(e))
+                metrics.gemini_reconnect(Reconnect.RESUME_REFUSED)
                 self._session_resumption_handle = None
                 self._resumable = False
                 fresh = SessionResumptionConfig(handle=None)
@@ -171,6 +180,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
                 )
                 return
             # One line, logged by push_error and kept as the call's outcome reason.
+            metrics.error(ErrorKind.MODEL_CONNECT)
             await self.push_error(
                 error_msg=connect_failure(e), exception=e, force_treat_as_permanent=True
             )
@@ -246,6 +256,8 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
             update={"session_resumption": SessionResumptionConfig(handle=handle)}
         )
         self.resumptions += 1
+        why = Reconnect.GO_AWAY if self._go_away_seen else Reconnect.CONNECTION_LOST
+        metrics.gemini_reconnect(why)
         logger.info("resuming the Gemini Live session ({})", "handle" if handle else "fresh")
         self._connection_task = self.create_task(self._connection_task_handler(config=config))
 

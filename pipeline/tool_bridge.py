@@ -9,11 +9,15 @@ The model never reaches a tool the registry does not offer in calls.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from telemetry import ErrorKind, ToolResultKind
+from telemetry import record as metrics
+from telemetry.vocabulary import UNKNOWN_TOOL
 from tools.context import ToolContext, ToolMode
-from tools.registry import DEFAULT_TIMEOUT_SECS, LimitClass, ToolRegistry, ToolResult
+from tools.registry import DEFAULT_TIMEOUT_SECS, LimitClass, ToolRegistry, ToolResult, ToolRun
 
 if TYPE_CHECKING:
     from pipecat.services.llm_service import FunctionCallParams, LLMService
@@ -41,6 +45,7 @@ def make_tool_caller(
 
     A call the gate refuses never reaches the registry; an accepted one is always recorded,
     also when the tool raises or is cancelled (its reservation under the caps is released).
+    Every call is counted in the metrics by tool and result, with its duration.
 
     Args:
         registry: The tool registry.
@@ -49,18 +54,46 @@ def make_tool_caller(
     """
 
     async def call(name: str, arguments: Any) -> ToolResult:
+        # Metric labels carry registry names only: a name the model made up is "unknown".
+        label = name if registry.get(name) is not None else UNKNOWN_TOOL
         refusal = await gate.check(name) if gate is not None else None
         if refusal is not None:
+            metrics.tool_called(label, ToolResultKind.REFUSED, None)
             return refusal
-        result: ToolResult | None = None
+        run: ToolRun | None = None
+        cancelled = False
+        started = time.perf_counter()
         try:
-            result = await registry.call(name, arguments, ctx)
+            run = await registry.run(name, arguments, ctx)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
             if gate is not None:
-                gate.record(name, result)
-        return result
+                gate.record(name, run.result if run is not None else None)
+            elapsed = time.perf_counter() - started
+            kind = _result_kind(run, registry, name, elapsed, cancelled=cancelled)
+            metrics.tool_called(label, kind, elapsed)
+            if kind is ToolResultKind.ERROR:
+                metrics.error(ErrorKind.TOOL)
+        return run.result
 
     return call
+
+
+def _result_kind(
+    run: ToolRun | None, registry: ToolRegistry, name: str, elapsed: float, *, cancelled: bool
+) -> ToolResultKind:
+    """How a tool call that was let through ended, for the metrics."""
+    if cancelled:
+        # Pipecat cancels a handler that outlives its timeout (the spec's), whose clock starts
+        # after this call's; anything sooner is the server or the call ending.
+        spec = registry.get(name)
+        limit = spec.timeout_secs if spec is not None else DEFAULT_TIMEOUT_SECS
+        return ToolResultKind.TIMEOUT if elapsed >= limit * 0.99 else ToolResultKind.CANCELLED
+    if run is None or run.raised:
+        return ToolResultKind.ERROR
+    return ToolResultKind.INPUT_ERROR if "error" in run.result else ToolResultKind.OK
 
 
 def register_tools(
@@ -125,4 +158,6 @@ def register_tools(
     # registry, which refuses it with the usual {"error", "hint"} listing the real tools;
     # Pipecat's own fallback would answer with a bare sentence instead.
     llm.register_function(None, handler, timeout_secs=DEFAULT_TIMEOUT_SECS)
-    return [spec.name for spec in offered]
+    names = [spec.name for spec in offered]
+    metrics.tools_offered([*names, UNKNOWN_TOOL])
+    return names

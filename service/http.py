@@ -4,6 +4,7 @@
 ``GET /readyz`` runs :func:`service.readiness.check_readiness` and answers 200 when every check
 passes, 503 otherwise, with each check's finding as JSON. ``POST /livekit/webhook`` takes
 LiveKit's signed events and starts the inbound calls they announce (:mod:`service.webhooks`).
+``GET /metrics`` is Prometheus' view (:mod:`service.metrics`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from app.application import Application
 from service.inbound import InboundCalls, StartInbound
+from service.metrics import metrics_router
 from service.readiness import Check, check_readiness
 from service.webhooks import webhook_router
 
@@ -55,4 +57,5 @@ def create_http_app(
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    http.include_router(metrics_router(app))
     return http

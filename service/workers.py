@@ -26,6 +26,7 @@ from service import worker_protocol as protocol
 from service.inbound import InboundCall
 from service.readiness import Check
 from storage.models import CallOutcome
+from telemetry.export import process_exited
 
 # Seconds a new worker may take to import the pipeline and open the database.
 START_TIMEOUT_S = 120.0
@@ -133,6 +134,8 @@ class _Worker:
         except (ValueError, KeyError) as exc:
             logger.error("worker {}: unreadable message: {}", self.index, type(exc).__name__)
         code = await self.process.wait()
+        # Its active-calls gauge no longer counts; its counters stay in the sums.
+        process_exited(self.process.pid)
         for call in list(self.calls.values()):
             call.end(CallEnd(outcome=CallOutcome.FAILED, reason="the worker process ended"))
         self.calls.clear()

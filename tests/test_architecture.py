@@ -10,7 +10,7 @@ The application is layered (docs/architecture.md):
     tools                     (the model's function calls)
     scheduling                (calendar and free slots)
     storage                   (the database)
-    config                    (settings, clinic profile, logging)
+    config, telemetry         (settings, clinic profile, logging; metrics)
     validation                (phone numbers, names, text)
 
 Every import is read from the source with :mod:`ast`, including imports inside functions (a
@@ -29,6 +29,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAYERS: dict[str, int] = {
     "validation": 0,
     "config": 1,
+    "telemetry": 1,
     "storage": 2,
     "scheduling": 3,
     "tools": 4,

@@ -110,6 +110,14 @@ class ToolSpec:
         )
 
 
+@dataclass(frozen=True)
+class ToolRun:
+    """One run of a tool: the result for the model, and whether the handler raised."""
+
+    result: ToolResult
+    raised: bool = False
+
+
 class ToolRegistry:
     """Holds the tools, produces their schemas and dispatches calls by name.
 
@@ -210,6 +218,12 @@ class ToolRegistry:
         Returns:
             The handler's result, or ``{"error": ..., "hint": ...}``.
         """
+        return (await self.run(name, arguments, ctx)).result
+
+    async def run(
+        self, name: str, arguments: Mapping[str, Any] | str | None, ctx: ToolContext
+    ) -> ToolRun:
+        """:meth:`call`, also telling whether the handler raised (the call gate counts it)."""
         started = time.perf_counter()
         spec = self._specs.get(name)
         offered = {
@@ -224,23 +238,25 @@ class ToolRegistry:
                 "hint": f"Use one of: {', '.join(sorted(offered))}.",
             }
             logger.warning("tool call refused: unknown or not offered")
-            return result
+            return ToolRun(result)
         try:
             args = spec.args_model.model_validate(_as_mapping(arguments))
         except _BadArguments as exc:
-            return {"error": str(exc), "hint": _usage(spec)}
+            return ToolRun({"error": str(exc), "hint": _usage(spec)})
         except ValidationError as exc:
-            return {"error": _describe(exc), "hint": _usage(spec)}
+            return ToolRun({"error": _describe(exc), "hint": _usage(spec)})
         except RecursionError:
             # A mapping nested thousands of levels deep (e.g. a list of lists given as a name):
             # text cleaning and validation walk it recursively.
-            return {"error": "arguments are nested too deeply", "hint": _usage(spec)}
+            return ToolRun({"error": "arguments are nested too deeply", "hint": _usage(spec)})
+        raised = False
         try:
             result = await spec.handler(args, ctx)
         except InputError as exc:
             result = exc.to_result()
         except Exception as exc:  # a tool must never take the call down
             logger.exception("tool {} failed: {}", name, type(exc).__name__)
+            raised = True
             result = {
                 "error": f"{name} failed because of an internal problem",
                 "hint": "Apologise, do not retry more than once, and offer a callback from staff.",
@@ -249,7 +265,7 @@ class ToolRegistry:
         logger.info(
             "tool {} -> {} in {:.1f} ms", name, "error" if "error" in result else "ok", elapsed_ms
         )
-        return result
+        return ToolRun(result, raised)
 
 
 class _BadArguments(ValueError):

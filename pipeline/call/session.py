@@ -24,6 +24,8 @@ from pipeline.observers import CallAnalytics, TranscriptLogger
 from pipeline.prompts import prompt_language
 from storage import CallRecord
 from storage.models import CallOutcome
+from telemetry import ErrorKind
+from telemetry import record as metrics
 
 
 class CallRefusedError(Exception):
@@ -138,11 +140,21 @@ class CallSession:
             CallRefusedError: The number is on the do-not-call list or has had too many calls
                 this hour.
         """
-        with bind_call(self.metadata.call_id):
+        # Who placed the call is the metadata's (an inbound call is bound to its caller).
+        direction = self.metadata.direction.value
+        with bind_call(self.metadata.call_id), metrics.active_call(direction):
             try:
-                return await self._run()
+                result = await self._run()
+            except CallRefusedError:
+                metrics.call_refused(direction)
+                raise
+            except Exception:
+                metrics.error(ErrorKind.CALL_CRASHED)
+                raise
             finally:
                 self._life.mark_ended()
+        _record_ended(direction, result.record, answered=self._life.state.answered)
+        return result
 
     async def _run(self) -> CallResult:
         deps, spec, meta, life = self._deps, self._spec, self.metadata, self._life
@@ -165,7 +177,7 @@ class CallSession:
         )
         tools = call_tools(deps, meta, self.control)
         llm = call_llm(deps, meta, tools=tools, limiter=limiter)
-        analytics = CallAnalytics(limiter=limiter)
+        analytics = CallAnalytics(limiter=limiter, on_latency=metrics.response_latency)
 
         async def save_progress(entries: list[dict[str, Any]]) -> None:
             await store.calls.save_progress(
@@ -262,7 +274,23 @@ class CallSession:
 
         @worker.event_handler("on_pipeline_error")
         async def on_error(_worker: Any, frame: Any) -> None:
+            metrics.error(ErrorKind.PIPELINE)
             await life.stop(CallOutcome.FAILED, _error_text(frame))
+
+
+def _record_ended(direction: str, call: CallRecord, *, answered: bool) -> None:
+    """Count an ended call in the metrics, from what was recorded of it."""
+    duration = None
+    if call.ended_at is not None:
+        duration = (call.ended_at - call.started_at).total_seconds()
+    metrics.call_ended(
+        direction,
+        call.outcome or CallOutcome.COMPLETED,
+        answered=answered,
+        duration_s=duration,
+        bookings=call.appointments_booked,
+        revenue_lek=call.revenue_booked,
+    )
 
 
 def _error_text(frame: Any) -> str:

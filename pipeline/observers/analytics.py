@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipecat.frames.frames import (
@@ -64,12 +64,21 @@ class CallAnalytics(FrameObserver):
 
     Args:
         limiter: The call's limiter: its bookings and refusal counts are the call's.
+        on_latency: Told each response latency as it is measured, in seconds (the metrics'
+            histogram); once per reply, never per frame.
         **kwargs: Passed to Pipecat's ``BaseObserver``.
     """
 
-    def __init__(self, *, limiter: CallLimiter | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        limiter: CallLimiter | None = None,
+        on_latency: Callable[[float], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._limiter = limiter
+        self._on_latency = on_latency
         self._first_ns: int | None = None
         self._last_ns: int | None = None
         self._end_ns: int | None = None
@@ -204,7 +213,7 @@ class CallAnalytics(FrameObserver):
         if elo_start is not None and started is not None and elo_start >= started:
             # Elo started answering before the turn was declared over (e.g. the model's own
             # turn detection beat local VAD): that answer is the reply.
-            self._latencies_ms.append(max(0, elo_start - end) / _NS_PER_MS)
+            self._latency(max(0, elo_start - end))
             return
         self._awaiting_reply_since = end
 
@@ -241,8 +250,13 @@ class CallAnalytics(FrameObserver):
 
     def _first_audio(self, ts: int) -> None:
         if self._awaiting_reply_since is not None:
-            self._latencies_ms.append(max(0, ts - self._awaiting_reply_since) / _NS_PER_MS)
+            self._latency(max(0, ts - self._awaiting_reply_since))
             self._awaiting_reply_since = None
+
+    def _latency(self, ns: int) -> None:
+        self._latencies_ms.append(ns / _NS_PER_MS)
+        if self._on_latency is not None:
+            self._on_latency(ns / _NS_PER_S)
 
     def _elo_stopped(self, _: Frame, __: int) -> None:
         self._elo_turn = False

@@ -41,6 +41,8 @@ from pipecat.frames.frames import (
 
 from config.clock import Clock, system_clock
 from pipeline.observers.base import FrameObserver, Route
+from telemetry import ErrorKind
+from telemetry import record as metrics
 
 Entry = dict[str, Any]
 OnUpdate = Callable[[list[Entry]], Awaitable[None]]
@@ -260,6 +262,7 @@ class TranscriptLogger(FrameObserver):
         except Exception as exc:  # a failed save must not end the call; the next one retries
             self._dirty = True
             logger.warning("transcript save failed: {}", type(exc).__name__)
+            metrics.error(ErrorKind.STORAGE)
             return False
         self._last_save = self._clock()
         self._saves += 1

@@ -41,12 +41,21 @@ def test_project_sources_are_found():
     assert not any(name.startswith("tests/") for name in names)
 
 
+# The one write allowed: prometheus-client reads PROMETHEUS_MULTIPROC_DIR itself, in every
+# process, so `elo serve` sets it for itself and its workers (telemetry.export.use_directory).
+ENVIRONMENT_WRITES = {"telemetry/export.py": "os.environ[MULTIPROC_ENV] = str(path)"}
+
+
 def test_no_module_outside_settings_reads_os_environ():
     offenders = []
     for path in _project_sources():
         text = path.read_text(encoding="utf-8")
+        name = str(path.relative_to(ROOT))
+        if name in ENVIRONMENT_WRITES:
+            assert text.count(ENVIRONMENT_WRITES[name]) == 1, name
+            text = text.replace(ENVIRONMENT_WRITES[name], "")
         if "os.environ" in text or "getenv(" in text:
-            offenders.append(str(path.relative_to(ROOT)))
+            offenders.append(name)
     assert offenders == []
 
 

@@ -17,7 +17,7 @@ from tests.conftest import DEFAULT_NOW, FixedClock
 from tests.pipeline.conftest import LogCapture
 from tools.catalog import default_registry
 from tools.context import ToolContext
-from tools.registry import ToolRegistry
+from tools.registry import ToolRegistry, ToolRun
 
 TOOLS = default_registry()
 
@@ -111,8 +111,11 @@ class ToolsOf:
     def __init__(self, tool: Any) -> None:
         self._tool = tool
 
-    async def call(self, name: str, arguments: Any, context: Any) -> dict[str, Any]:
-        return await self._tool(name, arguments)
+    def get(self, name: str) -> None:
+        return None  # no specs: every name is an ordinary tool
+
+    async def run(self, name: str, arguments: Any, context: Any) -> ToolRun:
+        return ToolRun(await self._tool(name, arguments))
 
 
 def gated(limiter: CallLimiter, tool: Any, ctx: ToolContext) -> Any:

@@ -180,6 +180,29 @@ def test_a_vad_stop_is_used_for_one_turn_only() -> None:
     assert analytics.summary()["latency_ms"] == {"samples": 2, "p50": 300, "p95": 1000}
 
 
+def test_each_latency_is_handed_on_once_in_seconds_as_it_is_measured() -> None:
+    heard: list[float] = []
+    analytics = CallAnalytics(on_latency=heard.append)
+    feed(
+        analytics,
+        (0, UserStartedSpeakingFrame()),
+        (1000, vad_stop()),  # speech ended at 500
+        (1010, UserStoppedSpeakingFrame()),
+        (1500, audio()),  # 1000 ms
+        (1520, audio()),  # the same reply: nothing more
+        (2000, TTSStoppedFrame()),
+    )
+    assert heard == [1.0]
+    feed(
+        analytics,
+        (5000, UserStartedSpeakingFrame()),
+        (6000, UserStoppedSpeakingFrame()),
+        (6300, audio()),  # 300 ms
+    )
+    assert heard == [1.0, 0.3]
+    assert analytics.summary()["latency_ms"]["samples"] == len(heard)
+
+
 def test_no_samples_gives_no_percentiles() -> None:
     analytics = CallAnalytics()
     assert analytics.summary()["latency_ms"] == {"samples": 0, "p50": None, "p95": None}
