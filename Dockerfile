@@ -27,6 +27,7 @@ COPY pipeline/ pipeline/
 COPY scheduling/ scheduling/
 COPY service/ service/
 COPY storage/ storage/
+COPY telemetry/ telemetry/
 COPY tools/ tools/
 COPY validation/ validation/
 COPY deploy/ deploy/

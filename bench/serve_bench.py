@@ -59,16 +59,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def http_phase(requests: int) -> dict[str, list[float]]:
     """Time each path of a real rehearsal service; returns milliseconds per request."""
     with tempfile.TemporaryDirectory(prefix="elo-bench-serve-") as folder:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ELO_")}
-        env |= {
-            "ELO_DATABASE__PATH": str(Path(folder) / "elo.db"),
-            "ELO_LOGGING__FILE": str(Path(folder) / "elo.jsonl"),
-            "ELO_SERVER__WORKERS": "2",
-        }
+        # An env file of its own (the environment's ELO_* would still win, as always).
+        env_file = Path(folder) / "bench.env"
+        env_file.write_text(
+            f"ELO_DATABASE__PATH={Path(folder) / 'elo.db'}\n"
+            f"ELO_LOGGING__FILE={Path(folder) / 'elo.jsonl'}\n"
+            "ELO_SERVER__WORKERS=2\n",
+            encoding="utf-8",
+        )
+        command = ["serve", "--env-file", str(env_file), "--rehearsal", "--port", "0"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--rehearsal", "--port", "0"],
+            [sys.executable, "-m", "cli.main", *command],
             cwd=ROOT,
-            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
