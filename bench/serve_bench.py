@@ -218,6 +218,18 @@ def report(
                 "yes" if p95 <= LOAD_P95_MS and not level["errors"] else "**no**",
             ]
         )
+    fits: dict[int, int] = {}
+    for level in levels:
+        ms = level["latencies"]
+        assert isinstance(ms, list)
+        if percentile(ms, 95) <= LOAD_P95_MS and not level["errors"]:
+            count = level["processes"]
+            assert isinstance(count, int) and isinstance(level["calls"], int)
+            fits[count] = max(fits.get(count, 0), level["calls"])
+    reading = ", ".join(
+        f"{fits.get(count, 0)} in {count} process{'es' if count > 1 else ''}"
+        for count in sorted({int(str(level["processes"])) for level in levels})
+    )
     return "\n".join(
         [
             HEADING,
@@ -253,6 +265,11 @@ def report(
                 ],
                 call_rows,
             ),
+            "",
+            f"Most calls at once that fit, of the levels tried: {reading}. The service's workers"
+            " are such processes (`ELO_SERVER__WORKERS`, one per core by default), while the"
+            " service process itself keeps HTTP, the runners and the queue. /metrics reads every"
+            " process's files and runs the readiness checks, hence its few milliseconds.",
             "",
         ]
     )

@@ -15,7 +15,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
@@ -120,8 +120,7 @@ class CampaignRunner:
         self._stopping = False
         self.problem: str | None = None
         self._breaker = FaultBreaker(settings.campaign)
-        # Why the fault breaker paused the campaign, once it has.
-        self.pause_reason: str | None = None
+        self.pause_reason: str | None = None  # why the fault breaker paused the campaign
 
     @property
     def active(self) -> int:
@@ -261,6 +260,7 @@ class CampaignRunner:
                 max_attempts=self.campaign.max_attempts,
                 policy=self.policy.next_attempt_allowed,
                 history_since=now - self.policy.history,
+                inbound_since=now - timedelta(seconds=self._settings.pipeline.max_call_seconds),
             )
             if claim.skipped in ("global_cap", "campaign_cap"):
                 break

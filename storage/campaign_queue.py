@@ -226,6 +226,7 @@ class CampaignQueue:
         max_attempts: int,
         policy: PolicyCheck,
         history_since: datetime,
+        inbound_since: datetime | None = None,
     ) -> Claim:
         """Open an attempt for a contact if every rule allows a call now.
 
@@ -245,6 +246,8 @@ class CampaignQueue:
             max_attempts: The campaign's attempts per contact.
             policy: The attempt policy check (attempt times, refusal times) -> not before.
             history_since: How far back attempts and refusals matter to the policy.
+            inbound_since: An unended inbound call from the number started since then keeps it
+                from being dialled (older ones were left unended by a crash).
 
         Returns:
             The claim.
@@ -267,6 +270,12 @@ class CampaignQueue:
                 return Claim(skipped="do_not_call")
             if await conn.execute_fetchall(
                 "SELECT 1 FROM call_attempts WHERE phone = ? AND outcome IS NULL", (contact.phone,)
+            ):
+                return Claim(skipped="in_call")
+            if inbound_since is not None and await conn.execute_fetchall(
+                "SELECT 1 FROM calls WHERE phone = ? AND started_at >= ?"
+                " AND direction = 'inbound' AND ended_at IS NULL",
+                (contact.phone, to_db(inbound_since)),
             ):
                 return Claim(skipped="in_call")
             (counts,) = await conn.execute_fetchall(

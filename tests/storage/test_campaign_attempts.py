@@ -299,3 +299,41 @@ async def test_cancelled_and_no_show_appointments_are_not_revenue(store: Store) 
     await store.appointments.set_status(appointment_id=by_call["rev-2"].id, status="no_show")
     status = await store.campaigns.status(campaign_id=campaign.id)
     assert status.revenue_booked_lek == 4000
+
+
+@pytest.mark.asyncio
+async def test_a_number_calling_the_clinic_now_is_not_dialled(
+    store: Store, clock: FixedClock
+) -> None:
+    """An inbound call in progress holds the number as an open attempt does (issue 11)."""
+    from storage.models import CallDirection
+
+    campaign = await store.campaigns.create(name="Recall", purpose="recall")
+    await store.campaigns.add_contacts(
+        campaign_id=campaign.id, contacts=[NewContact(phone=PHONES[0], name="Arta Hoxha")]
+    )
+    (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
+    now = clock()
+
+    async def try_claim(call_id: str) -> Claim:
+        return await store.queue.claim_contact(
+            contact_id=contact.id,
+            room=f"elo-{call_id}",
+            call_id=call_id,
+            campaign_cap=2,
+            global_cap=4,
+            max_attempts=4,
+            policy=lambda attempts, refusals: None,
+            history_since=now - timedelta(days=60),
+            inbound_since=now - timedelta(hours=1),
+        )
+
+    # A call left unended by a crash long ago holds nothing.
+    clock.now = now - timedelta(hours=3)
+    await store.calls.start(call_id="in-old", phone=PHONES[0], direction=CallDirection.INBOUND)
+    clock.now = now
+    await store.calls.start(call_id="in-now", phone=PHONES[0], direction=CallDirection.INBOUND)
+    assert (await try_claim("a1")).skipped == "in_call"
+    await store.calls.finish(call_id="in-now", outcome="completed")
+    claimed = await try_claim("a2")
+    assert claimed.attempt is not None
