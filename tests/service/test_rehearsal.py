@@ -22,6 +22,7 @@ import pytest
 
 from devtools.rehearsal import BOOKER, BUSY, MACHINE
 from tests.conftest import SAMPLE_PROFILE
+from tests.telemetry.scrape import Scrape
 from validation import normalize_phone
 
 pytestmark = pytest.mark.slow
@@ -133,7 +134,16 @@ def test_the_rehearsal_runs_its_campaign_and_leaves_the_clinic_database_alone(
             assert checks["workers"] == {"ok": True, "detail": "2 of 2 running, 0 call(s)"}
         else:
             assert "workers" not in checks
+        # What the calls recorded, wherever they ran, is in the service's one scrape.
+        scrape = Scrape.parse(httpx.get(f"{base}/metrics", timeout=10).text)
         stop(process)
+    assert scrape.value("elo_calls_total", direction="outbound", outcome="booked") == 1
+    assert scrape.value("elo_bookings_total", direction="outbound") == 1
+    assert scrape.total("elo_dial_attempts_total") == 3
+    assert scrape.total("elo_dial_attempts_total", outcome="busy") == 1
+    assert scrape.total("elo_tool_calls_total", tool="schedule_appointment", result="ok") == 1
+    for contact in (BOOKER, MACHINE, BUSY):
+        assert PHONES[contact] not in scrape.text and contact.name not in scrape.text
     assert seen == {
         PHONES[BOOKER]: ["booked"],
         PHONES[MACHINE]: ["voicemail"],
