@@ -40,6 +40,7 @@ from pipeline.call.transport import CallTransport
 from pipeline.transports import make_transport
 from scheduling.calendar import ClinicCalendar
 from service.callers import caller_metadata
+from storage.models import CallOutcome
 from validation import caller_number
 
 # LiveKit SIP call ids are "SCL_" and a random suffix (livekit/protocol utils/guid); Elo's call
@@ -268,6 +269,11 @@ class InboundCalls:
             raise
         result = await running
         logger.info("inbound call ended: {}", result.record.outcome)
+        if call.phone is not None and result.record.outcome == CallOutcome.BOOKED:
+            # Booked by calling back: no campaign calls them about it again.
+            settled = await app.store.campaigns.settle_number(phone=call.phone, reason="booked")
+            if settled:
+                logger.info("inbound booking closed {} queued campaign contact(s)", settled)
 
     async def _pick_up(
         self, call: InboundCall, dialer: LiveKitDialer, session: CallSession

@@ -217,6 +217,27 @@ class CampaignRepository:
         )
         return {int(row["id"]): int(row["queued"]) for row in rows}
 
+    async def settle_number(self, *, phone: str, reason: str) -> int:
+        """Close every queued contact with this number, in every campaign not done.
+
+        A patient who booked when they called the clinic back must not be called about it
+        again (issue 11); the attempts already made are kept.
+
+        Args:
+            phone: The number (E.164).
+            reason: Why, as a contact's ``done_reason`` (e.g. ``booked``).
+
+        Returns:
+            How many contacts were closed.
+        """
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE campaign_contacts SET state = 'done', done_reason = ?, next_call_at = NULL"
+                " WHERE phone = ? AND state = 'queued'",
+                (reason, phone),
+            )
+            return cursor.rowcount
+
     async def add_contacts(self, *, campaign_id: int, contacts: list[NewContact]) -> ImportCounts:
         """Add contacts to a campaign in one transaction.
 

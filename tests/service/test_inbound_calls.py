@@ -28,7 +28,7 @@ from pipeline.call.spec import CallTimeouts
 from service.http import create_http_app
 from service.inbound import InboundCall, InboundCalls
 from service.webhooks import PATH
-from storage import Store
+from storage import NewContact, Store
 from tests.conftest import TIRANE, FixedClock
 from tests.pipeline.harness import (
     HANG_GUARD_SECS,
@@ -123,6 +123,17 @@ async def test_a_caller_books_and_the_call_is_recorded_inbound_on_their_number(
         tool_call("schedule_appointment", booking, id="book"),  # no number: the call's own
         *goodbye("completed"),
     ]
+    # The patient is queued in a recall campaign, and in another one already finished with.
+    recall = await store.campaigns.create(name="Recall", purpose="recall")
+    other = await store.campaigns.create(name="Other", purpose="check_up")
+    for campaign in (recall, other):
+        await store.campaigns.add_contacts(
+            campaign_id=campaign.id, contacts=[NewContact(phone=PHONE, name=NAME)]
+        )
+    untouched = await store.campaigns.add_contacts(
+        campaign_id=recall.id, contacts=[NewContact(phone="+355681112233", name="Ben Duka")]
+    )
+    assert untouched.imported == 1
     async with GeminiLiveEmulator(script) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
         async with inbound_service(tmp_path, emu, lk, store, clinic, clock) as calls:
             # The carrier sends the national form; Elo binds the call to the E.164 number.
@@ -145,6 +156,17 @@ async def test_a_caller_books_and_the_call_is_recorded_inbound_on_their_number(
     assert _answered(emu)
     # Elo closes the caller's room once the call is over; nobody was forwarded.
     assert deleted == [leg.room] and transfers == []
+    # Booked by calling back: no campaign calls them about it again; others stay queued.
+    contacts = [
+        (c.phone, c.state, c.done_reason)
+        for campaign in (recall, other)
+        for c in await store.campaigns.contacts(campaign_id=campaign.id)
+    ]
+    assert sorted(contacts) == [
+        ("+355681112233", "queued", None),
+        (PHONE, "done", "booked"),
+        (PHONE, "done", "booked"),
+    ]
 
 
 @pytest.mark.slow
