@@ -34,7 +34,6 @@ from devtools.rehearsal import (
     API_KEY,
     API_SECRET,
     BOOKER,
-    BUSY,
     CALLER,
     CAMPAIGN,
     CONTACTS,
@@ -43,10 +42,11 @@ from devtools.rehearsal import (
     OPEN_WINDOW,
     RING_SECS,
     ROOT,
-    TRUNK,
     RehearsalContact,
     WaitForHangUp,
     booking_script,
+    script_phones,
+    stand_in_settings,
     voicemail_call,
 )
 
@@ -77,7 +77,7 @@ async def rehearse(out: Path = OUT) -> int:
     from config.logs import configure_logging
     from config.settings import load_settings
     from devtools.gemini_emulator import GeminiLiveEmulator
-    from devtools.livekit_fake import FakeLiveKitServer, SipScript
+    from devtools.livekit_fake import FakeLiveKitServer
     from tools.context import ToolMode
     from tools.voicemail import voicemail_message
     from validation import normalize_phone
@@ -114,20 +114,8 @@ async def rehearse(out: Path = OUT) -> int:
             GeminiLiveEmulator(script) as emu,
             FakeLiveKitServer(API_KEY, API_SECRET) as livekit,
         ):
-            livekit.script(phones[BOOKER], SipScript("answered", ring_secs=RING_SECS))
-            livekit.script(phones[MACHINE], SipScript("answered", ring_secs=RING_SECS))
-            livekit.script(phones[BUSY], SipScript("busy", ring_secs=RING_SECS))
-            settings = load_settings(
-                env_file=None,
-                **groups,
-                google={"api_key": "rehearsal-no-key", "base_url": emu.base_url},
-                livekit={
-                    "url": livekit.url,
-                    "api_key": API_KEY,
-                    "api_secret": API_SECRET,
-                    "sip_trunk_id": TRUNK,
-                },
-            )
+            script_phones(livekit, phones)
+            settings = load_settings(env_file=None, **groups, **stand_in_settings(emu, livekit))
             campaign = await ctx.store.campaigns.create(
                 name=CAMPAIGN,
                 purpose="recall",

@@ -177,3 +177,25 @@ def voicemail_call(message: str) -> list[Step]:
         output_transcription("Mirupafshim."),
         turn_complete(),
     ]
+
+
+def script_phones(livekit: Any, phones: dict[RehearsalContact, str]) -> None:
+    """Tell the LiveKit fake what each made-up contact's phone does when dialled."""
+    from devtools.livekit_fake import SipScript
+
+    livekit.script(phones[BOOKER], SipScript("answered", ring_secs=RING_SECS))
+    livekit.script(phones[MACHINE], SipScript("answered", ring_secs=RING_SECS))
+    livekit.script(phones[BUSY], SipScript("busy", ring_secs=RING_SECS))
+
+
+def stand_in_settings(emulator: Any, livekit: Any) -> dict[str, Any]:
+    """The settings groups that point Elo at the emulator and the fake (their keys only)."""
+    return {
+        "google": {"api_key": "rehearsal-no-key", "base_url": emulator.base_url},
+        "livekit": {
+            "url": livekit.url,
+            "api_key": API_KEY,
+            "api_secret": API_SECRET,
+            "sip_trunk_id": TRUNK,
+        },
+    }

@@ -81,7 +81,7 @@ async def rehearsal_world(settings: AppSettings) -> AsyncIterator[RehearsalWorld
             is missing (it ships with the source tree, not with an installed package).
     """
     from devtools.gemini_emulator import GeminiLiveEmulator
-    from devtools.livekit_fake import FakeLiveKitServer, SipScript
+    from devtools.livekit_fake import FakeLiveKitServer
     from devtools.rehearsal import (
         API_KEY,
         API_SECRET,
@@ -91,8 +91,8 @@ async def rehearsal_world(settings: AppSettings) -> AsyncIterator[RehearsalWorld
         MACHINE,
         MACHINE_WAV,
         OPEN_WINDOW,
-        RING_SECS,
-        TRUNK,
+        script_phones,
+        stand_in_settings,
     )
     from validation import normalize_phone
 
@@ -117,19 +117,9 @@ async def rehearsal_world(settings: AppSettings) -> AsyncIterator[RehearsalWorld
         GeminiLiveEmulator(script) as emulator,
         FakeLiveKitServer(API_KEY, API_SECRET) as livekit,
     ):
-        livekit.script(phones[BOOKER], SipScript("answered", ring_secs=RING_SECS))
-        livekit.script(phones[MACHINE], SipScript("answered", ring_secs=RING_SECS))
-        livekit.script(phones[BUSY], SipScript("busy", ring_secs=RING_SECS))
+        script_phones(livekit, phones)
         world_settings = load_settings(
-            env_file=None,
-            **groups,
-            google={"api_key": "rehearsal-no-key", "base_url": emulator.base_url},
-            livekit={
-                "url": livekit.url,
-                "api_key": API_KEY,
-                "api_secret": API_SECRET,
-                "sip_trunk_id": TRUNK,
-            },
+            env_file=None, **groups, **stand_in_settings(emulator, livekit)
         )
         spec = {
             "inputs": {phones[BOOKER]: str(CALLER), phones[MACHINE]: str(MACHINE_WAV)},
