@@ -102,6 +102,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
     Attributes:
         resumptions: How many times the session was resumed (goAway or a dropped socket).
         go_away: Set when a goAway has arrived.
+        response_received_ns: Pipeline-clock time the current (or last) reply began to arrive.
     """
 
     def __init__(
@@ -131,6 +132,7 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         self._tool_results: dict[str, tuple[str, dict[str, Any]]] = {}
         self.resumptions = 0
         self.go_away = asyncio.Event()
+        self.response_received_ns: int | None = None
 
     # --- connecting -------------------------------------------------------------------------
 
@@ -282,6 +284,9 @@ class ResilientGeminiLive(ToolCallReconciler, GeminiLiveLLMService):
         self._changed.set()
 
     async def _set_bot_is_responding(self, responding: bool) -> None:
+        if responding and not self._bot_is_responding:
+            # Upstream sets this on a reply's first part, as the socket message is handled.
+            self.response_received_ns = self.get_clock().get_time()
         await super()._set_bot_is_responding(responding)
         self._changed.set()
 

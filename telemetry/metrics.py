@@ -42,6 +42,8 @@ CALL_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0
 # Most tools answer in milliseconds; the slowest (a web search) is capped at 15-60 s.
 TOOL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0)
 # The end of the caller's turn (0.4 s of silence) plus the model's answer: about 1 s.
+# What Elo adds after the model's audio arrives: the output's chunking and a few hops, tens of ms.
+PIPELINE_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
 LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0)
 
 
@@ -107,6 +109,13 @@ class Metrics:
             "elo_model_response_latency_seconds",
             "From the caller's end of speech to Elo's first audio of the reply, in seconds.",
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.pipeline_delay = Histogram(
+            "elo_pipeline_added_latency_seconds",
+            "From a reply's first model audio reaching Elo to Elo audible (Elo's own share of"
+            " the response latency), in seconds.",
+            buckets=PIPELINE_BUCKETS,
             registry=registry,
         )
         self.gemini_reconnects = Counter(

@@ -155,6 +155,14 @@ def response_latency(seconds: float) -> None:
 
 
 @_safe
+def pipeline_delay(seconds: float) -> None:
+    """One reply's pipeline-added latency: its first model audio received to Elo audible."""
+    m = _metrics.current()
+    if m is not None:
+        m.pipeline_delay.observe(max(0.0, seconds))
+
+
+@_safe
 def gemini_reconnect(reason: Reconnect) -> None:
     """The Gemini Live connection is opened again, for ``reason``."""
     m = _metrics.current()

@@ -20,7 +20,9 @@ from pipeline.call.greeting import Greeting
 from pipeline.call.lifecycle import CallLifecycle
 from pipeline.call.spec import CallSpec
 from pipeline.call.transport import CallEvents
+from pipeline.gemini import ResilientGeminiLive
 from pipeline.observers import CallAnalytics, TranscriptLogger
+from pipeline.observers.latency import PipelineDelay
 from pipeline.prompts import prompt_language
 from storage import CallRecord
 from storage.models import CallOutcome
@@ -204,6 +206,7 @@ class CallSession:
             long_utterance_secs=0 if meta.inbound else settings.calling.voicemail_min_greeting_secs,
         )
         first_audio, long_utterance = greeting.observers
+        delay = _pipeline_delay(llm, analytics)
         call = call_pipeline(
             settings,
             spec,
@@ -211,6 +214,7 @@ class CallSession:
             observers=[
                 transcript,
                 analytics,
+                *delay,
                 first_audio,
                 *self.control.observers,
                 long_utterance,
@@ -296,3 +300,16 @@ def _record_ended(direction: str, call: CallRecord, *, answered: bool) -> None:
 def _error_text(frame: Any) -> str:
     text = str(getattr(frame, "error", "") or "pipeline error").splitlines()[0]
     return redactor.redact(text)[:300]
+
+
+def _pipeline_delay(llm: object, analytics: CallAnalytics) -> list[PipelineDelay]:
+    """The pipeline-added latency observer, for a model that stamps its replies' arrival."""
+    if not isinstance(llm, ResilientGeminiLive):
+        return []
+    gemini = llm
+
+    def delay(seconds: float) -> None:
+        analytics.add_pipeline_delay(seconds)
+        metrics.pipeline_delay(seconds)
+
+    return [PipelineDelay(received_at=lambda: gemini.response_received_ns, on_delay=delay)]

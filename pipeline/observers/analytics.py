@@ -87,6 +87,7 @@ class CallAnalytics(FrameObserver):
         self._interruptions = 0
         self._tools: Counter[str] = Counter()
         self._latencies_ms: list[float] = []
+        self._pipeline_ms: list[float] = []
         # Patient side.
         self._turn_frames_seen = False
         self._patient_speaking = False
@@ -163,11 +164,15 @@ class CallAnalytics(FrameObserver):
         Args:
             percentile: Between 0 (exclusive) and 100.
         """
-        if not self._latencies_ms:
-            return None
-        ordered = sorted(self._latencies_ms)
-        rank = max(1, math.ceil(percentile / 100 * len(ordered)))
-        return round(ordered[rank - 1])
+        return _nearest_rank(self._latencies_ms, percentile)
+
+    def add_pipeline_delay(self, seconds: float) -> None:
+        """Keep one reply's pipeline-added delay (see :mod:`pipeline.observers.latency`).
+
+        Args:
+            seconds: Model audio received to Elo audible.
+        """
+        self._pipeline_ms.append(seconds * 1000)
 
     def summary(self) -> dict[str, Any]:
         """Everything counted, JSON-ready for the ``calls.counters`` column."""
@@ -185,6 +190,11 @@ class CallAnalytics(FrameObserver):
                 "samples": len(self._latencies_ms),
                 "p50": self.latency_ms(50),
                 "p95": self.latency_ms(95),
+            },
+            "pipeline_ms": {
+                "samples": len(self._pipeline_ms),
+                "p50": _nearest_rank(self._pipeline_ms, 50),
+                "p95": _nearest_rank(self._pipeline_ms, 95),
             },
         }
         if self._limiter is not None:
@@ -285,3 +295,12 @@ def _price_lek(booking: Mapping[str, Any]) -> int:
     if isinstance(price, int) and not isinstance(price, bool) and price >= 0:
         return price
     return 0
+
+
+def _nearest_rank(samples: list[float], percentile: float) -> int | None:
+    """A percentile (nearest rank), rounded, of ``samples``; None without samples."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(percentile / 100 * len(ordered)))
+    return round(ordered[rank - 1])

@@ -81,6 +81,12 @@ async def test_a_booking_call_counts_its_outcome_tools_booking_revenue_and_laten
     samples = result.summary["latency_ms"]["samples"]
     assert samples >= 1
     assert grown(before, after, "elo_model_response_latency_seconds_count") == samples
+    # Elo's own share, each reply that started from silence once (the greeting and the three
+    # replies here: the output goes quiet between them), small beside the reply latency.
+    pipeline = result.summary["pipeline_ms"]
+    assert pipeline["samples"] >= 2
+    assert grown(before, after, "elo_pipeline_added_latency_seconds_count") == pipeline["samples"]
+    assert 0 <= pipeline["p50"] <= pipeline["p95"]
     assert after.value("elo_active_calls", **OUTBOUND) == before.value(
         "elo_active_calls", **OUTBOUND
     )

@@ -156,6 +156,7 @@ def test_the_service_exports_what_the_campaign_did(scrape: Scrape) -> None:
     assert scrape.value("elo_tool_calls_total", tool="schedule_appointment", result="ok") == 1
     assert scrape.value("elo_tool_calls_total", tool="end_call", result="ok") >= 2
     assert scrape.value("elo_model_response_latency_seconds_count") >= 1
+    assert scrape.value("elo_pipeline_added_latency_seconds_count") >= 1
     assert scrape.value("elo_active_calls", **outbound) == 0
     assert scrape.value("elo_campaign_queue_depth", campaign="1") == 2
     assert scrape.value("elo_ready") == 1

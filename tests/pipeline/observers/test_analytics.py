@@ -133,6 +133,7 @@ def test_scripted_call_counts_exactly() -> None:
         "revenue_booked_lek": 3000,
         # Samples 820, 1200 and 900 ms; nearest rank: p50 is the 2nd of 3, p95 the 3rd.
         "latency_ms": {"samples": 3, "p50": 900, "p95": 1200},
+        "pipeline_ms": {"samples": 0, "p50": None, "p95": None},
         "refusals": {},
     }
     assert (analytics.turns, analytics.tool_calls, analytics.bookings) == (7, 3, 1)
@@ -207,6 +208,14 @@ def test_no_samples_gives_no_percentiles() -> None:
     analytics = CallAnalytics()
     assert analytics.summary()["latency_ms"] == {"samples": 0, "p50": None, "p95": None}
     assert analytics.summary()["duration_s"] == 0.0
+    assert analytics.summary()["pipeline_ms"] == {"samples": 0, "p50": None, "p95": None}
+
+
+def test_pipeline_delays_are_kept_in_milliseconds_by_nearest_rank() -> None:
+    analytics = CallAnalytics()
+    for seconds in (0.040, 0.020, 0.300):
+        analytics.add_pipeline_delay(seconds)
+    assert analytics.summary()["pipeline_ms"] == {"samples": 3, "p50": 40, "p95": 300}
 
 
 @pytest.mark.parametrize(("elo_starts_ms", "expected_ms"), [(700, 200), (300, 0)])
