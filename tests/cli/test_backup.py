@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from cli.main import main
-from tests.cli.test_serve import KEYS, _env
+from tests.serve_process import KEYS, serve_env, serving
 from tests.storage.test_health import corrupt_pages, fill_patients
 
 Run = Callable[..., tuple[int, str, str]]
@@ -112,20 +112,9 @@ def test_a_damaged_database_is_not_backed_up(elo: Run, tmp_path: Path) -> None:
 
 def test_a_backup_while_the_service_runs(tmp_path: Path) -> None:
     """`elo serve` holds the database open (WAL); a second process copies it; both stay fine."""
-    env = _env(tmp_path, **KEYS)
-    service = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert service.stdout is not None
-        line = service.stdout.readline()
-        assert "listening on http://" in line, line
-        base = line.split("listening on ", 1)[1].strip()
+    env = serve_env(tmp_path, **KEYS)
+    with serving(tmp_path, env) as served:
+        base = served.base
         assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
         result = subprocess.run(
             [sys.executable, "-m", "cli.main", "db", "backup", str(tmp_path / "copy.db")],
@@ -139,10 +128,7 @@ def test_a_backup_while_the_service_runs(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["checked"] is True
         assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
-    finally:
-        service.terminate()
-        service.wait(timeout=30)
-    assert service.returncode == 0
+        served.stop(timeout=30)
     with closing(sqlite3.connect(tmp_path / "copy.db")) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,55 +11,18 @@ import pytest
 
 from tests.cli.test_main import run_elo
 from tests.conftest import SAMPLE_PROFILE
-
-KEYS = {
-    "ELO_LIVEKIT__URL": "wss://livekit.example",
-    "ELO_LIVEKIT__API_KEY": "APIkey",
-    "ELO_LIVEKIT__API_SECRET": "a-secret-long-enough-for-hs256-0123456789abcdef",
-    "ELO_LIVEKIT__SIP_TRUNK_ID": "ST_trunk",
-    "ELO_GOOGLE__API_KEY": "a-google-key",
-}
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ELO_")}
-    env |= {
-        "ELO_DATABASE__PATH": str(tmp_path / "elo.db"),
-        "ELO_LOGGING__FILE": str(tmp_path / "logs" / "elo.jsonl"),
-        "ELO_CLINIC__PROFILE_PATH": str(SAMPLE_PROFILE),
-        **extra,
-    }
-    return env
+from tests.serve_process import KEYS, serve_env, serving
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_the_service_answers_then_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=_env(tmp_path, **KEYS),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("elo serve: listening on http://127.0.0.1:"), line
-        base = line.split("listening on ", 1)[1].strip()
+    with serving(tmp_path, serve_env(tmp_path, **KEYS)) as served:
+        base = served.base
         assert httpx.get(f"{base}/healthz", timeout=10).json() == {"status": "ok"}
         ready = httpx.get(f"{base}/readyz", timeout=10)
         assert ready.status_code == 200, ready.text
         assert httpx.get(f"{base}/nothing-here", timeout=10).status_code == 404
-        process.send_signal(stop)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    err = process.stderr.read() if process.stderr else ""
-    assert process.returncode == 0, err
-    assert "Traceback" not in err
+        served.stop(stop, timeout=30)
     # Nothing secret reached the log.
     log = (tmp_path / "logs" / "elo.jsonl").read_text(encoding="utf-8")
     assert "elo serve listening on 127.0.0.1:" in log

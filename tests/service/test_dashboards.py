@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,8 +36,8 @@ from telemetry.vocabulary import (
     Reconnect,
     ToolResultKind,
 )
-from tests.cli.test_serve import KEYS, _env
 from tests.conftest import PROJECT_ROOT
+from tests.serve_process import KEYS, serve_env, serving
 from tests.telemetry.scrape import Scrape
 
 DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "elo.json"
@@ -66,25 +65,14 @@ def scrape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrape]:
     """One scrape of a real service after a real campaign: shared by the tests of this file."""
     tmp_path = tmp_path_factory.mktemp("service")
     folder = tmp_path / "metrics"
-    env = _env(
+    env = serve_env(
         tmp_path,
         **KEYS,
         ELO_SERVER__METRICS_DIR=str(folder),
         ELO_SERVER__METRICS_TOKEN=TOKEN,
     )
-    service = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert service.stdout is not None
-        line = service.stdout.readline()
-        assert line.startswith("elo serve: listening on "), line
-        base = line.split("listening on ", 1)[1].strip()
+    with serving(tmp_path, env) as served:
+        base = served.base
         _work_as_a_worker(tmp_path, folder)
         _queue_a_campaign(tmp_path, env)
         refused = httpx.get(f"{base}/metrics", timeout=30)
@@ -95,12 +83,7 @@ def scrape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scrape]:
         )
         assert response.status_code == 200
         yield Scrape.parse(response.text)
-        service.send_signal(signal.SIGTERM)
-        assert service.wait(timeout=30) == 0
-    finally:
-        if service.poll() is None:
-            service.kill()
-            service.wait()
+        served.stop(timeout=30)
 
 
 def _work_as_a_worker(tmp_path: Path, folder: Path) -> None:

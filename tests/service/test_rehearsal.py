@@ -11,7 +11,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,8 @@ import httpx
 import pytest
 
 from devtools.rehearsal import BOOKER, BUSY, MACHINE
-from tests.conftest import SAMPLE_PROFILE
+from tests.serve_process import serve_env
+from tests.serve_process import serving as elo_serve
 from tests.telemetry.scrape import Scrape
 from validation import normalize_phone
 
@@ -33,34 +33,16 @@ PHONES = {c: normalize_phone(c.phone) for c in (BOOKER, MACHINE, BUSY)}
 @contextmanager
 def serving(tmp_path: Path, **env: str) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     """Start the rehearsal service; yields the process, its base URL and its database."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("ELO_")}
-    environ |= {
-        "ELO_DATABASE__PATH": str(tmp_path / "data" / "elo.db"),
-        "ELO_LOGGING__FILE": str(tmp_path / "logs" / "elo.jsonl"),
-        "ELO_CLINIC__PROFILE_PATH": str(SAMPLE_PROFILE),
-        "ELO_SERVER__POLL_SECS": "0.5",
+    environ = serve_env(
+        tmp_path,
+        ELO_DATABASE__PATH=str(tmp_path / "data" / "elo.db"),
+        ELO_SERVER__POLL_SECS="0.5",
         **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--rehearsal", "--port", "0"],
-        cwd=tmp_path,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("elo serve: listening on http://127.0.0.1:"), line + (
-            process.stderr.read() if process.stderr else ""
-        )
-        assert process.stdout.readline().startswith("REHEARSAL:")
-        yield process, line.split("listening on ", 1)[1].strip(), tmp_path / "data" / "rehearsal"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    with elo_serve(tmp_path, environ, "--rehearsal") as served:
+        assert served.process.stdout is not None
+        assert served.process.stdout.readline().startswith("REHEARSAL:")
+        yield served.process, served.base, tmp_path / "data" / "rehearsal"
 
 
 def attempts(db: Path) -> dict[str, list[str | None]]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import httpx
 from livekit.protocol import models
 
 from devtools.livekit_webhooks import sign_webhook, webhook_event
-from tests.cli.test_serve import KEYS, _env
+from tests.serve_process import KEYS, serve_env, serving
 
 SECRET = KEYS["ELO_LIVEKIT__API_SECRET"]
 
@@ -39,30 +36,12 @@ def test_the_service_refuses_forged_webhooks_and_answers_signed_ones(tmp_path: P
         KEYS["ELO_LIVEKIT__API_KEY"],
         SECRET,
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=_env(tmp_path, **KEYS),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("elo serve: listening on http://127.0.0.1:"), line
-        url = line.split("listening on ", 1)[1].strip() + "/livekit/webhook"
+    with serving(tmp_path, serve_env(tmp_path, **KEYS)) as served:
+        url = served.base + "/livekit/webhook"
         refused = httpx.post(url, content=forged.body, headers=forged.headers, timeout=10)
         unsigned = httpx.post(url, content=forged.body, timeout=10)
         ignored = httpx.post(url, content=finished.body, headers=finished.headers, timeout=10)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    err = process.stderr.read() if process.stderr else ""
-    assert process.returncode == 0, err
+        served.stop(timeout=30)
     assert (refused.status_code, unsigned.status_code) == (401, 401)
     assert (ignored.status_code, ignored.json()["status"]) == (200, "ignored")
     with sqlite3.connect(tmp_path / "elo.db") as db:
@@ -86,22 +65,11 @@ def test_an_inbound_call_runs_in_a_worker_once_however_often_it_is_announced(
         KEYS["ELO_LIVEKIT__API_KEY"],
         SECRET,
     )
-    env = _env(
+    env = serve_env(
         tmp_path, **{**KEYS, "ELO_LIVEKIT__URL": "ws://127.0.0.1:9", "ELO_SERVER__WORKERS": "1"}
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("elo serve: listening on http://127.0.0.1:"), line
-        url = line.split("listening on ", 1)[1].strip() + "/livekit/webhook"
+    with serving(tmp_path, env) as served:
+        url = served.base + "/livekit/webhook"
         answers = [
             httpx.post(url, content=joined.body, headers=joined.headers, timeout=10).status_code
             for _ in range(3)
@@ -114,14 +82,7 @@ def test_an_inbound_call_runs_in_a_worker_once_however_often_it_is_announced(
             if rows and rows[0][1] is not None:
                 break
             time.sleep(0.25)
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    err = process.stderr.read() if process.stderr else ""
-    assert process.returncode == 0, err
+        served.stop()
     assert answers == [200, 200, 200]
     assert len(rows) == 1 and rows[0][0] == "inbound" and rows[0][1] is not None, rows
     worker_log = (tmp_path / "logs" / "elo.worker-1.jsonl").read_text(encoding="utf-8")
