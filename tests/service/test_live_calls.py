@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from app.live import ENDED_BY_STAFF, LiveCallEvent
 from campaign.control import Command, control
@@ -21,12 +22,16 @@ from campaign.dialer import LiveKitDialer
 from campaign.launcher import PipelineLauncher
 from config.settings import AppSettings
 from devtools.gemini_emulator import GeminiLiveEmulator
-from devtools.livekit_fake import FakeLiveKitServer, SipScript
+from devtools.livekit_fake import FakeLiveKitServer, InboundLeg, SipScript
 from devtools.rehearsal import WaitForHangUp
+from pipeline.call.spec import CallTimeouts
 from service import live_calls
 from service.campaign_progress import CampaignProgressFeed
 from service.campaigns import CampaignSupervisor
+from service.http import create_http_app
+from service.inbound import InboundCall, InboundCalls
 from service.live_calls import LiveCallBoard
+from service.webhooks import PATH
 from service.workers import WorkerPool
 from storage import CampaignStatus, NewContact, Store
 from tests.campaign.conftest import START
@@ -42,6 +47,8 @@ from tests.pipeline.harness import (
     file_transport,
     greeting,
 )
+from tests.service.live_http import serving
+from tests.service.test_inbound_calls import API_KEY, API_SECRET
 from validation.phone import mask_phone
 
 # Generous: a worker process imports the pipeline before its first call.
@@ -251,3 +258,50 @@ async def test_staff_end_a_ringing_call_and_the_dial_stops(
     # The room was closed, which ends the ringing leg at LiveKit.
     rooms = [r.body["room"] for r in livekit.requests_for("DeleteRoom")]
     assert rooms and all(room.startswith("elo-") for room in rooms)
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_an_inbound_call_is_on_the_http_apps_board_and_staff_end_it(
+    tmp_path: Path, store: Store, clinic: Any, clock: FixedClock
+) -> None:
+    script = [*greeting(), WaitForHangUp(timeout=GUARD_S)]
+    async with GeminiLiveEmulator(script) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
+        creds = {"url": lk.url, "api_key": SecretStr(API_KEY), "api_secret": SecretStr(API_SECRET)}
+        settings = call_settings(tmp_path, emu, pipeline=NO_IDLE_END, livekit=creds)
+        app = emulator_app(settings, clinic, store, clock, emu)
+        board = LiveCallBoard(clock=clock, audit=store.audit)
+
+        def transport(call: InboundCall) -> Any:
+            lk.answer_inbound(InboundLeg(call.room, call.participant_identity, call.sip_call_id))
+            return file_transport(tmp_path)
+
+        calls = InboundCalls(
+            app, transport_factory=transport, timeouts=CallTimeouts(goodbye=120.0), tracker=board
+        )
+        http = create_http_app(app, start_inbound=calls.start, live=board)
+        assert http.state.live is board
+        try:
+            async with serving(http) as base:
+                lk.send_webhooks_to(base + PATH)
+                events = board.subscribe()
+                assert (await anext(events)).kind == "snapshot"
+                leg = await lk.inbound_call(PHONE)
+                await lk.flush_webhooks()
+                kinds = [(await asyncio.wait_for(anext(events), GUARD_S)).kind for _ in range(2)]
+                (call,) = board.snapshot()
+                assert await board.end(call.call_id, by="web:ana") is True
+                ended = await asyncio.wait_for(anext(events), GUARD_S)
+                await asyncio.wait_for(calls.wait(call.call_id), GUARD_S)
+                await events.aclose()
+        finally:
+            await calls.aclose()
+
+    assert kinds == ["started", "answered"] and ended.kind == "ended"
+    assert call.call_id == f"in-{leg.sip_call_id}"
+    assert (call.direction, call.campaign_id, call.worker) == ("inbound", None, None)
+    assert call.phone_masked == mask_phone(PHONE) and PHONE not in call.model_dump_json()
+    record = await store.calls.get(call_id=call.call_id)
+    assert record is not None and record.direction == "inbound"
+    assert (record.outcome, record.outcome_reason) == ("cancelled", ENDED_BY_STAFF)
+    assert board.snapshot() == []
