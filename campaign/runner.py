@@ -22,16 +22,10 @@ from loguru import logger
 
 from app.call_policy import CallPolicy
 from app.calling_rules import CampaignRules
+from campaign import calls
 from campaign.attempts import AttemptEnd, record_attempt, recover_open_attempts, settle_from_call
 from campaign.breaker import FaultBreaker
-from campaign.calls import (
-    CallJob,
-    CallLauncher,
-    LiveCall,
-    Progress,
-    wait_until_ready,
-    wake_or_sleep,
-)
+from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
 from campaign.dialer import Dialer, DialerError, DialRequest
 from campaign.lease import CampaignLease, pid_alive
 from campaign.outcomes import RetryDelays
@@ -132,6 +126,11 @@ class CampaignRunner:
         self._stopping = True
         self._wake.set()
 
+    def cancel_call(self, attempt_id: int) -> bool:
+        """Stop one call's task (its dial too); it is still recorded. False if not running."""
+        task = self._calls.get(attempt_id)
+        return task is not None and task.cancel()
+
     async def hang_up_all(self) -> None:
         """Stop at once: end every call in progress (each is still recorded)."""
         self.stop()
@@ -231,7 +230,7 @@ class CampaignRunner:
             self.progress.state = "calling" if self._calls else "waiting"
             self._report()
             if not self._stopping:
-                await wake_or_sleep(self._sleep, self._wake, delay)
+                await calls.wake_or_sleep(self._sleep, self._wake, delay)
         if self.pause_reason is not None:
             self.progress.state = "fault_pause"
         else:
@@ -296,7 +295,7 @@ class CampaignRunner:
             )
             live = await self._launcher.start(job)
             self._live[attempt.id] = live
-            await wait_until_ready(live, timeout_s=READY_TIMEOUT_S)
+            await calls.wait_until_ready(live, timeout_s=READY_TIMEOUT_S)
             self.progress.dialled += 1
             self._report()
             # From here the number may ring: the attempt counts, whatever happens next.

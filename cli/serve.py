@@ -126,9 +126,11 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
     from app.preflight import Purpose, missing_settings
     from campaign.dialer import DialerError, LiveKitDialer
     from campaign.launcher import PipelineLauncher
+    from service.campaign_progress import CampaignProgressFeed
     from service.campaigns import CampaignSupervisor
     from service.http import create_http_app
     from service.inbound import InboundCalls
+    from service.live_calls import LiveCallBoard
     from service.workers import WorkerPool
     from storage.errors import StoreError
     from telemetry.export import use_directory as use_metrics_directory
@@ -154,12 +156,16 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
             app = dataclasses.replace(app, http_client_args=rehearsal.http_client_args)
         workers = settings.server.workers
         workers = (os.cpu_count() or 1) if workers is None else workers
+        # The dashboard's live view: calls in progress (with "end this call") and progress.
+        progress = CampaignProgressFeed(app.store)
+        live = LiveCallBoard(clock=app.clock, audit=app.store.audit, on_change=progress.poke)
         pool = None
         if workers:
             pool = WorkerPool(
                 settings,
                 size=workers,
                 rehearsal=rehearsal.worker_spec if rehearsal is not None else None,
+                live=live,
             )
             try:
                 await pool.open()
@@ -172,14 +178,21 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
         else:
             launcher = PipelineLauncher(app)
         supervisor = CampaignSupervisor(
-            app=app, dialer=dialer, launcher=launcher, poll_secs=settings.server.poll_secs
+            app=app,
+            dialer=dialer,
+            launcher=launcher,
+            poll_secs=settings.server.poll_secs,
+            live=live,
+            progress=progress,
         )
-        inbound = InboundCalls(app, dialer=dialer)
+        inbound = InboundCalls(app, dialer=dialer, tracker=live)
         config = uvicorn.Config(
             create_http_app(
                 app,
                 probes=[supervisor.check, *([pool.check] if pool is not None else [])],
                 start_inbound=inbound.start if pool is None else pool.start_inbound,
+                live=live,
+                progress=progress,
             ),
             # Our logging stays ours (masked JSON lines); uvicorn must not reconfigure it.
             log_config=None,

@@ -24,6 +24,9 @@ from campaign.calls import CallLauncher
 from campaign.dialer import Dialer, DialerError
 from campaign.lease import CampaignBusyError
 from campaign.runner import CampaignRunner
+from service.campaign_progress import CampaignProgressFeed
+from service.live_calls import LiveCallBoard
+from service.live_tracking import TrackedLauncher
 from service.readiness import Check
 from storage import Campaign
 from storage.retention import retention_task
@@ -48,6 +51,8 @@ class CampaignSupervisor:
         poll_secs: How often to read which campaigns should run.
         retry_secs: How long to leave a campaign that could not run (held by another process,
             nothing to call for now, an error) before trying again.
+        live: The board of calls in progress, which shows the runners' calls (None: none).
+        progress: The campaigns' live progress, told of each runner's change (None: none).
     """
 
     def __init__(
@@ -58,12 +63,16 @@ class CampaignSupervisor:
         launcher: CallLauncher,
         poll_secs: float,
         retry_secs: float = 60.0,
+        live: LiveCallBoard | None = None,
+        progress: CampaignProgressFeed | None = None,
     ) -> None:
         self._app = app
         self._dialer = dialer
         self._launcher = launcher
         self._poll_secs = poll_secs
         self._retry_secs = retry_secs
+        self._live = live
+        self._progress = progress
         self._running: dict[int, _Running] = {}
         self._not_before: dict[int, float] = {}
         self._wake = asyncio.Event()
@@ -175,13 +184,19 @@ class CampaignSupervisor:
             self._start(campaign)
 
     def _start(self, campaign: Campaign) -> None:
+        launcher = self._launcher
+        if self._live is not None:
+            # The runner's own cancel stops a ringing call's dial when staff end it.
+            launcher = TrackedLauncher(launcher, self._live, lambda a: runner.cancel_call(a))
+        progress = self._progress
         runner = CampaignRunner(
             store=self._app.store,
             settings=self._app.settings,
             campaign=campaign,
             dialer=self._dialer,
-            launcher=self._launcher,
+            launcher=launcher,
             clock=self._app.clock,
+            on_progress=None if progress is None else lambda _: progress.poke(campaign.id),
             hosts_retention=False,
         )
         running = _Running(runner)

@@ -5,6 +5,9 @@
 passes, 503 otherwise, with each check's finding as JSON. ``POST /livekit/webhook`` takes
 LiveKit's signed events and starts the inbound calls they announce (:mod:`service.webhooks`).
 ``GET /metrics`` is Prometheus' view (:mod:`service.metrics`).
+
+The dashboard's live parts are kept on the app's state: ``state.live`` (``app.live.LiveCalls``,
+the calls in progress) and ``state.progress`` (``app.live.CampaignProgress``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from app.application import Application
+from app.live import CampaignProgress, LiveCalls
+from service.campaign_progress import CampaignProgressFeed
 from service.inbound import InboundCalls, StartInbound
+from service.live_calls import LiveCallBoard
 from service.metrics import metrics_router
 from service.readiness import Check, check_readiness
 from service.webhooks import webhook_router
@@ -27,6 +33,8 @@ def create_http_app(
     *,
     probes: Sequence[Callable[[], Check]] = (),
     start_inbound: StartInbound | None = None,
+    live: LiveCalls | None = None,
+    progress: CampaignProgress | None = None,
 ) -> FastAPI:
     """The ASGI app of one service process.
 
@@ -36,10 +44,19 @@ def create_http_app(
         start_inbound: Starts an inbound call announced by LiveKit's webhook; None runs them
             in this process (:class:`service.inbound.InboundCalls`, kept as
             ``state.inbound`` for whoever stops the service to close).
+        live: The calls in progress, kept as ``state.live`` for the dashboard; None makes a
+            board of this app's own (which shows the inbound calls it runs itself).
+        progress: The campaigns' live progress, kept as ``state.progress``; None reads the
+            status every few seconds.
     """
     http = FastAPI(title="Elo", docs_url=None, redoc_url=None, openapi_url=None)
+    if live is None:
+        live = LiveCallBoard(clock=app.clock, audit=app.store.audit)
+    http.state.live = live
+    http.state.progress = progress or CampaignProgressFeed(app.store)
     if start_inbound is None:
-        http.state.inbound = InboundCalls(app)
+        tracker = live if isinstance(live, LiveCallBoard) else None
+        http.state.inbound = InboundCalls(app, tracker=tracker)
         start_inbound = http.state.inbound.start
     http.include_router(webhook_router(app, start_inbound))
 

@@ -40,7 +40,8 @@ from pipeline.call.transport import CallTransport
 from pipeline.transports import make_transport
 from scheduling.calendar import ClinicCalendar
 from service.callers import caller_metadata
-from storage.models import CallOutcome
+from service.live_calls import CallTracker, active_call
+from storage.models import CallDirection, CallOutcome
 from validation import caller_number
 
 # LiveKit SIP call ids are "SCL_" and a random suffix (livekit/protocol utils/guid); Elo's call
@@ -126,6 +127,8 @@ class InboundCalls:
             room (tests pass a file transport).
         timeouts: The calls' timeouts.
         answer_timeout_s: How long the line may take to be answered once Elo is in the room.
+        tracker: Told of each call's start, answer and end (the live board, or a worker's
+            pipe to the service); None tells no one.
     """
 
     def __init__(
@@ -136,6 +139,7 @@ class InboundCalls:
         transport_factory: Callable[[InboundCall], CallTransport] | None = None,
         timeouts: CallTimeouts | None = None,
         answer_timeout_s: float = ANSWER_TIMEOUT_S,
+        tracker: CallTracker | None = None,
     ) -> None:
         self._app = app
         self._dialer = dialer
@@ -143,6 +147,7 @@ class InboundCalls:
         self._transport_factory = transport_factory or self._room_transport
         self._timeouts = timeouts or CallTimeouts()
         self._answer_timeout_s = answer_timeout_s
+        self._tracker = tracker
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sessions: dict[str, CallSession] = {}
         self._closing = False
@@ -169,6 +174,22 @@ class InboundCalls:
         task = asyncio.create_task(self._run(call), name=f"inbound-{call.call_id}")
         self._tasks[call.call_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(call.call_id, None))
+        if self._tracker is not None:
+            tracker = self._tracker
+            task.add_done_callback(lambda _: tracker.ended(call.call_id))
+
+            async def end(reason: str) -> None:
+                await self.cancel(call.call_id, reason=reason)
+
+            tracker.started(
+                active_call(
+                    self._app.clock,
+                    call_id=call.call_id,
+                    direction=CallDirection.INBOUND,
+                    phone=call.phone,
+                ),
+                end=end,
+            )
 
     async def wait(self, call_id: str) -> None:
         """Wait until the call ``call_id`` has ended (at once if it is not running)."""
@@ -279,18 +300,25 @@ class InboundCalls:
         self, call: InboundCall, dialer: LiveKitDialer, session: CallSession
     ) -> None:
         """Once the line is answered: forward it to the clinic while open, else Elo answers."""
-        if not await self._answered(call, dialer):
+        if not await self._answered(call, dialer, session):
             await session.cancel(reason="the caller hung up before the line was answered")
             return
+        if self._tracker is not None:
+            self._tracker.answered(call.call_id)
         target = self._forward_target()
         if target is None or not await session.forward(to=target):
             await session.callee_answered()
 
-    async def _answered(self, call: InboundCall, dialer: LiveKitDialer) -> bool:
-        """Wait until LiveKit's SIP bridge answered the caller; False if they left first."""
+    async def _answered(
+        self, call: InboundCall, dialer: LiveKitDialer, session: CallSession
+    ) -> bool:
+        """Wait until LiveKit's SIP bridge answered the caller; False if they left first.
+
+        Also False once the session ended meanwhile (staff hung up while it rang).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._answer_timeout_s
-        while True:
+        while session.running:
             status = await dialer.call_status(
                 room=call.room, participant_identity=call.participant_identity
             )
@@ -299,6 +327,7 @@ class InboundCalls:
             if status is None or status == "hangup" or loop.time() >= deadline:
                 return False
             await asyncio.sleep(ANSWER_POLL_S)
+        return False
 
     def _forward_target(self) -> str | None:
         """Where the call goes instead of Elo: the clinic's phone while it is open, or None."""

@@ -40,6 +40,23 @@ class _Events:
         self._file.write(protocol.encode(message))
 
 
+class _PipeTracker:
+    """Tells the service when an inbound call's line is up (it knows the start and the end)."""
+
+    def __init__(self, events: _Events) -> None:
+        self._events = events
+
+    def started(self, call: Any, *, end: Any) -> None:
+        """The service put the call on its board when it sent it here."""
+
+    def answered(self, call_id: str) -> None:
+        """The line is up: the service's board shows it."""
+        self._events.send({"ev": "answered", "id": call_id})
+
+    def ended(self, call_id: str) -> None:
+        """The service learns it from ``ended``."""
+
+
 async def _commands() -> asyncio.StreamReader:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=protocol.MAX_LINE)
@@ -87,7 +104,7 @@ async def serve_calls(events: _Events) -> int:
             options["transport_factory"] = wav_calls(rehearsal)
         launcher = PipelineLauncher(app, **options)
         dialer = LiveKitDialer.from_settings(settings)
-        inbound = InboundCalls(app, dialer=dialer)
+        inbound = InboundCalls(app, dialer=dialer, tracker=_PipeTracker(events))
         events.send({"ev": "up", "pid": os.getpid()})
         try:
             while True:

@@ -5,7 +5,11 @@ free for whatever a library prints). Settings travel on the pipe, never on the c
 in the environment, because they hold the keys.
 
 Service → worker: ``hello`` (settings, the rehearsal's stand-ins if any), ``start`` (a call),
-``answered``, ``cancel``, ``stop``. Worker → service: ``up``, ``ready``, ``ended``.
+``answered``, ``cancel``, ``inbound`` (an inbound call), ``cancel_inbound``, ``stop``. Worker →
+service: ``up``, ``ready``, ``answered`` (an inbound call's line is up), ``ended``.
+
+Staff hanging up a call (the dashboard's "end this call") is ``cancel`` or ``cancel_inbound``
+with the reason ``ended by staff``: the worker ends the call as any other, and records it.
 """
 
 from __future__ import annotations

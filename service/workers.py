@@ -24,8 +24,9 @@ from campaign.calls import CallEnd, CallJob
 from config.settings import AppSettings
 from service import worker_protocol as protocol
 from service.inbound import InboundCall
+from service.live_calls import LiveCallBoard
 from service.readiness import Check
-from storage.models import CallOutcome
+from storage.models import CallDirection, CallOutcome
 from telemetry.export import process_exited
 
 # Seconds a new worker may take to import the pipeline and open the database.
@@ -43,6 +44,11 @@ class WorkerCall:
         self.call_id = call_id
         self.ready = asyncio.Event()
         self._ended: asyncio.Future[CallEnd] = asyncio.get_running_loop().create_future()
+
+    @property
+    def worker_index(self) -> int:
+        """Which worker runs the call (1, 2, ...), for the live board."""
+        return self._worker.index
 
     async def callee_answered(self) -> None:
         """Greet now."""
@@ -75,8 +81,9 @@ class WorkerCall:
 class _Worker:
     """One worker process and its pipes."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, live: LiveCallBoard | None) -> None:
         self.index = index
+        self._live = live
         self.process: asyncio.subprocess.Process | None = None
         self.calls: dict[str, WorkerCall] = {}
         self.pid: int | None = None
@@ -152,6 +159,10 @@ class _Worker:
             return
         if event == "ready":
             call.ready.set()
+        elif event == "answered":
+            # An inbound call's line is up in the worker (campaign calls are answered here).
+            if self._live is not None:
+                self._live.answered(call.call_id)
         elif event == "ended":
             self.calls.pop(call.call_id, None)
             call.end(protocol.end_from(message))
@@ -180,17 +191,25 @@ class WorkerPool:
         settings: The service's settings (sent to each worker).
         size: How many worker processes.
         rehearsal: The rehearsal's stand-ins as plain data (``RehearsalWorld.worker_spec``).
+        live: The board of calls in progress, which shows the inbound calls run here (the
+            campaign calls reach it through their runner's launcher).
     """
 
     def __init__(
-        self, settings: AppSettings, *, size: int, rehearsal: dict[str, Any] | None = None
+        self,
+        settings: AppSettings,
+        *,
+        size: int,
+        rehearsal: dict[str, Any] | None = None,
+        live: LiveCallBoard | None = None,
     ) -> None:
         self._hello: dict[str, Any] = {
             "op": "hello",
             "settings": protocol.settings_message(settings),
             "rehearsal": rehearsal,
         }
-        self._workers = [_Worker(index) for index in range(1, size + 1)]
+        self._workers = [_Worker(index, live) for index in range(1, size + 1)]
+        self._live = live
         self._closing = False
         self._stopping_inbound = False
         self._inbound: dict[str, WorkerCall] = {}
@@ -235,8 +254,31 @@ class WorkerPool:
         worker.calls[call.call_id] = running
         self._inbound[call.call_id] = running
         running.on_end(lambda: self._inbound.pop(call.call_id, None))
+        if self._live is not None:
+            self._show(call, running)
         message = {"op": "inbound", "id": call.call_id, "call": dataclasses.asdict(call)}
         await worker.send(message)
+
+    def _show(self, call: InboundCall, running: WorkerCall) -> None:
+        """Put an inbound call on the live board, with the way to hang it up in its worker."""
+        assert self._live is not None
+        live = self._live
+        running.on_end(lambda: live.ended(call.call_id))
+
+        async def end(reason: str) -> None:
+            if not running.done():
+                message = {"op": "cancel_inbound", "id": call.call_id, "reason": reason}
+                await running.worker.send(message)
+
+        live.started(
+            live.call(
+                call_id=call.call_id,
+                direction=CallDirection.INBOUND,
+                phone=call.phone,
+                worker=running.worker_index,
+            ),
+            end=end,
+        )
 
     async def drain_inbound(self, *, timeout_s: float) -> int:
         """Take no new inbound call, let the running ones end for ``timeout_s``, end the rest.
