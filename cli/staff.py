@@ -309,9 +309,11 @@ def _list_filters(
     if getattr(args, "day", None) is not None:
         if args.start or args.end:
             raise UsageError("give --day or --from/--to, not both")
-        if len(args.day.strip()) != 10:
-            raise UsageError("--day must be a date like 2026-12-03")
-        args.start, args.end = args.day, args.day
+        try:
+            date.fromisoformat(args.day.strip())
+        except ValueError:
+            raise UsageError("--day must be a date like 2026-12-03") from None
+        args.start = args.end = args.day.strip()
     start = _moment(args.start, "--from", tz) if args.start else None
     end = _moment(args.end, "--to", tz, end_of_day=True) if args.end else None
     if start is not None and end is not None and end <= start:
