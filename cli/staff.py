@@ -1,4 +1,4 @@
-"""``elo appointments list|cancel``, ``elo follow-ups list|done``, ``elo browser-link``.
+"""``elo appointments list|cancel|mark``, ``elo follow-ups list|done``, ``elo browser-link``.
 
 Staff find what an abusive call made (``--call CALL_ID``, ``--source agent``), one patient's
 records (``--phone``) or a period's (``--from``/``--to``), and cancel appointments (their slots
@@ -74,6 +74,15 @@ def add_parsers(
         listing.add_argument(
             "--show-pii", action="store_true", help="show names and numbers (audited)"
         )
+        if noun == "appointments":
+            listing.add_argument(
+                "--day", help="one clinic-local day (YYYY-MM-DD); not with --from/--to"
+            )
+            mark = sub.add_parser(
+                "mark", parents=[common], help="mark an appointment that has started (audited)"
+            )
+            mark.add_argument("id", type=_record_id, help="appointment id (see list)")
+            mark.add_argument("outcome", choices=("attended", "no-show"), help="what happened")
         verb = "cancel (frees the slots)" if action == "cancel" else "mark as done"
         change = sub.add_parser(action, parents=[common], help=f"{verb} by id or by call")
         change.add_argument("ids", nargs="*", type=_record_id, help="record ids (see list)")
@@ -98,6 +107,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
     if args.command == "browser-link":
         return await _browser_link(args, settings)
     appointments = args.command == "appointments"
+    if args.staff_command == "mark":
+        return await _mark(args, settings)
     if args.staff_command == "list":
         filters = _list_filters(args, settings, appointments=appointments)
     else:
@@ -110,6 +121,29 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
         if appointments:
             return await _cancel(store, args, filters)
         return await _done(store, args, filters)
+
+
+async def _mark(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
+    """``elo appointments mark ID attended|no-show``: the calendar's own change, audited."""
+    from app.application import open_application
+    from scheduling.staff_calendar import StaffCalendar
+    from storage.calendar_models import CalendarError
+
+    outcome = "attended" if args.outcome == "attended" else "no_show"
+    async with open_application(settings) as app:
+        ctx = app.tool_context(mode=ToolMode.ADMIN)
+        desk = StaffCalendar(
+            store=ctx.store,
+            clinic=ctx.clinic,
+            calendar=ctx.calendar,
+            slots=ctx.slots,
+            clock=ctx.clock,
+        )
+        try:
+            marked = await desk.mark(appointment_id=args.id, outcome=outcome, actor=audit_actor())
+        except CalendarError as exc:
+            raise UsageError(str(exc)) from None
+    return {"id": marked.id, "status": marked.status}
 
 
 async def _browser_link(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
@@ -272,6 +306,14 @@ def _list_filters(
     if not 1 <= args.limit <= _MAX_LIMIT:
         raise UsageError(f"--limit must be between 1 and {_MAX_LIMIT}")
     tz = load_clinic_profile(settings.clinic.profile_path).tz
+    if getattr(args, "day", None) is not None:
+        if args.start or args.end:
+            raise UsageError("give --day or --from/--to, not both")
+        try:
+            date.fromisoformat(args.day.strip())
+        except ValueError:
+            raise UsageError("--day must be a date like 2026-12-03") from None
+        args.start = args.end = args.day.strip()
     start = _moment(args.start, "--from", tz) if args.start else None
     end = _moment(args.end, "--to", tz, end_of_day=True) if args.end else None
     if start is not None and end is not None and end <= start:

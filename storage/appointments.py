@@ -5,18 +5,120 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
+import aiosqlite
+
 from storage.call_records import add_daily
 from storage.database import Database
 from storage.errors import NotFoundError
-from storage.models import Appointment, Booked, SlotTaken, Source
+from storage.models import Appointment, AppointmentSource, Booked, SlotTaken
 from storage.patients import upsert_patient
 from storage.records import PatientRef, RecordFilter, find_with_patient, set_status
 from storage.rows import slot_time, to_appointment
 from storage.timefmt import slot_grid, to_db
 
 
-class _Taken(Exception):
-    """Internal: the re-check found no free chair."""
+class SlotTakenError(Exception):
+    """The re-check inside a write transaction found no free chair (the transaction rolls back)."""
+
+
+def is_slot_conflict(exc: sqlite3.IntegrityError) -> bool:
+    """Whether SQLite refused a write because a chair's slot or start is already held."""
+    return "appointment_slots" in str(exc) or "appointments.chair" in str(exc)
+
+
+async def free_chair(
+    conn: aiosqlite.Connection, *, slot_starts: list[str], chairs: int, chair: int | None = None
+) -> int:
+    """The first chair free in every one of ``slot_starts``, read inside a write transaction.
+
+    Args:
+        conn: The connection of an open ``BEGIN IMMEDIATE`` transaction.
+        slot_starts: The stored grid slots the appointment needs (see :func:`slot_grid`).
+        chairs: Number of chairs in the clinic.
+        chair: Only this chair (staff chose it), or None for the first free one.
+
+    Raises:
+        SlotTakenError: No chair (or not the chosen one) is free for all of the slots.
+    """
+    marks = ",".join("?" * len(slot_starts))
+    # execute_fetchall: one round trip to the connection thread per statement.
+    rows = await conn.execute_fetchall(
+        f"SELECT DISTINCT chair FROM appointment_slots WHERE slot_start IN ({marks})",  # noqa: S608
+        slot_starts,
+    )
+    busy = {row[0] for row in rows}
+    wanted = [chair] if chair is not None else range(1, chairs + 1)
+    free = [c for c in wanted if c not in busy]
+    if not free:
+        raise SlotTakenError
+    return free[0]
+
+
+async def hold_slots(
+    conn: aiosqlite.Connection, *, appointment_id: int, chair: int, slot_starts: list[str]
+) -> None:
+    """Write the ``appointment_slots`` rows of an active appointment.
+
+    The primary key refuses a slot another appointment holds.
+    """
+    await conn.executemany(
+        "INSERT INTO appointment_slots (chair, slot_start, appointment_id) VALUES (?, ?, ?)",
+        [(chair, s, appointment_id) for s in slot_starts],
+    )
+
+
+async def insert_booking(
+    conn: aiosqlite.Connection,
+    db: Database,
+    *,
+    phone: str,
+    name: str,
+    service_id: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    slot: timedelta,
+    chairs: int,
+    price_lek: int,
+    source: AppointmentSource,
+    call_id: str | None = None,
+    language: str = "sq",
+    legacy_key: str | None = None,
+    chair: int | None = None,
+) -> Booked:
+    """Book inside the caller's write transaction (see :meth:`AppointmentRepository.book`).
+
+    Raises:
+        SlotTakenError: No chair is free for the whole appointment.
+        sqlite3.IntegrityError: The unique indexes refused an overlap (see
+            :func:`is_slot_conflict`).
+    """
+    slot_starts = slot_grid(starts_at, ends_at, slot)
+    taken_chair = await free_chair(conn, slot_starts=slot_starts, chairs=chairs, chair=chair)
+    now = db.clock()
+    patient, created = await upsert_patient(
+        conn, now=now, phone=phone, name=name, language=language
+    )
+    (row,) = await conn.execute_fetchall(
+        "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
+        " status, price_lek, source, call_id, legacy_key, created_at)"
+        " VALUES (?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?) RETURNING *",
+        (
+            patient.id,
+            service_id,
+            taken_chair,
+            to_db(starts_at),
+            to_db(ends_at),
+            price_lek,
+            source,
+            call_id,
+            legacy_key,
+            to_db(now),
+        ),
+    )
+    await hold_slots(conn, appointment_id=row["id"], chair=taken_chair, slot_starts=slot_starts)
+    if source != "import":
+        await add_daily(conn, day=now.astimezone(db.tz).date(), booked=1, revenue=price_lek)
+    return Booked(appointment=to_appointment(row), patient=patient, new_patient=created)
 
 
 class AppointmentRepository:
@@ -58,7 +160,7 @@ class AppointmentRepository:
         slot: timedelta,
         chairs: int,
         price_lek: int,
-        source: Source,
+        source: AppointmentSource,
         call_id: str | None = None,
         language: str = "sq",
         legacy_key: str | None = None,
@@ -78,7 +180,7 @@ class AppointmentRepository:
             slot: The grid step.
             chairs: Number of chairs in the clinic.
             price_lek: Price in whole lek.
-            source: Who booked: agent, cli or import.
+            source: Who booked: agent, cli, import or staff.
             call_id: The call that booked it, if any.
             language: The patient's language, for a new patient.
             legacy_key: Idempotency key for imported records.
@@ -86,55 +188,31 @@ class AppointmentRepository:
         Returns:
             :class:`Booked`, or :class:`SlotTaken` when no chair is free.
         """
-        slot_starts = slot_grid(starts_at, ends_at, slot)
         try:
             async with self._db.transaction() as conn:
-                marks = ",".join("?" * len(slot_starts))
-                # execute_fetchall: one round trip to the connection thread per statement.
-                rows = await conn.execute_fetchall(
-                    f"SELECT DISTINCT chair FROM appointment_slots WHERE slot_start IN ({marks})",  # noqa: S608
-                    slot_starts,
+                booked = await insert_booking(
+                    conn,
+                    self._db,
+                    phone=phone,
+                    name=name,
+                    service_id=service_id,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    slot=slot,
+                    chairs=chairs,
+                    price_lek=price_lek,
+                    source=source,
+                    call_id=call_id,
+                    language=language,
+                    legacy_key=legacy_key,
                 )
-                busy = {row[0] for row in rows}
-                free = [c for c in range(1, chairs + 1) if c not in busy]
-                if not free:
-                    raise _Taken
-                now = self._db.clock()
-                patient, created = await upsert_patient(
-                    conn, now=now, phone=phone, name=name, language=language
-                )
-                (row,) = await conn.execute_fetchall(
-                    "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
-                    " status, price_lek, source, call_id, legacy_key, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?) RETURNING *",
-                    (
-                        patient.id,
-                        service_id,
-                        free[0],
-                        to_db(starts_at),
-                        to_db(ends_at),
-                        price_lek,
-                        source,
-                        call_id,
-                        legacy_key,
-                        to_db(now),
-                    ),
-                )
-                await conn.executemany(
-                    "INSERT INTO appointment_slots (chair, slot_start, appointment_id)"
-                    " VALUES (?, ?, ?)",
-                    [(free[0], s, row["id"]) for s in slot_starts],
-                )
-                if source != "import":
-                    day = now.astimezone(self._db.tz).date()
-                    await add_daily(conn, day=day, booked=1, revenue=price_lek)
-        except _Taken:
+        except SlotTakenError:
             return SlotTaken(starts_at=starts_at)
         except sqlite3.IntegrityError as exc:
-            if "appointment_slots" in str(exc) or "appointments.chair" in str(exc):
+            if is_slot_conflict(exc):
                 return SlotTaken(starts_at=starts_at)
             raise
-        return Booked(appointment=to_appointment(row), patient=patient, new_patient=created)
+        return booked
 
     async def import_past(
         self,

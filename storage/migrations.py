@@ -263,6 +263,70 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE calls ADD COLUMN direction TEXT NOT NULL DEFAULT 'outbound'
         CHECK (direction IN ('outbound', 'inbound'));
     """,
+    # 13 (issue 12): staff book, move, cancel and mark appointments at the clinic's desk.
+    # ``source`` gains 'staff'; a cancellation keeps its reason; ``revision`` counts the changes
+    # of an appointment's time (a move keeps the appointment's id, so a calendar invite's UID
+    # stays and its SEQUENCE is the revision). SQLite changes a CHECK only by rebuilding the
+    # table: the rows (ids too) are copied, and appointment_slots is rebuilt with it, because
+    # dropping the old table with foreign keys on would delete every slot row (ON DELETE
+    # CASCADE). Every index and the trigger of migration 1 are made again, unchanged.
+    """
+    -- 13: staff appointments (the migration tests find this migration by this line)
+    CREATE TABLE appointments_new (
+        id             INTEGER PRIMARY KEY,
+        patient_id     INTEGER NOT NULL REFERENCES patients(id),
+        service_id     TEXT NOT NULL,
+        chair          INTEGER NOT NULL CHECK (chair >= 1),
+        starts_at      TEXT NOT NULL,
+        ends_at        TEXT NOT NULL CHECK (ends_at > starts_at),
+        status         TEXT NOT NULL DEFAULT 'scheduled'
+                       CHECK (status IN
+                           ('scheduled', 'confirmed', 'cancelled', 'completed', 'no_show')),
+        price_lek      INTEGER NOT NULL CHECK (typeof(price_lek) = 'integer' AND price_lek >= 0),
+        source         TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import', 'staff')),
+        call_id        TEXT,
+        legacy_key     TEXT UNIQUE,
+        created_at     TEXT NOT NULL,
+        cancel_reason  TEXT CHECK (cancel_reason IS NULL OR length(cancel_reason) <= 500),
+        revision       INTEGER NOT NULL DEFAULT 0 CHECK (revision >= 0),
+        updated_at     TEXT
+    );
+    INSERT INTO appointments_new (id, patient_id, service_id, chair, starts_at, ends_at, status,
+                                  price_lek, source, call_id, legacy_key, created_at)
+        SELECT id, patient_id, service_id, chair, starts_at, ends_at, status, price_lek, source,
+               call_id, legacy_key, created_at
+        FROM appointments;
+    CREATE TEMP TABLE appointment_slots_copy AS
+        SELECT chair, slot_start, appointment_id FROM appointment_slots;
+    -- The child first: with it gone, dropping the parent cascades into nothing.
+    DROP TABLE appointment_slots;
+    DROP TABLE appointments;
+    ALTER TABLE appointments_new RENAME TO appointments;
+    CREATE UNIQUE INDEX appointments_active_chair_start
+        ON appointments(chair, starts_at) WHERE status IN ('scheduled', 'confirmed');
+    CREATE INDEX appointments_starts_at ON appointments(starts_at);
+    CREATE INDEX appointments_status ON appointments(status);
+    CREATE INDEX appointments_patient ON appointments(patient_id);
+
+    CREATE TABLE appointment_slots (
+        chair           INTEGER NOT NULL,
+        slot_start      TEXT NOT NULL,
+        appointment_id  INTEGER NOT NULL REFERENCES appointments(id) ON DELETE CASCADE,
+        PRIMARY KEY (chair, slot_start)
+    ) WITHOUT ROWID;
+    INSERT INTO appointment_slots (chair, slot_start, appointment_id)
+        SELECT chair, slot_start, appointment_id FROM appointment_slots_copy;
+    DROP TABLE appointment_slots_copy;
+    CREATE INDEX appointment_slots_start ON appointment_slots(slot_start);
+    CREATE INDEX appointment_slots_appointment ON appointment_slots(appointment_id);
+
+    CREATE TRIGGER appointments_release_slots
+    AFTER UPDATE OF status ON appointments
+    WHEN NEW.status NOT IN ('scheduled', 'confirmed')
+    BEGIN
+        DELETE FROM appointment_slots WHERE appointment_id = NEW.id;
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

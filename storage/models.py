@@ -9,6 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 Source = Literal["agent", "cli", "import"]
+# Appointments may also be booked by staff at the clinic (storage/migrations.py, 13).
+AppointmentSource = Literal["agent", "cli", "import", "staff"]
 AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", "no_show"]
 FollowUpStatus = Literal["pending", "done", "cancelled"]
 CampaignPurpose = Literal["recall", "check_up", "unfinished_treatment", "follow_up"]
@@ -86,9 +88,14 @@ class Appointment(_Record):
     ends_at: datetime
     status: AppointmentStatus
     price_lek: int
-    source: Source
+    source: AppointmentSource
     call_id: str | None
     created_at: datetime
+    # Why staff cancelled it (free text staff typed; may be None).
+    cancel_reason: str | None = None
+    # How many times its time or chair changed (a move keeps the id); an invite's SEQUENCE.
+    revision: int = 0
+    updated_at: datetime | None = None
 
 
 class FollowUp(_Record):

@@ -346,7 +346,8 @@ class PrivacyRepository:
             (patient_id, now),
         )
         await conn.execute(
-            "UPDATE appointments SET call_id = NULL,"
+            # cancel_reason is free text staff typed about the person: it goes with them.
+            "UPDATE appointments SET call_id = NULL, cancel_reason = NULL,"
             " patient_id = (SELECT id FROM patients WHERE phone = ?) WHERE patient_id = ?",
             (ANONYMOUS_PHONE, patient_id),
         )

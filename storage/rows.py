@@ -60,7 +60,10 @@ def _record_data(row: sqlite3.Row, *times: str) -> dict[str, Any]:
 
 def to_appointment(row: sqlite3.Row) -> Appointment:
     """An ``appointments`` row as an :class:`Appointment`."""
-    return Appointment.model_validate(_record_data(row, "starts_at", "ends_at", "created_at"))
+    data = _record_data(row, "starts_at", "ends_at", "created_at")
+    if data.get("updated_at"):
+        data["updated_at"] = from_db(data["updated_at"])
+    return Appointment.model_validate(data)
 
 
 def to_follow_up(row: sqlite3.Row) -> FollowUp:

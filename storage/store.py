@@ -1,9 +1,9 @@
 """The one object callers open: a :class:`Database` and a repository per aggregate over it.
 
-``store.patients``, ``store.appointments``, ``store.follow_ups``, ``store.calls``,
-``store.callers``, ``store.dnc``, ``store.campaigns``, ``store.queue``, ``store.audit``,
-``store.privacy`` and ``store.health`` share one connection and its write lock, so a write that
-spans aggregates (a booking upserts its patient) runs in one transaction.
+``store.patients``, ``store.appointments``, ``store.calendar``, ``store.follow_ups``,
+``store.calls``, ``store.callers``, ``store.dnc``, ``store.campaigns``, ``store.queue``,
+``store.audit``, ``store.privacy`` and ``store.health`` share one connection and its write lock,
+so a write that spans aggregates (a booking upserts its patient) runs in one transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from config.clock import Clock, system_clock
 from storage.appointments import AppointmentRepository
 from storage.audit import AuditTrail
+from storage.calendar import CalendarRepository
 from storage.call_records import CallRepository
 from storage.callers import CallerRepository
 from storage.campaign_queue import CampaignQueue
@@ -42,6 +43,7 @@ class Store:
         campaigns: Campaigns, their contacts, attempts and status.
         queue: The campaign calling queue: leases, due contacts, claims and completions.
         audit: The audit trail.
+        calendar: The staff calendar: chairs' appointments; book, move, cancel, mark.
         privacy: Retention, export and erasure.
         health: The integrity checks and the schema version.
 
@@ -61,6 +63,7 @@ class Store:
         self.campaigns = CampaignRepository(db, keys)
         self.queue = CampaignQueue(db, keys)
         self.audit = AuditTrail(db)
+        self.calendar = CalendarRepository(db, self.audit)
         self.privacy = PrivacyRepository(db, keys, self.audit)
         self.health = HealthRepository(db)
 
