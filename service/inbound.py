@@ -150,6 +150,7 @@ class InboundCalls:
         self._tracker = tracker
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sessions: dict[str, CallSession] = {}
+        self._cancelled: dict[str, str] = {}  # call id -> reason, for calls not running yet
         self._closing = False
 
     def _room_transport(self, call: InboundCall) -> CallTransport:
@@ -200,8 +201,12 @@ class InboundCalls:
     async def cancel(self, call_id: str, *, reason: str) -> None:
         """End one running call (it is recorded); nothing if it is not running."""
         session = self._sessions.get(call_id)
-        if session is not None:
+        if session is not None and session.ready.is_set():
             await session.cancel(reason=reason)
+        elif call_id in self._tasks:
+            # Not in the room yet (the caller's history is being read, or Elo is joining): a
+            # session can only be stopped once it runs, so it is stopped as soon as it does.
+            self._cancelled[call_id] = reason
 
     async def drain(self, *, timeout_s: float) -> int:
         """Take no new call, give the running ones ``timeout_s`` to end, then stop the rest.
@@ -254,6 +259,7 @@ class InboundCalls:
                 logger.error("inbound call failed: {}", type(exc).__name__)
             finally:
                 self._sessions.pop(call.call_id, None)
+                self._cancelled.pop(call.call_id, None)
                 try:
                     # The caller's leg stays in the room after Elo leaves: close the room.
                     await dialer.hang_up(room=call.room)
@@ -280,7 +286,10 @@ class InboundCalls:
         running = asyncio.create_task(session.run())
         try:
             await session.ready.wait()
-            if session.running:
+            cancelled = self._cancelled.pop(call.call_id, None)
+            if cancelled is not None:
+                await session.cancel(reason=cancelled)
+            elif session.running:
                 await self._pick_up(call, dialer, session)
         except BaseException:
             # E.g. LiveKit unreachable while waiting for the answer: the call still ends, and

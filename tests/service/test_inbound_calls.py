@@ -290,3 +290,26 @@ async def test_a_number_over_its_hourly_cap_is_not_answered_and_its_line_is_clos
 
     assert await store.calls.get(call_id=call_id) is None
     assert deleted == [leg.room] and connections == 0
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_a_call_staff_end_before_elo_is_in_the_room_ends_there_and_is_recorded(
+    tmp_path: Path, store: Store, clinic: Any, clock: FixedClock
+) -> None:
+    """Ended while the caller's history is read: stopped once its session runs, never greeted."""
+    async with GeminiLiveEmulator([]) as emu, FakeLiveKitServer(API_KEY, API_SECRET) as lk:
+        async with inbound_service(tmp_path, emu, lk, store, clinic, clock) as calls:
+            leg = await lk.inbound_call(PHONE)
+            await lk.flush_webhooks()
+            call_id = f"in-{leg.sip_call_id}"
+            await calls.cancel(call_id, reason="ended by staff")
+            await asyncio.wait_for(calls.wait(call_id), timeout=HANG_GUARD_SECS)
+        deleted = [r.body["room"] for r in lk.requests_for("DeleteRoom")]
+
+    record = await store.calls.get(call_id=call_id)
+    assert record is not None
+    # Never answered: the line did not come up for Elo, whoever ended it.
+    assert (record.outcome, record.outcome_reason) == ("not_answered", "ended by staff")
+    assert not _answered(emu)
+    assert deleted == [leg.room]
