@@ -26,6 +26,7 @@ from storage.health import HealthRepository
 from storage.patients import PatientRepository
 from storage.privacy import PrivacyRepository
 from storage.privacy_keys import PrivacyKeys, key_file_for
+from storage.users import UserRepository
 
 
 class Store:
@@ -44,6 +45,7 @@ class Store:
         audit: The audit trail.
         privacy: Retention, export and erasure.
         health: The integrity checks and the schema version.
+        users: The dashboard's users and their web sessions.
 
     Args:
         db: The open database.
@@ -63,6 +65,7 @@ class Store:
         self.audit = AuditTrail(db)
         self.privacy = PrivacyRepository(db, keys, self.audit)
         self.health = HealthRepository(db)
+        self.users = UserRepository(db)
 
     @classmethod
     async def open(
