@@ -4,7 +4,8 @@
 ``GET /readyz`` runs :func:`service.readiness.check_readiness` and answers 200 when every check
 passes, 503 otherwise, with each check's finding as JSON. ``POST /livekit/webhook`` takes
 LiveKit's signed events and starts the inbound calls they announce (:mod:`service.webhooks`).
-``GET /metrics`` is Prometheus' view (:mod:`service.metrics`).
+``GET /metrics`` is Prometheus' view (:mod:`service.metrics`). Every other path is the clinic's
+dashboard (:func:`dashboard.app.create_dashboard`; ``/`` leads to its start page).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from app.application import Application
+from dashboard.app import create_dashboard
 from service.inbound import InboundCalls, StartInbound
 from service.metrics import metrics_router
 from service.readiness import Check, check_readiness
@@ -58,4 +60,6 @@ def create_http_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     http.include_router(metrics_router(app))
+    # Last: the dashboard answers every path the service's own routes do not (``/`` included).
+    http.mount("/", create_dashboard(app))
     return http

@@ -1,0 +1,15 @@
+"""The dashboard's pages. To add one: write ``dashboard/pages/NAME.py`` with a ``router`` and a
+``PAGE = Page(router=router, nav=nav.ENTRY)``, its template in ``dashboard/templates``, and list it
+in :data:`PAGES` (docs/dashboard.md)."""
+
+from __future__ import annotations
+
+from dashboard.nav import Page
+from dashboard.pages import account, audit, signin, users
+
+PAGES: list[Page] = [
+    signin.PAGE,
+    account.PAGE,
+    users.PAGE,
+    audit.PAGE,
+]
