@@ -212,7 +212,9 @@ def page(browser: Any, live: LiveDashboard) -> Iterator[Any]:
 
 
 def sign_in(page: Any, name: str, password: str = PASSWORD) -> None:
-    """Sign in through the login form (lands wherever the dashboard sends the user)."""
+    """Sign in through the login form as a new visitor (the page's cookies are cleared first);
+    lands wherever the dashboard sends the user."""
+    page.context.clear_cookies()
     page.goto("/login")
     page.fill("#name", name)
     page.fill("#password", password)
