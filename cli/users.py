@@ -93,12 +93,12 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
             return {"users": [_public(user) for user in await users.list()]}
         try:
             if command == "add":
-                assert password_hash is not None  # noqa: S101 - set above
+                assert password_hash is not None
                 user = await users.add(
                     name=name, role=args.role, password_hash=password_hash, language=args.language
                 )
             elif command == "reset":
-                assert password_hash is not None  # noqa: S101 - set above
+                assert password_hash is not None
                 user = await users.set_password(name=name, password_hash=password_hash)
             elif command == "totp":
                 secret = new_totp_secret()
@@ -111,7 +111,9 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
                 found = await users.get(name=name)
                 if disabled and found is not None and found.is_admin and not found.disabled:
                     if await users.count_enabled_admins() <= 1:
-                        raise UsageError("that is the last admin who can sign in; add another first")
+                        raise UsageError(
+                            "that is the last admin who can sign in; add another first"
+                        )
                 user = await users.set_disabled(name=name, disabled=disabled)
         except UserError as exc:
             raise UsageError(str(exc)) from None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -109,7 +110,9 @@ def _add_error_pages(web: FastAPI) -> None:
 
     @web.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
-        return await _error(request, 403, N_("Not allowed"), N_("Only an admin may open this page."))
+        return await _error(
+            request, 403, N_("Not allowed"), N_("Only an admin may open this page.")
+        )
 
     @web.exception_handler(CsrfRefused)
     async def csrf(request: Request, exc: CsrfRefused) -> Response:
@@ -121,6 +124,12 @@ def _add_error_pages(web: FastAPI) -> None:
                 "The form did not carry this dashboard's security token (it may be old, or it"
                 " came from another site). Go back, reload the page and try again."
             ),
+        )
+
+    @web.exception_handler(RequestValidationError)
+    async def bad_form(request: Request, exc: RequestValidationError) -> Response:
+        return await _error(
+            request, 400, N_("The form was refused"), N_("A field of the form is missing or wrong.")
         )
 
     @web.exception_handler(StarletteHTTPException)

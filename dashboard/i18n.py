@@ -32,7 +32,7 @@ DOMAIN = "messages"
 TIRANE = ZoneInfo("Europe/Tirane")
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional name Babel's extractor looks for
+def N_(message: str) -> str:
     """Mark ``message`` for translation where it is shown (it is returned unchanged)."""
     return message
 

@@ -39,7 +39,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NOT_LOOKED_UP = object()
 
 
-class LoginRequired(Exception):  # noqa: N818 - an outcome, not an error
+class LoginRequired(Exception):
     """Not signed in: the dashboard answers with a redirect to the sign-in page."""
 
     def __init__(self, next_path: str) -> None:
@@ -47,11 +47,11 @@ class LoginRequired(Exception):  # noqa: N818 - an outcome, not an error
         self.next_path = next_path
 
 
-class Forbidden(Exception):  # noqa: N818 - an outcome, not an error
+class Forbidden(Exception):
     """Signed in, but not allowed (a staff user on an admin page): a 403 page."""
 
 
-class CsrfRefused(Exception):  # noqa: N818 - an outcome, not an error
+class CsrfRefused(Exception):
     """A form without its CSRF token, or with another one: a 403 page."""
 
 

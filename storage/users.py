@@ -202,7 +202,7 @@ class UserRepository:
                 (to_db(now + lock_for), user_id, max_failures),
             )
         user = await self.get_by_id(user_id=user_id)
-        assert user is not None  # noqa: S101 - the row was just updated
+        assert user is not None
         return user
 
     async def record_success(self, *, user_id: int) -> None:
@@ -213,7 +213,11 @@ class UserRepository:
             )
 
     async def use_totp_step(self, *, user_id: int, step: int) -> bool:
-        """Accept the one-time code of time step ``step`` once: False if it (or a later one) was used."""
+        """Accept the one-time code of time step ``step`` once.
+
+        Returns:
+            False if this step (or a later one) was already used.
+        """
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "UPDATE users SET totp_last_step = ? WHERE id = ?"
@@ -302,7 +306,8 @@ class UserRepository:
                 raise UserError(f"no user named {name!r}")
             if end_sessions:
                 await conn.execute(
-                    "DELETE FROM web_sessions WHERE user_id = (SELECT id FROM users WHERE name = ?)",
+                    "DELETE FROM web_sessions"
+                    " WHERE user_id = (SELECT id FROM users WHERE name = ?)",
                     (name,),
                 )
         return await self._must(name)

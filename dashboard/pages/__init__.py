@@ -1,6 +1,9 @@
-"""The dashboard's pages. To add one: write ``dashboard/pages/NAME.py`` with a ``router`` and a
-``PAGE = Page(router=router, nav=nav.ENTRY)``, its template in ``dashboard/templates``, and list it
-in :data:`PAGES` (docs/dashboard.md)."""
+"""The dashboard's pages, in :data:`PAGES`.
+
+To add one: write ``dashboard/pages/NAME.py`` with a ``router`` and
+``PAGE = Page(router=router, nav=nav.ENTRY)``, its template in ``dashboard/templates``, and list
+it in :data:`PAGES` (docs/dashboard.md).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The signed-in user's own page: who they are, their role and language (the fallback start page)."""
+"""The signed-in user's own page: name, role and language (the start page without others)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ router = APIRouter(dependencies=[Depends(require_user)])
 
 @router.get("/account")
 async def account(request: Request) -> Response:
+    """The signed-in user's name, role, language and one-time-code state."""
     return await render(request, "account.html")
 
 

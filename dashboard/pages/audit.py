@@ -16,6 +16,7 @@ router = APIRouter(dependencies=[Depends(require_admin)])
 
 @router.get("/audit")
 async def audit_log(request: Request, before: int | None = Query(None, ge=1)) -> Response:
+    """One page of the audit trail, newest first (``?before=ID`` for older ones)."""
     trail = state_of(request).app.store.audit
     entries = await trail.page(limit=PAGE_SIZE + 1, before_id=before)
     older = entries[PAGE_SIZE - 1].id if len(entries) > PAGE_SIZE else None

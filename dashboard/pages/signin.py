@@ -65,7 +65,8 @@ async def _failure(state: DashboardState, user: User, reason: str) -> User:
 
 
 @router.get("/login")
-async def login_page(request: Request, next: str = "/", lang: str | None = None) -> Response:  # noqa: A002
+async def login_page(request: Request, next: str = "/", lang: str | None = None) -> Response:
+    """The sign-in form (a signed-in user goes straight on)."""
     session = await current_session(request)
     if session is not None and not session.totp_pending:
         return RedirectResponse(safe_next(next), status_code=303)
@@ -80,15 +81,18 @@ async def login(
     request: Request,
     name: str = Form("", max_length=1000),
     password: str = Form("", max_length=1000),
-    next: str = Form("/", max_length=2000),  # noqa: A002
+    next: str = Form("/", max_length=2000),
 ) -> Response:
+    """Check a name and password; on success sign in, or ask for the one-time code."""
     state = state_of(request)
     target = safe_next(next)
     try:
         user = await state.app.store.users.get(name=clean_name(name))
     except AccountError:
         user = None
-    matches = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+    matches = await asyncio.to_thread(
+        verify_password, user.password_hash if user else None, password
+    )
     now = state.app.clock()
     refused = None
     if user is None:
@@ -123,7 +127,8 @@ async def _pending(request: Request) -> WebSession:
 
 
 @router.get("/login/totp")
-async def totp_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+async def totp_page(request: Request, next: str = "/") -> Response:
+    """The one-time-code form, for a browser that passed the password."""
     await _pending(request)
     return await render(request, "totp.html", {"next": safe_next(next), "error": None})
 
@@ -132,8 +137,9 @@ async def totp_page(request: Request, next: str = "/") -> Response:  # noqa: A00
 async def totp(
     request: Request,
     code: str = Form("", max_length=100),
-    next: str = Form("/", max_length=2000),  # noqa: A002
+    next: str = Form("/", max_length=2000),
 ) -> Response:
+    """Check the one-time code; on success sign in with a new session token."""
     state = state_of(request)
     session = await _pending(request)
     user = session.user
@@ -162,6 +168,7 @@ async def totp(
 
 @router.post("/logout")
 async def logout(request: Request, session: WebSession = Depends(require_user)) -> Response:  # noqa: B008
+    """Sign this browser out."""
     response = RedirectResponse("/login", status_code=303)
     await end_session(request, response)
     await _audit(state_of(request), "dashboard.sign_out", session.user)
@@ -172,9 +179,10 @@ async def logout(request: Request, session: WebSession = Depends(require_user)) 
 async def language(
     request: Request,
     language: str = Form(..., max_length=10),
-    next: str = Form("/", max_length=2000),  # noqa: A002
+    next: str = Form("/", max_length=2000),
     session: WebSession = Depends(require_user),  # noqa: B008
 ) -> Response:
+    """Set the signed-in user's language and go back to the page they were on."""
     chosen = as_language(language)
     if chosen is not None and chosen in LANGUAGES:
         await state_of(request).app.store.users.set_language(

@@ -59,7 +59,9 @@ def _password(request: Request, password: str, again: str, *, name: str) -> str 
     if password != again:
         return PASSWORDS_DIFFER
     try:
-        check_password(password, name=name, min_length=state_of(request).settings.min_password_length)
+        check_password(
+            password, name=name, min_length=state_of(request).settings.min_password_length
+        )
     except AccountError:
         return BAD_PASSWORD
     return None
@@ -73,6 +75,7 @@ async def _audit(request: Request, session: WebSession, action: str, user_id: in
 
 @router.get("/users")
 async def users_page(request: Request) -> Response:
+    """Every user, and the form to add one."""
     return await _page(request)
 
 
@@ -86,6 +89,7 @@ async def add_user(
     password_again: str = Form("", max_length=1000),
     session: WebSession = Depends(require_admin),  # noqa: B008
 ) -> Response:
+    """Add a user with a role, a language and a password typed twice."""
     form = {"name": name[:100], "role": role, "language": language}
     min_password = state_of(request).settings.min_password_length
     try:
@@ -121,6 +125,7 @@ async def disable_user(
     user_id: int = Path(ge=1),
     session: WebSession = Depends(require_admin),  # noqa: B008
 ) -> Response:
+    """Disable a user (not oneself) and end every session they have."""
     if user_id == session.user.id:
         return await _page(request, status=400, error=NOT_SELF)
     name = await _target(request, user_id)
@@ -137,6 +142,7 @@ async def enable_user(
     user_id: int = Path(ge=1),
     session: WebSession = Depends(require_admin),  # noqa: B008
 ) -> Response:
+    """Let a disabled or locked-out user sign in again."""
     name = await _target(request, user_id)
     if name is None:
         return await _page(request, status=404, error=NO_USER)
@@ -153,6 +159,7 @@ async def reset_password(
     password_again: str = Form("", max_length=1000),
     session: WebSession = Depends(require_admin),  # noqa: B008
 ) -> Response:
+    """Give a user a new password (typed twice); ends every session they have."""
     name = await _target(request, user_id)
     if name is None:
         return await _page(request, status=404, error=NO_USER)

@@ -89,7 +89,9 @@ def test_users_are_added_changed_and_audited(elo) -> None:
         (("user", "totp", "Besa"), "", "one-time codes are for admins"),
     ],
 )
-def test_refusals_are_one_line_exit_2(elo, argv: tuple[str, ...], stdin: str, expected: str) -> None:
+def test_refusals_are_one_line_exit_2(
+    elo, argv: tuple[str, ...], stdin: str, expected: str
+) -> None:
     assert elo("user", "add", "Arta", "--role", "admin", stdin=PASSWORD)[0] == 0
     assert elo("user", "add", "Besa", "--role", "staff", stdin=PASSWORD)[0] == 0
     code, out, err = elo(*argv, stdin=stdin)

@@ -119,7 +119,7 @@ def _serve(settings: AppSettings, clock: ManualClock, sock: socket.socket, out: 
             server = Quiet(config)
             out.update(app=app, loop=asyncio.get_running_loop(), server=server)
             task = asyncio.create_task(server.serve(sockets=[sock]))
-            while not server.started and not task.done():
+            while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
                 await asyncio.sleep(0.01)
             out["ready"].set()
             await task

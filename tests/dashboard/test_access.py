@@ -135,9 +135,7 @@ def test_a_post_without_its_csrf_token_is_refused(live: LiveDashboard, page: Any
     page.select_option("#new-role", "staff")
     page.fill("#new-password", "another long password")
     page.fill("#new-password-again", "another long password")
-    page.evaluate(
-        "document.querySelector('form.grid input[name=csrf_token]').remove()"
-    )
+    page.evaluate("document.querySelector('form.grid input[name=csrf_token]').remove()")
     page.click("form.grid button[type=submit]")
     assert "The form was refused" in page.inner_text("main")
     assert live.run(live.app.store.users.list()) == before
