@@ -8,7 +8,7 @@ Fixtures for page authors (one test per page is enough to start):
   ``live.run(live.app.store.audit.list())``) to seed or read data; ``live.add_user(name,
   role=..., language=..., totp=True)``; ``live.clock`` (a :class:`ManualClock` at the real time;
   move it with ``live.advance(minutes=16)``).
-- ``browser``: one headless Chromium per test session; ``page``: a fresh context (1280x800,
+- ``browser``: one headless Chromium per test module; ``page``: a fresh context (1280x800,
   English) whose dialogs are recorded in ``page.dialogs`` (a test fails if one opens unexpectedly).
 - ``sign_in(page, name, password=PASSWORD)``: signs in through the login form.
 - ``check_page(page, label)``: screenshots at 1280x800 and 820x1180 (kept under
@@ -179,8 +179,10 @@ def live(tmp_path: Path, dashboard_settings: dict[str, Any]) -> Iterator[LiveDas
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Per module, not per session: Playwright's sync API keeps an event loop running in this
+    # thread while it is open, and pytest-asyncio's tests of later modules need it gone.
     if not CHROMIUM.exists():
         pytest.skip("needs /usr/bin/chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
