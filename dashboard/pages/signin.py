@@ -71,8 +71,9 @@ async def login_page(request: Request, next: str = "/", lang: str | None = None)
     if session is not None and not session.totp_pending:
         return RedirectResponse(safe_next(next), status_code=303)
     response = await render(request, "login.html", {"next": safe_next(next), "error": None})
-    if as_language(lang):
-        response.set_cookie(LANGUAGE_COOKIE, lang or "", samesite="lax", httponly=True, path="/")
+    chosen = as_language(lang)
+    if chosen is not None:
+        response.set_cookie(LANGUAGE_COOKIE, chosen, samesite="lax", httponly=True, path="/")
     return response
 
 
