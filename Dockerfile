@@ -21,6 +21,7 @@ COPY app/ app/
 COPY campaign/ campaign/
 COPY cli/ cli/
 COPY config/ config/
+COPY dashboard/ dashboard/
 COPY demo/ demo/
 COPY devtools/ devtools/
 COPY pipeline/ pipeline/

@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve clean install demo demo-campaign smoke smoke-dial
+.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve clean install demo demo-campaign smoke smoke-dial vendor-axe messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { py=$$(PYTHON='$(PYTHON)' sh devtools/find-python) && \
@@ -80,3 +80,23 @@ $(eval $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)):;@:)
 endif
 smoke-dial: $(STAMP)
 	$(BIN)/python -m devtools.smoke dial $(NUMBER) $(if $(YES),--yes)
+
+# Refresh the vendored axe-core the dashboard's accessibility tests inject into Chromium
+# (tests/fixtures/vendor/axe-core/: axe.min.js, its licences and VERSION), from the npm registry.
+AXE_VERSION ?= 4.14.1
+vendor-axe:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && \
+		tar xzf axe-core-$(AXE_VERSION).tgz && cd - >/dev/null && \
+		cp $$tmp/package/axe.min.js $$tmp/package/LICENSE $$tmp/package/LICENSE-3RD-PARTY.txt \
+			tests/fixtures/vendor/axe-core/ && \
+		printf '%s\n' "axe-core $(AXE_VERSION) (MPL-2.0), from the npm registry: npm pack axe-core@$(AXE_VERSION)" \
+			"files: axe.min.js, LICENSE, LICENSE-3RD-PARTY.txt (from the package as published)" \
+			"axe.min.js sha256: $$(sha256sum tests/fixtures/vendor/axe-core/axe.min.js | cut -d' ' -f1)" \
+			"refresh: make vendor-axe AXE_VERSION=$(AXE_VERSION)" > tests/fixtures/vendor/axe-core/VERSION && \
+		rm -rf $$tmp
+
+# The dashboard's message catalogues: extract every string of its templates and Python, then merge
+# new ones into dashboard/locale/{sq,en}/LC_MESSAGES/messages.po (translate them there).
+messages: $(STAMP)
+	$(BIN)/pybabel extract --no-location --sort-output -F dashboard/babel.cfg -o dashboard/locale/messages.pot dashboard
+	$(BIN)/pybabel update --no-fuzzy-matching -i dashboard/locale/messages.pot -d dashboard/locale -D messages

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli import backup, campaign, dnc, privacy, serve, staff
+from cli import backup, campaign, dnc, privacy, serve, staff, users
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     staff.add_parsers(commands, common, _Parser)
     privacy.add_parser(commands, common, _Parser)
     serve.add_parser(commands, common, _Parser)
+    users.add_parser(commands, common, _Parser)
 
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(
@@ -231,6 +232,9 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         return await serve.run(args, settings)
     if args.command in staff.COMMANDS:
         _print(await staff.run(args, settings))
+        return 0
+    if args.command == users.COMMAND:
+        _print(await users.run(args, settings))
         return 0
     if args.command == "dnc":
         _print(await dnc.run(args, settings))

@@ -4,10 +4,11 @@
 ``GET /readyz`` runs :func:`service.readiness.check_readiness` and answers 200 when every check
 passes, 503 otherwise, with each check's finding as JSON. ``POST /livekit/webhook`` takes
 LiveKit's signed events and starts the inbound calls they announce (:mod:`service.webhooks`).
-``GET /metrics`` is Prometheus' view (:mod:`service.metrics`).
+``GET /metrics`` is Prometheus' view (:mod:`service.metrics`). Every other path is the clinic's
+dashboard (:func:`dashboard.app.create_dashboard`; ``/`` leads to its start page).
 
 The dashboard's live parts are kept on the app's state: ``state.live`` (``app.live.LiveCalls``,
-the calls in progress) and ``state.progress`` (``app.live.CampaignProgress``).
+the calls in progress) and ``state.progress`` (``app.live.CampaignProgress``), and handed to it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from app.application import Application
 from app.live import CampaignProgress, LiveCalls
+from dashboard.app import create_dashboard
 from service.campaign_progress import CampaignProgressFeed
 from service.inbound import InboundCalls, StartInbound
 from service.live_calls import LiveCallBoard
@@ -75,4 +77,6 @@ def create_http_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     http.include_router(metrics_router(app))
+    # Last: the dashboard answers every path the service's own routes do not (``/`` included).
+    http.mount("/", create_dashboard(app, live=live, progress=http.state.progress))
     return http

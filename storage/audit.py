@@ -81,3 +81,17 @@ class AuditTrail:
         """The latest audit records, newest first."""
         rows = await self._db.rows("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
         return [to_audit_entry(row) for row in rows]
+
+    async def page(self, *, limit: int, before_id: int | None = None) -> list[AuditEntry]:
+        """One page of the trail, newest first: records older than ``before_id`` (keyset paging).
+
+        Args:
+            limit: Most records returned.
+            before_id: The id of the last record of the previous page; None for the newest.
+        """
+        if before_id is None:
+            return await self.list(limit=limit)
+        rows = await self._db.rows(
+            "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?", (before_id, limit)
+        )
+        return [to_audit_entry(row) for row in rows]

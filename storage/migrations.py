@@ -263,6 +263,40 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE calls ADD COLUMN direction TEXT NOT NULL DEFAULT 'outbound'
         CHECK (direction IN ('outbound', 'inbound'));
     """,
+    # 11 (issue 12): the dashboard's users and their server-side sessions. A session is found by
+    # the SHA-256 of its cookie's random token (a copied database holds no usable cookie); a
+    # session with ``totp_pending`` has passed the password only. ``totp_last_step`` keeps a
+    # used one-time code from being accepted twice.
+    """
+    CREATE TABLE users (
+        id              INTEGER PRIMARY KEY,
+        name            TEXT NOT NULL UNIQUE COLLATE NOCASE
+                        CHECK (length(name) BETWEEN 1 AND 64),
+        role            TEXT NOT NULL CHECK (role IN ('admin', 'staff')),
+        password_hash   TEXT NOT NULL CHECK (password_hash GLOB '$argon2id$*'),
+        totp_secret     TEXT CHECK (totp_secret IS NULL OR length(totp_secret) BETWEEN 16 AND 64),
+        totp_last_step  INTEGER,
+        language        TEXT NOT NULL DEFAULT 'sq' CHECK (language IN ('sq', 'en')),
+        disabled        INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        failed_logins   INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins >= 0),
+        locked_until    TEXT,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+
+    CREATE TABLE web_sessions (
+        token_hash    TEXT PRIMARY KEY
+                      CHECK (length(token_hash) = 64 AND token_hash NOT GLOB '*[^0-9a-f]*'),
+        user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf_token    TEXT NOT NULL CHECK (length(csrf_token) >= 32),
+        totp_pending  INTEGER NOT NULL DEFAULT 0 CHECK (totp_pending IN (0, 1)),
+        created_at    TEXT NOT NULL,
+        last_seen_at  TEXT NOT NULL,
+        expires_at    TEXT NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    CREATE INDEX web_sessions_expires ON web_sessions(expires_at);
+    """,
     # 13 (issue 12): staff book, move, cancel and mark appointments at the clinic's desk.
     # ``source`` gains 'staff'; a cancellation keeps its reason; ``revision`` counts the changes
     # of an appointment's time (a move keeps the appointment's id, so a calendar invite's UID

@@ -27,6 +27,7 @@ from storage.health import HealthRepository
 from storage.patients import PatientRepository
 from storage.privacy import PrivacyRepository
 from storage.privacy_keys import PrivacyKeys, key_file_for
+from storage.users import UserRepository
 
 
 class Store:
@@ -46,6 +47,7 @@ class Store:
         calendar: The staff calendar: chairs' appointments; book, move, cancel, mark.
         privacy: Retention, export and erasure.
         health: The integrity checks and the schema version.
+        users: The dashboard's users and their web sessions.
 
     Args:
         db: The open database.
@@ -66,6 +68,7 @@ class Store:
         self.calendar = CalendarRepository(db, self.audit)
         self.privacy = PrivacyRepository(db, keys, self.audit)
         self.health = HealthRepository(db)
+        self.users = UserRepository(db)
 
     @classmethod
     async def open(

@@ -3,6 +3,8 @@
 The application is layered (docs/architecture.md):
 
     bot.py, cli, demo, bench  (entry points: none imports another)
+    service                   (elo serve: HTTP, readiness, the campaign supervisor)
+    dashboard                 (the clinic's web pages; never imports service)
     devtools                  (local stand-ins of remote services, the smoke test)
     campaign                  (outbound campaigns: planning, dialling, running)
     pipeline                  (one call: transport, VAD, Gemini Live, observers)
@@ -37,11 +39,12 @@ LAYERS: dict[str, int] = {
     "pipeline": 6,
     "campaign": 7,
     "devtools": 8,
-    "service": 9,
-    "bot": 10,
-    "cli": 10,
-    "demo": 10,
-    "bench": 10,
+    "dashboard": 9,
+    "service": 10,
+    "bot": 11,
+    "cli": 11,
+    "demo": 11,
+    "bench": 11,
 }
 ENTRY_POINTS = {name for name, rank in LAYERS.items() if rank == max(LAYERS.values())}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import io
 import json
 import os
 import resource
@@ -40,6 +41,7 @@ LISTED = "069 111 2233"  # on the template's do-not-call list
 NESTED = "[" * 100_000
 HUGE_INT = "9" * 5000
 LONG = "x" * 200_000
+PASSWORD = "a long enough password"
 
 
 def leaf_commands(parser: argparse.ArgumentParser) -> list[tuple[tuple[str, ...], Any]]:
@@ -85,6 +87,12 @@ KNOWN_LEAVES = {
     "campaign stop",
     "config check",
     "serve",
+    "user add",
+    "user disable",
+    "user enable",
+    "user reset",
+    "user list",
+    "user totp",
 }
 # Commands that write: on a full disk they must fail (exit 1), not pretend.
 WRITERS = {
@@ -95,6 +103,11 @@ WRITERS = {
     "dnc remove",
     "campaign start",
     "campaign stop",
+    "user add",
+    "user disable",
+    "user enable",
+    "user reset",
+    "user totp",
 }
 
 
@@ -110,6 +123,8 @@ def value_for(path: tuple[str, ...], action: argparse.Action, files: dict[str, P
         return "get_clinic_stats"
     if path == ("campaign", "create") and action.dest == "name":
         return "New campaign"
+    if path == ("user", "add") and action.dest == "name":
+        return "New user"
     if action.dest == "name":
         return CAMPAIGN
     if path == ("dnc", "remove"):
@@ -180,6 +195,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert main(["campaign", "create", CAMPAIGN, "--purpose", "recall"]) == 0
         assert main(["campaign", "import", CAMPAIGN, str(files["csv"])]) == 0
         assert main(["dnc", "add", LISTED]) == 0
+        # An admin named like the campaign (the name every `elo user` command is given), and a
+        # second one so that disabling the first is allowed.
+        for name in (CAMPAIGN, "Second admin"):
+            patch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+            assert main(["user", "add", name, "--role", "admin"]) == 0
     fill_patients(db, 3000)  # enough pages to damage only the middle of the file
     return db
 
@@ -204,6 +224,8 @@ def cli(
     monkeypatch.setenv("ELO_DATABASE__PATH", str(db))
     monkeypatch.setenv("ELO_LOGGING__FILE", "none")
     monkeypatch.setenv("ELO_DATABASE__BUSY_TIMEOUT_MS", "100")
+    # `elo user add|reset` read the new password from standard input when it is not a terminal.
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     # `elo serve` must reach the database, not stop at a port another program holds.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

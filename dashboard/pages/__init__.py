@@ -1,0 +1,18 @@
+"""The dashboard's pages, in :data:`PAGES`.
+
+To add one: write ``dashboard/pages/NAME.py`` with a ``router`` and
+``PAGE = Page(router=router, nav=nav.ENTRY)``, its template in ``dashboard/templates``, and list
+it in :data:`PAGES` (docs/dashboard.md).
+"""
+
+from __future__ import annotations
+
+from dashboard.nav import Page
+from dashboard.pages import account, audit, signin, users
+
+PAGES: list[Page] = [
+    signin.PAGE,
+    account.PAGE,
+    users.PAGE,
+    audit.PAGE,
+]
