@@ -103,12 +103,24 @@ async def render(
         status_code: The HTTP status.
         active: The :class:`~dashboard.nav.NavEntry` key to highlight.
     """
+    language, values = await page_values(request, active=active)
+    values.update(context or {})
+    html = environment(language).get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code)
+    set_pending_cookies(request, response)
+    return response
+
+
+async def page_values(
+    request: Request, *, active: str | None = None
+) -> tuple[Language, dict[str, Any]]:
+    """The request's language and the values every template gets (see :func:`render`)."""
     session = await current_session(request)
     user = session.user if session is not None and not session.totp_pending else None
     language = await request_language(request)
     token = await csrf_token(request)
     hidden = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(token))
-    values = {
+    return language, {
         "request": request,
         "user": user,
         "nav": navigation(request, user.role) if user else [],
@@ -120,9 +132,4 @@ async def render(
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         "clinic_name": state_of(request).app.clinic.name,
         "path": request.url.path,
-        **(context or {}),
     }
-    html = environment(language).get_template(template).render(values)
-    response = HTMLResponse(html, status_code=status_code)
-    set_pending_cookies(request, response)
-    return response
