@@ -353,6 +353,8 @@ class CampaignRepository:
             system_faults=faults["n"],
             pause_reason=campaigns[0]["pause_reason"],
             service_state=campaigns[0]["service_state"],
+            contacts_reached=row["reached"],
+            contacts_booked=row["booked"],
         )
 
 
