@@ -16,6 +16,7 @@ from validation.text import fold
 
 _NON_DIGIT = re.compile(r"\D")
 _LETTER = re.compile(r"[^\W\d_]")
+_DIGIT = re.compile(r"\d")
 _MIN_DIGITS = 3
 _MAX_QUERY = 100
 
@@ -52,8 +53,9 @@ class PatientSearch:
     ) -> PatientPage:
         """Patients whose name or number matches ``query``.
 
-        A query with a letter searches names: every word must appear in the name, ignoring
-        case and accents (ë = e, ç = c ...), results by name. Otherwise it searches numbers:
+        A query with a letter (or without any digit) searches names: every word must appear in
+        the name, ignoring case and accents (ë = e, ç = c ...), results by name. Digits search
+        numbers:
         a whole valid number matches exactly; any 3 or more digits typed (spaces, +, a leading
         0 or 00 allowed) match numbers containing them, results by number. An empty query
         lists every patient by name. The placeholder of erased people is never listed.
@@ -71,7 +73,7 @@ class PatientSearch:
         text = query.strip()
         if len(text) > _MAX_QUERY:
             raise ValueError(f"a search is at most {_MAX_QUERY} characters")
-        if not text or _LETTER.search(text):
+        if _LETTER.search(text) or not _DIGIT.search(text):
             return await self._by_name(text, cursor, limit)
         return await self._by_number(text, cursor, limit)
 
