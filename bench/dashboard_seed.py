@@ -281,14 +281,18 @@ def _appointment(
     call_id: str,
     booked_at: datetime,
 ) -> tuple[object, ...]:
-    """An appointment booked in a call: days later, on the half hour; no chair taken twice."""
+    """An appointment booked in a call: days later, on the half hour.
+
+    Only upcoming ones are active (scheduled or confirmed), and no chair holds two of those at
+    one time (the unique index would refuse it); past ones are closed and may share a time.
+    """
     local = booked_at.astimezone(NOW.tzinfo)
     day = local.date() + timedelta(days=rng.randint(1, 21))
     while True:
-        hour, half, chair = rng.randint(9, 17), rng.choice((0, 30)), rng.randint(1, 3)
+        hour, half, chair = rng.randint(9, 17), rng.choice((0, 30)), rng.randint(1, 8)
         start = datetime(day.year, day.month, day.day, hour, half, tzinfo=NOW.tzinfo)
         key = (chair, to_db(start))
-        if key not in taken:
+        if start <= NOW or key not in taken:
             taken.add(key)
             break
         day += timedelta(days=1)

@@ -46,7 +46,7 @@ SELECT d.day,
         AND created_at >= d.lo AND created_at < d.hi AND status != 'cancelled') AS revenue,
     (SELECT count(*) FROM appointments WHERE status = 'no_show'
         AND starts_at >= d.lo AND starts_at < d.hi) AS no_shows
-FROM days d ORDER BY d.day
+FROM days d
 """  # noqa: S608
 
 
@@ -100,15 +100,21 @@ class DayFiguresRepository:
             f"WITH days(day, lo, hi) AS (VALUES {values}) {_FIGURES_SQL}",
             params,
         )
-        return [
-            DayFigures(
-                day=date.fromisoformat(row["day"]),
-                calls=row["calls"],
-                answered=row["answered"],
-                bookings=row["bookings"],
-                revenue_lek=row["revenue"],
-                conversion=round(row["bookings"] / row["answered"], 4) if row["answered"] else 0.0,
-                no_shows=row["no_shows"],
-            )
-            for row in rows
-        ]
+        # No ORDER BY (a sort SQLite would run on a temporary b-tree): the days, sorted here.
+        return sorted(
+            (
+                DayFigures(
+                    day=date.fromisoformat(row["day"]),
+                    calls=row["calls"],
+                    answered=row["answered"],
+                    bookings=row["bookings"],
+                    revenue_lek=row["revenue"],
+                    conversion=round(row["bookings"] / row["answered"], 4)
+                    if row["answered"]
+                    else 0.0,
+                    no_shows=row["no_shows"],
+                )
+                for row in rows
+            ),
+            key=lambda figures: figures.day,
+        )
