@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -107,7 +108,11 @@ async def measure(store: Store, runs: int, warmup: int) -> dict[tuple[str, str],
 
 
 def section(
-    sizes: Sizes, report: SeedReport, results: dict[tuple[str, str], list[float]], size_mb: float
+    sizes: Sizes,
+    report: SeedReport,
+    results: dict[tuple[str, str], list[float]],
+    size_mb: float,
+    load: tuple[float, float] = (0.0, 0.0),
 ) -> str:
     """The markdown section for docs/benchmarks.md."""
     m = machine()
@@ -128,6 +133,8 @@ def section(
         f"- CPU: {m['cpu']}, {m['cores']}",
         f"- {m['os']}",
         f"- Python {m['python']}, SQLite {m['sqlite']}, aiosqlite {m['aiosqlite']}",
+        f"- Load average (1 min) {load[0]:.2f} before and {load[1]:.2f} after the timed runs"
+        " (other work on the shared machine inflates the tails)",
         "",
         "### Target: every page's data p95 under 100 ms",
         "",
@@ -225,9 +232,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = sizes_for(args.calls)
     with tempfile.TemporaryDirectory(prefix="elo-dashboard-bench-") as tmp:
         path = args.db or Path(tmp) / "elo.db"
+        before = os.getloadavg()[0]
         report, results = asyncio.run(run(path, sizes, runs=args.runs, warmup=args.warmup))
+        after = os.getloadavg()[0]
         size_mb = path.stat().st_size / 1e6
-    text = section(sizes, report, results, size_mb)
+    text = section(sizes, report, results, size_mb, (before, after))
     print(text)
     publish(text, heading=HEADING, keep_doc=args.quick or args.no_doc)
 

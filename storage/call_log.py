@@ -31,18 +31,18 @@ class CallLog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def _range(self, first_day: date | None, last_day: date | None) -> tuple[str, str] | None:
-        if first_day is None and last_day is None:
-            return None
-        first = first_day or last_day
-        last = last_day or first_day
-        assert first is not None and last is not None
-        if last < first:
+    def _range(self, first_day: date | None, last_day: date | None) -> list[tuple[str, str]]:
+        """The (operator, UTC text) bounds of local days ``first_day`` to ``last_day``."""
+        if first_day is not None and last_day is not None and last_day < first_day:
             raise ValueError("last_day is before first_day")
         tz = self._db.tz
-        start = datetime.combine(first, time(0), tzinfo=tz)
-        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
-        return to_db(start), to_db(end)
+        bounds = []
+        if first_day is not None:
+            bounds.append((">=", to_db(datetime.combine(first_day, time(0), tzinfo=tz))))
+        if last_day is not None:
+            end = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=tz)
+            bounds.append(("<", to_db(end)))
+        return bounds
 
     async def page(
         self,
@@ -60,7 +60,7 @@ class CallLog:
 
         Args:
             first_day: Only calls from this clinic-local day on (one day: pass it as both).
-            last_day: Only calls up to this local day, inclusive.
+            last_day: Only calls up to this local day, inclusive (alone: up to it).
             outcome: Only calls with this outcome.
             campaign_id: Only calls placed for this campaign; these are ordered (and their days
                 filtered) by the start of the campaign's dial, which opened the call.
@@ -94,9 +94,9 @@ class CallLog:
             time_column = "a.started_at"
             where.append("a.campaign_id = ?")
             params.append(campaign_id)
-        if span is not None:
-            where.append(f"{time_column} >= ? AND {time_column} < ?")
-            params += list(span)
+        for operator, bound in span:
+            where.append(f"{time_column} {operator} ?")
+            params.append(bound)
         if cursor is not None:
             key = decode(cursor, kind, (str, str) if campaign_id is None else (str, int))
             where.append(f"({key_columns}) < (?, ?)")

@@ -68,7 +68,8 @@ async def test_filters_by_local_days_outcome_direction_and_their_combination(
         "d1-in",
         "d1-booked",
     ]
-    assert await _all_pages(store, first_day=date(2026, 12, 2)) == ["d2-declined"]
+    assert await _all_pages(store, first_day=date(2026, 12, 2)) == ["d3-in", "d2-declined"]
+    assert await _all_pages(store, last_day=date(2026, 12, 1)) == ["d1-in", "d1-booked"]
     assert await _all_pages(store, outcome="booked") == ["d1-in", "d1-booked"]
     assert await _all_pages(store, direction="inbound") == ["d3-in", "d1-in"]
     assert await _all_pages(store, direction=inbound, outcome="booked") == ["d1-in"]
