@@ -133,8 +133,8 @@ def section(
         f"- CPU: {m['cpu']}, {m['cores']}",
         f"- {m['os']}",
         f"- Python {m['python']}, SQLite {m['sqlite']}, aiosqlite {m['aiosqlite']}",
-        f"- Load average (1 min) {load[0]:.2f} before and {load[1]:.2f} after the timed runs"
-        " (other work on the shared machine inflates the tails)",
+        f"- Load average (1 min) {load[0]:.2f} before the run and {load[1]:.2f} after the"
+        " timed runs (other work on the shared machine inflates the tails)",
         "",
         "### Target: every page's data p95 under 100 ms",
         "",

@@ -296,7 +296,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX calls_outcome_started ON calls(outcome, started_at, id);
     CREATE INDEX calls_direction_started ON calls(direction, started_at, id);
     CREATE INDEX call_attempts_campaign_started ON call_attempts(campaign_id, started_at);
-    CREATE INDEX call_attempts_funnel ON call_attempts(campaign_id, contact_id, outcome, call_id);
+    CREATE INDEX call_attempts_contact_outcome ON call_attempts(contact_id, outcome, call_id);
     CREATE INDEX appointments_call ON appointments(call_id, status, price_lek);
     CREATE INDEX follow_ups_call ON follow_ups(call_id);
     CREATE INDEX appointments_made_in_calls ON appointments(created_at, status, price_lek)
