@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve clean install demo demo-campaign smoke smoke-dial vendor-axe messages
+.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve bench-dashboard clean install demo demo-campaign smoke smoke-dial vendor-axe messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { py=$$(PYTHON='$(PYTHON)' sh devtools/find-python) && \
@@ -58,6 +58,10 @@ bench-turns: $(STAMP)
 
 bench-serve: $(STAMP)
 	$(BIN)/python -m bench.serve_bench
+
+# The dashboard pages' queries on 1,000,000 calls (docs/benchmarks.md, "Dashboard (issue 12)").
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m bench.dashboard_bench
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .ruff_cache

@@ -213,6 +213,7 @@ async def _list(
 
 
 def _row(record: Any, who: PatientRef, *, show: bool, tz: Any) -> dict[str, Any]:
+    from validation.people import mask_name
     from validation.phone import mask_phone
 
     data = record.model_dump(mode="json", exclude={"patient_id"})
@@ -228,11 +229,6 @@ def _row(record: Any, who: PatientRef, *, show: bool, tz: Any) -> dict[str, Any]
         else {"name": mask_name(who.name), "phone": mask_phone(who.phone)}
     )
     return data
-
-
-def mask_name(name: str) -> str:
-    """Each word's first letter and a dot, e.g. ``A. Ç.``: enough to tell rows apart."""
-    return " ".join(f"{word[0]}." for word in name.split() if word) or "-"
 
 
 async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import aiosqlite
 
+from storage.cursors import decode, encode, page_size
+from storage.dashboard_models import DoNotCallItem, DoNotCallPage
 from storage.database import Database
 from storage.models import DoNotCallEntry, Source
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_dnc_entry
-from storage.timefmt import to_db
+from storage.timefmt import from_db, to_db
+from validation.phone import mask_phone
 
 
 async def is_listed(conn: aiosqlite.Connection, keys: PrivacyKeys, phone: str) -> bool:
@@ -103,6 +106,65 @@ class DoNotCallRepository:
         """Every listed number, oldest entry first."""
         rows = await self._db.rows("SELECT * FROM do_not_call ORDER BY added_at, phone")
         return [to_dnc_entry(row) for row in rows]
+
+    async def page(self, *, cursor: str | None = None, limit: int = 50) -> DoNotCallPage:
+        """One page of the list, newest entry first, numbers masked.
+
+        Erased people's entries are kept only as keyed hashes: they are counted
+        (``hashed_entries``), never listed, and :meth:`remove_entry` cannot reach them.
+
+        Args:
+            cursor: ``next_cursor`` of the previous page; None: the first page.
+            limit: Rows per page, 1 to 200.
+
+        Raises:
+            ValueError: A bad limit.
+            CursorError: A cursor this list did not make.
+        """
+        limit = page_size(limit)
+        where, params = "", []
+        if cursor is not None:
+            where = " WHERE (added_at, rowid) < (?, ?)"
+            params = list(decode(cursor, "do_not_call", (str, int)))
+        rows = await self._db.rows(
+            "SELECT rowid AS entry_id, * FROM do_not_call"  # noqa: S608
+            f"{where} ORDER BY added_at DESC, rowid DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+        items = [
+            DoNotCallItem(
+                entry_id=row["entry_id"],
+                phone_masked=mask_phone(row["phone"]),
+                reason=row["reason"],
+                source=row["source"],
+                call_id=row["call_id"],
+                added_at=from_db(row["added_at"]),
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode("do_not_call", (last["added_at"], last["entry_id"]))
+        return DoNotCallPage(
+            items=items, next_cursor=next_cursor, hashed_entries=await self.count_hashed()
+        )
+
+    async def remove_entry(self, *, entry_id: int) -> DoNotCallEntry | None:
+        """Take one listed entry off the list, by the ``entry_id`` a page showed.
+
+        Only entries in clear: an erased person's keyed-hash entry stays (it is not listed, and
+        nobody can ask for the person any more). The caller records the removal and its reason
+        in the audit trail (the keyed hash of the returned number as subject).
+
+        Returns:
+            The entry removed, or None when there was none with this id.
+        """
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "DELETE FROM do_not_call WHERE rowid = ? RETURNING *", (entry_id,)
+            )
+        return to_dnc_entry(rows[0]) if rows else None
 
     async def count_hashed(self) -> int:
         """How many erased people's numbers are listed only as keyed hashes (still blocked)."""

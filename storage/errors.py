@@ -13,3 +13,7 @@ class NotFoundError(StoreError):
 
 class PrivacyError(Exception):
     """A privacy action cannot be done now (e.g. the number is in a call); one line for a person."""
+
+
+class CursorError(ValueError):
+    """A page cursor that this code did not make (edited, truncated, or for another list)."""

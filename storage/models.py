@@ -246,6 +246,10 @@ class CampaignStatus(_Record):
     # Why the campaign was paused (the fault breaker, a refused set-up, staff), for staff.
     pause_reason: str | None = None
     service_state: ServiceState = "manual"
+    # The funnel: contacts_total (queued) -> contacts_attempted (dialled) -> contacts_reached
+    # (a person answered) -> contacts_booked; revenue_booked_lek beside it.
+    contacts_reached: int = 0
+    contacts_booked: int = 0
 
 
 class ImportCounts(_Record):

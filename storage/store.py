@@ -2,8 +2,10 @@
 
 ``store.patients``, ``store.appointments``, ``store.calendar``, ``store.follow_ups``,
 ``store.calls``, ``store.callers``, ``store.dnc``, ``store.campaigns``, ``store.queue``,
-``store.audit``, ``store.privacy`` and ``store.health`` share one connection and its write lock,
-so a write that spans aggregates (a booking upserts its patient) runs in one transaction.
+``store.audit``, ``store.privacy``, ``store.health`` and ``store.users``, and the dashboard's read
+models (``store.figures``, ``store.call_log``, ``store.follow_up_queue``,
+``store.patient_search``) share one connection and its write lock, so a write that spans
+aggregates (a booking upserts its patient) runs in one transaction.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ from config.clock import Clock, system_clock
 from storage.appointments import AppointmentRepository
 from storage.audit import AuditTrail
 from storage.calendar import CalendarRepository
+from storage.call_log import CallLog
 from storage.call_records import CallRepository
 from storage.callers import CallerRepository
 from storage.campaign_queue import CampaignQueue
 from storage.campaigns import CampaignRepository
 from storage.database import Database
+from storage.day_figures import DayFiguresRepository
 from storage.do_not_call import DoNotCallRepository
+from storage.follow_up_queue import FollowUpQueue
 from storage.follow_ups import FollowUpRepository
 from storage.health import HealthRepository
+from storage.patient_search import PatientSearch
 from storage.patients import PatientRepository
 from storage.privacy import PrivacyRepository
 from storage.privacy_keys import PrivacyKeys, key_file_for
@@ -48,6 +54,10 @@ class Store:
         privacy: Retention, export and erasure.
         health: The integrity checks and the schema version.
         users: The dashboard's users and their web sessions.
+        figures: The dashboard's Today figures per clinic-local day.
+        call_log: The dashboard's calls list and a call's detail.
+        follow_up_queue: The dashboard's follow-ups queue and marking one done.
+        patient_search: The dashboard's patient search and revealing one number.
 
     Args:
         db: The open database.
@@ -69,6 +79,10 @@ class Store:
         self.privacy = PrivacyRepository(db, keys, self.audit)
         self.health = HealthRepository(db)
         self.users = UserRepository(db)
+        self.figures = DayFiguresRepository(db)
+        self.call_log = CallLog(db)
+        self.follow_up_queue = FollowUpQueue(db)
+        self.patient_search = PatientSearch(db)
 
     @classmethod
     async def open(

@@ -125,3 +125,8 @@ def mask_email(email: str) -> str:
     """Hide the local part and most of the domain, for logs."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@***{domain[-3:] if domain else ''}"
+
+
+def mask_name(name: str) -> str:
+    """Each word's first letter and a dot, e.g. ``A. Ç.``: enough to tell rows apart."""
+    return " ".join(f"{word[0]}." for word in name.split() if word) or "-"

@@ -42,6 +42,9 @@ def test_status_reports_counts_and_rates_and_unknown_names_exit_2(tmp_path: Path
         "system_faults": 0,
         "pause_reason": None,
         "service_state": "manual",
+        # The funnel (issue 12): of the 2 contacts dialled, 2 answered and 1 booked.
+        "contacts_reached": 2,
+        "contacts_booked": 1,
     }
 
     result = run_elo(tmp_path, "campaign", "status", "Nope")

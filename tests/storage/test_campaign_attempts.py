@@ -176,6 +176,8 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
         "system_faults": 0,
         "pause_reason": None,
         "service_state": "manual",
+        "contacts_reached": 0,
+        "contacts_booked": 0,
     }
 
     await _attempt(store, ids["A"], "no_answer", "a-1")
@@ -214,6 +216,9 @@ async def test_status_of_a_scripted_campaign(store: Store) -> None:
         "system_faults": 0,
         "pause_reason": None,
         "service_state": "manual",
+        # The funnel: 8 queued -> 6 dialled -> 4 answered (A C D H) -> 2 booked (A D).
+        "contacts_reached": 4,
+        "contacts_booked": 2,
     }
     assert status.outcomes == {
         "booked": 2,

@@ -141,3 +141,48 @@ async def test_a_version_1_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -
         assert await again.patients.count() == 1
     finally:
         await again.close()
+
+
+@pytest.mark.asyncio
+async def test_page_is_newest_first_masked_and_pages_equal_times_by_entry(
+    store: Store, clock: FixedClock
+) -> None:
+    numbers = [f"+35569{n:07d}" for n in range(5)]
+    for n, number in enumerate(numbers):
+        if n == 4:
+            clock.now += timedelta(days=1)
+        await store.dnc.add(phone=number, reason=f"reason {n}", source="cli")
+    seen, cursor = [], None
+    while True:
+        page = await store.dnc.page(cursor=cursor, limit=2)
+        text = page.model_dump_json()
+        assert not any(number in text or number[4:] in text for number in numbers)
+        seen += [(item.phone_masked, item.reason) for item in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [
+        ("+355*******04", "reason 4"),
+        ("+355*******03", "reason 3"),
+        ("+355*******02", "reason 2"),
+        ("+355*******01", "reason 1"),
+        ("+355*******00", "reason 0"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_removing_an_entry_keeps_erased_peoples_hashed_entries(store: Store) -> None:
+    await store.patients.upsert(phone=ARTA, name="Arta Hoxha")
+    await store.dnc.add(phone=ARTA, reason="asked", source="agent")
+    await store.privacy.erase_person(phone=ARTA, actor="test")  # Arta's entry becomes a hash
+    await store.dnc.add(phone=BEN, reason="added by mistake", source="cli")
+    page = await store.dnc.page()
+    assert page.hashed_entries == 1
+    (ben,) = page.items  # the hashed entry is counted, never listed
+    removed = await store.dnc.remove_entry(entry_id=ben.entry_id)
+    assert removed is not None and (removed.phone, removed.reason) == (BEN, "added by mistake")
+    assert await store.dnc.remove_entry(entry_id=ben.entry_id) is None
+    assert not await store.dnc.is_listed(phone=BEN)
+    assert await store.dnc.is_listed(phone=ARTA)
+    after = await store.dnc.page()
+    assert (after.items, after.hashed_entries) == ([], 1)

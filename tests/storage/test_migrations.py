@@ -122,7 +122,13 @@ async def test_expected_tables_indexes_and_trigger_exist(store: Store, db_path: 
     triggers = {name for kind, name, _ in rows if kind == "trigger"}
     assert tables >= EXPECTED_TABLES
     assert indexes >= EXPECTED_INDEXES
-    assert triggers == {"appointments_release_slots"}
+    # Migration 12 keeps patient_names (the folded names a search reads) with the patients.
+    assert triggers == {
+        "appointments_release_slots",
+        "patients_name_added",
+        "patients_name_changed",
+        "patients_name_removed",
+    }
 
 
 @pytest.mark.asyncio
