@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 Source = Literal["agent", "cli", "import"]
-# Appointments may also be booked by staff at the clinic (storage/migrations.py, 13).
+# Appointments may also be booked by staff at the clinic (storage/migrations_dashboard.py, 13).
 AppointmentSource = Literal["agent", "cli", "import", "staff"]
 AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", "no_show"]
 FollowUpStatus = Literal["pending", "done", "cancelled"]
