@@ -257,7 +257,7 @@ def load_clinic_profile(path: Path) -> ClinicProfile:
         ConfigError: The file is missing, not TOML, or fails validation; one line says where.
     """
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"clinic profile {path} not found;"
@@ -265,8 +265,25 @@ def load_clinic_profile(path: Path) -> ClinicProfile:
         ) from None
     except OSError as exc:
         raise ConfigError(f"clinic profile {path} cannot be read: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"clinic profile {path} is not valid TOML: {exc}") from None
+    return parse_clinic_profile(text, source=f"clinic profile {path}")
+
+
+def parse_clinic_profile(text: str, *, source: str = "clinic profile") -> ClinicProfile:
+    """Validate a clinic profile's TOML text (what :func:`load_clinic_profile` read).
+
+    Args:
+        text: The TOML text.
+        source: How the one-line error names it, e.g. ``clinic profile /etc/elo/clinic.toml``.
+
+    Raises:
+        ConfigError: Not TOML, or it fails validation; one line says where.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from None
     try:
         return ClinicProfile.model_validate(raw)
     except ValidationError as exc:
@@ -274,4 +291,4 @@ def load_clinic_profile(path: Path) -> ClinicProfile:
         for item in exc.errors(include_url=False, include_input=False):
             where = ".".join(str(part) for part in item["loc"]) or "(top level)"
             problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-        raise ConfigError(f"clinic profile {path} is invalid: " + "; ".join(problems)) from None
+        raise ConfigError(f"{source} is invalid: " + "; ".join(problems)) from None

@@ -102,9 +102,12 @@ def _clinic_profile(app: Application) -> Check:
     # would fail on a broken profile.
     path = app.settings.clinic.profile_path
     try:
-        load_clinic_profile(path)
+        on_disk = load_clinic_profile(path)
     except ConfigError as exc:
         return Check("clinic_profile", False, str(exc).splitlines()[0])
+    if on_disk != app.clinic:
+        # Saved from the dashboard (or edited) since the start: valid, applied at a restart.
+        return Check("clinic_profile", True, f"{Path(path).name} is valid; restart Elo to use it")
     return Check("clinic_profile", True, f"{Path(path).name} is valid")
 
 

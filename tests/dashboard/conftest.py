@@ -36,7 +36,7 @@ import pytest
 
 from config.settings import AppSettings, load_settings
 from devtools.clock import ManualClock
-from tests.conftest import TIRANE
+from tests.conftest import SAMPLE_PROFILE, TIRANE
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -168,10 +168,14 @@ def dashboard_settings(tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def live(tmp_path: Path, dashboard_settings: dict[str, Any]) -> Iterator[LiveDashboard]:
+    # A copy of the sample clinic: the Clinic page writes its profile, never the repository's.
+    profile = tmp_path / "clinic.toml"
+    profile.write_bytes(SAMPLE_PROFILE.read_bytes())
     settings = load_settings(
         env_file=None,
         database={"path": tmp_path / "elo.db"},
         logging={"file": tmp_path / "logs" / "elo.jsonl"},
+        clinic={"profile_path": profile},
         dashboard=dashboard_settings,
     )
     clock = ManualClock(datetime.now(TIRANE).replace(microsecond=0))

@@ -117,6 +117,25 @@ async def test_a_clinic_profile_broken_while_running_is_reported_until_mended(
 
 
 @pytest.mark.asyncio
+async def test_a_profile_saved_while_running_is_ready_and_says_a_restart_applies_it(
+    tmp_path: Path,
+) -> None:
+    settings = service_settings(tmp_path)
+    profile = settings.clinic.profile_path
+    good = profile.read_text(encoding="utf-8")
+    async with service(settings) as client:
+        _, body = await readyz(client)
+        assert body["checks"]["clinic_profile"]["detail"] == "clinic.toml is valid"
+        profile.write_text(good.replace("chairs = 3", "chairs = 4", 1), encoding="utf-8")
+        status, body = await readyz(client)
+    assert status == 200
+    assert body["checks"]["clinic_profile"] == {
+        "ok": True,
+        "detail": "clinic.toml is valid; restart Elo to use it",
+    }
+
+
+@pytest.mark.asyncio
 async def test_too_little_free_disk_is_not_ready(tmp_path: Path) -> None:
     settings = service_settings(tmp_path, server={"min_free_disk_mb": 10**12})
     async with service(settings) as client:
