@@ -52,6 +52,31 @@ def test_every_string_has_a_translation(language: str) -> None:
     assert fuzzy == []
 
 
+def _msgids(text: str) -> list[str]:
+    """Every msgid of a .po text in order, repeats included (multi-line ones joined)."""
+    ids: list[str] = []
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line.startswith("msgid "):
+            current = [line[len("msgid ") :]]
+        elif current is not None and line.startswith('"'):
+            current.append(line)
+        elif current is not None:
+            ids.append("".join(part.strip()[1:-1] for part in current))
+            current = None
+    return [i for i in ids if i]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_string_is_in_a_catalogue_twice(language: str) -> None:
+    # Babel keeps one of two entries silently: the other translation would be dead text.
+    ids = _msgids(catalogue_path(language).read_text(encoding="utf-8"))
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    assert repeated == [], f"{language}: remove the second entry of each"
+    with catalogue_path(language).open("rb") as po:
+        assert len(ids) == len([m for m in read_po(po, locale=language) if m.id])
+
+
 def test_albanian_is_albanian_and_placeholders_survive() -> None:
     sq = translations("sq")
     assert sq.gettext("Sign in") == "Hyr"
