@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
-from tests.dashboard.conftest import LiveDashboard, csrf_of, sign_in
+from tests.dashboard.conftest import PASSWORD, LiveDashboard, csrf_of, sign_in
+from tests.serve_process import serve_env
+from tests.serve_process import serving as elo_serve
 
 pytestmark = pytest.mark.browser
 
@@ -244,3 +250,66 @@ def test_the_progress_stream_is_for_signed_in_users_only(live) -> None:
     response = httpx.get(f"{live.url}/campaigns/{campaign_id}/progress", follow_redirects=False)
     assert response.status_code == 303
     assert re.match(r"^/login\?next=", response.headers["location"])
+
+
+@pytest.mark.slow
+def test_a_rehearsal_started_from_the_page_shows_its_progress_live(browser, tmp_path: Path) -> None:
+    """`elo user add`, then `elo serve --rehearsal --rehearsal-waits` as a real process: the
+    admin starts the rehearsal campaign on its page and watches the calls happen, no reload."""
+    from devtools.rehearsal import CAMPAIGN
+
+    env = serve_env(
+        tmp_path,
+        ELO_DATABASE__PATH=str(tmp_path / "data" / "elo.db"),
+        ELO_SERVER__POLL_SECS="0.5",
+        ELO_SERVER__WORKERS="0",
+    )
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "user",
+            "add",
+            "Arta",
+            "--role",
+            "admin",
+            "--language",
+            "en",
+        ],
+        input=PASSWORD + "\n",
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    with elo_serve(tmp_path, env, "--rehearsal", "--rehearsal-waits") as served:
+        context = browser.new_context(base_url=served.base, viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        try:
+            sign_in(page, "Arta")
+            page.goto("/campaigns")
+            page.click(f"text={CAMPAIGN}")
+            progress = page.locator("#progress")
+            assert page.inner_text(".service-state") == "Not started"
+            assert progress.locator(".attempts").inner_text() == "0"
+            page.click(".controls button:text-is('Start')")
+            page.wait_for_load_state()
+            assert page.inner_text(".service-state") == "Active"
+            # From here on the page is never loaded again: a marker on the window would go.
+            page.evaluate("window.stillTheSamePage = true")
+            # The fragments the stream sends show the calls being made, then their outcomes.
+            # (Locator waits: the page's Content-Security-Policy forbids evaluating strings.)
+            expect(progress.locator(".attempts")).not_to_have_text("0", timeout=240_000)
+            expect(progress.locator("#funnel-booked .count")).to_have_text("1", timeout=240_000)
+            assert int(progress.get_attribute("data-live-updates") or 0) >= 2
+            assert page.evaluate("window.stillTheSamePage") is True
+        finally:
+            context.close()
+        served.stop()
+    with sqlite3.connect(tmp_path / "data" / "rehearsal" / "elo.db") as conn:
+        assert conn.execute("SELECT service_state FROM campaigns").fetchone() == ("active",)
+        actions = conn.execute("SELECT actor, action FROM audit_log WHERE action LIKE 'camp%'")
+        assert actions.fetchall() == [("web:Arta", "campaign.start")]
