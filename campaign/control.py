@@ -106,3 +106,15 @@ def _refuse_unless_allowed(
             f"campaign {name!r} is not run by the service; start it with `elo campaign start`"
         )
     raise ControlRefused(f"campaign {name!r} is {state}; `{command.value}` does not apply")
+
+
+def allowed_commands(*, status: str, service_state: ServiceState) -> list[Command]:
+    """The commands that would change a campaign in this state (what a page offers).
+
+    Args:
+        status: The campaign's own status (``done`` allows nothing).
+        service_state: What the service does with it now.
+    """
+    if status == "done":
+        return []
+    return [command for command, (_, start) in _RULES.items() if service_state in start]

@@ -33,7 +33,7 @@ from phonenumbers import timezone as phone_zones
 from storage.models import NewContact
 from validation import InputError, normalize_name, normalize_phone
 from validation.text import strip_invisible
-from validation.textfile import TextFileError, read_utf8
+from validation.textfile import TextFileError, decode_utf8, read_utf8
 
 REQUIRED_COLUMNS = ("name", "phone")
 OPTIONAL_COLUMNS = ("language", "time_zone", "country", "priority")
@@ -55,11 +55,17 @@ class Rejection:
         line: The row's line number in the file (the header is line 1).
         reason: Why, in one line.
         kind: ``rejected`` for an invalid row, ``merged`` for a repeat of an earlier number.
+        column: The column at fault (``phone``, ``name``, ``language``, ``time_zone``,
+            ``country``, ``priority``), None for a row with more fields than the header or a
+            repeat; lets a page say the reason in its own language.
+        same_as: For a repeat, the line of the row it repeats.
     """
 
     line: int
     reason: str
     kind: Literal["rejected", "merged"] = "rejected"
+    column: str | None = None
+    same_as: int | None = None
 
 
 def read_contacts_csv(
@@ -80,14 +86,35 @@ def read_contacts_csv(
         ContactFileError: The file cannot be read, is not UTF-8, or lacks required columns.
     """
     text = _read_text(path)
+    return _parse(str(path), text, default_region=default_region, regions=allowed_regions)
+
+
+def read_contacts_data(
+    data: bytes, *, name: str, default_region: str, allowed_regions: Iterable[str]
+) -> tuple[list[NewContact], list[Rejection]]:
+    """:func:`read_contacts_csv` for a file's bytes (an upload); ``name`` names it in errors.
+
+    Raises:
+        ContactFileError: The bytes are not UTF-8 text, or not a CSV with the required columns.
+    """
     try:
-        return _read_rows(path, text, default_region=default_region, regions=allowed_regions)
+        text = decode_utf8(data, name=name)
+    except TextFileError as exc:
+        raise ContactFileError(str(exc)) from None
+    return _parse(name, text, default_region=default_region, regions=allowed_regions)
+
+
+def _parse(
+    name: str, text: str, *, default_region: str, regions: Iterable[str]
+) -> tuple[list[NewContact], list[Rejection]]:
+    try:
+        return _read_rows(name, text, default_region=default_region, regions=regions)
     except csv.Error as exc:
-        raise ContactFileError(f"{path}: {_csv_problem(exc)}") from None
+        raise ContactFileError(f"{name}: {_csv_problem(exc)}") from None
 
 
 def _read_rows(
-    path: Path, text: str, *, default_region: str, regions: Iterable[str]
+    path: str, text: str, *, default_region: str, regions: Iterable[str]
 ) -> tuple[list[NewContact], list[Rejection]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [strip_invisible(name or "").strip().lower() for name in reader.fieldnames or []]
@@ -120,12 +147,14 @@ def _read_rows(
         try:
             contact = _contact(row, default_region=default_region, allowed_regions=allowed_regions)
         except _RowError as exc:
-            rejections.append(Rejection(line=line, reason=str(exc)))
+            rejections.append(Rejection(line=line, reason=str(exc), column=exc.column))
             continue
         first = first_line_of.setdefault(contact.phone, line)
         if first != line:
             rejections.append(
-                Rejection(line=line, reason=f"same phone as line {first}", kind="merged")
+                Rejection(
+                    line=line, reason=f"same phone as line {first}", kind="merged", same_as=first
+                )
             )
             continue
         contacts.append(contact)
@@ -145,7 +174,13 @@ def _visible_row(row: dict[str | None, Any]) -> dict[str | None, Any]:
 
 
 class _RowError(ValueError):
-    """One row is invalid; the message is the reason."""
+    """One row is invalid; the message is the reason, ``column`` the column at fault."""
+
+    def __init__(self, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        prefix = message.partition(":")[0]
+        known = column or (prefix if prefix in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) else None)
+        self.column = known
 
 
 def _read_text(path: Path) -> str:
@@ -178,7 +213,7 @@ def _contact(
         )
         name = normalize_name(row.get("name") or "", field="name")
     except InputError as exc:
-        raise _RowError(str(exc)) from None
+        raise _RowError(str(exc), exc.field) from None
     number = phonenumbers.parse(phone)
     return NewContact(
         phone=phone,

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from cli.failures import UsageError
-from cli.runtime import parse_phone
 from config.clock import system_clock
 from config.settings import AppSettings
 from tools.context import ToolMode
@@ -116,87 +115,28 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
 
 async def _campaign_create(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
     from app.application import open_application
-    from validation import InputError, clean_text
+    from campaign.setup import CampaignForm, SetupError, create_campaign
 
-    try:
-        name = clean_text(args.name, field="name", max_length=100)
-        notes = clean_text(args.notes, field="--notes", max_length=2000, required=False)
-    except InputError as exc:
-        raise UsageError(str(exc)) from None
-    if not 1 <= args.max_concurrent <= 100:
-        raise UsageError("--max-concurrent must be between 1 and 100")
-    if not 1 <= args.max_attempts <= 50:
-        raise UsageError("--max-attempts must be between 1 and 50")
-    window = _campaign_window(args, settings)
-    retry = _retry_delays(args.retry)
-    caller_id = (
-        parse_phone(args.caller_id, settings, field="--caller-id") if args.caller_id else None
+    form = CampaignForm(
+        name=args.name,
+        purpose=args.purpose,
+        notes=args.notes,
+        max_concurrent=args.max_concurrent,
+        max_attempts=args.max_attempts,
+        window_days=args.window_days or "",
+        window_hours=args.window_hours or "",
+        retry=args.retry,
+        trunk=args.trunk or "",
+        caller_id=args.caller_id or "",
     )
     async with open_application(settings) as app:
-        ctx = app.tool_context(mode=ToolMode.ADMIN)
-        if await ctx.store.campaigns.get(name=name) is not None:
-            raise UsageError(f"campaign {name!r} already exists")
-        campaign = await ctx.store.campaigns.create(
-            name=name,
-            purpose=args.purpose,
-            notes=notes,
-            max_concurrent_calls=args.max_concurrent,
-            max_attempts=args.max_attempts,
-            window_days=window.get("window_days"),
-            window_intervals=window.get("window_intervals"),
-            retry_delays=retry,
-            sip_trunk_id=args.trunk or None,
-            caller_id=caller_id,
-        )
+        try:
+            campaign = await create_campaign(app.store, settings, form)
+        except SetupError as exc:
+            raise UsageError(str(exc)) from None
     return campaign.model_dump(
         mode="json", exclude={"runner_token", "runner_pid", "runner_host", "runner_seen_at"}
     )
-
-
-def _campaign_window(args: argparse.Namespace, settings: AppSettings) -> dict[str, str]:
-    """The campaign's own calling window, validated like the settings (canonical text)."""
-    from pydantic import ValidationError
-
-    from config.settings_campaign import CallingSettings
-
-    given = {}
-    if args.window_days:
-        given["window_days"] = args.window_days
-    if args.window_hours:
-        given["window_intervals"] = args.window_hours
-    if not given:
-        return {}
-    try:
-        calling = CallingSettings.model_validate(settings.calling.model_dump() | given)
-    except ValidationError as exc:
-        item = exc.errors(include_url=False, include_input=False)[0]
-        flag = "--window-days" if item["loc"][0] == "window_days" else "--window-hours"
-        raise UsageError(f"{flag}: {item['msg'].removeprefix('Value error, ')}") from None
-    return {
-        key: ",".join(value) if isinstance(value, list) else value
-        for key, value in calling.model_dump(include=set(given)).items()
-    }
-
-
-def _retry_delays(text: str) -> dict[str, int]:
-    """Parse ``no_answer=240,busy=60`` into minutes per retried outcome."""
-    from campaign.outcomes import RETRIED
-
-    delays: dict[str, int] = {}
-    for part in (piece.strip() for piece in text.split(",") if piece.strip()):
-        outcome, _, minutes = part.partition("=")
-        outcome = outcome.strip()
-        if outcome not in RETRIED:
-            raise UsageError(f"--retry: unknown outcome {outcome!r}; use {', '.join(RETRIED)}")
-        minutes = minutes.strip()
-        # At most five digits before int(): a 5,000-digit value would exceed Python's limit.
-        if (
-            not (minutes.isascii() and minutes.isdigit() and len(minutes) <= 5)
-            or not 1 <= int(minutes) <= 43200
-        ):
-            raise UsageError(f"--retry: {outcome} needs whole minutes between 1 and 43200")
-        delays[outcome] = int(minutes)
-    return delays
 
 
 def _until(text: str | None, settings: AppSettings) -> datetime | None:
@@ -225,6 +165,7 @@ def _until(text: str | None, settings: AppSettings) -> datetime | None:
 async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
     from app.application import open_application
     from campaign.importer import ContactFileError, read_contacts_csv
+    from campaign.setup import import_contacts
 
     # Read the whole file first: a bad file is refused before the database is touched.
     try:
@@ -236,20 +177,19 @@ async def _campaign_import(args: argparse.Namespace, settings: AppSettings) -> d
     except ContactFileError as exc:
         raise UsageError(str(exc)) from None
     async with open_application(settings) as app:
-        ctx = app.tool_context(mode=ToolMode.ADMIN)
-        campaign = await ctx.store.campaigns.get(name=args.name)
+        campaign = await app.store.campaigns.get(name=args.name)
         if campaign is None:
             raise UsageError(
                 f"no campaign named {args.name!r} (create it with 'elo campaign create')"
             )
-        counts = await ctx.store.campaigns.add_contacts(campaign_id=campaign.id, contacts=contacts)
+        report = await import_contacts(
+            app.store, campaign_id=campaign.id, contacts=contacts, rejections=rejections
+        )
     return {
-        "imported": counts.imported,
-        "merged": counts.merged + sum(r.kind == "merged" for r in rejections),
-        "on_do_not_call": counts.on_do_not_call,
-        "rejected": [
-            {"line": r.line, "reason": r.reason} for r in rejections if r.kind == "rejected"
-        ],
+        "imported": report.imported,
+        "merged": report.merged,
+        "on_do_not_call": report.on_do_not_call,
+        "rejected": [{"line": r.line, "reason": r.reason} for r in report.rejected],
     }
 
 

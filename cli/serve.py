@@ -39,6 +39,11 @@ def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: typ
         action="store_true",
         help="no keys, no phones: a scripted model and scripted phones on this machine",
     )
+    serve.add_argument(
+        "--rehearsal-waits",
+        action="store_true",
+        help="with --rehearsal: its campaign waits until someone starts it on the dashboard",
+    )
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -103,6 +108,8 @@ def _server(config: Any, *, on_stop: Callable[[], None], on_hurry: Callable[[], 
 
 async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     """Serve until SIGTERM or Ctrl-C; returns the exit code (0 after a clean stop)."""
+    if args.rehearsal_waits and not args.rehearsal:
+        raise UsageError("--rehearsal-waits goes with --rehearsal")
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
     sock = _listen(host, port)
@@ -111,7 +118,7 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     from service.rehearsal import RehearsalUnavailable, rehearsal_world
 
     try:
-        async with rehearsal_world(settings) as world:
+        async with rehearsal_world(settings, start=not args.rehearsal_waits) as world:
             return await _serve(sock, world.settings, rehearsal=world)
     except RehearsalUnavailable as exc:
         raise UsageError(str(exc)) from None

@@ -62,3 +62,12 @@ class DashboardSettings(SettingsGroup):
             " English (signed-in users see their own language)."
         ),
     )
+    max_upload_kib: int = Field(
+        default=10240,
+        ge=16,
+        le=1024 * 1024,
+        description=(
+            "Largest request the dashboard accepts, in KiB (e.g. a campaign's contacts file);"
+            " a larger one is refused with a message before it is read."
+        ),
+    )

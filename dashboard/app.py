@@ -30,6 +30,7 @@ from dashboard.sessions import (
     check_csrf,
     current_session,
     login_url,
+    state_of,
 )
 from dashboard.templating import navigation, render
 
@@ -90,6 +91,7 @@ def create_dashboard(
         return RedirectResponse(entries[0].path if entries else ACCOUNT_PAGE, status_code=303)
 
     _add_error_pages(web)
+    web.middleware("http")(_body_limit)
     web.middleware("http")(_security_headers)
     return web
 
@@ -106,6 +108,26 @@ async def _security_headers(
         # Pages show patient data: no browser or proxy may keep a copy.
         response.headers["cache-control"] = "no-store"
     return response
+
+
+async def _body_limit(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Refuse a request body over ``ELO_DASHBOARD__MAX_UPLOAD_KIB`` before anything reads it."""
+    length = request.headers.get("content-length", "")
+    limit_kib = state_of(request).settings.max_upload_kib
+    if length and (not length.isdigit() or int(length) > limit_kib * 1024):
+        response = await _error(
+            request,
+            413,
+            N_("The file is too large"),
+            N_("The dashboard accepts at most %(size)s KiB at once; nothing was saved."),
+            message_args={"size": limit_kib},
+        )
+        # The rest of the body is not read: the connection is not kept for another request.
+        response.headers["connection"] = "close"
+        return response
+    return await call_next(request)
 
 
 def _add_error_pages(web: FastAPI) -> None:
@@ -148,7 +170,13 @@ def _add_error_pages(web: FastAPI) -> None:
         return await _error(request, exc.status_code, N_("Error"), N_("Something went wrong."))
 
 
-async def _error(request: Request, status: int, title: str, message: str) -> Response:
-    return await render(
-        request, "error.html", {"title": title, "message": message}, status_code=status
-    )
+async def _error(
+    request: Request,
+    status: int,
+    title: str,
+    message: str,
+    *,
+    message_args: dict[str, object] | None = None,
+) -> Response:
+    context = {"title": title, "message": message, "message_args": message_args or {}}
+    return await render(request, "error.html", context, status_code=status)

@@ -67,6 +67,9 @@ async def live_fragments(
         finally:
             if pending is not None:
                 pending.cancel()
+                # Let the cancelled step finish first: closing a generator that is still
+                # running raises RuntimeError ("asynchronous generator is already running").
+                await asyncio.wait({pending})
             aclose = getattr(updates, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -16,6 +16,7 @@ each start: the clinic's own database is never touched.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -73,8 +74,18 @@ def rehearsal_folder(settings: AppSettings) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def rehearsal_world(settings: AppSettings) -> AsyncIterator[RehearsalWorld]:
+async def rehearsal_world(
+    settings: AppSettings, *, start: bool = True
+) -> AsyncIterator[RehearsalWorld]:
     """Prepare the rehearsal's database, start the emulator and the fake, stop them after.
+
+    The dashboard's users are copied from the configured database (read only), so staff sign in
+    to the rehearsal's dashboard as themselves.
+
+    Args:
+        settings: The service's settings.
+        start: Start the rehearsal campaign at once; False leaves it for someone to start on
+            the dashboard's Campaigns page.
 
     Raises:
         RehearsalUnavailable: The folder holds files of something else, or the recorded audio
@@ -112,7 +123,8 @@ async def rehearsal_world(settings: AppSettings) -> AsyncIterator[RehearsalWorld
         "server": settings.server.model_dump(),
     }
     phones = {c: normalize_phone(c.phone) for c in (BOOKER, MACHINE, BUSY)}
-    script = await _prepare(load_settings(env_file=None, **groups), phones)
+    script = await _prepare(load_settings(env_file=None, **groups), phones, start=start)
+    _copy_users(Path(settings.database.path), folder / "elo.db")
     async with (
         GeminiLiveEmulator(script) as emulator,
         FakeLiveKitServer(API_KEY, API_SECRET) as livekit,
@@ -137,8 +149,8 @@ async def rehearsal_world(settings: AppSettings) -> AsyncIterator[RehearsalWorld
         emulator.errors.clear()
 
 
-async def _prepare(settings: AppSettings, phones: dict[Any, str]) -> list[Any]:
-    """Create the rehearsal campaign, start it, and return the model's script for its calls."""
+async def _prepare(settings: AppSettings, phones: dict[Any, str], *, start: bool) -> list[Any]:
+    """Create the rehearsal campaign, start it (if ``start``), and return the model's script."""
     from devtools.rehearsal import (
         CAMPAIGN,
         CONTACTS,
@@ -172,7 +184,8 @@ async def _prepare(settings: AppSettings, phones: dict[Any, str]) -> list[Any]:
                 for c in CONTACTS
             ],
         )
-        await control(app.store, name=CAMPAIGN, command=Command.START)
+        if start:
+            await control(app.store, name=CAMPAIGN, command=Command.START)
         message = voicemail_message(ctx)
     return [
         *booking_script(slots[0].start, patient_name=booker.name, phone=booker.phone),
@@ -204,6 +217,24 @@ def wav_calls(spec: dict[str, Any]) -> Callable[[CallJob], CallTransport]:
         )
 
     return transport
+
+
+def _copy_users(clinic: Path, rehearsal: Path) -> None:
+    """Copy the dashboard's users from the clinic's database (opened read only), if it has any."""
+    if not clinic.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(rehearsal.resolve().as_uri(), uri=True)) as conn:
+        conn.execute("ATTACH DATABASE ? AS clinic", (clinic.resolve().as_uri() + "?mode=ro",))
+        if not conn.execute(
+            "SELECT 1 FROM clinic.sqlite_master WHERE type = 'table' AND name = 'users'"
+        ).fetchone():
+            return
+        # The columns both have: the clinic's file may be from an older version.
+        ours = [row[1] for row in conn.execute("PRAGMA main.table_info(users)")]
+        theirs = {row[1] for row in conn.execute("PRAGMA clinic.table_info(users)")}
+        columns = ", ".join(f'"{name}"' for name in ours if name in theirs)
+        with conn:
+            conn.execute(f"INSERT INTO main.users ({columns}) SELECT {columns} FROM clinic.users")  # noqa: S608 - column names from the schema
 
 
 def _empty(folder: Path) -> None:

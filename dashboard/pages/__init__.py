@@ -8,12 +8,14 @@ it in :data:`PAGES` (docs/dashboard.md).
 from __future__ import annotations
 
 from dashboard.nav import Page
-from dashboard.pages import account, audit, clinic, signin, users
+from dashboard.pages import account, audit, campaign_setup, campaigns, clinic, signin, users
 
 PAGES: list[Page] = [
     signin.PAGE,
     account.PAGE,
     users.PAGE,
     audit.PAGE,
+    campaigns.PAGE,
+    campaign_setup.PAGE,
     clinic.PAGE,
 ]

@@ -126,3 +126,29 @@ async def test_a_state_the_schema_does_not_know_is_refused_by_the_database(store
             allowed_from=frozenset({"manual"}),
         )
     assert await _state(store) == "manual"
+
+
+@pytest.mark.asyncio
+async def test_the_commands_offered_are_exactly_those_control_accepts(store: Store) -> None:
+    """allowed_commands (what the dashboard shows) agrees with control itself, state by state."""
+    from campaign.control import allowed_commands
+
+    states = ("manual", "active", "paused", "stopped")
+    for state in states:
+        for command in Command:
+            name = f"{state}-{command.value}"
+            await _campaign(store, name)
+            campaign = await store.campaigns.get(name=name)
+            assert campaign is not None
+            if state != "manual":
+                await store.campaigns.set_service_state(
+                    campaign_id=campaign.id, to=state, allowed_from=frozenset({"manual"})
+                )
+            offered = command in allowed_commands(status="draft", service_state=state)
+            try:
+                result = await control(store, name=name, command=command)
+                accepted = result.changed
+            except ControlRefused:
+                accepted = False
+            assert offered == accepted, (state, command)
+    assert allowed_commands(status="done", service_state="active") == []

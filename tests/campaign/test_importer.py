@@ -10,7 +10,12 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from campaign.importer import ContactFileError, Rejection, read_contacts_csv
+from campaign.importer import (
+    ContactFileError,
+    Rejection,
+    read_contacts_csv,
+    read_contacts_data,
+)
 from storage import ImportCounts, NewContact, Store
 
 ARTA = "+355691234567"
@@ -87,7 +92,9 @@ def test_duplicates_merge_into_the_first_row(tmp_path: Path) -> None:
     )
     contacts, rejections = _read(path)
     assert [(c.phone, c.name) for c in contacts] == [(ARTA, "Arta Hoxha"), (BEN, "Ben Duka")]
-    assert rejections == [Rejection(line=4, reason="same phone as line 2", kind="merged")]
+    assert rejections == [
+        Rejection(line=4, reason="same phone as line 2", kind="merged", same_as=2)
+    ]
 
 
 def test_a_row_spanning_lines_is_reported_at_its_first_line(tmp_path: Path) -> None:
@@ -103,6 +110,46 @@ def test_a_row_spanning_lines_is_reported_at_its_first_line(tmp_path: Path) -> N
         (4, "phone"),
         (6, "phone"),
     ]
+
+
+def test_each_rejection_names_its_column(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "name,phone,language,time_zone,country,priority\n"
+        "Arta Hoxha,12,,,,\n"
+        ",0691234567,,,,\n"
+        "Ben Duka,0682223344,de,,,\n"
+        "Cela Dervishi,0697654321,,Mars/Base,,\n"
+        "Dea Leka,0691112233,,,ZZ,\n"
+        "Eda Kola,0694445566,,,,first\n"
+        "Fan Noli,0697778899,,,,,extra\n",
+    )
+    _, rejections = _read(path)
+    assert [(r.line, r.column) for r in rejections] == [
+        (2, "phone"),
+        (3, "name"),
+        (4, "language"),
+        (5, "time_zone"),
+        (6, "country"),
+        (7, "priority"),
+        (8, None),
+    ]
+
+
+def test_uploaded_bytes_are_read_like_a_file(tmp_path: Path) -> None:
+    text = "name,phone\nArta Hoxha,069 123 4567\nArta Again,0691234567\n"
+    from_file = _read(_write(tmp_path, text))
+    from_bytes = read_contacts_data(
+        text.encode(), name="upload.csv", default_region="AL", allowed_regions=["AL"]
+    )
+    assert from_bytes == from_file
+    with pytest.raises(ContactFileError, match=r"^upload\.csv is not UTF-8 text"):
+        read_contacts_data(
+            text.encode("cp1252") + "Ëngjëll Çela,0682223344\n".encode("cp1252"),
+            name="upload.csv",
+            default_region="AL",
+            allowed_regions=["AL"],
+        )
 
 
 def test_byte_order_mark_is_ignored(tmp_path: Path) -> None:
