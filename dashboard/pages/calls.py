@@ -12,12 +12,13 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.dates import format_time
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from dashboard import nav
 from dashboard.call_labels import DIRECTIONS, OUTCOMES, SPEAKERS, outcome_label
-from dashboard.i18n import N_
+from dashboard.i18n import N_, TIRANE, Language
 from dashboard.nav import Page
 from dashboard.sessions import require_user, state_of
 from dashboard.templating import render
@@ -111,9 +112,7 @@ async def calls(
         found = await store.call_log.page(**_filters(form), cursor=cursor, limit=PAGE_SIZE)
     except BadFilter as exc:
         context["error"] = str(exc)
-        return await render(
-            request, "calls.html", context, status_code=400, active=nav.CALLS.key
-        )
+        return await render(request, "calls.html", context, status_code=400, active=nav.CALLS.key)
     except CursorError:
         context["error"] = N_("That page link is not valid any more; here is the first page.")
         found = await store.call_log.page(**_filters(form), limit=PAGE_SIZE)
@@ -127,8 +126,12 @@ async def calls(
     return await render(request, "calls.html", context, active=nav.CALLS.key)
 
 
-def _summary_view(item: SummaryItem) -> dict[str, Any]:
-    """A summary item with its local ISO times as aware datetimes (for the ``when`` filter)."""
+def _summary_view(item: SummaryItem, language: Language) -> dict[str, Any]:
+    """A summary item ready for ``call_summary.html``.
+
+    Its local ISO times become aware datetimes (for the ``when`` filter) and a booking's end
+    is also given as a time of day (``end_time``).
+    """
     params: dict[str, Any] = dict(item.params)
     for key in _TIMES:
         value = params.get(key)
@@ -138,6 +141,12 @@ def _summary_view(item: SummaryItem) -> dict[str, Any]:
             except ValueError:
                 moment = None
             params[key] = moment if moment is not None and moment.tzinfo else None
+    end = params.get("end")
+    params["end_time"] = (
+        format_time(end, "short", tzinfo=TIRANE, locale=language)
+        if isinstance(end, datetime)
+        else "?"
+    )
     return {"kind": item.kind, "params": params}
 
 
@@ -164,7 +173,7 @@ async def call_page(
     )
     context = {
         "call": detail,
-        "summary": [_summary_view(item) for item in detail.summary],
+        "summary": [_summary_view(item, session.user.language) for item in detail.summary],
         "duration": _duration(detail),
         "outcome_label": outcome_label,
         "directions": DIRECTIONS,
