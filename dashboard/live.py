@@ -67,6 +67,9 @@ async def live_fragments(
         finally:
             if pending is not None:
                 pending.cancel()
+                # Until the cancelled read has finished, the generator is still running and
+                # aclose() would raise "asynchronous generator is already running".
+                await asyncio.wait({pending})
             aclose = getattr(updates, "aclose", None)
             if aclose is not None:
                 await aclose()

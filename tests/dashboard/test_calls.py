@@ -128,3 +128,129 @@ def test_the_calls_list_filters_and_pages_with_masked_numbers(
     sign_in(page, "Admin")
     page.goto("/calls")
     assert "Revenue booked" in page.inner_text("#calls-table thead")
+
+
+# What schedule_appointment is given and answers in a real booking call (tools/booking).
+BOOKING_ARGUMENTS = {
+    "patient_name": "Arbër Çela",
+    "preferred_date": "2026-12-02T10:00",
+    "service_type": "checkup",
+    "phone_number": PATIENT_PHONE,
+}
+BOOKED_RESULT = {
+    "status": "booked",
+    "appointment_id": 41,
+    "start": "2026-12-02T10:00+01:00",
+    "end": "2026-12-02T10:30+01:00",
+    "service": {"id": "checkup", "name": "Check-up", "price_lek": 2000},
+}
+# What schedule_appointment is given and answers in a real booking call (tools/appointments.py).
+BOOKING_ARGUMENTS = {
+    "patient_name": "Arbër Çela",
+    "preferred_date": "2026-12-02T10:00",
+    "service_type": "checkup",
+    "phone_number": PATIENT_PHONE,
+}
+BOOKED_RESULT = {
+    "status": "booked",
+    "appointment_id": 41,
+    "service": {"id": "checkup", "name": "Check-up", "price_lek": 2000},
+    "start": "2026-12-02T10:00+01:00",
+    "end": "2026-12-02T10:30+01:00",
+    "clinic_address": "Rruga e Durrësit 1, Tiranë",
+    "hint": "Confirm the day, time, service and price back to the patient.",
+}
+
+
+def _tool(at: str, name: str, **entry: Any) -> dict[str, Any]:
+    return {"t": at, "role": "tool", "name": name, **entry}
+
+
+def _seed_booking_call(live: LiveDashboard) -> None:
+    """A booking call as a real one stores it (tests/storage/test_call_events.py runs those):
+    Elo's and the patient's lines, schedule_appointment with its booked result, end_call."""
+    store, clock = live.app.store, live.clock
+    now = clock.now
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=TIRANE)
+    t = "2026-12-01T09:00:{:02d}.000+01:00".format
+    entries = [
+        {"t": t(1), "role": "elo", "text": "Përshëndetje, jam asistenti i klinikës."},
+        {"t": t(4), "role": "patient", "text": f"Dua një kontroll nesër. {MARKUP}"},
+        _tool(t(6), "schedule_appointment", arguments=BOOKING_ARGUMENTS),
+        _tool(t(7), "schedule_appointment", result=BOOKED_RESULT),
+        {"t": t(8), "role": "elo", "text": "U rezervua për nesër në orën 10.", "interrupted": True},
+        _tool(t(9), "end_call", arguments={"reason": "completed"}),
+        _tool(t(10), "end_call", result={"status": "ending"}),
+        {"t": t(11), "role": "elo", "text": "Mirupafshim."},
+    ]
+    counters = {
+        "latency_ms": {"samples": 3, "p50": 512.4, "p95": 901.0},
+        "pipeline_ms": {"samples": 3, "p50": 31.0, "p95": 60.6},
+    }
+
+    async def seed() -> None:
+        await store.patients.upsert(phone=PATIENT_PHONE, name="Arbër Çela")
+        await make_call(
+            store, clock, call_id="book-1", at=at, outcome=None, phone=PATIENT_PHONE,
+            entries=entries, counters=counters,
+        )  # fmt: skip
+        clock.now = at + timedelta(minutes=2, seconds=5)
+        await store.calls.finish(call_id="book-1", outcome="booked", outcome_reason="completed")
+
+    try:
+        live.run(seed())
+    finally:
+        clock.now = now
+
+
+def test_a_booking_calls_page_in_english_and_albanian_is_audited(
+    live: LiveDashboard, page: Any, check_page: Any
+) -> None:
+    live.add_user("Staff", role="staff")
+    _seed_booking_call(live)
+    sign_in(page, "Staff")
+    page.goto("/calls")
+    page.click('tr[data-call="book-1"] a')
+    assert page.url == f"{live.url}/calls/book-1"
+    summary = page.locator("#summary li").all_inner_texts()
+    assert summary == [
+        "Booked Check-up on Dec 2, 2026, 10:00:00\u202fAM, until 10:30\u202fAM (2,000 lek).",
+        "Elo ended the call (reason: completed).",
+    ]
+    record = page.inner_text("#record")
+    assert "2 min 5 s" in record and "Booked" in record and "Arbër Çela" in record
+    assert "+355*******67" in record
+    latencies = page.locator("#latencies tbody tr").all_inner_texts()
+    assert latencies[0].split("\t")[1:] == ["512 ms", "901 ms", "3"]
+    assert latencies[1].split("\t")[1:] == ["31 ms", "61 ms", "3"]
+    tools = page.locator("#tool-calls tbody tr")
+    assert tools.count() == 2
+    booking = tools.nth(0).inner_text()
+    assert "schedule_appointment" in booking and "booked" in booking
+    assert "A. Ç." in booking and "+355*******67" in booking  # arguments masked
+    assert PATIENT_PHONE not in page.content()
+    # The transcript, in order; markup a patient said is text, never an element.
+    lines = page.locator("#transcript .said").all_inner_texts()
+    assert lines[1] == f"Dua një kontroll nesër. {MARKUP}"
+    assert lines[2] == "U rezervua për nesër në orën 10. (interrupted)"
+    assert len(lines) == 4
+    assert page.locator("main img").count() == 0
+    check_page(page, "call-page")
+
+    # Albanian: the same summary, worded by the same template part.
+    page.click("button[name=language][value=sq]")
+    assert page.url == f"{live.url}/calls/book-1"
+    summary = page.locator("#summary li").all_inner_texts()
+    assert summary == [
+        "U rezervua Check-up më 2 dhj 2026, 10:00:00\u202fp.d., deri në 10:30\u202fp.d."
+        " (2\xa0000 lekë).",
+        "Elo e mbylli thirrjen (arsyeja: completed).",
+    ]
+    assert page.locator("#transcript .said").all_inner_texts()[1].endswith(MARKUP)
+
+    # Each view of the transcript is in the audit trail, with no patient data.
+    views = [e for e in live.audit() if e.action == "call.view_transcript"]
+    assert [(e.actor, e.subject) for e in views] == [("web:Staff", "book-1")] * 2
+    assert "Arbër" not in repr(views) and PATIENT_PHONE not in repr(views)
+    assert page.goto("/calls/no-such-call").status == 404
+    assert len([e for e in live.audit() if e.action == "call.view_transcript"]) == 2
