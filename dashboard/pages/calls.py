@@ -98,12 +98,14 @@ async def calls(
     else:
         form.pop("day")
     cursor = request.query_params.get("cursor") or None
+    campaigns = await store.campaigns.list()
     context: dict[str, Any] = {
         "form": form,
         "outcomes": OUTCOMES,
         "directions": DIRECTIONS,
         "outcome_label": outcome_label,
-        "campaigns": await store.campaigns.list(),
+        "campaigns": campaigns,
+        "campaign_names": {c.id: c.name for c in campaigns},
         "show_revenue": session.user.is_admin,
         "items": [],
         "error": None,

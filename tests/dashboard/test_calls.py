@@ -112,6 +112,10 @@ def test_the_calls_list_filters_and_pages_with_masked_numbers(
     page.select_option("#f-campaign", str(campaign_id))
     page.click("form.filters button[type=submit]")
     assert _ids(page) == ["c12", "c11", "c10"]
+    assert (
+        page.locator("#calls-table tbody tr td:nth-child(5)").all_inner_texts()
+        == ["Spring recall"] * 3
+    )
     page.goto(f"/calls?day={old_day}&outcome=not_answered")
     assert _ids(page) == ["old1", "old0"] and page.input_value("#f-from") == old_day
 
@@ -239,6 +243,7 @@ def test_a_booking_calls_page_in_english_and_albanian_is_audited(
 
     # Albanian: the same summary, worded by the same template part.
     page.click("button[name=language][value=sq]")
+    page.wait_for_selector("html[lang=sq]")  # the page came back in Albanian
     assert page.url == f"{live.url}/calls/book-1"
     summary = page.locator("#summary li").all_inner_texts()
     assert summary == [
