@@ -8,10 +8,22 @@ it in :data:`PAGES` (docs/dashboard.md).
 from __future__ import annotations
 
 from dashboard.nav import Page
-from dashboard.pages import account, audit, campaign_setup, campaigns, clinic, signin, users
+from dashboard.pages import (
+    account,
+    audit,
+    calls,
+    campaign_setup,
+    campaigns,
+    clinic,
+    signin,
+    today,
+    users,
+)
 
 PAGES: list[Page] = [
     signin.PAGE,
+    today.PAGE,
+    calls.PAGE,
     account.PAGE,
     users.PAGE,
     audit.PAGE,

@@ -7,7 +7,9 @@ Fixtures for page authors (one test per page is enough to start):
   own. ``live.url``; ``live.run(coro)`` runs a coroutine on the server's loop (e.g.
   ``live.run(live.app.store.audit.list())``) to seed or read data; ``live.add_user(name,
   role=..., language=..., totp=True)``; ``live.clock`` (a :class:`ManualClock` at the real time;
-  move it with ``live.advance(minutes=16)``).
+  move it with ``live.advance(minutes=16)``); ``live.board``: the service's real
+  ``service.live_calls.LiveCallBoard`` (the dashboard's ``live``), to report calls to as the
+  service's ``CallTracker`` does (on the server's loop: ``live.run(...)``).
 - ``browser``: one headless Chromium per test module; ``page``: a fresh context (1280x800,
   English) whose dialogs are recorded in ``page.dialogs`` (a test fails if one opens unexpectedly).
 - ``sign_in(page, name, password=PASSWORD)``: signs in through the login form.
@@ -62,6 +64,7 @@ class LiveDashboard:
     loop: asyncio.AbstractEventLoop
     clock: ManualClock
     settings: AppSettings
+    board: Any = None
     stop: Callable[[], None] = field(repr=False, default=lambda: None)
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -101,10 +104,17 @@ class LiveDashboard:
         return self.run(self.app.store.audit.list(limit=1000))
 
 
-def _serve(settings: AppSettings, clock: ManualClock, sock: socket.socket, out: dict) -> None:
+def _serve(
+    settings: AppSettings,
+    clock: ManualClock,
+    sock: socket.socket,
+    out: dict,
+    dashboard_only: bool = False,
+) -> None:
     import uvicorn
 
     from app.application import open_application
+    from dashboard.app import create_dashboard
     from service.http import create_http_app
 
     class Quiet(uvicorn.Server):
@@ -114,16 +124,24 @@ def _serve(settings: AppSettings, clock: ManualClock, sock: socket.socket, out: 
 
     async def main() -> None:
         async with open_application(settings, clock=clock) as app:
-            http = create_http_app(app)
+            # dashboard_only: the dashboard as a process without the service would serve it
+            # (no calls in progress to show: ``live`` is None).
+            http = create_dashboard(app) if dashboard_only else create_http_app(app)
             config = uvicorn.Config(http, log_config=None, access_log=False, lifespan="off")
             server = Quiet(config)
-            out.update(app=app, loop=asyncio.get_running_loop(), server=server)
+            out.update(
+                app=app,
+                loop=asyncio.get_running_loop(),
+                server=server,
+                board=getattr(http.state, "live", None),
+            )
             task = asyncio.create_task(server.serve(sockets=[sock]))
             while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
                 await asyncio.sleep(0.01)
             out["ready"].set()
             await task
-            await http.state.inbound.drain(timeout_s=0)
+            if not dashboard_only:
+                await http.state.inbound.drain(timeout_s=0)
 
     try:
         asyncio.run(main())
@@ -133,13 +151,18 @@ def _serve(settings: AppSettings, clock: ManualClock, sock: socket.socket, out: 
 
 
 @contextlib.contextmanager
-def serving(settings: AppSettings, clock: ManualClock) -> Iterator[LiveDashboard]:
-    """The service's HTTP app on a free port of 127.0.0.1 until the block ends."""
+def serving(
+    settings: AppSettings, clock: ManualClock, *, dashboard_only: bool = False
+) -> Iterator[LiveDashboard]:
+    """The service's HTTP app (or, ``dashboard_only``, the bare dashboard with no live calls)
+    on a free port of 127.0.0.1 until the block ends."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     out: dict[str, Any] = {"ready": threading.Event()}
-    thread = threading.Thread(target=_serve, args=(settings, clock, sock, out), daemon=True)
+    thread = threading.Thread(
+        target=_serve, args=(settings, clock, sock, out, dashboard_only), daemon=True
+    )
     thread.start()
     if not out["ready"].wait(60) or "error" in out:
         raise RuntimeError(f"the dashboard did not start: {out.get('error')!r}")
@@ -149,6 +172,7 @@ def serving(settings: AppSettings, clock: ManualClock) -> Iterator[LiveDashboard
         loop=out["loop"],
         clock=clock,
         settings=settings,
+        board=out["board"],
     )
     try:
         yield live
@@ -166,18 +190,27 @@ def dashboard_settings(tmp_path: Path) -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-def live(tmp_path: Path, dashboard_settings: dict[str, Any]) -> Iterator[LiveDashboard]:
-    # A copy of the sample clinic: the Clinic page writes its profile, never the repository's.
+def served_settings(tmp_path: Path, dashboard: dict[str, Any] | None = None) -> AppSettings:
+    """The settings of a served dashboard: database, log file and clinic profile in ``tmp_path``.
+
+    The profile is a copy of the sample clinic: the Clinic page writes its profile, never the
+    repository's.
+    """
     profile = tmp_path / "clinic.toml"
-    profile.write_bytes(SAMPLE_PROFILE.read_bytes())
-    settings = load_settings(
+    if not profile.exists():
+        profile.write_bytes(SAMPLE_PROFILE.read_bytes())
+    return load_settings(
         env_file=None,
         database={"path": tmp_path / "elo.db"},
         logging={"file": tmp_path / "logs" / "elo.jsonl"},
         clinic={"profile_path": profile},
-        dashboard=dashboard_settings,
+        dashboard=dashboard or {},
     )
+
+
+@pytest.fixture
+def live(tmp_path: Path, dashboard_settings: dict[str, Any]) -> Iterator[LiveDashboard]:
+    settings = served_settings(tmp_path, dashboard_settings)
     clock = ManualClock(datetime.now(TIRANE).replace(microsecond=0))
     with serving(settings, clock) as running:
         yield running

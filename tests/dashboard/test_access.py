@@ -74,6 +74,15 @@ def concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "1", path)
 
 
+def open_page(page: Any, url: str) -> Any:
+    """``page.goto(url)``; a live stream (server-sent events) never finishes loading, so a
+    response that is one counts as opened once its headers arrive."""
+    answer = page.goto(url, wait_until="commit")
+    if not answer.headers.get("content-type", "").startswith("text/event-stream"):
+        page.wait_for_load_state()
+    return answer
+
+
 def test_every_route_checks_the_role(live: LiveDashboard, page: Any, browser: Any) -> None:
     routes = dashboard_routes(live)
     assert {("GET", "/users", "admin"), ("GET", "/audit", "admin")} <= set(routes)
@@ -90,7 +99,7 @@ def test_every_route_checks_the_role(live: LiveDashboard, page: Any, browser: An
             continue
         url = concrete(path)
         if method == "GET":
-            page.goto(url)
+            open_page(page, url)
             assert page.url.startswith(f"{live.url}/login"), (method, path)
         else:
             answer = page.request.fetch(url, method=method, max_redirects=0)
@@ -107,7 +116,7 @@ def test_every_route_checks_the_role(live: LiveDashboard, page: Any, browser: An
     for method, path, audience in routes:
         url = concrete(path)
         if method == "GET":
-            answer = page.goto(url)
+            answer = open_page(page, url)
             if audience == "admin":
                 assert answer.status == 403, (method, path)
                 assert "Only an admin may open this page." in page.inner_text("main")
@@ -121,7 +130,7 @@ def test_every_route_checks_the_role(live: LiveDashboard, page: Any, browser: An
     sign_in(page, "Admin")
     for method, path, _ in routes:
         if method == "GET" and "{" not in path:
-            answer = page.goto(path)
+            answer = open_page(page, path)
             assert answer.status == 200 and "/login" not in page.url, path
 
 
