@@ -9,9 +9,10 @@ exist, to the users whose role may see them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from dashboard.i18n import N_
 
@@ -66,3 +67,22 @@ class Page:
 
     router: APIRouter
     nav: NavEntry | None = None
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every APIRoute in ``routes``, also those inside included routers.
+
+    FastAPI 0.16x keeps an included router as one ``_IncludedRouter`` route holding the
+    ``original_router``; older versions copied its routes, each with the router's dependencies,
+    which the original routes carry too.
+
+    Args:
+        routes: An app's or router's ``routes``.
+    """
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found.extend(api_routes(route.original_router.routes))
+    return found

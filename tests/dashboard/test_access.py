@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
+from dashboard.nav import api_routes
 from dashboard.sessions import require_admin, require_user
 from tests.dashboard.conftest import LiveDashboard, csrf_of, sign_in
 
@@ -41,26 +41,13 @@ def dashboard_routes(live: LiveDashboard) -> list[tuple[str, str, str]]:
     http = live.run(_http_app(live))
     mount = next(r for r in http.routes if isinstance(r, Mount) and isinstance(r.app, FastAPI))
     routes = []
-    for route in _api_routes(mount.app.routes):
+    for route in api_routes(mount.app.routes):
         calls = _calls(route.dependant)
         audience = (
             "admin" if require_admin in calls else "staff" if require_user in calls else "public"
         )
         routes.extend((method, route.path, audience) for method in sorted(route.methods))
     return routes
-
-
-def _api_routes(routes: list[Any]) -> list[APIRoute]:
-    """Every APIRoute, also inside included routers (FastAPI 0.16x keeps an included router as
-    one ``_IncludedRouter`` route holding the ``original_router``; older versions copied its
-    routes, each with the router's dependencies, which the original routes carry too)."""
-    found = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):
-            found.extend(_api_routes(route.original_router.routes))
-    return found
 
 
 async def _http_app(live: LiveDashboard) -> Any:
