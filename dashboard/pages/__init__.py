@@ -8,11 +8,14 @@ it in :data:`PAGES` (docs/dashboard.md).
 from __future__ import annotations
 
 from dashboard.nav import Page
-from dashboard.pages import account, audit, signin, users
+from dashboard.pages import account, audit, do_not_call, follow_ups, patients, signin, users
 
 PAGES: list[Page] = [
     signin.PAGE,
     account.PAGE,
     users.PAGE,
     audit.PAGE,
+    follow_ups.PAGE,
+    patients.PAGE,
+    do_not_call.PAGE,
 ]
