@@ -1,5 +1,6 @@
 """The Follow-ups page in Chromium: the queue as the store holds it (kinds, Tirana due times,
-masked numbers, the call's link), pages, marking one done (audited), and one done meanwhile."""
+masked numbers, the call's link), pages, marking one done (audited), and one done meanwhile
+(said in Albanian to a user who reads it)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def test_one_done_meanwhile_by_someone_else_says_who(
     live: LiveDashboard, page: Any, browser: Any
 ) -> None:
     ids = live.run(_seed(live))
-    live.add_user("Ana", role="staff")
+    live.add_user("Ana", role="staff", language="sq")  # Ana reads Albanian
     live.add_user("Besa", role="admin")
     sign_in(page, "Ana")
     page.goto("/follow-ups")
@@ -107,8 +108,9 @@ def test_one_done_meanwhile_by_someone_else_says_who(
         other.context.close()
     page.locator(f"#follow-up-{ids['callback']} button").click()  # Ana's page is older
     message = page.inner_text(".error")
-    assert message.startswith("Besa already marked this follow-up done (")
-    assert message.endswith("). Nothing was changed.")
+    assert message.startswith("Besa e ka shënuar tashmë të kryer këtë ndjekje (")
+    assert message.endswith("). Nuk u ndryshua asgjë.")
+    assert page.inner_text("h1") == "Ndjekjet"
     assert page.locator(f"#follow-up-{ids['callback']}").count() == 0  # the list is current
     trail = [(e.actor, e.subject) for e in live.audit() if e.action == "follow_up.done"]
     assert trail == [("web:Besa", f"follow_up:{ids['callback']}")]  # Ana changed nothing
