@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiosqlite
 
 from storage.cursors import decode, encode, page_size
@@ -131,17 +133,7 @@ class DoNotCallRepository:
             f"{where} ORDER BY added_at DESC, rowid DESC LIMIT ?",
             [*params, limit + 1],
         )
-        items = [
-            DoNotCallItem(
-                entry_id=row["entry_id"],
-                phone_masked=mask_phone(row["phone"]),
-                reason=row["reason"],
-                source=row["source"],
-                call_id=row["call_id"],
-                added_at=from_db(row["added_at"]),
-            )
-            for row in rows[:limit]
-        ]
+        items = [_item(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -149,6 +141,13 @@ class DoNotCallRepository:
         return DoNotCallPage(
             items=items, next_cursor=next_cursor, hashed_entries=await self.count_hashed()
         )
+
+    async def entry(self, *, entry_id: int) -> DoNotCallItem | None:
+        """One listed entry, by the ``entry_id`` a page showed (number masked), or None."""
+        row = await self._db.row(
+            "SELECT rowid AS entry_id, * FROM do_not_call WHERE rowid = ?", (entry_id,)
+        )
+        return _item(row) if row else None
 
     async def remove_entry(self, *, entry_id: int) -> DoNotCallEntry | None:
         """Take one listed entry off the list, by the ``entry_id`` a page showed.
@@ -169,3 +168,15 @@ class DoNotCallRepository:
     async def count_hashed(self) -> int:
         """How many erased people's numbers are listed only as keyed hashes (still blocked)."""
         return int(await self._db.scalar("SELECT count(*) FROM do_not_call_hashed"))
+
+
+def _item(row: Any) -> DoNotCallItem:
+    """A row (with ``entry_id``, its rowid) as the list shows it: the number masked."""
+    return DoNotCallItem(
+        entry_id=row["entry_id"],
+        phone_masked=mask_phone(row["phone"]),
+        reason=row["reason"],
+        source=row["source"],
+        call_id=row["call_id"],
+        added_at=from_db(row["added_at"]),
+    )

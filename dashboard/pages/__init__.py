@@ -15,6 +15,9 @@ from dashboard.pages import (
     campaign_setup,
     campaigns,
     clinic,
+    do_not_call,
+    follow_ups,
+    patients,
     signin,
     today,
     users,
@@ -30,4 +33,7 @@ PAGES: list[Page] = [
     campaigns.PAGE,
     campaign_setup.PAGE,
     clinic.PAGE,
+    follow_ups.PAGE,
+    patients.PAGE,
+    do_not_call.PAGE,
 ]

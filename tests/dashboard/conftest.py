@@ -12,7 +12,8 @@ Fixtures for page authors (one test per page is enough to start):
   service's ``CallTracker`` does (on the server's loop: ``live.run(...)``).
 - ``browser``: one headless Chromium per test module; ``page``: a fresh context (1280x800,
   English) whose dialogs are recorded in ``page.dialogs`` (a test fails if one opens unexpectedly).
-- ``sign_in(page, name, password=PASSWORD)``: signs in through the login form.
+- ``sign_in(page, name, password=PASSWORD)``: signs in through the login form;
+  ``start_path(role)`` is where it lands.
 - ``check_page(page, label)``: screenshots at 1280x800 and 820x1180 (kept under
   ``$ELO_TEST_ARTIFACTS/dashboard`` or pytest's temp folder; each must have more than one colour)
   and axe-core in the page: no serious or critical violation.
@@ -259,6 +260,18 @@ def sign_in(page: Any, name: str, password: str = PASSWORD) -> None:
     page.fill("#password", password)
     page.click("main button[type=submit]")
     page.wait_for_load_state()
+
+
+def start_path(role: str) -> str:
+    """Where signing in lands a user of ``role``: the first header page they see, else their
+    account page (``/`` in dashboard/app.py); it moves as pages are added."""
+    from dashboard.pages import PAGES
+
+    entries = sorted(
+        (p.nav for p in PAGES if p.nav is not None and p.nav.visible_to(role)),
+        key=lambda entry: entry.order,
+    )
+    return entries[0].path if entries else "/account"
 
 
 def csrf_of(page: Any) -> str:

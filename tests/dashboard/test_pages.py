@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard.conftest import PASSWORD, LiveDashboard, new_page, sign_in
+from tests.dashboard.conftest import PASSWORD, LiveDashboard, new_page, sign_in, start_path
 
 pytestmark = pytest.mark.browser
 MARKUP = "<img src=x onerror=alert(1)>"
@@ -40,7 +40,7 @@ def test_admins_manage_users_on_the_users_page(
     other = new_page(browser, live)
     try:
         sign_in(other, "Gent", "another long password")
-        assert other.url == f"{live.url}/today"
+        assert other.url == f"{live.url}{start_path('staff')}"
         row = page.locator("tr", has=page.locator("td.user-name", has_text="Gent"))
         row.locator("text=Disable").click()
         assert "disabled and signed out" in page.inner_text(".notice")
@@ -55,7 +55,7 @@ def test_admins_manage_users_on_the_users_page(
         row.locator("text=Set password").click()
         assert "The password was changed" in page.inner_text(".notice")
         sign_in(other, "Gent", "a brand new password")
-        assert other.url == f"{live.url}/today"
+        assert other.url == f"{live.url}{start_path('staff')}"
     finally:
         other.context.close()
 

@@ -7,7 +7,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.dashboard.conftest import PASSWORD, LiveDashboard, new_page, sign_in
+from tests.dashboard.conftest import PASSWORD, LiveDashboard, new_page, sign_in, start_path
 
 pytestmark = pytest.mark.browser
 FAILED = "Wrong name or password, or too many failed attempts. Try again later."
@@ -47,7 +47,7 @@ def test_next_only_leads_to_this_site(live: LiveDashboard, page: Any) -> None:
     page.fill("#name", "Arta")
     page.fill("#password", PASSWORD)
     page.click("main button[type=submit]")
-    assert page.url == f"{live.url}/today"  # "/" then the start page, Today
+    assert page.url == f"{live.url}{start_path('admin')}"  # "/" then the first page
 
 
 def test_lock_out_after_repeated_failures(live: LiveDashboard, page: Any) -> None:
@@ -70,7 +70,7 @@ def test_lock_out_after_repeated_failures(live: LiveDashboard, page: Any) -> Non
 
     live.advance(minutes=live.settings.dashboard.lockout_minutes + 1)
     sign_in(page, "Besa", PASSWORD)
-    assert page.url == f"{live.url}/today"
+    assert page.url == f"{live.url}{start_path('staff')}"
 
 
 def test_one_time_code_for_an_admin(live: LiveDashboard, page: Any, browser: Any) -> None:
@@ -90,7 +90,7 @@ def test_one_time_code_for_an_admin(live: LiveDashboard, page: Any, browser: Any
     code = totp.at(now)
     page.fill("#code", code)
     page.click("main button[type=submit]")
-    assert page.url == f"{live.url}/today"
+    assert page.url == f"{live.url}{start_path('admin')}"
 
     # The same code, in another browser, is not accepted twice.
     other = new_page(browser, live)
@@ -112,7 +112,7 @@ def test_sessions_expire_when_idle_and_end_when_the_user_is_disabled(
 ) -> None:
     live.add_user("Ema", role="staff")
     sign_in(page, "Ema")
-    assert page.url == f"{live.url}/today"
+    assert page.url == f"{live.url}{start_path('staff')}"
     live.advance(minutes=live.settings.dashboard.session_idle_minutes + 1)
     page.goto("/account")
     assert page.url == f"{live.url}/login?next=/account"

@@ -179,9 +179,11 @@ async def test_removing_an_entry_keeps_erased_peoples_hashed_entries(store: Stor
     page = await store.dnc.page()
     assert page.hashed_entries == 1
     (ben,) = page.items  # the hashed entry is counted, never listed
+    assert await store.dnc.entry(entry_id=ben.entry_id) == ben  # one entry, as the page shows it
     removed = await store.dnc.remove_entry(entry_id=ben.entry_id)
     assert removed is not None and (removed.phone, removed.reason) == (BEN, "added by mistake")
     assert await store.dnc.remove_entry(entry_id=ben.entry_id) is None
+    assert await store.dnc.entry(entry_id=ben.entry_id) is None
     assert not await store.dnc.is_listed(phone=BEN)
     assert await store.dnc.is_listed(phone=ARTA)
     after = await store.dnc.page()
