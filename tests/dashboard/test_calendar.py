@@ -170,3 +170,31 @@ def test_bad_input_is_refused_with_what_was_typed_kept_and_nothing_booked(
     page.click("#book-form button[type=submit]")
     assert "jashtë orarit" in page.inner_text(".error")
     assert entries(live, day) == []
+
+
+def test_a_move_to_a_taken_time_offers_free_times_and_one_click_moves_it(
+    live: LiveDashboard, page: Any
+) -> None:
+    live.add_user("Drita", role="staff")
+    sign_in(page, "Drita")
+    day = open_day(live)
+    for at, phone in (("10:00", "+355691111111"), ("11:00", "+355692222222")):
+        page.goto(f"/calendar/book?day={day.isoformat()}&time={at}&chair=1")
+        fill_booking(page, phone=phone, name="Arta Hoxha")
+        page.click("#book-form button[type=submit]")
+    _, second = entries(live, day)
+    page.goto(f"/calendar/{second.id}")
+    page.click("#move-form button[type=submit]")  # the same time it has
+    assert "already at that time" in page.inner_text(".error")
+    page.fill("#m-time", "10:00")
+    page.select_option("#m-chair", "1")
+    page.click("#move-form button[type=submit]")
+    assert "That time was just taken." in page.inner_text(".error")
+    assert page.input_value("#m-time") == "10:00"  # what was typed is kept
+    assert [e.starts_at.time() for e in entries(live, day)] == [time(10), time(11)]
+    page.click("ul.alternatives button >> nth=0")
+    assert "The appointment was moved." in page.inner_text("main")
+    moved = entries(live, day)[1]
+    assert (moved.id, moved.revision) == (second.id, 1)
+    assert (moved.starts_at.time(), moved.chair) != (time(11), 1)
+    assert (moved.starts_at.time(), moved.chair) != (time(10), 1)
