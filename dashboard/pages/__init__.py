@@ -11,6 +11,7 @@ from dashboard.nav import Page
 from dashboard.pages import (
     account,
     audit,
+    calendar,
     calls,
     campaign_setup,
     campaigns,
@@ -26,6 +27,7 @@ from dashboard.pages import (
 PAGES: list[Page] = [
     signin.PAGE,
     today.PAGE,
+    calendar.PAGE,
     calls.PAGE,
     account.PAGE,
     users.PAGE,
