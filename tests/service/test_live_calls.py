@@ -172,7 +172,13 @@ async def test_staff_end_an_answered_campaign_call_and_it_is_recorded(
             async def answered() -> bool:
                 return any(call.answered for call in board.snapshot())
 
+            async def greeted() -> bool:
+                # Elo was told the patient is there (the script's first step): ending earlier
+                # would close the model's socket in the middle of that step.
+                return bool(emu.client_contents)
+
             await until(answered)
+            await until(greeted)
             (call,) = board.snapshot()
             assert await board.end("no-such-call", by="web:ana") is False
             assert await board.end(call.call_id, by="web:ana") is True
