@@ -116,17 +116,12 @@ class Funnel:
 
 
 def funnel(status: CampaignStatus) -> Funnel:
-    """The funnel from the campaign's status, per contact (retries do not inflate it).
-
-    Answered and booked come from the status's per-contact rates (4 places) times the contacts
-    dialled: exact up to 5,000 dialled contacts, which is why the read model will replace it.
-    """
-    dialled = status.contacts_attempted
+    """The funnel from the campaign's status, per contact (retries do not inflate it)."""
     counts = [
         (N_("Queued"), status.contacts_total),
-        (N_("Dialled"), dialled),
-        (N_("Answered"), round(status.contact_rate * dialled)),
-        (N_("Booked"), round(status.booking_rate * dialled)),
+        (N_("Dialled"), status.contacts_attempted),
+        (N_("Answered"), status.contacts_reached),
+        (N_("Booked"), status.contacts_booked),
     ]
     steps: list[FunnelStep] = []
     previous: int | None = None
