@@ -179,7 +179,11 @@ class CallSession:
         )
         tools = call_tools(deps, meta, self.control)
         llm = call_llm(deps, meta, tools=tools, limiter=limiter)
-        analytics = CallAnalytics(limiter=limiter, on_latency=metrics.response_latency)
+        analytics = CallAnalytics(
+            limiter=limiter,
+            on_latency=metrics.response_latency,
+            pipeline_delay=_pipeline_delay(llm),
+        )
 
         async def save_progress(entries: list[dict[str, Any]]) -> None:
             await store.calls.save_progress(
@@ -206,7 +210,6 @@ class CallSession:
             long_utterance_secs=0 if meta.inbound else settings.calling.voicemail_min_greeting_secs,
         )
         first_audio, long_utterance = greeting.observers
-        delay = _pipeline_delay(llm, analytics)
         call = call_pipeline(
             settings,
             spec,
@@ -214,7 +217,6 @@ class CallSession:
             observers=[
                 transcript,
                 analytics,
-                *delay,
                 first_audio,
                 *self.control.observers,
                 long_utterance,
@@ -302,14 +304,11 @@ def _error_text(frame: Any) -> str:
     return redactor.redact(text)[:300]
 
 
-def _pipeline_delay(llm: object, analytics: CallAnalytics) -> list[PipelineDelay]:
-    """The pipeline-added latency observer, for a model that stamps its replies' arrival."""
+def _pipeline_delay(llm: object) -> PipelineDelay | None:
+    """The pipeline-added latency measure, for a model that stamps its replies' arrival."""
     if not isinstance(llm, ResilientGeminiLive):
-        return []
+        return None
     gemini = llm
-
-    def delay(seconds: float) -> None:
-        analytics.add_pipeline_delay(seconds)
-        metrics.pipeline_delay(seconds)
-
-    return [PipelineDelay(received_at=lambda: gemini.response_received_ns, on_delay=delay)]
+    return PipelineDelay(
+        received_at=lambda: gemini.response_received_ns, on_delay=metrics.pipeline_delay
+    )

@@ -50,6 +50,7 @@ from pipecat.processors.frame_processor import FrameDirection
 
 from pipeline.limits import CallLimiter
 from pipeline.observers.base import FrameObserver, Route
+from pipeline.observers.latency import PipelineDelay
 
 _NS_PER_MS = 1_000_000
 _NS_PER_S = 1_000_000_000
@@ -66,6 +67,8 @@ class CallAnalytics(FrameObserver):
         limiter: The call's limiter: its bookings and refusal counts are the call's.
         on_latency: Told each response latency as it is measured, in seconds (the metrics'
             histogram); once per reply, never per frame.
+        pipeline_delay: Told when Elo becomes audible, to measure the pipeline-added latency
+            (:mod:`pipeline.observers.latency`), or None.
         **kwargs: Passed to Pipecat's ``BaseObserver``.
     """
 
@@ -74,11 +77,13 @@ class CallAnalytics(FrameObserver):
         *,
         limiter: CallLimiter | None = None,
         on_latency: Callable[[float], None] | None = None,
+        pipeline_delay: PipelineDelay | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._limiter = limiter
         self._on_latency = on_latency
+        self._pipeline_delay = pipeline_delay
         self._first_ns: int | None = None
         self._last_ns: int | None = None
         self._end_ns: int | None = None
@@ -257,6 +262,10 @@ class CallAnalytics(FrameObserver):
     def _elo_audible_started(self, _: Frame, ts: int) -> None:
         self._elo_audible = True
         self._first_audio(ts)
+        if self._pipeline_delay is not None:
+            seconds = self._pipeline_delay.audible(ts)
+            if seconds is not None:
+                self.add_pipeline_delay(seconds)
 
     def _first_audio(self, ts: int) -> None:
         if self._awaiting_reply_since is not None:

@@ -1,10 +1,12 @@
-"""The pipeline-added latency observer: once per reply, from its arrival to Elo audible."""
+"""The pipeline-added latency, measured by the call's analytics observer: once per reply, from its
+arrival to Elo audible."""
 
 from __future__ import annotations
 
 from pipecat.frames.frames import BotStartedSpeakingFrame, TTSAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
 
+from pipeline.observers.analytics import CallAnalytics
 from pipeline.observers.latency import PipelineDelay
 
 DOWN, UP = FrameDirection.DOWNSTREAM, FrameDirection.UPSTREAM
@@ -18,9 +20,10 @@ class Replies:
         self.received_ns: int | None = None
 
 
-def observer(replies: Replies) -> tuple[PipelineDelay, list[float]]:
+def observer(replies: Replies) -> tuple[CallAnalytics, list[float]]:
     told: list[float] = []
-    return PipelineDelay(received_at=lambda: replies.received_ns, on_delay=told.append), told
+    delay = PipelineDelay(received_at=lambda: replies.received_ns, on_delay=told.append)
+    return CallAnalytics(pipeline_delay=delay), told
 
 
 def test_each_reply_is_measured_once_from_its_arrival_to_the_start_of_speech() -> None:
@@ -37,7 +40,7 @@ def test_each_reply_is_measured_once_from_its_arrival_to_the_start_of_speech() -
     replies.received_ns = 3_000 * MS
     delay.observe(BotStartedSpeakingFrame(), DOWN, 3_120 * MS)
     assert told == [0.045, 0.12]
-    assert delay.delays == told
+    assert delay.summary()["pipeline_ms"] == {"samples": 2, "p50": 45, "p95": 120}
 
 
 def test_speech_before_any_reply_or_before_the_current_one_arrived_is_not_measured() -> None:
