@@ -117,7 +117,9 @@ class SlotFinder:
                 "too_soon", f"that is too soon; bookings need at least {minutes} minutes' notice"
             )
         if policy and local > latest:
-            return RuleProblem("too_far", f"that is more than {self._rules.horizon.days} days ahead")
+            return RuleProblem(
+                "too_far", f"that is more than {self._rules.horizon.days} days ahead"
+            )
         reason = self._calendar.closure_reason(local.date())
         if reason:
             return RuleProblem("closed", reason)

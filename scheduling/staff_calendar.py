@@ -245,9 +245,7 @@ class StaffCalendar:
             chair=chair,
         )
         if isinstance(outcome, SlotTaken):
-            return await self._unavailable(
-                starts_at, duration, chair, policy=apply_booking_policy
-            )
+            return await self._unavailable(starts_at, duration, chair, policy=apply_booking_policy)
         return outcome
 
     async def cancel(self, *, appointment_id: int, reason: str | None, actor: str) -> Appointment:
