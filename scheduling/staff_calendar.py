@@ -255,13 +255,22 @@ class StaffCalendar:
             BookingRefused: The reason is not clean text of at most 500 characters.
             UnknownAppointment, NotChangeable: See :meth:`CalendarRepository.cancel`.
         """
+        return await self._store.calendar.cancel(
+            appointment_id=appointment_id, reason=self.clean_reason(reason), actor=actor
+        )
+
+    @staticmethod
+    def clean_reason(reason: str | None) -> str | None:
+        """A cancellation's reason as it is kept: clean text of at most 500 characters, or None.
+
+        Raises:
+            BookingRefused: It is longer, or not plain text (code ``bad_reason``).
+        """
         try:
             text = clean_text(reason or "", field="reason", max_length=500, required=False)
         except InputError as exc:
             raise BookingRefused(str(exc), code="bad_reason") from None
-        return await self._store.calendar.cancel(
-            appointment_id=appointment_id, reason=text or None, actor=actor
-        )
+        return text or None
 
     async def mark(self, *, appointment_id: int, outcome: MarkOutcome, actor: str) -> Appointment:
         """Mark an appointment that has started as attended or no-show.
