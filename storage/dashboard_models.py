@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from storage.models import CallDirection, FollowUpStatus, Source
+from storage.models import CallDirection, DoNotCallSource, FollowUpStatus, Source
 
 
 class _View(BaseModel):
@@ -235,7 +235,7 @@ class DoNotCallItem(_View):
     entry_id: int
     phone_masked: str
     reason: str | None
-    source: Source
+    source: DoNotCallSource
     call_id: str | None
     added_at: datetime
 

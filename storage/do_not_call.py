@@ -9,7 +9,7 @@ import aiosqlite
 from storage.cursors import decode, encode, page_size
 from storage.dashboard_models import DoNotCallItem, DoNotCallPage
 from storage.database import Database
-from storage.models import DoNotCallEntry, Source
+from storage.models import DoNotCallEntry, DoNotCallSource
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_dnc_entry
 from storage.timefmt import from_db, to_db
@@ -40,7 +40,7 @@ class DoNotCallRepository:
         self._keys = keys
 
     async def add(
-        self, *, phone: str, reason: str | None, source: Source, call_id: str | None = None
+        self, *, phone: str, reason: str | None, source: DoNotCallSource, call_id: str | None = None
     ) -> DoNotCallEntry:
         """Put an E.164 number on the list; adding it again keeps the first entry.
 
@@ -53,7 +53,7 @@ class DoNotCallRepository:
         Args:
             phone: The number in E.164 form (the table refuses anything else).
             reason: Why, in a few words, if known.
-            source: Who added it: agent (during a call), cli or import.
+            source: Who added it: agent (during a call), cli, import or web (the dashboard).
             call_id: The call in which the patient asked, if any.
 
         Returns:
