@@ -133,7 +133,7 @@ class DoNotCallRepository:
             f"{where} ORDER BY added_at DESC, rowid DESC LIMIT ?",
             [*params, limit + 1],
         )
-        items = [_item(row) for row in rows[:limit]]
+        items = [dnc_item(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -147,7 +147,7 @@ class DoNotCallRepository:
         row = await self._db.row(
             "SELECT rowid AS entry_id, * FROM do_not_call WHERE rowid = ?", (entry_id,)
         )
-        return _item(row) if row else None
+        return dnc_item(row) if row else None
 
     async def remove_entry(self, *, entry_id: int) -> DoNotCallEntry | None:
         """Take one listed entry off the list, by the ``entry_id`` a page showed.
@@ -170,7 +170,7 @@ class DoNotCallRepository:
         return int(await self._db.scalar("SELECT count(*) FROM do_not_call_hashed"))
 
 
-def _item(row: Any) -> DoNotCallItem:
+def dnc_item(row: Any) -> DoNotCallItem:
     """A row (with ``entry_id``, its rowid) as the list shows it: the number masked."""
     return DoNotCallItem(
         entry_id=row["entry_id"],
