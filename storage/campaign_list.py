@@ -48,7 +48,7 @@ class CampaignList:
             where = " WHERE c.id < ?"
             params = list(decode(cursor, "campaigns", (int,)))
         rows = await self._db.rows(
-            f"{_SUMMARY}{where} ORDER BY c.id DESC LIMIT ?",  # noqa: S608 (fixed SQL)
+            f"{_SUMMARY}{where} ORDER BY c.id DESC LIMIT ?",
             [*params, limit + 1],
         )
         items = [

@@ -134,7 +134,8 @@ class PatientRecords:
         self, patient_id: int, phone: str, limit: int
     ) -> tuple[list[PatientCall], int]:
         """The patient's calls: linked to them, or with their number (a call before the
-        patient was known, or one whose link was not made). Two index walks, merged."""
+        patient was known, or one whose link was not made). Two index walks, merged.
+        """
         found: dict[str, Any] = {}
         for column, value in (("patient_id", patient_id), ("phone", phone)):
             rows = await self._db.rows(

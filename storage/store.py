@@ -4,8 +4,9 @@
 ``store.calls``, ``store.callers``, ``store.dnc``, ``store.campaigns``, ``store.queue``,
 ``store.audit``, ``store.privacy``, ``store.health`` and ``store.users``, and the dashboard's read
 models (``store.figures``, ``store.call_log``, ``store.follow_up_queue``,
-``store.patient_search``, ``store.campaign_list``, ``store.patient_record``) share one connection and its write lock, so a write that spans
-aggregates (a booking upserts its patient) runs in one transaction.
+``store.patient_search``, ``store.campaign_list``, ``store.patient_record``) share one
+connection and its write lock, so a write that spans aggregates (a booking upserts its patient)
+runs in one transaction.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from storage.audit import AuditTrail
 from storage.calendar import CalendarRepository
 from storage.call_log import CallLog
 from storage.call_records import CallRepository
-from storage.campaign_list import CampaignList
 from storage.callers import CallerRepository
+from storage.campaign_list import CampaignList
 from storage.campaign_queue import CampaignQueue
 from storage.campaigns import CampaignRepository
 from storage.database import Database

@@ -117,6 +117,6 @@ async def test_migration_keeps_every_entry_and_index_and_accepts_web(tmp_path: P
                 conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
         with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
             conn.execute(
-                "INSERT INTO do_not_call (phone, source, added_at) VALUES ('+355682223344', 'web', ?)",
-                (T0,),
+                "INSERT INTO do_not_call (phone, source, added_at) VALUES (?, 'web', ?)",
+                ("+355682223344", T0),
             )
