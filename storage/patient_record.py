@@ -133,8 +133,10 @@ class PatientRecords:
     async def _calls(
         self, patient_id: int, phone: str, limit: int
     ) -> tuple[list[PatientCall], int]:
-        """The patient's calls: linked to them, or with their number (a call before the
-        patient was known, or one whose link was not made). Two index walks, merged.
+        """The patient's calls, newest first, and how many there are.
+
+        A call is theirs when linked to them or made with their number (before the patient
+        was known, or when the link was not made): two index walks, merged.
         """
         found: dict[str, Any] = {}
         for column, value in (("patient_id", patient_id), ("phone", phone)):
