@@ -60,7 +60,8 @@ async def page_cases(store: Store, served: set[str]) -> list[PageCase]:
     campaign = await db.scalar("SELECT id FROM campaigns ORDER BY id LIMIT 1") or 1
     patient = (
         await db.scalar(
-            "SELECT patient_id FROM calls WHERE patient_id IS NOT NULL ORDER BY started_at DESC LIMIT 1"
+            "SELECT patient_id FROM calls WHERE patient_id IS NOT NULL"
+            " ORDER BY started_at DESC LIMIT 1"
         )
         or 1
     )
