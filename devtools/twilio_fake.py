@@ -141,6 +141,9 @@ class FakeTwilio:
         self.advanced_opt_out = advanced_opt_out
         self.auto_deliver = auto_deliver
         self.clock = clock
+        # (public prefix, where it really goes): a reverse proxy in front of Elo. Twilio signs
+        # the public URL it calls; the proxy forwards to Elo's own address.
+        self.proxy: tuple[str, str] | None = None
         self.messages: list[FakeMessage] = []
         self.opted_out: set[str] = set()
         self.undeliverable: dict[str, int] = {}
@@ -263,8 +266,11 @@ class FakeTwilio:
         sent = dict(params)
         if forgery == "altered":
             sent["Body"] = sent.get("Body", "") + " "
+        target = url
+        if self.proxy is not None and url.startswith(self.proxy[0]):
+            target = self.proxy[1] + url[len(self.proxy[0]) :]
         assert self._session is not None
-        async with self._session.post(url, data=sent, headers=headers) as response:
+        async with self._session.post(target, data=sent, headers=headers) as response:
             delivery = Delivery(kind, url, sent, response.status, await response.text())
         self.deliveries.append(delivery)
         return delivery
