@@ -33,9 +33,8 @@ import base64
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlencode
 
 import aiohttp
@@ -47,51 +46,19 @@ from devtools.twilio_rules import (
     MAX_BODY_CHARS,
     OPT_IN_WORDS,
     OPT_OUT_WORDS,
+    Delivery,
+    FakeMessage,
+    Seen,
     error_body,
     keyword,
-    rfc2822,
+    matches,
+    resource,
     sign,
 )
 
+__all__ = ["Delivery", "FakeMessage", "FakeTwilio", "Forgery", "Seen"]
+
 Forgery = Literal["none", "unsigned", "wrong_token", "altered"]
-
-
-@dataclass
-class FakeMessage:
-    """One message the fake holds (outbound sent through the API, or a patient's inbound)."""
-
-    sid: str
-    to: str
-    from_: str | None
-    body: str
-    direction: str
-    status: str
-    date_created: datetime
-    messaging_service_sid: str | None = None
-    status_callback: str | None = None
-    date_sent: datetime | None = None
-    error_code: int | None = None
-
-
-@dataclass
-class Delivery:
-    """A webhook the fake sent: which, where, the parameters, and Elo's answer."""
-
-    kind: Literal["status", "inbound"]
-    url: str
-    params: dict[str, str]
-    status: int
-    body: str
-
-
-@dataclass
-class Seen:
-    """A request the fake received (who authenticated, what it asked)."""
-
-    method: str
-    path: str
-    user: str
-    fields: dict[str, str] = field(default_factory=dict)
 
 
 def _sid(prefix: str) -> str:
@@ -362,7 +329,7 @@ class FakeTwilio:
             status_callback=callback or None,
         )
         self.messages.append(message)
-        answer = self._resource(message)
+        answer = resource(self.account_sid, message)
         if self.auto_deliver:
             task = asyncio.create_task(self._progress(message))
             self._tasks.add(task)
@@ -376,7 +343,7 @@ class FakeTwilio:
             return refused
         size = min(int(query.get("PageSize", "50")), 1000)
         page = int(query.get("Page", "0"))
-        found = [m for m in self.messages if _matches(m, query)]
+        found = [m for m in self.messages if matches(m, query)]
         found.sort(key=lambda m: m.date_created, reverse=True)
         start = page * size
         items = found[start : start + size]
@@ -396,7 +363,7 @@ class FakeTwilio:
         more = start + size < len(found)
         return web.json_response(
             {
-                "messages": [self._resource(m) for m in items],
+                "messages": [resource(self.account_sid, m) for m in items],
                 "page": page,
                 "page_size": size,
                 "start": start,
@@ -407,49 +374,6 @@ class FakeTwilio:
                 "previous_page_uri": link(page - 1) if page else None,
             }
         )
-
-    def _resource(self, m: FakeMessage) -> dict[str, Any]:
-        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{m.sid}.json"
-        return {
-            "account_sid": self.account_sid,
-            "api_version": API_VERSION,
-            "body": m.body,
-            "date_created": rfc2822(m.date_created),
-            "date_sent": rfc2822(m.date_sent),
-            "date_updated": rfc2822(m.date_sent or m.date_created),
-            "direction": m.direction,
-            "error_code": m.error_code,
-            "error_message": None,
-            "from": m.from_,
-            "messaging_service_sid": m.messaging_service_sid,
-            "num_media": "0",
-            "num_segments": "1",
-            "price": None,
-            "price_unit": "USD",
-            "sid": m.sid,
-            "status": m.status,
-            "to": m.to,
-            "uri": uri,
-            "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
-        }
-
-
-def _matches(m: FakeMessage, query: dict[str, str]) -> bool:
-    if "To" in query and m.to != query["To"]:
-        return False
-    if "From" in query and m.from_ != query["From"]:
-        return False
-    sent = m.date_sent.date().isoformat() if m.date_sent else None
-    for name, test in (
-        ("DateSent", lambda day, value: day == value),
-        ("DateSent>", lambda day, value: day >= value),
-        ("DateSent<", lambda day, value: day <= value),
-    ):
-        if name in query:
-            # Dates are GMT days; twilio-python may send a full ISO time: its day counts.
-            if sent is None or not test(sent, query[name][:10]):
-                return False
-    return True
 
 
 def _error(code: int, **facts: str) -> web.Response:

@@ -1,5 +1,8 @@
 """What Twilio's Messages API refuses, and the shapes it answers with: the fake's rules.
 
+Used by :mod:`devtools.twilio_fake` (the server); the messages it keeps are
+:class:`FakeMessage`, its webhooks :class:`Delivery`, the requests it saw :class:`Seen`.
+
 Each rule names where it was read. The shapes are those twilio-python parses
 (github.com/twilio/twilio-python, commit 306691e7): a Message resource's fields
 (``twilio/rest/api/v2010/account/message/__init__.py`` ``MessageInstance``: dates RFC 2822 in
@@ -16,8 +19,10 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
+from typing import Any, Literal
 
 API_VERSION = "2010-04-01"
 
@@ -111,3 +116,87 @@ def keyword(body: str) -> str | None:
     if word in HELP_WORDS:
         return "HELP"
     return None
+
+
+@dataclass
+class FakeMessage:
+    """One message the fake holds (outbound sent through the API, or a patient's inbound)."""
+
+    sid: str
+    to: str
+    from_: str | None
+    body: str
+    direction: str
+    status: str
+    date_created: datetime
+    messaging_service_sid: str | None = None
+    status_callback: str | None = None
+    date_sent: datetime | None = None
+    error_code: int | None = None
+
+
+@dataclass
+class Delivery:
+    """A webhook the fake sent: which, where, the parameters, and Elo's answer."""
+
+    kind: Literal["status", "inbound"]
+    url: str
+    params: dict[str, str]
+    status: int
+    body: str
+
+
+@dataclass
+class Seen:
+    """A request the fake received (who authenticated, what it asked)."""
+
+    method: str
+    path: str
+    user: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def resource(account_sid: str, m: FakeMessage) -> dict[str, Any]:
+    """The Message resource as Twilio answers it (``MessageInstance``'s fields)."""
+    uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{m.sid}.json"
+    return {
+        "account_sid": account_sid,
+        "api_version": API_VERSION,
+        "body": m.body,
+        "date_created": rfc2822(m.date_created),
+        "date_sent": rfc2822(m.date_sent),
+        "date_updated": rfc2822(m.date_sent or m.date_created),
+        "direction": m.direction,
+        "error_code": m.error_code,
+        "error_message": None,
+        "from": m.from_,
+        "messaging_service_sid": m.messaging_service_sid,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": m.sid,
+        "status": m.status,
+        "to": m.to,
+        "uri": uri,
+        "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+    }
+
+
+def matches(m: FakeMessage, query: dict[str, str]) -> bool:
+    """Whether ``m`` passes the list's ``To``/``From``/``DateSent`` filters."""
+    if "To" in query and m.to != query["To"]:
+        return False
+    if "From" in query and m.from_ != query["From"]:
+        return False
+    sent = m.date_sent.date().isoformat() if m.date_sent else None
+    for name, test in (
+        ("DateSent", lambda day, value: day == value),
+        ("DateSent>", lambda day, value: day >= value),
+        ("DateSent<", lambda day, value: day <= value),
+    ):
+        if name in query:
+            # Dates are GMT days; twilio-python may send a full ISO time: its day counts.
+            if sent is None or not test(sent, query[name][:10]):
+                return False
+    return True
