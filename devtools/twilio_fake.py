@@ -284,7 +284,7 @@ class FakeTwilio:
         )
         return user if good and request.match_info["account"] == self.account_sid else None
 
-    def _refuse(self, request: web.Request, seen: Seen) -> web.Response | None:
+    def _refuse(self, seen: Seen) -> web.Response | None:
         self.requests.append(seen)
         if seen.user == "":
             return _error(20003)
@@ -295,7 +295,7 @@ class FakeTwilio:
     async def _create(self, request: web.Request) -> web.Response:
         form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         seen = Seen("POST", request.path, self._user(request) or "", form)
-        if (refused := self._refuse(request, seen)) is not None:
+        if (refused := self._refuse(seen)) is not None:
             return refused
         to, from_ = form.get("To", ""), form.get("From", "")
         service, body = form.get("MessagingServiceSid", ""), form.get("Body", "")
@@ -339,7 +339,7 @@ class FakeTwilio:
     async def _list(self, request: web.Request) -> web.Response:
         query = dict(request.query)
         seen = Seen("GET", request.path, self._user(request) or "", query)
-        if (refused := self._refuse(request, seen)) is not None:
+        if (refused := self._refuse(seen)) is not None:
             return refused
         size = min(int(query.get("PageSize", "50")), 1000)
         page = int(query.get("Page", "0"))

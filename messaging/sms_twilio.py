@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from config.settings import ConfigError
 from config.settings_sms import SmsSettings
 from messaging.channels import PermanentSendError, Sent, TemporarySendError
 
@@ -64,12 +65,15 @@ class TwilioSms:
     Args:
         settings: The ``ELO_SMS__*`` group (account, sender, base URLs, timeout).
         client: An HTTP client to use (closed by the caller); None makes one of its own.
+
+    Raises:
+        ConfigError: The provider is not ``twilio`` or a setting it needs is missing (named).
     """
 
     def __init__(self, settings: SmsSettings, *, client: httpx.AsyncClient | None = None) -> None:
         missing = settings.missing() if settings.provider == "twilio" else ["ELO_SMS__PROVIDER"]
         if missing:
-            raise ValueError("Twilio SMS needs " + ", ".join(missing))
+            raise ConfigError("Twilio SMS needs " + ", ".join(missing))
         self._settings = settings
         user = settings.api_key_sid or settings.account_sid
         secret = settings.api_key_secret if settings.api_key_sid else settings.auth_token
@@ -205,3 +209,12 @@ def _rfc2822(text: object) -> datetime | None:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
+
+
+def sms_channel(settings: SmsSettings) -> TwilioSms | None:
+    """The SMS channel the settings choose: None for ``ELO_SMS__PROVIDER=none``.
+
+    Raises:
+        ConfigError: Twilio is chosen but a setting it needs is missing (named).
+    """
+    return None if settings.provider == "none" else TwilioSms(settings)

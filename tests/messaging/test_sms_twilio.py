@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 
+from config.settings import ConfigError
 from messaging.channels import PermanentSendError, Sent, TemporarySendError
-from messaging.sms_twilio import STATUS_PATH, TwilioSms
+from messaging.sms_twilio import STATUS_PATH, TwilioSms, sms_channel
 from tests.messaging.twilio_account import (
     ACCOUNT_SID,
     API_KEY_SECRET,
@@ -201,8 +202,15 @@ async def test_find_sent_says_twilio_could_not_be_asked():
         await sms.aclose()
 
 
-def test_an_incomplete_configuration_names_what_is_missing():
-    with pytest.raises(ValueError, match="ELO_SMS__ACCOUNT_SID"):
-        TwilioSms(sms_settings("http://127.0.0.1:1", account_sid=""))
-    with pytest.raises(ValueError, match="ELO_SMS__PROVIDER"):
+@pytest.mark.asyncio
+async def test_the_settings_choose_the_channel_and_name_what_is_missing():
+    assert sms_channel(sms_settings("http://127.0.0.1:1", provider="none")) is None
+    channel = sms_channel(sms_settings("http://127.0.0.1:1"))
+    assert isinstance(channel, TwilioSms)
+    await channel.aclose()
+    with pytest.raises(ConfigError, match="ELO_SMS__ACCOUNT_SID"):
+        sms_channel(sms_settings("http://127.0.0.1:1", account_sid=""))
+    with pytest.raises(ConfigError, match="ELO_SMS__FROM_NUMBER"):
+        sms_channel(sms_settings("http://127.0.0.1:1", from_number=""))
+    with pytest.raises(ConfigError, match="ELO_SMS__PROVIDER"):
         TwilioSms(sms_settings("http://127.0.0.1:1", provider="none"))
