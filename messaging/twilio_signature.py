@@ -16,7 +16,10 @@ Exactly as twilio-python's ``RequestValidator`` does it (github.com/twilio/twili
   ``bodySHA256`` query parameter, and no parameters are appended (``validate``).
 
 Comparisons are constant-time (:func:`hmac.compare_digest`, where twilio-python loops over
-every character).
+every character). Two deliberate differences, both stricter or safer: a raw body without a
+``bodySHA256`` query parameter is refused (twilio-python would go on to sign its characters),
+and a port is cut at the last colon of the host part, so a bracketed IPv6 host stays whole
+(twilio-python splits at the first colon).
 """
 
 from __future__ import annotations

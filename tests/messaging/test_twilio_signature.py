@@ -87,3 +87,13 @@ def test_a_signature_made_with_the_token_validates_and_any_change_of_value_does_
     assert is_valid(TOKEN, URL, params, signature)
     changed = {**params, key: params.get(key, "") + "x"}
     assert not is_valid(TOKEN, URL, changed, signature)
+
+
+@given(
+    st.lists(st.tuples(st.text(min_size=1, max_size=6), st.text(max_size=8)), max_size=8),
+    st.sampled_from([URL, "http://127.0.0.1:8080/webhooks/twilio/sms", "https://e.al/x?a=1"]),
+)
+def test_elos_signer_and_the_fakes_independent_one_agree(pairs, url):
+    from devtools.twilio_rules import sign
+
+    assert compute_signature(TOKEN, url, pairs) == sign(TOKEN, url, pairs)
