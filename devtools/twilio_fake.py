@@ -217,15 +217,23 @@ class FakeTwilio:
             params["OptOutType"] = kind
         if not self.inbound_url:
             raise RuntimeError("FakeTwilio.inbound_url is not set")
-        return await self._post("inbound", self.inbound_url, params, forgery)
+        return await self.post_webhook("inbound", self.inbound_url, params, forgery)
 
     def _service(self) -> str | None:
         return sorted(self.messaging_services)[0] if self.messaging_services else None
 
     # ------------------------------------------------------------------ webhooks
-    async def _post(
+    async def post_webhook(
         self, kind: Literal["status", "inbound"], url: str, params: dict[str, str], forgery: Forgery
     ) -> Delivery:
+        """POST a webhook signed as Twilio signs it (or forged), and record Elo's answer.
+
+        Args:
+            kind: ``status`` or ``inbound``.
+            url: The URL Twilio calls (and signs); :attr:`proxy` may forward it elsewhere.
+            params: The form parameters.
+            forgery: As for :meth:`patient_sends`.
+        """
         token = "not-the-account-token" if forgery == "wrong_token" else self.auth_token
         headers = {"X-Twilio-Signature": sign(token, url, params.items())}
         if forgery == "unsigned":
@@ -267,7 +275,7 @@ class FakeTwilio:
                     params["ErrorCode"] = str(message.error_code)
                 if message.messaging_service_sid:
                     params["MessagingServiceSid"] = message.messaging_service_sid
-                await self._post("status", message.status_callback, params, "none")
+                await self.post_webhook("status", message.status_callback, params, "none")
 
     # ------------------------------------------------------------------ the API
     def _user(self, request: web.Request) -> str | None:

@@ -168,7 +168,7 @@ async def test_delivery_reports_of_a_sent_message_reach_the_inbox_once(tmp_path)
             await twilio.flush()
             # Twilio delivers a webhook again when it saw no answer: acted on once.
             again = twilio.deliveries[-1]
-            await twilio._post("status", again.url, again.params, "none")
+            await twilio.post_webhook("status", again.url, again.params, "none")
             await sms.aclose()
     assert all(d.status == 200 for d in twilio.deliveries if d.kind == "status")
     assert sorted((s["provider_id"], s["status"], s["error"]) for s in inbox.statuses) == sorted(
@@ -187,7 +187,7 @@ async def test_a_forged_status_report_is_refused(tmp_path):
     async with fake_account() as twilio, elo(tmp_path, twilio, inbox) as (base, _):
         params = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}
         params["AccountSid"] = ACCOUNT_SID
-        delivery = await twilio._post("status", base + STATUS_PATH, params, "wrong_token")
+        delivery = await twilio.post_webhook("status", base + STATUS_PATH, params, "wrong_token")
     assert delivery.status == 401 and inbox.statuses == []
 
 
