@@ -235,3 +235,25 @@ async def test_a_signed_confirmation_confirms_the_appointment_in_the_database(tm
     assert "no patient" in log, lines
     assert "+355682345678" not in log and "682345678" not in log
     assert AUTH_TOKEN not in log
+
+
+@pytest.mark.asyncio
+async def test_a_redelivered_reply_and_a_sender_that_is_no_number_do_nothing_more(tmp_path):
+    inbox = Inbox()
+    async with fake_account() as twilio, elo(tmp_path, twilio, inbox) as (base, _):
+        twilio.inbound_url = base + INBOUND_PATH
+        first = await twilio.patient_sends(from_=PATIENT, body="JO")
+        again = await twilio.post_webhook("inbound", first.url, first.params, "none")
+        named = await twilio.patient_sends(from_="CLINIC", body="PO")
+    assert (first.status, again.status, named.status) == (200, 200, 200)
+    assert again.body == EMPTY_TWIML
+    assert [r["reply"] for r in inbox.replies] == [Reply.DECLINE]
+
+
+@pytest.mark.asyncio
+async def test_a_body_too_large_to_be_a_webhook_is_refused_before_anything(tmp_path):
+    inbox = Inbox()
+    async with fake_account() as twilio, elo(tmp_path, twilio, inbox) as (base, _):
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(base + INBOUND_PATH, data={"Body": "x" * 70_000})
+    assert answer.status_code == 413 and inbox.replies == []
