@@ -4,7 +4,7 @@ Variables use the prefix ``ELO_`` and ``__`` between a group and its field, e.g.
 ``ELO_DATABASE__PATH``. An optional ``.env`` file in the working directory is read too.
 The groups are defined in ``config/settings_groups.py`` (core), ``config/settings_call.py``
 (a call), ``config/settings_campaign.py`` (campaigns) and ``config/settings_inbound.py`` (calls
-patients place); :class:`AppSettings` gathers them.
+patients place), ``config/settings_sms.py`` (text messages); :class:`AppSettings` gathers them.
 ``.env.example`` mirrors them; ``tests/config/test_env_example.py`` keeps them in step.
 """
 
@@ -34,6 +34,7 @@ from config.settings_groups import (
     ValidationSettings,
 )
 from config.settings_inbound import InboundSettings
+from config.settings_sms import SmsSettings
 
 ENV_PREFIX = "ELO_"
 ENV_NESTED_DELIMITER = "__"
@@ -74,6 +75,7 @@ class AppSettings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:

@@ -4,8 +4,10 @@
 ``GET /readyz`` runs :func:`service.readiness.check_readiness` and answers 200 when every check
 passes, 503 otherwise, with each check's finding as JSON. ``POST /livekit/webhook`` takes
 LiveKit's signed events and starts the inbound calls they announce (:mod:`service.webhooks`).
-``GET /metrics`` is Prometheus' view (:mod:`service.metrics`). Every other path is the clinic's
-dashboard (:func:`dashboard.app.create_dashboard`; ``/`` leads to its start page).
+``POST /webhooks/twilio/sms`` and ``/webhooks/twilio/status`` take Twilio's signed SMS webhooks
+(:mod:`service.sms_webhooks`). ``GET /metrics`` is Prometheus' view (:mod:`service.metrics`).
+Every other path is the clinic's dashboard (:func:`dashboard.app.create_dashboard`; ``/`` leads
+to its start page).
 
 The dashboard's live parts are kept on the app's state: ``state.live`` (``app.live.LiveCalls``,
 the calls in progress) and ``state.progress`` (``app.live.CampaignProgress``), and handed to it.
@@ -22,11 +24,14 @@ from fastapi.responses import JSONResponse
 from app.application import Application
 from app.live import CampaignProgress, LiveCalls
 from dashboard.app import create_dashboard
+from messaging.sms_inbox import SmsInbox
+from messaging.store_inbox import StoreInbox
 from service.campaign_progress import CampaignProgressFeed
 from service.inbound import InboundCalls, StartInbound
 from service.live_calls import LiveCallBoard
 from service.metrics import metrics_router
 from service.readiness import Check, check_readiness
+from service.sms_webhooks import sms_webhook_router
 from service.webhooks import webhook_router
 
 
@@ -37,6 +42,7 @@ def create_http_app(
     start_inbound: StartInbound | None = None,
     live: LiveCalls | None = None,
     progress: CampaignProgress | None = None,
+    sms_inbox: SmsInbox | None = None,
 ) -> FastAPI:
     """The ASGI app of one service process.
 
@@ -50,6 +56,8 @@ def create_http_app(
             board of this app's own (which shows the inbound calls it runs itself).
         progress: The campaigns' live progress, kept as ``state.progress``; None reads the
             status every few seconds.
+        sms_inbox: Where patients' verified SMS replies and delivery reports go; None acts on
+            the database (:class:`messaging.store_inbox.StoreInbox`).
     """
     http = FastAPI(title="Elo", docs_url=None, redoc_url=None, openapi_url=None)
     if live is None:
@@ -61,6 +69,7 @@ def create_http_app(
         http.state.inbound = InboundCalls(app, tracker=tracker)
         start_inbound = http.state.inbound.start
     http.include_router(webhook_router(app, start_inbound))
+    http.include_router(sms_webhook_router(app, sms_inbox or StoreInbox(app.store)))
 
     @http.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -28,6 +28,8 @@ from telemetry.vocabulary import (
     CALL_OUTCOMES,
     DIAL_SERIES,
     DIRECTIONS,
+    SMS_WEBHOOK_RESULTS,
+    SMS_WEBHOOKS,
     ErrorKind,
     Reconnect,
     ToolResultKind,
@@ -137,6 +139,13 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.sms_webhooks = Counter(
+            "elo_sms_webhooks",
+            "Twilio SMS webhooks received, by kind (inbound, status) and result (accepted;"
+            " forged: a missing or wrong X-Twilio-Signature, refused with 401).",
+            ["kind", "result"],
+            registry=registry,
+        )
         self.zeroes = zero
         self.known_tools: set[str] = set()
         if zero:
@@ -156,6 +165,9 @@ class Metrics:
             self.errors.labels(kind.value)
         for outcome, sip_status, fault in DIAL_SERIES:
             self.dial_attempts.labels(outcome, sip_status, fault)
+        for kind in SMS_WEBHOOKS:
+            for result in SMS_WEBHOOK_RESULTS:
+                self.sms_webhooks.labels(kind, result)
 
     def know_tools(self, names: Iterable[str]) -> None:
         """Start each tool's series at 0 (once per tool and process).

@@ -20,6 +20,8 @@ from telemetry.vocabulary import (
     ATTEMPT_OUTCOMES,
     CALL_OUTCOMES,
     DIRECTIONS,
+    SMS_WEBHOOK_RESULTS,
+    SMS_WEBHOOKS,
     ErrorKind,
     Reconnect,
     ToolResultKind,
@@ -192,3 +194,18 @@ def error(kind: ErrorKind) -> None:
     m = _metrics.current()
     if m is not None:
         m.errors.labels(bounded(kind, {k.value for k in ErrorKind})).inc()
+
+
+@_safe
+def sms_webhook(kind: str, result: str) -> None:
+    """A Twilio SMS webhook was answered.
+
+    Args:
+        kind: ``inbound`` (a patient's message) or ``status`` (a delivery report).
+        result: ``accepted`` (signed by the account) or ``forged`` (refused).
+    """
+    m = _metrics.current()
+    if m is not None:
+        m.sms_webhooks.labels(
+            bounded(kind, SMS_WEBHOOKS), bounded(result, SMS_WEBHOOK_RESULTS)
+        ).inc()

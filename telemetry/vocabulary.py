@@ -18,6 +18,10 @@ UNKNOWN_TOOL = "unknown"
 
 DIRECTIONS = ("outbound", "inbound")
 
+# Twilio's SMS webhooks (service/sms_webhooks.py): which one, and whether it was signed.
+SMS_WEBHOOKS = ("inbound", "status")
+SMS_WEBHOOK_RESULTS = ("accepted", "forged")
+
 CALL_OUTCOMES = (
     "completed",
     "booked",

@@ -1,0 +1,1 @@
+"""Messages to patients (issue 13): channels (SMS, email), two-way SMS, the outbox."""
