@@ -34,6 +34,7 @@ from config.settings_groups import (
     ValidationSettings,
 )
 from config.settings_inbound import InboundSettings
+from config.settings_messages import EmailSettings, MessagesSettings
 
 ENV_PREFIX = "ELO_"
 ENV_NESTED_DELIMITER = "__"
@@ -74,6 +75,8 @@ class AppSettings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    messages: MessagesSettings = Field(default_factory=MessagesSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:

@@ -28,6 +28,7 @@ from storage.day_figures import DayFiguresRepository
 from storage.do_not_call import DoNotCallRepository
 from storage.follow_up_queue import FollowUpQueue
 from storage.follow_ups import FollowUpRepository
+from storage.messages import MessageRepository
 from storage.health import HealthRepository
 from storage.patient_search import PatientSearch
 from storage.patients import PatientRepository
@@ -58,6 +59,7 @@ class Store:
         call_log: The dashboard's calls list and a call's detail.
         follow_up_queue: The dashboard's follow-ups queue and marking one done.
         patient_search: The dashboard's patient search and revealing one number.
+        messages: The messages outbox: due, claims, outcomes, opt-outs, delivery reports.
 
     Args:
         db: The open database.
@@ -83,6 +85,7 @@ class Store:
         self.call_log = CallLog(db)
         self.follow_up_queue = FollowUpQueue(db)
         self.patient_search = PatientSearch(db)
+        self.messages = MessageRepository(db)
 
     @classmethod
     async def open(
