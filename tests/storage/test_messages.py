@@ -195,3 +195,26 @@ async def test_failed_rows_wait_and_deferral_does_not_count(
     assert await store.messages.defer(message_id=c2.message.id, until=clock.now + LEASE)
     (row,) = [m for m in await store.messages.list(status="pending") if m.id == c2.message.id]
     assert row.attempts == 1
+
+
+async def test_export_erasure_and_retention_cover_messages(
+    store: Store, clock: FixedClock
+) -> None:
+    await book(store, start=at(10, day=9))
+    await book(store, start=at(11, day=9), number=OTHER)
+    await store.messages.opt_out(patient_phone=OTHER, channel="email", source="cli")
+    export = await store.privacy.export_person(phone=OTHER, actor="test")
+    assert {m["kind"] for m in export["messages"]} == {"confirmation", "reminder"}
+    assert [o["channel"] for o in export["message_opt_outs"]] == ["email"]
+    counts = await store.privacy.erase_person(phone=OTHER, actor="test")
+    assert counts["messages"] == 3
+    patients = "SELECT count(*) FROM messages m JOIN patients p ON p.id = m.patient_id"
+    assert await store.db.scalar(patients + " WHERE p.phone = ?", (OTHER,)) == 0
+    assert await store.db.scalar("SELECT count(*) FROM message_opt_outs") == 0
+    # Arta's three remain; the sent confirmation goes once it is older than the retention period.
+    (c,) = [x for x in await store.messages.claim(lease=LEASE, limit=5)]
+    await store.messages.mark_sent(message_id=c.message.id, provider_id="SM1")
+    clock.now += timedelta(days=91)
+    purged = await store.privacy.purge(retention_days=90)
+    assert purged.messages == 1
+    assert await store.messages.count() == 2
