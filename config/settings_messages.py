@@ -7,6 +7,7 @@ group (``ELO_SMS__*``) is its own module.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -103,6 +104,10 @@ class EmailSettings(SettingsGroup):
     from_address: str = Field(
         default="",
         description="The From address, e.g. Klinika <info@clinic.al>; its domain names UIDs.",
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) to trust for the server's certificate; empty: the system's.",
     )
     timeout_secs: float = Field(default=30.0, gt=0, le=600, description="SMTP timeout.")
 

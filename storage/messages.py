@@ -12,6 +12,7 @@ it again.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from storage.message_models import (
     MessageTarget,
     OutboxMessage,
 )
-from storage.outbox_plan import Channel, insert_messages
+from storage.outbox_plan import CHANNELS, Channel, insert_messages
 from storage.timefmt import to_db
 from validation.people import mask_email
 from validation.phone import mask_phone
@@ -89,19 +90,26 @@ class MessageRepository:
         )
         return [_message(row) for row in rows]
 
-    async def claim(self, *, lease: timedelta, limit: int) -> list[Claimed]:
+    async def claim(
+        self, *, lease: timedelta, limit: int, channels: Collection[Channel] = CHANNELS
+    ) -> list[Claimed]:
         """Take up to ``limit`` due rows in one transaction: ``sending``, ``claimed_at`` now.
 
         Each claim counts as an attempt. A row another sender abandoned past ``lease`` is taken
-        back, with the earlier claim's time.
+        back, with the earlier claim's time. Only rows of ``channels`` (those the sender has).
         """
         now = self._db.clock()
+        chosen = [c for c in CHANNELS if c in channels]
+        if not chosen:
+            return []
+        only = f" AND channel IN ({','.join(repr(c) for c in chosen)})"
         async with self._db.transaction() as conn:
+            # Channel names are the Literal's constants, never input.
+            columns = "SELECT id, status, claimed_at, next_attempt_at FROM messages"
             found = await conn.execute_fetchall(
-                "SELECT id, status, claimed_at FROM (SELECT id, status, claimed_at,"
-                " next_attempt_at FROM messages WHERE status IN ('pending', 'failed')"
-                " AND next_attempt_at <= ? UNION ALL SELECT id, status, claimed_at,"
-                " next_attempt_at FROM messages WHERE status = 'sending' AND claimed_at <= ?)"
+                f"SELECT id, status, claimed_at FROM ({columns}"  # noqa: S608
+                f" WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?{only}"
+                f" UNION ALL {columns} WHERE status = 'sending' AND claimed_at <= ?{only})"
                 " ORDER BY next_attempt_at, id LIMIT ?",
                 (to_db(now), to_db(now - lease), limit),
             )
@@ -110,8 +118,8 @@ class MessageRepository:
             earlier = {row["id"]: row["claimed_at"] for row in found if row["status"] == "sending"}
             marks = ",".join("?" * len(found))
             rows = await conn.execute_fetchall(
-                "UPDATE messages SET status = 'sending', claimed_at = ?, attempts = attempts + 1"
-                f" WHERE id IN ({marks}) RETURNING *",  # noqa: S608 - placeholders only
+                "UPDATE messages SET status = 'sending', claimed_at = ?,"  # noqa: S608
+                f" attempts = attempts + 1 WHERE id IN ({marks}) RETURNING *",
                 (to_db(now), *(row["id"] for row in found)),
             )
         claimed = [
@@ -242,8 +250,8 @@ class MessageRepository:
         """The newest messages (optionally of one status), recipients masked, no content."""
         where = "WHERE m.status = ?" if status else ""
         rows = await self._db.rows(
-            "SELECT m.*, p.phone, p.email FROM messages m JOIN patients p ON p.id = m.patient_id"
-            f" {where} ORDER BY m.id DESC LIMIT ?",  # noqa: S608 - a constant clause
+            "SELECT m.*, p.phone, p.email FROM messages m"  # noqa: S608
+            f" JOIN patients p ON p.id = m.patient_id {where} ORDER BY m.id DESC LIMIT ?",
             (status, limit) if status else (limit,),
         )
         items = []

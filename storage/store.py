@@ -28,8 +28,8 @@ from storage.day_figures import DayFiguresRepository
 from storage.do_not_call import DoNotCallRepository
 from storage.follow_up_queue import FollowUpQueue
 from storage.follow_ups import FollowUpRepository
-from storage.messages import MessageRepository
 from storage.health import HealthRepository
+from storage.messages import MessageRepository
 from storage.patient_search import PatientSearch
 from storage.patients import PatientRepository
 from storage.privacy import PrivacyRepository

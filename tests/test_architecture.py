@@ -8,6 +8,7 @@ The application is layered (docs/architecture.md):
     devtools                  (local stand-ins of remote services, the smoke test)
     campaign                  (outbound campaigns: planning, dialling, running)
     pipeline                  (one call: transport, VAD, Gemini Live, observers)
+    messaging                 (patient messages: render, channels, the sender)
     app                       (the application object and the configuration preflight)
     tools                     (the model's function calls)
     scheduling                (calendar and free slots)
@@ -36,15 +37,16 @@ LAYERS: dict[str, int] = {
     "scheduling": 3,
     "tools": 4,
     "app": 5,
-    "pipeline": 6,
-    "campaign": 7,
-    "devtools": 8,
-    "dashboard": 9,
-    "service": 10,
-    "bot": 11,
-    "cli": 11,
-    "demo": 11,
-    "bench": 11,
+    "messaging": 6,
+    "pipeline": 7,
+    "campaign": 8,
+    "devtools": 9,
+    "dashboard": 10,
+    "service": 11,
+    "bot": 12,
+    "cli": 12,
+    "demo": 12,
+    "bench": 12,
 }
 ENTRY_POINTS = {name for name, rank in LAYERS.items() if rank == max(LAYERS.values())}
 

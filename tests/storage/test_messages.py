@@ -173,8 +173,12 @@ async def test_claim_takes_due_rows_once_and_takes_back_abandoned_ones(
     assert await store.messages.mark_sent(message_id=again.message.id, provider_id="SM1")
     # A mark only lands on a row being sent.
     assert not await store.messages.mark_dead(message_id=again.message.id, error="late")
-    assert await store.messages.record_delivery(provider_id="SM1", status="delivered", error_code=None)
-    assert not await store.messages.record_delivery(provider_id="SMx", status="failed", error_code="30003")
+    assert await store.messages.record_delivery(
+        provider_id="SM1", status="delivered", error_code=None
+    )
+    assert not await store.messages.record_delivery(
+        provider_id="SMx", status="failed", error_code="30003"
+    )
     (item,) = [i for i in await store.messages.list(status="sent")]
     assert item.delivery_status == "delivered"
     assert item.to.startswith("+355") and "1234567" not in item.to
@@ -197,9 +201,7 @@ async def test_failed_rows_wait_and_deferral_does_not_count(
     assert row.attempts == 1
 
 
-async def test_export_erasure_and_retention_cover_messages(
-    store: Store, clock: FixedClock
-) -> None:
+async def test_export_erasure_and_retention_cover_messages(store: Store, clock: FixedClock) -> None:
     await book(store, start=at(10, day=9))
     await book(store, start=at(11, day=9), number=OTHER)
     await store.messages.opt_out(patient_phone=OTHER, channel="email", source="cli")
