@@ -16,7 +16,9 @@ from storage import Store
 from tests.conftest import FixedClock
 from tests.messaging.fakes import SmtpServer, StrictSms
 
-ALWAYS = CallingWindow(days=frozenset(range(7)), intervals=((0, 24 * 60),), skip_public_holidays=False)
+ALWAYS = CallingWindow(
+    days=frozenset(range(7)), intervals=((0, 24 * 60),), skip_public_holidays=False
+)
 FROM = "Klinika Buzeqeshja <info@buzeqeshja.example>"
 
 
@@ -28,9 +30,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def email_settings(server: SmtpServer, **extra: Any) -> EmailSettings:
-    return EmailSettings(
-        host="127.0.0.1", port=server.port, tls="none", from_address=FROM, **extra
-    )
+    return EmailSettings(host="127.0.0.1", port=server.port, tls="none", from_address=FROM, **extra)
 
 
 @pytest.fixture

@@ -87,7 +87,11 @@ class StrictSms:
 
     async def find_sent(self, *, to: str, body: str, since: datetime) -> Sent | None:
         for record in self._load():
-            if record["to"] == to and record["body"] == body and record["at"] >= since.timestamp() - 1:
+            if (
+                record["to"] == to
+                and record["body"] == body
+                and record["at"] >= since.timestamp() - 1
+            ):
                 return Sent(provider_id=record["sid"], status="sent")
         return None
 
@@ -103,13 +107,13 @@ class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self._server = server
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201, N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self._server.rcpt_reply:
             return self._server.rcpt_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+    async def handle_DATA(self, server, session, envelope):
         if self._server.delay:
             import asyncio
 

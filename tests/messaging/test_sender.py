@@ -1,4 +1,4 @@
-"""The sender over a real SQLite file: what goes, what is skipped, retries, dead letters, crashes."""
+"""The sender over a real SQLite file: what goes, is skipped, retried, dead; crash recovery."""
 
 from __future__ import annotations
 
@@ -121,7 +121,9 @@ async def test_after_a_crash_an_sms_the_provider_has_is_not_sent_again(
     sender = make_sender(sms=sms, email=False)
     from messaging.render import render
 
-    body = render("confirmation", language="sq", starts_at=at(10, day=9), clinic=sender._config.clinic).body  # noqa: SLF001
+    body = render(
+        "confirmation", language="sq", starts_at=at(10, day=9), clinic=sender._config.clinic
+    ).body
     await sms.send(to=PHONE, body=body, idempotency_key=claimed.message.idempotency_key)
     assert (await sender.run_once()).sent == 0  # still inside its lease
     clock.now += LEASE
