@@ -95,9 +95,9 @@ class EmailSettings(SettingsGroup):
 
     host: str = Field(default="", description="SMTP server host; empty: no emails are sent.")
     port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
-    tls: Literal["starttls", "implicit", "none"] = Field(
+    tls: Literal["starttls", "implicit", "plain"] = Field(
         default="starttls",
-        description="starttls (port 587), implicit TLS (port 465) or none (a local relay only).",
+        description="starttls (port 587), implicit TLS (port 465), or plain (a local relay only).",
     )
     user: str = Field(default="", description="SMTP user name; empty: no login.")
     password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")

@@ -46,7 +46,7 @@ class OutboxPlan:
 
 def _channels_sql(plan: OutboxPlan) -> str:
     # Constants from the Literal above, never user input: safe to write into the statement.
-    chosen = [c for c in CHANNELS if c in plan.channels] or ["none"]
+    chosen = [c for c in CHANNELS if c in plan.channels]
     return " UNION ALL ".join(f"SELECT '{c}' AS channel" for c in chosen)
 
 
@@ -82,6 +82,8 @@ async def insert_messages(
     Returns:
         How many rows were written (existing keys are left alone).
     """
+    if not any(c in plan.channels for c in CHANNELS):
+        return 0
     stamp = to_db(now)
     if offsets == (0,):
         due, due_params = "?", (stamp,)

@@ -30,7 +30,9 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def email_settings(server: SmtpServer, **extra: Any) -> EmailSettings:
-    return EmailSettings(host="127.0.0.1", port=server.port, tls="none", from_address=FROM, **extra)
+    return EmailSettings(
+        host="127.0.0.1", port=server.port, tls="plain", from_address=FROM, **extra
+    )
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ async def test_replies_map_5xx_to_permanent_and_4xx_to_temporary(
 
 
 async def test_a_server_that_is_not_there_is_temporary(mail: EmailMessage) -> None:
-    settings = EmailSettings(host="127.0.0.1", port=free_port(), tls="none", from_address=FROM)
+    settings = EmailSettings(host="127.0.0.1", port=free_port(), tls="plain", from_address=FROM)
     with pytest.raises(TemporarySendError, match="connection"):
         await SmtpEmailChannel(settings).send(mail, idempotency_key=KEY)
 

@@ -139,6 +139,7 @@ async def test_cancel_through_set_status_plans_the_cancelled_message(store: Stor
 
 async def test_no_channels_configured_plans_nothing(store: Store) -> None:
     store.db.outbox = OutboxPlan(channels=frozenset())
+    await store.patients.upsert(phone=PHONE, name="Arta Hoxha", email="arta@example.com")
     await book(store)
     assert await _rows(store) == []
 
