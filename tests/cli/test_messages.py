@@ -1,4 +1,4 @@
-"""`elo reminders run --once` and `elo messages list` as real subprocesses, with a real SMTP server."""
+"""`elo reminders run --once` and `elo messages list` as real subprocesses, real SMTP server."""
 
 from __future__ import annotations
 
