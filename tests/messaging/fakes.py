@@ -11,6 +11,7 @@ receives, can answer with a chosen reply code and can be made slow.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -44,6 +45,8 @@ class StrictSms:
     fail: list[SendError] = field(default_factory=list)
     clock: Any = None
     sends_at: list[datetime] = field(default_factory=list)
+    # Seconds to wait after accepting, before answering (a crash then loses only the answer).
+    answer_delay: float = 0.0
 
     def _load(self) -> list[dict[str, Any]]:
         if self.path is None or not self.path.exists():
@@ -83,6 +86,8 @@ class StrictSms:
             with self.path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
                 f.flush()
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         return Sent(provider_id=record["sid"], status="queued")
 
     async def find_sent(self, *, to: str, body: str, since: datetime) -> Sent | None:
@@ -115,8 +120,6 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         if self._server.delay:
-            import asyncio
-
             await asyncio.sleep(self._server.delay)
         if self._server.data_reply:
             return self._server.data_reply
