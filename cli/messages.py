@@ -9,6 +9,7 @@ going every ``ELO_MESSAGES__POLL_SECS`` until interrupted (``elo serve`` runs th
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from typing import Any
 
 from cli.failures import UsageError
@@ -57,7 +58,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> str | list[dic
                 "no message channel is configured: set ELO_EMAIL__HOST and"
                 " ELO_EMAIL__FROM_ADDRESS (or the SMS provider's ELO_SMS__* settings)"
             )
+        ahead = timedelta(hours=settings.messages.plan_ahead_hours)
         if not args.once:
-            await sender_task(app.store, sender, poll_secs=settings.messages.poll_secs)
-        planned, summary = await plan_and_send(app.store, sender)
+            await sender_task(app.store, sender, poll_secs=settings.messages.poll_secs, ahead=ahead)
+        planned, summary = await plan_and_send(app.store, sender, ahead=ahead)
     return f"planned {planned} reminders; {summary.line()}"

@@ -41,6 +41,15 @@ class MessagesSettings(SettingsGroup):
             " (an offset already past at booking time is skipped)."
         ),
     )
+    plan_ahead_hours: int = Field(
+        default=72,
+        ge=1,
+        le=24 * 365,
+        description=(
+            "The sender plans reminders of appointments made without them (before messages"
+            " existed, imports) this far ahead of when they are due."
+        ),
+    )
     max_attempts: int = Field(
         default=6, ge=1, le=50, description="Sending tries of one message before it is dead."
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 from loguru import logger
 
@@ -26,7 +27,12 @@ def start_sender(app: Application, *, sms: SmsChannel | None = None) -> asyncio.
         return None
     logger.info("messages: sender on {}", ", ".join(sorted(sender.channels)))
     return asyncio.create_task(
-        sender_task(app.store, sender, poll_secs=app.settings.messages.poll_secs),
+        sender_task(
+            app.store,
+            sender,
+            poll_secs=app.settings.messages.poll_secs,
+            ahead=timedelta(hours=app.settings.messages.plan_ahead_hours),
+        ),
         name="message-sender",
     )
 

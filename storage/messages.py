@@ -50,12 +50,17 @@ class MessageRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def plan_missing(self) -> int:
+    async def plan_missing(self, *, ahead: timedelta = timedelta(days=3)) -> int:
         """Plan reminders for upcoming active appointments that have no message row yet.
 
-        One ``INSERT ... SELECT`` (appointments made before this feature, or imported);
-        idempotent through the rows' keys. Offsets already past are skipped; no confirmation
-        is sent for them.
+        Appointments made before messages existed, or imported. One ``INSERT ... SELECT`` over
+        the appointments starting within the largest reminder offset plus ``ahead`` (their
+        reminders come due within ``ahead``); later ones are planned by a later pass, as they
+        come near, so a pass costs the same whatever the clinic holds far ahead. Idempotent
+        through the rows' keys; offsets already past are skipped; no confirmation is sent.
+
+        Args:
+            ahead: How far ahead reminders are planned (more than the time between passes).
 
         Returns:
             How many rows were written.
@@ -64,6 +69,7 @@ class MessageRepository:
         if not offsets:
             return 0
         now = self._db.clock()
+        until = now + timedelta(seconds=max(offsets)) + ahead
         async with self._db.transaction() as conn:
             return await insert_messages(
                 conn,
@@ -71,10 +77,11 @@ class MessageRepository:
                 kind="reminder",
                 # The unary + keeps SQLite on the starts_at range, not the status index.
                 where=(
-                    "a.starts_at > ? AND +a.status IN ('scheduled', 'confirmed')"
+                    "a.starts_at > ? AND a.starts_at <= ?"
+                    " AND +a.status IN ('scheduled', 'confirmed')"
                     " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.appointment_id = a.id)"
                 ),
-                params=(to_db(now),),
+                params=(to_db(now), to_db(until)),
                 now=now,
                 offsets=offsets,
             )

@@ -61,9 +61,10 @@ def test_reminders_run_once_sends_the_confirmation_and_plans_old_appointments(
     assert run_elo(tmp_path, "db", "init").returncode == 0
     server = SmtpServer().start()
     try:
-        asyncio.run(_book(db, plan=OutboxPlan(channels=frozenset({"email"})), days=7))
-        # An appointment made before messages existed: no rows until the planner sees it.
-        asyncio.run(_book(db, plan=OutboxPlan(channels=frozenset()), days=8))
+        asyncio.run(_book(db, plan=OutboxPlan(channels=frozenset({"email"})), days=3))
+        # An appointment made before messages existed: no rows until the planner sees it
+        # (within 2 days, the largest offset, and 72 hours ahead).
+        asyncio.run(_book(db, plan=OutboxPlan(channels=frozenset()), days=4))
         result = run_elo(tmp_path, "reminders", "run", "--once", env=_email_env(server))
         assert result.returncode == 0, result.stderr
         line = result.stdout.strip()

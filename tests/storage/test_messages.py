@@ -152,8 +152,14 @@ async def test_planner_adds_reminders_once_for_appointments_without_messages(
         await book(store, start=at(10, day=day))
     store.db.outbox = OutboxPlan()
     # Wednesday 2 December 10:00 is 26 hours away: only its 2-hour reminder is still ahead.
-    assert await store.messages.plan_missing() == 1 + 2 + 2
-    assert await store.messages.plan_missing() == 0
+    # 9 and 10 December are beyond 2 days (the largest offset) and 3 days ahead: not yet.
+    assert await store.messages.plan_missing(ahead=timedelta(days=3)) == 1
+    assert await store.messages.plan_missing(ahead=timedelta(days=3)) == 0
+    clock.now = at(10, day=4)  # now 9 December 10:00 is within 2 + 3 days; the 10th is not
+    assert await store.messages.plan_missing(ahead=timedelta(days=3)) == 2
+    clock.now = at(11, day=5)
+    assert await store.messages.plan_missing(ahead=timedelta(days=3)) == 2
+    assert await store.messages.plan_missing(ahead=timedelta(days=3)) == 0
     assert {k for k, _, _, _ in await _rows(store)} == {"reminder"}
     clock.now = WED_10 + timedelta(days=30)
     assert await store.messages.plan_missing() == 0
