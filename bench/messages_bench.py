@@ -230,7 +230,8 @@ async def run(args: argparse.Namespace) -> str:
         f"- CPU: {host['cpu']}, {host['cores']}",
         f"- {host['os']}; database in a temp dir",
         f"- Python {host['python']}, SQLite {host['sqlite']}, aiosqlite {host['aiosqlite']}",
-        f"- Load average (1 min) {os.getloadavg()[0]:.2f} after the run (other work on the machine inflates every number)",
+        f"- Load average (1 min) {os.getloadavg()[0]:.2f} after the run"
+        " (other work on the machine inflates every number)",
         "",
         "### Targets",
         "",

@@ -93,6 +93,8 @@ KNOWN_LEAVES = {
     "user reset",
     "user list",
     "user totp",
+    "reminders run",
+    "messages list",
 }
 # Commands that write: on a full disk they must fail (exit 1), not pretend.
 WRITERS = {
