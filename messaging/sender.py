@@ -68,6 +68,8 @@ class SendSummary:
     skipped: int = 0
     deferred: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # Set when the pass found the calling window closed: when it opens next (local time).
+    window_opens: datetime | None = None
 
     def add(self, outcome: str, reason: str | None = None) -> None:
         """Count one row's outcome (and a skip's or death's reason)."""
@@ -79,10 +81,13 @@ class SendSummary:
 
     def line(self) -> str:
         """One line for people: ``sent 3, waiting 1, failed 0, dead 0, skipped 2``."""
-        return (
+        line = (
             f"sent {self.sent} (recovered {self.recovered}), waiting for the calling window"
             f" {self.deferred}, failed {self.failed}, dead {self.dead}, skipped {self.skipped}"
         )
+        if self.window_opens is not None:
+            line += f"; the calling window is closed until {self.window_opens:%Y-%m-%d %H:%M}"
+        return line
 
 
 @dataclass(frozen=True)
@@ -143,13 +148,15 @@ class Sender:
         return self._config.window.allowed(at, tz=self._tz, country=self._config.clinic.country)
 
     async def run_once(self, *, max_batches: int = 1000) -> SendSummary:
-        """Claim and send batches until nothing is due (or the window is closed)."""
+        """Claim and handle batches until nothing is due.
+
+        Outside the calling window the due rows are still claimed, to be put back until the
+        next opening (or skipped when that is after their appointment starts): nothing is sent.
+        """
         summary = SendSummary()
         settings = self._config.settings
         lease = timedelta(seconds=settings.lease_secs)
         for _ in range(max_batches):
-            if not self.window_open(self._clock()):
-                break
             batch = await self._store.messages.claim(
                 lease=lease, limit=settings.batch_size, channels=self.channels
             )
@@ -158,6 +165,9 @@ class Sender:
             for claimed in batch:
                 outcome, reason = await self._one(claimed)
                 summary.add(outcome, reason)
+        now = self._clock()
+        if not self.window_open(now):
+            summary.window_opens = self._next_opening(now)
         return summary
 
     async def _one(self, claimed: Claimed) -> tuple[str, str | None]:
@@ -219,14 +229,18 @@ class Sender:
             return "appointment moved"
         return None
 
-    async def _wait_for_window(
-        self, message: OutboxMessage, target: MessageTarget, now: datetime
-    ) -> tuple[str, str | None]:
+    def _next_opening(self, now: datetime) -> datetime | None:
         clinic = self._config.clinic
         try:
             opening = self._config.window.next_allowed(now, tz=self._tz, country=clinic.country)
         except NoCallingTimeError:
-            opening = None
+            return None
+        return opening.astimezone(self._tz)
+
+    async def _wait_for_window(
+        self, message: OutboxMessage, target: MessageTarget, now: datetime
+    ) -> tuple[str, str | None]:
+        opening = self._next_opening(now)
         # Any message about an appointment is pointless once it has started.
         if opening is None or opening >= target.starts_at:
             reason = "the calling window opens only after the appointment starts"

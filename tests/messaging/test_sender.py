@@ -173,3 +173,34 @@ async def test_no_channel_for_a_row_leaves_it_waiting(
     summary = await make_sender(email=True).run_once()  # SMS rows, no SMS channel
     assert summary.sent == 0
     assert set((await _statuses(store)).values()) == {"pending"}
+
+
+async def test_outside_the_window_nothing_goes_and_the_line_says_until_when(
+    store: Store, make_sender: Callable[..., Sender], clock: FixedClock
+) -> None:
+    from app.calling_rules import CallingWindow
+
+    sms = StrictSms()
+    await book(store, start=at(10, day=9))
+    # Weekdays 10:00-13:00; the clock is Tuesday 1 December 08:00 (a holiday, skipped).
+    window = CallingWindow(days=frozenset(range(5)), intervals=((600, 780),))
+    sender = make_sender(sms=sms, email=False, window=window)
+    summary = await sender.run_once()
+    assert (summary.sent, summary.deferred) == (0, 1)
+    assert summary.line().endswith("the calling window is closed until 2026-12-02 10:00")
+    clock.now = at(10, day=2)
+    assert (await sender.run_once()).sent == 1
+
+
+async def test_messages_whose_window_opens_after_the_start_are_skipped(
+    store: Store, make_sender: Callable[..., Sender], clock: FixedClock
+) -> None:
+    from app.calling_rules import CallingWindow
+
+    sms = StrictSms()
+    await book(store, start=at(9, day=2))  # Wednesday 09:00
+    window = CallingWindow(days=frozenset(range(5)), intervals=((600, 780),))  # 10:00-13:00
+    clock.now = at(7, day=2)  # the confirmation waited out the holiday; the reminder is due
+    summary = await make_sender(sms=sms, email=False, window=window).run_once()
+    assert summary.skipped == 2 and sms.accepted == []
+    assert summary.reasons == {"the calling window opens only after the appointment starts": 2}
