@@ -179,21 +179,25 @@ class Sender:
             await messages.mark_skipped(message_id=message.id, reason=reason)
             return "skipped", reason
         assert target is not None  # _skip_reason said so
-        now = self._clock()
-        if not self.window_open(now):
-            return await self._wait_for_window(message, target, now)
-        rendered = render(
-            message.kind,
-            language=target.language,
-            starts_at=target.starts_at,
-            clinic=self._config.clinic,
-        )
         recovered = False
         try:
-            if message.channel == "sms":
-                sent, recovered = await self._send_sms(claimed, target, rendered.body)
+            rendered = render(
+                message.kind,
+                language=target.language,
+                starts_at=target.starts_at,
+                clinic=self._config.clinic,
+            )
+            # Asking the provider is not sending: done first, also outside the window, so a
+            # row put back to wait never loses that its sender died mid-send.
+            found = await self._found_at_provider(claimed, target, rendered.body)
+            if found is not None:
+                sent, recovered = found, True
+            elif not self.window_open(self._clock()):
+                raise _WindowClosed
+            elif message.channel == "sms":
+                sent = await self._send_sms(message, target, rendered.body)
             else:
-                sent = await self._send_email(message, target, rendered, now)
+                sent = await self._send_email(message, target, rendered, self._clock())
         except _WindowClosed:
             return await self._wait_for_window(message, target, self._clock())
         except PermanentSendError as exc:
@@ -280,24 +284,26 @@ class Sender:
         )
         return await retrying(attempt)
 
-    async def _send_sms(
+    async def _found_at_provider(
         self, claimed: Claimed, target: MessageTarget, body: str
-    ) -> tuple[Sent, bool]:
-        """Send one SMS; True beside it when it had gone before a crash (found, not resent)."""
+    ) -> Sent | None:
+        """For an SMS row whose sender died mid-send: what the provider already accepted."""
+        if claimed.abandoned_since is None or claimed.message.channel != "sms":
+            return None
+        if self._sms is None:  # claim() only returns rows of the channels this sender has
+            raise TemporarySendError("sms not configured")
+        found = await self._sms.find_sent(to=target.phone, body=body, since=claimed.abandoned_since)
+        if found is not None:
+            logger.info("message {} was sent before a crash; not sending again", claimed.message.id)
+        return found
+
+    async def _send_sms(self, message: OutboxMessage, target: MessageTarget, body: str) -> Sent:
         sms = self._sms
         if sms is None:  # claim() only returns rows of the channels this sender has
             raise TemporarySendError("sms not configured")
-        message = claimed.message
-        if claimed.abandoned_since is not None:
-            # Its sender died mid-send: the provider knows whether it went.
-            found = await sms.find_sent(to=target.phone, body=body, since=claimed.abandoned_since)
-            if found is not None:
-                logger.info("message {} was sent before a crash; not sending again", message.id)
-                return found, True
-        sent = await self._try(
+        return await self._try(
             lambda: sms.send(to=target.phone, body=body, idempotency_key=message.idempotency_key)
         )
-        return sent, False
 
     async def _send_email(
         self, message: OutboxMessage, target: MessageTarget, rendered: Rendered, now: datetime

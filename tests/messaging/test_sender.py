@@ -204,3 +204,24 @@ async def test_messages_whose_window_opens_after_the_start_are_skipped(
     summary = await make_sender(sms=sms, email=False, window=window).run_once()
     assert summary.skipped == 2 and sms.accepted == []
     assert summary.reasons == {"the calling window opens only after the appointment starts": 2}
+
+
+async def test_an_abandoned_sms_is_checked_at_the_provider_even_outside_the_window(
+    store: Store, make_sender: Callable[..., Sender], clock: FixedClock
+) -> None:
+    from app.calling_rules import CallingWindow
+    from messaging.render import render
+
+    sms = StrictSms()
+    await book(store, start=at(10, day=9))
+    (claimed,) = await store.messages.claim(lease=LEASE, limit=5, channels=("sms",))
+    sender = make_sender(sms=sms, email=False)
+    body = render(
+        "confirmation", language="sq", starts_at=at(10, day=9), clinic=sender._config.clinic
+    ).body
+    await sms.send(to=PHONE, body=body, idempotency_key=claimed.message.idempotency_key)
+    clock.now = at(22, day=2)  # the sender died; now it is night (window 10:00-13:00)
+    window = CallingWindow(days=frozenset(range(5)), intervals=((600, 780),))
+    summary = await make_sender(sms=sms, email=False, window=window).run_once()
+    assert (summary.sent, summary.recovered, summary.deferred) == (1, 1, 0)
+    assert len(sms.accepted) == 1
