@@ -297,6 +297,23 @@ async def run(args: argparse.Namespace) -> str:
             ],
         ),
         "",
+        "### Reading the numbers",
+        "",
+        f"- A planner pass writes the reminders of the appointments within the largest offset"
+        f" plus 72 hours ({written:,} rows here, because this seed books 40 chairs around the"
+        f" clock): {percentile(plan_ms, 50):.0f} ms at p50, about"
+        f" {percentile(plan_ms, 50) * 1000 / max(written, 1):.0f} us per row, nearly all of it"
+        " SQLite writing the row and its indexes. A pass with nothing to plan costs"
+        f" {again_ms:.1f} ms. Writing every reminder of all {count:,} appointments at once"
+        f" ({all_written:,} rows) would take {all_ms[0] / 1000:.1f} s: the reason a pass looks"
+        " only so far ahead (`ELO_MESSAGES__PLAN_AHEAD_HOURS`).",
+        "- A booking's outbox rows (a confirmation and two reminders) add"
+        f" {percentile(booking['with'], 50) - percentile(booking['without'], 50):.2f} ms at p50 to"
+        " its transaction.",
+        "- Email throughput is SMTP's: one session (connect, EHLO, MAIL, RCPT, DATA, QUIT) per"
+        " message; far above what a clinic sends (hundreds a day). The in-process SMS row is the"
+        " sender's own cost per message (claim, read, render, mark): under 1 ms.",
+        "",
         "### Method",
         "",
         f"- Seeding (not timed, {seed_s:.1f} s): {count:,} scheduled appointments every 30"
