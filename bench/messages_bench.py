@@ -328,8 +328,8 @@ async def run(args: argparse.Namespace) -> str:
         " is skipped. Each run starts from an empty outbox; a last run with every row present"
         " shows the cost of a pass with nothing to do. The all-at-once row writes every"
         " reminder of every appointment in one statement: its time is the SQLite insert rate"
-        " (one row per reminder and channel, with its key and indexes), which is why a pass looks ahead only"
-        " so far.",
+        " (one row per reminder and channel, with its key and indexes), which is why a pass"
+        " looks ahead only so far.",
         "- Booking: `store.appointments.book` (the transaction of every model, CLI and import"
         " booking) with its outbox rows (a confirmation and two reminders) and without.",
         "- Sending: one `Sender.run_once` over the due confirmations (rendered from the template"
