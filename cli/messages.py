@@ -3,7 +3,9 @@
 ``elo reminders run --once`` plans the reminders of appointments that have none yet, sends
 everything due (inside the calling window) and prints one line; without ``--once`` it keeps
 going every ``ELO_MESSAGES__POLL_SECS`` until interrupted (``elo serve`` runs the same loop).
-``elo messages list`` shows the newest messages, numbers and emails masked, never content.
+``elo messages list`` shows the newest messages, numbers and emails masked, never content;
+``elo messages opt-out PHONE --channel sms|email`` stops a patient's messages on a channel (a
+patient who asked by phone or at the desk; an SMS "STOP" arrives through the provider's webhook).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from cli.failures import UsageError
+from cli.runtime import parse_phone
 from config.settings import AppSettings
 from storage.message_models import MESSAGE_STATUSES
 
@@ -36,12 +39,26 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser, parser_class: ty
     listing = msub.add_parser("list", parents=[common], help="newest messages (masked)")
     listing.add_argument("--status", choices=MESSAGE_STATUSES, default=None, help="only these")
     listing.add_argument("--limit", type=int, default=50, help="how many (1-1000, default 50)")
+    opt_out = msub.add_parser(
+        "opt-out", parents=[common], help="no more messages to this patient on a channel"
+    )
+    opt_out.add_argument("phone", help="the patient's number")
+    opt_out.add_argument("--channel", required=True, choices=("sms", "email"), help="sms or email")
 
 
 async def run(args: argparse.Namespace, settings: AppSettings) -> str | list[dict[str, Any]]:
     """Run ``elo reminders run`` (a summary line) or ``elo messages list`` (rows)."""
     from app.application import open_application
 
+    if args.command == "messages" and args.messages_command == "opt-out":
+        phone = parse_phone(args.phone, settings)
+        async with open_application(settings) as app:
+            known = await app.store.messages.opt_out(
+                patient_phone=phone, channel=args.channel, source="cli"
+            )
+        if not known:
+            raise UsageError("no patient has that number")
+        return f"opted out of {args.channel} messages"
     if args.command == "messages":
         if not 1 <= args.limit <= 1000:
             raise UsageError("--limit must be between 1 and 1000")

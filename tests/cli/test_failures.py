@@ -95,6 +95,7 @@ KNOWN_LEAVES = {
     "user totp",
     "reminders run",
     "messages list",
+    "messages opt-out",
 }
 # Commands that write: on a full disk they must fail (exit 1), not pretend.
 WRITERS = {

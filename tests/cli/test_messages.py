@@ -94,3 +94,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_opt_out_stops_a_patients_channel(tmp_path: Path) -> None:
+    db = tmp_path / "env.db"
+    assert run_elo(tmp_path, "db", "init").returncode == 0
+    asyncio.run(_book(db, plan=OutboxPlan(), days=3))
+    result = run_elo(tmp_path, "messages", "opt-out", "069 123 4567", "--channel", "email")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "opted out of email messages"
+    listing = ok_json(run_elo(tmp_path, "messages", "list"))
+    emails = {m["status"] for m in listing if m["channel"] == "email"}
+    assert emails == {"skipped"} and {
+        m["last_error"] for m in listing if m["channel"] == "email"
+    } == {"opted out"}
+    assert {m["status"] for m in listing if m["channel"] == "sms"} == {"pending"}
+    unknown = run_elo(tmp_path, "messages", "opt-out", "+355682223344", "--channel", "sms")
+    assert unknown.returncode == 2 and "no patient" in unknown.stderr
