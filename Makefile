@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve bench-dashboard clean install demo demo-campaign smoke smoke-dial vendor-axe messages
+.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve bench-dashboard bench-messages clean install demo demo-campaign smoke smoke-dial vendor-axe messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { py=$$(PYTHON='$(PYTHON)' sh devtools/find-python) && \
@@ -43,6 +43,9 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.tools_bench
+
+bench-messages: $(STAMP)
+	$(BIN)/python -m bench.messages_bench
 
 bench-pipeline: $(STAMP)
 	$(BIN)/python -m bench.pipeline_bench

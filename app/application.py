@@ -22,6 +22,7 @@ from config.clock import Clock, system_clock
 from config.settings import AppSettings
 from storage import Store
 from storage.errors import StoreError
+from storage.outbox_plan import Channel, OutboxPlan
 from tools.call_port import CallControl
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
@@ -103,6 +104,20 @@ class Application:
         )
 
 
+def message_channels(settings: AppSettings) -> frozenset[Channel]:
+    """The message channels configured: email with an SMTP host and From, SMS with its provider.
+
+    The SMS provider's group (``settings.sms``, ``ELO_SMS__*``) says whether it is configured
+    through its ``configured`` property.
+    """
+    channels: set[Channel] = set()
+    if settings.email.configured:
+        channels.add("email")
+    if getattr(getattr(settings, "sms", None), "configured", False):
+        channels.add("sms")
+    return frozenset(channels)
+
+
 @asynccontextmanager
 async def open_application(
     settings: AppSettings,
@@ -133,6 +148,10 @@ async def open_application(
         busy_timeout_ms=settings.database.busy_timeout_ms,
         clock=clock,
         hash_key=settings.privacy.hash_key.get_secret_value() or None,
+    )
+    # Each booking's transaction plans the messages of the configured channels only.
+    store.db.outbox = OutboxPlan(
+        offsets=settings.messages.offsets(), channels=message_channels(settings)
     )
     if store.health.problem is not None and not allow_damaged:
         # Reads from damaged pages can be silently wrong: stop before acting on them.

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli import backup, campaign, dnc, privacy, serve, staff, users
+from cli import backup, campaign, dnc, messages, privacy, serve, staff, users
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.add_parser(commands, common, _Parser)
     serve.add_parser(commands, common, _Parser)
     users.add_parser(commands, common, _Parser)
+    messages.add_parsers(commands, common, _Parser)
 
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(
@@ -238,6 +239,13 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         return 0
     if args.command == "dnc":
         _print(await dnc.run(args, settings))
+        return 0
+    if args.command in messages.COMMANDS:
+        result = await messages.run(args, settings)
+        if isinstance(result, str):
+            print(result)
+        else:
+            _print(result)
         return 0
     if args.command == "campaign":
         _print(await campaign.run(args, settings))

@@ -138,6 +138,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
     from service.http import create_http_app
     from service.inbound import InboundCalls
     from service.live_calls import LiveCallBoard
+    from service.messages import start_sender, stop_sender
     from service.workers import WorkerPool
     from storage.errors import StoreError
     from telemetry.export import use_directory as use_metrics_directory
@@ -235,6 +236,8 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
             on_hurry=lambda: background(supervisor.hang_up_all()),
         )
         watching = asyncio.create_task(supervisor.run())
+        # Confirmations and reminders (only when an email or SMS channel is configured).
+        sending = start_sender(app)
         bound_host, bound_port = sock.getsockname()[:2]
         logger.info("elo serve listening on {}:{}", bound_host, bound_port)
         # For whoever started it (a test, a supervisor) to find a port chosen with --port 0.
@@ -248,6 +251,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
             await supervisor.drain(timeout_s=settings.server.drain_secs)
             await inbound.drain(timeout_s=0)
             await watching
+            await stop_sender(sending)
             if pool is not None:
                 await pool.aclose()
             if pending:

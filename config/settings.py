@@ -35,6 +35,7 @@ from config.settings_groups import (
 )
 from config.settings_inbound import InboundSettings
 from config.settings_sms import SmsSettings
+from config.settings_messages import EmailSettings, MessagesSettings
 
 ENV_PREFIX = "ELO_"
 ENV_NESTED_DELIMITER = "__"
@@ -76,6 +77,8 @@ class AppSettings(BaseSettings):
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
+    messages: MessagesSettings = Field(default_factory=MessagesSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:

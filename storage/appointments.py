@@ -10,9 +10,11 @@ import aiosqlite
 from storage.call_records import add_daily
 from storage.database import Database
 from storage.errors import NotFoundError
+from storage.migrations import ACTIVE_STATUSES
 from storage.models import Appointment, AppointmentSource, Booked, SlotTaken
+from storage.outbox_plan import plan_booked, plan_cancelled
 from storage.patients import upsert_patient
-from storage.records import PatientRef, RecordFilter, find_with_patient, set_status
+from storage.records import PatientRef, RecordFilter, find_with_patient
 from storage.rows import slot_time, to_appointment
 from storage.timefmt import slot_grid, to_db
 
@@ -116,6 +118,10 @@ async def insert_booking(
         ),
     )
     await hold_slots(conn, appointment_id=row["id"], chair=taken_chair, slot_starts=slot_starts)
+    # The outbox rows commit with the booking or not at all; an imported one gets no confirmation.
+    await plan_booked(
+        conn, db.outbox, appointment_id=row["id"], now=now, confirm=source != "import"
+    )
     if source != "import":
         await add_daily(conn, day=now.astimezone(db.tz).date(), booked=1, revenue=price_lek)
     return Booked(appointment=to_appointment(row), patient=patient, new_patient=created)
@@ -249,12 +255,25 @@ class AppointmentRepository:
     async def set_status(self, *, appointment_id: int, status: str) -> Appointment:
         """Change an appointment's status; leaving scheduled/confirmed frees its slots.
 
+        Cancelling an active one plans its ``cancelled`` message in the same transaction.
+
         Raises:
             NotFoundError: No such appointment.
         """
-        row = await set_status(self._db, "appointments", appointment_id, status)
-        if row is None:
-            raise NotFoundError(f"no appointment {appointment_id}")
+        async with self._db.transaction() as conn:
+            old = await conn.execute_fetchall(
+                "SELECT status FROM appointments WHERE id = ?", (appointment_id,)
+            )
+            if not old:
+                raise NotFoundError(f"no appointment {appointment_id}")
+            (row,) = await conn.execute_fetchall(
+                "UPDATE appointments SET status = ? WHERE id = ? RETURNING *",
+                (status, appointment_id),
+            )
+            if status == "cancelled" and old[0][0] in ACTIVE_STATUSES:
+                await plan_cancelled(
+                    conn, self._db.outbox, appointment_id=appointment_id, now=self._db.clock()
+                )
         return to_appointment(row)
 
     async def list(

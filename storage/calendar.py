@@ -41,6 +41,7 @@ from storage.calendar_models import (
 from storage.database import Database
 from storage.migrations import ACTIVE_STATUSES
 from storage.models import Appointment, Booked, SlotTaken
+from storage.outbox_plan import plan_cancelled, plan_moved
 from storage.rows import to_appointment
 from storage.timefmt import from_db, slot_grid, to_db
 from validation.phone import mask_phone
@@ -246,6 +247,9 @@ class CalendarRepository:
                     conn, appointment_id=appointment_id, chair=new_chair, slot_starts=slot_starts
                 )
                 moved = to_appointment(row)
+                await plan_moved(
+                    conn, self._db.outbox, appointment_id=appointment_id, now=self._db.clock()
+                )
                 await self._audit.record(
                     actor=actor,
                     action="appointment.move",
@@ -280,6 +284,9 @@ class CalendarRepository:
                 "UPDATE appointments SET status = 'cancelled', cancel_reason = ?, updated_at = ?"
                 " WHERE id = ? RETURNING *",
                 (reason, to_db(self._db.clock()), appointment_id),
+            )
+            await plan_cancelled(
+                conn, self._db.outbox, appointment_id=appointment_id, now=self._db.clock()
             )
             await self._audit.record(
                 actor=actor,

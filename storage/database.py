@@ -26,6 +26,7 @@ from config.clock import Clock, system_clock
 from config.private_files import create_private_file
 from storage.errors import StoreError
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.outbox_plan import OutboxPlan
 
 # Files this process has quick-checked and found healthy, by identity, size and modification time.
 # Opening the same unchanged file again (tests, benchmarks, a bot restarted for each call) skips
@@ -77,6 +78,9 @@ class Database:
         self._write_lock = asyncio.Lock()
         # The quick check's first finding when the file is damaged; writes are refused then.
         self.damage: str | None = None
+        # What the messages outbox plans in each booking's transaction (storage.outbox_plan);
+        # open_application sets it from the settings and the configured channels.
+        self.outbox = OutboxPlan()
 
     @classmethod
     async def open(

@@ -59,12 +59,14 @@ class PurgeCounts:
         follow_ups: Done or cancelled follow-ups deleted.
         attempts: Finished campaign attempts whose number and room were removed.
         contacts: Finished campaign contacts anonymised.
+        messages: Finished messages (sent, dead, skipped) deleted from the outbox.
     """
 
     calls: int = 0
     follow_ups: int = 0
     attempts: int = 0
     contacts: int = 0
+    messages: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts by name."""
@@ -133,11 +135,14 @@ class PrivacyRepository:
             "   WHERE a.contact_id = campaign_contacts.id"
             "   AND (a.outcome IS NULL OR a.started_at >= ?))"
         )
+        # A finished message row says when the patient had an appointment: it goes with calls.
+        where_messages = "status IN ('sent', 'dead', 'skipped') AND created_at < ?"
         plan = (
             ("calls", where_calls, (cutoff,)),
             ("follow_ups", where_follow_ups, (cutoff, cutoff)),
             ("call_attempts", where_attempts, (attempt_cutoff,)),
             ("campaign_contacts", where_contacts, (attempt_cutoff, attempt_cutoff)),
+            ("messages", where_messages, (cutoff,)),
         )
         if dry_run:
             counts = [
@@ -163,7 +168,12 @@ class PrivacyRepository:
                 f" name = '{ANONYMOUS_NAME}', patient_id = NULL WHERE {where_contacts}",
                 (attempt_cutoff, attempt_cutoff),
             )
+            messages = await conn.execute(
+                f"DELETE FROM messages WHERE {where_messages}",  # noqa: S608
+                (cutoff,),
+            )
             counts = PurgeCounts(
+                messages=messages.rowcount,
                 calls=calls.rowcount,
                 follow_ups=follow_ups.rowcount,
                 attempts=attempts.rowcount,
@@ -190,8 +200,8 @@ class PrivacyRepository:
 
         Returns:
             ``patient``, ``appointments``, ``follow_ups``, ``calls`` (with transcripts),
-            ``campaign_contacts``, ``call_attempts`` and ``do_not_call``, as stored (times in
-            UTC).
+            ``campaign_contacts``, ``call_attempts``, ``do_not_call``, ``messages`` and
+            ``message_opt_outs``, as stored (times in UTC).
         """
         rows = await self._person_rows(self._db.conn, phone)
         export: dict[str, Any] = {"phone": phone, **rows}
@@ -243,6 +253,17 @@ class PrivacyRepository:
                 (phone, phone),
             ),
             "do_not_call": ("SELECT * FROM do_not_call WHERE phone = ?", (phone,)),
+            # The outbox holds no text: what was sent when, on which channel, and how it went.
+            "messages": (
+                "SELECT m.* FROM messages m JOIN patients p ON p.id = m.patient_id"
+                " WHERE p.phone = ? ORDER BY m.id",
+                (phone,),
+            ),
+            "message_opt_outs": (
+                "SELECT x.* FROM message_opt_outs x JOIN patients p ON p.id = x.patient_id"
+                " WHERE p.phone = ?",
+                (phone,),
+            ),
         }
         result: dict[str, list[dict[str, Any]]] = {}
         for name, (sql, params) in queries.items():
@@ -298,6 +319,11 @@ class PrivacyRepository:
                 )
             if patient_id is not None:
                 await conn.execute("DELETE FROM follow_ups WHERE patient_id = ?", (patient_id,))
+                # Their messages (sent or waiting, the cancellations just planned) and opt-outs.
+                await conn.execute("DELETE FROM messages WHERE patient_id = ?", (patient_id,))
+                await conn.execute(
+                    "DELETE FROM message_opt_outs WHERE patient_id = ?", (patient_id,)
+                )
             await conn.execute(
                 f"UPDATE calls SET {_SCRUB_CALL} WHERE phone = ? OR patient_id = ?",  # noqa: S608
                 (phone, patient_id),

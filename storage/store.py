@@ -4,9 +4,9 @@
 ``store.calls``, ``store.callers``, ``store.dnc``, ``store.campaigns``, ``store.queue``,
 ``store.audit``, ``store.privacy``, ``store.health`` and ``store.users``, and the dashboard's read
 models (``store.figures``, ``store.call_log``, ``store.follow_up_queue``,
-``store.patient_search``, ``store.campaign_list``, ``store.patient_record``) share one
-connection and its write lock, so a write that spans aggregates (a booking upserts its patient)
-runs in one transaction.
+``store.patient_search``, ``store.campaign_list``, ``store.patient_record``) and the messages
+outbox (``store.messages``) share one connection and its write lock, so a write that spans
+aggregates (a booking upserts its patient and plans its messages) runs in one transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from storage.do_not_call import DoNotCallRepository
 from storage.follow_up_queue import FollowUpQueue
 from storage.follow_ups import FollowUpRepository
 from storage.health import HealthRepository
+from storage.messages import MessageRepository
 from storage.patient_record import PatientRecords
 from storage.patient_search import PatientSearch
 from storage.patients import PatientRepository
@@ -61,6 +62,7 @@ class Store:
         call_log: The dashboard's calls list and a call's detail.
         follow_up_queue: The dashboard's follow-ups queue and marking one done.
         patient_search: The dashboard's patient search and revealing one number.
+        messages: The messages outbox: due, claims, outcomes, opt-outs, delivery reports.
         campaign_list: The dashboard's Campaigns list, in pages.
         patient_record: The dashboard's page of one patient.
 
@@ -88,6 +90,7 @@ class Store:
         self.call_log = CallLog(db)
         self.follow_up_queue = FollowUpQueue(db)
         self.patient_search = PatientSearch(db)
+        self.messages = MessageRepository(db)
         self.campaign_list = CampaignList(db)
         self.patient_record = PatientRecords(db, keys)
 

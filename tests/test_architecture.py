@@ -8,7 +8,7 @@ The application is layered (docs/architecture.md):
     devtools                  (local stand-ins of remote services, the smoke test)
     campaign                  (outbound campaigns: planning, dialling, running)
     pipeline                  (one call: transport, VAD, Gemini Live, observers)
-    messaging                 (messages to patients: SMS and email channels, two-way SMS)
+    messaging                 (patient messages: render, channels, the sender, two-way SMS)
     app                       (the application object and the configuration preflight)
     tools                     (the model's function calls)
     scheduling                (calendar and free slots)

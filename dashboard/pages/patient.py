@@ -43,6 +43,8 @@ RECORDS = {
     "campaign_contacts": N_("Campaign contacts"),
     "call_attempts": N_("Campaign call attempts"),
     "do_not_call": N_("Do-not-call"),
+    "messages": N_("Messages"),
+    "message_opt_outs": N_("Message opt-outs"),
 }
 
 

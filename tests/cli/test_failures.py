@@ -93,6 +93,9 @@ KNOWN_LEAVES = {
     "user reset",
     "user list",
     "user totp",
+    "reminders run",
+    "messages list",
+    "messages opt-out",
 }
 # Commands that write: on a full disk they must fail (exit 1), not pretend.
 WRITERS = {

@@ -107,6 +107,7 @@ def test_purge_dry_run_counts_then_purge_removes_old_transcripts(tmp_path: Path)
         "follow_ups": 0,
         "attempts": 0,
         "contacts": 0,
+        "messages": 0,
     }
     assert _rows(db, "SELECT transcript FROM calls") == [
         (json.dumps(TRANSCRIPT, ensure_ascii=False),)

@@ -158,7 +158,13 @@ async def test_purge_scrubs_old_calls_and_keeps_daily_totals(
 
     counts = await store.privacy.purge(retention_days=90, keep_attempts_days=60)
 
-    assert counts.as_dict() == {"calls": 1, "follow_ups": 1, "attempts": 1, "contacts": 1}
+    assert counts.as_dict() == {
+        "calls": 1,
+        "follow_ups": 1,
+        "attempts": 1,
+        "contacts": 1,
+        "messages": 0,
+    }
     old = await store.calls.get(call_id="old-call")
     assert old is not None
     assert (old.transcript, old.counters, old.phone, old.patient_id, old.outcome_reason) == (
@@ -207,7 +213,13 @@ async def test_purge_dry_run_counts_and_changes_nothing(store: Store, clock: Fix
 
     counts = await store.privacy.purge(retention_days=90, keep_attempts_days=60, dry_run=True)
 
-    assert counts.as_dict() == {"calls": 1, "follow_ups": 1, "attempts": 1, "contacts": 1}
+    assert counts.as_dict() == {
+        "calls": 1,
+        "follow_ups": 1,
+        "attempts": 1,
+        "contacts": 1,
+        "messages": 0,
+    }
     assert await _every_value(store) == before
     assert await store.audit.list() == []
 
