@@ -113,7 +113,7 @@ def message_channels(settings: AppSettings) -> frozenset[Channel]:
     channels: set[Channel] = set()
     if settings.email.configured:
         channels.add("email")
-    if getattr(getattr(settings, "sms", None), "configured", False):
+    if settings.sms.configured:
         channels.add("sms")
     return frozenset(channels)
 

@@ -78,5 +78,8 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> str | list[dic
         ahead = timedelta(hours=settings.messages.plan_ahead_hours)
         if not args.once:
             await sender_task(app.store, sender, poll_secs=settings.messages.poll_secs, ahead=ahead)
-        planned, summary = await plan_and_send(app.store, sender, ahead=ahead)
+        try:
+            planned, summary = await plan_and_send(app.store, sender, ahead=ahead)
+        finally:
+            await sender.aclose()
     return f"planned {planned} reminders; {summary.line()}"

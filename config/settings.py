@@ -34,8 +34,8 @@ from config.settings_groups import (
     ValidationSettings,
 )
 from config.settings_inbound import InboundSettings
-from config.settings_sms import SmsSettings
 from config.settings_messages import EmailSettings, MessagesSettings
+from config.settings_sms import SmsSettings
 
 ENV_PREFIX = "ELO_"
 ENV_NESTED_DELIMITER = "__"

@@ -132,6 +132,11 @@ class SmsSettings(SettingsGroup):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @property
+    def configured(self) -> bool:
+        """Whether a provider is chosen (its missing settings are then an error, named)."""
+        return self.provider != "none"
+
     def missing(self) -> list[str]:
         """The variables still to set for the chosen provider (empty when it can send)."""
         if self.provider == "none":

@@ -1,5 +1,4 @@
-"""Messages to patients (issue 13): SMS and email confirmations, reminders, moves and
-cancellations, and two-way SMS.
+"""Messages to patients: confirmations, reminders, moves and cancellations; two-way SMS.
 
 The outbox rows are planned in storage (:mod:`storage.outbox_plan`); this package renders them
 (:mod:`messaging.render`, :mod:`messaging.invite`, :mod:`messaging.email_message`), sends them

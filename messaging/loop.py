@@ -34,13 +34,17 @@ async def sender_task(
     """:func:`plan_and_send` every ``poll_secs`` until cancelled; a failed pass never stops it.
 
     A failure (a locked database, a bug) is logged by type only and the next pass tries again.
+    The task owns the sender: its channels are closed when the task ends.
     """
-    while True:
-        try:
-            planned, summary = await plan_and_send(store, sender, ahead=ahead)
-        except Exception as exc:
-            logger.warning("message sender pass failed: {}", type(exc).__name__)
-        else:
-            if planned or summary.sent or summary.failed or summary.dead:
-                logger.info("messages: planned {}, {}", planned, summary.line())
-        await asyncio.sleep(poll_secs)
+    try:
+        while True:
+            try:
+                planned, summary = await plan_and_send(store, sender, ahead=ahead)
+            except Exception as exc:
+                logger.warning("message sender pass failed: {}", type(exc).__name__)
+            else:
+                if planned or summary.sent or summary.failed or summary.dead:
+                    logger.info("messages: planned {}, {}", planned, summary.line())
+            await asyncio.sleep(poll_secs)
+    finally:
+        await sender.aclose()

@@ -139,6 +139,13 @@ class Sender:
             name for name, ch in (("sms", sms), ("email", email)) if ch is not None
         )
 
+    async def aclose(self) -> None:
+        """Close the channels that hold connections (an HTTP client of the SMS provider)."""
+        for channel in (self._sms, self._email):
+            close = getattr(channel, "aclose", None)
+            if close is not None:
+                await close()
+
     @property
     def _tz(self) -> ZoneInfo:
         return self._config.clinic.tz

@@ -6,6 +6,7 @@ from app.application import Application
 from app.calling_rules import CallingWindow
 from messaging.channels import EmailChannel, SmsChannel
 from messaging.sender import Sender, SenderConfig
+from messaging.sms_twilio import sms_channel
 from messaging.smtp import SmtpEmailChannel
 
 
@@ -16,10 +17,15 @@ def build_sender(
 
     Args:
         app: The open application.
-        sms: The SMS provider's channel (built from ``ELO_SMS__*`` by its adapter), if any.
+        sms: An SMS channel; Twilio's of ``ELO_SMS__*`` when None and a provider is chosen.
         email: An email channel; the SMTP one of ``ELO_EMAIL__*`` when None and configured.
+
+    Raises:
+        ConfigError: An SMS provider is chosen but a setting it needs is missing (named).
     """
     settings = app.settings
+    if sms is None and settings.sms.configured:
+        sms = sms_channel(settings.sms)
     if email is None and settings.email.configured:
         email = SmtpEmailChannel(settings.email)
     if sms is None and email is None:

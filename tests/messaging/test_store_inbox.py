@@ -116,23 +116,23 @@ async def test_unknown_text_from_a_patient_changes_nothing(store: Store, db_path
     assert _rows(db_path, "SELECT count(*) FROM follow_ups") == [(0,)]
 
 
-# store.messages (opt_out, record_delivery) is written by the messages engineer on another
-# branch: until the merge these fail with AttributeError (and only that). Once they pass, strict
-# xfail fails them: drop the marker and assert the stored opt-out and delivery with that
-# branch's readers.
-_MESSAGES_PENDING = pytest.mark.xfail(
-    strict=True, raises=AttributeError, reason="store.messages arrives with the messages branch"
-)
-
-
 @pytest.mark.asyncio
-@_MESSAGES_PENDING
-async def test_stop_opts_the_number_out_of_sms(store: Store):
-    await _book(store, PATIENT, datetime(2026, 12, 2, 10, 0, tzinfo=TIRANE))
+async def test_stop_opts_the_number_out_of_sms_and_skips_its_waiting_messages(
+    store: Store, db_path
+):
+    await _book(store, PATIENT, datetime(2026, 12, 9, 10, 0, tzinfo=TIRANE))
+    waiting = "SELECT count(*) FROM messages WHERE channel = 'sms' AND status = 'pending'"
+    assert _rows(db_path, waiting)[0][0] >= 1
     await StoreInbox(store).on_reply(phone=PATIENT, reply=Reply.STOP, provider_id="SMin1")
+    assert await store.messages.opted_out(patient_phone=PATIENT) == {"sms"}
+    assert _rows(db_path, waiting) == [(0,)]
 
 
 @pytest.mark.asyncio
-@_MESSAGES_PENDING
-async def test_a_delivery_report_is_recorded(store: Store):
+async def test_a_delivery_report_is_recorded_on_its_message(store: Store):
+    await _book(store, PATIENT, datetime(2026, 12, 9, 10, 0, tzinfo=TIRANE))
+    claimed = await store.messages.claim(lease=timedelta(minutes=5), limit=1, channels=("sms",))
+    assert await store.messages.mark_sent(message_id=claimed[0].message.id, provider_id="SM1")
     await StoreInbox(store).on_status(provider_id="SM1", status="delivered", error_code=None)
+    (item,) = await store.messages.list(status="sent")
+    assert item.delivery_status == "delivered"
