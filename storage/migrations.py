@@ -10,6 +10,7 @@ from storage.migrations_dashboard import (
     FOLDED_LETTERS,
     fold_sql,
 )
+from storage.migrations_messages import MESSAGES_MIGRATIONS
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -278,6 +279,7 @@ MIGRATIONS: tuple[str, ...] = (
         CHECK (direction IN ('outbound', 'inbound'));
     """,
     *DASHBOARD_MIGRATIONS,
+    *MESSAGES_MIGRATIONS,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
