@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.settings_call import GoogleSettings, LimitsSettings, LiveKitSettings, PipelineSettings
 from config.settings_campaign import CallingSettings, CampaignSettings
+from config.settings_confirmations import ConfirmationSettings
 from config.settings_dashboard import DashboardSettings
 from config.settings_groups import (
     ClinicSettings,
@@ -74,6 +75,7 @@ class AppSettings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    confirmations: ConfirmationSettings = Field(default_factory=ConfirmationSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:

@@ -312,6 +312,7 @@ class CallFacts(_Record):
         follow_up_due: The earliest pending follow-up made in the call (a callback the patient
             asked for), if any.
         opted_out: The number asked about is on the do-not-call list now.
+        kept: Appointments the patient confirmed or moved in the call (a confirmation call).
     """
 
     call_id: str
@@ -321,6 +322,7 @@ class CallFacts(_Record):
     bookings: int
     follow_up_due: datetime | None
     opted_out: bool
+    kept: int = 0
 
 
 class DailyAnalytics(_Record):
