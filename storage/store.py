@@ -23,6 +23,7 @@ from storage.call_records import CallRepository
 from storage.callers import CallerRepository
 from storage.campaign_queue import CampaignQueue
 from storage.campaigns import CampaignRepository
+from storage.confirmations import ConfirmationRepository
 from storage.database import Database
 from storage.day_figures import DayFiguresRepository
 from storage.do_not_call import DoNotCallRepository
@@ -58,6 +59,7 @@ class Store:
         call_log: The dashboard's calls list and a call's detail.
         follow_up_queue: The dashboard's follow-ups queue and marking one done.
         patient_search: The dashboard's patient search and revealing one number.
+        confirmations: The confirmations campaign the service fills (issue 13).
 
     Args:
         db: The open database.
@@ -83,6 +85,7 @@ class Store:
         self.call_log = CallLog(db)
         self.follow_up_queue = FollowUpQueue(db)
         self.patient_search = PatientSearch(db)
+        self.confirmations = ConfirmationRepository(db, keys)
 
     @classmethod
     async def open(
