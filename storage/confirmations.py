@@ -1,7 +1,7 @@
 """The confirmations campaign: a call per unconfirmed appointment, filled by the service.
 
-One campaign, :data:`CONFIRMATIONS`, purpose ``confirmation``, created ``active`` when first
-needed (the settings' calling window applies). :meth:`ConfirmationRepository.fill` adds a
+One campaign, :data:`CONFIRMATIONS`, purpose ``confirmation``, created ``active`` when a first
+contact is added (the settings' calling window applies). :meth:`ConfirmationRepository.fill` adds a
 contact for every ``scheduled`` (not yet confirmed) appointment starting in a window that has
 no contact yet anywhere (``campaign_contacts.appointment_id``, unique), skipping numbers on the
 do-not-call list; it is idempotent, so the service runs it every few minutes. A number already
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from storage.database import Database
@@ -56,6 +57,7 @@ class ConfirmationFill(BaseModel):
     """What one round of :meth:`ConfirmationRepository.fill` did (counts only).
 
     Attributes:
+        campaign_id: The confirmations campaign, None while it is not needed yet.
         added: New contacts, one per appointment.
         on_do_not_call: Appointments skipped because the number is on the do-not-call list.
         waiting: Appointments left for a later round: their number is already queued.
@@ -64,6 +66,7 @@ class ConfirmationFill(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    campaign_id: int | None = None
     added: int = 0
     on_do_not_call: int = 0
     waiting: int = 0
@@ -88,40 +91,45 @@ class ConfirmationRepository:
         An existing campaign is returned as it is: staff may have paused or stopped it.
         """
         async with self._db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO campaigns (name, purpose, notes, max_concurrent_calls,"
-                " max_attempts, service_state, created_at)"
-                " VALUES (?, 'confirmation', '', ?, ?, 'active', ?) ON CONFLICT(name) DO NOTHING",
-                (CONFIRMATIONS, max_concurrent_calls, max_attempts, to_db(self._db.clock())),
-            )
-            (row,) = await conn.execute_fetchall(
-                "SELECT * FROM campaigns WHERE name = ?", (CONFIRMATIONS,)
-            )
-        return to_campaign(row)
+            return await self._campaign(conn, max_concurrent_calls, max_attempts)
 
-    async def fill(self, *, campaign_id: int, start: datetime, end: datetime) -> ConfirmationFill:
+    async def fill(
+        self, *, start: datetime, end: datetime, max_concurrent_calls: int, max_attempts: int
+    ) -> ConfirmationFill:
         """Add a contact per unconfirmed appointment starting in ``[start, end)``; idempotent.
 
         One write transaction: the do-not-call list and the existing contacts are read in the
-        snapshot the contacts are written in. A campaign the runner had finished (``done``)
-        is opened again (``paused``) when contacts are added, so the service runs it.
+        snapshot the contacts are written in. The campaign is created (``active``) only when
+        a first contact is added; a campaign staff stopped is left alone. A campaign the runner
+        had finished (``done``) is opened again (``paused``) when contacts are added, so the
+        service runs it.
 
         Args:
-            campaign_id: The confirmations campaign.
             start: The earliest start (now).
             end: The latest start, exclusive (now + the horizon).
+            max_concurrent_calls: Calls at once, for a new campaign.
+            max_attempts: Attempts per contact, for a new campaign.
         """
-        added = on_dnc = waiting = 0
+        added = on_dnc = waiting = closed = 0
         now = to_db(self._db.clock())
         async with self._db.transaction() as conn:
-            closed = (await conn.execute(_CLOSE_SQL, (campaign_id, to_db(start)))).rowcount
-            queued = {
-                row["phone"]
-                for row in await conn.execute_fetchall(
-                    "SELECT phone FROM campaign_contacts WHERE campaign_id = ? AND state = 'queued'",
-                    (campaign_id,),
-                )
-            }
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM campaigns WHERE name = ?", (CONFIRMATIONS,)
+            )
+            campaign = to_campaign(rows[0]) if rows else None
+            if campaign is not None and campaign.service_state == "stopped":
+                return ConfirmationFill(campaign_id=campaign.id)
+            queued: set[str] = set()
+            if campaign is not None:
+                closed = (await conn.execute(_CLOSE_SQL, (campaign.id, to_db(start)))).rowcount
+                queued = {
+                    row["phone"]
+                    for row in await conn.execute_fetchall(
+                        "SELECT phone FROM campaign_contacts"
+                        " WHERE campaign_id = ? AND state = 'queued'",
+                        (campaign.id,),
+                    )
+                }
             for row in await conn.execute_fetchall(CANDIDATES_SQL, (to_db(start), to_db(end))):
                 phone = row["phone"]
                 if await is_listed(conn, self._keys, phone):
@@ -130,11 +138,13 @@ class ConfirmationRepository:
                 if phone in queued:
                     waiting += 1
                     continue
+                if campaign is None:
+                    campaign = await self._campaign(conn, max_concurrent_calls, max_attempts)
                 await conn.execute(
                     "INSERT INTO campaign_contacts (campaign_id, patient_id, phone, name,"
                     " language, created_at, appointment_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
-                        campaign_id,
+                        campaign.id,
                         row["patient_id"],
                         phone,
                         row["name"],
@@ -145,11 +155,29 @@ class ConfirmationRepository:
                 )
                 queued.add(phone)
                 added += 1
-            if added:
+            if added and campaign is not None:
                 await conn.execute(
                     "UPDATE campaigns SET status = 'paused' WHERE id = ? AND status = 'done'",
-                    (campaign_id,),
+                    (campaign.id,),
                 )
         return ConfirmationFill(
-            added=added, on_do_not_call=on_dnc, waiting=waiting, closed=max(closed, 0)
+            campaign_id=campaign.id if campaign is not None else None,
+            added=added,
+            on_do_not_call=on_dnc,
+            waiting=waiting,
+            closed=max(closed, 0),
         )
+
+    async def _campaign(
+        self, conn: aiosqlite.Connection, max_concurrent_calls: int, max_attempts: int
+    ) -> Campaign:
+        await conn.execute(
+            "INSERT INTO campaigns (name, purpose, notes, max_concurrent_calls,"
+            " max_attempts, service_state, created_at)"
+            " VALUES (?, 'confirmation', '', ?, ?, 'active', ?) ON CONFLICT(name) DO NOTHING",
+            (CONFIRMATIONS, max_concurrent_calls, max_attempts, to_db(self._db.clock())),
+        )
+        (row,) = await conn.execute_fetchall(
+            "SELECT * FROM campaigns WHERE name = ?", (CONFIRMATIONS,)
+        )
+        return to_campaign(row)

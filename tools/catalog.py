@@ -98,8 +98,8 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         name="my_appointments",
         description=(
             "The upcoming appointments of the person called (this call's own number only):"
-            " appointment_id, service, day, weekday, time (clinic time) and appointment_status. Call it"
-            " before confirming, rescheduling or cancelling."
+            " appointment_id, service, day, weekday, time (clinic time) and"
+            " appointment_status. Call it before confirming, rescheduling or cancelling."
         ),
         args_model=MyAppointmentsArgs,
         handler=my_appointments,

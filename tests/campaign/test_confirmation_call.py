@@ -46,11 +46,12 @@ async def test_a_confirmation_call_reschedules_through_the_real_pipeline(
     )  # fmt: skip
     assert isinstance(booked, Booked)
     appointment = booked.appointment
-    campaign = await store.confirmations.campaign(max_concurrent_calls=1, max_attempts=3)
     fill = await store.confirmations.fill(
-        campaign_id=campaign.id, start=clock.now, end=clock.now + timedelta(hours=48)
-    )
-    assert fill.added == 1
+        start=clock.now, end=clock.now + timedelta(hours=48), max_concurrent_calls=1,
+        max_attempts=3,
+    )  # fmt: skip
+    campaign = await store.campaigns.get(name="confirmations")
+    assert fill.added == 1 and campaign is not None and campaign.purpose == "confirmation"
 
     script = [
         *greeting(),

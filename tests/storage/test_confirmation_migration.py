@@ -91,7 +91,7 @@ def _snapshot(path: Path) -> dict[str, object]:
             columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
             columns = [c for c in columns if c != "appointment_id"]
             snap[table] = conn.execute(
-                f"SELECT {', '.join(columns)} FROM {table} ORDER BY id"  # noqa: S608
+                f"SELECT {', '.join(columns)} FROM {table} ORDER BY id"
             ).fetchall()
             snap[f"{table} columns"] = columns
         # Every named index with its SQL (the autoindexes of UNIQUE constraints are unnamed).

@@ -14,8 +14,8 @@ import pytest
 
 from storage import Booked, Store
 from storage.confirmations import CANDIDATES_SQL, CONFIRMATIONS
-from tests.conftest import FixedClock
 from storage.timefmt import to_db
+from tests.conftest import FixedClock
 from tests.storage.booking import at, book, phone
 
 pytestmark = pytest.mark.asyncio
@@ -29,11 +29,11 @@ async def _appointment(store: Store, number: str, hour: int, day: int = 2, **ext
 
 
 async def _fill(store: Store, clock: FixedClock):
-    campaign = await store.confirmations.campaign(max_concurrent_calls=2, max_attempts=3)
     now = clock.now
-    return campaign, await store.confirmations.fill(
-        campaign_id=campaign.id, start=now, end=now + HORIZON
+    fill = await store.confirmations.fill(
+        start=now, end=now + HORIZON, max_concurrent_calls=2, max_attempts=3
     )
+    return await store.campaigns.get(name=CONFIRMATIONS), fill
 
 
 def _contacts(db_path: Path) -> list[tuple]:
@@ -43,10 +43,15 @@ def _contacts(db_path: Path) -> list[tuple]:
         ).fetchall()
 
 
-async def test_the_campaign_is_created_once_active_for_the_service(
+async def test_the_campaign_is_created_active_when_first_needed_and_kept_as_staff_set_it(
     store: Store, clock: FixedClock
 ) -> None:
-    first, _ = await _fill(store, clock)
+    # Nothing to confirm: no campaign.
+    nothing, fill = await _fill(store, clock)
+    assert (nothing, fill.campaign_id, fill.added) == (None, None, 0)
+    await _appointment(store, phone(1), 10)
+    first, fill = await _fill(store, clock)
+    assert first is not None and fill.campaign_id == first.id
     assert (first.name, first.purpose, first.service_state, first.status) == (
         CONFIRMATIONS,
         "confirmation",
@@ -57,9 +62,18 @@ async def test_the_campaign_is_created_once_active_for_the_service(
     await store.campaigns.set_service_state(
         campaign_id=first.id, to="paused", allowed_from=frozenset({"active"})
     )
-    again, _ = await _fill(store, clock)
+    await _appointment(store, phone(2), 11, name="Ben Lika")
+    again, fill = await _fill(store, clock)
     assert (again.id, again.service_state) == (first.id, "paused")  # staff's choice kept
+    assert fill.added == 1
     assert [c.id for c in await store.campaigns.for_service()] == []
+    # Stopped by staff: never filled again.
+    await store.campaigns.set_service_state(
+        campaign_id=first.id, to="stopped", allowed_from=frozenset({"paused"})
+    )
+    await _appointment(store, phone(3), 12, name="Cen Mara")
+    _, fill = await _fill(store, clock)
+    assert fill.added == 0
 
 
 async def test_fill_adds_one_contact_per_unconfirmed_appointment_in_the_horizon_idempotently(

@@ -227,7 +227,7 @@ async def test_twenty_patients_rescheduling_into_one_slot_exactly_one_wins(
                 clock=clock,
                 phone=number,
                 call_id=f"call-{n}",
-            )  # fmt: skip
+            )
             for n, (s, number) in enumerate(zip(stores, numbers, strict=True))
         ]
         results = await asyncio.gather(
