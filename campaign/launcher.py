@@ -171,6 +171,7 @@ class PipelineLauncher:
             if job.campaign.purpose == "confirmation"
             else call_reason(job),
             language=job.contact.language,
+            purpose=job.campaign.purpose,
         )
         spec = CallSpec(
             metadata=metadata,
