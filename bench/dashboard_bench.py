@@ -103,7 +103,9 @@ async def cases(store: Store) -> list[Case]:
         Case("Patients", "by digits", lambda n: search.search(query=f"069 1{n % 1000:03d}")),
         Case("Patients", "by whole number", lambda n: search.search(query=pick(phones, n))),
         Case("Patients", "reveal a number", lambda n: search.reveal(patient_id=n % 500 + 1)),
+        Case("Patient", "page", lambda n: store.patient_record.get(patient_id=n % 500 + 1)),
         Case("Do-not-call", "list, first page", lambda n: store.dnc.page()),
+        Case("Campaigns", "list, first page", lambda n: store.campaign_list.page()),
         Case(
             "Campaigns", "funnel", lambda n: store.campaigns.status(campaign_id=pick(campaigns, n))
         ),

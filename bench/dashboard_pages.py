@@ -58,6 +58,13 @@ async def page_cases(store: Store, served: set[str]) -> list[PageCase]:
         "SELECT id FROM calls WHERE transcript != '[]' ORDER BY started_at DESC LIMIT 1"
     )
     campaign = await db.scalar("SELECT id FROM campaigns ORDER BY id LIMIT 1") or 1
+    patient = (
+        await db.scalar(
+            "SELECT patient_id FROM calls WHERE patient_id IS NOT NULL"
+            " ORDER BY started_at DESC LIMIT 1"
+        )
+        or 1
+    )
     day = NOW.date().isoformat()
     deep_label = f"list, page at row {total // 2:,}"
     wanted = [
@@ -73,6 +80,7 @@ async def page_cases(store: Store, served: set[str]) -> list[PageCase]:
         ("/campaigns/{campaign_id:int}", PageCase("Campaign", "funnel", f"/campaigns/{campaign}")),
         ("/patients", PageCase("Patients", "search by name", "/patients?q=hoxha")),
         ("/patients", PageCase("Patients", "search by digits", "/patients?q=0691234")),
+        ("/patients/{patient_id:int}", PageCase("Patient", "page", f"/patients/{patient}")),
         ("/do-not-call", PageCase("Do-not-call", "list, first page", "/do-not-call")),
         ("/clinic", PageCase("Clinic", "profile", "/clinic")),
         ("/audit", PageCase("Audit log", "first page", "/audit")),

@@ -1,4 +1,8 @@
-"""``elo dnc``: the do-not-call list at the command line."""
+"""``elo dnc``: the do-not-call list at the command line.
+
+Entries added here have the source ``cli``; ``list`` shows every entry with its source: ``agent``
+(the patient asked in a call), ``cli``, ``import`` or ``web`` (staff on the dashboard).
+"""
 
 from __future__ import annotations
 

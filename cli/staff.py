@@ -1,10 +1,14 @@
 """``elo appointments list|cancel|mark``, ``elo follow-ups list|done``, ``elo browser-link``.
 
 Staff find what an abusive call made (``--call CALL_ID``, ``--source agent``), one patient's
-records (``--phone``) or a period's (``--from``/``--to``), and cancel appointments (their slots
-are freed by the database trigger) or close callbacks. Names and numbers are masked unless
-``--show-pii`` is given; showing them, cancelling and closing are written to the audit trail
-with the operating-system user as the actor, never with the personal data itself.
+records (``--phone``) or a period's (``--from``/``--to``), and cancel appointments or close
+callbacks. Cancelling and marking go through the calendar's own changes
+(:class:`scheduling.staff_calendar.StaffCalendar`, as the dashboard's Calendar page does): the
+reason (``--reason``, else a default naming the command or the call) is kept on the appointment
+and the audit record written in the same transaction; the database trigger frees the slots.
+Names and numbers are masked unless ``--show-pii`` is given; showing them, cancelling and
+closing are written to the audit trail with the operating-system user as the actor, never with
+the personal data itself.
 
 ``elo browser-link`` prints a one-time link to the browser page, signed with
 ``ELO_PIPELINE__WEBRTC_TOKEN``: it starts one call before it expires, so the secret itself is
@@ -16,7 +20,7 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cli.failures import UsageError
 from cli.runtime import audit_actor, parse_phone
@@ -25,6 +29,10 @@ from config.settings import AppSettings
 from storage import Appointment, FollowUp, Store
 from storage.records import PatientRef, RecordFilter
 from tools.context import ToolMode
+
+if TYPE_CHECKING:
+    from scheduling.staff_calendar import StaffCalendar
+    from tools.context import ToolContext
 
 COMMANDS = frozenset({"appointments", "follow-ups", "browser-link"})
 """The top-level ``elo`` commands this module handles."""
@@ -36,6 +44,9 @@ _SOURCES = ("agent", "cli", "import")
 # Call ids are uuid hex strings or LiveKit room names.
 _CALL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _MAX_LIMIT = 10000
+# What a cancellation without --reason keeps as its reason (shown on the Calendar page).
+_DEFAULT_REASON = "cancelled by staff with elo appointments cancel"
+_CALL_REASON = "cancelled with every booking of call {call_id}"
 _Record = TypeVar("_Record", Appointment, FollowUp)
 
 
@@ -87,6 +98,12 @@ def add_parsers(
         change = sub.add_parser(action, parents=[common], help=f"{verb} by id or by call")
         change.add_argument("ids", nargs="*", type=_record_id, help="record ids (see list)")
         change.add_argument("--call", dest="call_id", help="every open record this call made")
+        if noun == "appointments":
+            change.add_argument(
+                "--reason",
+                help="why, kept on each appointment (at most 500 characters; default: says it"
+                " was cancelled here, or with the call's bookings)",
+            )
 
     link = commands.add_parser(
         "browser-link", parents=[common], help="a one-time link to the browser page (one call)"
@@ -119,26 +136,18 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
         if args.staff_command == "list":
             return await _list(store, args, filters, appointments=appointments, tz=ctx.clinic.tz)
         if appointments:
-            return await _cancel(store, args, filters)
+            return await _cancel(_desk(ctx), store, args, filters)
         return await _done(store, args, filters)
 
 
 async def _mark(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:
     """``elo appointments mark ID attended|no-show``: the calendar's own change, audited."""
     from app.application import open_application
-    from scheduling.staff_calendar import StaffCalendar
     from storage.calendar_models import CalendarError
 
     outcome = "attended" if args.outcome == "attended" else "no_show"
     async with open_application(settings) as app:
-        ctx = app.tool_context(mode=ToolMode.ADMIN)
-        desk = StaffCalendar(
-            store=ctx.store,
-            clinic=ctx.clinic,
-            calendar=ctx.calendar,
-            slots=ctx.slots,
-            clock=ctx.clock,
-        )
+        desk = _desk(app.tool_context(mode=ToolMode.ADMIN))
         try:
             marked = await desk.mark(appointment_id=args.id, outcome=outcome, actor=audit_actor())
         except CalendarError as exc:
@@ -231,20 +240,46 @@ def _row(record: Any, who: PatientRef, *, show: bool, tz: Any) -> dict[str, Any]
     return data
 
 
-async def _cancel(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:
+def _desk(ctx: ToolContext) -> StaffCalendar:
+    """The staff calendar over a tool context (the one mechanism for staff changes)."""
+    from scheduling.staff_calendar import StaffCalendar
+
+    return StaffCalendar(
+        store=ctx.store, clinic=ctx.clinic, calendar=ctx.calendar, slots=ctx.slots, clock=ctx.clock
+    )
+
+
+async def _cancel(
+    desk: StaffCalendar, store: Store, args: argparse.Namespace, filters: RecordFilter
+) -> dict[str, Any]:
+    from storage.calendar_models import BookingRefused, NotChangeable
+
+    if args.reason is not None:
+        reason = args.reason
+    elif args.call_id is not None:
+        reason = _CALL_REASON.format(call_id=args.call_id)
+    else:
+        reason = _DEFAULT_REASON
+    try:
+        desk.clean_reason(reason)  # refused before anything is read or written
+    except BookingRefused as exc:
+        # "--reason: is too long (600 characters); ..." (the message starts with the field).
+        raise UsageError(f"--{exc}; a reason is plain text of at most 500 characters") from None
     found = [appointment for appointment, _ in await store.appointments.find(filters)]
     _check_all_found(args, {a.id for a in found}, noun="appointment")
     actor = audit_actor()
     to_cancel, unchanged = _by_status(found, _ACTIVE)
+    cancelled = []
     for appointment in to_cancel:
-        await store.appointments.set_status(appointment_id=appointment.id, status="cancelled")
-        await store.audit.record(
-            actor=actor,
-            action="appointment.cancel",
-            subject=f"appointment:{appointment.id}",
-            detail={"previous_status": appointment.status, "by_call": args.call_id is not None},
-        )
-    return {"cancelled": [a.id for a in to_cancel], "unchanged": unchanged}
+        try:
+            await desk.cancel(appointment_id=appointment.id, reason=reason, actor=actor)
+        except NotChangeable:
+            # Changed by someone else since it was read (e.g. cancelled on the Calendar page).
+            current = await store.calendar.get(appointment_id=appointment.id)
+            unchanged.append({"id": appointment.id, "status": current.status})
+            continue
+        cancelled.append(appointment.id)
+    return {"cancelled": cancelled, "unchanged": unchanged}
 
 
 async def _done(store: Store, args: argparse.Namespace, filters: RecordFilter) -> dict[str, Any]:

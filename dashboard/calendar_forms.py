@@ -1,8 +1,9 @@
 """The Calendar page's helpers: the staff desk over the application, form checks, labels.
 
-Every check here says what is wrong in the user's language before the desk
-(:class:`scheduling.staff_calendar.StaffCalendar`) is asked; the desk checks again and the
-database decides races. Messages are msgids (translated by the template).
+The desk (:class:`scheduling.staff_calendar.StaffCalendar`) checks every change against the
+clinic's rules and the database decides races; what the page parses itself (a date, a time, a
+chair's number) and every refusal code of the desk become a msgid here, translated by the
+template, so the person at the desk reads the problem in their language.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from babel.dates import format_date
+
 from app.application import Application
-from dashboard.i18n import N_
+from dashboard.i18n import N_, Language
 from scheduling.calendar import ClinicCalendar
+from scheduling.calendar_views import ChairDay, TimeRange
 from scheduling.slots import BookingRules, SlotFinder
 from scheduling.staff_calendar import StaffCalendar
-from storage.calendar_models import CalendarError
-from validation import InputError, normalize_name, normalize_phone
+from storage.calendar_models import CalendarEntry, CalendarError
 
 STATUSES = {
     "scheduled": N_("Scheduled"),
@@ -25,17 +28,6 @@ STATUSES = {
     "completed": N_("Attended"),
     "no_show": N_("No-show"),
     "cancelled": N_("Cancelled"),
-}
-# The desk's refusals by their stable code (storage.calendar_models), in the user's language.
-CODES = {
-    "not_found": N_("That appointment does not exist."),
-    "wrong_status": N_("That appointment cannot be changed any more."),
-    "same_slot": N_("The appointment is already at that time."),
-    "not_started": N_("The appointment has not started yet."),
-    "refused_by_rules": N_(
-        "That time cannot be booked: it is in the past, outside opening hours or off the"
-        " booking grid."
-    ),
 }
 TAKEN = N_("That time was just taken.")
 BAD_PHONE = N_("The phone number is not valid.")
@@ -45,6 +37,32 @@ BAD_CHAIR = N_("Unknown chair.")
 BAD_START = N_("The date or time is not valid.")
 BAD_OUTCOME = N_("Unknown outcome.")
 BAD_REASON = N_("The reason is too long or not plain text.")
+# The desk's refusals by their stable code (storage.calendar_models, scheduling.slots), in the
+# user's language: a person never reads the exception's English. Placeholders: error_args().
+CODES = {
+    "not_found": N_("That appointment does not exist."),
+    "wrong_status": N_("That appointment cannot be changed any more."),
+    "same_slot": N_("The appointment is already at that time."),
+    "not_started": N_("The appointment has not started yet."),
+    "bad_phone": BAD_PHONE,
+    "bad_name": BAD_NAME,
+    "bad_reason": BAD_REASON,
+    "unknown_service": BAD_SERVICE,
+    "unknown_chair": BAD_CHAIR,
+    "no_time_zone": BAD_START,
+    "in_past": N_("That time has already passed."),
+    "too_soon": N_("That time is too soon to book."),
+    "too_far": N_("That time is too far ahead to book."),
+    "closed": N_("The clinic is closed on that day."),
+    "off_grid": N_("Appointments start every %(step)s minutes, for example at %(example)s."),
+    "outside_hours": N_(
+        "That time is outside opening hours, or the service would end after closing time."
+    ),
+    "refused_by_rules": N_(
+        "That time cannot be booked: it is in the past, outside opening hours or off the"
+        " booking grid."
+    ),
+}
 
 
 class FormProblem(ValueError):
@@ -75,8 +93,27 @@ def desk_of(app: Application) -> StaffCalendar:
 
 
 def code_message(exc: CalendarError) -> str:
-    """The msgid for a refusal of the desk."""
+    """The msgid for a refusal of the desk (its ``code``; the generic one for a new code)."""
     return CODES.get(exc.code, CODES["refused_by_rules"])
+
+
+def error_args(app: Application) -> dict[str, Any]:
+    """The values the refusals' placeholders take (the clinic's booking grid)."""
+    step = app.clinic.slot_minutes
+    return {"step": step, "example": f"10:00, 10:{step:02d}" if step < 60 else "10:00, 11:00"}
+
+
+def items_of(chair: ChairDay) -> list[CalendarEntry | TimeRange]:
+    """A chair's appointments and free times on one day, in time order (a week grid's cell)."""
+    items: list[CalendarEntry | TimeRange] = [*chair.appointments, *chair.free]
+    return sorted(
+        items, key=lambda item: item.starts_at if isinstance(item, CalendarEntry) else item.start
+    )
+
+
+def weekday_label(day: date, language: Language) -> str:
+    """A week row's day with its weekday, e.g. ``Monday 7 Dec`` / ``e hënë 7 dhj``."""
+    return format_date(day, "EEEE d MMM", locale=language)
 
 
 def parse_day(value: str | None, today: date) -> date:
@@ -95,18 +132,23 @@ def start_of(app: Application, day: str, at: str) -> datetime:
         raise FormProblem(BAD_START) from None
 
 
-def chair_of(app: Application, value: str) -> int | None:
-    """The chair field: empty for any chair, else one of the clinic's."""
+def chair_of(value: str) -> int | None:
+    """The chair field: empty for any chair, else a number (the desk checks the clinic has it)."""
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= app.clinic.chairs:
+    if not value.isdigit() or len(value) > 3:
         raise FormProblem(BAD_CHAIR)
     return int(value)
 
 
 @dataclass(frozen=True)
 class BookingForm:
-    """The booking form's fields as typed (kept to show again on a problem)."""
+    """The booking form's fields as typed (kept to show again on a problem).
+
+    Only what must be parsed before the desk can be asked is checked here (the date, the time,
+    the chair's number); the number, the name and the service are checked by the desk, whose
+    refusal codes the page translates (one set of rules).
+    """
 
     phone: str = ""
     name: str = ""
@@ -116,24 +158,9 @@ class BookingForm:
     chair: str = ""
 
     def check(self, app: Application) -> tuple[datetime, int | None]:
-        """Check every field; returns the start and the chair.
+        """Parse the start and the chair.
 
         Raises:
-            FormProblem: The first field that is not valid.
+            FormProblem: The date, time or chair cannot be read.
         """
-        validation = app.settings.validation
-        try:
-            normalize_phone(
-                self.phone,
-                allowed_regions=tuple(validation.allowed_phone_regions),
-                default_region=validation.default_phone_region,
-            )
-        except InputError:
-            raise FormProblem(BAD_PHONE) from None
-        try:
-            normalize_name(self.name)
-        except InputError:
-            raise FormProblem(BAD_NAME) from None
-        if self.service not in app.clinic.services_by_id:
-            raise FormProblem(BAD_SERVICE)
-        return start_of(app, self.day, self.time), chair_of(app, self.chair)
+        return start_of(app, self.day, self.time), chair_of(self.chair)

@@ -43,6 +43,18 @@ class BookingRules:
         return now + self.min_notice, now + self.horizon
 
 
+@dataclass(frozen=True)
+class RuleProblem:
+    """Which booking rule refuses a time: a stable code and a one-line English message.
+
+    Codes: ``in_past``, ``too_soon`` (notice), ``too_far`` (horizon), ``closed``, ``off_grid``,
+    ``outside_hours`` (the service does not fit in an opening interval).
+    """
+
+    code: str
+    message: str
+
+
 class SlotFinder:
     """Finds free slots for a service, given a way to read the chairs already taken.
 
@@ -88,25 +100,46 @@ class SlotFinder:
             policy: Also apply the notice and horizon limits (off for imported records that were
                 agreed under an older policy).
         """
+        problem = self.rule_problem(start, duration, now, policy=policy)
+        return problem.message if problem else None
+
+    def rule_problem(
+        self, start: datetime, duration: timedelta, now: datetime, *, policy: bool = True
+    ) -> RuleProblem | None:
+        """Like :meth:`rule_violation`, with the rule's code (for a page that translates it)."""
         local = start.astimezone(self._clinic.tz)
         earliest, latest = self._rules.window(now)
         if local < now:
-            return "that time is in the past"
+            return RuleProblem("in_past", "that time is in the past")
         if policy and local < earliest:
             minutes = int(self._rules.min_notice.total_seconds() // 60)
-            return f"that is too soon; bookings need at least {minutes} minutes' notice"
+            return RuleProblem(
+                "too_soon", f"that is too soon; bookings need at least {minutes} minutes' notice"
+            )
         if policy and local > latest:
-            return f"that is more than {self._rules.horizon.days} days ahead"
+            return RuleProblem(
+                "too_far", f"that is more than {self._rules.horizon.days} days ahead"
+            )
         reason = self._calendar.closure_reason(local.date())
         if reason:
-            return reason
+            return RuleProblem("closed", reason)
         if local not in self.candidate_starts(local.date(), duration):
             hours = self._calendar.describe_hours(local.date())
             if (local.minute % self._clinic.slot_minutes) or local.second:
                 step = self._clinic.slot_minutes
-                return f"times must be on the {step}-minute grid (e.g. 10:00, 10:{step:02d})"
-            return f"that is outside opening hours ({hours}) for a {_minutes(duration)} service"
+                return RuleProblem(
+                    "off_grid",
+                    f"times must be on the {step}-minute grid (e.g. 10:00, 10:{step:02d})",
+                )
+            return RuleProblem(
+                "outside_hours",
+                f"that is outside opening hours ({hours}) for a {_minutes(duration)} service",
+            )
         return None
+
+    def with_rules(self, rules: BookingRules) -> SlotFinder:
+        """The same finder (clinic, calendar, bookings) under other notice and horizon limits."""
+        return SlotFinder(self._clinic, self._calendar, rules, self._occupancy)
 
     async def free_slots_on(self, day: date, duration: timedelta, now: datetime) -> list[Slot]:
         """All free slots for a service on one local day, respecting notice and horizon."""

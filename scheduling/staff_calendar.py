@@ -9,7 +9,14 @@ with :class:`SlotUnavailable` carrying the nearest free times for the same servi
 the same :class:`~scheduling.slots.SlotFinder` the model's tools use.
 
 Staff are not held to the notice and horizon limits patients are (a walk-in may be booked for
-ten minutes from now); ``apply_booking_policy=True`` applies them (a patient's own reschedule).
+ten minutes from now, at any future grid time); ``apply_booking_policy=True`` applies them (a
+patient's own reschedule). The nearest free times offered after a lost slot follow the same
+limits as the change that lost it: for staff, any free grid time from now on.
+
+Every refusal is a :class:`BookingRefused` whose ``code`` names the rule (``bad_phone``,
+``bad_name``, ``bad_reason``, ``unknown_service``, ``unknown_chair``, ``no_time_zone``,
+``in_past``, ``too_soon``, ``too_far``, ``closed``, ``off_grid``, ``outside_hours``), so a page
+shows it in its user's language; the message is one English line for logs and the CLI.
 """
 
 from __future__ import annotations
@@ -22,10 +29,13 @@ from config.clinic import ClinicProfile, Service
 from config.clock import Clock
 from scheduling.calendar import ClinicCalendar
 from scheduling.calendar_views import DayView, SlotOption, WeekView, build_day, day_bounds
-from scheduling.slots import SlotFinder
+from scheduling.slots import BookingRules, SlotFinder
 from storage import Appointment, Booked, SlotTaken, Store
 from storage.calendar_models import BookingRefused, MarkOutcome
 from validation import InputError, clean_text, normalize_name, normalize_phone
+
+# Staff may book any future grid time: no notice, and a horizon no clinic reaches.
+STAFF_RULES = BookingRules(min_notice=timedelta(0), horizon=timedelta(days=3650))
 
 
 class SlotUnavailable(BaseModel):
@@ -53,7 +63,8 @@ class StaffCalendar:
         store: The database.
         clinic: The clinic profile.
         calendar: Its opening calendar.
-        slots: The slot finder the tools use (one mechanism for free times).
+        slots: The slot finder the tools use (one mechanism for free times); its notice and
+            horizon apply only to changes made with ``apply_booking_policy=True``.
         clock: The current time.
         max_alternatives: How many nearest free times a lost slot offers.
         phone_regions: Regions whose numbers staff may book for.
@@ -76,6 +87,7 @@ class StaffCalendar:
         self._clinic = clinic
         self._calendar = calendar
         self._slots = slots
+        self._staff_slots = slots.with_rules(STAFF_RULES)
         self._clock = clock
         self._max_alternatives = max_alternatives
         self._regions = phone_regions
@@ -161,9 +173,12 @@ class StaffCalendar:
             e164 = normalize_phone(
                 phone, allowed_regions=self._regions, default_region=self._default_region
             )
+        except InputError as exc:
+            raise BookingRefused(str(exc), code="bad_phone") from None
+        try:
             clean_name = normalize_name(name)
         except InputError as exc:
-            raise BookingRefused(str(exc)) from None
+            raise BookingRefused(str(exc), code="bad_name") from None
         service = self._service(service_id)
         duration = timedelta(minutes=service.duration_minutes)
         self._check(starts_at, duration, chair, policy=False)
@@ -181,7 +196,7 @@ class StaffCalendar:
             language=language,
         )
         if isinstance(outcome, SlotTaken):
-            return await self._unavailable(starts_at, duration, chair)
+            return await self._unavailable(starts_at, duration, chair, policy=False)
         return outcome
 
     async def move(
@@ -230,7 +245,7 @@ class StaffCalendar:
             chair=chair,
         )
         if isinstance(outcome, SlotTaken):
-            return await self._unavailable(starts_at, duration, chair)
+            return await self._unavailable(starts_at, duration, chair, policy=apply_booking_policy)
         return outcome
 
     async def cancel(self, *, appointment_id: int, reason: str | None, actor: str) -> Appointment:
@@ -240,13 +255,22 @@ class StaffCalendar:
             BookingRefused: The reason is not clean text of at most 500 characters.
             UnknownAppointment, NotChangeable: See :meth:`CalendarRepository.cancel`.
         """
+        return await self._store.calendar.cancel(
+            appointment_id=appointment_id, reason=self.clean_reason(reason), actor=actor
+        )
+
+    @staticmethod
+    def clean_reason(reason: str | None) -> str | None:
+        """A cancellation's reason as it is kept: clean text of at most 500 characters, or None.
+
+        Raises:
+            BookingRefused: It is longer, or not plain text (code ``bad_reason``).
+        """
         try:
             text = clean_text(reason or "", field="reason", max_length=500, required=False)
         except InputError as exc:
-            raise BookingRefused(str(exc)) from None
-        return await self._store.calendar.cancel(
-            appointment_id=appointment_id, reason=text or None, actor=actor
-        )
+            raise BookingRefused(str(exc), code="bad_reason") from None
+        return text or None
 
     async def mark(self, *, appointment_id: int, outcome: MarkOutcome, actor: str) -> Appointment:
         """Mark an appointment that has started as attended or no-show.
@@ -263,7 +287,8 @@ class StaffCalendar:
         if service is None:
             raise BookingRefused(
                 f"{service_id!r} is not a service of this clinic"
-                f" ({', '.join(self._clinic.service_ids)})"
+                f" ({', '.join(self._clinic.service_ids)})",
+                code="unknown_service",
             )
         return service
 
@@ -271,21 +296,25 @@ class StaffCalendar:
         self, starts_at: datetime, duration: timedelta, chair: int | None, *, policy: bool
     ) -> None:
         if starts_at.tzinfo is None or starts_at.utcoffset() is None:
-            raise BookingRefused("the start time needs a time zone")
+            raise BookingRefused("the start time needs a time zone", code="no_time_zone")
         if chair is not None and not 1 <= chair <= self._clinic.chairs:
             raise BookingRefused(
-                f"chair {chair} does not exist (the clinic has {self._clinic.chairs})"
+                f"chair {chair} does not exist (the clinic has {self._clinic.chairs})",
+                code="unknown_chair",
             )
-        problem = self._slots.rule_violation(starts_at, duration, self.now(), policy=policy)
+        problem = self._slots.rule_problem(starts_at, duration, self.now(), policy=policy)
         if problem:
             local = starts_at.astimezone(self._clinic.tz)
-            raise BookingRefused(f"{local:%Y-%m-%d %H:%M} cannot be booked: {problem}")
+            raise BookingRefused(
+                f"{local:%Y-%m-%d %H:%M} cannot be booked: {problem.message}", code=problem.code
+            )
 
     async def _unavailable(
-        self, starts_at: datetime, duration: timedelta, chair: int | None
+        self, starts_at: datetime, duration: timedelta, chair: int | None, *, policy: bool
     ) -> SlotUnavailable:
         now = self.now()
-        nearest = await self._slots.nearest(
+        finder = self._slots if policy else self._staff_slots
+        nearest = await finder.nearest(
             max(starts_at, now), duration, now, count=self._max_alternatives
         )
         local = starts_at.astimezone(self._clinic.tz)

@@ -55,9 +55,20 @@ class NotStarted(CalendarError):
 
 
 class BookingRefused(CalendarError):
-    """The clinic's rules refuse the time (closed, outside hours, in the past, no such chair)."""
+    """The clinic's rules refuse the change (closed, outside hours, in the past, no such chair).
+
+    Its ``code`` says which rule, for a page that shows the refusal in its user's language:
+    ``bad_phone``, ``bad_name``, ``bad_reason``, ``unknown_service``, ``unknown_chair``,
+    ``no_time_zone``, ``in_past``, ``too_soon``, ``too_far``, ``closed``, ``off_grid``,
+    ``outside_hours``; ``refused_by_rules`` when none is given.
+    """
 
     code = "refused_by_rules"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class CalendarEntry(BaseModel):

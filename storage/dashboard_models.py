@@ -12,7 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from storage.models import CallDirection, FollowUpStatus, Source
+from storage.models import (
+    CallDirection,
+    CampaignSummary,
+    DoNotCallSource,
+    FollowUpStatus,
+    Source,
+)
 
 
 class _View(BaseModel):
@@ -235,7 +241,7 @@ class DoNotCallItem(_View):
     entry_id: int
     phone_masked: str
     reason: str | None
-    source: Source
+    source: DoNotCallSource
     call_id: str | None
     added_at: datetime
 
@@ -246,3 +252,78 @@ class DoNotCallPage(_View):
     items: list[DoNotCallItem]
     next_cursor: str | None
     hashed_entries: int
+
+
+class CampaignPage(_View):
+    """Campaigns, newest first, with their contact counts; ``next_cursor`` None on the last page."""
+
+    items: list[CampaignSummary]
+    next_cursor: str | None
+
+
+class PatientAppointment(_View):
+    """One of a patient's appointments on their page."""
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    chair: int
+    service_id: str
+    status: str
+
+
+class PatientCall(_View):
+    """One of a patient's calls on their page (its own page has the rest)."""
+
+    id: str
+    started_at: datetime
+    direction: CallDirection
+    outcome: str | None
+
+
+class PatientFollowUp(_View):
+    """One of a patient's open follow-ups (``reason``: free text, for signed-in staff only)."""
+
+    id: int
+    due_at: datetime
+    reason: str | None
+    call_id: str | None
+
+
+class PatientRecord(_View):
+    """A patient's page: who, the number masked, the do-not-call status and bounded lists.
+
+    Each list holds at most the limit asked for; its ``*_count`` is how many there are.
+
+    Attributes:
+        do_not_call: The number's entry on the list in clear (masked), or None.
+        do_not_call_hashed: Listed only as an erased person's keyed hash; None when that
+            cannot be told (hashed entries exist but their key is missing).
+        upcoming: Appointments from now on, soonest first (cancelled ones too, with status).
+        past: Appointments that started before now, latest first.
+        calls: Calls with the patient or their number, newest first.
+        follow_ups: Pending follow-ups, soonest due first.
+    """
+
+    id: int
+    name: str
+    phone_masked: str
+    language: str
+    created_at: datetime
+    do_not_call: DoNotCallItem | None
+    do_not_call_hashed: bool | None
+    upcoming: list[PatientAppointment]
+    upcoming_count: int
+    past: list[PatientAppointment]
+    past_count: int
+    calls: list[PatientCall]
+    calls_count: int
+    follow_ups: list[PatientFollowUp]
+    follow_ups_count: int
+
+    @property
+    def on_do_not_call(self) -> bool | None:
+        """Whether Elo never calls this number (None: cannot be told, the key is missing)."""
+        if self.do_not_call is not None:
+            return True
+        return self.do_not_call_hashed

@@ -9,7 +9,7 @@ import aiosqlite
 from storage.cursors import decode, encode, page_size
 from storage.dashboard_models import DoNotCallItem, DoNotCallPage
 from storage.database import Database
-from storage.models import DoNotCallEntry, Source
+from storage.models import DoNotCallEntry, DoNotCallSource
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_dnc_entry
 from storage.timefmt import from_db, to_db
@@ -40,7 +40,7 @@ class DoNotCallRepository:
         self._keys = keys
 
     async def add(
-        self, *, phone: str, reason: str | None, source: Source, call_id: str | None = None
+        self, *, phone: str, reason: str | None, source: DoNotCallSource, call_id: str | None = None
     ) -> DoNotCallEntry:
         """Put an E.164 number on the list; adding it again keeps the first entry.
 
@@ -53,7 +53,7 @@ class DoNotCallRepository:
         Args:
             phone: The number in E.164 form (the table refuses anything else).
             reason: Why, in a few words, if known.
-            source: Who added it: agent (during a call), cli or import.
+            source: Who added it: agent (during a call), cli, import or web (the dashboard).
             call_id: The call in which the patient asked, if any.
 
         Returns:
@@ -133,7 +133,7 @@ class DoNotCallRepository:
             f"{where} ORDER BY added_at DESC, rowid DESC LIMIT ?",
             [*params, limit + 1],
         )
-        items = [_item(row) for row in rows[:limit]]
+        items = [dnc_item(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -147,7 +147,7 @@ class DoNotCallRepository:
         row = await self._db.row(
             "SELECT rowid AS entry_id, * FROM do_not_call WHERE rowid = ?", (entry_id,)
         )
-        return _item(row) if row else None
+        return dnc_item(row) if row else None
 
     async def remove_entry(self, *, entry_id: int) -> DoNotCallEntry | None:
         """Take one listed entry off the list, by the ``entry_id`` a page showed.
@@ -170,7 +170,7 @@ class DoNotCallRepository:
         return int(await self._db.scalar("SELECT count(*) FROM do_not_call_hashed"))
 
 
-def _item(row: Any) -> DoNotCallItem:
+def dnc_item(row: Any) -> DoNotCallItem:
     """A row (with ``entry_id``, its rowid) as the list shows it: the number masked."""
     return DoNotCallItem(
         entry_id=row["entry_id"],

@@ -1,6 +1,6 @@
-"""The dashboard's migrations (issue 12): users, list indexes, staff appointments.
+"""The dashboard's migrations (issue 12): users, list indexes, staff appointments, web DNC.
 
-Migrations 11, 12 and 13 of :data:`storage.migrations.MIGRATIONS`, in this order; never edit one
+Migrations 11, 12, 13 and 14 of :data:`storage.migrations.MIGRATIONS`, in this order; never edit one
 that has shipped.
 """
 
@@ -181,5 +181,46 @@ DASHBOARD_MIGRATIONS: tuple[str, ...] = (
     BEGIN
         DELETE FROM appointment_slots WHERE appointment_id = NEW.id;
     END;
+    """,
+    # 14 (issue 12): entries staff add on the dashboard's Do-not-call page are stored with
+    # source 'web' (before, 'cli'; the audit trail's actor told them apart), and an erased
+    # person's keyed-hash entry keeps that source. SQLite widens a CHECK only by rebuilding the
+    # table: every row is copied (do_not_call with its rowid, which the page uses as the
+    # entry's id), and migration 12's index is made again. Neither table has a foreign key to
+    # or from it. Also the indexes of a patient's page (their appointments by time, their calls
+    # newest first, their open follow-ups by due time), so it reads ranges, never sorts.
+    """
+    -- 14: do-not-call source web (the migration tests find this migration by this line)
+    CREATE TABLE do_not_call_new (
+        -- E.164 only: a plus, a non-zero country digit, then digits, at most 15 in all.
+        phone     TEXT NOT NULL PRIMARY KEY
+                  CHECK (phone GLOB '+[1-9]*' AND substr(phone, 2) NOT GLOB '*[^0-9]*'
+                         AND length(phone) BETWEEN 4 AND 16),
+        reason    TEXT CHECK (reason IS NULL OR length(reason) <= 500),
+        source    TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import', 'web')),
+        call_id   TEXT,
+        added_at  TEXT NOT NULL
+    );
+    INSERT INTO do_not_call_new (rowid, phone, reason, source, call_id, added_at)
+        SELECT rowid, phone, reason, source, call_id, added_at FROM do_not_call;
+    DROP TABLE do_not_call;
+    ALTER TABLE do_not_call_new RENAME TO do_not_call;
+    CREATE INDEX do_not_call_added ON do_not_call(added_at);
+
+    CREATE TABLE do_not_call_hashed_new (
+        phone_hash  TEXT NOT NULL PRIMARY KEY
+                    CHECK (length(phone_hash) = 64 AND phone_hash NOT GLOB '*[^0-9a-f]*'),
+        source      TEXT NOT NULL CHECK (source IN ('agent', 'cli', 'import', 'web')),
+        added_at    TEXT NOT NULL,
+        hashed_at   TEXT NOT NULL
+    );
+    INSERT INTO do_not_call_hashed_new (rowid, phone_hash, source, added_at, hashed_at)
+        SELECT rowid, phone_hash, source, added_at, hashed_at FROM do_not_call_hashed;
+    DROP TABLE do_not_call_hashed;
+    ALTER TABLE do_not_call_hashed_new RENAME TO do_not_call_hashed;
+
+    CREATE INDEX appointments_patient_start ON appointments(patient_id, starts_at);
+    CREATE INDEX calls_patient_started ON calls(patient_id, started_at);
+    CREATE INDEX follow_ups_patient_status_due ON follow_ups(patient_id, status, due_at);
     """,
 )

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 Source = Literal["agent", "cli", "import"]
 # Appointments may also be booked by staff at the clinic (storage/migrations_dashboard.py, 13).
 AppointmentSource = Literal["agent", "cli", "import", "staff"]
+# Do-not-call entries may also be added on the dashboard (storage/migrations_dashboard.py, 14).
+DoNotCallSource = Literal["agent", "cli", "import", "web"]
 AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", "no_show"]
 FollowUpStatus = Literal["pending", "done", "cancelled"]
 CampaignPurpose = Literal["recall", "check_up", "unfinished_treatment", "follow_up", "confirmation"]
@@ -121,7 +123,7 @@ class DoNotCallEntry(_Record):
 
     phone: str
     reason: str | None
-    source: Source
+    source: DoNotCallSource
     call_id: str | None
     added_at: datetime
 

@@ -4,8 +4,9 @@
 ``store.calls``, ``store.callers``, ``store.dnc``, ``store.campaigns``, ``store.queue``,
 ``store.audit``, ``store.privacy``, ``store.health`` and ``store.users``, and the dashboard's read
 models (``store.figures``, ``store.call_log``, ``store.follow_up_queue``,
-``store.patient_search``) share one connection and its write lock, so a write that spans
-aggregates (a booking upserts its patient) runs in one transaction.
+``store.patient_search``, ``store.campaign_list``, ``store.patient_record``) share one
+connection and its write lock, so a write that spans aggregates (a booking upserts its patient)
+runs in one transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from storage.calendar import CalendarRepository
 from storage.call_log import CallLog
 from storage.call_records import CallRepository
 from storage.callers import CallerRepository
+from storage.campaign_list import CampaignList
 from storage.campaign_queue import CampaignQueue
 from storage.campaigns import CampaignRepository
 from storage.confirmations import ConfirmationRepository
@@ -30,6 +32,7 @@ from storage.do_not_call import DoNotCallRepository
 from storage.follow_up_queue import FollowUpQueue
 from storage.follow_ups import FollowUpRepository
 from storage.health import HealthRepository
+from storage.patient_record import PatientRecords
 from storage.patient_search import PatientSearch
 from storage.patients import PatientRepository
 from storage.privacy import PrivacyRepository
@@ -59,6 +62,8 @@ class Store:
         call_log: The dashboard's calls list and a call's detail.
         follow_up_queue: The dashboard's follow-ups queue and marking one done.
         patient_search: The dashboard's patient search and revealing one number.
+        campaign_list: The dashboard's Campaigns list, in pages.
+        patient_record: The dashboard's page of one patient.
         confirmations: The confirmations campaign the service fills (issue 13).
 
     Args:
@@ -85,6 +90,8 @@ class Store:
         self.call_log = CallLog(db)
         self.follow_up_queue = FollowUpQueue(db)
         self.patient_search = PatientSearch(db)
+        self.campaign_list = CampaignList(db)
+        self.patient_record = PatientRecords(db, keys)
         self.confirmations = ConfirmationRepository(db, keys)
 
     @classmethod

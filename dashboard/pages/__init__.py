@@ -18,6 +18,7 @@ from dashboard.pages import (
     clinic,
     do_not_call,
     follow_ups,
+    patient,
     patients,
     signin,
     today,
@@ -37,5 +38,6 @@ PAGES: list[Page] = [
     clinic.PAGE,
     follow_ups.PAGE,
     patients.PAGE,
+    patient.PAGE,
     do_not_call.PAGE,
 ]

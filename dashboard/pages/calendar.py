@@ -18,7 +18,6 @@ from fastapi.responses import RedirectResponse, Response
 from dashboard import nav
 from dashboard.calendar_forms import (
     BAD_OUTCOME,
-    BAD_REASON,
     CODES,
     STATUSES,
     TAKEN,
@@ -27,14 +26,17 @@ from dashboard.calendar_forms import (
     chair_of,
     code_message,
     desk_of,
+    error_args,
+    items_of,
     parse_day,
     start_of,
+    weekday_label,
 )
 from dashboard.nav import Page
 from dashboard.sessions import require_user, state_of
-from dashboard.templating import render
+from dashboard.templating import render, request_language
 from scheduling.staff_calendar import SlotUnavailable
-from storage.calendar_models import BookingRefused, CalendarEntry, CalendarError
+from storage.calendar_models import CalendarEntry, CalendarError
 from storage.users import WebSession
 
 router = APIRouter(dependencies=[Depends(require_user)])
@@ -46,7 +48,12 @@ def _actor(session: WebSession) -> str:
 
 def _base(request: Request) -> dict[str, Any]:
     app = state_of(request).app
-    return {"clinic": app.clinic, "services": app.clinic.services_by_id, "statuses": STATUSES}
+    return {
+        "clinic": app.clinic,
+        "services": app.clinic.services_by_id,
+        "statuses": STATUSES,
+        "error_args": error_args(app),
+    }
 
 
 @router.get("/calendar")
@@ -69,6 +76,9 @@ async def calendar_page(request: Request) -> Response:
     }
     if view == "week":
         context["week"] = await desk.week(day=day, include_cancelled=True)
+        language = await request_language(request)
+        context["items_of"] = items_of
+        context["labels"] = {d.day: weekday_label(d.day, language) for d in context["week"].days}
     else:
         context["day_view"] = await desk.day(day=day, include_cancelled=True)
     return await render(request, "calendar.html", context, active=nav.CALENDAR.key)
@@ -211,7 +221,7 @@ async def move(
         outcome = await desk_of(app).move(
             appointment_id=appointment_id,
             starts_at=start_of(app, day, time),
-            chair=chair_of(app, chair),
+            chair=chair_of(chair),
             actor=_actor(session),
         )
     except FormProblem as exc:
@@ -240,11 +250,10 @@ async def cancel(
         done = await desk_of(app).cancel(
             appointment_id=appointment_id, reason=reason, actor=_actor(session)
         )
-    except BookingRefused:
-        typed = {"reason": reason}
-        return await _appointment_page(request, appointment_id, error=BAD_REASON, typed=typed)
     except CalendarError as exc:
-        return await _appointment_page(request, appointment_id, error=code_message(exc))
+        typed = {"reason": reason}
+        message = code_message(exc)
+        return await _appointment_page(request, appointment_id, error=message, typed=typed)
     return _back(done.starts_at.astimezone(app.clinic.tz).date(), appointment_id, "cancelled")
 
 

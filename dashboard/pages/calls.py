@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from babel.dates import format_time
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -20,6 +19,7 @@ from dashboard import nav
 from dashboard.call_labels import DIRECTIONS, OUTCOMES, SPEAKERS, outcome_label
 from dashboard.i18n import N_, TIRANE, Language
 from dashboard.nav import Page
+from dashboard.paging import pager
 from dashboard.sessions import require_user, state_of
 from dashboard.templating import render
 from storage.dashboard_models import CallDetail, SummaryItem
@@ -27,8 +27,6 @@ from storage.errors import CursorError
 from storage.users import WebSession
 
 PAGE_SIZE = 50
-# How many earlier pages a "Newer" link can lead back to (their cursors ride in the URL).
-MAX_BACK = 20
 # Summary parameters that are local ISO times (shown in Europe/Tirane by the ``when`` filter).
 _TIMES = ("start", "end", "call_back_at")
 router = APIRouter(dependencies=[Depends(require_user)])
@@ -74,15 +72,6 @@ def _filters(params: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _link(form: dict[str, str], cursor: str | None, back: list[str]) -> str:
-    """The list's URL with the same filters at ``cursor``, remembering ``back`` for "Newer"."""
-    pairs = [(k, v) for k, v in form.items() if v]
-    if cursor:
-        pairs.append(("cursor", cursor))
-    pairs += [("back", b) for b in back[-MAX_BACK:]]
-    return "/calls" + (f"?{urlencode(pairs)}" if pairs else "")
-
-
 @router.get("/calls")
 async def calls(
     request: Request,
@@ -120,11 +109,7 @@ async def calls(
         found = await store.call_log.page(**_filters(form), limit=PAGE_SIZE)
         cursor, back = None, []
     context["items"] = found.items
-    if found.next_cursor is not None:
-        context["next_url"] = _link(form, found.next_cursor, [*back, cursor or ""])
-    if cursor is not None:
-        context["newer_url"] = _link(form, back[-1] if back else None, back[:-1])
-        context["newest_url"] = _link(form, None, [])
+    context |= pager("/calls", form, cursor=cursor, next_cursor=found.next_cursor, back=back)
     return await render(request, "calls.html", context, active=nav.CALLS.key)
 
 

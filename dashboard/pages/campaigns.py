@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from campaign.control import Command, ControlRefused, allowed_commands, control
@@ -27,12 +27,15 @@ from dashboard.campaign_views import (
 from dashboard.i18n import N_
 from dashboard.live import live_fragments
 from dashboard.nav import Page
+from dashboard.paging import pager
 from dashboard.sessions import require_admin, require_user, state_of
 from dashboard.templating import render
-from storage.errors import NotFoundError
+from storage.errors import CursorError, NotFoundError
 from storage.models import CampaignStatus
 from storage.users import WebSession
 
+PAGE_SIZE = 50
+CURSOR = r"^[A-Za-z0-9_-]{0,400}$"
 router = APIRouter(dependencies=[Depends(require_user)])
 NOTICES = {
     "created": N_("The campaign was created. Upload its contacts next."),
@@ -74,10 +77,24 @@ async def _status(request: Request, campaign_id: int) -> CampaignStatus:
 
 
 @router.get("/campaigns")
-async def campaigns_page(request: Request) -> Response:
-    """Every campaign with its state and contact counts, newest first."""
-    campaigns = await state_of(request).app.store.campaigns.list()
-    context = {"campaigns": campaigns, **LABELS}
+async def campaigns_page(
+    request: Request,
+    cursor: str = Query("", pattern=CURSOR),
+    back: list[str] = Query(default=[]),  # noqa: B008
+) -> Response:
+    """Campaigns with their state and contact counts, newest first, in keyset pages."""
+    listing = state_of(request).app.store.campaign_list
+    context: dict[str, Any] = {"error": None, **LABELS}
+    try:
+        found = await listing.page(cursor=cursor or None, limit=PAGE_SIZE)
+    except CursorError:
+        context["error"] = N_("That page link is not valid any more; here is the first page.")
+        found = await listing.page(limit=PAGE_SIZE)
+        cursor, back = "", []
+    context["campaigns"] = found.items
+    context |= pager(
+        "/campaigns", {}, cursor=cursor or None, next_cursor=found.next_cursor, back=back
+    )
     return await render(request, "campaigns.html", context, active=nav.CAMPAIGNS.key)
 
 

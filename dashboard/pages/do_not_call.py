@@ -6,9 +6,8 @@ nothing written. Removal asks for a reason code and a confirmation (a page of it
 in the audit trail (``dnc.add``/``dnc.remove``) with the number's keyed hash as the subject (the
 key ``do_not_call_hashed`` keeps an erased person's entry by), never the number.
 
-Entries added here are stored with source ``cli`` (staff's own): the table's CHECK allows only
-``agent``, ``cli`` and ``import``, and SQLite can add a value only by rebuilding the table; the
-audit trail tells the dashboard (``web:NAME``) from the command line.
+Entries added here are stored with source ``web`` (migration 14; ``cli`` is ``elo dnc add``), and
+the audit trail says who added them (``web:NAME``).
 """
 
 from __future__ import annotations
@@ -38,8 +37,9 @@ REMOVAL_REASONS = {
 }
 SOURCES = {
     "agent": N_("In a call"),
-    "cli": N_("Staff"),
+    "cli": N_("Command line"),
     "import": N_("Import"),
+    "web": N_("Dashboard"),
 }
 NOTICES = {
     "added": N_("The number was added to the do-not-call list."),
@@ -110,7 +110,7 @@ async def add_entry(
         return await _page(request, status=400, error=BAD_NUMBER, form=form)
     subject = app.store.privacy.subject_hash(number)  # before the change: it may need the key
     already = await app.store.dnc.is_listed(phone=number)
-    await app.store.dnc.add(phone=number, reason=reason.strip() or None, source="cli")
+    await app.store.dnc.add(phone=number, reason=reason.strip() or None, source="web")
     await app.store.audit.record(
         actor=f"web:{session.user.name}",
         action="dnc.add",

@@ -2,7 +2,8 @@
 
 A full number is shown only after a POST (with the CSRF token; never a GET link, so it is
 neither in a URL nor fetched by a prefetch) for one patient, on the page that answers it, and
-the look is in the audit trail first (``patient.reveal_number``, subject ``patient:ID``).
+the look is in the audit trail first (``patient.reveal_number``, subject ``patient:ID``). Asked
+from a patient's page (``back=patient``), the answer is that page (:mod:`dashboard.pages.patient`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.responses import Response
 from dashboard import nav
 from dashboard.i18n import N_
 from dashboard.nav import Page
+from dashboard.pages.patient import show_patient
 from dashboard.sessions import require_user, state_of
 from dashboard.templating import render
 from storage.errors import CursorError
@@ -27,6 +29,7 @@ router = APIRouter(dependencies=[Depends(require_user)])
 FEW_DIGITS = N_("Type a name, or at least 3 digits of the number.")
 BAD_CURSOR = N_("That page link is out of date. Start again from the first page.")
 NO_PATIENT = N_("There is no such patient.")
+NOTICES = {"erased": N_("The patient was erased.")}
 
 
 async def _page(
@@ -40,6 +43,7 @@ async def _page(
         "next_cursor": None,
         "revealed": None,
         "error": None,
+        "notice": NOTICES.get(request.query_params.get("done", "")),
         **extra,
     }
     try:
@@ -73,9 +77,13 @@ async def reveal(
     patient_id: int = Path(ge=1),
     q: str = Form("", max_length=MAX_QUERY),
     cursor: str = Form("", pattern=CURSOR),
+    back: str = Form("", pattern="^(patient)?$"),
     session: WebSession = Depends(require_user),  # noqa: B008
 ) -> Response:
-    """The same results, with this one patient's full number shown (audited before it is)."""
+    """The same results with this one patient's full number shown (audited before it is).
+
+    With ``back=patient`` (the form on a patient's page), the answer is that page.
+    """
     store = state_of(request).app.store
     number = await store.patient_search.reveal(patient_id=patient_id)
     if number is None:
@@ -85,6 +93,8 @@ async def reveal(
         action="patient.reveal_number",
         subject=f"patient:{patient_id}",
     )
+    if back == "patient":
+        return await show_patient(request, session, patient_id, revealed=number)
     return await _page(request, query=q, cursor=cursor or None, revealed=number)
 
 

@@ -129,8 +129,13 @@ def test_cancel_by_call_frees_the_slots_and_is_audited(
     with sqlite3.connect(db) as conn:
         held = conn.execute("SELECT DISTINCT appointment_id FROM appointment_slots").fetchall()
         statuses = dict(conn.execute("SELECT id, status FROM appointments").fetchall())
+        reasons = dict(conn.execute("SELECT id, cancel_reason FROM appointments").fetchall())
     assert held == [(seeded["cli"][0],)]  # only the staff booking still holds its slot
     assert [statuses[i] for i in seeded["agent"]] == ["cancelled", "cancelled"]
+    # Without --reason each says why (shown on the Calendar page).
+    assert [reasons[i] for i in seeded["agent"]] == [
+        f"cancelled with every booking of call {ABUSE}"
+    ] * 2
     audit = _audit(db)
     assert [(a, s) for _, a, s, _ in audit] == [
         ("appointment.cancel", f"appointment:{i}") for i in seeded["agent"]
@@ -176,6 +181,8 @@ def test_follow_ups_done_by_id(tmp_path: Path, seeded: dict[str, list[int]]) -> 
         ("appointments", "cancel", "abc"),
         ("appointments", "cancel", "999"),
         ("appointments", "cancel", "1", "--call", ABUSE),
+        ("appointments", "cancel", "1", "--reason", "x" * 501),
+        ("appointments", "cancel", "--call", ABUSE, "--reason", "x" * 501),
         ("follow-ups", "done", "-3"),
         ("follow-ups", "done", "999999999999999999999999"),
         ("follow-ups",),

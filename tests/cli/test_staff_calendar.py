@@ -120,3 +120,62 @@ def test_list_day_shows_one_local_day(tmp_path: Path, seeded: tuple[int, int]) -
     bad = run_elo(tmp_path, "appointments", "list", "--day", "2026-13-01")
     assert bad.returncode == 2
     assert bad.stderr == "elo: --day must be a date like 2026-12-03\n"
+
+
+def _cancelled(db: Path, appointment_id: int) -> tuple[str, str | None, int]:
+    with sqlite3.connect(db) as conn:
+        status, reason = conn.execute(
+            "SELECT status, cancel_reason FROM appointments WHERE id = ?", (appointment_id,)
+        ).fetchone()
+        (held,) = conn.execute(
+            "SELECT COUNT(*) FROM appointment_slots WHERE appointment_id = ?", (appointment_id,)
+        ).fetchone()
+    return status, reason, held
+
+
+def test_cancel_keeps_the_reason_and_audits_like_the_calendar_page(
+    tmp_path: Path, seeded: tuple[int, int]
+) -> None:
+    past, future = seeded
+    db = tmp_path / "env.db"
+    said = "Patient called: moving abroad"
+    result = run_elo(tmp_path, "appointments", "cancel", str(future), "--reason", said)
+    assert ok_json(result) == {"cancelled": [future], "unchanged": []}
+    assert _cancelled(db, future) == ("cancelled", said, 0)  # kept, and the slots freed
+    # Without --reason the appointment still says why: the command did it.
+    assert ok_json(run_elo(tmp_path, "appointments", "cancel", str(past)))["cancelled"] == [past]
+    assert _cancelled(db, past) == (
+        "cancelled",
+        "cancelled by staff with elo appointments cancel",
+        0,
+    )
+    # The calendar's audit record (the same as the page's, written in the change's
+    # transaction), with whether a reason was given but never its text.
+    who = getpass.getuser()
+    assert [(a, b, c, json.loads(d)) for a, b, c, d in _audit(db)] == [
+        (who, "appointment.cancel", f"appointment:{future}", {
+            "previous_status": "scheduled", "reason_given": True,
+        }),
+        (who, "appointment.cancel", f"appointment:{past}", {
+            "previous_status": "scheduled", "reason_given": True,
+        }),
+    ]  # fmt: skip
+    assert "abroad" not in str(_audit(db))
+
+
+@pytest.mark.parametrize("reason", ["x" * 501, "y" * 5000])
+def test_a_bad_reason_is_one_line_exit_2_and_cancels_nothing(
+    tmp_path: Path, seeded: tuple[int, int], reason: str
+) -> None:
+    past, future = seeded
+    db = tmp_path / "env.db"
+    before = _rows(db)
+    result = run_elo(tmp_path, "appointments", "cancel", str(past), str(future), "--reason", reason)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"elo: --reason: is too long ({len(reason)} characters);"
+        " a reason is plain text of at most 500 characters"
+    ]
+    assert _rows(db) == before and _audit(db) == []

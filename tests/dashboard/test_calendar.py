@@ -198,3 +198,103 @@ def test_a_move_to_a_taken_time_offers_free_times_and_one_click_moves_it(
     assert (moved.id, moved.revision) == (second.id, 1)
     assert (moved.starts_at.time(), moved.chair) != (time(11), 1)
     assert (moved.starts_at.time(), moved.chair) != (time(10), 1)
+
+
+# What the week grid says about one appointment: its row's day, its column's chair, its text.
+CELL_OF = """(id) => {
+    const item = document.getElementById(id);
+    const cell = item.closest('td');
+    const table = cell.closest('table');
+    return {
+        day: cell.parentElement.querySelector('th[scope=row]').innerText,
+        chair: table.tHead.rows[0].cells[cell.cellIndex].innerText,
+        text: item.innerText,
+    };
+}"""
+
+
+def test_the_week_is_days_by_chairs_and_scrolls_in_its_own_box(
+    live: LiveDashboard, page: Any, check_page: Any
+) -> None:
+    live.add_user("Drita", role="staff")
+    sign_in(page, "Drita")
+    day = open_day(live)
+    service = live.app.clinic.services[-1]
+    booked = live.run(
+        desk_of(live.app).book(
+            phone="069 123 4567", name="Arta Hoxha", service_id=service.id,
+            starts_at=datetime.combine(day, time(14), live.app.clinic.tz), actor="web:Drita",
+            chair=2,
+        )
+    )  # fmt: skip
+    page.goto(f"/calendar?day={day.isoformat()}&view=week")
+    cell = page.evaluate(CELL_OF, f"appointment-{booked.appointment.id}")
+    day_label = page.inner_text(f"#day-{day.isoformat()} th")
+    assert (cell["day"], cell["chair"]) == (day_label, "Chair 2")
+    assert day_label.startswith(f"{day:%A} {day.day} {day:%b}")  # e.g. "Friday 11 Dec"
+    assert "14:00" in cell["text"] and service.name.en in cell["text"]
+    assert "Arta Hoxha" in cell["text"] and "+355*******67" in cell["text"]
+    # Seven rows, one per day Monday to Sunday; the weekend's closed rows span every chair.
+    rows = page.locator("#calendar-week tbody tr")
+    assert rows.count() == 7
+    assert page.locator("#calendar-week thead th").all_inner_texts()[1:] == [
+        f"Chair {n}" for n in range(1, live.app.clinic.chairs + 1)
+    ]
+    # A free time in a cell opens the booking form for that day, time and chair.
+    page.click(f"#day-{day.isoformat()} td >> nth=2 >> .cal-free a >> nth=0")
+    assert (page.input_value("#b-day"), page.input_value("#b-chair")) == (day.isoformat(), "3")
+    page.go_back()
+    check_page(page, "calendar-week-grid")
+
+    # The box is a labelled region in the tab order; on a tablet the chairs scroll inside it
+    # (by keyboard too) and the page itself never scrolls sideways.
+    region = page.get_by_role("region", name="The week per chair")
+    assert region.get_attribute("tabindex") == "0"
+    widths = "el => [el.scrollWidth, el.clientWidth, el.scrollLeft]"
+    page_width = "() => [document.documentElement.scrollWidth, window.innerWidth]"
+    wide, shown, _ = region.evaluate(widths)
+    assert wide <= shown  # at 1280 px every chair fits
+    page.set_viewport_size({"width": 820, "height": 1180})
+    wide, shown, left = region.evaluate(widths)
+    assert wide > shown and left == 0
+    document, window = page.evaluate(page_width)
+    assert document <= window
+    region.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    # Chromium animates a keyboard scroll: wait for it to move (the wait fails if it never does).
+    page.wait_for_function("() => document.getElementById('calendar-week').scrollLeft > 0")
+    assert page.evaluate("() => document.activeElement.id") == "calendar-week"
+
+
+def test_a_refusal_is_shown_in_the_users_language_by_its_rule(
+    live: LiveDashboard, page: Any
+) -> None:
+    live.add_user("Besa", role="staff", language="sq")
+    sign_in(page, "Besa")
+    day = open_day(live)
+    sunday = day + timedelta(days=6 - day.weekday())
+    page.goto(f"/calendar/book?day={sunday.isoformat()}&time=10:00")
+    fill_booking(page, phone="069 123 4567", name="Arta Hoxha")
+    page.click("#book-form button[type=submit]")
+    assert page.inner_text(".error") == "Klinika është e mbyllur atë ditë."
+    # Times the form's own checks would stop, sent as a tampered or stale form would send them.
+    token = page.locator("input[name=csrf_token]").first.input_value()
+    yesterday = (live.clock.now.date() - timedelta(days=1)).isoformat()
+    sent = {
+        "csrf_token": token,
+        "phone": "069 123 4567",
+        "name": "Arta Hoxha",
+        "service": "checkup",
+    }
+    for fields, albanian in (
+        ({"day": day.isoformat(), "time": "10:10"}, "Takimet fillojnë çdo 30 minuta"),
+        ({"day": yesterday, "time": "10:00"}, "Kjo orë ka kaluar tashmë."),
+        ({"day": day.isoformat(), "time": "10:00", "chair": "9"}, "Karrige e panjohur."),
+        ({"day": day.isoformat(), "time": "10:00", "service": "tattoo"}, "Shërbim i panjohur."),
+    ):
+        answer = page.request.post("/calendar/book", form=sent | fields)
+        assert answer.status == 400, fields
+        assert albanian in answer.text(), fields
+        assert "cannot be booked" not in answer.text() and "does not exist" not in answer.text()
+    assert entries(live, day) == [] and entries(live, sunday) == []

@@ -183,6 +183,35 @@ def test_staff_see_progress_but_no_controls_and_get_403_by_direct_post(live, pag
     assert [c.name for c in live.run(live.app.store.campaigns.list())] == ["Winter recall"]
 
 
+def _listed(page: Any) -> list[str]:
+    return page.locator("tr.campaign td.user-name").all_inner_texts()
+
+
+def test_the_list_pages_newest_first(live, page, check_page) -> None:
+    async def seed() -> None:
+        for n in range(53):
+            await live.app.store.campaigns.create(name=f"Recall {n:02d}", purpose="recall")
+
+    live.run(seed())
+    live.add_user("Besa", role="staff")
+    sign_in(page, "Besa")
+    page.goto("/campaigns")
+    newest = [f"Recall {n:02d}" for n in range(52, 2, -1)]
+    assert _listed(page) == newest  # 50 a page, newest first
+    assert page.locator("nav.pager >> text=Newer").count() == 0
+    check_page(page, "campaigns-paged")
+    page.click("nav.pager >> text=Older")
+    assert _listed(page) == ["Recall 02", "Recall 01", "Recall 00"]
+    assert page.locator("nav.pager >> text=Older").count() == 0
+    page.click("nav.pager >> text=Newer")
+    assert _listed(page) == newest
+    # A link that is not a cursor of this list: the first page, with a note.
+    response = page.goto("/campaigns?cursor=bm90LWEtY3Vyc29y")
+    assert response.status == 200 and "not valid any more" in page.inner_text(".error")
+    assert _listed(page) == newest
+    assert page.goto("/campaigns?cursor=%3Cscript%3E").status == 400  # not cursor-shaped
+
+
 def test_start_pause_resume_stop_follow_the_control_rules(live, page, check_page) -> None:
     live.add_user("Arta", role="admin")
     campaign_id = _campaign(live)

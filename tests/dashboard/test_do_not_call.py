@@ -72,8 +72,10 @@ def test_the_list_and_adding_numbers(live: LiveDashboard, page: Any, check_page:
     page.click("#dnc-add button")
     assert page.url == f"{live.url}/do-not-call?done=added"
     assert page.inner_text(".notice") == "The number was added to the do-not-call list."
-    assert _rows(page)[0] == ("+355*******21", "asked at the desk", "Staff")
+    assert _rows(page)[0] == ("+355*******21", "asked at the desk", "Dashboard")
     assert live.run(live.app.store.dnc.is_listed(phone=GENT))
+    (stored,) = [e for e in live.run(live.app.store.dnc.list()) if e.phone == GENT]
+    assert stored.source == "web"  # staff on the dashboard, told apart from `elo dnc add`
     _no_full_number(page.content())
     page.fill("#dnc-phone", "+355 69 765 4321")  # again: the first entry is kept
     page.click("#dnc-add button")

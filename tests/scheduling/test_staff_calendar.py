@@ -100,25 +100,36 @@ async def test_free_times_before_now_are_not_offered(
 async def test_the_clinic_rules_refuse_before_anything_is_written(
     desk: StaffCalendar, store: Store
 ) -> None:
+    # Each refusal's code is what the dashboard translates for the person at the desk.
     cases = {
-        "closed": (at(date(2026, 12, 6), 10), None, "checkup"),  # a Sunday
-        "outside hours": (at(WED, 12, 30), None, "cleaning"),  # runs past 13:00
-        "off the grid": (at(WED, 10, 15), None, "checkup"),
-        "in the past": (at(date(2026, 11, 30), 10), None, "checkup"),
-        "no chair 4": (at(WED, 10), 4, "checkup"),
-        "no such service": (at(WED, 10), None, "tattoo"),
+        "closed": (at(date(2026, 12, 6), 10), None, "checkup", "closed"),  # a Sunday
+        "outside hours": (at(WED, 12, 30), None, "cleaning", "outside_hours"),  # past 13:00
+        "off the grid": (at(WED, 10, 15), None, "checkup", "off_grid"),
+        "in the past": (at(date(2026, 11, 30), 10), None, "checkup", "in_past"),
+        "no chair 4": (at(WED, 10), 4, "checkup", "unknown_chair"),
+        "no such service": (at(WED, 10), None, "tattoo", "unknown_service"),
+        "time zone": (datetime(2026, 12, 2, 10), None, "checkup", "no_time_zone"),
     }
-    for label, (start, chair, service) in cases.items():
-        with pytest.raises(BookingRefused, match=label.split()[-1]):
+    for label, (start, chair, service, code) in cases.items():
+        with pytest.raises(BookingRefused, match=label.split()[-1]) as refused:
             await desk.book(
                 phone="069 123 4567", name="Arta Hoxha", service_id=service, starts_at=start,
                 actor=ACTOR, chair=chair,
             )  # fmt: skip
+        assert refused.value.code == code, label
         assert await store.appointments.count() == 0, label
-    with pytest.raises(BookingRefused, match="phone"):
+    with pytest.raises(BookingRefused, match="phone") as refused:
         await desk.book(
             phone="12", name="Arta Hoxha", service_id="checkup", starts_at=at(WED, 10), actor=ACTOR
         )
+    assert refused.value.code == "bad_phone"
+    with pytest.raises(BookingRefused) as refused:
+        await desk.book(
+            phone="069 123 4567", name="<b>", service_id="checkup", starts_at=at(WED, 10),
+            actor=ACTOR,
+        )  # fmt: skip
+    assert refused.value.code == "bad_name"
+    assert await store.patients.count() == 0
     # Staff are not held to the patients' notice: a walk-in ten minutes from now is fine.
     soon = await desk.book(
         phone="069 123 4567", name="Arta Hoxha", service_id="checkup",
@@ -126,6 +137,59 @@ async def test_the_clinic_rules_refuse_before_anything_is_written(
     )  # fmt: skip
     assert isinstance(soon, Booked)
     assert await store.patients.count() == 1
+
+
+async def test_staff_are_offered_free_times_within_the_patients_notice(
+    desk: StaffCalendar, clock: FixedClock
+) -> None:
+    # 09:40 on Wednesday: every chair is taken at 10:00, so a walk-in asking for 10:00 is
+    # offered what is free soonest. Patients need 60 minutes' notice (RULES); staff do not.
+    clock.now = at(WED, 9, 40)
+    for n, chair in enumerate((1, 2, 3)):
+        seeded = await desk.book(
+            phone=f"+35569000000{n}", name="Drita Hoxha", service_id="checkup",
+            starts_at=at(WED, 10), actor=ACTOR, chair=chair,
+        )  # fmt: skip
+        assert isinstance(seeded, Booked)
+    lost = await desk.book(
+        phone="069 123 4567", name="Arta Hoxha", service_id="checkup",
+        starts_at=at(WED, 10), actor=ACTOR, chair=1,
+    )  # fmt: skip
+    assert isinstance(lost, SlotUnavailable)
+    starts = [option.start for option in lost.alternatives]
+    assert starts[0] == at(WED, 10, 30)  # 50 minutes away: within the patients' notice
+    assert all(start >= clock.now for start in starts)
+    walk_in = await desk.book(
+        phone="069 123 4567", name="Arta Hoxha", service_id="checkup",
+        starts_at=starts[0], actor=ACTOR,
+    )  # fmt: skip
+    assert isinstance(walk_in, Booked)
+    # A patient's own reschedule keeps the notice, for the refusal and for the offers.
+    mine = walk_in.appointment.id
+    with pytest.raises(BookingRefused) as refused:
+        await desk.move(
+            appointment_id=mine, starts_at=at(WED, 10, 30), chair=3, actor=ACTOR,
+            apply_booking_policy=True,
+        )  # fmt: skip
+    assert refused.value.code == "too_soon"
+    for n, chair in enumerate((1, 2, 3)):
+        await desk.book(
+            phone=f"+35568222334{n}", name="Besa Lika", service_id="checkup",
+            starts_at=at(WED, 11), actor=ACTOR, chair=chair,
+        )  # fmt: skip
+    by_patient = await desk.move(
+        appointment_id=mine, starts_at=at(WED, 11), actor=ACTOR, apply_booking_policy=True
+    )
+    by_staff = await desk.move(appointment_id=mine, starts_at=at(WED, 11), actor=ACTOR)
+    assert isinstance(by_patient, SlotUnavailable) and isinstance(by_staff, SlotUnavailable)
+    assert at(WED, 10, 30) in [option.start for option in by_staff.alternatives]
+    assert min(option.start for option in by_patient.alternatives) == at(WED, 11, 30)
+    with pytest.raises(BookingRefused) as refused:
+        await desk.move(
+            appointment_id=mine, starts_at=at(date(2028, 3, 1), 10), actor=ACTOR,
+            apply_booking_policy=True,
+        )  # fmt: skip
+    assert refused.value.code == "too_far"
 
 
 async def _really_free(store: Store, clinic: ClinicProfile, start: datetime, end: datetime) -> bool:

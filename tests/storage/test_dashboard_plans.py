@@ -72,8 +72,13 @@ async def test_no_dashboard_query_scans_a_big_table(
     await store.dnc.add(phone=phone(2), reason=None, source="cli")
     day = date(2026, 12, 1)
     page = await store.call_log.page(limit=1)
-    # Not lists: figures, one call, the funnel (aggregates and look-ups only search).
-    searches_only = {"today", "series", "call detail", "campaign funnel"}
+    await store.campaigns.create(name="Autumn", purpose="recall")
+    campaigns = await store.campaign_list.page(limit=1)
+    patient = await store.patients.get(phone=phone(1))
+    assert patient is not None and campaigns.next_cursor is not None
+    # Not lists: figures, one call, the funnel, a patient's page (its lists are bounded
+    # ranges of one patient's index entries: aggregates and look-ups only search).
+    searches_only = {"today", "series", "call detail", "campaign funnel", "patient page"}
     queries: dict[str, Callable[[], Awaitable[Any]]] = {
         "today": lambda: store.figures.day(day=day),
         "series": lambda: store.figures.series(last_day=day, days=30),
@@ -94,6 +99,9 @@ async def test_no_dashboard_query_scans_a_big_table(
         "patients by number": lambda: store.patient_search.search(query=phone(1)),
         "do-not-call": lambda: store.dnc.page(),
         "campaign funnel": lambda: store.campaigns.status(campaign_id=campaign.id),
+        "campaigns": lambda: store.campaign_list.page(),
+        "campaigns, next page": lambda: store.campaign_list.page(cursor=campaigns.next_cursor),
+        "patient page": lambda: store.patient_record.get(patient_id=patient.id),
     }
     problems = {}
     for label, query in queries.items():
@@ -103,6 +111,30 @@ async def test_no_dashboard_query_scans_a_big_table(
             if bad := _full_scans(raw, sql, walk=label not in searches_only):
                 problems[f"{label}: {sql[:80]}"] = bad
     assert problems == {}
+    # The campaigns table is small, but its pages still come in the order of its b-tree.
+    (first,) = await _statements(store, queries["campaigns"])
+    (following,) = await _statements(store, queries["campaigns, next page"])
+    assert "SEARCH c USING INTEGER PRIMARY KEY (rowid<?)" in _plan(raw, following)
+    for sql in (first, following):
+        assert not any("TEMP B-TREE" in line for line in _plan(raw, sql))
+    # A patient's page reads the indexes made for it (migration 14), never sorts.
+    lines = [
+        line
+        for sql in await _statements(store, queries["patient page"])
+        for line in _plan(raw, sql)
+    ]
+    for index in (
+        "appointments_patient_start",
+        "calls_patient_started",
+        "calls_phone_started",
+        "follow_ups_patient_status_due",
+    ):
+        assert any(index in line for line in lines), index
+    assert not any("TEMP B-TREE" in line for line in lines)
+
+
+def _plan(raw: sqlite3.Connection, sql: str) -> list[str]:
+    return [row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}")]
 
 
 def test_the_check_sees_a_full_scan(raw: sqlite3.Connection) -> None:
