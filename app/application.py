@@ -77,6 +77,7 @@ class Application:
         patient_name: str | None = None,
         http: httpx.AsyncClient | None = None,
         call_control: CallControl | None = None,
+        purpose: str | None = None,
     ) -> ToolContext:
         """A tool context for one call or one staff command.
 
@@ -88,6 +89,7 @@ class Application:
             patient_name: The validated name of the callee, if known.
             http: HTTP client for search_web; created lazily when None.
             call_control: What the tools may do to the live call, if any.
+            purpose: Why a campaign placed the call (its purpose), if one did.
         """
         return build_context(
             store=self.store,
@@ -101,6 +103,7 @@ class Application:
             patient_name=patient_name,
             http=http,
             call_control=call_control,
+            purpose=purpose,
         )
 
 

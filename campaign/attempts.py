@@ -85,7 +85,10 @@ async def settle_from_call(
         recorded = facts.outcome if facts.ended else None
         call_outcome = recovered_outcome(recorded, booked=facts.bookings)
     end.outcome = attempt_outcome(
-        call_outcome, callback=facts.follow_up_due is not None, opted_out=facts.opted_out
+        call_outcome,
+        callback=facts.follow_up_due is not None,
+        opted_out=facts.opted_out,
+        kept=facts.kept > 0,
     )
     end.callback_at = callback_at_from(facts.follow_up_due, now)
     end.wrong_person = call_outcome == CallOutcome.WRONG_PERSON

@@ -20,6 +20,7 @@ from pipeline.call.spec import CallSpec, CallTimeouts
 from pipeline.call.transport import CallTransport
 from pipeline.metadata import CallMetadata
 from pipeline.transports import make_transport
+from storage.calendar_models import UnknownAppointment
 from storage.models import CallOutcome
 from tools.call_port import TransferOutcome
 from validation import InputError, normalize_name
@@ -29,6 +30,9 @@ _PURPOSES = {
     "check_up": "check-up reminder",
     "unfinished_treatment": "the patient has an unfinished treatment to continue",
     "follow_up": "follow-up after a recent visit",
+    # The day and time are added per contact (confirmation_reason); never the service, which
+    # can say what is being treated.
+    "confirmation": "confirm the patient's upcoming appointment",
 }
 
 
@@ -67,6 +71,28 @@ def purpose_text(purpose: str, notes: str = "") -> str:
 def call_reason(job: CallJob) -> str:
     """Why Elo calls, for the model: the campaign's purpose and its notes."""
     return purpose_text(job.campaign.purpose, job.campaign.notes)
+
+
+async def confirmation_reason(app: Application, job: CallJob) -> str:
+    """Why a confirmation call is placed: the appointment's id, day and time, nothing else.
+
+    Read when the call starts, so an appointment moved since the contact was added is named at
+    its new time. The service is left out: its name can be a health detail.
+    """
+    reason = purpose_text(job.campaign.purpose)
+    appointment_id = job.contact.appointment_id
+    if appointment_id is None:
+        return call_reason(job)
+    try:
+        appointment = await app.store.calendar.get(appointment_id=appointment_id)
+    except UnknownAppointment:
+        return reason
+    start = appointment.starts_at.astimezone(app.clinic.tz)
+    text = (
+        f"confirm the appointment (appointment_id {appointment.id}) on {start:%A %Y-%m-%d}"
+        f" at {start:%H:%M}"
+    )
+    return purpose_text(text, job.campaign.notes)
 
 
 class SessionCall:
@@ -141,8 +167,11 @@ class PipelineLauncher:
             call_id=job.call_id,
             patient_name=_callable_name(job.contact.name),
             phone=job.contact.phone,
-            reason=call_reason(job),
+            reason=await confirmation_reason(self._app, job)
+            if job.campaign.purpose == "confirmation"
+            else call_reason(job),
             language=job.contact.language,
+            purpose=job.campaign.purpose,
         )
         spec = CallSpec(
             metadata=metadata,

@@ -31,7 +31,9 @@ Field = Literal[
     "trunk",
     "caller_id",
 ]
-PURPOSES = ("recall", "check_up", "unfinished_treatment", "follow_up")
+# 'confirmation' is the service's own campaign (service/confirmations.py); staff may also
+# create one, whose contacts then name no appointment (a generic confirmation call).
+PURPOSES = ("recall", "check_up", "unfinished_treatment", "follow_up", "confirmation")
 # How each field is spelled at the command line (the CLI's messages name the option).
 OPTIONS: dict[str, str] = {
     "notes": "--notes",
@@ -65,7 +67,7 @@ class CampaignForm:
 
     Attributes:
         name: Unique name.
-        purpose: recall, check_up, unfinished_treatment or follow_up.
+        purpose: recall, check_up, unfinished_treatment, follow_up or confirmation.
         notes: Notes for the model about this campaign.
         max_concurrent: Calls at once (1-100).
         max_attempts: Attempts per contact (1-50).

@@ -31,7 +31,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser, parser_class: typ
     create.add_argument(
         "--purpose",
         required=True,
-        choices=("recall", "check_up", "unfinished_treatment", "follow_up"),
+        choices=("recall", "check_up", "unfinished_treatment", "follow_up", "confirmation"),
         help="why the clinic calls",
     )
     create.add_argument("--notes", default="", help="notes for the model about this campaign")

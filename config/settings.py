@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.settings_call import GoogleSettings, LimitsSettings, LiveKitSettings, PipelineSettings
 from config.settings_campaign import CallingSettings, CampaignSettings
+from config.settings_confirmations import ConfirmationSettings
 from config.settings_dashboard import DashboardSettings
 from config.settings_groups import (
     ClinicSettings,
@@ -79,6 +80,7 @@ class AppSettings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    confirmations: ConfirmationSettings = Field(default_factory=ConfirmationSettings)
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:

@@ -170,19 +170,25 @@ class CallingSettings(SettingsGroup):
     )
     voicemail_message_sq: str = Field(
         default=(
-            "Përshëndetje, ju telefonon asistenti automatik i {clinic}. Ju lutemi na telefononi"
-            " në {phone} kur t'ju përshtatet. Faleminderit!"
+            "Përshëndetje, ju telefonon asistenti automatik i {clinic}{why}. Ju lutemi na"
+            " telefononi në {phone} kur t'ju përshtatet. Faleminderit!"
         ),
         max_length=500,
-        description="Albanian voicemail message; {clinic} and {phone} are filled in.",
+        description=(
+            "Albanian voicemail message; {clinic}, {why} (why a campaign called, e.g. ', për"
+            " takimin tuaj të ardhshëm'; never a health detail) and {phone} are filled in."
+        ),
     )
     voicemail_message_en: str = Field(
         default=(
-            "Hello, this is the automated assistant of {clinic}. Please call us back at {phone}"
-            " when it suits you. Thank you!"
+            "Hello, this is the automated assistant of {clinic}{why}. Please call us back at"
+            " {phone} when it suits you. Thank you!"
         ),
         max_length=500,
-        description="English voicemail message; {clinic} and {phone} are filled in.",
+        description=(
+            "English voicemail message; {clinic}, {why} (why a campaign called, e.g. ', about"
+            " your upcoming appointment'; never a health detail) and {phone} are filled in."
+        ),
     )
     voicemail_min_greeting_secs: float = Field(
         default=6.0,

@@ -19,6 +19,7 @@ PURPOSES = {
     "check_up": N_("Check-up"),
     "unfinished_treatment": N_("Unfinished treatment"),
     "follow_up": N_("Follow-up"),
+    "confirmation": N_("Appointment confirmation"),
 }
 STATES = {
     "draft": N_("Draft"),

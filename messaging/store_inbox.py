@@ -15,6 +15,7 @@ from __future__ import annotations
 from loguru import logger
 
 from messaging.sms_replies import Reply
+from storage.calendar_models import NotChangeable, UnknownAppointment
 from storage.errors import PrivacyError
 from storage.records import RecordFilter
 from storage.store import Store
@@ -71,13 +72,15 @@ class StoreInbox:
         appointment, _ = upcoming[0]
         if appointment.status != "scheduled":
             return
-        await self._store.appointments.set_status(appointment_id=appointment.id, status="confirmed")
-        await self._store.audit.record(
-            actor=ACTOR,
-            action="appointment.confirm",
-            subject=f"appointment:{appointment.id}",
-            detail={"message": provider_id},
-        )
+        try:
+            # The one confirmation mechanism (calls, SMS, staff): status, when, how, audited in
+            # one transaction.
+            await self._store.calendar.confirm(
+                appointment_id=appointment.id, via="sms", actor=ACTOR
+            )
+        except (UnknownAppointment, NotChangeable):
+            # Cancelled or started between the read and the change: nothing to confirm.
+            logger.info("SMS confirmation of an appointment no longer active")
 
     async def on_status(self, *, provider_id: str, status: str, error_code: str | None) -> None:
         """Record a delivery report of a sent message."""

@@ -6,7 +6,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from storage.models import CallDirection
+from storage.models import CallDirection, CampaignPurpose
 from validation import normalize_name, normalize_phone
 from validation.text import clean_text
 
@@ -28,6 +28,8 @@ class CallMetadata(BaseModel):
         direction: Who placed the call.
         do_not_call: Inbound only: the caller's number is on the do-not-call list (answered,
             never called back).
+        purpose: Outbound campaign calls: the campaign's purpose (e.g. ``confirmation``), so
+            the voicemail message can say why the clinic called without any health detail.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,6 +41,7 @@ class CallMetadata(BaseModel):
     language: str = Field(default="sq", pattern=r"^(sq|en)(-[A-Z]{2})?$")
     direction: CallDirection = CallDirection.OUTBOUND
     do_not_call: bool = False
+    purpose: CampaignPurpose | None = None
 
     @property
     def inbound(self) -> bool:

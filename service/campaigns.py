@@ -25,6 +25,7 @@ from campaign.dialer import Dialer, DialerError
 from campaign.lease import CampaignBusyError
 from campaign.runner import CampaignRunner
 from service.campaign_progress import CampaignProgressFeed
+from service.confirmations import ConfirmationFiller
 from service.live_calls import LiveCallBoard
 from service.live_tracking import TrackedLauncher
 from service.readiness import Check
@@ -117,6 +118,11 @@ class CampaignSupervisor:
     async def run(self) -> None:
         """Supervise until :meth:`stop_dialling`; hosts the retention purge meanwhile."""
         retention = asyncio.create_task(retention_task(self._app.store, self._app.settings))
+        # The confirmations campaign is filled beside the runs; a round that adds calls wakes
+        # the loop so they start without waiting for the next poll.
+        confirmations = asyncio.create_task(
+            ConfirmationFiller(self._app, on_added=self._wake.set).run()
+        )
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -133,7 +139,8 @@ class CampaignSupervisor:
                     pass
         finally:
             retention.cancel()
-            await asyncio.wait([retention])
+            confirmations.cancel()
+            await asyncio.wait([retention, confirmations])
 
     def stop_dialling(self) -> None:
         """Start no runner and no call from now on; calls in progress go on."""

@@ -304,6 +304,22 @@ class AppointmentRepository:
         )
         return to_appointment(rows[0]) if rows else None
 
+    async def upcoming_for(
+        self, *, phone: str, since: datetime, limit: int = 20
+    ) -> list[Appointment]:
+        """This number's patient's active appointments starting at or after ``since``.
+
+        The patient by number (unique index), then their appointments (``appointments_patient``):
+        the same cost however many appointments the clinic holds. Only this number's rows.
+        """
+        rows = await self._db.rows(
+            "SELECT a.* FROM appointments a JOIN patients p ON p.id = a.patient_id"
+            " WHERE p.phone = ? AND a.starts_at >= ? AND a.status IN ('scheduled', 'confirmed')"
+            " ORDER BY a.starts_at, a.id LIMIT ?",
+            (phone, to_db(since), limit),
+        )
+        return [to_appointment(row) for row in rows]
+
     async def count(self, *, active_only: bool = False) -> int:
         """How many appointments exist (optionally only active ones)."""
         sql = "SELECT count(*) FROM appointments"

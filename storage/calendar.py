@@ -40,7 +40,7 @@ from storage.calendar_models import (
 )
 from storage.database import Database
 from storage.migrations import ACTIVE_STATUSES
-from storage.models import Appointment, Booked, SlotTaken
+from storage.models import Appointment, Booked, ConfirmedVia, SlotTaken
 from storage.outbox_plan import plan_cancelled, plan_moved
 from storage.rows import to_appointment
 from storage.timefmt import from_db, slot_grid, to_db
@@ -294,6 +294,40 @@ class CalendarRepository:
                 subject=f"appointment:{appointment_id}",
                 # Whether a reason was given, never its text (staff may have typed anything).
                 detail={"previous_status": old.status, "reason_given": reason is not None},
+                conn=conn,
+            )
+        return to_appointment(row)
+
+    async def confirm(self, *, appointment_id: int, via: ConfirmedVia, actor: str) -> Appointment:
+        """The patient confirmed they will come: status ``confirmed``, when and how, audited.
+
+        The one mechanism for every channel (a call's ``confirm_appointment``, an SMS reply,
+        staff). Confirming a confirmed appointment changes nothing and returns it as it is.
+
+        Args:
+            appointment_id: The appointment.
+            via: How it was confirmed: call, sms, email or staff.
+            actor: Who recorded it, e.g. ``agent:CALL_ID`` or ``web:arta``.
+
+        Raises:
+            UnknownAppointment: No such appointment.
+            NotChangeable: It is cancelled, completed or a no-show.
+        """
+        async with self._db.transaction() as conn:
+            old = await self._active(conn, appointment_id, verb="confirmed")
+            if old.status == "confirmed":
+                return old
+            now = to_db(self._db.clock())
+            (row,) = await conn.execute_fetchall(
+                "UPDATE appointments SET status = 'confirmed', confirmed_at = ?,"
+                " confirmed_via = ?, updated_at = ? WHERE id = ? RETURNING *",
+                (now, via, now, appointment_id),
+            )
+            await self._audit.record(
+                actor=actor,
+                action="appointment.confirm",
+                subject=f"appointment:{appointment_id}",
+                detail={"via": via},
                 conn=conn,
             )
         return to_appointment(row)

@@ -41,7 +41,11 @@ SELECT c.id IS NOT NULL AS recorded, c.ended_at IS NOT NULL AS ended, c.outcome,
     (SELECT count(*) FROM appointments WHERE call_id = q.id AND status != 'cancelled')
         AS bookings,
     (SELECT min(due_at) FROM follow_ups WHERE call_id = q.id AND status = 'pending')
-        AS follow_up_due
+        AS follow_up_due,
+    -- Appointments the patient confirmed or moved in the call (its tools audit them with the
+    -- actor agent:CALL_ID); the audit's time index bounds the read to the call's own minutes.
+    (SELECT count(*) FROM audit_log WHERE at >= c.started_at AND actor = 'agent:' || q.id
+        AND action IN ('appointment.confirm', 'appointment.move')) AS kept
 FROM (SELECT ? AS id) q LEFT JOIN calls c ON c.id = q.id
 """
 
@@ -220,6 +224,7 @@ class CallRepository:
             bookings=int(row["bookings"]),
             follow_up_due=from_db(row["follow_up_due"]) if row["follow_up_due"] else None,
             opted_out=opted_out,
+            kept=int(row["kept"] or 0),
         )
 
     async def daily(self, *, first_day: date, last_day: date) -> list[DailyAnalytics]:

@@ -273,7 +273,8 @@ class CampaignRepository:
                     "INSERT INTO campaign_contacts (campaign_id, patient_id, phone, name,"
                     " time_zone, country, language, priority, created_at)"
                     " VALUES (?, (SELECT id FROM patients WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(campaign_id, phone) DO NOTHING RETURNING id",
+                    " ON CONFLICT(campaign_id, phone) WHERE appointment_id IS NULL DO NOTHING"
+                    " RETURNING id",
                     (
                         campaign_id,
                         contact.phone,

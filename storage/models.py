@@ -15,7 +15,9 @@ AppointmentSource = Literal["agent", "cli", "import", "staff"]
 DoNotCallSource = Literal["agent", "cli", "import", "web"]
 AppointmentStatus = Literal["scheduled", "confirmed", "cancelled", "completed", "no_show"]
 FollowUpStatus = Literal["pending", "done", "cancelled"]
-CampaignPurpose = Literal["recall", "check_up", "unfinished_treatment", "follow_up"]
+CampaignPurpose = Literal["recall", "check_up", "unfinished_treatment", "follow_up", "confirmation"]
+# How a patient confirmed an appointment (storage/migrations_messages.py, 16).
+ConfirmedVia = Literal["call", "sms", "email", "staff"]
 CampaignState = Literal["draft", "running", "paused", "done"]
 # What staff asked the service to do with a campaign (see storage/migrations.py, 9).
 ServiceState = Literal["manual", "active", "paused", "stopped"]
@@ -98,6 +100,9 @@ class Appointment(_Record):
     # How many times its time or chair changed (a move keeps the id); an invite's SEQUENCE.
     revision: int = 0
     updated_at: datetime | None = None
+    # When and how the patient confirmed it (None: not confirmed, or before migration 16).
+    confirmed_at: datetime | None = None
+    confirmed_via: ConfirmedVia | None = None
 
 
 class FollowUp(_Record):
@@ -205,6 +210,8 @@ class CampaignContact(_Record):
     state: ContactState = "queued"
     next_call_at: datetime | None = None
     done_reason: str | None = None
+    # The appointment a confirmation call is about (confirmation campaigns only).
+    appointment_id: int | None = None
 
 
 class CallAttempt(_Record):
@@ -307,6 +314,7 @@ class CallFacts(_Record):
         follow_up_due: The earliest pending follow-up made in the call (a callback the patient
             asked for), if any.
         opted_out: The number asked about is on the do-not-call list now.
+        kept: Appointments the patient confirmed or moved in the call (a confirmation call).
     """
 
     call_id: str
@@ -316,6 +324,7 @@ class CallFacts(_Record):
     bookings: int
     follow_up_due: datetime | None
     opted_out: bool
+    kept: int = 0
 
 
 class DailyAnalytics(_Record):

@@ -63,6 +63,8 @@ def to_appointment(row: sqlite3.Row) -> Appointment:
     data = _record_data(row, "starts_at", "ends_at", "created_at")
     if data.get("updated_at"):
         data["updated_at"] = from_db(data["updated_at"])
+    if data.get("confirmed_at"):
+        data["confirmed_at"] = from_db(data["confirmed_at"])
     return Appointment.model_validate(data)
 
 

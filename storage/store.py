@@ -25,6 +25,7 @@ from storage.callers import CallerRepository
 from storage.campaign_list import CampaignList
 from storage.campaign_queue import CampaignQueue
 from storage.campaigns import CampaignRepository
+from storage.confirmations import ConfirmationRepository
 from storage.database import Database
 from storage.day_figures import DayFiguresRepository
 from storage.do_not_call import DoNotCallRepository
@@ -65,6 +66,7 @@ class Store:
         messages: The messages outbox: due, claims, outcomes, opt-outs, delivery reports.
         campaign_list: The dashboard's Campaigns list, in pages.
         patient_record: The dashboard's page of one patient.
+        confirmations: The confirmations campaign the service fills (issue 13).
 
     Args:
         db: The open database.
@@ -93,6 +95,7 @@ class Store:
         self.messages = MessageRepository(db)
         self.campaign_list = CampaignList(db)
         self.patient_record = PatientRecords(db, keys)
+        self.confirmations = ConfirmationRepository(db, keys)
 
     @classmethod
     async def open(

@@ -14,6 +14,16 @@ from tools.call_control import EndCallArgs, end_call
 from tools.info import NoArgs, get_clinic_info, get_payment_info
 from tools.needs import AssessClientNeedsArgs, assess_client_needs
 from tools.opt_out import OptOutArgs, opt_out
+from tools.patient_appointments import (
+    AppointmentIdArgs,
+    CancelAppointmentArgs,
+    MyAppointmentsArgs,
+    RescheduleAppointmentArgs,
+    cancel_appointment,
+    confirm_appointment,
+    my_appointments,
+    reschedule_appointment,
+)
 from tools.registry import CallEnding, LimitClass, ToolRegistry, ToolSpec
 from tools.search import SearchWebArgs, search_web
 from tools.stats import ClinicStatsArgs, get_clinic_stats
@@ -80,6 +90,56 @@ CLINIC_TOOLS: tuple[ToolSpec, ...] = (
         writes=True,
         limit=LimitClass.CALLBACK,
         written_status="scheduled",
+    ),
+    # The callee's own appointments (tools/patient_appointments.py): offered in every call, as
+    # Gemini Live takes one fixed tool set per session; outside a call bound to a number they
+    # answer with a refusal, and the prompt says when to use them.
+    ToolSpec(
+        name="my_appointments",
+        description=(
+            "The upcoming appointments of the person called (this call's own number only):"
+            " appointment_id, service, day, weekday, time (clinic time) and"
+            " appointment_status. Call it before confirming, rescheduling or cancelling."
+        ),
+        args_model=MyAppointmentsArgs,
+        handler=my_appointments,
+        blocking=True,  # the model reads the appointment back to the patient
+    ),
+    ToolSpec(
+        name="confirm_appointment",
+        description=(
+            "Record that the patient will come to their appointment (an appointment_id from"
+            " my_appointments). Say it is confirmed only after status 'confirmed'."
+        ),
+        args_model=AppointmentIdArgs,
+        handler=confirm_appointment,
+        blocking=True,  # a write the model confirms
+        writes=True,
+    ),
+    ToolSpec(
+        name="reschedule_appointment",
+        description=(
+            "Move the patient's appointment (an appointment_id from my_appointments) to a new"
+            " free time they agreed to; check it with check_available_slots first. The old time"
+            " is released in the same step. On an error nothing changed: read 'hint' and offer"
+            " nearest_free_slots. Say it is moved only after status 'rescheduled'."
+        ),
+        args_model=RescheduleAppointmentArgs,
+        handler=reschedule_appointment,
+        blocking=True,  # a write; the model confirms it or offers other times
+        writes=True,
+    ),
+    ToolSpec(
+        name="cancel_appointment",
+        description=(
+            "Cancel the patient's appointment (an appointment_id from my_appointments) when they"
+            " say they will not come and do not want another time now, with a short reason in"
+            " their words (no health details). Offer a new time first."
+        ),
+        args_model=CancelAppointmentArgs,
+        handler=cancel_appointment,
+        blocking=True,  # a write the model confirms
+        writes=True,
     ),
     ToolSpec(
         name="get_clinic_info",

@@ -47,6 +47,8 @@ class ToolContext:
             metadata, if any (search_web keeps it out of outgoing queries).
         http: HTTP client for search_web; created lazily when None.
         call_control: Hang-up and similar controls of the live call, if any.
+        purpose: The campaign purpose of an outbound campaign call (e.g. ``confirmation``),
+            else None: the voicemail message says why the clinic called, never a health detail.
     """
 
     store: Store
@@ -61,6 +63,7 @@ class ToolContext:
     http: httpx.AsyncClient | None = None
     call_control: CallControl | None = None
     patient_name: str | None = None
+    purpose: str | None = None
     slots: SlotFinder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +100,7 @@ def build_context(
     http: httpx.AsyncClient | None = None,
     call_control: CallControl | None = None,
     patient_name: str | None = None,
+    purpose: str | None = None,
 ) -> ToolContext:
     """Assemble a tool context from its parts."""
     lang = (language or settings.pipeline.language).split("-")[0].lower()
@@ -113,4 +117,5 @@ def build_context(
         http=http,
         call_control=call_control,
         patient_name=patient_name,
+        purpose=purpose,
     )

@@ -1,7 +1,9 @@
 """voicemail_detected: an answering machine took the call; leave a neutral message or hang up.
 
-The message names only the clinic and its number. An answering machine is often shared, so it
-never carries the patient's name or why the clinic calls (health data, GDPR Art. 9).
+The message says who calls and why in its first sentence, then the clinic's number. An
+answering machine is often shared, so it never carries the patient's name, the service or
+anything else about their health (GDPR Art. 9): "why" is a fixed phrase per campaign purpose
+("about your upcoming appointment", "to arrange a visit").
 """
 
 from __future__ import annotations
@@ -39,17 +41,38 @@ def readable_phone(e164: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+# Why the clinic called, for ``{why}`` in the message: fixed words per campaign purpose, never
+# the service, the patient or the campaign's notes (an answering machine is often shared).
+_WHY = {
+    "sq": {
+        "confirmation": ", për takimin tuaj të ardhshëm",
+        "other": ", për të caktuar një vizitë",
+    },
+    "en": {"confirmation": ", about your upcoming appointment", "other": ", to arrange a visit"},
+}
+
+
+def voicemail_why(ctx: ToolContext) -> str:
+    """Why the clinic called, as the first sentence of the message says it (may be empty)."""
+    if ctx.purpose is None:
+        return ""
+    words = _WHY["sq" if ctx.language == "sq" else "en"]
+    return words["confirmation"] if ctx.purpose == "confirmation" else words["other"]
+
+
 def voicemail_message(ctx: ToolContext) -> str:
-    """The configured message in the call's language, with the clinic's name and number.
+    """The configured message in the call's language: the clinic's name, why, and its number.
 
     Filled by plain replacement, not ``str.format``: a clinic's template may contain other
-    braces, and a template must never be able to reach anything but these two values.
+    braces, and a template must never be able to reach anything but these three values.
     """
     calling = ctx.settings.calling
     sq = ctx.language == "sq"
     template = calling.voicemail_message_sq if sq else calling.voicemail_message_en
-    return template.replace("{clinic}", ctx.clinic.name).replace(
-        "{phone}", readable_phone(ctx.clinic.phone)
+    return (
+        template.replace("{clinic}", ctx.clinic.name)
+        .replace("{why}", voicemail_why(ctx))
+        .replace("{phone}", readable_phone(ctx.clinic.phone))
     )
 
 

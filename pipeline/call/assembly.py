@@ -94,6 +94,7 @@ def call_tools(app: Application, metadata: CallMetadata, control: CallControl) -
         phone=metadata.phone,
         call_control=control,
         patient_name=metadata.patient_name,
+        purpose=metadata.purpose,
     )
 
 

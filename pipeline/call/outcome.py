@@ -85,7 +85,7 @@ def recovered_outcome(recorded: str | None, *, booked: int) -> CallOutcome:
 
 
 def attempt_outcome(
-    call_outcome: CallOutcome, *, callback: bool, opted_out: bool
+    call_outcome: CallOutcome, *, callback: bool, opted_out: bool, kept: bool = False
 ) -> AttemptOutcome:
     """The attempt outcome of an answered call.
 
@@ -93,6 +93,9 @@ def attempt_outcome(
         call_outcome: The outcome the pipeline recorded for the call.
         callback: A follow-up (a callback the patient asked for) was made during the call.
         opted_out: The number is on the do-not-call list now.
+        kept: The patient confirmed or moved an appointment in the call (a confirmation
+            call): ``booked`` (the appointment stands), never a refusal that would pause the
+            next confirmation call to the number.
 
     Returns:
         The attempt outcome. An opt-out wins over everything; then a booking; then a callback.
@@ -106,6 +109,8 @@ def attempt_outcome(
         return _SAME_FOR_ATTEMPT[call_outcome]
     if callback or call_outcome == CallOutcome.FOLLOW_UP:
         return "follow_up"
+    if kept and call_outcome in _DECLINED:
+        return "booked"
     if call_outcome in _DECLINED:
         return "declined"
     if call_outcome == CallOutcome.NO_RESPONSE:

@@ -87,3 +87,22 @@ def test_a_call_a_stopped_runner_left_keeps_its_own_outcome_or_counts_its_bookin
     assert recovered_outcome("declined", booked=1) == "declined"
     assert recovered_outcome(None, booked=1) == "booked"
     assert recovered_outcome(None, booked=0) == "failed"
+
+
+@pytest.mark.parametrize(
+    ("call", "callback", "opted_out", "attempt"),
+    [
+        ("completed", False, False, "booked"),  # confirmed or moved: the appointment stands
+        ("hung_up", False, False, "booked"),
+        ("declined", False, False, "booked"),
+        ("completed", True, False, "follow_up"),  # a callback asked for still wins
+        ("opted_out", False, False, "opted_out"),
+        ("completed", False, True, "opted_out"),
+        ("voicemail", False, False, "voicemail"),
+        ("failed", False, False, "failed"),
+        ("no_response", False, False, "no_answer"),
+    ],
+)
+def test_a_call_that_kept_an_appointment_is_no_refusal(call, callback, opted_out, attempt):
+    outcome = attempt_outcome(CallOutcome(call), callback=callback, opted_out=opted_out, kept=True)
+    assert outcome == attempt

@@ -302,7 +302,20 @@ async def test_facts_of_a_call_in_one_read(store: Store, clock: FixedClock) -> N
         "bookings": 1,  # the cancelled one no longer stands
         "follow_up_due": soon,
         "opted_out": False,
+        "kept": 0,  # no appointment confirmed or moved in the call yet
     }
+    # The patient moves an appointment made earlier in this call (a confirmation call): it
+    # counts; the same kind of change by staff does not.
+    earlier = await book(store, start=at(16), call_id="earlier-call")
+    assert isinstance(earlier, Booked)
+    kept = earlier.appointment.id
+    await store.calendar.confirm(appointment_id=kept, via="staff", actor="web:arta")
+    assert (await store.calls.facts(call_id="call-1", phone=PHONE)).kept == 0
+    await store.calendar.move(
+        appointment_id=kept, starts_at=at(16, 30), ends_at=at(17), slot=SLOT, chairs=2,
+        actor="agent:call-1",
+    )  # fmt: skip
+    assert (await store.calls.facts(call_id="call-1", phone=PHONE)).kept == 1
 
     await store.calls.finish(call_id="call-1", outcome="wrong_person")
     await store.dnc.add(phone=PHONE, reason=None, source="agent", call_id="call-1")

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from config.clinic import ClinicProfile
 from config.settings import load_settings
-from storage import Store
+from storage import SlotTaken, Store
 from tests.conftest import DEFAULT_NOW, TIRANE, FixedClock
 from tools.call_port import TransferOutcome
 from tools.catalog import default_registry
@@ -41,6 +41,15 @@ from tools.registry import ToolRegistry, ToolSpec
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 CALLEE = "+355691234567"
 CALLEE_NAME = "Arta Hoxha"
+# The callee's appointments the appointment tools fuzz against (ids 1..APPOINTMENTS), then four
+# of another patient's (never the callee's to change).
+APPOINTMENTS = 16
+APPOINTMENT_TOOLS = (
+    "my_appointments",
+    "confirm_appointment",
+    "reschedule_appointment",
+    "cancel_appointment",
+)
 SEARCH_URL = "http://search.test/search"
 
 # --- generated values --------------------------------------------------------------------------
@@ -249,6 +258,9 @@ def _plausible(name: str, prop: dict[str, Any], clinic: ClinicProfile) -> st.Sea
         ids = [s.id for s in clinic.services]
         names = [s.name.sq for s in clinic.services] + [s.name.en for s in clinic.services]
         return st.one_of(st.sampled_from(ids), st.sampled_from(ids), st.sampled_from(names))
+    if name == "appointment_id":
+        # Mostly the seeded appointments' ids (the callee's and another patient's), or any.
+        return st.one_of(st.integers(1, APPOINTMENTS + 4), st.integers(-5, 10_000))
     if prop.get("type") == "integer" or "integer" in json.dumps(prop.get("anyOf", [])):
         low, high = prop.get("minimum", -10), prop.get("maximum", 10_000)
         return st.one_of(st.integers(low, high), st.integers(low, high).map(float))
@@ -481,6 +493,8 @@ def test_every_tool_answers_any_arguments_and_writes_nothing_on_error(
     harness: Callable[..., Harness], clinic: ClinicProfile, tool: str, mode: str
 ) -> None:
     h = harness(mode)
+    if tool in APPOINTMENT_TOOLS:
+        h.loop.run_until_complete(_seed_appointments(h.store))
     spec = h.registry.get(tool)
     assert spec is not None
     outcomes: dict[str, int] = {}
@@ -501,8 +515,24 @@ def test_every_tool_answers_any_arguments_and_writes_nothing_on_error(
         assert h.calls - h.errors > 0 or tool in _ALWAYS_ERROR.get(mode, ()), outcomes
 
 
-# Tools that cannot succeed in a mode: call control needs a live call, which admin has not.
-_ALWAYS_ERROR = {"admin": ("end_call", "opt_out", "transfer_to_human", "voicemail_detected")}
+# Tools that cannot succeed in a mode: call control needs a live call, which admin has not, and
+# the callee's own appointments need a call bound to a number.
+_ALWAYS_ERROR = {
+    "admin": ("end_call", "opt_out", "transfer_to_human", "voicemail_detected", *APPOINTMENT_TOOLS)
+}
+
+
+async def _seed_appointments(store: Store) -> None:
+    """The callee's appointments over the next days, then another patient's four."""
+    owners = [(CALLEE, CALLEE_NAME)] * APPOINTMENTS + [("+355682223333", "Mira Kastrati")] * 4
+    for n, (number, name) in enumerate(owners):
+        start = (DEFAULT_NOW + timedelta(days=1 + n // 8)).replace(hour=9 + n % 8, minute=0)
+        booked = await store.appointments.book(
+            phone=number, name=name, service_id="checkup", starts_at=start,
+            ends_at=start + timedelta(minutes=30), slot=timedelta(minutes=30), chairs=2,
+            price_lek=2000, source="cli",
+        )  # fmt: skip
+        assert not isinstance(booked, SlotTaken), start
 
 
 # --- the checks themselves can fail ------------------------------------------------------------

@@ -305,6 +305,11 @@ EVERY_TOOL_CALL: list[tuple[str, dict[str, Any]]] = [
     ("get_clinic_stats", {}),
     ("transfer_to_human", {"reason": f"asks about {OTHER}"}),
     ("voicemail_detected", {"evidence": "leave a message"}),
+    # Appointment 1 is Mira's (_seed_other_patient books it first): never the callee's to touch.
+    ("my_appointments", {}),
+    ("confirm_appointment", {"appointment_id": 1}),
+    ("reschedule_appointment", {"appointment_id": 1, "new_time": "2026-12-03T16:00"}),
+    ("cancel_appointment", {"appointment_id": 1, "reason": "travelling"}),
     ("opt_out", {}),
     ("end_call", {"reason": "completed"}),
 ]
@@ -325,6 +330,11 @@ async def test_no_tool_result_mentions_another_patient(
         # Mira's appointment is hers: it never appears among the callee's bookings.
         for entry in result.get("upcoming_appointments", []):
             assert entry["start"] != "2026-12-03T09:00+01:00", tool
+        for entry in result.get("appointments", []):
+            assert entry["appointment_id"] != 1, tool
+            assert (entry["day"], entry["time"]) != ("2026-12-03", "09:00"), tool
+        if tool.endswith("_appointment") and tool != "schedule_appointment":
+            assert result["error"].startswith("appointment_id: is not an upcoming"), tool
     assert set(seen) == set(registry.names)  # every tool in the catalogue was tried
 
 

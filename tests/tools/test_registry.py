@@ -38,6 +38,13 @@ EIGHT_TOOLS = {
 # The eight clinic tools of the seed plus the call-control tools: end_call, opt_out (the call's
 # own number on the do-not-call list), transfer_to_human and voicemail_detected.
 ALL_TOOLS = EIGHT_TOOLS | {"end_call", "opt_out", "transfer_to_human", "voicemail_detected"}
+# Issue 13: the callee's own appointments (tools/patient_appointments.py).
+ALL_TOOLS |= {
+    "my_appointments",
+    "confirm_appointment",
+    "reschedule_appointment",
+    "cancel_appointment",
+}
 PUBLIC_TOOLS = ALL_TOOLS - {"get_clinic_stats"}
 
 
@@ -63,7 +70,7 @@ def _is_error(result: dict[str, Any]) -> bool:
 
 
 def test_registry_holds_the_clinic_and_call_control_tools(registry: ToolRegistry) -> None:
-    assert len(registry.names) == 12
+    assert len(registry.names) == 16
     assert set(registry.names) == ALL_TOOLS
     for name in ALL_TOOLS:
         spec = registry.get(name)
@@ -364,6 +371,9 @@ def test_every_write_is_blocking_and_the_declaration_is_complete() -> None:
         "transfer_to_human",
         "end_call",
         "voicemail_detected",
+        "confirm_appointment",
+        "reschedule_appointment",
+        "cancel_appointment",
     }
     # The model must wait for every write's outcome, and for the reads whose answer it speaks.
     assert writes <= registry.names_where(blocking=True)

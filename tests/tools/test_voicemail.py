@@ -131,3 +131,46 @@ async def test_bad_evidence_is_refused_and_nothing_is_recorded(
 async def test_outside_a_call_it_is_an_error(registry: ToolRegistry, ctx: ToolContext) -> None:
     result = await registry.call("voicemail_detected", EVIDENCE, ctx)
     assert "error" in result and "hint" in result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("language", "purpose", "first_sentence"),
+    [
+        (
+            "sq",
+            "confirmation",
+            "Përshëndetje, ju telefonon asistenti automatik i Klinika Dentare Buzëqeshja, për"
+            " takimin tuaj të ardhshëm.",
+        ),
+        (
+            "en",
+            "confirmation",
+            "Hello, this is the automated assistant of Klinika Dentare Buzëqeshja, about your"
+            " upcoming appointment.",
+        ),
+        (
+            "en",
+            "unfinished_treatment",
+            "Hello, this is the automated assistant of Klinika Dentare Buzëqeshja, to arrange a"
+            " visit.",
+        ),
+        ("en", None, "Hello, this is the automated assistant of Klinika Dentare Buzëqeshja."),
+    ],
+)
+async def test_the_first_sentence_says_who_calls_and_why_without_health_details(
+    registry: ToolRegistry,
+    make_context: Callable[..., ToolContext],
+    known_patient: None,
+    language: str,
+    purpose: str | None,
+    first_sentence: str,
+) -> None:
+    ctx = make_context(
+        phone=ARTA, call_id="c1", call_control=FakeControl(), language=language, purpose=purpose
+    )
+    message = (await registry.call("voicemail_detected", EVIDENCE, ctx))["message"]
+    assert message.startswith(first_sentence + " ")
+    # Never the treatment (an unfinished one says nothing of what), the name or the number.
+    for secret in ("trajtim", "treatment", "kontroll", "check", "Arbër", "691234567", "{"):
+        assert secret not in message
