@@ -184,6 +184,14 @@ class CallingSettings(SettingsGroup):
         max_length=500,
         description="English voicemail message; {clinic} and {phone} are filled in.",
     )
+    voicemail_message_it: str = Field(
+        default=(
+            "Buongiorno, la chiama l'assistente automatico di {clinic}. La preghiamo di"
+            " richiamarci al numero {phone} quando le è più comodo. Grazie!"
+        ),
+        max_length=500,
+        description="Italian voicemail message; {clinic} and {phone} are filled in.",
+    )
     voicemail_min_greeting_secs: float = Field(
         default=6.0,
         ge=0,

@@ -13,6 +13,7 @@ from pydantic import Field
 from tools.common import ToolArgs
 from tools.context import ToolContext
 from tools.registry import ToolResult
+from validation.languages import Language, language_of
 from validation.text import clean_text
 
 _MAX_EVIDENCE = 200
@@ -46,8 +47,12 @@ def voicemail_message(ctx: ToolContext) -> str:
     braces, and a template must never be able to reach anything but these two values.
     """
     calling = ctx.settings.calling
-    sq = ctx.language == "sq"
-    template = calling.voicemail_message_sq if sq else calling.voicemail_message_en
+    templates: dict[Language, str] = {
+        "sq": calling.voicemail_message_sq,
+        "en": calling.voicemail_message_en,
+        "it": calling.voicemail_message_it,
+    }
+    template = templates[language_of(ctx.language)]
     return template.replace("{clinic}", ctx.clinic.name).replace(
         "{phone}", readable_phone(ctx.clinic.phone)
     )

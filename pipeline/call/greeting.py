@@ -15,19 +15,22 @@ from pipeline.call.assembly import CallPipeline
 from pipeline.call.lifecycle import CallLifecycle
 from pipeline.observers.base import FrameObserver
 from pipeline.observers.watchdogs import FirstAudioWatch, LongGreetingWatch
+from validation.languages import Language
 
 # What the model is told when the callee is on the line, so that Elo speaks first.
-_GREET = {
+_GREET: dict[Language, str] = {
     "sq": "Pacienti sapo u përgjigj në telefon. Përshëndete tani, siç thonë udhëzimet.",
     "en": "The patient has just answered the phone. Greet them now, as instructed.",
+    "it": "Il paziente ha appena risposto al telefono. Salutalo ora, come indicato nelle istruzioni.",
 }
 # The same for a call the caller placed: Elo answers the clinic's phone.
-_ANSWER = {
+_ANSWER: dict[Language, str] = {
     "sq": "Telefonuesi është në linjë. Përgjigju tani, siç thonë udhëzimet.",
     "en": "The caller is on the line. Answer the phone now, as instructed.",
+    "it": "Chi chiama è in linea. Rispondi ora al telefono, come indicato nelle istruzioni.",
 }
 # Added to the model's context when the callee's first utterance is long (an answering machine?).
-_LONG_GREETING = {
+_LONG_GREETING: dict[Language, str] = {
     "sq": (
         "Shënim: fjalia e parë e të telefonuarit zgjati {seconds:.0f} sekonda pa pushim: mund të"
         " jetë sekretari telefonike. Nëse është, thirr voicemail_detected."
@@ -35,6 +38,10 @@ _LONG_GREETING = {
     "en": (
         "Note: the callee's first utterance lasted {seconds:.0f} s without a pause: this may be an"
         " answering machine; if so call voicemail_detected."
+    ),
+    "it": (
+        "Nota: la prima frase della persona chiamata è durata {seconds:.0f} secondi senza pause:"
+        " potrebbe essere una segreteria telefonica. Se lo è, usa voicemail_detected."
     ),
 }
 
@@ -45,7 +52,7 @@ class Greeting:
     Args:
         life: The call's lifecycle.
         llm: The call's model (long-utterance notes go straight to it).
-        language: The prompt language, ``sq`` or ``en``.
+        language: The prompt language (``validation.languages``: sq, en or it).
         inbound: The caller placed the call: Elo answers rather than greets a callee.
         first_audio_timeout: Seconds Elo has to be heard after the greeting starts.
         long_utterance_secs: Shortest first utterance that is noted to the model; 0: never.
@@ -56,7 +63,7 @@ class Greeting:
         life: CallLifecycle,
         *,
         llm: LLMService,
-        language: str,
+        language: Language,
         inbound: bool = False,
         first_audio_timeout: float,
         long_utterance_secs: float,
