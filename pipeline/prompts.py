@@ -1,8 +1,8 @@
 """System instructions for a call, from prompt files, the clinic profile and the call's metadata.
 
 The prompts live in ``pipeline/prompts/<language>.md`` (Albanian, English and Italian: the
-languages of ``validation.languages``) so a clinic can reword them without touching code. Placeholders use ``$name`` (string.Template), so braces in the
-text are safe.
+languages of ``validation.languages``) so a clinic can reword them without touching code.
+Placeholders use ``$name`` (string.Template), so braces in the text are safe.
 
 For an inbound call (someone called the clinic) the section on the call and how to open it
 comes from ``pipeline/prompts/opening/<language>.inbound.md`` instead of ``.outbound.md``, and

@@ -21,7 +21,9 @@ from validation.languages import Language
 _GREET: dict[Language, str] = {
     "sq": "Pacienti sapo u përgjigj në telefon. Përshëndete tani, siç thonë udhëzimet.",
     "en": "The patient has just answered the phone. Greet them now, as instructed.",
-    "it": "Il paziente ha appena risposto al telefono. Salutalo ora, come indicato nelle istruzioni.",
+    "it": (
+        "Il paziente ha appena risposto al telefono. Salutalo ora, come indicato nelle istruzioni."
+    ),
 }
 # The same for a call the caller placed: Elo answers the clinic's phone.
 _ANSWER: dict[Language, str] = {
