@@ -48,6 +48,21 @@ _LONG_GREETING: dict[Language, str] = {
 }
 
 
+def greeting_cue(language: Language, *, inbound: bool) -> str:
+    """What the model is told once the other side is on the line, in the call's language.
+
+    Args:
+        language: The prompt language.
+        inbound: The caller placed the call (Elo answers) rather than Elo (Elo greets).
+    """
+    return (_ANSWER if inbound else _GREET)[language]
+
+
+def long_greeting_note(language: Language, seconds: float) -> str:
+    """The note to the model on a long first utterance (an answering machine?)."""
+    return _LONG_GREETING[language].format(seconds=seconds)
+
+
 class Greeting:
     """The call's greeting and its two watches.
 
@@ -73,7 +88,7 @@ class Greeting:
         self._life = life
         self._llm = llm
         self._language = language
-        self._cue = (_ANSWER if inbound else _GREET)[language]
+        self._cue = greeting_cue(language, inbound=inbound)
         self._first_audio_timeout = first_audio_timeout
         self._call: CallPipeline | None = None
         self.first_audio = FirstAudioWatch()
@@ -103,7 +118,7 @@ class Greeting:
 
     def _long_utterance(self, seconds: float) -> None:
         logger.info("long first utterance ({:.1f} s): maybe an answering machine", seconds)
-        note = _LONG_GREETING[self._language].format(seconds=seconds)
+        note = long_greeting_note(self._language, seconds)
         # Straight into the model session as realtime text (ResilientGeminiLive.send_note):
         # the context is not re-read after the first turn, and the clientContent an
         # LLMMessagesAppendFrame sends is refused mid-call by the 3.x family (close 1007).
