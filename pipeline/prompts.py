@@ -25,7 +25,14 @@ from config.clinic import WEEKDAYS, ClinicProfile
 from pipeline.metadata import CallMetadata
 from validation.languages import LANGUAGES, Language, language_of
 
-__all__ = ["LANGUAGES", "build_system_instruction", "prompt_language", "quoted"]
+__all__ = [
+    "DAY_NAMES",
+    "LANGUAGES",
+    "PURPOSE_TEXTS",
+    "build_system_instruction",
+    "prompt_language",
+    "quoted",
+]
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 
@@ -33,7 +40,9 @@ PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 MAX_PROMPT_NAME = 80
 MAX_PROMPT_REASON = 160
 
-_PURPOSE: dict[Language, dict[str, str]] = {
+# The sentences on whom the call is for and why, per language; every language has every key
+# (tests/pipeline/test_prompt_languages.py).
+PURPOSE_TEXTS: dict[Language, dict[str, str]] = {
     "sq": {
         "with_reason": (
             "Po telefonon $patient. Arsyeja e thirrjes (e dhënë nga klinika, në thonjëza): $reason."
@@ -153,7 +162,7 @@ _PURPOSE: dict[Language, dict[str, str]] = {
 }
 
 
-_DAY_NAMES: dict[Language, tuple[str, ...]] = {
+DAY_NAMES: dict[Language, tuple[str, ...]] = {
     "sq": ("e hënë", "e martë", "e mërkurë", "e enjte", "e premte", "e shtunë", "e diel"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
     "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
@@ -179,7 +188,7 @@ def build_system_instruction(clinic: ClinicProfile, call: CallMetadata, *, now: 
     language = prompt_language(call.language)
     template = Template((PROMPTS_DIR / f"{language}.md").read_text(encoding="utf-8"))
     local = now.astimezone(clinic.tz)
-    texts = _PURPOSE[language]
+    texts = PURPOSE_TEXTS[language]
     purpose = _inbound_purpose(texts, call) if call.inbound else _outbound_purpose(texts, call)
     if call.patient_name or call.reason:
         purpose += " " + texts["data_rule"]
@@ -193,7 +202,7 @@ def build_system_instruction(clinic: ClinicProfile, call: CallMetadata, *, now: 
     section = Template(opening.read_text(encoding="utf-8").rstrip("\n")).substitute(
         call_purpose=purpose, clinic_name=clinic.name
     )
-    names = _DAY_NAMES[language]
+    names = DAY_NAMES[language]
     hours = "; ".join(
         names[n] + " " + ", ".join(f"{i.start:%H:%M}-{i.end:%H:%M}" for i in intervals)
         for n, day in enumerate(WEEKDAYS)
