@@ -67,8 +67,8 @@ def parse_language(value: str) -> Language | None:
     text = fold(value.strip())
     if text in _NAMES:
         return _NAMES[text]
-    primary, _, region = text.replace("_", "-").partition("-")
-    if primary in LANGUAGES and (not region or (region.isalpha() and len(region) == 2)):
+    primary, dash, region = text.replace("_", "-").partition("-")
+    if primary in LANGUAGES and (not dash or (region.isalpha() and len(region) == 2)):
         return primary  # type: ignore[return-value]
     return None
 
