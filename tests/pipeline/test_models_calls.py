@@ -174,7 +174,9 @@ async def test_an_albanian_call_sends_no_language_code(tmp_path, store, clinic, 
 
 
 @pytest.mark.asyncio
-async def test_an_italian_call_sends_it_it_and_runs_in_italian(tmp_path, store, clinic, clock):
+async def test_an_italian_call_sends_language_it_it_and_runs_in_italian(
+    tmp_path, store, clinic, clock
+):
     # A contact whose language is Italian: the setup asks for it-IT (a code Google lists for
     # Live), the instruction and the greeting cue are Italian, the date words an Italian
     # patient uses are read in code, and the clinic's texts come back in Italian.
