@@ -7,7 +7,8 @@ profile's texts. The dashboard's own interface languages (staff's, ``dashboard.i
 separate set.
 
 Adding a language: extend :data:`Language` and :data:`LANGUAGE_NAMES`, then the prompt files and
-texts the tests name (``tests/pipeline/test_prompts.py`` fails for any language without them).
+texts the tests name (``tests/pipeline/test_prompt_languages.py`` fails for any language
+without them), and widen the CHECK on ``campaign_contacts.language`` with a migration.
 """
 
 from __future__ import annotations
