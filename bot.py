@@ -28,6 +28,7 @@ from config.logs import configure_logging
 from config.settings import AppSettings, ConfigError, load_settings
 from config.settings_call import TransportKind
 from storage.errors import StoreError
+from validation.languages import LANGUAGES
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the patient's phone number; binds the call: tools book and call back on it only",
     )
     parser.add_argument("--reason", help="why Elo calls, e.g. 'six-month check-up'")
-    parser.add_argument("--language", choices=["sq", "en"], help="call language")
+    parser.add_argument("--language", choices=LANGUAGES, help="call language")
     parser.add_argument("--call-id", help="id for the call's record (default: random)")
     parser.add_argument("--input", type=Path, help="file transport: the caller's WAV recording")
     parser.add_argument("--output", type=Path, help="file transport: where Elo's audio goes")

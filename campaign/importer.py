@@ -1,7 +1,8 @@
 """Reading a campaign's contact list from a CSV file, validating every row.
 
 Columns (header names are case-insensitive): ``name`` and ``phone`` are required; ``language``
-(sq or en), ``time_zone`` (IANA), ``country`` (ISO code) and ``priority`` (integer) are optional.
+(sq, en or it: a code, a tag such as ``it-IT``, or a name such as ``Italiano``; blank is sq),
+``time_zone`` (IANA), ``country`` (ISO code) and ``priority`` (integer) are optional.
 Bad rows do not stop the import: each is reported with its line number and reason. A contact's
 time zone and country must be the ones of its number (the calling window and the holidays depend
 on them: an Albanian mobile "in" Pacific/Kiritimati would be called at night).
@@ -32,12 +33,12 @@ from phonenumbers import timezone as phone_zones
 
 from storage.models import NewContact
 from validation import InputError, normalize_name, normalize_phone
+from validation.languages import DEFAULT_LANGUAGE, LANGUAGES, Language, parse_language
 from validation.text import strip_invisible
 from validation.textfile import TextFileError, decode_utf8, read_utf8
 
 REQUIRED_COLUMNS = ("name", "phone")
 OPTIONAL_COLUMNS = ("language", "time_zone", "country", "priority")
-LANGUAGES = ("sq", "en")
 DEFAULT_TIME_ZONE = "Europe/Tirane"
 # Priorities are small ranks; a huge number is a spreadsheet slip, not an intent.
 MAX_PRIORITY = 1_000_000
@@ -229,13 +230,13 @@ def _cell(row: dict[str | None, str | None], column: str) -> str:
     return (row.get(column) or "").strip()
 
 
-def _language(value: str) -> Literal["sq", "en"]:
-    language = value.lower() or "sq"
-    if language == "sq":
-        return "sq"
-    if language == "en":
-        return "en"
-    raise _RowError(f"language: {value[:20]!r} is not one of {', '.join(LANGUAGES)}")
+def _language(value: str) -> Language:
+    if not value:
+        return DEFAULT_LANGUAGE
+    language = parse_language(value)
+    if language is None:
+        raise _RowError(f"language: {value[:20]!r} is not one of {', '.join(LANGUAGES)}")
+    return language
 
 
 def _time_zone(value: str, number: phonenumbers.PhoneNumber) -> str:

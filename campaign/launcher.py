@@ -24,6 +24,7 @@ from storage.calendar_models import UnknownAppointment
 from storage.models import CallOutcome
 from tools.call_port import TransferOutcome
 from validation import InputError, normalize_name
+from validation.languages import Language, language_of
 
 _PURPOSES = {
     "recall": "recall: the patient is due for a routine visit",
@@ -33,6 +34,22 @@ _PURPOSES = {
     # The day and time are added per contact (confirmation_reason); never the service, which
     # can say what is being treated.
     "confirmation": "confirm the patient's upcoming appointment",
+}
+# The same in the other languages of a contact, so the model reads why it calls in the language
+# it speaks; a purpose missing here is told in English (above).
+_TRANSLATED_PURPOSES: dict[Language, dict[str, str]] = {
+    "sq": {
+        "recall": "pacientit i ka ardhur koha për vizitën e rregullt",
+        "check_up": "kujtesë për kontrollin",
+        "unfinished_treatment": "pacienti ka një trajtim të papërfunduar që duhet vazhduar",
+        "follow_up": "kontroll pas vizitës së fundit",
+    },
+    "it": {
+        "recall": "richiamo: per il paziente è ora di una visita di routine",
+        "check_up": "promemoria per la visita di controllo",
+        "unfinished_treatment": "il paziente ha un trattamento non ancora concluso da proseguire",
+        "follow_up": "controllo dopo una visita recente",
+    },
 }
 
 
@@ -60,9 +77,19 @@ class RoomTelephony:
             return TransferOutcome(ok=False, reason=str(exc))
 
 
-def purpose_text(purpose: str, notes: str = "") -> str:
-    """Why a campaign calls, for the model: its purpose and its notes (at most 300 characters)."""
-    reason = _PURPOSES.get(purpose, purpose)
+def purpose_text(purpose: str, notes: str = "", language: str = "en") -> str:
+    """Why a campaign calls, for the model: its purpose and its notes (at most 300 characters).
+
+    Args:
+        purpose: The campaign's purpose.
+        notes: The campaign's notes (staff's words, in whatever language they wrote).
+        language: The language of the text around it (a contact's language, ``en`` by default).
+
+    Returns:
+        The purpose in that language (English where it has no translation), then the notes.
+    """
+    translated = _TRANSLATED_PURPOSES.get(language_of(language), {})
+    reason = translated.get(purpose) or _PURPOSES.get(purpose, purpose)
     if notes:
         reason = f"{reason}. {notes}"
     return reason[:300]
@@ -70,7 +97,7 @@ def purpose_text(purpose: str, notes: str = "") -> str:
 
 def call_reason(job: CallJob) -> str:
     """Why Elo calls, for the model: the campaign's purpose and its notes."""
-    return purpose_text(job.campaign.purpose, job.campaign.notes)
+    return purpose_text(job.campaign.purpose, job.campaign.notes, job.contact.language)
 
 
 async def confirmation_reason(app: Application, job: CallJob) -> str:

@@ -30,6 +30,7 @@ from config.logs import configure_logging
 from config.settings import AppSettings, load_settings
 from tools.catalog import default_registry
 from tools.context import ToolMode
+from validation.languages import LANGUAGES
 
 __all__ = ["EXIT_FAILED", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
@@ -58,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     tool = commands.add_parser("tool", parents=[common], help="run one tool as the agent would")
     tool.add_argument("name", help="tool name (see 'elo tools')")
     tool.add_argument("--args", default="{}", help="arguments as a JSON object")
-    tool.add_argument("--language", default=None, help="conversation language: sq or en")
+    tool.add_argument(
+        "--language", default=None, help="conversation language: " + ", ".join(LANGUAGES)
+    )
 
     commands.add_parser("tools", parents=[common], help="list the tools and their arguments")
 

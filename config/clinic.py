@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from config.settings import ConfigError
+from validation.languages import language_of
 from validation.text import find_invisible, strip_invisible
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -68,14 +69,33 @@ class _Model(BaseModel):
 
 
 class Localized(_Model):
-    """A text in Albanian and English."""
+    """A text in Albanian and English, and optionally Italian.
+
+    A clinic may leave ``it`` out: an Italian call then reads the English text (Italian
+    patients read English better than Albanian). README, "The clinic profile".
+    """
 
     sq: LongText
     en: LongText
+    it: LongText | None = None
 
     def get(self, language: str) -> str:
-        """Return the text for a BCP 47 language tag, falling back to Albanian."""
-        return self.en if language.lower().startswith("en") else self.sq
+        """Return the text for a BCP 47 language tag (Albanian for an unknown one).
+
+        Args:
+            language: A tag such as ``sq-AL``, ``en``, ``it-IT``.
+
+        Returns:
+            The text in that language; English for Italian when the profile has no Italian.
+        """
+        lang = language_of(language)
+        if lang == "it":
+            return self.it or self.en
+        return self.en if lang == "en" else self.sq
+
+    def texts(self) -> tuple[str, ...]:
+        """Every language's text the profile gives (for keyword matching across languages)."""
+        return tuple(text for text in (self.sq, self.en, self.it) if text)
 
 
 class Interval(_Model):

@@ -167,7 +167,11 @@ class PipelineSettings(SettingsGroup):
         ),
     )
     language: str = Field(
-        default="sq-AL", max_length=16, description="Default call language (BCP 47)."
+        default="sq-AL",
+        max_length=16,
+        description=(
+            "Default call language (BCP 47): sq-AL, en or it-IT; a contact's own language wins."
+        ),
     )
     input_sample_rate: int = Field(
         default=16000, description="Audio input rate in Hz (8000/16000)."

@@ -190,6 +190,17 @@ class CallingSettings(SettingsGroup):
             " your upcoming appointment'; never a health detail) and {phone} are filled in."
         ),
     )
+    voicemail_message_it: str = Field(
+        default=(
+            "Buongiorno, la chiama l'assistente automatico di {clinic}{why}. La preghiamo di"
+            " richiamarci al numero {phone} quando le è più comodo. Grazie!"
+        ),
+        max_length=500,
+        description=(
+            "Italian voicemail message; {clinic}, {why} (why a campaign called, e.g. ', per il"
+            " Suo prossimo appuntamento'; never a health detail) and {phone} are filled in."
+        ),
+    )
     voicemail_min_greeting_secs: float = Field(
         default=6.0,
         ge=0,

@@ -43,7 +43,7 @@ COMMANDS = {
 COLUMN_REASONS = {
     "phone": N_("The phone number is missing, not valid, or not from an allowed country."),
     "name": N_("The name is missing or is not a person's name."),
-    "language": N_("The language must be sq or en."),
+    "language": N_("The language must be sq, en or it (Italian)."),
     "time_zone": N_("The time zone is unknown or does not fit the phone number."),
     "country": N_("The country code is unknown or does not fit the phone number."),
     "priority": N_("The priority must be a whole number."),

@@ -39,6 +39,7 @@ from dashboard.sessions import (
     set_pending_cookies,
     state_of,
 )
+from validation.languages import LANGUAGE_NAMES as LANGUAGE_NAMES_OF_PATIENTS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGE_COOKIE = "elo_lang"
@@ -59,6 +60,8 @@ def environment(language: Language) -> Environment:
     env.filters["day"] = lambda value: format_day(value, language) if value else ""
     env.filters["number"] = lambda value: format_number(value, language)
     env.filters["lek"] = lambda value: format_lek(value, language)
+    # A patient's or contact's language (sq, en, it), in its own name: not the UI's languages.
+    env.filters["patient_language"] = lambda code: LANGUAGE_NAMES_OF_PATIENTS.get(code, code)
     return env
 
 

@@ -21,10 +21,9 @@ from babel.dates import format_date, format_skeleton, format_time
 
 from config.clinic import ClinicProfile
 from storage.outbox_plan import Kind
+from validation.languages import language_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-LANGUAGES = ("sq", "en", "it")
-DEFAULT_LANGUAGE = "sq"
 
 
 @dataclass(frozen=True)
@@ -45,12 +44,6 @@ class Rendered:
 @functools.cache
 def _template(language: str, name: str) -> Template:
     return Template((TEMPLATES / language / f"{name}.txt").read_text(encoding="utf-8"))
-
-
-def language_of(language: str | None) -> str:
-    """The template language for a patient's language (Albanian when there is none for it)."""
-    code = (language or "").split("-")[0].split("_")[0].lower()
-    return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def when_words(starts_at: datetime, *, language: str, tz: ZoneInfo) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from storage.models import CallDirection, CampaignPurpose
 from validation import normalize_name, normalize_phone
+from validation.languages import DEFAULT_LANGUAGE, tag_pattern
 from validation.text import clean_text
 
 
@@ -24,7 +25,8 @@ class CallMetadata(BaseModel):
         phone: The number the call is bound to: the one dialled, or (inbound) the caller's own
             as the telephony side reported it. None: unbound (browser, file, withheld number).
         reason: Outbound: why Elo calls. Inbound: why the clinic last contacted the number.
-        language: The call's language.
+        language: The call's language: a code of ``validation.languages`` (sq, en, it),
+            optionally with a region (``it-IT``).
         direction: Who placed the call.
         do_not_call: Inbound only: the caller's number is on the do-not-call list (answered,
             never called back).
@@ -38,7 +40,7 @@ class CallMetadata(BaseModel):
     patient_name: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=32)
     reason: str | None = Field(default=None, max_length=300)
-    language: str = Field(default="sq", pattern=r"^(sq|en)(-[A-Z]{2})?$")
+    language: str = Field(default=DEFAULT_LANGUAGE, pattern=tag_pattern())
     direction: CallDirection = CallDirection.OUTBOUND
     do_not_call: bool = False
     purpose: CampaignPurpose | None = None

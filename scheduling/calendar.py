@@ -7,6 +7,7 @@ from datetime import date, datetime
 import holidays
 
 from config.clinic import ClinicProfile
+from validation.languages import language_of
 
 
 class ClinicCalendar:
@@ -14,7 +15,7 @@ class ClinicCalendar:
 
     Args:
         clinic: The clinic profile.
-        language: Language for holiday names ("sq" or "en").
+        language: Language for holiday names (sq, en or it; ``validation.languages``).
     """
 
     def __init__(self, clinic: ClinicProfile, *, language: str = "sq") -> None:
@@ -22,7 +23,7 @@ class ClinicCalendar:
         self._closed = set(clinic.closed_dates)
         self._holidays = (
             holidays.country_holidays(
-                clinic.country, language="en_US" if language.startswith("en") else "sq"
+                clinic.country, language=_holiday_language(clinic.country, language)
             )
             if clinic.observe_public_holidays
             else None
@@ -66,3 +67,20 @@ class ClinicCalendar:
         """Opening hours of ``day`` as text, e.g. "09:00-13:00, 14:00-19:00"."""
         intervals = self._clinic.intervals_on(day)
         return ", ".join(f"{i.start:%H:%M}-{i.end:%H:%M}" for i in intervals) or "closed"
+
+
+def _holiday_language(country: str, language: str) -> str:
+    """The ``holidays`` language for a call's language: Italian names where the country has them.
+
+    Albania's holidays come in sq, en_US and uk only; an Italian patient then hears the English
+    names (Italian patients read English better than Albanian, like the clinic profile's texts).
+    """
+    lang = language_of(language)
+    if lang == "sq":
+        return "sq"
+    if lang == "it":
+        supported = holidays.country_holidays(country).supported_languages
+        for code in ("it", "it_IT"):
+            if code in supported:
+                return code
+    return "en_US"

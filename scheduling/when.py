@@ -29,6 +29,9 @@ _RELATIVE_DAYS = {
     "day after tomorrow": 2,
     "the day after tomorrow": 2,
     "pasneser": 2,
+    "oggi": 0,
+    "domani": 1,
+    "dopodomani": 2,
 }
 _WEEKDAYS = {
     "monday": 0,
@@ -52,9 +55,17 @@ _WEEKDAYS = {
     "sunday": 6,
     "diel": 6,
     "e diel": 6,
+    # Italian (folded: lunedì -> lunedi).
+    "lunedi": 0,
+    "martedi": 1,
+    "mercoledi": 2,
+    "giovedi": 3,
+    "venerdi": 4,
+    "sabato": 5,
+    "domenica": 6,
 }
 _MIN_YEAR, _MAX_YEAR = 1900, 2199
-_EXAMPLE = "2026-12-03T10:30, 2026-12-03, 'tomorrow 10:00' or 'e hënë 15:00'"
+_EXAMPLE = "2026-12-03T10:30, 2026-12-03, 'tomorrow 10:00', 'e hënë 15:00' or 'domani 10:00'"
 
 
 @dataclass(frozen=True)
@@ -155,12 +166,13 @@ def _from_words(text: str, *, tz: ZoneInfo, now: datetime, field: str) -> Reques
     text = re.sub(r"\s+", " ", text.replace(",", " ")).strip()
     at_text = None
     # The connective must be a whole word: "e hene 15:00" ends in "ne 15:00" but "ne" is not one.
-    time_match = re.search(r"(?:(?<!\S)(?:at|ne|ora|oren|@) )?(\d{1,2}(?::\d{2})?)$", text)
+    time_match = re.search(r"(?:(?<!\S)(?:at|ne|ora|oren|alle|ore|@) )?(\d{1,2}(?::\d{2})?)$", text)
     if time_match and time_match.start() > 0:
         at_text = time_match.group(1)
         text = text[: time_match.start()].strip()
-        text = re.sub(r" (?:at|ne|ora|ne oren|ne ora)$", "", text).strip()
-    text = re.sub(r"^(?:next|this|coming|te|kete|javen e ardhshme) ", "", text)
+        text = re.sub(r" (?:at|ne|ora|ne oren|ne ora|alle|alle ore)$", "", text).strip()
+    text = re.sub(r"^(?:next|this|coming|te|kete|javen e ardhshme|il prossimo|prossimo) ", "", text)
+    text = re.sub(r" (?:prossimo|prossima)$", "", text)
     today = now.date()
     if text in _RELATIVE_DAYS:
         day = today + timedelta(days=_RELATIVE_DAYS[text])

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from app.application import Application
 from campaign.launcher import purpose_text
 from pipeline.metadata import CallMetadata
-from pipeline.prompts import LANGUAGES
 from storage.models import CallDirection, CallerHistory
 from validation import InputError, normalize_name
+from validation.languages import LANGUAGES
 
 # What became of the clinic's last call, in the words the model reads (attempt outcomes).
 _ATTEMPT_ENDS = {

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from validation.languages import Language
+
 Source = Literal["agent", "cli", "import"]
 # Appointments may also be booked by staff at the clinic (storage/migrations_dashboard.py, 13).
 AppointmentSource = Literal["agent", "cli", "import", "staff"]
@@ -33,7 +35,9 @@ AttemptOutcome = Literal[
     "opted_out",
     "transferred",
 ]
-ContactLanguage = Literal["sq", "en"]
+# A contact speaks one of Elo's patient languages (validation.languages; 'it' is stored once
+# migration 16 widens campaign_contacts.language's CHECK).
+ContactLanguage = Language
 
 
 class CallOutcome(StrEnum):

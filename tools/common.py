@@ -47,14 +47,14 @@ def _visible(value: Any) -> Any:
 
 
 def find_service(ctx: ToolContext, service_type: str, *, field: str = "service_type") -> Service:
-    """Look a service up by id or by its Albanian/English name.
+    """Look a service up by id or by its name in any of the profile's languages.
 
     Raises:
         InputError: Not in the catalogue; the result lists the valid services.
     """
     wanted = service_type.strip().casefold()
     for service in ctx.clinic.services:
-        if wanted in (service.id, service.name.sq.casefold(), service.name.en.casefold()):
+        if wanted == service.id or wanted in (name.casefold() for name in service.name.texts()):
             return service
     raise InputError(
         field,

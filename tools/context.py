@@ -15,6 +15,7 @@ from config.settings import AppSettings
 from scheduling.calendar import ClinicCalendar
 from scheduling.slots import BookingRules, SlotFinder
 from storage import Store
+from validation.languages import DEFAULT_LANGUAGE, Language, language_of
 
 if TYPE_CHECKING:
     from tools.call_port import CallControl
@@ -38,7 +39,7 @@ class ToolContext:
         calendar: The clinic's opening calendar.
         clock: Returns the current aware time.
         mode: Patient call or admin.
-        language: Language of the conversation ("sq" or "en").
+        language: Language of the conversation (``validation.languages``: sq, en or it).
         call_id: The call the tools run in, if any.
         phone: The E.164 number the call is bound to, if any: set by whoever started the call,
             never by the model. In a call (mode CALL) every tool that writes or reads patient
@@ -57,7 +58,7 @@ class ToolContext:
     calendar: ClinicCalendar
     clock: Clock = system_clock
     mode: ToolMode = ToolMode.CALL
-    language: str = "sq"
+    language: Language = DEFAULT_LANGUAGE
     call_id: str | None = None
     phone: str | None = None
     http: httpx.AsyncClient | None = None
@@ -103,7 +104,7 @@ def build_context(
     purpose: str | None = None,
 ) -> ToolContext:
     """Assemble a tool context from its parts."""
-    lang = (language or settings.pipeline.language).split("-")[0].lower()
+    lang = language_of(language or settings.pipeline.language)
     return ToolContext(
         store=store,
         settings=settings,

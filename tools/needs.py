@@ -27,7 +27,10 @@ class AssessClientNeedsArgs(ToolArgs):
     time_availability: str = Field(
         default="",
         max_length=200,
-        description="When the patient can come, e.g. 'weekday mornings', 'e shtunë', 'after 17'.",
+        description=(
+            "When the patient can come, e.g. 'weekday mornings', 'e shtunë', 'sabato mattina',"
+            " 'after 17'."
+        ),
     )
 
     @model_validator(mode="after")
@@ -40,20 +43,47 @@ class AssessClientNeedsArgs(ToolArgs):
 # Regex sources matched at the start of a word of the folded text ("hene", Monday, is not the one
 # in "whenever"); "am"/"pm" count only after an hour, not in "I am".
 _PERIODS = {
-    "morning": ("morning", "mengjes", "paradite", "early", "heret", r"\d{1,2} ?am\b"),
-    "afternoon": ("afternoon", "pasdite", "drek", "lunch", r"\d{1,2} ?pm\b"),
-    "evening": ("evening", "mbremje", "after work", "pas pune", "late", "vone"),
+    "morning": ("morning", "mengjes", "paradite", "early", "heret", "mattin", r"\d{1,2} ?am\b"),
+    "afternoon": (
+        "afternoon",
+        "pasdite",
+        "drek",
+        "lunch",
+        "pomeriggio",
+        "pranzo",
+        r"\d{1,2} ?pm\b",
+    ),
+    "evening": (
+        "evening",
+        "mbremje",
+        "after work",
+        "pas pune",
+        "late",
+        "vone",
+        "sera",
+        "dopo il lavoro",
+        "tardi",
+    ),
 }
 _DAY_WORDS = {
-    0: ("monday", "hene"),
-    1: ("tuesday", "marte"),
-    2: ("wednesday", "merkure"),
-    3: ("thursday", "enjte"),
-    4: ("friday", "premte"),
-    5: ("saturday", "shtune", "weekend", "fundjave"),
-    6: ("sunday", "diel"),
+    0: ("monday", "hene", "lunedi"),
+    1: ("tuesday", "marte", "martedi"),
+    2: ("wednesday", "merkure", "mercoledi"),
+    3: ("thursday", "enjte", "giovedi"),
+    4: ("friday", "premte", "venerdi"),
+    5: ("saturday", "shtune", "weekend", "fundjave", "sabato", "fine settimana"),
+    6: ("sunday", "diel", "domenica"),
 }
-_WEEKDAY_WORDS = ("weekday", "gjate javes", "dite pune", "ditet e javes", "work day")
+_WEEKDAY_WORDS = (
+    "weekday",
+    "gjate javes",
+    "dite pune",
+    "ditet e javes",
+    "work day",
+    "giorni feriali",
+    "in settimana",
+    "durante la settimana",
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +118,9 @@ def parse_availability(text: str) -> Availability:
     days = {d for d, words in _DAY_WORDS.items() if _mentions(folded, words)}
     if _mentions(folded, _WEEKDAY_WORDS):
         days |= {0, 1, 2, 3, 4}
-    after = re.search(r"(?:after|pas|from|nga) (?:ores )?(\d{1,2})", folded)
+    after = re.search(
+        r"(?:after|pas|from|nga|dopo|dalle) (?:ores |le ore |le |ore )?(\d{1,2})", folded
+    )
     if after and int(after.group(1)) >= 17:
         periods.add("evening")
     elif after and int(after.group(1)) >= 12:

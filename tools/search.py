@@ -245,9 +245,7 @@ def faq_answer(ctx: ToolContext, query: str) -> ToolResult:
     scored = []
     for index, entry in enumerate(ctx.clinic.faq):
         keyword_hits = sum(1 for k in entry.keywords if keyword_in(k, query))
-        question_words = set(
-            re.findall(r"\w{3,}", fold(entry.question.sq + " " + entry.question.en))
-        )
+        question_words = set(re.findall(r"\w{3,}", fold(" ".join(entry.question.texts()))))
         score = 2 * keyword_hits + len(words & question_words)
         if score:
             scored.append((-score, index, entry))

@@ -16,6 +16,7 @@ from tools.call_port import TransferOutcome
 from tools.common import ToolArgs, callback_barred
 from tools.context import ToolContext
 from tools.registry import ToolResult
+from validation.languages import Language
 from validation.text import clean_text
 
 _MAX_REASON = 200
@@ -23,9 +24,12 @@ _MAX_FAILURE = 100
 # Name of a callee the clinic has no record of and the call was not given a name for; staff
 # see it in the follow-up list and ask the name when they call back.
 UNKNOWN_NAME = "(unknown)"
-_FOLLOW_UP_REASON = {
+# In the call's language, like the patient's own words in {reason}; the follow-up's language
+# tells staff which language to call back in.
+_FOLLOW_UP_REASON: dict[Language, str] = {
     "sq": "Transferimi te stafi dështoi ({failure}). Pacienti kërkoi: {reason}",
     "en": "Transfer to staff failed ({failure}). The patient asked: {reason}",
+    "it": "Trasferimento al personale non riuscito ({failure}). Il paziente ha chiesto: {reason}",
 }
 
 
@@ -111,7 +115,7 @@ async def _callback_instead(ctx: ToolContext, reason: str, outcome: TransferOutc
         patient = await ctx.store.patients.get(phone=ctx.phone)
         name = patient.name if patient else (ctx.call_control.callee_name or UNKNOWN_NAME)
         failure = (outcome.reason or "no reason given").strip()[:_MAX_FAILURE]
-        template = _FOLLOW_UP_REASON.get(ctx.language, _FOLLOW_UP_REASON["en"])
+        template = _FOLLOW_UP_REASON[ctx.language]
         follow_up, _ = await ctx.store.follow_ups.create(
             phone=ctx.phone,
             name=name,

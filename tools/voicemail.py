@@ -15,6 +15,7 @@ from pydantic import Field
 from tools.common import ToolArgs
 from tools.context import ToolContext
 from tools.registry import ToolResult
+from validation.languages import Language, language_of
 from validation.text import clean_text
 
 _MAX_EVIDENCE = 200
@@ -49,6 +50,10 @@ _WHY = {
         "other": ", për të caktuar një vizitë",
     },
     "en": {"confirmation": ", about your upcoming appointment", "other": ", to arrange a visit"},
+    "it": {
+        "confirmation": ", per il Suo prossimo appuntamento",
+        "other": ", per fissare una visita",
+    },
 }
 
 
@@ -56,7 +61,7 @@ def voicemail_why(ctx: ToolContext) -> str:
     """Why the clinic called, as the first sentence of the message says it (may be empty)."""
     if ctx.purpose is None:
         return ""
-    words = _WHY["sq" if ctx.language == "sq" else "en"]
+    words = _WHY[language_of(ctx.language)]
     return words["confirmation"] if ctx.purpose == "confirmation" else words["other"]
 
 
@@ -67,10 +72,14 @@ def voicemail_message(ctx: ToolContext) -> str:
     braces, and a template must never be able to reach anything but these three values.
     """
     calling = ctx.settings.calling
-    sq = ctx.language == "sq"
-    template = calling.voicemail_message_sq if sq else calling.voicemail_message_en
+    templates: dict[Language, str] = {
+        "sq": calling.voicemail_message_sq,
+        "en": calling.voicemail_message_en,
+        "it": calling.voicemail_message_it,
+    }
     return (
-        template.replace("{clinic}", ctx.clinic.name)
+        templates[language_of(ctx.language)]
+        .replace("{clinic}", ctx.clinic.name)
         .replace("{why}", voicemail_why(ctx))
         .replace("{phone}", readable_phone(ctx.clinic.phone))
     )

@@ -15,19 +15,24 @@ from pipeline.call.assembly import CallPipeline
 from pipeline.call.lifecycle import CallLifecycle
 from pipeline.observers.base import FrameObserver
 from pipeline.observers.watchdogs import FirstAudioWatch, LongGreetingWatch
+from validation.languages import Language
 
 # What the model is told when the callee is on the line, so that Elo speaks first.
-_GREET = {
+_GREET: dict[Language, str] = {
     "sq": "Pacienti sapo u përgjigj në telefon. Përshëndete tani, siç thonë udhëzimet.",
     "en": "The patient has just answered the phone. Greet them now, as instructed.",
+    "it": (
+        "Il paziente ha appena risposto al telefono. Salutalo ora, come indicato nelle istruzioni."
+    ),
 }
 # The same for a call the caller placed: Elo answers the clinic's phone.
-_ANSWER = {
+_ANSWER: dict[Language, str] = {
     "sq": "Telefonuesi është në linjë. Përgjigju tani, siç thonë udhëzimet.",
     "en": "The caller is on the line. Answer the phone now, as instructed.",
+    "it": "Chi chiama è in linea. Rispondi ora al telefono, come indicato nelle istruzioni.",
 }
 # Added to the model's context when the callee's first utterance is long (an answering machine?).
-_LONG_GREETING = {
+_LONG_GREETING: dict[Language, str] = {
     "sq": (
         "Shënim: fjalia e parë e të telefonuarit zgjati {seconds:.0f} sekonda pa pushim: mund të"
         " jetë sekretari telefonike. Nëse është, thirr voicemail_detected."
@@ -36,7 +41,26 @@ _LONG_GREETING = {
         "Note: the callee's first utterance lasted {seconds:.0f} s without a pause: this may be an"
         " answering machine; if so call voicemail_detected."
     ),
+    "it": (
+        "Nota: la prima frase della persona chiamata è durata {seconds:.0f} secondi senza pause:"
+        " potrebbe essere una segreteria telefonica. Se lo è, usa voicemail_detected."
+    ),
 }
+
+
+def greeting_cue(language: Language, *, inbound: bool) -> str:
+    """What the model is told once the other side is on the line, in the call's language.
+
+    Args:
+        language: The prompt language.
+        inbound: The caller placed the call (Elo answers) rather than Elo (Elo greets).
+    """
+    return (_ANSWER if inbound else _GREET)[language]
+
+
+def long_greeting_note(language: Language, seconds: float) -> str:
+    """The note to the model on a long first utterance (an answering machine?)."""
+    return _LONG_GREETING[language].format(seconds=seconds)
 
 
 class Greeting:
@@ -45,7 +69,7 @@ class Greeting:
     Args:
         life: The call's lifecycle.
         llm: The call's model (long-utterance notes go straight to it).
-        language: The prompt language, ``sq`` or ``en``.
+        language: The prompt language (``validation.languages``: sq, en or it).
         inbound: The caller placed the call: Elo answers rather than greets a callee.
         first_audio_timeout: Seconds Elo has to be heard after the greeting starts.
         long_utterance_secs: Shortest first utterance that is noted to the model; 0: never.
@@ -56,7 +80,7 @@ class Greeting:
         life: CallLifecycle,
         *,
         llm: LLMService,
-        language: str,
+        language: Language,
         inbound: bool = False,
         first_audio_timeout: float,
         long_utterance_secs: float,
@@ -64,7 +88,7 @@ class Greeting:
         self._life = life
         self._llm = llm
         self._language = language
-        self._cue = (_ANSWER if inbound else _GREET)[language]
+        self._cue = greeting_cue(language, inbound=inbound)
         self._first_audio_timeout = first_audio_timeout
         self._call: CallPipeline | None = None
         self.first_audio = FirstAudioWatch()
@@ -94,7 +118,7 @@ class Greeting:
 
     def _long_utterance(self, seconds: float) -> None:
         logger.info("long first utterance ({:.1f} s): maybe an answering machine", seconds)
-        note = _LONG_GREETING[self._language].format(seconds=seconds)
+        note = long_greeting_note(self._language, seconds)
         # Straight into the model session as realtime text (ResilientGeminiLive.send_note):
         # the context is not re-read after the first turn, and the clientContent an
         # LLMMessagesAppendFrame sends is refused mid-call by the 3.x family (close 1007).

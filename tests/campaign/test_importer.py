@@ -318,3 +318,53 @@ def test_invisible_characters_are_removed_from_every_cell(tmp_path: Path) -> Non
     assert contacts == [NewContact(phone=ARTA, name="Arta Hoxha", language="sq")]
     assert [(r.line, r.kind) for r in rejections] == [(3, "rejected")]
     assert "name: is empty" in rejections[0].reason
+
+
+# --- Italian contacts (issue 13) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "language"),
+    [
+        ("it", "it"),
+        ("IT", "it"),
+        ("it-IT", "it"),
+        ("it_IT", "it"),
+        ("Italiano", "it"),
+        ("italian", "it"),
+        ("italisht", "it"),
+        ("en-GB", "en"),
+        ("English", "en"),
+        ("Shqip", "sq"),
+        ("sq-AL", "sq"),
+        ("", "sq"),
+    ],
+)
+def test_import_reads_a_language_as_code_tag_or_name(
+    tmp_path: Path, cell: str, language: str
+) -> None:
+    path = _write(tmp_path, f"name,phone,language\nArta Hoxha,069 123 4567,{cell}\n")
+    contacts, rejections = _read(path)
+    assert rejections == []
+    assert [c.language for c in contacts] == [language]
+
+
+@pytest.mark.parametrize("cell", ["de", "ital", "it-ITA", "Deutsch", "it-12"])
+def test_import_rejects_a_language_elo_does_not_speak(tmp_path: Path, cell: str) -> None:
+    # A typo must never make Elo call in the default language: the row is refused.
+    path = _write(tmp_path, f"name,phone,language\nArta Hoxha,069 123 4567,{cell}\n")
+    contacts, rejections = _read(path)
+    assert contacts == []
+    assert [(r.line, r.column) for r in rejections] == [(2, "language")]
+    assert rejections[0].reason.startswith("language:") and "sq, en, it" in rejections[0].reason
+
+
+@pytest.mark.asyncio
+async def test_import_stores_an_italian_contact(tmp_path: Path, store: Store) -> None:
+    campaign = await store.campaigns.create(name="Turisti", purpose="recall")
+    path = _write(tmp_path, "name,phone,language\nArta Hoxha,069 123 4567,Italiano\n")
+    contacts, _ = _read(path)
+    counts = await store.campaigns.add_contacts(campaign_id=campaign.id, contacts=contacts)
+    assert counts.imported == 1
+    [stored] = await store.campaigns.contacts(campaign_id=campaign.id)
+    assert stored.language == "it"

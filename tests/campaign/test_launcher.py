@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from campaign.launcher import purpose_text
 from devtools.gemini_emulator import GeminiLiveEmulator, tool_call, wait_for_audio
 from devtools.livekit_fake import FakeLiveKitServer, SipScript, SipTransferScript
 from storage import NewContact, Store
@@ -142,3 +143,23 @@ def test_a_stored_contact_name_reaches_the_call_only_if_it_is_a_name(
     from campaign.launcher import _callable_name
 
     assert _callable_name(stored) == used
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "recall: the patient is due for a routine visit. Sei mesi."),
+        ("sq", "pacientit i ka ardhur koha për vizitën e rregullt. Sei mesi."),
+        ("it", "richiamo: per il paziente è ora di una visita di routine. Sei mesi."),
+        ("it-IT", "richiamo: per il paziente è ora di una visita di routine. Sei mesi."),
+    ],
+)
+def test_the_purpose_is_told_in_the_contact_language(language: str, expected: str) -> None:
+    # The notes are staff's own words, kept as written.
+    assert purpose_text("recall", "Sei mesi.", language) == expected
+
+
+def test_a_purpose_without_a_translation_is_told_in_english() -> None:
+    # A purpose added later (issue 13's confirmation calls) reads in English until translated.
+    assert purpose_text("confirmation", "", "it") == purpose_text("confirmation", "", "en")
+    assert purpose_text("check_up", "", "it") == "promemoria per la visita di controllo"

@@ -247,3 +247,30 @@ def test_an_admin_exports_and_erases_a_patient(
     assert (erased.actor, erased.subject) == ("web:Admin", exported.subject)
     assert "Besa" not in repr(erased) and besa[4:] not in repr(erased)
     assert page.goto(f"/patients/{patient_id}").status == 404
+
+
+def test_a_patients_language_shows_by_its_own_name_italian_too(
+    live: LiveDashboard, page: Any
+) -> None:
+    # Patients speak sq, en or it (validation.languages); staff's own pages stay sq and en.
+    for name, number, language in (
+        ("Besa Hoxha", "+355693334403", "sq"),
+        ("Endrit Berisha", "+355682223302", "en"),
+        ("Giulia Romano", "+355674445504", "it"),
+    ):
+        live.run(live.app.store.patients.upsert(phone=number, name=name, language=language))
+    live.add_user("Staff", role="staff")
+    sign_in(page, "Staff")
+    page.goto("/patients")
+    rows = page.locator("tr.patient")
+    shown = {
+        rows.nth(i).locator("td.person").inner_text(): rows.nth(i)
+        .locator("td.language")
+        .inner_text()
+        for i in range(rows.count())
+    }
+    assert shown == {
+        "Besa Hoxha": "Shqip",
+        "Endrit Berisha": "English",
+        "Giulia Romano": "Italiano",
+    }

@@ -7,8 +7,9 @@ from datetime import datetime
 import pytest
 
 from config.clinic import ClinicProfile
-from messaging.render import LANGUAGES, language_of, render, when_words
+from messaging.render import render, when_words
 from tests.conftest import TIRANE
+from validation.languages import LANGUAGES, language_of
 
 KINDS = ("confirmation", "reminder", "moved", "cancelled")
 # 9 December 2026, 15:30 in Tirana, given in UTC: the text must show the clinic's local time.

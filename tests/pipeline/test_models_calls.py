@@ -4,7 +4,8 @@ The real pipeline and ``GeminiLiveLLMService`` against the strict local emulator
 (devtools/gemini_rules.py refuses mid-call ``clientContent`` on 3.x with 1007, as the real
 service does): a greeting, a tool call and the end, and the long-greeting note, on the current
 3.x model and on 2.5 native audio; a refused setup ends the call at once naming the setting;
-an Albanian call's setup carries no language code Google does not list for Live.
+an Albanian call's setup carries no language code Google does not list for Live, an Italian
+call's carries it-IT and runs in Italian.
 """
 
 from __future__ import annotations
@@ -28,10 +29,23 @@ from devtools.gemini_emulator import (
     tool_call,
     turn_complete,
     wait_for_audio,
+    wait_for_client_content,
 )
 from devtools.gemini_protocol import pick
+from pipeline.call.greeting import greeting_cue
+from pipeline.metadata import CallMetadata
 from pipeline.models import DEFAULT_LIVE_MODEL, NATIVE_AUDIO_25_MODEL
-from tests.pipeline.harness import NO_IDLE_END, call_settings, goodbye, greeting, run_call
+from tests.pipeline.harness import (
+    CALL_ID,
+    NAME,
+    NO_IDLE_END,
+    PHONE,
+    call_settings,
+    goodbye,
+    greeting,
+    run_call,
+    tool_results,
+)
 
 FAMILIES = pytest.mark.parametrize(
     "model", [DEFAULT_LIVE_MODEL, NATIVE_AUDIO_25_MODEL], ids=["3.8-live", "2.5-native-audio"]
@@ -157,3 +171,50 @@ async def test_an_albanian_call_sends_no_language_code(tmp_path, store, clinic, 
     speech = pick(generation, "speech_config", {}) or pick(setup.body, "speech_config", {}) or {}
     assert pick(speech, "language_code") is None, speech
     assert "shqip" in setup.system_instruction
+
+
+@pytest.mark.asyncio
+async def test_an_italian_call_sends_language_it_it_and_runs_in_italian(
+    tmp_path, store, clinic, clock
+):
+    # A contact whose language is Italian: the setup asks for it-IT (a code Google lists for
+    # Live), the instruction and the greeting cue are Italian, the date words an Italian
+    # patient uses are read in code, and the clinic's texts come back in Italian.
+    script = [
+        wait_for_client_content(),
+        model_audio(0.2),
+        output_transcription("Buongiorno, sono l'assistente automatico della clinica."),
+        turn_complete(),
+        wait_for_audio(seconds=0.5),
+        input_transcription("Avete un orario libero domani alle dieci?"),
+        tool_call("check_available_slots", {"preferred_date": "domani 10:00"}, id="slots"),
+        tool_call("get_clinic_info", {}, id="info"),
+        model_audio(0.1),
+        output_transcription("Domani alle 10:00 è libero."),
+        turn_complete(),
+        *goodbye("completed", "Arrivederci."),
+    ]
+    italian = CallMetadata(
+        call_id=CALL_ID, patient_name=NAME, phone=PHONE, reason="controllo", language="it"
+    )
+    async with GeminiLiveEmulator(script) as emu:
+        settings = _settings(tmp_path, emu, DEFAULT_LIVE_MODEL)
+        result = await run_call(
+            tmp_path, emu, store, clinic, clock, settings=settings, metadata=italian
+        )
+        await emu.finished()
+
+    assert result.record.outcome == "completed"
+    setup = emu.setups[0]
+    generation = pick(setup.body, "generation_config", {}) or {}
+    speech = pick(generation, "speech_config", {}) or pick(setup.body, "speech_config", {}) or {}
+    assert pick(speech, "language_code") == "it-IT", speech
+    assert "Parla italiano fin dalla prima parola" in setup.system_instruction
+    assert "Stai chiamando il/la paziente" in setup.system_instruction
+    assert greeting_cue("it", inbound=False) in str(emu.client_contents[0].body)
+    results = tool_results(emu)
+    assert "error" not in results["slots"], results["slots"]
+    assert str(results["slots"]).count("2026-12-02") >= 1  # "domani" on 1 December
+    services = [s["name"] for s in results["info"]["services"]]
+    assert "Visita di controllo" in services and "General check-up" not in services
+    assert emu.violations == []

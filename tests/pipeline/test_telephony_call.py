@@ -407,7 +407,7 @@ def test_long_greeting_watch_is_off_at_zero() -> None:
     assert heard == []
 
 
-@pytest.mark.parametrize("language", ["sq", "en"])
+@pytest.mark.parametrize("language", ["sq", "en", "it"])
 def test_the_prompts_explain_transfer_and_voicemail(clinic: Any, language: str) -> None:
     from pipeline.prompts import build_system_instruction
     from tests.conftest import DEFAULT_NOW

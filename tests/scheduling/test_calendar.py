@@ -168,3 +168,21 @@ def test_a_year_of_days_matches_the_rules(calendar: ClinicCalendar, clinic: Clin
 )
 def test_is_open_at_an_instant(calendar: ClinicCalendar, moment: datetime, open_now: bool) -> None:
     assert calendar.is_open(moment) is open_now
+
+
+@pytest.mark.parametrize(
+    ("language", "name"),
+    [("sq", "Krishtlindjet"), ("en", "Christmas Day"), ("it", "Christmas Day")],
+)
+def test_holiday_names_in_the_call_language_italian_reads_english_in_albania(
+    clinic: ClinicProfile, language: str, name: str
+) -> None:
+    # Albania's holidays come in sq, en_US and uk only (the holidays package).
+    reason = ClinicCalendar(clinic, language=language).closure_reason(date(2026, 12, 25))
+    assert reason is not None and f"({name})" in reason
+
+
+def test_holiday_names_are_italian_where_the_country_has_them(clinic: ClinicProfile) -> None:
+    italy = variant(clinic, country="IT")
+    reason = ClinicCalendar(italy, language="it-IT").closure_reason(date(2026, 12, 25))
+    assert reason is not None and "(Natale)" in reason

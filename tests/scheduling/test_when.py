@@ -261,3 +261,21 @@ def test_iso_shaped_text_only_raises_input_errors(raw: str) -> None:
         parse(raw)
     except InputError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("raw", "day", "at"),
+    [
+        ("oggi", date(2026, 12, 1), None),
+        ("domani 10:00", date(2026, 12, 2), local(2026, 12, 2, 10, 0)),
+        ("domani alle 10", date(2026, 12, 2), local(2026, 12, 2, 10, 0)),
+        ("dopodomani alle ore 15:30", date(2026, 12, 3), local(2026, 12, 3, 15, 30)),
+        ("lunedì", date(2026, 12, 7), None),
+        ("lunedì prossimo alle 9", date(2026, 12, 7), local(2026, 12, 7, 9, 0)),
+        ("il prossimo venerdì", date(2026, 12, 4), None),
+        ("Sabato 11:00", date(2026, 12, 5), local(2026, 12, 5, 11, 0)),
+    ],
+)
+def test_italian_relative_words(raw: str, day: date, at: datetime | None) -> None:
+    # What an Italian patient says, as the Italian prompt tells the model to pass it.
+    assert parse(raw) == RequestedTime(day=day, at=at)

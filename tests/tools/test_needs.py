@@ -36,6 +36,17 @@ def _ids(result: dict[str, Any]) -> list[str]:
         # "dhëmb" is a tooth, "dhemb" is pain: mentioning teeth is not an emergency.
         ({"client_interest": "dua zbardhim dhëmbësh"}, "whitening", False),
         ({"dental_concerns": "kam një dhëmb të thyer"}, "emergency", True),
+        # Italian patients (issue 13): the sample profile's Italian keywords.
+        ({"dental_concerns": "ho un forte mal di denti"}, "emergency", True),
+        ({"client_interest": "vorrei uno sbiancamento"}, "whitening", False),
+        ({"client_interest": "una pulizia", "dental_concerns": "tartaro"}, "cleaning", False),
+        (
+            {"client_interest": "mi manca un dente, vorrei un impianto"},
+            "implant_consultation",
+            False,
+        ),
+        ({"client_interest": "apparecchio per mia figlia"}, "orthodontic_consultation", False),
+        ({"dental_concerns": "ho una carie"}, "filling", False),
     ],
 )
 async def test_concerns_map_to_services(
@@ -205,6 +216,12 @@ async def test_something_to_assess_is_required(
         # "marte" in "smarter" (Tuesday) or "am" in "I am" (morning).
         ("whenever suits you", set(), set()),
         ("I am smarter on friday", set(), {4}),
+        # Italian.
+        ("sabato mattina", {"morning"}, {5}),
+        ("in settimana dopo le 17", {"evening"}, {0, 1, 2, 3, 4}),
+        ("giovedì pomeriggio", {"afternoon"}, {3}),
+        ("la sera, dopo il lavoro", {"evening"}, set()),
+        ("nel fine settimana", set(), {5}),
     ],
 )
 def test_parse_availability(text: str, periods: set[str], weekdays: set[int]) -> None:

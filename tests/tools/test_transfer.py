@@ -185,6 +185,22 @@ async def test_without_telephony_the_patient_gets_a_callback(
 
 
 @pytest.mark.asyncio
+async def test_a_failed_transfer_in_an_italian_call_leaves_an_italian_note(
+    registry: ToolRegistry, call: Callable[..., ToolContext], rows: Callable[..., Rows]
+) -> None:
+    control = FakeControl(callee_name="Arbër Çela")
+    result = await registry.call(
+        "transfer_to_human", {"reason": "domanda su una fattura"}, call(control, language="it")
+    )
+    assert result["status"] == "transfer_failed"
+    [follow_up] = _follow_ups(rows)
+    assert follow_up["reason"].startswith("Trasferimento al personale non riuscito")
+    assert "Il paziente ha chiesto: domanda su una fattura" in follow_up["reason"]
+    # The new patient is on file as Italian: staff call back in Italian.
+    assert rows("SELECT language FROM patients WHERE phone = ?", (ARTA,))[0]["language"] == "it"
+
+
+@pytest.mark.asyncio
 async def test_an_unknown_callee_without_a_name_is_recorded_as_unknown(
     registry: ToolRegistry, call: Callable[..., ToolContext], rows: Callable[..., Rows]
 ) -> None:

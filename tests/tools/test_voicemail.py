@@ -59,6 +59,8 @@ async def known_patient(store: Store) -> None:
     [
         ("sq", "Ju lutemi na telefononi në 04 222 3344"),
         ("en", "Please call us back at 04 222 3344"),
+        ("it", "La preghiamo di richiamarci al numero 04 222 3344"),
+        ("it-IT", "La preghiamo di richiamarci al numero 04 222 3344"),
     ],
 )
 async def test_the_message_names_only_the_clinic_in_the_call_language(
