@@ -5,7 +5,8 @@ service does), then run by the real campaign runner with the real dialer against
 fake, and the call runs through the real CallSession and Gemini Live service against the local
 emulator, which follows a script (it is not the real model): the patient asks to move the
 appointment; Elo lists the callee's appointments and reschedules. Afterwards the old slot is
-free, the new one held, and the appointment keeps its id with ``revision`` + 1.
+free, the new one held, and the appointment keeps its id with ``revision`` + 1; the sender then
+mails the patient a changed invite through a real SMTP server: same UID, SEQUENCE 1, the new time.
 """
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from icalendar import Calendar
 
+from config.settings_messages import MessagesSettings
 from devtools.gemini_emulator import GeminiLiveEmulator, tool_call, wait_for_audio
 from devtools.livekit_fake import FakeLiveKitServer
+from messaging.sender import Sender, SenderConfig
+from messaging.smtp import SmtpEmailChannel
 from storage import Booked, Store
 from tests.campaign.conftest import API_KEY, API_SECRET
 from tests.campaign.pipeline_campaign import run_pipeline_campaign
 from tests.conftest import TIRANE, FixedClock
+from tests.messaging.conftest import ALWAYS, FROM, email_settings
+from tests.messaging.fakes import SmtpServer
 from tests.pipeline.harness import NAME, PHONE, file_transport, goodbye, greeting
 from tests.storage.booking import at
 
@@ -38,8 +45,14 @@ def _slots(db_path: Path, appointment_id: int) -> list[tuple[int, str]]:
 @pytest.mark.slow
 @pytest.mark.asyncio
 async def test_a_confirmation_call_reschedules_through_the_real_pipeline(
-    tmp_path: Path, store: Store, db_path: Path, clinic: Any, clock: FixedClock
+    tmp_path: Path,
+    store: Store,
+    db_path: Path,
+    clinic: Any,
+    clock: FixedClock,
+    request: pytest.FixtureRequest,
 ) -> None:
+    await store.patients.upsert(phone=PHONE, name=NAME, email="arta@example.com")
     booked = await store.appointments.book(
         phone=PHONE, name=NAME, service_id="checkup", starts_at=at(10), ends_at=at(10, 30),
         slot=clinic.slot, chairs=clinic.chairs, price_lek=2000, source="agent",
@@ -52,6 +65,20 @@ async def test_a_confirmation_call_reschedules_through_the_real_pipeline(
     )  # fmt: skip
     campaign = await store.campaigns.get(name="confirmations")
     assert fill.added == 1 and campaign is not None and campaign.purpose == "confirmation"
+
+    # The booking's confirmation (with its invite) reaches the patient before the call.
+    smtp = SmtpServer().start()
+    request.addfinalizer(smtp.stop)
+    sender = Sender(
+        store=store,
+        config=SenderConfig(
+            clinic=clinic, window=ALWAYS, settings=MessagesSettings(), from_address=FROM
+        ),
+        sms=None,
+        email=SmtpEmailChannel(email_settings(smtp)),
+        clock=clock,
+    )
+    assert (await sender.run_once()).sent == 1
 
     script = [
         *greeting(),
@@ -103,3 +130,16 @@ async def test_a_confirmation_call_reschedules_through_the_real_pipeline(
         "done",
         appointment.id,
     )
+
+    # The patient's calendar follows: the move sends a changed invite of the same event.
+    assert (await sender.run_once()).sent == 1
+    events = {}
+    for mail in smtp.mails():
+        for part in mail.iter_attachments():
+            if part.get_content_type() == "text/calendar":
+                (event,) = Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")
+                events[int(event["SEQUENCE"])] = event
+    assert sorted(events) == [0, 1]
+    assert str(events[0]["UID"]) == str(events[1]["UID"])
+    assert events[0].decoded("DTSTART") == at(10)
+    assert events[1].decoded("DTSTART") == at(15)
