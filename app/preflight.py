@@ -60,4 +60,7 @@ def missing_settings(
     # A model endpoint of one's own (the local emulator, a proxy) may need no Google key.
     if not settings.google.api_key.get_secret_value() and settings.google.base_url is None:
         missing.append("ELO_GOOGLE__API_KEY")
+    # The service sends the outbox: an SMS provider chosen but not set up would fail every text.
+    if purpose is Purpose.SERVICE:
+        missing += settings.sms.missing()
     return missing

@@ -57,3 +57,16 @@ def test_a_campaign_trunk_stands_in_for_the_configured_one(tmp_path: Path) -> No
     settings = make(tmp_path, google={"api_key": "k"}, livekit=LIVEKIT)
     assert missing_settings(settings, purpose=Purpose.CAMPAIGN) == ["ELO_LIVEKIT__SIP_TRUNK_ID"]
     assert missing_settings(settings, purpose=Purpose.CAMPAIGN, trunk_id="ST_own") == []
+
+
+def test_the_service_needs_a_chosen_sms_provider_set_up(tmp_path: Path) -> None:
+    ready = {"google": {"api_key": "k"}, "livekit": LIVEKIT}
+    assert missing_settings(make(tmp_path, **ready), purpose=Purpose.SERVICE) == []
+    twilio = make(tmp_path, sms={"provider": "twilio"}, **ready)
+    assert missing_settings(twilio, purpose=Purpose.SERVICE) == [
+        "ELO_SMS__ACCOUNT_SID",
+        "ELO_SMS__AUTH_TOKEN",
+        "ELO_SMS__FROM_NUMBER",
+    ]
+    # A single call sends no messages: the SMS provider is not its business.
+    assert "ELO_SMS__ACCOUNT_SID" not in missing_settings(twilio, purpose=Purpose.CALL)
