@@ -27,8 +27,11 @@ from bench.common import NOW, PROFILE_PATH, log, percentile, table
 from bench.report import DOC_PATH, machine
 from config.clinic import load_clinic_profile
 from config.settings_messages import EmailSettings, MessagesSettings
+from config.settings_sms import SmsSettings
+from devtools.twilio_fake import FakeTwilio
 from messaging.channels import Sent
 from messaging.sender import Sender, SenderConfig
+from messaging.sms_twilio import TwilioSms
 from messaging.smtp import SmtpEmailChannel
 from storage import Store
 from storage.outbox_plan import OutboxPlan
@@ -143,12 +146,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# A made-up account of the local Twilio fake (devtools/twilio_fake.py).
+_TWILIO_SID = "AC" + "0123456789abcdef" * 2
+_TWILIO_TOKEN = "bench-auth-token"
+_TWILIO_FROM = "+35542223344"
+
+
 async def _send(folder: Path, count: int, channel: str) -> tuple[float, int]:
     clock_now = [NOW]
     store = await Store.open(folder / f"send-{channel}.db", clock=lambda: clock_now[0])
     controller = None
+    twilio: FakeTwilio | None = None
+    sms_channel: TwilioSms | None = None
+    outbox_channel = "email" if channel == "email" else "sms"
     try:
-        store.db.outbox = OutboxPlan(offsets=(), channels=frozenset({channel}))  # type: ignore[arg-type]
+        store.db.outbox = OutboxPlan(offsets=(), channels=frozenset({outbox_channel}))  # type: ignore[arg-type]
         for n in range(count):
             phone = f"+35569{n:07d}"
             await store.patients.upsert(phone=phone, name="Pacient", email=f"p{n}@example.com")
@@ -172,6 +184,20 @@ async def _send(folder: Path, count: int, channel: str) -> tuple[float, int]:
             email = SmtpEmailChannel(
                 EmailSettings(host="127.0.0.1", port=port, tls="plain", from_address=FROM)
             )
+        elif channel == "sms-twilio":
+            # The fake runs in this process's event loop: its work counts against the sender's.
+            twilio = await FakeTwilio(
+                _TWILIO_SID, _TWILIO_TOKEN, numbers=(_TWILIO_FROM,), auto_deliver=False
+            ).__aenter__()
+            sms = sms_channel = TwilioSms(
+                SmsSettings(
+                    provider="twilio",
+                    account_sid=_TWILIO_SID,
+                    auth_token=_TWILIO_TOKEN,
+                    from_number=_TWILIO_FROM,
+                    api_base_url=twilio.url,
+                )
+            )
         else:
             sms = _MemorySms()
         sender = Sender(
@@ -192,7 +218,18 @@ async def _send(folder: Path, count: int, channel: str) -> tuple[float, int]:
     finally:
         if controller is not None:
             controller.stop()
+        if sms_channel is not None:
+            await sms_channel.aclose()
+        if twilio is not None:
+            await twilio.__aexit__(None, None, None)
         await store.close()
+
+
+_CHANNEL_ROWS = {
+    "email": "email: SMTP to aiosmtpd on 127.0.0.1, one session per message",
+    "sms": "SMS: in-process channel (the sender's own cost)",
+    "sms-twilio": "SMS: Twilio's adapter over HTTP to the local Twilio fake (devtools)",
+}
 
 
 async def run(args: argparse.Namespace) -> str:
@@ -216,7 +253,7 @@ async def run(args: argparse.Namespace) -> str:
         finally:
             await store.close()
         sends = {}
-        for channel in ("email", "sms"):
+        for channel in ("email", "sms", "sms-twilio"):
             log(f"sending {channel}")
             sends[channel] = await _send(folder, 100 if args.quick else 500, channel)
     host = machine()
@@ -286,9 +323,7 @@ async def run(args: argparse.Namespace) -> str:
             ["Channel", "Messages", "Seconds", "Messages/s"],
             [
                 [
-                    "email: SMTP to aiosmtpd on 127.0.0.1, one session per message"
-                    if ch == "email"
-                    else "SMS: in-process channel (the sender's own cost)",
+                    _CHANNEL_ROWS[ch],
                     str(sent),
                     f"{secs:.2f}",
                     f"{sent / secs:.0f}",
