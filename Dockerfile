@@ -24,6 +24,7 @@ COPY config/ config/
 COPY dashboard/ dashboard/
 COPY demo/ demo/
 COPY devtools/ devtools/
+COPY messaging/ messaging/
 COPY pipeline/ pipeline/
 COPY scheduling/ scheduling/
 COPY service/ service/

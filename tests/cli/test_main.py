@@ -34,6 +34,10 @@ TOOL_NAMES = {
     "opt_out",
     "transfer_to_human",
     "voicemail_detected",
+    "my_appointments",
+    "confirm_appointment",
+    "reschedule_appointment",
+    "cancel_appointment",
 }
 
 
@@ -281,7 +285,7 @@ def test_db_init_creates_schema(tmp_path: Path) -> None:
 def test_tools_lists_the_clinic_and_call_control_tools(tmp_path: Path) -> None:
     tools = ok_json(run_elo(tmp_path, "tools"))
     assert {t["name"] for t in tools} == TOOL_NAMES
-    assert len(tools) == 12
+    assert len(tools) == 16
     offered = {t["name"]: t["offered_in_calls"] for t in tools}
     assert offered["get_clinic_stats"] is False  # confidential by default
     assert all(offered[name] for name in TOOL_NAMES - {"get_clinic_stats"})
