@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 # Everything but the multi-process and browser tests: what CI runs on a second Python version.
 test-fast: $(STAMP)
