@@ -5,7 +5,8 @@
 ``store.audit``, ``store.privacy``, ``store.health`` and ``store.users``, and the dashboard's read
 models (``store.figures``, ``store.call_log``, ``store.follow_up_queue``,
 ``store.patient_search``, ``store.campaign_list``, ``store.patient_record``) and the messages
-outbox (``store.messages``) share one connection and its write lock, so a write that spans
+outbox (``store.messages``), recalls (``store.recalls``) and attendance figures
+(``store.attendance``) share one connection and its write lock, so a write that spans
 aggregates (a booking upserts its patient and plans its messages) runs in one transaction.
 """
 
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from config.clock import Clock, system_clock
 from storage.appointments import AppointmentRepository
+from storage.attendance import Attendance
 from storage.audit import AuditTrail
 from storage.calendar import CalendarRepository
 from storage.call_log import CallLog
@@ -37,6 +39,7 @@ from storage.patient_search import PatientSearch
 from storage.patients import PatientRepository
 from storage.privacy import PrivacyRepository
 from storage.privacy_keys import PrivacyKeys, key_file_for
+from storage.recalls import RecallRepository
 from storage.users import UserRepository
 
 
@@ -93,6 +96,8 @@ class Store:
         self.messages = MessageRepository(db)
         self.campaign_list = CampaignList(db)
         self.patient_record = PatientRecords(db, keys)
+        self.recalls = RecallRepository(db, keys, self.audit)
+        self.attendance = Attendance(db)
 
     @classmethod
     async def open(
