@@ -28,7 +28,7 @@ _MAX_DAYS = 366
 
 # {confirmed} and {via} depend on whether migration 16's columns exist (see the module doc).
 _SQL = """
-WITH seen AS (
+WITH seen AS MATERIALIZED (
     SELECT a.status, a.price_lek, {confirmed} AS confirmed, {via} AS via,
         EXISTS (SELECT 1 FROM messages m WHERE m.appointment_id = a.id AND m.status = 'sent'
             AND m.channel = 'sms' AND m.kind != 'cancelled' AND m.sent_at < a.starts_at) AS sms,
