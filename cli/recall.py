@@ -80,12 +80,16 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
         except SetupError as exc:
             raise UsageError(str(exc)) from None
     if result.campaign is None:
-        return {"dry_run": True, "contacts": result.contacts, "cutoff": result.cutoff.isoformat()}
+        return {
+            "dry_run": True,
+            "contacts": result.contacts,
+            "cutoff": result.cutoff.replace(microsecond=0).isoformat(),
+        }
     return {
         "campaign_id": result.campaign.id,
         "name": result.campaign.name,
         "contacts": result.contacts,
-        "cutoff": result.cutoff.isoformat(),
+        "cutoff": result.cutoff.replace(microsecond=0).isoformat(),
     }
 
 

@@ -96,6 +96,8 @@ KNOWN_LEAVES = {
     "reminders run",
     "messages list",
     "messages opt-out",
+    "recall build",
+    "figures attendance",
 }
 # Commands that write: on a full disk they must fail (exit 1), not pretend.
 WRITERS = {
@@ -111,6 +113,7 @@ WRITERS = {
     "user enable",
     "user reset",
     "user totp",
+    "recall build",
 }
 
 
