@@ -29,9 +29,10 @@ from storage.timefmt import to_db
 
 # Patients due a recall, oldest last visit first (so a --limit takes the longest overdue).
 # Parameters: now, anonymous phone, cutoff. {hashed} is the hashed do-not-call test, added only
-# when such entries exist (it needs the key, and costs an HMAC per candidate).
+# when such entries exist (it needs the key). MATERIALIZED: each patient's last visit is
+# looked up once (inlined, SQLite would evaluate it again for the ORDER BY).
 _DUE = """
-SELECT * FROM (
+WITH known AS MATERIALIZED (
     SELECT p.id AS patient_id, p.phone, p.name, p.language,
         (SELECT max(a.ends_at) FROM appointments a
             WHERE a.patient_id = p.id AND a.status = 'completed') AS last_end
@@ -39,12 +40,14 @@ SELECT * FROM (
     WHERE NOT EXISTS (SELECT 1 FROM appointments f WHERE f.patient_id = p.id
             AND f.starts_at >= ? AND f.status IN ('scheduled', 'confirmed'))
         AND p.phone != ?
-        AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = p.phone){hashed}
-) WHERE last_end <= ?
+        AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = p.phone)
+)
+SELECT * FROM known WHERE last_end <= ?{hashed}
 """
+# Only on the patients already due: one HMAC per candidate, not per patient.
 _HASHED = (
     " AND NOT EXISTS (SELECT 1 FROM do_not_call_hashed h"
-    " WHERE h.phone_hash = elo_listed_hash(p.phone))"
+    " WHERE h.phone_hash = elo_listed_hash(known.phone))"
 )
 
 
