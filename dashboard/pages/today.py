@@ -2,9 +2,10 @@
 
 Everyone signed in sees calls, answered, bookings, conversion and no-shows; only admins see the
 revenue booked and the attendance of the last 30 days (confirmations, no-shows by reminder
-path, revenue kept: ``store.attendance``; the issue: admins see revenue and statistics). The calls in progress come from
-``state_of(request).live`` (``app.live.LiveCalls``) and update through ``/today/live`` (server-sent
-events of the ``today_live.html`` fragment, :mod:`dashboard.live`); numbers are masked there.
+path, revenue kept: ``store.attendance``; the issue: admins see revenue and statistics). The calls
+in progress come from ``state_of(request).live`` (``app.live.LiveCalls``) and update through
+``/today/live`` (server-sent events of the ``today_live.html`` fragment, :mod:`dashboard.live`);
+numbers are masked there.
 """
 
 from __future__ import annotations
