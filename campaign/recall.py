@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import phonenumbers
+
+from campaign.importer import place_of
 from campaign.setup import CampaignForm, SetupError, campaign_fields
 from config.settings import AppSettings
 from storage import Campaign, Store
@@ -118,6 +121,8 @@ async def build_recall(
             limit=form.limit,
             actor=actor,
             audit_detail={"months": form.months, "limit": form.limit},
+            place=place_of,
+            home=f"+{phonenumbers.country_code_for_region(settings.validation.default_phone_region)}",
         )
     except sqlite3.IntegrityError:
         # Another process took the name between the check and the write.

@@ -14,6 +14,7 @@ contacts and the audit record are written in one transaction (nothing at all on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +107,8 @@ class RecallRepository:
         limit: int | None,
         actor: str,
         audit_detail: dict[str, Any] | None = None,
+        place: Callable[[str], tuple[str, str]] | None = None,
+        home: str = "+355",
     ) -> tuple[Campaign, int]:
         """Create the campaign and queue its due patients, in one transaction.
 
@@ -117,6 +120,9 @@ class RecallRepository:
             limit: At most this many contacts; None: all.
             actor: Who built it, for the audit trail (``campaign.create``).
             audit_detail: Extra facts for the audit record (no personal data).
+            place: The time zone and country of a number from abroad (the calling window and
+                public holidays are the callee's); None leaves the clinic's zone and ``AL``.
+            home: The clinic country's prefix: numbers with it keep the clinic's zone.
 
         Returns:
             The campaign and how many contacts it has.
@@ -151,6 +157,17 @@ class RecallRepository:
                 params,
             )
             added = cursor.rowcount
+            if place is not None:
+                # Bounded: only the numbers from abroad of this campaign, a few per clinic.
+                abroad = await conn.execute_fetchall(
+                    "SELECT id, phone FROM campaign_contacts WHERE campaign_id = ?"
+                    " AND phone NOT GLOB ?",
+                    (created.id, f"{home}*"),
+                )
+                await conn.executemany(
+                    "UPDATE campaign_contacts SET time_zone = ?, country = ? WHERE id = ?",
+                    [(*place(row[1]), row[0]) for row in abroad],
+                )
             await self._audit.record(
                 actor=actor,
                 action="campaign.create",

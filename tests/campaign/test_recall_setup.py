@@ -47,15 +47,27 @@ async def test_build_goes_through_campaign_setup_and_audits(
 ) -> None:
     person = await patient(store, phone(1))
     await visit(store, person, DEFAULT_NOW - timedelta(days=200))
+    tourist = await patient(store, "+393471234567", "Giulia Rossi", language="en")
+    await visit(store, tourist, DEFAULT_NOW - timedelta(days=300), chair=2)
+    berliner = await patient(store, "+4915112345678", "Anna Weber", language="en")
+    await visit(store, berliner, DEFAULT_NOW - timedelta(days=250), chair=3)
     dry = await build_recall(
         store, settings, RecallForm(name="June"), tz=TIRANE, actor="tester", dry_run=True
     )
-    assert (dry.campaign, dry.contacts) == (None, 1)
+    assert (dry.campaign, dry.contacts) == (None, 3)
     assert await store.campaigns.get(name="June") is None
     built = await build_recall(
         store, settings, RecallForm(name=" June "), tz=TIRANE, actor="tester"
     )
-    assert built.contacts == 1 and built.campaign is not None
+    assert built.contacts == 3 and built.campaign is not None
+    # A number from abroad gets its country (its public holidays) and zone as on import: an
+    # Italian mobile's metadata names two zones (Rome, Vatican), so the clinic's is kept.
+    contacts = await store.campaigns.contacts(campaign_id=built.campaign.id)
+    assert {(c.phone, c.time_zone, c.country) for c in contacts} == {
+        ("+393471234567", "Europe/Tirane", "IT"),
+        ("+4915112345678", "Europe/Berlin", "DE"),
+        (phone(1), "Europe/Tirane", "AL"),
+    }
     # The setup's own cleaning and defaults: the name trimmed, 2 calls at once, 4 attempts,
     # the settings' calling window (none stored on the campaign).
     campaign = built.campaign
@@ -64,7 +76,7 @@ async def test_build_goes_through_campaign_setup_and_audits(
     assert campaign.window_days is None and campaign.window_intervals is None
     assert built.cutoff == datetime(2026, 6, 1, 8, 0, tzinfo=TIRANE)
     (entry,) = [e for e in await store.audit.list() if e.action == "campaign.create"]
-    assert entry.detail == {"purpose": "recall", "contacts": 1, "months": 6, "limit": None}
+    assert entry.detail == {"purpose": "recall", "contacts": 3, "months": 6, "limit": None}
 
 
 @pytest.mark.asyncio
