@@ -202,6 +202,11 @@ def section(result: Result, runs: int) -> str:
         f" (or counted). Each build is a new campaign; {runs} runs each.",
         "- Hashed do-not-call entries (erased people, 1 in 200 numbers here) add one HMAC-SHA256"
         " per candidate through a SQLite function.",
+        "- Where the time goes: finding each patient's last completed visit reads that patient's"
+        " appointment rows from the table (the index has no status or end); an index on"
+        " `appointments(patient_id, status, ends_at)` would make it a covering search (a"
+        " migration, left for later). A build adds writing every contact row and its four"
+        " indexes. A recall is built by staff now and then, not on a request path.",
         "- The attendance figures look at every appointment starting in the range"
         " (`appointments_starts_at`) and its sent messages (`messages_appointment`); the rows"
         " are the appointments counted.",
