@@ -68,6 +68,8 @@ class Store:
         messages: The messages outbox: due, claims, outcomes, opt-outs, delivery reports.
         campaign_list: The dashboard's Campaigns list, in pages.
         patient_record: The dashboard's page of one patient.
+        recalls: Who is due a recall; a recall campaign and its contacts in one go.
+        attendance: Confirmation and no-show figures by reminder path, revenue kept.
 
     Args:
         db: The open database.
