@@ -152,8 +152,9 @@ class RecallRepository:
                 " language, created_at)"
                 f" SELECT ?, due.patient_id, due.phone, due.name, ?,"
                 f" CASE WHEN due.language IN ({marks}) THEN due.language ELSE 'sq' END, ?"
-                f" FROM ({due}) AS due WHERE true"
-                " ON CONFLICT(campaign_id, phone) DO NOTHING",
+                # No ON CONFLICT: the campaign is new and patients' numbers are unique, so no
+                # contact can collide (and migration 16 makes that key a partial index).
+                f" FROM ({due}) AS due",
                 params,
             )
             added = cursor.rowcount

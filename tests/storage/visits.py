@@ -77,3 +77,17 @@ async def message(
                 to_db(sent_at) if sent_at else None,
             ),
         )
+
+
+async def has_confirmed_columns(store: Store) -> bool:
+    """Whether migration 16 (``appointments.confirmed_at``/``confirmed_via``) is applied."""
+    rows = await store.db.rows("SELECT name FROM pragma_table_info('appointments')")
+    return {"confirmed_at", "confirmed_via"} <= {row[0] for row in rows}
+
+
+async def italian_contacts(store: Store) -> bool:
+    """Whether campaign contacts may be Italian (migration 16)."""
+    sql = await store.db.scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'campaign_contacts'"
+    )
+    return "'it'" in str(sql)
