@@ -304,3 +304,12 @@ def _priority(value: str) -> int:
     if abs(priority) > MAX_PRIORITY:
         raise _RowError(f"priority: must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")
     return priority
+
+
+def place_of(phone: str) -> tuple[str, str]:
+    """The time zone and country of an E.164 number, as a row without them gets on import.
+
+    ``elo recall build`` uses it for patients' numbers from abroad (patients keep neither).
+    """
+    number = phonenumbers.parse(phone, None)
+    return _time_zone("", number), _country("", number)

@@ -12,7 +12,7 @@ one line (for the command line, where the field is spelled as its option).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from campaign.importer import Rejection
 from config.settings import AppSettings
@@ -30,6 +30,8 @@ Field = Literal[
     "retry",
     "trunk",
     "caller_id",
+    "months",
+    "limit",
 ]
 # 'confirmation' is the service's own campaign (service/confirmations.py); staff may also
 # create one, whose contacts then name no appointment (a generic confirmation call).
@@ -96,6 +98,20 @@ async def create_campaign(store: Store, settings: AppSettings, form: CampaignFor
     Raises:
         SetupError: A field is wrong, or the name is taken; nothing was written.
     """
+    return await store.campaigns.create(**await campaign_fields(store, settings, form))
+
+
+async def campaign_fields(
+    store: Store, settings: AppSettings, form: CampaignForm
+) -> dict[str, Any]:
+    """Validate ``form`` into the fields of ``store.campaigns.create``; writes nothing.
+
+    The one validation of every new campaign (``elo campaign create``, the dashboard, ``elo
+    recall build``, which writes the campaign together with its contacts).
+
+    Raises:
+        SetupError: A field is wrong, or the name is taken.
+    """
     from validation import InputError, clean_text, normalize_phone
 
     try:
@@ -127,18 +143,18 @@ async def create_campaign(store: Store, settings: AppSettings, form: CampaignFor
             raise SetupError("caller_id", exc.message) from None
     if await store.campaigns.get(name=name) is not None:
         raise SetupError("name", f"campaign {name!r} already exists")
-    return await store.campaigns.create(
-        name=name,
-        purpose=form.purpose,  # type: ignore[arg-type]  # checked against PURPOSES above
-        notes=notes,
-        max_concurrent_calls=form.max_concurrent,
-        max_attempts=form.max_attempts,
-        window_days=window.get("window_days"),
-        window_intervals=window.get("window_intervals"),
-        retry_delays=retry,
-        sip_trunk_id=form.trunk.strip() or None,
-        caller_id=caller_id,
-    )
+    return {
+        "name": name,
+        "purpose": form.purpose,  # checked against PURPOSES above
+        "notes": notes,
+        "max_concurrent_calls": form.max_concurrent,
+        "max_attempts": form.max_attempts,
+        "window_days": window.get("window_days"),
+        "window_intervals": window.get("window_intervals"),
+        "retry_delays": retry,
+        "sip_trunk_id": form.trunk.strip() or None,
+        "caller_id": caller_id,
+    }
 
 
 def campaign_window(settings: AppSettings, *, days: str, hours: str) -> dict[str, str]:

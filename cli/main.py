@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli import backup, campaign, dnc, messages, privacy, serve, staff, users
+from cli import backup, campaign, dnc, messages, privacy, recall, serve, staff, users
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands, common, _Parser)
     users.add_parser(commands, common, _Parser)
     messages.add_parsers(commands, common, _Parser)
+    recall.add_parsers(commands, common, _Parser)
 
     config = commands.add_parser("config", parents=[common], help="configuration")
     config_commands = config.add_subparsers(
@@ -249,6 +250,9 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
             print(result)
         else:
             _print(result)
+        return 0
+    if args.command in recall.COMMANDS:
+        _print(await recall.run(args, settings))
         return 0
     if args.command == "campaign":
         _print(await campaign.run(args, settings))

@@ -96,6 +96,23 @@ class PrivacyKeys:
             raise PrivacyError("no privacy hash key: set ELO_PRIVACY__HASH_KEY")
         return phone_hash(key, phone)
 
+    def listed_hash(self, phone: str) -> str:
+        """The keyed hash of ``phone`` with the existing key, to match hashed do-not-call entries.
+
+        Never creates a key: a new key would match none of the stored hashes.
+
+        Raises:
+            PrivacyError: The key is gone (callers ask only when hashed entries exist, so the
+                number could be one of them: fail closed).
+        """
+        key = self._hash_key(create=False)
+        if key is None:
+            raise PrivacyError(
+                "the do-not-call list holds erased numbers but their hash key is missing:"
+                " restore ELO_PRIVACY__HASH_KEY or the .privacy-key file next to the database"
+            )
+        return phone_hash(key, phone)
+
     async def hashed_do_not_call(self, conn: aiosqlite.Connection, phone: str) -> bool:
         """Whether an erased person's hashed do-not-call entry blocks ``phone``.
 

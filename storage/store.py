@@ -5,7 +5,8 @@
 ``store.audit``, ``store.privacy``, ``store.health`` and ``store.users``, and the dashboard's read
 models (``store.figures``, ``store.call_log``, ``store.follow_up_queue``,
 ``store.patient_search``, ``store.campaign_list``, ``store.patient_record``) and the messages
-outbox (``store.messages``) share one connection and its write lock, so a write that spans
+outbox (``store.messages``), recalls (``store.recalls``) and attendance figures
+(``store.attendance``) share one connection and its write lock, so a write that spans
 aggregates (a booking upserts its patient and plans its messages) runs in one transaction.
 """
 
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from config.clock import Clock, system_clock
 from storage.appointments import AppointmentRepository
+from storage.attendance import Attendance
 from storage.audit import AuditTrail
 from storage.calendar import CalendarRepository
 from storage.call_log import CallLog
@@ -38,6 +40,7 @@ from storage.patient_search import PatientSearch
 from storage.patients import PatientRepository
 from storage.privacy import PrivacyRepository
 from storage.privacy_keys import PrivacyKeys, key_file_for
+from storage.recalls import RecallRepository
 from storage.users import UserRepository
 
 
@@ -67,6 +70,8 @@ class Store:
         campaign_list: The dashboard's Campaigns list, in pages.
         patient_record: The dashboard's page of one patient.
         confirmations: The confirmations campaign the service fills (issue 13).
+        recalls: Who is due a recall; a recall campaign and its contacts in one go.
+        attendance: Confirmation and no-show figures by reminder path, revenue kept.
 
     Args:
         db: The open database.
@@ -96,6 +101,8 @@ class Store:
         self.campaign_list = CampaignList(db)
         self.patient_record = PatientRecords(db, keys)
         self.confirmations = ConfirmationRepository(db, keys)
+        self.recalls = RecallRepository(db, keys, self.audit)
+        self.attendance = Attendance(db)
 
     @classmethod
     async def open(

@@ -1,14 +1,17 @@
 """Today: the day's figures, a 30-day chart, and the calls in progress, live, with "end this call".
 
 Everyone signed in sees calls, answered, bookings, conversion and no-shows; only admins see the
-revenue booked (the issue: admins see revenue and statistics). The calls in progress come from
-``state_of(request).live`` (``app.live.LiveCalls``) and update through ``/today/live`` (server-sent
-events of the ``today_live.html`` fragment, :mod:`dashboard.live`); numbers are masked there.
+revenue booked and the attendance of the last 30 days (confirmations, no-shows by reminder
+path, revenue kept: ``store.attendance``; the issue: admins see revenue and statistics). The calls
+in progress come from ``state_of(request).live`` (``app.live.LiveCalls``) and update through
+``/today/live`` (server-sent events of the ``today_live.html`` fragment, :mod:`dashboard.live`);
+numbers are masked there.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -56,6 +59,11 @@ async def today(request: Request, session: WebSession = Depends(require_user)) -
         "live_enabled": live is not None,
         "ended": request.query_params.get("ended"),
     }
+    if session.user.is_admin:
+        # Issue 13's attendance figures: statistics, so for admins only (like revenue).
+        context["attendance"] = await store.attendance.figures(
+            first_day=day - timedelta(days=CHART_DAYS - 1), last_day=day
+        )
     if live is not None:
         context.update(_live_values(live.snapshot(), await _campaign_names(request)))
     return await render(request, "today.html", context, active=nav.TODAY.key)

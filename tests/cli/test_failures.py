@@ -96,6 +96,8 @@ KNOWN_LEAVES = {
     "reminders run",
     "messages list",
     "messages opt-out",
+    "recall build",
+    "figures attendance",
 }
 # Commands that write: on a full disk they must fail (exit 1), not pretend.
 WRITERS = {
@@ -111,6 +113,7 @@ WRITERS = {
     "user enable",
     "user reset",
     "user totp",
+    "recall build",
 }
 
 
@@ -126,6 +129,10 @@ def value_for(path: tuple[str, ...], action: argparse.Action, files: dict[str, P
         return "get_clinic_stats"
     if path == ("campaign", "create") and action.dest == "name":
         return "New campaign"
+    if path == ("figures", "attendance"):
+        return "2026-12-01"
+    if path == ("recall", "build") and action.dest == "name":
+        return "New recall"
     if path == ("user", "add") and action.dest == "name":
         return "New user"
     if action.dest == "name":

@@ -89,6 +89,7 @@ def test_today_shows_the_days_figures_revenue_to_admins_only_and_the_chart(
     assert page.url == f"{live.url}/today"  # the start page for everyone signed in
     assert _figures(page) == {**expected, "no-shows": "1"}
     assert page.locator("#figure-revenue").count() == 0
+    assert page.locator("#attendance-title").count() == 0  # statistics: admins only
     assert "Revenue" not in page.inner_text("main")
     # The chart: one bar per day of the last 30, today's the tallest; its table says the same.
     assert page.locator("svg.chart rect.bar").count() == 30
@@ -108,6 +109,15 @@ def test_today_shows_the_days_figures_revenue_to_admins_only_and_the_chart(
     assert page.url == f"{live.url}/today"
     assert _figures(page) == {**expected, "no-shows": "1"}
     assert page.inner_text("#figure-revenue") == "5,500 lek"
+    # Attendance of the last 30 days: today's no-show is the only appointment that started;
+    # no reminder was sent for it (store.attendance, tests/storage/test_attendance.py).
+    assert page.inner_text("#figure-no-show-rate") == "100 %"
+    assert page.inner_text("#figure-confirmed") == "0 %"
+    assert page.inner_text("#figure-revenue-kept") == "0 lek"
+    paths = page.locator("#reminder-paths tbody tr")
+    assert paths.count() == 4
+    assert paths.nth(0).inner_text().split("\t") == ["None", "1", "1", "100 %"]
+    assert paths.nth(1).locator("td").all_inner_texts() == ["0", "0", "—"]
     check_page(page, "today-admin")
 
 
