@@ -114,12 +114,12 @@ class MessageBoard:
         extra, params = (" AND +m.channel = ?", [channel]) if channel else ("", [])
         if status is None:
             (last,) = decode(cursor, "messages", (int,)) if cursor else (_TOP,)
-            sql = f"{_COLUMNS} WHERE m.id < ?{extra} ORDER BY m.id DESC LIMIT ?"  # noqa: S608
+            sql = f"{_COLUMNS} WHERE m.id < ?{extra} ORDER BY m.id DESC LIMIT ?"
             rows = await self._db.rows(sql, (last, *params, limit + 1))
         else:
             key = decode(cursor, f"messages:{status}", (str, int)) if cursor else ("~", _TOP)
             sql = (
-                f"{_COLUMNS} WHERE m.status = ? AND (m.created_at, m.id) < (?, ?){extra}"  # noqa: S608
+                f"{_COLUMNS} WHERE m.status = ? AND (m.created_at, m.id) < (?, ?){extra}"
                 " ORDER BY m.created_at DESC, m.id DESC LIMIT ?"
             )
             rows = await self._db.rows(sql, (status, *key, *params, limit + 1))
@@ -141,7 +141,7 @@ class MessageBoard:
     async def of_patient(self, *, patient_id: int, limit: int = 10) -> list[MessageRow]:
         """A patient's last messages, newest first (their index, no sort)."""
         rows = await self._db.rows(
-            f"{_COLUMNS} WHERE m.patient_id = ? ORDER BY m.id DESC LIMIT ?",  # noqa: S608
+            f"{_COLUMNS} WHERE m.patient_id = ? ORDER BY m.id DESC LIMIT ?",
             (patient_id, page_size(limit)),
         )
         return [_row(r) for r in rows]
