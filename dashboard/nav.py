@@ -49,6 +49,7 @@ FOLLOW_UPS = NavEntry("follow_ups", "/follow-ups", N_("Follow-ups"), "staff", 40
 CAMPAIGNS = NavEntry("campaigns", "/campaigns", N_("Campaigns"), "staff", 50)
 PATIENTS = NavEntry("patients", "/patients", N_("Patients"), "staff", 60)
 DO_NOT_CALL = NavEntry("do_not_call", "/do-not-call", N_("Do-not-call"), "staff", 70)
+MESSAGES = NavEntry("messages", "/messages", N_("Messages"), "staff", 75)
 CLINIC = NavEntry("clinic", "/clinic", N_("Clinic"), "staff", 80)
 USERS = NavEntry("users", "/users", N_("Users"), "admin", 90)
 AUDIT = NavEntry("audit", "/audit", N_("Audit log"), "admin", 100)

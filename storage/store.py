@@ -34,6 +34,7 @@ from storage.do_not_call import DoNotCallRepository
 from storage.follow_up_queue import FollowUpQueue
 from storage.follow_ups import FollowUpRepository
 from storage.health import HealthRepository
+from storage.message_board import MessageBoard
 from storage.messages import MessageRepository
 from storage.patient_record import PatientRecords
 from storage.patient_search import PatientSearch
@@ -67,6 +68,7 @@ class Store:
         follow_up_queue: The dashboard's follow-ups queue and marking one done.
         patient_search: The dashboard's patient search and revealing one number.
         messages: The messages outbox: due, claims, outcomes, opt-outs, delivery reports.
+        message_board: The Messages page's read model, send-again and staff opt-outs.
         campaign_list: The dashboard's Campaigns list, in pages.
         patient_record: The dashboard's page of one patient.
         confirmations: The confirmations campaign the service fills (issue 13).
@@ -98,6 +100,7 @@ class Store:
         self.follow_up_queue = FollowUpQueue(db)
         self.patient_search = PatientSearch(db)
         self.messages = MessageRepository(db)
+        self.message_board = MessageBoard(db, self.audit)
         self.campaign_list = CampaignList(db)
         self.patient_record = PatientRecords(db, keys)
         self.confirmations = ConfirmationRepository(db, keys)

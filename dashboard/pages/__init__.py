@@ -18,6 +18,7 @@ from dashboard.pages import (
     clinic,
     do_not_call,
     follow_ups,
+    messages,
     patient,
     patients,
     signin,
@@ -40,4 +41,5 @@ PAGES: list[Page] = [
     patients.PAGE,
     patient.PAGE,
     do_not_call.PAGE,
+    messages.PAGE,
 ]

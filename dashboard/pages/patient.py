@@ -23,6 +23,7 @@ from dashboard import nav
 from dashboard.calendar_forms import STATUSES
 from dashboard.call_labels import DIRECTIONS, outcome_label
 from dashboard.i18n import N_
+from dashboard.message_labels import LABELS as MESSAGE_LABELS
 from dashboard.nav import Page
 from dashboard.pages.do_not_call import SOURCES
 from dashboard.sessions import require_admin, require_user, state_of
@@ -82,6 +83,11 @@ async def show_patient(
         "directions": DIRECTIONS,
         "outcome_label": outcome_label,
         "sources": SOURCES,
+        "patient_messages": await app.store.message_board.of_patient(patient_id=patient_id),
+        "opt_outs": {
+            o.channel: o for o in await app.store.message_board.opt_outs(patient_id=patient_id)
+        },
+        **MESSAGE_LABELS,
     }
     return await render(request, "patient.html", context, active=nav.PATIENTS.key)
 

@@ -21,7 +21,7 @@ from tests.conftest import DEFAULT_NOW, FixedClock
 from tests.storage.booking import phone
 from tests.storage.dashboard_data import make_call
 
-BIG_TABLES = ("calls", "appointments", "campaign_contacts", "call_attempts")
+BIG_TABLES = ("calls", "appointments", "campaign_contacts", "call_attempts", "messages")
 
 
 async def _statements(store: Store, query: Callable[[], Awaitable[Any]]) -> list[str]:
@@ -78,7 +78,16 @@ async def test_no_dashboard_query_scans_a_big_table(
     assert patient is not None and campaigns.next_cursor is not None
     # Not lists: figures, one call, the funnel, a patient's page (its lists are bounded
     # ranges of one patient's index entries: aggregates and look-ups only search).
-    searches_only = {"today", "series", "call detail", "campaign funnel", "patient page"}
+    searches_only = {
+        "today",
+        "series",
+        "call detail",
+        "campaign funnel",
+        "patient page",
+        "dead messages",
+        "patient messages",
+        "patient opt-outs",
+    }
     queries: dict[str, Callable[[], Awaitable[Any]]] = {
         "today": lambda: store.figures.day(day=day),
         "series": lambda: store.figures.series(last_day=day, days=30),
@@ -102,6 +111,15 @@ async def test_no_dashboard_query_scans_a_big_table(
         "campaigns": lambda: store.campaign_list.page(),
         "campaigns, next page": lambda: store.campaign_list.page(cursor=campaigns.next_cursor),
         "patient page": lambda: store.patient_record.get(patient_id=patient.id),
+        "messages": lambda: store.message_board.page(),
+        "messages, channel": lambda: store.message_board.page(channel="sms"),
+        "messages, status": lambda: store.message_board.page(status="dead"),
+        "messages, status and channel": lambda: store.message_board.page(
+            status="pending", channel="email"
+        ),
+        "dead messages": lambda: store.message_board.dead_count(),
+        "patient messages": lambda: store.message_board.of_patient(patient_id=patient.id),
+        "patient opt-outs": lambda: store.message_board.opt_outs(patient_id=patient.id),
     }
     problems = {}
     for label, query in queries.items():
