@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from config.clinic import ClinicProfile, load_clinic_profile
 from config.logs import redactor
 from config.settings import AppSettings, load_settings
 from devtools.clock import ManualClock
+from devtools.postgres import PostgresCluster, PostgresUnavailable, new_base_dir
 from storage import Store
 from storage.campaign_queue import Claim
 from tools.catalog import default_registry
@@ -136,3 +138,32 @@ async def claim(
         policy=lambda attempts, refusals: None,
         history_since=now - timedelta(days=60),
     )
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the test session, on its own port and socket dir.
+
+    Its directory is made directly under /tmp (not in pytest's 0700 tmp dirs), so the postgres OS
+    user can reach it when the tests run as root. Missing binaries FAIL the tests that need it
+    (with the install hint): PostgreSQL tests are never silently skipped.
+    """
+    cluster: PostgresCluster | None = None
+    try:
+        cluster = PostgresCluster.start(new_base_dir())
+    except PostgresUnavailable as missing:
+        failure = str(missing)
+    if cluster is None:
+        # Outside the except block: the report shows the one-line message, not a chain.
+        pytest.fail(failure, pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster: PostgresCluster) -> Iterator[str]:
+    """A fresh, empty database in the session's cluster; its URL. Dropped afterwards."""
+    name = f"test_{uuid4().hex[:16]}"
+    pg_cluster.create_database(name)
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
