@@ -191,6 +191,9 @@ class PostgresCluster:
         cls, base_dir: Path, listen: str, port: int | None, allow: tuple[str, ...], bin_dir: Path
     ) -> PostgresCluster:
         """Run initdb and start the server, as :meth:`start` says (it cleans up on failure)."""
+        for network in allow:
+            if not re.fullmatch(r"[0-9A-Fa-f.:]+/\d{1,3}", network):
+                raise PostgresUnavailable(f"not a CIDR network for pg_hba.conf: {network!r}")
         as_user: str | None = None
         if os.geteuid() == 0:
             # initdb and postgres refuse to run as root: give the directory to the postgres user.
@@ -329,10 +332,7 @@ class PostgresCluster:
         )
         if allow:
             with (self.data_dir / "pg_hba.conf").open("a") as hba:
-                for network in allow:
-                    if not re.fullmatch(r"[0-9A-Fa-f.:]+/\d{1,3}", network):
-                        raise PostgresUnavailable(f"not a CIDR network: {network!r}")
-                    hba.write(f"host all all {network} trust\n")
+                hba.writelines(f"host all all {network} trust\n" for network in allow)
 
     def _pg_ctl_start(self, listen: str) -> None:
         """Start the server and wait until it accepts connections."""

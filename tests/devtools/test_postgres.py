@@ -118,8 +118,11 @@ async def test_btree_gist_exclusion_constraint(pg_database: str) -> None:
 
 def test_second_cluster_beside_the_first_and_stop_removes_it(pg_cluster: PostgresCluster) -> None:
     base = new_base_dir()
-    with PostgresCluster.start(base) as second:
+    with PostgresCluster.start(base, allow=("10.200.0.0/16",)) as second:
         assert second.port != pg_cluster.port
+        # The extra network (for clients in network namespaces) is trusted in pg_hba.conf.
+        rules = second.sql("SELECT address, netmask, auth_method FROM pg_hba_file_rules")
+        assert "10.200.0.0|255.255.0.0|trust" in rules.splitlines()
         assert second.base_dir != pg_cluster.base_dir
         assert second.data_dir.is_dir()
         assert second.sql("SELECT 1") == "1\n"
@@ -160,6 +163,13 @@ def test_initdb_failure_is_reported_and_cleaned_up() -> None:
     (fake / "initdb").chmod(0o755)
     with pytest.raises(PostgresUnavailable, match=r"^initdb failed \(1\): initdb: error: disk on"):
         PostgresCluster.start(base, bin_dir=fake)
+    assert not base.exists()
+
+
+def test_a_bad_network_is_refused_before_initdb() -> None:
+    base = new_base_dir()
+    with pytest.raises(PostgresUnavailable, match="not a CIDR network"):
+        PostgresCluster.start(base, allow=("10.0.0.1 trust\nhost all all 0.0.0.0/0",))
     assert not base.exists()
 
 
