@@ -146,11 +146,12 @@ async def open_application(
     """
     clinic = load_clinic_profile(settings.clinic.profile_path)
     store = await Store.open(
-        settings.database.path,
+        settings.database.target(),
         tz=clinic.tz,
         busy_timeout_ms=settings.database.busy_timeout_ms,
         clock=clock,
         hash_key=settings.privacy.hash_key.get_secret_value() or None,
+        pool_size=settings.database.pool_size,
     )
     # Each booking's transaction plans the messages of the configured channels only.
     store.db.outbox = OutboxPlan(
@@ -160,7 +161,7 @@ async def open_application(
         # Reads from damaged pages can be silently wrong: stop before acting on them.
         await store.close()
         raise StoreError(
-            f"database {settings.database.path} failed its integrity check:"
+            f"database {settings.database.location().display()} failed its integrity check:"
             " run `elo db check`, then restore a backup or repair the file"
         )
     try:

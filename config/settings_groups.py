@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import NoDecode
 
+from config.database_url import DatabaseUrl
+
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,12 +46,43 @@ def is_ipv6(text: str) -> bool:
 
 
 class DatabaseSettings(SettingsGroup):
-    """Where the SQLite database lives and how connections behave."""
+    """Where the database lives (SQLite file or PostgreSQL server) and how connections behave."""
 
     path: Path = Field(
         default=Path("data/elo.db"),
         description="SQLite database file; its folder is created on first use.",
     )
+    url: str = Field(
+        default="",
+        description=(
+            "Database URL: sqlite:///path/elo.db or postgresql://user:password@host:5432/elo"
+            " (several nodes share one PostgreSQL database); empty: the SQLite file at"
+            " ELO_DATABASE__PATH."
+        ),
+    )
+    pool_size: int = Field(
+        default=10,
+        ge=2,
+        le=200,
+        description="PostgreSQL only: most connections one process opens to the server.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_url(cls, value: str) -> str:
+        if value.strip():
+            DatabaseUrl.parse(value)
+        return value.strip()
+
+    def location(self) -> DatabaseUrl:
+        """Where the database is: ``url`` when set, else the SQLite file at ``path``."""
+        return DatabaseUrl.parse(self.url) if self.url else DatabaseUrl.parse(self.path)
+
+    def target(self) -> str | Path:
+        """What :meth:`storage.Store.open` takes: the PostgreSQL URL or the SQLite file."""
+        where = self.location()
+        return where.dsn or "" if where.path is None else where.path
+
     busy_timeout_ms: int = Field(
         default=5000,
         ge=100,

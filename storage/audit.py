@@ -60,14 +60,15 @@ class AuditTrail:
             subject,
             json.dumps(dict(detail), sort_keys=True, default=str) if detail else None,
         )
-        sql = "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)"
+        sql = (
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)"
+            " RETURNING id"
+        )
         if conn is not None:
-            cursor = await conn.execute(sql, params)
-            row_id = cursor.lastrowid
+            row_id = (await (await conn.execute(sql, params)).fetchone())[0]
         else:
             async with self._db.transaction() as tx:
-                cursor = await tx.execute(sql, params)
-                row_id = cursor.lastrowid
+                row_id = (await (await tx.execute(sql, params)).fetchone())[0]
         return AuditEntry(
             id=int(row_id or 0),
             at=at,

@@ -73,9 +73,9 @@ async def add_daily(
     await conn.execute(
         "INSERT INTO call_analytics (day, total_calls, appointments_booked, revenue_generated)"
         " VALUES (?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET"
-        " total_calls = total_calls + excluded.total_calls,"
-        " appointments_booked = appointments_booked + excluded.appointments_booked,"
-        " revenue_generated = revenue_generated + excluded.revenue_generated",
+        " total_calls = call_analytics.total_calls + excluded.total_calls,"
+        " appointments_booked = call_analytics.appointments_booked + excluded.appointments_booked,"
+        " revenue_generated = call_analytics.revenue_generated + excluded.revenue_generated",
         (text, calls, booked, revenue),
     )
     if converted:

@@ -64,6 +64,10 @@ class Database:
         clock: Returns the current aware time; tests pass a fixed clock.
     """
 
+    # Which SQL dialect the connection speaks ("postgresql" in storage.database_pg.PgDatabase);
+    # a repository branches on it only where one SQL text cannot serve both engines.
+    dialect = "sqlite"
+
     def __init__(
         self,
         conn: aiosqlite.Connection,
@@ -223,8 +227,12 @@ class Database:
             )
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, exclusive: bool = True) -> AsyncIterator[aiosqlite.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction, committed on exit and rolled back on any error.
+
+        Args:
+            exclusive: Whether the write needs the one-writer lock. SQLite always takes it;
+                PostgreSQL (storage.database_pg) lets ``False`` writes run side by side.
 
         Yields:
             The connection, inside the transaction.

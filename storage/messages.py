@@ -92,7 +92,8 @@ class MessageRepository:
         rows = await self._db.rows(
             "SELECT * FROM (SELECT * FROM messages WHERE status IN ('pending', 'failed')"
             " AND next_attempt_at <= ? UNION ALL SELECT * FROM messages"
-            " WHERE status = 'sending' AND claimed_at <= ?) ORDER BY next_attempt_at, id LIMIT ?",
+            " WHERE status = 'sending' AND claimed_at <= ?) AS due"
+            " ORDER BY next_attempt_at, id LIMIT ?",
             (to_db(now), to_db(now - lease), limit),
         )
         return [_message(row) for row in rows]

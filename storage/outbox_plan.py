@@ -17,6 +17,7 @@ from typing import Literal
 
 import aiosqlite
 
+from storage.dialect import shifted_instant
 from storage.timefmt import to_db
 
 Channel = Literal["sms", "email"]
@@ -88,7 +89,7 @@ async def insert_messages(
     if offsets == (0,):
         due, due_params = "?", (stamp,)
     else:
-        due, due_params = "strftime('%Y-%m-%dT%H:%M:%SZ', a.starts_at, -o.secs || ' seconds')", ()
+        due, due_params = shifted_instant(conn, "a.starts_at", "o.secs"), ()
     sql = (
         f"INSERT INTO messages ({_COLUMNS})"  # noqa: S608 - constants and placeholders only
         " SELECT patient_id, id, channel, ?, language, revision, due, 'pending', due,"
@@ -96,7 +97,7 @@ async def insert_messages(
         " FROM (SELECT a.patient_id, a.id, c.channel, p.language, a.revision, o.secs,"
         f" {due} AS due FROM appointments a JOIN patients p ON p.id = a.patient_id"
         f" CROSS JOIN ({_offsets_sql(offsets)}) o CROSS JOIN ({_channels_sql(plan)}) c"
-        f" WHERE {where}{_REACHABLE})"
+        f" WHERE {where}{_REACHABLE}) AS planned"
         " WHERE secs = 0 OR due > ?"
         " ON CONFLICT(idempotency_key) DO NOTHING"
     )

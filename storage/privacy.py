@@ -33,6 +33,7 @@ import aiosqlite
 
 from storage.audit import AuditTrail
 from storage.database import Database
+from storage.dialect import is_postgres
 from storage.errors import PrivacyError
 from storage.patients import ANONYMOUS_NAME, ANONYMOUS_PHONE
 from storage.privacy_keys import PrivacyKeys
@@ -40,7 +41,7 @@ from storage.timefmt import to_db
 
 # Anonymised campaign contacts get +999 followed by their own id: unique per campaign (the
 # table's UNIQUE (campaign_id, phone)), E.164-shaped (its CHECK), never a real number.
-_ANON_CONTACT_PHONE = "'+999' || printf('%011d', id)"
+_ANON_CONTACT_PHONE = "'+999' || {padded_id}"
 # An unfinished call younger than this may still be live (calls are capped far below it).
 _LIVE_CALL_HORIZON = timedelta(hours=6)
 # What goes from a call row: everything that says who or what was said. What stays (times,
@@ -130,7 +131,7 @@ class PrivacyRepository:
         )
         # A finished contact with no attempt (or open attempt) inside the kept period.
         where_contacts = (
-            "state = 'done' AND phone NOT GLOB '+999*' AND created_at < ?"
+            "state = 'done' AND phone NOT LIKE '+999%' AND created_at < ?"
             " AND NOT EXISTS (SELECT 1 FROM call_attempts a"
             "   WHERE a.contact_id = campaign_contacts.id"
             "   AND (a.outcome IS NULL OR a.started_at >= ?))"
@@ -164,7 +165,7 @@ class PrivacyRepository:
                 (attempt_cutoff,),
             )
             contacts = await conn.execute(
-                f"UPDATE campaign_contacts SET phone = {_ANON_CONTACT_PHONE},"  # noqa: S608
+                f"UPDATE campaign_contacts SET phone = {_anon_contact_phone(conn)},"  # noqa: S608
                 f" name = '{ANONYMOUS_NAME}', patient_id = NULL WHERE {where_contacts}",
                 (attempt_cutoff, attempt_cutoff),
             )
@@ -334,7 +335,7 @@ class PrivacyRepository:
                 (phone, *contact_ids),
             )
             await conn.execute(
-                f"UPDATE campaign_contacts SET phone = {_ANON_CONTACT_PHONE},"  # noqa: S608
+                f"UPDATE campaign_contacts SET phone = {_anon_contact_phone(conn)},"  # noqa: S608
                 f" name = '{ANONYMOUS_NAME}', patient_id = NULL, next_call_at = NULL,"
                 " done_reason = CASE state WHEN 'queued' THEN 'erased' ELSE done_reason END,"
                 f" state = 'done' WHERE id IN ({marks})",
@@ -382,3 +383,9 @@ class PrivacyRepository:
 
 def _counts(rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
     return {name: len(items) for name, items in rows.items()}
+
+
+def _anon_contact_phone(conn: object) -> str:
+    """SQL for an anonymised contact's number: +999 and its id in 11 digits."""
+    padded = "lpad(id::text, 11, '0')" if is_postgres(conn) else "printf('%011d', id)"
+    return _ANON_CONTACT_PHONE.format(padded_id=padded)

@@ -162,8 +162,8 @@ class RecallRepository:
                 # Bounded: only the numbers from abroad of this campaign, a few per clinic.
                 abroad = await conn.execute_fetchall(
                     "SELECT id, phone FROM campaign_contacts WHERE campaign_id = ?"
-                    " AND phone NOT GLOB ?",
-                    (created.id, f"{home}*"),
+                    " AND phone NOT LIKE ?",
+                    (created.id, f"{home}%"),
                 )
                 await conn.executemany(
                     "UPDATE campaign_contacts SET time_zone = ?, country = ? WHERE id = ?",

@@ -17,6 +17,7 @@ from typing import Self
 from zoneinfo import ZoneInfo
 
 from config.clock import Clock, system_clock
+from config.database_url import Backend, DatabaseUrl
 from storage.appointments import AppointmentRepository
 from storage.attendance import Attendance
 from storage.audit import AuditTrail
@@ -31,6 +32,7 @@ from storage.confirmations import ConfirmationRepository
 from storage.database import Database
 from storage.day_figures import DayFiguresRepository
 from storage.do_not_call import DoNotCallRepository
+from storage.errors import StoreError
 from storage.follow_up_queue import FollowUpQueue
 from storage.follow_ups import FollowUpRepository
 from storage.health import HealthRepository
@@ -116,6 +118,7 @@ class Store:
         busy_timeout_ms: int = 5000,
         clock: Clock = system_clock,
         hash_key: str | None = None,
+        pool_size: int = 10,
     ) -> Self:
         """Open (creating if needed) and migrate the database at ``path``.
 
@@ -123,24 +126,45 @@ class Store:
         check opens unhealthy (``store.health.problem``) and refuses every write.
 
         Args:
-            path: The SQLite file.
+            path: The SQLite file (a path or ``sqlite:///`` URL) or a ``postgresql://`` URL.
             tz: The clinic time zone.
             busy_timeout_ms: How long to wait for another writer.
             clock: Source of the current time.
             hash_key: The privacy hash key (``ELO_PRIVACY__HASH_KEY``); None or empty: the
-                key file next to the database (see :mod:`storage.privacy_keys`).
+                key file next to the database (see :mod:`storage.privacy_keys`). PostgreSQL
+                requires it.
+            pool_size: PostgreSQL only: most connections this process opens.
 
         Returns:
             A ready store.
 
         Raises:
-            StoreError: The file is not a database or has a newer schema than this code.
+            StoreError: The file is not a database or has a newer schema than this code, the
+                server cannot be reached, or PostgreSQL is asked for without a hash key.
         """
-        path = Path(path)
+        where = DatabaseUrl.parse(path)
+        if where.backend is Backend.POSTGRESQL:
+            if not hash_key:
+                # Every node must hash numbers alike, and a key file on one node's disk is not
+                # shared; the key also must not live in the database it protects.
+                raise StoreError(
+                    "a PostgreSQL database needs ELO_PRIVACY__HASH_KEY set (the same on every node)"
+                )
+            from storage.database_pg import PgDatabase
+
+            pg = await PgDatabase.open(
+                where.dsn or "",
+                tz=ZoneInfo(str(tz)),
+                clock=clock,
+                display=where.display(),
+                pool_size=pool_size,
+            )
+            return cls(pg, keys=PrivacyKeys(key=hash_key, key_file=None))
+        file = where.path or Path(str(path))
         db = await Database.open(
-            path, tz=ZoneInfo(str(tz)), busy_timeout_ms=busy_timeout_ms, clock=clock
+            file, tz=ZoneInfo(str(tz)), busy_timeout_ms=busy_timeout_ms, clock=clock
         )
-        return cls(db, keys=PrivacyKeys(key=hash_key, key_file=key_file_for(path)))
+        return cls(db, keys=PrivacyKeys(key=hash_key, key_file=key_file_for(file)))
 
     async def close(self) -> None:
         """Close the connection."""

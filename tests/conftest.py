@@ -22,6 +22,9 @@ from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
 from tools.registry import ToolRegistry
 
+# Both engines (issue 14): the backend parametrisation and its fixtures live in tests/backends.py.
+pytest_plugins = ["tests.backends"]
+
 TIRANE = ZoneInfo("Europe/Tirane")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROFILE = PROJECT_ROOT / "config" / "clinic.toml"
@@ -63,11 +66,21 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, db_path: Path) -> AppSettings:
-    """Settings built without reading any .env file, pointing at tmp paths."""
+def settings(tmp_path: Path, db_path: Path, request: pytest.FixtureRequest) -> AppSettings:
+    """Settings built without reading any .env file, pointing at tmp paths (or the test's
+    PostgreSQL database, with its hash key, when the test runs on PostgreSQL)."""
+    # Imported here: tests.backends is a pytest plugin, loaded (and assert-rewritten) by pytest.
+    from tests.backends import PG_HASH_KEY
+
+    extra: dict[str, object] = {}
+    if "backend" in request.fixturenames and request.getfixturevalue("backend") == "postgresql":
+        extra = {
+            "database": {"path": db_path, "url": request.getfixturevalue("db_url")},
+            "privacy": {"hash_key": PG_HASH_KEY},
+        }
     return load_settings(
         env_file=None,
-        database={"path": db_path},
+        **({"database": {"path": db_path}} | extra),
         logging={"file": tmp_path / "logs" / "elo.jsonl", "level": "DEBUG"},
     )
 
@@ -84,8 +97,9 @@ def one_chair_clinic(clinic: ClinicProfile) -> ClinicProfile:
 
 
 @pytest_asyncio.fixture
-async def store(db_path: Path, clock: FixedClock) -> AsyncIterator[Store]:
-    s = await Store.open(db_path, tz=TIRANE, clock=clock)
+async def store(db_url: str, hash_key: str | None, clock: FixedClock) -> AsyncIterator[Store]:
+    """The test's store: a SQLite file, or (parametrised, see tests/backends.py) PostgreSQL."""
+    s = await Store.open(db_url, tz=TIRANE, clock=clock, hash_key=hash_key)
     yield s
     await s.close()
 

@@ -1,0 +1,172 @@
+"""The PostgreSQL database: a pool of asyncpg connections, its migrations and write transactions.
+
+:class:`PgDatabase` is a :class:`~storage.database.Database` for the repositories: ``db.conn``
+reads (each statement on a pooled connection), ``db.transaction()`` writes. SQLite lets one writer
+in at a time (``BEGIN IMMEDIATE``), and the repositories' read-then-write steps were written for
+that; so a PostgreSQL write transaction takes the same one-writer lock by default, an advisory
+transaction lock that every node shares. Writes whose correctness the schema itself guarantees
+pass ``exclusive=False`` and run side by side: a booking, whose overlap the unique slot key and
+the exclusion constraint refuse, whichever transaction commits first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Self
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from loguru import logger
+
+from config.clock import Clock, system_clock
+from storage.database import Database
+from storage.errors import StoreError
+from storage.migrations import SCHEMA_VERSION
+from storage.pg import PgConnection, PgPoolConnection, init_connection, translate_error
+from storage.schema_pg import PG_BASELINE, PG_MIGRATIONS
+
+# Advisory lock keys (any fixed 64-bit numbers; "elo" spelled in the high bytes to be findable
+# in pg_locks): one for migrations, one for the single-writer transactions.
+MIGRATION_LOCK = 0x656C6F_0001
+WRITE_LOCK = 0x656C6F_0002
+
+
+class PgDatabase(Database):
+    """Elo's database in PostgreSQL (see the module docstring).
+
+    Args:
+        pool: The asyncpg pool.
+        tz: The clinic time zone.
+        clock: Source of the current time.
+        display: The URL with its password masked, for messages.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, tz: ZoneInfo, clock: Clock = system_clock, display: str = ""
+    ) -> None:
+        super().__init__(PgPoolConnection(pool), tz=tz, clock=clock)  # type: ignore[arg-type]
+        self.pool = pool
+        self.display = display
+
+    @classmethod
+    async def open(  # type: ignore[override]
+        cls,
+        dsn: str,
+        *,
+        tz: ZoneInfo,
+        clock: Clock = system_clock,
+        display: str = "",
+        pool_size: int = 10,
+        connect_timeout_s: float = 10.0,
+    ) -> Self:
+        """Connect, and migrate the schema if this node is the first to reach a new version.
+
+        Args:
+            dsn: The ``postgresql://`` URL.
+            tz: The clinic time zone.
+            clock: Source of the current time.
+            display: The URL with its password masked, for messages.
+            pool_size: Most connections this process opens.
+            connect_timeout_s: How long to wait for the server.
+
+        Returns:
+            A ready database.
+
+        Raises:
+            StoreError: The server cannot be reached, refuses the login, or holds a newer schema.
+        """
+        try:
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=1,
+                max_size=pool_size,
+                init=init_connection,
+                timeout=connect_timeout_s,
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError, ValueError) as exc:
+            raise StoreError(f"cannot open database {display or 'postgresql'}: {exc}") from None
+        db = cls(pool, tz=tz, clock=clock, display=display)
+        try:
+            await db._migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.pool.close()
+
+    async def quick_check(self) -> str | None:
+        """PostgreSQL checks its own pages; there is no file for Elo to scan."""
+        return None
+
+    async def schema_version(self) -> int:
+        """The schema version recorded in the database (0 before the first migration)."""
+        async with self.pool.acquire() as conn:
+            exists = await conn.fetchval("SELECT to_regclass('elo_schema') IS NOT NULL")
+            if not exists:
+                return 0
+            return int(await conn.fetchval("SELECT version FROM elo_schema") or 0)
+
+    async def _migrate(self) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # Nodes starting together: one migrates, the others wait here and then find it done.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute("CREATE TABLE IF NOT EXISTS elo_schema (version INTEGER NOT NULL)")
+            version = await conn.fetchval("SELECT version FROM elo_schema")
+            if version is None:
+                await conn.execute("INSERT INTO elo_schema (version) VALUES (0)")
+                version = 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database schema version {version} is newer than this Elo"
+                    f" ({SCHEMA_VERSION}); upgrade Elo"
+                )
+            start = 0 if version < PG_BASELINE else version - PG_BASELINE + 1
+            for offset, script in enumerate(PG_MIGRATIONS[start:], start=start):
+                number = PG_BASELINE + offset
+                try:
+                    await conn.execute(script)
+                except asyncpg.PostgresError as exc:
+                    raise StoreError(f"migration {number} failed: {exc}") from None
+                await conn.execute("UPDATE elo_schema SET version = $1", number)
+                logger.info("database migrated to schema version {}", number)
+
+    @asynccontextmanager
+    async def transaction(self, *, exclusive: bool = True) -> AsyncIterator[PgConnection]:  # type: ignore[override]
+        """A write transaction, committed on exit and rolled back on any error.
+
+        Args:
+            exclusive: Take the one-writer lock all nodes share (the SQLite behaviour the
+                repositories assume); False only where constraints alone keep the data right.
+
+        Yields:
+            The transaction's connection.
+        """
+        self.refuse_if_damaged()
+        async with self.pool.acquire() as raw:
+            tx = raw.transaction()
+            await tx.start()
+            try:
+                if exclusive:
+                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                yield PgConnection(raw)
+                await tx.commit()
+            except asyncpg.PostgresError as exc:
+                await _rollback(tx)
+                raise translate_error(exc) from exc
+            except BaseException:
+                await _rollback(tx)
+                raise
+
+
+async def _rollback(tx: asyncpg.transaction.Transaction) -> None:
+    """Roll back, keeping the error that caused it if the connection is already gone."""
+    try:
+        await tx.rollback()
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        logger.warning("rollback after a failed write did not complete")
