@@ -1,58 +1,56 @@
-"""Fixtures for the tool tests: reading the SQLite file behind the store directly."""
+"""Fixtures for the tool tests: reading the test's database directly, whichever the engine."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-# Every table a tool could write to, directly or through the daily roll-up.
-TABLES = (
-    "patients",
-    "appointments",
-    "appointment_slots",
-    "follow_ups",
-    "calls",
-    "call_analytics",
-    "do_not_call",
-)
+from tests.db_reader import DbReader, Rows
 
-Rows = list[dict[str, Any]]
-
-
-def _read(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> Rows:
-    # A separate sqlite3 connection sees exactly what the store committed, nothing cached.
-    conn = sqlite3.connect(db_path)
-    try:
-        conn.row_factory = sqlite3.Row
-        return [dict(row) for row in conn.execute(sql, params)]
-    finally:
-        conn.close()
+# Every table a tool could write to, directly or through the daily roll-up, with its primary key:
+# the order a snapshot lists the rows in, the same on both engines.
+TABLES = {
+    "patients": "id",
+    "appointments": "id",
+    "appointment_slots": "chair, slot_start",
+    "follow_ups": "id",
+    "calls": "id",
+    "call_analytics": "day",
+    "do_not_call": "phone",
+}
 
 
 @pytest.fixture
-def rows(db_path: Path) -> Callable[..., Rows]:
-    """``rows("SELECT ...", params)``: query the database file with the sqlite3 module."""
+def reader(db_url: str) -> Iterator[DbReader]:
+    """A connection of the test's own to its database (SQLite file or PostgreSQL database)."""
+    opened = DbReader(db_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def rows(reader: DbReader) -> Callable[..., Rows]:
+    """``rows("SELECT ...", params)``: query the test's database on a separate connection.
+
+    A separate connection sees exactly what the store committed, nothing cached.
+    """
 
     def query(sql: str, params: tuple[Any, ...] = ()) -> Rows:
-        return _read(db_path, sql, params)
+        return reader.rows(sql, params)
 
     return query
 
 
 @pytest.fixture
-def snapshot(db_path: Path) -> Callable[[], dict[str, Rows]]:
-    """Every row of every table, for before/after comparisons."""
+def snapshot(reader: DbReader) -> Callable[[], dict[str, Rows]]:
+    """Every row of every table, in primary key order, for before/after comparisons."""
 
     def take() -> dict[str, Rows]:
         return {
-            table: _read(db_path, f"SELECT * FROM {table} ORDER BY rowid")
-            if table != "appointment_slots"
-            else _read(db_path, "SELECT * FROM appointment_slots ORDER BY chair, slot_start")
-            for table in TABLES
+            table: reader.rows(f"SELECT * FROM {table} ORDER BY {key}")
+            for table, key in TABLES.items()
         }
 
     return take

@@ -8,9 +8,7 @@ another patient's appointment id is answered exactly like an id that does not ex
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -18,7 +16,8 @@ import pytest
 from config.clinic import ClinicProfile
 from config.settings import AppSettings
 from storage import Booked, Store
-from tests.conftest import TIRANE, FixedClock
+from tests.conftest import FixedClock
+from tests.db_reader import DbReader
 from tests.storage.booking import at, book, phone
 from tools.context import ToolContext, ToolMode, build_context
 from tools.registry import ToolRegistry
@@ -38,12 +37,11 @@ async def _booked(
     return outcome.appointment.id
 
 
-def _slots(db_path: Path, appointment_id: int) -> list[tuple[int, str]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(
-            "SELECT chair, slot_start FROM appointment_slots WHERE appointment_id = ?",
-            (appointment_id,),
-        ).fetchall()
+def _slots(reader: DbReader, appointment_id: int) -> list[tuple[int, str]]:
+    return reader.tuples(
+        "SELECT chair, slot_start FROM appointment_slots WHERE appointment_id = ?",
+        (appointment_id,),
+    )
 
 
 @pytest.fixture
@@ -137,7 +135,7 @@ async def test_confirm_records_status_time_and_channel(
 
 
 async def test_reschedule_frees_the_old_slot_and_books_the_new_with_the_same_id(
-    registry: ToolRegistry, store: Store, callee: ToolContext, db_path: Path
+    registry: ToolRegistry, store: Store, callee: ToolContext, reader: DbReader
 ) -> None:
     mine = await _booked(store, CALLEE, 10)
     result = await registry.call(
@@ -152,7 +150,7 @@ async def test_reschedule_frees_the_old_slot_and_books_the_new_with_the_same_id(
     assert (result["previous_day"], result["previous_time"]) == ("2026-12-02", "10:00")
     moved = await store.calendar.get(appointment_id=mine)
     assert (moved.id, moved.revision, moved.starts_at) == (mine, 1, at(16, 30))
-    assert _slots(db_path, mine) == [(1, "2026-12-02T15:30:00Z")]
+    assert _slots(reader, mine) == [(1, "2026-12-02T15:30:00Z")]
     # The old 10:00 on chair 1 is free: someone else books exactly it.
     other = await book(store, start=at(10), number=OTHER, name="Mira Kastrati", chairs=1)
     assert isinstance(other, Booked)
@@ -181,7 +179,7 @@ async def test_reschedule_refused_by_the_patient_rules_changes_nothing(
 
 
 async def test_cancel_keeps_the_reason_and_frees_the_slot(
-    registry: ToolRegistry, store: Store, callee: ToolContext, db_path: Path
+    registry: ToolRegistry, store: Store, callee: ToolContext, reader: DbReader
 ) -> None:
     mine = await _booked(store, CALLEE, 10)
     result = await registry.call(
@@ -190,7 +188,7 @@ async def test_cancel_keeps_the_reason_and_frees_the_slot(
     assert (result["status"], result["appointment_id"]) == ("cancelled", mine)
     stored = await store.calendar.get(appointment_id=mine)
     assert (stored.status, stored.cancel_reason) == ("cancelled", "travelling abroad")
-    assert _slots(db_path, mine) == []
+    assert _slots(reader, mine) == []
     # It is no longer the callee's to change: the same answer as an unknown id.
     again = await registry.call(
         "cancel_appointment", {"appointment_id": mine, "reason": "again"}, callee
@@ -202,47 +200,43 @@ async def test_cancel_keeps_the_reason_and_frees_the_slot(
 
 async def test_twenty_patients_rescheduling_into_one_slot_exactly_one_wins(
     registry: ToolRegistry,
-    db_path: Path,
+    open_store: Callable[..., Awaitable[Store]],
     settings: AppSettings,
     one_chair_clinic: ClinicProfile,
     clock: FixedClock,
 ) -> None:
     """Twenty calls, each with its own connection, move their patient into Wed 16:00 at once."""
     numbers = [phone(100 + n) for n in range(20)]
-    seed = await Store.open(db_path, tz=TIRANE, clock=clock)
+    seed = await open_store()
     ids = []
     for n, number in enumerate(numbers):
         # Twenty different times on Thursday, one chair: 09:00 ... 12:30 and 14:00 ... 17:30.
         hour, minute = divmod(9 * 60 + 30 * n + (60 if n >= 8 else 0), 60)
         ids.append(await _booked(seed, number, hour, minute, day=3, chairs=1, name="Ana Dede"))
-    await seed.close()
 
-    stores = [await Store.open(db_path, tz=TIRANE, clock=clock) for _ in numbers]
-    try:
-        contexts = [
-            build_context(
-                store=s,
-                settings=settings,
-                clinic=one_chair_clinic,
-                clock=clock,
-                phone=number,
-                call_id=f"call-{n}",
-            )
-            for n, (s, number) in enumerate(zip(stores, numbers, strict=True))
-        ]
-        results = await asyncio.gather(
-            *(
-                registry.call(
-                    "reschedule_appointment",
-                    {"appointment_id": appointment_id, "new_time": "2026-12-02T16:00"},
-                    ctx,
-                )
-                for appointment_id, ctx in zip(ids, contexts, strict=True)
-            )
+    # Closed by the fixture at teardown; the seed's connection stays idle meanwhile.
+    stores = [await open_store() for _ in numbers]
+    contexts = [
+        build_context(
+            store=s,
+            settings=settings,
+            clinic=one_chair_clinic,
+            clock=clock,
+            phone=number,
+            call_id=f"call-{n}",
         )
-    finally:
-        for s in stores:
-            await s.close()
+        for n, (s, number) in enumerate(zip(stores, numbers, strict=True))
+    ]
+    results = await asyncio.gather(
+        *(
+            registry.call(
+                "reschedule_appointment",
+                {"appointment_id": appointment_id, "new_time": "2026-12-02T16:00"},
+                ctx,
+            )
+            for appointment_id, ctx in zip(ids, contexts, strict=True)
+        )
+    )
 
     winners = [r for r in results if r.get("status") == "rescheduled"]
     losers = [r for r in results if "error" in r]
@@ -251,12 +245,12 @@ async def test_twenty_patients_rescheduling_into_one_slot_exactly_one_wins(
         assert lost["error"].startswith("slot taken: 2026-12-02 16:00")
         offered = {slot["start"] for slot in lost["nearest_free_slots"]}
         assert offered and "2026-12-02T16:00+01:00" not in offered
-    async with await Store.open(db_path, tz=TIRANE, clock=clock) as check:
-        at_four = [a for a in await check.appointments.list(start=at(16), end=at(16, 30))]
-        assert [a.id for a in at_four] == [winners[0]["appointment_id"]]
-        # Every loser kept its own Thursday time, untouched.
-        for appointment_id in ids:
-            if appointment_id != winners[0]["appointment_id"]:
-                stored = await check.calendar.get(appointment_id=appointment_id)
-                assert (stored.revision, stored.starts_at.day) == (0, 3)
-        assert (await check.health.check(slot_minutes=30)).healthy
+    check = await open_store()
+    at_four = [a for a in await check.appointments.list(start=at(16), end=at(16, 30))]
+    assert [a.id for a in at_four] == [winners[0]["appointment_id"]]
+    # Every loser kept its own Thursday time, untouched.
+    for appointment_id in ids:
+        if appointment_id != winners[0]["appointment_id"]:
+            stored = await check.calendar.get(appointment_id=appointment_id)
+            assert (stored.revision, stored.starts_at.day) == (0, 3)
+    assert (await check.health.check(slot_minutes=30)).healthy
