@@ -4,8 +4,15 @@ Arguments are generated from each tool's argument model (its JSON schema): mostl
 (catalogue service ids, 'tomorrow 10:30', ISO times around the clinic clock, Albanian numbers and
 names) mixed with hostile ones (wrong types, missing and extra fields, huge strings, deep nesting,
 5,000-digit integers, NaN, invisible and control characters, instructions as names, raw JSON text).
-Each tool runs against its own SQLite file in one event loop; the database is compared before and
-after every call that answered with an error.
+Each tool runs against its own database in one event loop, on both engines (``[sqlite]`` and
+``[postgresql]``, tests/backends.py); the database is compared before and after every call that
+answered with an error.
+
+Examples: the CI run gives each tool and mode 1,000 examples per engine, 2,000 between the two
+(one run on one engine used to take them all: splitting keeps CI's time while covering both).
+A thorough run, e.g. before a release or after changing argument cleaning, sets
+``FUZZ_EXAMPLES=2000`` (or more) for that many per engine; ``FUZZ_EXAMPLES=50`` is a quick local
+run. Hypothesis draws fresh examples on each engine, so the two halves are different arguments.
 """
 
 from __future__ import annotations
@@ -14,7 +21,6 @@ import asyncio
 import hashlib
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,15 +36,18 @@ from hypothesis import strategies as st
 from config.clinic import ClinicProfile
 from config.settings import load_settings
 from storage import SlotTaken, Store
+from tests.backends import PG_HASH_KEY
 from tests.conftest import DEFAULT_NOW, TIRANE, FixedClock
+from tests.db_reader import DbReader
 from tools.call_port import TransferOutcome
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
 from tools.info import NoArgs
 from tools.registry import ToolRegistry, ToolSpec
 
-# At least 2,000 per tool and mode in CI; FUZZ_EXAMPLES=50 for a quick local run.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
+# Per tool, mode and engine: 1,000 in CI (2,000 per tool and mode between the two engines);
+# FUZZ_EXAMPLES=2000 for the thorough run, FUZZ_EXAMPLES=50 for a quick local one.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 CALLEE = "+355691234567"
 CALLEE_NAME = "Arta Hoxha"
 # The callee's appointments the appointment tools fuzz against (ids 1..APPOINTMENTS), then four
@@ -330,44 +339,73 @@ def tool_arguments(draw: st.DrawFn, spec: ToolSpec, clinic: ClinicProfile) -> An
 
 
 class DbState:
-    """What the SQLite file holds, read through its own connection.
+    """What the database holds, read through a connection of its own (either engine).
 
-    ``version()`` is SQLite's data_version, which changes whenever another connection commits:
-    a cheap "was anything written?". ``digest()`` hashes every row of every table (in a stable
-    order, tables without rowid too) for the exact answer when the version moved.
+    ``version()`` is a cheap "was anything written?": SQLite's data_version, which changes
+    whenever another connection commits; in PostgreSQL the next transaction id to be assigned
+    (every transaction that writes takes one; reads and advisory locks do not). ``digest()``
+    hashes every row of every table (in a stable order, tables without rowid too) for the exact
+    answer when the version moved; PostgreSQL hashes each table's rows on the server in one query.
     """
 
-    def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(path, isolation_level=None)
+    def __init__(self, db_url: str) -> None:
+        self.reader = DbReader(db_url)
         self._version = -1
         self._digest = ""
+        self._digest_sql = ""
 
     def version(self) -> int:
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if self.reader.postgres:
+            sql = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+        else:
+            sql = "PRAGMA data_version"
+        return int(self.reader.tuples(sql)[0][0])
 
     def digest(self) -> str:
+        h = hashlib.sha256()
+        if self.reader.postgres:
+            for table, count, rows_md5 in self.reader.tuples(self._pg_digest_sql()):
+                h.update(f"{table}:{count}:{rows_md5}".encode())
+            return h.hexdigest()
         tables = [
             name
-            for (name,) in self._conn.execute(
+            for (name,) in self.reader.tuples(
                 "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
             )
         ]
-        h = hashlib.sha256()
         for table in tables:
-            rows = self._conn.execute(f'SELECT * FROM "{table}"').fetchall()
+            rows = self.reader.tuples(f'SELECT * FROM "{table}"')
             h.update(f"{table}:{len(rows)}:".encode())
             h.update(repr(sorted(map(repr, rows))).encode())
         return h.hexdigest()
 
+    def _pg_digest_sql(self) -> str:
+        # One query for all tables: each one's row count and the md5 of its rows' text, sorted.
+        if not self._digest_sql:
+            tables = [
+                name
+                for (name,) in self.reader.tuples(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                    " ORDER BY tablename"
+                )
+            ]
+            self._digest_sql = " UNION ALL ".join(
+                f"SELECT '{table}', count(*),"
+                f" md5(coalesce(string_agg(t::text, chr(1) ORDER BY t::text), ''))"
+                f' FROM "{table}" t'
+                for table in tables
+            )
+        return self._digest_sql
+
     def current(self) -> tuple[int, str]:
-        """The version and the digest of the file as it is now (hashed again only if changed)."""
+        """The version and the digest of the database now (hashed again only if changed)."""
         version = self.version()
         if version != self._version:
             self._version, self._digest = version, self.digest()
         return self._version, self._digest
 
     def close(self) -> None:
-        self._conn.close()
+        self.reader.close()
 
 
 class FakeControl:
@@ -427,22 +465,33 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, clinic: ClinicProfile) -> Iterator[Callable[..., Harness]]:
-    """``harness(mode, registry=None)``: a fresh database, context and loop for one tool."""
+def harness(
+    tmp_path: Path, db_path: Path, db_url: str, backend: str, clinic: ClinicProfile
+) -> Iterator[Callable[..., Harness]]:
+    """``harness(mode, registry=None)``: the test's fresh database, a context and loop for one tool.
+
+    The database is the test's own (``db_url``: a SQLite file or a fresh PostgreSQL database), so
+    a test makes one harness.
+    """
     made: list[Harness] = []
 
     def make(mode: str, registry: ToolRegistry | None = None) -> Harness:
+        assert not made, "one harness per test: it owns the test's database"
         loop = asyncio.new_event_loop()
-        db_path = tmp_path / f"fuzz-{len(made)}.db"
+        postgres = backend == "postgresql"
         settings = load_settings(
             env_file=None,
-            database={"path": db_path},
+            database={"path": db_path, **({"url": db_url} if postgres else {})},
             logging={"file": tmp_path / "logs" / "elo.jsonl"},
             search={"url": SEARCH_URL, "timeout_seconds": 1},
             security={"expose_stats_to_model": True},
+            **({"privacy": {"hash_key": PG_HASH_KEY}} if postgres else {}),
         )
         clock = FixedClock(DEFAULT_NOW)
-        store = loop.run_until_complete(Store.open(db_path, tz=TIRANE, clock=clock))
+        hash_key = PG_HASH_KEY if postgres else None
+        store = loop.run_until_complete(
+            Store.open(db_url, tz=TIRANE, clock=clock, hash_key=hash_key)
+        )
         http = httpx.AsyncClient(transport=httpx.MockTransport(_echo_search))
         call = mode == "call"
         ctx = build_context(
@@ -457,7 +506,7 @@ def harness(tmp_path: Path, clinic: ClinicProfile) -> Iterator[Callable[..., Har
             call_control=FakeControl() if call else None,
             http=http,
         )
-        h = Harness(loop, registry or default_registry(), ctx, store, DbState(db_path))
+        h = Harness(loop, registry or default_registry(), ctx, store, DbState(db_url))
         made.append(h)
         return h
 
@@ -484,8 +533,8 @@ FUZZ_SETTINGS = settings(
 TOOLS = default_registry().names
 
 
-# 24 runs of 2,000 calls: about 6 minutes on two shared cores (7-40 s each; the booking tools
-# dominate), hence slow.
+# 32 runs (16 tools, 2 modes) of EXAMPLES calls on each engine: minutes on two shared cores (the
+# booking tools dominate), hence slow.
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["call", "admin"])
 @pytest.mark.parametrize("tool", TOOLS)
@@ -511,7 +560,7 @@ def test_every_tool_answers_any_arguments_and_writes_nothing_on_error(
     print(f"{tool}/{mode}: {h.calls} calls in {time.perf_counter() - started:.1f} s, {outcomes}")
     assert h.calls >= EXAMPLES
     # The generator must reach past argument validation, or the handlers were never fuzzed.
-    if EXAMPLES >= 1_000:
+    if EXAMPLES >= 500:
         assert h.calls - h.errors > 0 or tool in _ALWAYS_ERROR.get(mode, ()), outcomes
 
 
@@ -548,7 +597,7 @@ def test_the_snapshot_sees_a_write_through_the_store(harness: Callable[..., Harn
 
 
 def test_the_snapshot_sees_one_changed_cell_in_a_table_without_rowid(
-    harness: Callable[..., Harness], tmp_path: Path
+    harness: Callable[..., Harness], db_url: str
 ) -> None:
     h = harness("admin")
     booked = h.check(
@@ -562,10 +611,10 @@ def test_the_snapshot_sees_one_changed_cell_in_a_table_without_rowid(
     )
     assert booked["status"] == "booked"
     before = h.state.current()
-    conn = sqlite3.connect(tmp_path / "fuzz-0.db")
-    with conn:
-        conn.execute("UPDATE appointment_slots SET chair = chair + 1")
-    conn.close()
+    # Behind the store's back, on another connection (as another program would write).
+    other = DbReader(db_url)
+    other.execute("UPDATE appointment_slots SET chair = chair + 1")
+    other.close()
     assert h.state.current()[1] != before[1]
 
 
