@@ -31,3 +31,16 @@ def shifted_instant(conn: Any, column: str, seconds: str) -> str:
             ' \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
         )
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column}, -{seconds} || ' seconds')"
+
+
+def json_object_of(conn: Any, key: str, value: str) -> str:
+    """SQL aggregating ``key``/``value`` pairs into a JSON object's text (``'{}'`` for no rows).
+
+    Args:
+        conn: The connection the SQL will run on.
+        key: An SQL expression for each pair's key (text).
+        value: An SQL expression for each pair's value.
+    """
+    if is_postgres(conn):
+        return f"coalesce(json_object_agg({key}, {value})::text, '{{}}')"
+    return f"json_group_object({key}, {value})"
