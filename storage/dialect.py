@@ -44,3 +44,12 @@ def json_object_of(conn: Any, key: str, value: str) -> str:
     if is_postgres(conn):
         return f"coalesce(json_object_agg({key}, {value})::text, '{{}}')"
     return f"json_group_object({key}, {value})"
+
+
+def unindexed(conn: Any, column: str) -> str:
+    """``column`` as a term SQLite's planner will not pick an index for (its unary ``+``).
+
+    SQLite would otherwise choose a less selective index for some filters; PostgreSQL's
+    planner weighs its statistics and has no unary ``+`` for text, so the column stays plain.
+    """
+    return column if is_postgres(conn) else f"+{column}"
