@@ -53,3 +53,17 @@ def unindexed(conn: Any, column: str) -> str:
     planner weighs its statistics and has no unary ``+`` for text, so the column stays plain.
     """
     return column if is_postgres(conn) else f"+{column}"
+
+
+def columns_sql(conn: Any) -> str:
+    """SQL listing the column names of the table named by its one parameter (any order).
+
+    Args:
+        conn: The connection the SQL will run on.
+    """
+    if is_postgres(conn):
+        return (
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+        )
+    return "SELECT name FROM pragma_table_info(?)"

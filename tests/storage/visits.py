@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from storage import Store
+from storage.dialect import columns_sql
 from storage.schema_pg import PG_BASELINE
 from storage.timefmt import to_db
 
@@ -83,9 +84,7 @@ async def message(
 
 async def has_confirmed_columns(store: Store) -> bool:
     """Whether migration 16 (``appointments.confirmed_at``/``confirmed_via``) is applied."""
-    if store.db.dialect == "postgresql":
-        return PG_BASELINE >= 16  # PostgreSQL's schema starts at this version
-    rows = await store.db.rows("SELECT name FROM pragma_table_info('appointments')")
+    rows = await store.db.rows(columns_sql(store.db.conn), ("appointments",))
     return {"confirmed_at", "confirmed_via"} <= {row[0] for row in rows}
 
 
