@@ -67,3 +67,34 @@ def columns_sql(conn: Any) -> str:
             " WHERE table_schema = current_schema() AND table_name = ?"
         )
     return "SELECT name FROM pragma_table_info(?)"
+
+
+def json_items(conn: Any, document: str, alias: str) -> str:
+    """A FROM item with one row per element of the JSON array in text ``document``.
+
+    Each row's element is ``{alias}.value``; read its fields with :func:`json_text`.
+
+    Args:
+        conn: The connection the SQL will run on.
+        document: An SQL expression holding a JSON array as text.
+        alias: The FROM item's name.
+    """
+    if is_postgres(conn):
+        return f"json_array_elements(({document})::json) AS {alias}(value)"
+    return f"json_each({document}) AS {alias}"
+
+
+def json_text(conn: Any, value: str, *keys: str) -> str:
+    """SQL for the field at ``keys`` (object keys, outermost first) of a JSON value.
+
+    SQLite gives the field as its SQL value (a JSON number as a number), PostgreSQL as text:
+    compare it with text (``CAST(x AS TEXT)``) for one answer on both; missing is NULL.
+
+    Args:
+        conn: The connection the SQL will run on.
+        value: An SQL expression holding JSON (text, or an element from :func:`json_items`).
+        keys: The path; constants only (they are written into the SQL).
+    """
+    if is_postgres(conn):
+        return f"(({value})::json #>> '{{{','.join(keys)}}}')"
+    return f"json_extract({value}, '$.{'.'.join(keys)}')"
