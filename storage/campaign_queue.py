@@ -281,8 +281,7 @@ class CampaignQueue:
             (counts,) = await conn.execute_fetchall(
                 "SELECT count(*) AS total,"
                 " coalesce(sum(CASE WHEN campaign_id = ? THEN 1 ELSE 0 END), 0) AS mine"
-                " FROM call_attempts"
-                " WHERE outcome IS NULL",
+                " FROM call_attempts WHERE outcome IS NULL",
                 (contact.campaign_id,),
             )
             if counts["mine"] >= campaign_cap:

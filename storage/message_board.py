@@ -115,7 +115,9 @@ class MessageBoard:
         limit = page_size(limit)
         # The unary + keeps SQLite on the ordering index; channel only filters what it walks.
         extra, params = (
-            (f" AND {unindexed(self._db.conn, 'm.channel')} = ?", [channel]) if channel else ("", [])
+            (f" AND {unindexed(self._db.conn, 'm.channel')} = ?", [channel])
+            if channel
+            else ("", [])
         )
         if status is None:
             (last,) = decode(cursor, "messages", (int,)) if cursor else (_TOP,)

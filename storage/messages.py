@@ -78,7 +78,7 @@ class MessageRepository:
                 kind="reminder",
                 # The unary + keeps SQLite on the starts_at range, not the status index.
                 where=(
-                    "a.starts_at > ? AND a.starts_at <= ?"
+                    "a.starts_at > ? AND a.starts_at <= ?"  # noqa: S608 - constants only
                     f" AND {unindexed(conn, 'a.status')} IN ('scheduled', 'confirmed')"
                     " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.appointment_id = a.id)"
                 ),
@@ -243,8 +243,9 @@ class MessageRepository:
         """
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE messages SET delivery_status = ?, last_error = CASE WHEN CAST(? AS TEXT) IS NULL"
-                " THEN last_error ELSE ? END WHERE provider_id = ?",
+                "UPDATE messages SET delivery_status = ?,"
+                " last_error = CASE WHEN CAST(? AS TEXT) IS NULL THEN last_error ELSE ? END"
+                " WHERE provider_id = ?",
                 (
                     _short(status)[:40],
                     error_code,

@@ -92,11 +92,15 @@ class RecallRepository:
         return sql + (" LIMIT ?" if limit is not None else ""), hashed_params
 
     async def _hashed_out(self, conn: Any, due_params: list[Any]) -> tuple[str, list[Any]]:
-        """PostgreSQL runs no Python function: the due numbers an erased person's hashed entry
-        blocks are found here (one HMAC per candidate, as in SQLite), so the key never leaves
-        this process, and left out by number."""
+        """The hashed test for PostgreSQL, which runs no Python function in SQL.
+
+        The due numbers an erased person's hashed entry blocks are found here (one HMAC per
+        candidate, as SQLite's function does) and left out by number: the key never leaves
+        this process.
+        """
         hashes = {
-            row[0] for row in await conn.execute_fetchall("SELECT phone_hash FROM do_not_call_hashed")
+            row[0]
+            for row in await conn.execute_fetchall("SELECT phone_hash FROM do_not_call_hashed")
         }
         candidates = await conn.execute_fetchall(
             f"SELECT phone FROM ({_DUE.format(hashed='')}) AS due",  # noqa: S608

@@ -300,7 +300,9 @@ async def test_erase_leaves_nothing_of_the_person_and_keeps_statistics(
     assert counts["appointments_cancelled"] == 1
     values = await _every_value(store)
     # Any case: patient_names keeps names folded to lower case.
-    assert not [v for v in values if "691234567" in v or "arta" in v.lower() or "hoxha" in v.lower()]
+    assert not [
+        v for v in values if "691234567" in v or "arta" in v.lower() or "hoxha" in v.lower()
+    ]
     assert await store.patients.get(phone=ARTA) is None
     # Appointments stay for revenue, unlinked from the person; the upcoming one is cancelled.
     assert await _rows(store, "SELECT sum(price_lek) AS lek, count(*) AS n FROM appointments") == (
