@@ -146,10 +146,11 @@ async def _every_value(store: Store) -> list[str]:
         )
     else:
         sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
-    tables = await _rows(store, sql)
+    tables = await _rows(store, sql + " ORDER BY name")
     assert {"patients", "patient_names", "calls", "do_not_call"} <= {t["name"] for t in tables}
     for table in tables:
-        for row in await _rows(store, f"SELECT * FROM {table['name']}"):
+        # Sorted: PostgreSQL returns rows in no fixed order (an update moves a row).
+        for row in sorted(await _rows(store, f"SELECT * FROM {table['name']}"), key=repr):
             values += [str(v) for v in row.values() if v is not None]
     return values
 
