@@ -30,6 +30,8 @@ from storage.schema_pg import PG_BASELINE, PG_MIGRATIONS
 # in pg_locks): one for migrations, one for the single-writer transactions.
 MIGRATION_LOCK = 0x656C6F_0001
 WRITE_LOCK = 0x656C6F_0002
+# Collations that order text byte by byte, as SQLite's BINARY does.
+_BYTE_ORDER_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})
 
 
 class PgDatabase(Database):
@@ -126,6 +128,18 @@ class PgDatabase(Database):
                     f"database schema version {version} is newer than this Elo"
                     f" ({SCHEMA_VERSION}); upgrade Elo"
                 )
+            collation = await conn.fetchval(
+                "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+            )
+            if collation not in _BYTE_ORDER_COLLATIONS:
+                # Pages, cursors and sorted lists compare text as SQLite does (byte order)
+                # only under a C collation; another locale still works, but may order them
+                # differently from a SQLite copy of the same data.
+                logger.warning(
+                    "database collation is {}, not C: lists may sort differently from SQLite"
+                    " (create the database with LC_COLLATE 'C.UTF-8', docs/deploy.md)",
+                    collation,
+                )
             start = 0 if version < PG_BASELINE else version - PG_BASELINE + 1
             for offset, script in enumerate(PG_MIGRATIONS[start:], start=start):
                 number = PG_BASELINE + offset
@@ -148,12 +162,24 @@ class PgDatabase(Database):
             The transaction's connection.
         """
         self.refuse_if_damaged()
+        if not exclusive:
+            async with self._in_transaction() as conn:
+                yield conn
+            return
+        # This process's writers queue here before borrowing a connection, as on SQLite: only
+        # one of them waits on the shared lock with a connection in hand, so writers waiting for
+        # the lock can never hold every pooled connection while the holder needs one to read.
+        async with self._write_lock, self._in_transaction() as conn:
+            await conn.raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            yield conn
+
+    @asynccontextmanager
+    async def _in_transaction(self) -> AsyncIterator[PgConnection]:
+        """A pooled connection inside a transaction, committed on exit, rolled back on error."""
         async with self.pool.acquire() as raw:
             tx = raw.transaction()
             await tx.start()
             try:
-                if exclusive:
-                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                 yield PgConnection(raw)
                 await tx.commit()
             except asyncpg.PostgresError as exc:
