@@ -9,6 +9,7 @@ import aiosqlite
 
 from storage.call_records import add_daily
 from storage.database import Database
+from storage.dialect import unindexed
 from storage.errors import NotFoundError
 from storage.migrations import ACTIVE_STATUSES
 from storage.models import Appointment, AppointmentSource, Booked, SlotTaken
@@ -284,7 +285,7 @@ class AppointmentRepository:
         if active_only:
             # The unary + keeps SQLite on the starts_at index: left to itself it prefers the
             # status index (an equality) and reads every active appointment the clinic has.
-            sql += " AND +status IN ('scheduled', 'confirmed')"
+            sql += f" AND {unindexed(self._db.conn, 'status')} IN ('scheduled', 'confirmed')"
         rows = await self._db.rows(sql + " ORDER BY starts_at", (to_db(start), to_db(end)))
         return [to_appointment(row) for row in rows]
 

@@ -39,6 +39,7 @@ from storage.calendar_models import (
     UnknownAppointment,
 )
 from storage.database import Database
+from storage.dialect import unindexed
 from storage.migrations import ACTIVE_STATUSES
 from storage.models import Appointment, Booked, ConfirmedVia, SlotTaken
 from storage.outbox_plan import plan_cancelled, plan_moved
@@ -74,7 +75,7 @@ class CalendarRepository:
             " WHERE a.starts_at >= ? AND a.starts_at < ?"
         )
         if not include_cancelled:
-            sql += " AND +a.status != 'cancelled'"
+            sql += f" AND {unindexed(self._db.conn, 'a.status')} != 'cancelled'"
         rows = await self._db.rows(
             sql + " ORDER BY a.chair, a.starts_at, a.id", (to_db(start), to_db(end))
         )
