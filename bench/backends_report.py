@@ -1,0 +1,215 @@
+"""The backends benchmark's markdown section (see bench/backends_bench.py)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from bench.common import percentile, table
+
+if TYPE_CHECKING:
+    from bench.backends_bench import Results
+
+BOOKING_GOAL_MS = 10.0
+PLAN_GOAL_MS = 1000.0
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _booking(out: Results) -> list[str]:
+    rows = []
+    for run, check in out.booking:
+        distinct = check["distinct_slots"] == check["slots"] == check["appointments"]
+        rows.append(
+            [
+                run.label,
+                f"{run.counts['booked']:,}",
+                f"{run.counts['slot_taken']:,}",
+                *run.stats(),
+                f"{run.rate('booked'):,.0f}",
+                "yes" if distinct else "**no**",
+            ]
+        )
+    return [
+        table(
+            [
+                "Engine",
+                "Booked",
+                "Slot taken",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "Bookings/s",
+                "All distinct",
+            ],
+            rows,
+        )
+    ]
+
+
+def _claims(out: Results) -> list[str]:
+    rows = []
+    for label, run, check in out.claims:
+        skipped = {k: v for k, v in run.counts.items() if k != "claimed"}
+        rows.append(
+            [
+                label,
+                str(run.processes),
+                f"{run.counts['claimed']:,}",
+                f"{run.rate('claimed'):,.0f}",
+                *run.stats(),
+                ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())) or "none",
+                str(check["most_attempts"]),
+                str(check["left"]),
+            ]
+        )
+    return [
+        table(
+            [
+                "Engine",
+                "Processes",
+                "Claimed",
+                "Claims/s",
+                "claim p50 ms",
+                "claim p99 ms",
+                "claim max ms",
+                "Skipped claims",
+                "Most attempts per contact",
+                "Left queued",
+            ],
+            rows,
+        )
+    ]
+
+
+def _planning(out: Results) -> list[str]:
+    rows = [
+        [
+            t.engine,
+            t.label,
+            str(len(t.ms)),
+            f"{percentile(t.ms, 50):.1f}",
+            f"{max(t.ms):.1f}",
+            t.returned,
+            _met(max(t.ms) < PLAN_GOAL_MS) if t.label.startswith("plan_batch") else "",
+        ]
+        for t in out.planning
+    ]
+    return [
+        table(["Engine", "Call", "Runs", "p50 ms", "max ms", "Returned", "< 1 s"], rows),
+    ]
+
+
+def section(
+    heading: str,
+    host: dict[str, str],
+    load: tuple[tuple[float, float, float], tuple[float, float, float]],
+    out: Results,
+    args: argparse.Namespace,
+    total_s: float,
+) -> str:
+    """The markdown section for docs/benchmarks.md."""
+    before, after = load
+    lines = [
+        heading,
+        "",
+        f"Measured {host['date']} with `python -m bench.backends_bench"
+        f"{' --quick' if args.quick else ''}` ({total_s:.0f} s in all) on:",
+        "",
+        f"- CPU: {host['cpu']}, {host['cores']}; RAM {host.get('ram', '?')}",
+        f"- {host['os']}; SQLite files and PostgreSQL clusters in /tmp on {host.get('fs', '?')}",
+        f"- Python {host['python']}, SQLite {host['sqlite']}, aiosqlite {host['aiosqlite']},"
+        f" PostgreSQL {host.get('postgresql', '?')}, asyncpg {host.get('asyncpg', '?')}",
+        f"- Load average {before[0]:.2f} / {before[1]:.2f} / {before[2]:.2f} (1/5/15 min)"
+        f" before and {after[0]:.2f} / {after[1]:.2f} / {after[2]:.2f} after the run: the"
+        " machine is shared, other work inflates the tails",
+        "- PostgreSQL clusters: "
+        + "; ".join(f"{label}: {text}" for label, text in out.settings.items())
+        + ". The plain cluster is the tests' throwaway one (no fsync: a commit never waits"
+        " for the disk); the durable one keeps PostgreSQL's defaults and is used for the"
+        " booking case only. SQLite runs in WAL mode with `synchronous = NORMAL` (a commit does"
+        " not fsync either; a checkpoint does).",
+        "",
+    ]
+    if out.booking:
+        lines += [
+            f"### Booking, {len(out.booking[0][0].ms) // 8 if out.booking[0][0].ms else 0}"
+            " bookings in each of 8 writer processes",
+            "",
+            f"Booking path: `store.appointments.book`, which takes `{out.booking_path}` (on"
+            " PostgreSQL an exclusive transaction takes the shared one-writer advisory lock)."
+            f" Goal: p99 under {BOOKING_GOAL_MS:.0f} ms on PostgreSQL.",
+            "",
+            *_booking(out),
+            "",
+        ]
+    if out.claims:
+        lines += [
+            f"### Claims, one campaign of {args.claim_contacts:,} contacts drained by 1, 2 and 4"
+            " processes",
+            "",
+            *_claims(out),
+            "",
+        ]
+    if out.planning:
+        seeded = out.seeded
+        lines += [
+            f"### Planning the next batch, {seeded.get('contacts', 0):,} contacts",
+            "",
+            *_planning(out),
+            "",
+            f"Seeded (set-up, not timed): {seeded.get('contacts', 0):,} contacts,"
+            f" {seeded.get('attempts', 0):,} finished attempts, {seeded.get('dnc', 0):,}"
+            " numbers on the do-not-call list; loading took "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in out.seed_s.items())
+            + " (SQLite `executemany` in one transaction per chunk, PostgreSQL COPY), then"
+            " ANALYZE.",
+            "",
+        ]
+        slow = [t for t in out.planning if t.engine == "PostgreSQL" and max(t.ms) >= PLAN_GOAL_MS]
+        if slow or args.quick:
+            lines += [
+                "EXPLAIN ANALYZE of the due-contacts query on PostgreSQL:",
+                "",
+                "```",
+                out.explain,
+                "```",
+                "",
+            ]
+    if out.failures:
+        lines += [
+            "### Not measured: repository methods that failed on an engine",
+            "",
+            *(f"- {line}" for line in out.failures),
+            "",
+        ]
+    lines += [
+        "### Method",
+        "",
+        "- Re-run: `python -m bench.backends_bench` (`--quick` for a small run that leaves this"
+        " file alone; `--skip booking,claims,planning` to leave cases out). It starts its own"
+        " PostgreSQL clusters from Debian's binaries on 127.0.0.1 (devtools/postgres.py) and"
+        " deletes them and the SQLite files at the end.",
+        "- Every worker is a separate process (multiprocessing spawn) with its own `Store`"
+        " (PostgreSQL: a pool of at most 2 connections), opened and warmed with one untimed call"
+        " before a barrier; wall time runs from the first worker's start to the last one's"
+        " finish. Times are `time.perf_counter()` around each call; percentiles nearest-rank.",
+        "- Booking: each writer books its own distinct free grid slots (single-slot service,"
+        " a new patient per booking) through `store.appointments.book`; afterwards the"
+        " appointments, their `appointment_slots` rows and the distinct (slot, chair) pairs"
+        " must all be equal.",
+        "- Claims: each process repeatedly reads the due contacts (`store.queue.due_contacts`,"
+        " 20 at a time, shuffled per process), claims each (`claim_contact`, no attempt"
+        " policy, caps far away) and completes the attempt at once (`complete_attempt`,"
+        " declined, contact done) until nothing is due. A claim lost to another process is"
+        " counted by its reason. Claims/s = attempts opened / wall time; latency is"
+        " `claim_contact` alone. Afterwards no contact may have more than one attempt and none"
+        " may be left queued.",
+        "- Planning: `plan_batch` (the zone list, then the due-contacts query with the zones"
+        " whose calling window is open: Albania, Italy, Germany and New York at 17:00 Tirana"
+        " time) and `next_wake`, through the Store on each engine, after one warm-up call.",
+        "",
+    ]
+    return "\n".join(lines)
