@@ -148,12 +148,24 @@ class PgDatabase(Database):
             The transaction's connection.
         """
         self.refuse_if_damaged()
+        if not exclusive:
+            async with self._in_transaction() as conn:
+                yield conn
+            return
+        # This process's writers queue here before borrowing a connection, as on SQLite: only
+        # one of them waits on the shared lock with a connection in hand, so writers waiting for
+        # the lock can never hold every pooled connection while the holder needs one to read.
+        async with self._write_lock, self._in_transaction() as conn:
+            await conn.raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            yield conn
+
+    @asynccontextmanager
+    async def _in_transaction(self) -> AsyncIterator[PgConnection]:
+        """A pooled connection inside a transaction, committed on exit, rolled back on error."""
         async with self.pool.acquire() as raw:
             tx = raw.transaction()
             await tx.start()
             try:
-                if exclusive:
-                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                 yield PgConnection(raw)
                 await tx.commit()
             except asyncpg.PostgresError as exc:

@@ -126,11 +126,16 @@ class PgCursor:
         if not self._done:
             self._done = True
             try:
-                statement = await self._conn.prepare(translate(self._sql))
-                self._rows = await statement.fetch(*self._params)
+                # The statement-cached path Connection.execute itself takes, asking for rows and
+                # the command status together: one round trip, where prepare() + fetch() would
+                # parse the statement anew each time (asyncpg is pinned below 0.33 for this).
+                rows, status, _ = await self._conn._execute(
+                    translate(self._sql), self._params, 0, None, return_status=True
+                )
             except (asyncpg.PostgresError, asyncpg.DataError) as exc:
                 raise translate_error(exc) from exc
-            self.rowcount = _rowcount(statement.get_statusmsg())
+            self._rows = list(rows)
+            self.rowcount = _rowcount(status.decode() if isinstance(status, bytes) else status)
         return self
 
     def __await__(self) -> Any:
