@@ -88,10 +88,8 @@ def chunks(campaign_id: int, n: int, seed: int) -> Iterator[Chunk]:
         if rng.random() < 0.02:
             chunk.dnc.append((phone, "asked in a call", "agent", to_db(now - timedelta(days=3))))
         language = "sq" if cc == "AL" else "en"
-        chunk.contacts.append(
-            (cid, campaign_id, phone, f"Patient {cid}", tz, cc, language, priority, created)
-            + (state, next_call_at, done_reason)
-        )
+        who = (cid, campaign_id, phone, f"Patient {cid}", tz, cc, language, priority, created)
+        chunk.contacts.append((*who, state, next_call_at, done_reason))
         if len(chunk.contacts) == CHUNK:
             yield chunk
             chunk = Chunk()
@@ -143,7 +141,7 @@ class Loader:
             for table in ("campaign_contacts", "call_attempts"):
                 # Rows were given their ids: move the identity past them for later inserts.
                 await pg.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # noqa: S608
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" (SELECT max(id) FROM {table}))"
                 )
             await pg.execute("VACUUM ANALYZE")

@@ -112,7 +112,7 @@ def run_processes(
 def _entry(work: Callable[..., Any], index: int, args: tuple[Any, ...], results: Any) -> None:
     try:
         results.put((index, asyncio.run(work(index, *args))))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which names the case
+    except Exception as exc:
         results.put((index, {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}))
 
 
@@ -182,7 +182,8 @@ async def booking_check(url: str) -> dict[str, int]:
     store = await open_store(url, pool_size=1)
     try:
         (row,) = await store.db.rows(
-            "SELECT count(*) AS slots, count(DISTINCT slot_start || '/' || chair) AS distinct_slots,"
+            "SELECT count(*) AS slots,"
+            " count(DISTINCT slot_start || '/' || chair) AS distinct_slots,"
             " (SELECT count(*) FROM appointments) AS appointments FROM appointment_slots"
         )
     finally:
