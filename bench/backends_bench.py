@@ -76,13 +76,14 @@ class Engine:
     label: str
     work: Path
     cluster: PostgresCluster | None = None
+    prefix: str = ""
 
     def new_database(self, name: str) -> str:
         """A fresh, empty database's URL (Store.open migrates it)."""
         if self.cluster is None:
-            return str(self.work / f"{name}.db")
-        self.cluster.create_database(name)
-        return self.cluster.url(name)
+            return str(self.work / f"{self.prefix}{name}.db")
+        self.cluster.create_database(self.prefix + name)
+        return self.cluster.url(self.prefix + name)
 
 
 @dataclass
@@ -106,11 +107,18 @@ async def _migrate(url: str) -> None:
 
 
 def booking_case(engines: list[Engine], args: argparse.Namespace, out: Results) -> None:
-    for engine in engines:
-        url = engine.new_database("booking")
+    """Each engine's booking run, plus PostgreSQL without the one-writer lock (a what-if).
+
+    The what-if runs only while the booking path still takes the lock.
+    """
+    runs = [(engine, engine.label, False) for engine in engines]
+    if "exclusive=False" not in out.booking_path:
+        runs += [(e, f"{e.label}, what-if exclusive=False", True) for e in engines if e.cluster]
+    for number, (engine, label, shared) in enumerate(runs):
+        url = engine.new_database(f"booking{number}")
         asyncio.run(_migrate(url))
-        log(f"booking: {engine.label}, {WRITERS} writers x {args.bookings} ...")
-        run = booking_run(engine.label, url, WRITERS, args.bookings)
+        log(f"booking: {label}, {WRITERS} writers x {args.bookings} ...")
+        run = booking_run(label, url, WRITERS, args.bookings, shared=shared)
         check = asyncio.run(booking_check(url))
         log(
             f"  p50 {run.stats()[0]} p99 {run.stats()[1]} max {run.stats()[2]} ms,"

@@ -140,7 +140,10 @@ def section(
             "",
             f"Booking path: `store.appointments.book`, which takes `{out.booking_path}` (on"
             " PostgreSQL an exclusive transaction takes the shared one-writer advisory lock)."
-            f" Goal: p99 under {BOOKING_GOAL_MS:.0f} ms on PostgreSQL.",
+            f" Goal: p99 under {BOOKING_GOAL_MS:.0f} ms on PostgreSQL. A *what-if* row forces"
+            " `transaction(exclusive=False)` in the writers (no one-writer lock; the slot key and"
+            " the exclusion constraint refuse overlaps): what the booking path would give"
+            " without the lock, not what it does today.",
             "",
             *_booking(out),
             "",

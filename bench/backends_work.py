@@ -9,6 +9,7 @@ barrier, then do their share; the entry points must stay module-level functions 
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing as mp
 import queue
 import random
@@ -130,10 +131,16 @@ def booking_slots(count: int) -> list[str]:
     return slots[:count]
 
 
-async def _book(index: int, url: str, slots: list[str], barrier: Any) -> dict[str, Any]:
+async def _book(
+    index: int, url: str, slots: list[str], shared: bool, barrier: Any
+) -> dict[str, Any]:
     clinic = load_clinic_profile(PROFILE_PATH)
     service = service_table(clinic, single_slot=True)[0]
     store = await open_store(url)
+    if shared:
+        # What-if (PostgreSQL): the booking's write transaction without the one-writer lock,
+        # leaving overlaps to the slot key and the exclusion constraint.
+        store.db.transaction = functools.partial(store.db.transaction, exclusive=False)  # type: ignore[method-assign]
 
     async def book(k: int, text: str) -> bool:
         start = datetime.fromisoformat(text)
@@ -166,15 +173,23 @@ async def _book(index: int, url: str, slots: list[str], barrier: Any) -> dict[st
     return {"ms": ms, "counts": dict(counts), "started": started, "finished": finished}
 
 
-def book_process(index: int, url: str, slots: list[str], barrier: Any, results: Any) -> None:
+def book_process(
+    index: int, url: str, slots: list[str], shared: bool, barrier: Any, results: Any
+) -> None:
     """A booking writer: books each of its slots (the first one untimed) through the Store."""
-    _entry(_book, index, (url, slots, barrier), results)
+    _entry(_book, index, (url, slots, shared, barrier), results)
 
 
-def booking_run(label: str, url: str, writers: int, per_writer: int) -> RunResult:
-    """``writers`` processes each book ``per_writer`` distinct free slots (plus one warm-up)."""
+def booking_run(
+    label: str, url: str, writers: int, per_writer: int, *, shared: bool = False
+) -> RunResult:
+    """``writers`` processes each book ``per_writer`` distinct free slots (plus one warm-up).
+
+    ``shared``: force ``transaction(exclusive=False)`` in the writers (a what-if on PostgreSQL).
+    """
     slots = booking_slots(writers * (per_writer + 1))
-    return run_processes(label, book_process, [(url, slots[i::writers]) for i in range(writers)])
+    shares = [(url, slots[i::writers], shared) for i in range(writers)]
+    return run_processes(label, book_process, shares)
 
 
 async def booking_check(url: str) -> dict[str, int]:
