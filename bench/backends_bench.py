@@ -29,14 +29,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.backends_plan import Loader, PlanTiming, explain_due, time_planning
-from bench.backends_report import section
+from bench.backends_plan import Loader, explain_due, time_planning
+from bench.backends_report import Results, section
 from bench.backends_work import (
     HASH_KEY,
-    RunResult,
     booking_check,
     booking_run,
     claims_check,
@@ -84,21 +83,6 @@ class Engine:
             return str(self.work / f"{self.prefix}{name}.db")
         self.cluster.create_database(self.prefix + name)
         return self.cluster.url(self.prefix + name)
-
-
-@dataclass
-class Results:
-    """Everything the report shows."""
-
-    booking: list[tuple[RunResult, dict[str, int]]] = field(default_factory=list)
-    claims: list[tuple[str, RunResult, dict[str, int]]] = field(default_factory=list)
-    planning: list[PlanTiming] = field(default_factory=list)
-    seeded: dict[str, int] = field(default_factory=dict)
-    seed_s: dict[str, float] = field(default_factory=dict)
-    explain: str = ""
-    booking_path: str = ""
-    failures: list[str] = field(default_factory=list)
-    settings: dict[str, str] = field(default_factory=dict)
 
 
 async def _migrate(url: str) -> None:

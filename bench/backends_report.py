@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
+from bench.backends_plan import PlanTiming
+from bench.backends_work import RunResult
 from bench.common import percentile, table
-
-if TYPE_CHECKING:
-    from bench.backends_bench import Results
 
 BOOKING_GOAL_MS = 10.0
 PLAN_GOAL_MS = 1000.0
+
+
+@dataclass
+class Results:
+    """Everything the report shows."""
+
+    booking: list[tuple[RunResult, dict[str, int]]] = field(default_factory=list)
+    claims: list[tuple[str, RunResult, dict[str, int]]] = field(default_factory=list)
+    planning: list[PlanTiming] = field(default_factory=list)
+    seeded: dict[str, int] = field(default_factory=dict)
+    seed_s: dict[str, float] = field(default_factory=dict)
+    explain: str = ""
+    booking_path: str = ""
+    failures: list[str] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 def _met(ok: bool) -> str:

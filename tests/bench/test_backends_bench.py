@@ -15,13 +15,12 @@ import pytest
 from bench.backends_bench import (
     HEADING,
     Engine,
-    Results,
     booking_case,
     claims_case,
     parse_args,
     planning_case,
 )
-from bench.backends_report import section
+from bench.backends_report import Results, section
 from devtools.postgres import PostgresCluster
 
 pytestmark = pytest.mark.slow
