@@ -188,7 +188,7 @@ def section(
         slow = [t for t in out.planning if t.engine == "PostgreSQL" and max(t.ms) >= PLAN_GOAL_MS]
         if slow or args.quick:
             lines += [
-                "EXPLAIN ANALYZE of the due-contacts query on PostgreSQL:",
+                "EXPLAIN ANALYZE of plan_batch's queries on PostgreSQL:",
                 "",
                 "```",
                 out.explain,
