@@ -54,6 +54,12 @@ WRITERS = 8
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.backends_bench", description=__doc__)
     parser.add_argument("--bookings", type=int, default=200, help="bookings per writer process")
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=80.0,
+        help="also book at random arrivals, this mean interval per writer (0: saturation only)",
+    )
     parser.add_argument("--claim-contacts", type=int, default=2_000, help="contacts per claim run")
     parser.add_argument("--processes", default="1,2,4", help="claimer process counts")
     parser.add_argument("--contacts", type=int, default=1_000_000, help="planning campaign size")
@@ -98,11 +104,14 @@ def booking_case(engines: list[Engine], args: argparse.Namespace, out: Results) 
     runs = [(engine, engine.label, False) for engine in engines]
     if "exclusive=False" not in out.booking_path:
         runs += [(e, f"{e.label}, what-if exclusive=False", True) for e in engines if e.cluster]
-    for number, (engine, label, shared) in enumerate(runs):
+    paces = [0.0] + ([args.pace_ms] if args.pace_ms else [])
+    plan = [(pace, *run) for pace in paces for run in runs]
+    for number, (pace, engine, name, shared) in enumerate(plan):
         url = engine.new_database(f"booking{number}")
         asyncio.run(_migrate(url))
+        label = f"{name}, paced" if pace else name
         log(f"booking: {label}, {WRITERS} writers x {args.bookings} ...")
-        run = booking_run(label, url, WRITERS, args.bookings, shared=shared)
+        run = booking_run(label, url, WRITERS, args.bookings, shared=shared, pace_ms=pace)
         check = asyncio.run(booking_check(url))
         log(
             f"  p50 {run.stats()[0]} p99 {run.stats()[1]} max {run.stats()[2]} ms,"

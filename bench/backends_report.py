@@ -148,6 +148,7 @@ def section(
         "",
     ]
     if out.booking:
+        offered = 8000 / args.pace_ms if args.pace_ms else 0.0
         lines += [
             f"### Booking, {len(out.booking[0][0].ms) // 8 if out.booking[0][0].ms else 0}"
             " bookings in each of 8 writer processes",
@@ -158,6 +159,14 @@ def section(
             " `transaction(exclusive=False)` in the writers (no one-writer lock; the slot key and"
             " the exclusion constraint refuse overlaps): what the booking path would give"
             " without the lock, not what it does today.",
+            "",
+            "Rows without *paced*: every writer books back to back, so the run shows the"
+            " capacity on this machine, and (Little's law) the mean latency is 8 / bookings"
+            " per second, whatever the engine: on 2 cores the 8 writers and the server queue"
+            " for the CPU. *Paced* rows: each writer's bookings arrive at random (Poisson),"
+            f" on average every {args.pace_ms:.0f} ms ({offered:.0f}"
+            " bookings/s offered in all), below capacity, so the latency is one booking's"
+            " work plus waiting for the writers that arrived at the same time.",
             "",
             *_booking(out),
             "",

@@ -132,7 +132,7 @@ def booking_slots(count: int) -> list[str]:
 
 
 async def _book(
-    index: int, url: str, slots: list[str], shared: bool, barrier: Any
+    index: int, url: str, slots: list[str], shared: bool, pace_ms: float, barrier: Any
 ) -> dict[str, Any]:
     clinic = load_clinic_profile(PROFILE_PATH)
     service = service_table(clinic, single_slot=True)[0]
@@ -162,7 +162,13 @@ async def _book(
         barrier.wait(timeout=BARRIER_TIMEOUT_S)
         ms, counts = [], Counter[str]()
         started = time.perf_counter()
+        arrivals = random.Random(index)
+        due = started
         for k, text in enumerate(slots[1:], start=1):
+            if pace_ms:
+                # Random (Poisson) arrivals at a mean of one per pace_ms per writer.
+                due += arrivals.expovariate(1000 / pace_ms)
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             began = time.perf_counter()
             booked = await book(k, text)
             ms.append((time.perf_counter() - began) * 1000)
@@ -174,21 +180,41 @@ async def _book(
 
 
 def book_process(
-    index: int, url: str, slots: list[str], shared: bool, barrier: Any, results: Any
+    index: int,
+    url: str,
+    slots: list[str],
+    shared: bool,
+    pace_ms: float,
+    barrier: Any,
+    results: Any,
 ) -> None:
     """A booking writer: books each of its slots (the first one untimed) through the Store."""
-    _entry(_book, index, (url, slots, shared, barrier), results)
+    _entry(_book, index, (url, slots, shared, pace_ms, barrier), results)
 
 
 def booking_run(
-    label: str, url: str, writers: int, per_writer: int, *, shared: bool = False
+    label: str,
+    url: str,
+    writers: int,
+    per_writer: int,
+    *,
+    shared: bool = False,
+    pace_ms: float = 0.0,
 ) -> RunResult:
     """``writers`` processes each book ``per_writer`` distinct free slots (plus one warm-up).
 
-    ``shared``: force ``transaction(exclusive=False)`` in the writers (a what-if on PostgreSQL).
+    Args:
+        label: The run's name in the report.
+        url: The database.
+        writers: Writer processes.
+        per_writer: Timed bookings per writer.
+        shared: Force ``transaction(exclusive=False)`` in the writers (a what-if on
+            PostgreSQL).
+        pace_ms: 0: each writer books back to back (saturation); otherwise each writer's
+            bookings arrive at random with this mean interval.
     """
     slots = booking_slots(writers * (per_writer + 1))
-    shares = [(url, slots[i::writers], shared) for i in range(writers)]
+    shares = [(url, slots[i::writers], shared, pace_ms) for i in range(writers)]
     return run_processes(label, book_process, shares)
 
 

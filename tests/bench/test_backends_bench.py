@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 
 def _args() -> argparse.Namespace:
-    sizes = ("--bookings", "3", "--claim-contacts", "30", "--processes", "1,2")
+    sizes = ("--bookings", "3", "--pace-ms", "5", "--claim-contacts", "30", "--processes", "1,2")
     return parse_args([*sizes, "--contacts", "1500", "--runs", "2", "--no-doc"])
 
 
@@ -42,12 +42,10 @@ def test_booking_books_every_planned_slot_once_on_both_engines(
 ) -> None:
     out = Results(booking_path="transaction()")
     booking_case(list(_engines(tmp_path, pg_cluster)), _args(), out)
-    # SQLite, PostgreSQL, and PostgreSQL's what-if without the one-writer lock.
-    assert [run.label for run, _ in out.booking] == [
-        "SQLite",
-        "PostgreSQL",
-        "PostgreSQL, what-if exclusive=False",
-    ]
+    # SQLite, PostgreSQL, and PostgreSQL's what-if without the one-writer lock, back to back
+    # and then paced.
+    labels = ["SQLite", "PostgreSQL", "PostgreSQL, what-if exclusive=False"]
+    assert [run.label for run, _ in out.booking] == labels + [f"{x}, paced" for x in labels]
     for run, check in out.booking:
         assert run.processes == 8 and len(run.ms) == 8 * 3
         assert run.counts == {"booked": 24}
