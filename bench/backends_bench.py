@@ -41,6 +41,7 @@ from bench.backends_work import (
     claims_check,
     claims_run,
     open_store,
+    round_trip_ms,
     seed_campaign,
 )
 from bench.common import log
@@ -105,13 +106,16 @@ def booking_case(engines: list[Engine], args: argparse.Namespace, out: Results) 
     if "exclusive=False" not in out.booking_path:
         runs += [(e, f"{e.label}, what-if exclusive=False", True) for e in engines if e.cluster]
     paces = [0.0] + ([args.pace_ms] if args.pace_ms else [])
-    plan = [(pace, *run) for pace in paces for run in runs]
-    for number, (pace, engine, name, shared) in enumerate(plan):
+    plan = [(1, 0.0, engine, f"{engine.label}, 1 writer", False) for engine in engines]
+    plan += [(WRITERS, pace, *run) for pace in paces for run in runs]
+    for number, (writers, pace, engine, name, shared) in enumerate(plan):
         url = engine.new_database(f"booking{number}")
         asyncio.run(_migrate(url))
+        if writers == 1:
+            out.round_trip_ms[engine.label] = asyncio.run(round_trip_ms(url))
         label = f"{name}, paced" if pace else name
-        log(f"booking: {label}, {WRITERS} writers x {args.bookings} ...")
-        run = booking_run(label, url, WRITERS, args.bookings, shared=shared, pace_ms=pace)
+        log(f"booking: {label}, {writers} writer(s) x {args.bookings} ...")
+        run = booking_run(label, url, writers, args.bookings, shared=shared, pace_ms=pace)
         check = asyncio.run(booking_check(url))
         log(
             f"  p50 {run.stats()[0]} p99 {run.stats()[1]} max {run.stats()[2]} ms,"

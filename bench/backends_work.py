@@ -218,6 +218,21 @@ def booking_run(
     return run_processes(label, book_process, shares)
 
 
+async def round_trip_ms(url: str, count: int = 200) -> float:
+    """The median time of ``SELECT 1`` through the Store: one round trip to the database."""
+    store = await open_store(url, pool_size=1)
+    try:
+        await store.db.rows("SELECT 1")
+        ms = []
+        for _ in range(count):
+            began = time.perf_counter()
+            await store.db.rows("SELECT 1")
+            ms.append((time.perf_counter() - began) * 1000)
+    finally:
+        await store.close()
+    return percentile(ms, 50)
+
+
 async def booking_check(url: str) -> dict[str, int]:
     """Appointments, distinct (slot, chair) pairs and slot rows after a booking run."""
     store = await open_store(url, pool_size=1)
