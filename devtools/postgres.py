@@ -2,7 +2,7 @@
 
 The cluster lives in one directory (data, log and Unix socket) on a private port on 127.0.0.1 and
 is removed by :meth:`PostgresCluster.stop`. It is never a server left running for anything else:
-its settings give up durability for speed.
+its settings give up durability for speed (unless started ``durable``, for benchmarks).
 
 initdb refuses to run as root, so under root (CI containers) the server runs as the ``postgres``
 OS user that Debian's package creates. That user must be able to reach the cluster's directory:
