@@ -238,8 +238,8 @@ def section(
     lines = [
         heading,
         "",
-        f"Measured {host['date']} with `python -m bench.backends_bench"
-        f"{' --quick' if args.quick else ''}` ({total_s:.0f} s in all) on:",
+        f"Measured {host['date']} with `make bench-backends` (`python -m bench.backends_bench"
+        f"{' --quick' if args.quick else ''}`, {total_s:.0f} s in all) on:",
         "",
         f"- CPU: {host['cpu']}, {host['cores']}; RAM {host.get('ram', '?')}",
         f"- {host['os']}; SQLite files and PostgreSQL clusters in /tmp on {host.get('fs', '?')}",
