@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from storage.database import Database
+from storage.dialect import columns_sql
 from storage.timefmt import to_db
 
 ReminderPath = Literal["none", "sms", "email", "sms+email"]
@@ -114,7 +115,7 @@ class Attendance:
         self._db = db
 
     async def _has_confirmed_columns(self) -> bool:
-        rows = await self._db.rows("SELECT name FROM pragma_table_info('appointments')")
+        rows = await self._db.rows(columns_sql(self._db.conn), ("appointments",))
         names = {row[0] for row in rows}
         return {"confirmed_at", "confirmed_via"} <= names
 

@@ -280,8 +280,8 @@ class CampaignQueue:
                 return Claim(skipped="in_call")
             (counts,) = await conn.execute_fetchall(
                 "SELECT count(*) AS total,"
-                " coalesce(sum(campaign_id = ?), 0) AS mine FROM call_attempts"
-                " WHERE outcome IS NULL",
+                " coalesce(sum(CASE WHEN campaign_id = ? THEN 1 ELSE 0 END), 0) AS mine"
+                " FROM call_attempts WHERE outcome IS NULL",
                 (contact.campaign_id,),
             )
             if counts["mine"] >= campaign_cap:
@@ -290,7 +290,7 @@ class CampaignQueue:
                 return Claim(skipped="global_cap")
             (used,) = await conn.execute_fetchall(
                 "SELECT count(*) AS n FROM call_attempts"
-                " WHERE contact_id = ? AND sip_status IS NOT ? AND system_fault IS NULL",
+                " WHERE contact_id = ? AND sip_status IS DISTINCT FROM ? AND system_fault IS NULL",
                 (contact.id, NOT_DIALLED),
             )
             if used["n"] >= max_attempts:
@@ -298,7 +298,7 @@ class CampaignQueue:
                 return Claim(skipped="exhausted")
             history = await conn.execute_fetchall(
                 "SELECT started_at, outcome FROM call_attempts"
-                " WHERE phone = ? AND started_at >= ? AND sip_status IS NOT ?"
+                " WHERE phone = ? AND started_at >= ? AND sip_status IS DISTINCT FROM ?"
                 " AND system_fault IS NULL",
                 (contact.phone, to_db(history_since), NOT_DIALLED),
             )

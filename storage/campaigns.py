@@ -13,6 +13,7 @@ from typing import Any, get_args
 import aiosqlite
 
 from storage.database import Database
+from storage.dialect import json_object_of
 from storage.do_not_call import is_listed
 from storage.errors import NotFoundError
 from storage.models import (
@@ -62,9 +63,9 @@ SELECT
         WHERE NOT EXISTS (SELECT 1 FROM call_attempts a WHERE a.contact_id = c.id)
         AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = c.phone)) AS remaining,
     (SELECT count(*) FROM campaign_contacts WHERE campaign_id = ? AND state = 'queued') AS queued,
-    (SELECT json_group_object(outcome, n) FROM
-        (SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome))
-        AS outcomes
+    (SELECT {outcomes} FROM
+        (SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome)
+        AS per_outcome) AS outcomes
 """
 
 
@@ -361,7 +362,8 @@ class CampaignRepository:
         # One statement, so every count reads the same snapshot of the file.
         # Only the attempts' columns the counts need: each contact's come from one covering
         # index (migration 12's call_attempts_contact_outcome), no attempt row is read.
-        (row,) = await self._db.rows(_STATUS_SQL, (campaign_id, campaign_id))
+        sql = _STATUS_SQL.format(outcomes=json_object_of(self._db.conn, "outcome", "n"))
+        (row,) = await self._db.rows(sql, (campaign_id, campaign_id))
         counts = json.loads(row["outcomes"])
         attempted = row["attempted"]
         (faults,) = await self._db.rows(

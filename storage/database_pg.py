@@ -30,6 +30,8 @@ from storage.schema_pg import PG_BASELINE, PG_MIGRATIONS
 # in pg_locks): one for migrations, one for the single-writer transactions.
 MIGRATION_LOCK = 0x656C6F_0001
 WRITE_LOCK = 0x656C6F_0002
+# Collations that order text byte by byte, as SQLite's BINARY does.
+_BYTE_ORDER_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})
 
 
 class PgDatabase(Database):
@@ -125,6 +127,18 @@ class PgDatabase(Database):
                 raise StoreError(
                     f"database schema version {version} is newer than this Elo"
                     f" ({SCHEMA_VERSION}); upgrade Elo"
+                )
+            collation = await conn.fetchval(
+                "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+            )
+            if collation not in _BYTE_ORDER_COLLATIONS:
+                # Pages, cursors and sorted lists compare text as SQLite does (byte order)
+                # only under a C collation; another locale still works, but may order them
+                # differently from a SQLite copy of the same data.
+                logger.warning(
+                    "database collation is {}, not C: lists may sort differently from SQLite"
+                    " (create the database with LC_COLLATE 'C.UTF-8', docs/deploy.md)",
+                    collation,
                 )
             start = 0 if version < PG_BASELINE else version - PG_BASELINE + 1
             for offset, script in enumerate(PG_MIGRATIONS[start:], start=start):

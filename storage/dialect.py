@@ -31,3 +31,70 @@ def shifted_instant(conn: Any, column: str, seconds: str) -> str:
             ' \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
         )
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column}, -{seconds} || ' seconds')"
+
+
+def json_object_of(conn: Any, key: str, value: str) -> str:
+    """SQL aggregating ``key``/``value`` pairs into a JSON object's text (``'{}'`` for no rows).
+
+    Args:
+        conn: The connection the SQL will run on.
+        key: An SQL expression for each pair's key (text).
+        value: An SQL expression for each pair's value.
+    """
+    if is_postgres(conn):
+        return f"coalesce(json_object_agg({key}, {value})::text, '{{}}')"
+    return f"json_group_object({key}, {value})"
+
+
+def unindexed(conn: Any, column: str) -> str:
+    """``column`` as a term SQLite's planner will not pick an index for (its unary ``+``).
+
+    SQLite would otherwise choose a less selective index for some filters; PostgreSQL's
+    planner weighs its statistics and has no unary ``+`` for text, so the column stays plain.
+    """
+    return column if is_postgres(conn) else f"+{column}"
+
+
+def columns_sql(conn: Any) -> str:
+    """SQL listing the column names of the table named by its one parameter (any order).
+
+    Args:
+        conn: The connection the SQL will run on.
+    """
+    if is_postgres(conn):
+        return (
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+        )
+    return "SELECT name FROM pragma_table_info(?)"
+
+
+def json_items(conn: Any, document: str, alias: str) -> str:
+    """A FROM item with one row per element of the JSON array in text ``document``.
+
+    Each row's element is ``{alias}.value``; read its fields with :func:`json_text`.
+
+    Args:
+        conn: The connection the SQL will run on.
+        document: An SQL expression holding a JSON array as text.
+        alias: The FROM item's name.
+    """
+    if is_postgres(conn):
+        return f"json_array_elements(({document})::json) AS {alias}(value)"
+    return f"json_each({document}) AS {alias}"
+
+
+def json_text(conn: Any, value: str, *keys: str) -> str:
+    """SQL for the field at ``keys`` (object keys, outermost first) of a JSON value.
+
+    SQLite gives the field as its SQL value (a JSON number as a number), PostgreSQL as text:
+    compare it with text (``CAST(x AS TEXT)``) for one answer on both; missing is NULL.
+
+    Args:
+        conn: The connection the SQL will run on.
+        value: An SQL expression holding JSON (text, or an element from :func:`json_items`).
+        keys: The path; constants only (they are written into the SQL).
+    """
+    if is_postgres(conn):
+        return f"(({value})::json #>> '{{{','.join(keys)}}}')"
+    return f"json_extract({value}, '$.{'.'.join(keys)}')"

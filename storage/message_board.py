@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from storage.audit import AuditTrail
 from storage.cursors import decode, encode, page_size
 from storage.database import Database
+from storage.dialect import unindexed
 from storage.message_models import MessageStatus
 from storage.outbox_plan import Channel, Kind
 from storage.timefmt import to_db
@@ -25,6 +26,8 @@ from validation.phone import mask_phone
 
 # The first page searches below the largest rowid, so even it is a search, never a scan.
 _TOP = 2**63 - 1
+# After every stored time in any collation (PostgreSQL's may not sort as SQLite's bytes do).
+_LAST = "9999-12-31T23:59:59Z"
 Retry = Literal["retried", "unchanged", "not_active", "not_found"]
 
 
@@ -111,13 +114,17 @@ class MessageBoard:
         """
         limit = page_size(limit)
         # The unary + keeps SQLite on the ordering index; channel only filters what it walks.
-        extra, params = (" AND +m.channel = ?", [channel]) if channel else ("", [])
+        extra, params = (
+            (f" AND {unindexed(self._db.conn, 'm.channel')} = ?", [channel])
+            if channel
+            else ("", [])
+        )
         if status is None:
             (last,) = decode(cursor, "messages", (int,)) if cursor else (_TOP,)
             sql = f"{_COLUMNS} WHERE m.id < ?{extra} ORDER BY m.id DESC LIMIT ?"
             rows = await self._db.rows(sql, (last, *params, limit + 1))
         else:
-            key = decode(cursor, f"messages:{status}", (str, int)) if cursor else ("~", _TOP)
+            key = decode(cursor, f"messages:{status}", (str, int)) if cursor else (_LAST, _TOP)
             sql = (
                 f"{_COLUMNS} WHERE m.status = ? AND (m.created_at, m.id) < (?, ?){extra}"
                 " ORDER BY m.created_at DESC, m.id DESC LIMIT ?"

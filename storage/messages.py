@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storage.database import Database
+from storage.dialect import unindexed
 from storage.message_models import (
     Claimed,
     MessageListItem,
@@ -77,8 +78,8 @@ class MessageRepository:
                 kind="reminder",
                 # The unary + keeps SQLite on the starts_at range, not the status index.
                 where=(
-                    "a.starts_at > ? AND a.starts_at <= ?"
-                    " AND +a.status IN ('scheduled', 'confirmed')"
+                    "a.starts_at > ? AND a.starts_at <= ?"  # noqa: S608 - constants only
+                    f" AND {unindexed(conn, 'a.status')} IN ('scheduled', 'confirmed')"
                     " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.appointment_id = a.id)"
                 ),
                 params=(to_db(now), to_db(until)),
@@ -117,7 +118,7 @@ class MessageRepository:
             found = await conn.execute_fetchall(
                 f"SELECT id, status, claimed_at FROM ({columns}"  # noqa: S608
                 f" WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?{only}"
-                f" UNION ALL {columns} WHERE status = 'sending' AND claimed_at <= ?{only})"
+                f" UNION ALL {columns} WHERE status = 'sending' AND claimed_at <= ?{only}) AS due"
                 " ORDER BY next_attempt_at, id LIMIT ?",
                 (to_db(now), to_db(now - lease), limit),
             )
@@ -179,7 +180,8 @@ class MessageRepository:
     async def defer(self, *, message_id: int, until: datetime) -> bool:
         """Put a claimed row back to wait (quiet hours); the claim does not count as a try."""
         return await self._finish(
-            "status = 'pending', next_attempt_at = ?, attempts = max(attempts - 1, 0)",
+            "status = 'pending', next_attempt_at = ?,"
+            " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
             (to_db(until),),
             message_id,
         )
@@ -241,8 +243,9 @@ class MessageRepository:
         """
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE messages SET delivery_status = ?, last_error = CASE WHEN ? IS NULL"
-                " THEN last_error ELSE ? END WHERE provider_id = ?",
+                "UPDATE messages SET delivery_status = ?,"
+                " last_error = CASE WHEN CAST(? AS TEXT) IS NULL THEN last_error ELSE ? END"
+                " WHERE provider_id = ?",
                 (
                     _short(status)[:40],
                     error_code,

@@ -329,18 +329,21 @@ class PrivacyRepository:
                 f"UPDATE calls SET {_SCRUB_CALL} WHERE phone = ? OR patient_id = ?",  # noqa: S608
                 (phone, patient_id),
             )
+            # PostgreSQL refuses an empty IN (): the contacts' part only when there are some.
             marks = ",".join("?" * len(contact_ids))
+            of_contacts = f" OR contact_id IN ({marks})" if contact_ids else ""
             await conn.execute(
-                f"UPDATE call_attempts SET phone = NULL, room = NULL WHERE phone = ? OR contact_id IN ({marks})",  # noqa: S608, E501
+                f"UPDATE call_attempts SET phone = NULL, room = NULL WHERE phone = ?{of_contacts}",  # noqa: S608
                 (phone, *contact_ids),
             )
-            await conn.execute(
-                f"UPDATE campaign_contacts SET phone = {_anon_contact_phone(conn)},"  # noqa: S608
-                f" name = '{ANONYMOUS_NAME}', patient_id = NULL, next_call_at = NULL,"
-                " done_reason = CASE state WHEN 'queued' THEN 'erased' ELSE done_reason END,"
-                f" state = 'done' WHERE id IN ({marks})",
-                contact_ids,
-            )
+            if contact_ids:
+                await conn.execute(
+                    f"UPDATE campaign_contacts SET phone = {_anon_contact_phone(conn)},"  # noqa: S608
+                    f" name = '{ANONYMOUS_NAME}', patient_id = NULL, next_call_at = NULL,"
+                    " done_reason = CASE state WHEN 'queued' THEN 'erased' ELSE done_reason END,"
+                    f" state = 'done' WHERE id IN ({marks})",
+                    contact_ids,
+                )
             for entry in rows["do_not_call"]:
                 await conn.execute(
                     "INSERT INTO do_not_call_hashed (phone_hash, source, added_at, hashed_at)"

@@ -23,6 +23,7 @@ import aiosqlite
 from storage.audit import AuditTrail
 from storage.campaigns import insert_campaign
 from storage.database import Database
+from storage.dialect import is_postgres
 from storage.models import Campaign
 from storage.patients import ANONYMOUS_PHONE
 from storage.privacy_keys import PrivacyKeys
@@ -66,17 +67,49 @@ class RecallRepository:
         self._keys = keys
         self._audit = audit
 
-    async def _due_sql(self, conn: aiosqlite.Connection, limit: int | None) -> str:
-        hashed = ""
+    async def _due_sql(
+        self, conn: aiosqlite.Connection, limit: int | None, due_params: list[Any]
+    ) -> tuple[str, list[Any]]:
+        """The due patients' query, and the parameters its hashed test adds after ``due_params``.
+
+        Args:
+            conn: The connection the query will run on.
+            limit: At most this many (a ``LIMIT ?`` parameter follows the returned ones).
+            due_params: Now, the anonymous phone and the cutoff (see :data:`_DUE`).
+        """
+        hashed, hashed_params = "", []
         if (await conn.execute_fetchall("SELECT EXISTS (SELECT 1 FROM do_not_call_hashed)"))[0][0]:
             # Fails closed (PrivacyError) when the key is gone, before any row is chosen.
             self._keys.listed_hash("+10000")
-            await conn.create_function(
-                "elo_listed_hash", 1, self._keys.listed_hash, deterministic=True
-            )
-            hashed = _HASHED
+            if is_postgres(conn):
+                hashed, hashed_params = await self._hashed_out(conn, due_params)
+            else:
+                await conn.create_function(
+                    "elo_listed_hash", 1, self._keys.listed_hash, deterministic=True
+                )
+                hashed = _HASHED
         sql = _DUE.format(hashed=hashed) + " ORDER BY last_end, patient_id"
-        return sql + (" LIMIT ?" if limit is not None else "")
+        return sql + (" LIMIT ?" if limit is not None else ""), hashed_params
+
+    async def _hashed_out(self, conn: Any, due_params: list[Any]) -> tuple[str, list[Any]]:
+        """The hashed test for PostgreSQL, which runs no Python function in SQL.
+
+        The due numbers an erased person's hashed entry blocks are found here (one HMAC per
+        candidate, as SQLite's function does) and left out by number: the key never leaves
+        this process.
+        """
+        hashes = {
+            row[0]
+            for row in await conn.execute_fetchall("SELECT phone_hash FROM do_not_call_hashed")
+        }
+        candidates = await conn.execute_fetchall(
+            f"SELECT phone FROM ({_DUE.format(hashed='')}) AS due",  # noqa: S608
+            due_params,
+        )
+        blocked = [row[0] for row in candidates if self._keys.listed_hash(row[0]) in hashes]
+        if not blocked:
+            return "", []
+        return f" AND known.phone NOT IN ({', '.join('?' * len(blocked))})", blocked
 
     async def count(self, *, cutoff: datetime, now: datetime, limit: int | None = None) -> int:
         """How many patients a recall built now would queue (``--dry-run``).
@@ -90,11 +123,12 @@ class RecallRepository:
             PrivacyError: Hashed do-not-call entries exist but their key is missing.
         """
         conn = self._db.conn
-        sql = await self._due_sql(conn, limit)
         params: list[Any] = [to_db(now), ANONYMOUS_PHONE, to_db(cutoff)]
+        sql, hashed_params = await self._due_sql(conn, limit, params)
+        params += hashed_params
         if limit is not None:
             params.append(limit)
-        rows = await conn.execute_fetchall(f"SELECT count(*) FROM ({sql})", params)  # noqa: S608
+        rows = await conn.execute_fetchall(f"SELECT count(*) FROM ({sql}) AS due", params)  # noqa: S608
         return int(next(iter(rows))[0])
 
     async def build(
@@ -135,15 +169,15 @@ class RecallRepository:
             created = await insert_campaign(conn, created_at=to_db(self._db.clock()), **campaign)
             languages = await _contact_languages(conn)
             marks = ", ".join("?" * len(languages))
-            due = await self._due_sql(conn, limit)
+            due_params: list[Any] = [to_db(now), ANONYMOUS_PHONE, to_db(cutoff)]
+            due, hashed_params = await self._due_sql(conn, limit, due_params)
             params: list[Any] = [
                 created.id,
                 time_zone,
                 *languages,
                 to_db(self._db.clock()),
-                to_db(now),
-                ANONYMOUS_PHONE,
-                to_db(cutoff),
+                *due_params,
+                *hashed_params,
             ]
             if limit is not None:
                 params.append(limit)
@@ -183,7 +217,10 @@ async def _contact_languages(conn: aiosqlite.Connection) -> tuple[str, ...]:
     """The languages a contact may have: Italian once migration 16 allows it, else sq and en.
 
     Read from the table's own CHECK, so this keeps working before and after that migration.
+    PostgreSQL's schema starts at version 16 (storage.schema_pg), so Italian is always there.
     """
+    if is_postgres(conn):
+        return ("sq", "en", "it")
     rows = await conn.execute_fetchall(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'campaign_contacts'"
     )

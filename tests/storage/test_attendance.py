@@ -111,6 +111,8 @@ async def test_a_bad_range_is_refused(store: Store) -> None:
         await store.attendance.figures(first_day=FIRST, last_day=FIRST + timedelta(days=366))
 
 
+# SQLite's EXPLAIN QUERY PLAN on a raw connection: its planner, not the read model.
+@pytest.mark.sqlite_only
 @pytest.mark.asyncio
 async def test_the_figures_search_by_start_and_by_appointment(
     store: Store, raw: sqlite3.Connection

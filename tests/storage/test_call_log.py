@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -86,7 +85,7 @@ async def test_filters_by_local_days_outcome_direction_and_their_combination(
 
 @pytest.mark.asyncio
 async def test_a_campaign_filter_lists_the_calls_its_dials_opened(
-    store: Store, clock: FixedClock, raw: sqlite3.Connection
+    store: Store, clock: FixedClock
 ) -> None:
     spring = await store.campaigns.create(name="Spring", purpose="recall")
     other = await store.campaigns.create(name="Other", purpose="recall")
@@ -97,10 +96,10 @@ async def test_a_campaign_filter_lists_the_calls_its_dials_opened(
     for n, campaign in enumerate([spring, spring, other, spring]):
         at = NOON + timedelta(minutes=n)
         await make_call(store, clock, call_id=f"k{n}", at=at, phone=phone(1))
-        contact = raw.execute(
+        contact = await store.db.scalar(
             "SELECT id FROM campaign_contacts WHERE campaign_id = ?", (campaign.id,)
-        ).fetchone()[0]
-        raw.execute(
+        )
+        await store.db.conn.execute(
             "INSERT INTO call_attempts (contact_id, campaign_id, phone, started_at, outcome,"
             " call_id) VALUES (?, ?, ?, ?, 'declined', ?)",
             (contact, campaign.id, phone(1), at.strftime("%Y-%m-%dT%H:%M:%SZ"), f"k{n}"),

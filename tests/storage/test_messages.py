@@ -72,12 +72,23 @@ async def test_a_booking_whose_outbox_write_fails_is_rolled_back(
     store: Store, db_path: Path
 ) -> None:
     # A trigger makes the outbox insert fail: the booking it belongs to must not commit.
-    raw = sqlite3.connect(db_path, isolation_level=None)
-    raw.execute(
-        "CREATE TRIGGER no_messages BEFORE INSERT ON messages"
-        " BEGIN SELECT RAISE(ABORT, 'outbox broken'); END"
-    )
-    raw.close()
+    if store.db.dialect == "postgresql":
+        async with store.db.transaction() as conn:
+            await conn.execute(
+                "CREATE FUNCTION no_messages() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " RAISE EXCEPTION 'outbox broken' USING ERRCODE = 'check_violation'; END $$"
+            )
+            await conn.execute(
+                "CREATE TRIGGER no_messages BEFORE INSERT ON messages"
+                " FOR EACH ROW EXECUTE FUNCTION no_messages()"
+            )
+    else:
+        raw = sqlite3.connect(db_path, isolation_level=None)
+        raw.execute(
+            "CREATE TRIGGER no_messages BEFORE INSERT ON messages"
+            " BEGIN SELECT RAISE(ABORT, 'outbox broken'); END"
+        )
+        raw.close()
     with pytest.raises(sqlite3.IntegrityError, match="outbox broken"):
         await book(store)
     assert await store.appointments.count() == 0

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from typing import Any
 
+import asyncpg
 import pytest
 
 from storage import Store
 from storage.errors import CursorError
 from storage.migrations import FOLDED_LETTERS
+from storage.pg import translate
 from tests.storage.booking import phone
 from validation.text import fold
 
@@ -87,16 +90,44 @@ async def test_equal_names_page_by_id_and_the_erased_placeholder_is_never_listed
     assert await _names(store, "999") == []
 
 
+async def _elsewhere(backend: str, db_url: str, sql: str, *params: object) -> list[Any]:
+    """Run one statement as another program would: its own plain connection, not the store's."""
+    if backend == "postgresql":
+        conn = await asyncpg.connect(db_url)
+        try:
+            return list(await conn.fetch(translate(sql), *params))
+        finally:
+            await conn.close()
+    raw = sqlite3.connect(db_url, isolation_level=None)
+    try:
+        return raw.execute(sql, params).fetchall()
+    finally:
+        raw.close()
+
+
 @pytest.mark.asyncio
 async def test_the_folded_names_follow_renames_and_deletions_by_any_program(
-    store: Store, raw: sqlite3.Connection
+    store: Store, backend: str, db_url: str
 ) -> None:
     patient, _ = await store.patients.upsert(phone=phone(1), name="Arta Hoxha")
-    raw.execute("UPDATE patients SET name = 'Ëlira Çela' WHERE id = ?", (patient.id,))
+    rename = "UPDATE patients SET name = 'Ëlira Çela' WHERE id = ?"
+    await _elsewhere(backend, db_url, rename, patient.id)
     assert await _names(store, "elira cela") == ["Ëlira Çela"]
     assert await _names(store, "arta") == []
-    raw.execute("DELETE FROM patients WHERE id = ?", (patient.id,))
-    assert raw.execute("SELECT count(*) FROM patient_names").fetchone()[0] == 0
+    await _elsewhere(backend, db_url, "DELETE FROM patients WHERE id = ?", patient.id)
+    assert (await _elsewhere(backend, db_url, "SELECT count(*) FROM patient_names"))[0][0] == 0
+
+
+@pytest.mark.asyncio
+async def test_the_stored_fold_agrees_with_the_python_fold_on_every_engine(store: Store) -> None:
+    # Each engine's trigger folds the name it stores (PostgreSQL's is schema_pg's translate()).
+    letters = [c for half in FOLDED_LETTERS for a, _ in half for c in (a, a.upper())]
+    name = "Ab CD " + " ".join(letters)
+    patient, _ = await store.patients.upsert(phone=phone(1), name=name)
+    folded = await store.db.scalar(
+        "SELECT folded FROM patient_names WHERE patient_id = ?", (patient.id,)
+    )
+    assert folded == fold(name)
 
 
 def test_the_sql_fold_agrees_with_the_python_fold(raw_memory: sqlite3.Connection) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from storage import Store
+from storage.dialect import columns_sql
+from storage.schema_pg import PG_BASELINE
 from storage.timefmt import to_db
 
 
@@ -29,9 +31,10 @@ async def visit(
 ) -> int:
     """One appointment row; ``chair`` keeps active ones apart (one per chair and start)."""
     async with store.db.transaction() as conn:
-        cursor = await conn.execute(
+        (row,) = await conn.execute_fetchall(
             "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at, status,"
-            " price_lek, source, created_at) VALUES (?, 'checkup', ?, ?, ?, ?, ?, 'cli', ?)",
+            " price_lek, source, created_at) VALUES (?, 'checkup', ?, ?, ?, ?, ?, 'cli', ?)"
+            " RETURNING id",
             (
                 patient_id,
                 chair,
@@ -42,7 +45,7 @@ async def visit(
                 to_db(start - timedelta(days=30)),
             ),
         )
-    return int(cursor.lastrowid or 0)
+    return int(row[0])
 
 
 async def message(
@@ -81,12 +84,14 @@ async def message(
 
 async def has_confirmed_columns(store: Store) -> bool:
     """Whether migration 16 (``appointments.confirmed_at``/``confirmed_via``) is applied."""
-    rows = await store.db.rows("SELECT name FROM pragma_table_info('appointments')")
+    rows = await store.db.rows(columns_sql(store.db.conn), ("appointments",))
     return {"confirmed_at", "confirmed_via"} <= {row[0] for row in rows}
 
 
 async def italian_contacts(store: Store) -> bool:
     """Whether campaign contacts may be Italian (migration 16)."""
+    if store.db.dialect == "postgresql":
+        return PG_BASELINE >= 16  # PostgreSQL's schema starts at this version
     sql = await store.db.scalar(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'campaign_contacts'"
     )
