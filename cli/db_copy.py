@@ -13,6 +13,7 @@ made them: the command says which (never printing the key itself).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
             target, old or missing source).
         StoreError: A database cannot be opened.
     """
+    from config.private_files import create_private_file
     from storage import Store
     from storage.copy import (
         CopyError,
@@ -110,6 +112,7 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
         stored_schema_version,
         verify_copy,
     )
+    from storage.errors import StoreError
 
     source = _parse(args.source, "--from")
     target = _parse(args.target, "--to")
@@ -126,8 +129,17 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
         "pool_size": settings.database.pool_size,
     }
     # A SQLite side keeps its own key file unless the setting is given (as Elo would run it).
+    if target.path is not None:
+        # A path that cannot name a file (too long, a folder) is the input's fault: exit 2.
+        await asyncio.to_thread(create_private_file, target.path)
     src = await Store.open(_where(source), hash_key=_key_for(source, key, setting), **params)
     try:
+        if src.health.problem is not None:
+            # Damaged pages would be copied as if they were data, and pass for a sound copy.
+            raise StoreError(
+                f"database {source.display()} failed its integrity check: run `elo db check`,"
+                " then restore a backup or repair the file"
+            )
         dst = await Store.open(_where(target), hash_key=_key_for(target, key, setting), **params)
         try:
             try:
