@@ -67,19 +67,21 @@ def key_reminder(source: DatabaseUrl, target: DatabaseUrl, *, setting: bool) -> 
             "the copy keeps hashed do-not-call entries: use the target with the same"
             " ELO_PRIVACY__HASH_KEY as the source"
         )
-    assert source.path is not None  # without the setting only a SQLite source opens
     from storage.privacy_keys import key_file_for
 
+    if source.path is None or (target.path is None and target.backend is Backend.SQLITE):
+        return "use the target with the same ELO_PRIVACY__HASH_KEY as the source"
     key_file = key_file_for(source.path)
+    if not key_file.is_file():
+        return "the source has no privacy hash key yet: no hashed entry needs one"
     if target.backend is Backend.POSTGRESQL:
         return (
             "the copy keeps hashed do-not-call entries: set ELO_PRIVACY__HASH_KEY to the source's"
             f' key wherever the target is used: ELO_PRIVACY__HASH_KEY="hex:$(cat {key_file})"'
         )
-    assert target.path is not None
     return (
         f"the copy keeps hashed do-not-call entries: copy {key_file} to"
-        f" {key_file_for(target.path)} (mode 0600), or set ELO_PRIVACY__HASH_KEY to its key"
+        f" {key_file_for(target.path or source.path)} (mode 0600), or set ELO_PRIVACY__HASH_KEY to its key"
     )
 
 

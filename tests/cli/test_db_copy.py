@@ -229,3 +229,14 @@ def test_the_installed_command_in_a_subprocess(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["verified"] is True
     assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_sqlite_to_sqlite_says_to_carry_the_key_file(
+    elo: Run, clinic: Path, tmp_path: Path
+) -> None:
+    code, out, err = elo("db", "copy", "--from", str(clinic), "--to", "moved.db")
+    assert code == 0, err
+    assert json.loads(out)["verified"] is True
+    line = one_line(err)
+    assert f"copy {key_file_for(clinic)} to {key_file_for(Path('moved.db'))}" in line
+    assert key_file_for(clinic).read_text().strip() not in line
