@@ -81,7 +81,8 @@ def key_reminder(source: DatabaseUrl, target: DatabaseUrl, *, setting: bool) -> 
         )
     return (
         f"the copy keeps hashed do-not-call entries: copy {key_file} to"
-        f" {key_file_for(target.path or source.path)} (mode 0600), or set ELO_PRIVACY__HASH_KEY to its key"
+        f" {key_file_for(target.path or source.path)} (mode 0600),"
+        " or set ELO_PRIVACY__HASH_KEY to its key"
     )
 
 
