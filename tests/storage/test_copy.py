@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.postgres import PostgresCluster
 from storage import Store
 from storage.copy import (
     COPY_TABLES,
@@ -206,3 +207,28 @@ async def test_a_value_the_target_changes_fails_the_verification(
     finally:
         await src.close()
         await pg.close()
+
+
+async def test_postgresql_to_postgresql(
+    tmp_path: Path, pg_cluster: PostgresCluster, pg_database: str, clock: FixedClock
+) -> None:
+    """A clinic moving between servers: PostgreSQL to PostgreSQL, exact too."""
+    original = tmp_path / "clinic.db"
+    await _seeded(original, clock)
+    key = _key_of(original)
+    second = pg_database + "_b"
+    pg_cluster.create_database(second.rsplit("/", 1)[1])
+    try:
+        src = await Store.open(original, tz=TIRANE, clock=clock)
+        one = await Store.open(pg_database, tz=TIRANE, clock=clock, hash_key=key)
+        two = await Store.open(second, tz=TIRANE, clock=clock, hash_key=key)
+        try:
+            await copy_database(src.db, one.db)
+            await copy_database(one.db, two.db)
+            assert (await verify_copy(one.db, two.db)).mismatched == []
+            assert await table_digests(two.db) == await table_digests(src.db)
+        finally:
+            for store in (src, one, two):
+                await store.close()
+    finally:
+        pg_cluster.drop_database(second.rsplit("/", 1)[1])
