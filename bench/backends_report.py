@@ -201,12 +201,22 @@ def reading(out: Results) -> list[str]:
         )
         most = max(check["most_attempts"] for _, _, check in out.claims)
         left = sum(check["left"] for _, _, check in out.claims)
+        lost = "; ".join(
+            f"{label} with {run.processes} processes lost"
+            f" {sum(v for k, v in run.counts.items() if k != 'claimed'):,}"
+            f" claims for {run.counts['claimed']:,} won"
+            for label, run, _ in out.claims
+            if run.processes == max(r.processes for x, r, _ in out.claims if x == label)
+        )
         lines.append(
             f"- Claims per second by processes: {rates}. Every claim and every completion is"
             " a write transaction under the one-writer lock (SQLite's, or PostgreSQL's"
-            " advisory lock), so more processes on 2 cores mostly add contention: processes"
-            " that race for the same contact lose the claim (`not_queued`, `in_call`) and move"
-            f" on. Most attempts any contact got: {most}"
+            " advisory lock), so extra processes can only overlap the work outside it."
+            " Processes that plan the same contacts race for them, and each lost claim"
+            f" (`not_queued`, `in_call`) is a wasted write transaction: {lost}. The slower a"
+            " claim, the more the batches overlap and the more claims are lost; claiming"
+            " with `FOR UPDATE SKIP LOCKED` (issue 14's shared queue) would end the races."
+            f" Most attempts any contact got: {most}"
             + (" (no double claim)" if most == 1 else " (**a contact was claimed twice**)")
             + f"; contacts left queued after the runs: {left}."
         )
