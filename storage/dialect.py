@@ -31,3 +31,22 @@ def shifted_instant(conn: Any, column: str, seconds: str) -> str:
             ' \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
         )
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column}, -{seconds} || ' seconds')"
+
+
+def unindexed(conn: Any, column: str) -> str:
+    """``column`` in a WHERE term the planner should not pick an index for.
+
+    SQLite's unary ``+`` keeps its planner off the column's index (it would otherwise prefer an
+    equality on a low-selectivity status column); PostgreSQL's planner weighs statistics instead,
+    and its ``+`` is only defined for numbers.
+    """
+    return column if is_postgres(conn) else f"+{column}"
+
+
+def for_update(conn: Any) -> str:
+    """The clause that locks the rows a SELECT reads until the transaction ends.
+
+    PostgreSQL's writers run side by side when they skip the one-writer lock; SQLite's write
+    transaction already holds the whole database, and has no such clause.
+    """
+    return " FOR UPDATE" if is_postgres(conn) else ""

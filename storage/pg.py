@@ -106,6 +106,22 @@ def translate_error(exc: asyncpg.PostgresError | asyncpg.DataError) -> sqlite3.E
     return sqlite3.OperationalError(f"{exc.__class__.__name__}: {exc}")
 
 
+def _refuse_fractions(statement: asyncpg.prepared_stmt.PreparedStatement, params: tuple) -> None:
+    """Refuse a fractional number for an integer parameter, as SQLite's typeof CHECKs do.
+
+    asyncpg would truncate it silently (``int(2000.5)``): money would lose its half lek.
+    """
+    for number, (kind, value) in enumerate(zip(statement.get_parameters(), params), 1):
+        if kind.name in {"int2", "int4", "int8"} and isinstance(value, float):
+            if not value.is_integer():
+                raise PgIntegrityError(
+                    f"CHECK constraint failed: ${number} must be an integer, not {value!r}",
+                    sqlstate="22000",
+                    constraint="",
+                    table="",
+                )
+
+
 class PgCursor:
     """The result of one statement: its rows (fetched at once) and the rows it touched.
 
@@ -127,6 +143,7 @@ class PgCursor:
             self._done = True
             try:
                 statement = await self._conn.prepare(translate(self._sql))
+                _refuse_fractions(statement, self._params)
                 self._rows = await statement.fetch(*self._params)
             except (asyncpg.PostgresError, asyncpg.DataError) as exc:
                 raise translate_error(exc) from exc
