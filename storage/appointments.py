@@ -18,7 +18,7 @@ from storage.patients import upsert_patient
 from storage.records import PatientRef, RecordFilter, find_with_patient
 from storage.rows import slot_time, to_appointment
 from storage.timefmt import slot_grid, to_db
-from storage.write_retry import retry_transient
+from storage.write_retry import LostRace, retry_transient
 
 
 class SlotTakenError(Exception):
@@ -234,7 +234,8 @@ class AppointmentRepository:
             return SlotTaken(starts_at=starts_at)
         except sqlite3.IntegrityError as exc:
             if is_slot_conflict(exc):
-                return SlotTaken(starts_at=starts_at)
+                # Another chair may still be free: run again on the winner's committed rows.
+                raise LostRace(SlotTaken(starts_at=starts_at)) from None
             raise
         return booked
 

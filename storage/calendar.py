@@ -45,7 +45,7 @@ from storage.models import Appointment, Booked, ConfirmedVia, SlotTaken
 from storage.outbox_plan import plan_cancelled, plan_moved
 from storage.rows import to_appointment
 from storage.timefmt import from_db, slot_grid, to_db
-from storage.write_retry import retry_transient
+from storage.write_retry import lost_race, retry_transient
 from validation.phone import mask_phone
 
 
@@ -175,7 +175,7 @@ class CalendarRepository:
             return SlotTaken(starts_at=starts_at)
         except sqlite3.IntegrityError as exc:
             if is_slot_conflict(exc):
-                return SlotTaken(starts_at=starts_at)
+                return lost_race(SlotTaken(starts_at=starts_at), chair_chosen=chair is not None)
             raise
         return booked
 
@@ -271,7 +271,7 @@ class CalendarRepository:
             return SlotTaken(starts_at=starts_at)
         except sqlite3.IntegrityError as exc:
             if is_slot_conflict(exc):
-                return SlotTaken(starts_at=starts_at)
+                return lost_race(SlotTaken(starts_at=starts_at), chair_chosen=chair is not None)
             raise
         return moved
 
@@ -379,7 +379,7 @@ class CalendarRepository:
     ) -> Appointment:
         # lock: a move holds the row (PostgreSQL) so a concurrent change waits, then sees it.
         rows = await conn.execute_fetchall(
-            "SELECT * FROM appointments WHERE id = ?" + (for_update(conn) if lock else ""),
+            "SELECT * FROM appointments WHERE id = ?" + (for_update(conn) if lock else ""),  # noqa: S608
             (appointment_id,),
         )
         if not rows:

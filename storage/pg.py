@@ -111,7 +111,9 @@ def _refuse_fractions(statement: asyncpg.prepared_stmt.PreparedStatement, params
 
     asyncpg would truncate it silently (``int(2000.5)``): money would lose its half lek.
     """
-    for number, (kind, value) in enumerate(zip(statement.get_parameters(), params), 1):
+    for number, (kind, value) in enumerate(
+        zip(statement.get_parameters(), params, strict=False), 1
+    ):
         if kind.name in {"int2", "int4", "int8"} and isinstance(value, float):
             if not value.is_integer():
                 raise PgIntegrityError(
