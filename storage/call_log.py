@@ -158,7 +158,7 @@ class CallLog:
         extra = await self._db.row(
             "SELECT a.campaign_id, k.name AS campaign_name,"
             " (SELECT name FROM patients WHERE id = ?) AS patient_name"
-            " FROM (SELECT 1) LEFT JOIN call_attempts a ON a.call_id = ?"
+            " FROM (SELECT 1) AS one LEFT JOIN call_attempts a ON a.call_id = ?"
             " LEFT JOIN campaigns k ON k.id = a.campaign_id LIMIT 1",
             (record.patient_id, call_id),
         )

@@ -50,3 +50,23 @@ def for_update(conn: Any) -> str:
     transaction already holds the whole database, and has no such clause.
     """
     return " FOR UPDATE" if is_postgres(conn) else ""
+
+
+def json_items(conn: Any, column: str, alias: str) -> str:
+    """A FROM item with one row per element of the JSON array stored as text in ``column``.
+
+    Each element is ``alias.value`` (read it with :func:`json_text`).
+    """
+    if is_postgres(conn):
+        return f"jsonb_array_elements(CAST({column} AS jsonb)) AS {alias}(value)"
+    return f"json_each({column}) AS {alias}"
+
+
+def json_text(conn: Any, value: str, *keys: str) -> str:
+    """SQL for the member ``keys`` (a path of object keys) of the JSON ``value``, as text.
+
+    Both engines give NULL for a missing member; numbers come back as their decimal text.
+    """
+    if is_postgres(conn):
+        return f"({value} #>> '{{{','.join(keys)}}}')"
+    return f"CAST(json_extract({value}, '$.{'.'.join(keys)}') AS TEXT)"
