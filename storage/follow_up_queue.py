@@ -22,7 +22,7 @@ def _kind_sql(conn: Any) -> str:
     follow_up = json_text(conn, "e.value", "result", "follow_up_id")
     # Fragments from storage.dialect and constants only; no value is pasted in.
     return (
-        "CASE WHEN f.source != 'agent' THEN 'staff'"
+        "CASE WHEN f.source != 'agent' THEN 'staff'"  # noqa: S608
         f" WHEN EXISTS (SELECT 1 FROM calls c, {json_items(conn, 'c.transcript', 'e')}"
         f" WHERE c.id = f.call_id AND {name} = 'transfer_to_human'"
         f" AND {follow_up} = CAST(f.id AS TEXT)) THEN 'transfer_failed'"
