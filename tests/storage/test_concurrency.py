@@ -361,3 +361,62 @@ async def test_postgresql_exclusion_constraint_refuses_an_overlap_on_another_gri
         status="scheduled",
     )  # fmt: skip
     assert await pg_store.appointments.count(active_only=True) == 3
+
+
+@pytest.mark.asyncio
+async def test_postgresql_slot_key_refusal_is_a_slot_conflict(pg_store: Store) -> None:
+    first = await _insert(
+        pg_store, chair=1, starts="2026-12-02T09:00:00Z", ends="2026-12-02T09:30:00Z",
+        status="scheduled",
+    )  # fmt: skip
+    second = await _insert(
+        pg_store, chair=1, starts="2026-12-02T10:00:00Z", ends="2026-12-02T10:30:00Z",
+        status="scheduled",
+    )  # fmt: skip
+    async with pg_store.db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO appointment_slots VALUES (1, '2026-12-02T09:00:00Z', ?)", (first,)
+        )
+    with pytest.raises(sqlite3.IntegrityError) as refused:
+        async with pg_store.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO appointment_slots VALUES (1, '2026-12-02T09:00:00Z', ?)", (second,)
+            )
+    assert refused.value.sqlstate == "23505"  # type: ignore[attr-defined]
+    assert is_slot_conflict(refused.value)
+    # A refusal by another constraint (a bad chair number) is not mistaken for a taken slot.
+    with pytest.raises(sqlite3.IntegrityError) as other:
+        await _insert(
+            pg_store, chair=0, starts="2026-12-03T09:00:00Z", ends="2026-12-03T09:30:00Z",
+            status="scheduled",
+        )  # fmt: skip
+    assert not is_slot_conflict(other.value)
+
+
+@pytest.mark.asyncio
+async def test_postgresql_booking_runs_beside_the_one_writer_lock(pg_store: Store) -> None:
+    """A booking does not queue behind other writers: the constraints decide (exclusive=False)."""
+    from storage.database_pg import WRITE_LOCK
+
+    holder = await pg_store.db.pool.acquire()  # type: ignore[attr-defined]
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            # Were the booking to take the lock it would wait for this transaction forever.
+            booked = await asyncio.wait_for(
+                pg_store.appointments.book(
+                    phone="+355691234567",
+                    name="Arta Hoxha",
+                    service_id="checkup",
+                    starts_at=SLOT_START,
+                    ends_at=SLOT_START + timedelta(minutes=30),
+                    slot=timedelta(minutes=30),
+                    chairs=1,
+                    price_lek=2000,
+                    source="agent",
+                ),
+                timeout=60,
+            )
+    finally:
+        await pg_store.db.pool.release(holder)  # type: ignore[attr-defined]
+    assert booked.appointment.chair == 1  # type: ignore[union-attr]
