@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve bench-dashboard bench-messages bench-recall clean install demo demo-campaign smoke smoke-dial vendor-axe messages
+.PHONY: test test-fast lint format run serve bench bench-pipeline bench-campaign bench-startup bench-turns bench-serve bench-dashboard bench-messages bench-recall bench-backends clean install demo demo-campaign smoke smoke-dial vendor-axe messages
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { py=$$(PYTHON='$(PYTHON)' sh devtools/find-python) && \
@@ -49,6 +49,9 @@ bench-messages: $(STAMP)
 
 bench-recall: $(STAMP)
 	$(BIN)/python -m bench.recall_bench
+
+bench-backends: $(STAMP)
+	$(BIN)/python -m bench.backends_bench
 
 bench-pipeline: $(STAMP)
 	$(BIN)/python -m bench.pipeline_bench

@@ -49,7 +49,7 @@ def missing_settings(
         The names of the missing variables, in the order staff should set them; empty when
         ready.
     """
-    missing: list[str] = []
+    missing = missing_database_settings(settings)
     if (
         purpose in (Purpose.CAMPAIGN, Purpose.SERVICE)
         or settings.pipeline.transport is TransportKind.LIVEKIT
@@ -64,3 +64,15 @@ def missing_settings(
     if purpose is Purpose.SERVICE:
         missing += settings.sms.missing()
     return missing
+
+
+def missing_database_settings(settings: AppSettings) -> list[str]:
+    """What the database needs before it opens: PostgreSQL needs ELO_PRIVACY__HASH_KEY.
+
+    Every node must hash erased numbers with one key, and no key file next to a database is
+    shared by the nodes (see :meth:`storage.Store.open`).
+    """
+    postgres = settings.database.location().path is None
+    if postgres and not settings.privacy.hash_key.get_secret_value():
+        return ["ELO_PRIVACY__HASH_KEY"]
+    return []

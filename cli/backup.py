@@ -46,7 +46,14 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]
     from storage import Store
     from storage.backup import BackupExistsError, BackupTargetError, back_up, check_target
 
-    source = Path(settings.database.path)
+    where = settings.database.location()
+    if where.path is None:
+        # SQLite's online backup copies a file; a server's database is dumped by the server.
+        raise UsageError(
+            "elo db backup copies a SQLite file; back up PostgreSQL with pg_dump"
+            " (see docs/deploy.md, Moving to PostgreSQL)"
+        )
+    source = where.path
     target = Path(args.path)
     if not await asyncio.to_thread(source.is_file):
         # Opening would create an empty database, and back that up.

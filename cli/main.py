@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
-from cli import backup, campaign, dnc, messages, privacy, recall, serve, staff, users
+from cli import backup, campaign, db_copy, dnc, messages, privacy, recall, serve, staff, users
 from cli.failures import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``elo``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--db", type=Path, default=argparse.SUPPRESS, help="database file (ELO_DATABASE__PATH)"
+        "--db",
+        default=argparse.SUPPRESS,
+        help="database: a SQLite file, sqlite:///path or postgresql://... (ELO_DATABASE__URL)",
     )
     common.add_argument(
         "--env-file", type=Path, default=argparse.SUPPRESS, help="dotenv file (default ./.env)"
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="integrity, foreign keys, booked slots and daily counters (exit 1 on problems)",
     )
     backup.add_parser(db_commands, common)
+    db_copy.add_parser(db_commands, common)
 
     stats = commands.add_parser("stats", parents=[common], help="calls, bookings, revenue")
     stats.add_argument("--days", type=int, default=30, help="period ending today (default 30)")
@@ -182,10 +185,25 @@ def _settings(args: argparse.Namespace) -> AppSettings:
     settings = load_settings(env_file=env_file)
     db = getattr(args, "db", None)
     if db is not None:
-        settings = settings.model_copy(
-            update={"database": settings.database.model_copy(update={"path": db})}
-        )
+        settings = with_database(settings, db)
     return settings
+
+
+def with_database(settings: AppSettings, db: str) -> AppSettings:
+    """The settings with ``--db``: a URL becomes ``database.url``, a bare path ``database.path``.
+
+    Raises:
+        UsageError: A URL Elo cannot use (one line naming the problem).
+    """
+    from config.database_url import DatabaseUrl, DatabaseUrlError
+
+    try:
+        DatabaseUrl.parse(db)
+    except DatabaseUrlError as exc:
+        raise UsageError(f"--db: {exc}") from None
+    # The URL wins over the path in settings, so a bare path clears a URL from the environment.
+    update = {"url": db.strip()} if "://" in db else {"path": Path(db), "url": ""}
+    return settings.model_copy(update={"database": settings.database.model_copy(update=update)})
 
 
 async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
@@ -201,7 +219,7 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         _print(
             {
                 "settings": "ok",
-                "database": str(settings.database.path),
+                "database": settings.database.location().display(),
                 "clinic": clinic.name,
                 "services": len(clinic.services),
                 "search": "configured" if settings.search.url else "FAQ only",
@@ -261,6 +279,8 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         raise UsageError("--days must be between 1 and 3660")
     if args.command == "db" and args.db_command == "check":
         return await _db_check(settings)
+    if args.command == "db" and args.db_command == db_copy.COMMAND:
+        return await db_copy.run(args, settings)
     if args.command == "db" and args.db_command == backup.COMMAND:
         _print(await backup.run(args, settings))
         return 0
@@ -269,7 +289,7 @@ async def _run(args: argparse.Namespace, settings: AppSettings) -> int:
         if args.command == "db":
             _print(
                 {
-                    "database": str(settings.database.path),
+                    "database": settings.database.location().display(),
                     "schema_version": await ctx.store.health.schema_version(),
                     "patients": await ctx.store.patients.count(),
                     "appointments": await ctx.store.appointments.count(),
@@ -284,15 +304,16 @@ async def _db_check(settings: AppSettings) -> int:
     """``elo db check``: print the health report; 0 when healthy, 1 when problems were found."""
     from app.application import open_application
 
-    if not await asyncio.to_thread(Path(settings.database.path).is_file):
-        raise UsageError(f"no database at {settings.database.path} (see 'elo db init')")
+    where = settings.database.location()
+    if where.path is not None and not await asyncio.to_thread(where.path.is_file):
+        raise UsageError(f"no database at {where.path} (see 'elo db init')")
     async with open_application(settings, allow_damaged=True) as app:
         ctx = app.tool_context(mode=ToolMode.ADMIN)
         report = await ctx.store.health.check(slot_minutes=ctx.clinic.slot_minutes)
         if ctx.store.health.problem is not None and report.healthy:
             # The start-up check saw damage the full checks missed: still not healthy.
             report.add("quick_check", [ctx.store.health.problem])
-    _print({"database": str(settings.database.path), **report.to_result()})
+    _print({"database": where.display(), **report.to_result()})
     if not report.healthy:
         print(f"elo: database check found {len(report.problems)} problem(s)", file=sys.stderr)
         return EXIT_FAILED

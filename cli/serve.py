@@ -130,7 +130,7 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
     import uvicorn
 
     from app.application import open_application
-    from app.preflight import Purpose, missing_settings
+    from app.preflight import Purpose, missing_database_settings, missing_settings
     from campaign.dialer import DialerError, LiveKitDialer
     from campaign.launcher import PipelineLauncher
     from service.campaign_progress import CampaignProgressFeed
@@ -143,6 +143,8 @@ async def _serve(sock: socket.socket, settings: AppSettings, *, rehearsal: Any =
     from storage.errors import StoreError
     from telemetry.export import use_directory as use_metrics_directory
 
+    if missing := missing_database_settings(settings):
+        raise UsageError(f"set {', '.join(missing)}: a PostgreSQL database needs it on every node")
     async with open_application(settings) as app:
         # Refused at the start rather than reported later by /readyz: a service that cannot
         # write or call would only fail each call it tries.

@@ -250,7 +250,8 @@ class PrivacySettings(SettingsGroup):
         default=SecretStr(""),
         description=(
             "Secret key for the keyed hash (HMAC-SHA256) that keeps an erased person's number"
-            " blocked; empty: a random key kept in <database>.privacy-key (mode 0600)."
+            " blocked; empty: a random key kept in <database>.privacy-key (mode 0600);"
+            " hex:<that file's contents> uses that key (moving to PostgreSQL, see `elo db copy`)."
         ),
     )
 

@@ -2,7 +2,7 @@
 
 The cluster lives in one directory (data, log and Unix socket) on a private port on 127.0.0.1 and
 is removed by :meth:`PostgresCluster.stop`. It is never a server left running for anything else:
-its settings give up durability for speed.
+its settings give up durability for speed (unless started ``durable``, for benchmarks).
 
 initdb refuses to run as root, so under root (CI containers) the server runs as the ``postgres``
 OS user that Debian's package creates. That user must be able to reach the cluster's directory:
@@ -144,6 +144,7 @@ class PostgresCluster:
         self._port = port
         self._as_user = as_user
         self._running = True
+        self._durable = False
 
     @classmethod
     def start(
@@ -154,6 +155,7 @@ class PostgresCluster:
         port: int | None = None,
         allow: tuple[str, ...] = (),
         bin_dir: Path | None = None,
+        durable: bool = False,
     ) -> PostgresCluster:
         """Create a cluster in ``base_dir/data`` and start its server.
 
@@ -167,6 +169,9 @@ class PostgresCluster:
             allow: Extra client networks (CIDR, e.g. ``10.200.0.0/16``) trusted in pg_hba.conf,
                 for clients in network namespaces; 127.0.0.1 and ::1 are always trusted.
             bin_dir: The server binaries; :func:`find_binaries` when omitted.
+            durable: Keep PostgreSQL's durable defaults (fsync, synchronous commit, full-page
+                writes), for benchmarks compared with an SQLite that syncs; by default those
+                are off, as nothing in a throwaway cluster is worth an fsync.
 
         Returns:
             The running cluster.
@@ -177,7 +182,9 @@ class PostgresCluster:
         """
         base_dir = base_dir.resolve()
         try:
-            cluster = cls._launch(base_dir, listen, port, allow, bin_dir or find_binaries())
+            cluster = cls._launch(
+                base_dir, listen, port, allow, bin_dir or find_binaries(), durable=durable
+            )
         except BaseException:
             # The error carries the end of the log; a half-made cluster is of no further use.
             shutil.rmtree(base_dir, ignore_errors=True)
@@ -188,7 +195,14 @@ class PostgresCluster:
 
     @classmethod
     def _launch(
-        cls, base_dir: Path, listen: str, port: int | None, allow: tuple[str, ...], bin_dir: Path
+        cls,
+        base_dir: Path,
+        listen: str,
+        port: int | None,
+        allow: tuple[str, ...],
+        bin_dir: Path,
+        *,
+        durable: bool = False,
     ) -> PostgresCluster:
         """Run initdb and start the server, as :meth:`start` says (it cleans up on failure)."""
         for network in allow:
@@ -211,6 +225,7 @@ class PostgresCluster:
         host = ("127.0.0.1" if wildcard else listen).split(",")[0].strip()
         cluster = cls(bin_dir=bin_dir, base_dir=base_dir, host=host, port=0, as_user=as_user)
         cluster._running = False
+        cluster._durable = durable
         cluster._initdb(allow)
         for attempt in range(1 if port is not None else PORT_ATTEMPTS):
             cluster._port = port if port is not None else free_port()
@@ -337,15 +352,15 @@ class PostgresCluster:
     def _pg_ctl_start(self, listen: str) -> None:
         """Start the server and wait until it accepts connections."""
         # Durability is pointless in a throwaway test/bench cluster: no fsync, no synchronous
-        # commit, no full-page writes. Never use these settings for data anyone keeps.
+        # commit, no full-page writes (unless asked to be durable, for fair benchmarks). Never
+        # use these settings for data anyone keeps.
+        fast = ("-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
         options = " ".join(
             [
                 f"-c listen_addresses='{listen}'",
                 f"-p {self._port}",
                 f"-c unix_socket_directories='{self.base_dir}'",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
+                *(() if self._durable else fast),
                 "-c max_connections=200",
             ]
         )

@@ -55,9 +55,13 @@ async def check_readiness(
         ("database_writable", lambda: _database_writable(app)),
         # File-system reads, off the event loop.
         ("clinic_profile", lambda: asyncio.to_thread(_clinic_profile, app)),
-        ("disk_space", lambda: asyncio.to_thread(_disk_space, app)),
         ("configuration", lambda: _configuration(app)),
     ]
+    if app.settings.database.location().path is None:
+        # PostgreSQL: its disk is the server's, watched there; what this node needs is the server.
+        checks.insert(-1, ("database_server", lambda: _database_server(app)))
+    else:
+        checks.insert(-1, ("disk_space", lambda: asyncio.to_thread(_disk_space, app)))
     for probe in probes:
         checks.append((getattr(probe, "__name__", "probe"), _as_awaitable(probe)))
     found = []
@@ -120,6 +124,15 @@ def _disk_space(app: Application) -> Check:
         "" if ok else f", below ELO_SERVER__MIN_FREE_DISK_MB={needed}"
     )
     return Check("disk_space", ok, detail)
+
+
+async def _database_server(app: Application) -> Check:
+    where = app.settings.database.location().display()  # the password masked
+    try:
+        await asyncio.wait_for(app.store.db.scalar("SELECT 1"), timeout=5)
+    except Exception as exc:  # any failure means "not reachable"
+        return Check("database_server", False, f"{where} cannot be reached: {type(exc).__name__}")
+    return Check("database_server", True, f"{where} answers")
 
 
 async def _configuration(app: Application) -> Check:

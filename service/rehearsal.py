@@ -124,7 +124,11 @@ async def rehearsal_world(
     }
     phones = {c: normalize_phone(c.phone) for c in (BOOKER, MACHINE, BUSY)}
     script = await _prepare(load_settings(env_file=None, **groups), phones, start=start)
-    _copy_users(Path(settings.database.path), folder / "elo.db")
+    where = settings.database.location()
+    if where.path is not None:
+        _copy_users(where.path, folder / "elo.db")
+    else:
+        await _copy_users_from_server(settings, folder / "elo.db")
     async with (
         GeminiLiveEmulator(script) as emulator,
         FakeLiveKitServer(API_KEY, API_SECRET) as livekit,
@@ -235,6 +239,31 @@ def _copy_users(clinic: Path, rehearsal: Path) -> None:
         columns = ", ".join(f'"{name}"' for name in ours if name in theirs)
         with conn:
             conn.execute(f"INSERT INTO main.users ({columns}) SELECT {columns} FROM clinic.users")  # noqa: S608 - column names from the schema
+
+
+async def _copy_users_from_server(settings: AppSettings, rehearsal: Path) -> None:
+    """The same as :func:`_copy_users` from the clinic's PostgreSQL database (only read)."""
+    from storage import Store
+
+    store = await Store.open(
+        settings.database.target(),
+        hash_key=settings.privacy.hash_key.get_secret_value() or None,
+        pool_size=2,
+    )
+    try:
+        rows = await store.db.rows("SELECT * FROM users ORDER BY id")
+    finally:
+        await store.close()
+    if not rows:
+        return
+    columns = list(rows[0].keys())
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("?" * len(columns))
+    with contextlib.closing(sqlite3.connect(rehearsal)) as conn, conn:
+        conn.executemany(
+            f"INSERT INTO users ({names}) VALUES ({marks})",  # noqa: S608 - names from the schema
+            [tuple(row[name] for name in columns) for row in rows],
+        )
 
 
 def _empty(folder: Path) -> None:

@@ -10,7 +10,7 @@ import aiosqlite
 from storage.call_records import add_daily
 from storage.database import Database
 from storage.dialect import unindexed
-from storage.errors import NotFoundError
+from storage.errors import NotFoundError, PgIntegrityError
 from storage.migrations import ACTIVE_STATUSES
 from storage.models import Appointment, AppointmentSource, Booked, SlotTaken
 from storage.outbox_plan import plan_booked, plan_cancelled
@@ -18,14 +18,27 @@ from storage.patients import upsert_patient
 from storage.records import PatientRef, RecordFilter, find_with_patient
 from storage.rows import slot_time, to_appointment
 from storage.timefmt import slot_grid, to_db
+from storage.write_retry import LostRace, retry_transient
 
 
 class SlotTakenError(Exception):
     """The re-check inside a write transaction found no free chair (the transaction rolls back)."""
 
 
+# PostgreSQL's constraints that refuse a second appointment in a chair's time (schema_pg): the
+# slot rows' primary key and the active chair/start index (unique, 23505), and the exclusion
+# constraint over the time range (23P01).
+SLOT_CONSTRAINTS = frozenset(
+    {"appointment_slots_pkey", "appointments_active_chair_start", "appointments_no_overlap"}
+)
+
+
 def is_slot_conflict(exc: sqlite3.IntegrityError) -> bool:
-    """Whether SQLite refused a write because a chair's slot or start is already held."""
+    """Whether the database refused a write because a chair's slot or time is already held."""
+    if isinstance(exc, PgIntegrityError):
+        return exc.sqlstate in {"23505", "23P01"} and (
+            exc.constraint in SLOT_CONSTRAINTS or exc.table == "appointment_slots"
+        )
     return "appointment_slots" in str(exc) or "appointments.chair" in str(exc)
 
 
@@ -156,6 +169,7 @@ class AppointmentRepository:
             taken.setdefault(slot, set()).add(chair)
         return {slot: frozenset(chairs) for slot, chairs in taken.items()}
 
+    @retry_transient
     async def book(
         self,
         *,
@@ -177,6 +191,9 @@ class AppointmentRepository:
         The slot is re-checked inside a ``BEGIN IMMEDIATE`` transaction; the unique indexes on
         ``appointment_slots`` and ``appointments`` refuse any overlap that slips past. The
         patient is found or created, and the day's analytics counted, in the same transaction.
+        On PostgreSQL the transaction does not take the one-writer lock: every write in it is
+        atomic by itself (patient upsert, outbox keys, counters), and the slot key and the
+        exclusion constraint refuse the loser of a race, which gets :class:`SlotTaken` too.
 
         Args:
             phone: Patient's E.164 number (the patient is found or created).
@@ -196,7 +213,7 @@ class AppointmentRepository:
             :class:`Booked`, or :class:`SlotTaken` when no chair is free.
         """
         try:
-            async with self._db.transaction() as conn:
+            async with self._db.transaction(exclusive=False) as conn:
                 booked = await insert_booking(
                     conn,
                     self._db,
@@ -217,7 +234,8 @@ class AppointmentRepository:
             return SlotTaken(starts_at=starts_at)
         except sqlite3.IntegrityError as exc:
             if is_slot_conflict(exc):
-                return SlotTaken(starts_at=starts_at)
+                # Another chair may still be free: run again on the winner's committed rows.
+                raise LostRace(SlotTaken(starts_at=starts_at)) from None
             raise
         return booked
 

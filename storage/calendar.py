@@ -39,12 +39,13 @@ from storage.calendar_models import (
     UnknownAppointment,
 )
 from storage.database import Database
-from storage.dialect import unindexed
+from storage.dialect import for_update, unindexed
 from storage.migrations import ACTIVE_STATUSES
 from storage.models import Appointment, Booked, ConfirmedVia, SlotTaken
 from storage.outbox_plan import plan_cancelled, plan_moved
 from storage.rows import to_appointment
 from storage.timefmt import from_db, slot_grid, to_db
+from storage.write_retry import lost_race, retry_transient
 from validation.phone import mask_phone
 
 
@@ -109,6 +110,7 @@ class CalendarRepository:
             raise UnknownAppointment(f"no appointment {appointment_id}")
         return to_appointment(row)
 
+    @retry_transient
     async def book(
         self,
         *,
@@ -146,7 +148,7 @@ class CalendarRepository:
             :class:`Booked`, or :class:`SlotTaken` when the slot (or the chosen chair) is taken.
         """
         try:
-            async with self._db.transaction() as conn:
+            async with self._db.transaction(exclusive=False) as conn:
                 booked = await insert_booking(
                     conn,
                     self._db,
@@ -173,10 +175,11 @@ class CalendarRepository:
             return SlotTaken(starts_at=starts_at)
         except sqlite3.IntegrityError as exc:
             if is_slot_conflict(exc):
-                return SlotTaken(starts_at=starts_at)
+                return lost_race(SlotTaken(starts_at=starts_at), chair_chosen=chair is not None)
             raise
         return booked
 
+    @retry_transient
     async def move(
         self,
         *,
@@ -213,8 +216,8 @@ class CalendarRepository:
         """
         slot_starts = slot_grid(starts_at, ends_at, slot)
         try:
-            async with self._db.transaction() as conn:
-                old = await self._active(conn, appointment_id, verb="moved")
+            async with self._db.transaction(exclusive=False) as conn:
+                old = await self._active(conn, appointment_id, verb="moved", lock=True)
                 same_chair = chair is None or chair == old.chair
                 if same_chair and old.starts_at == starts_at and old.ends_at == ends_at:
                     raise SameSlot(f"appointment {appointment_id} is already at that time")
@@ -268,7 +271,7 @@ class CalendarRepository:
             return SlotTaken(starts_at=starts_at)
         except sqlite3.IntegrityError as exc:
             if is_slot_conflict(exc):
-                return SlotTaken(starts_at=starts_at)
+                return lost_race(SlotTaken(starts_at=starts_at), chair_chosen=chair is not None)
             raise
         return moved
 
@@ -371,18 +374,22 @@ class CalendarRepository:
             )
         return to_appointment(row)
 
-    async def _get(self, conn: aiosqlite.Connection, appointment_id: int) -> Appointment:
+    async def _get(
+        self, conn: aiosqlite.Connection, appointment_id: int, *, lock: bool = False
+    ) -> Appointment:
+        # lock: a move holds the row (PostgreSQL) so a concurrent change waits, then sees it.
         rows = await conn.execute_fetchall(
-            "SELECT * FROM appointments WHERE id = ?", (appointment_id,)
+            "SELECT * FROM appointments WHERE id = ?" + (for_update(conn) if lock else ""),  # noqa: S608
+            (appointment_id,),
         )
         if not rows:
             raise UnknownAppointment(f"no appointment {appointment_id}")
         return to_appointment(rows[0])
 
     async def _active(
-        self, conn: aiosqlite.Connection, appointment_id: int, *, verb: str
+        self, conn: aiosqlite.Connection, appointment_id: int, *, verb: str, lock: bool = False
     ) -> Appointment:
-        found = await self._get(conn, appointment_id)
+        found = await self._get(conn, appointment_id, lock=lock)
         if found.status not in ACTIVE_STATUSES:
             raise NotChangeable(
                 f"appointment {appointment_id} is {found.status.replace('_', '-')}"

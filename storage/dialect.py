@@ -69,32 +69,30 @@ def columns_sql(conn: Any) -> str:
     return "SELECT name FROM pragma_table_info(?)"
 
 
-def json_items(conn: Any, document: str, alias: str) -> str:
-    """A FROM item with one row per element of the JSON array in text ``document``.
+def for_update(conn: Any) -> str:
+    """The clause that locks the rows a SELECT reads until the transaction ends.
 
-    Each row's element is ``{alias}.value``; read its fields with :func:`json_text`.
+    PostgreSQL's writers run side by side when they skip the one-writer lock; SQLite's write
+    transaction already holds the whole database, and has no such clause.
+    """
+    return " FOR UPDATE" if is_postgres(conn) else ""
 
-    Args:
-        conn: The connection the SQL will run on.
-        document: An SQL expression holding a JSON array as text.
-        alias: The FROM item's name.
+
+def json_items(conn: Any, column: str, alias: str) -> str:
+    """A FROM item with one row per element of the JSON array stored as text in ``column``.
+
+    Each element is ``alias.value`` (read it with :func:`json_text`).
     """
     if is_postgres(conn):
-        return f"json_array_elements(({document})::json) AS {alias}(value)"
-    return f"json_each({document}) AS {alias}"
+        return f"jsonb_array_elements(CAST({column} AS jsonb)) AS {alias}(value)"
+    return f"json_each({column}) AS {alias}"
 
 
 def json_text(conn: Any, value: str, *keys: str) -> str:
-    """SQL for the field at ``keys`` (object keys, outermost first) of a JSON value.
+    """SQL for the member ``keys`` (a path of object keys) of the JSON ``value``, as text.
 
-    SQLite gives the field as its SQL value (a JSON number as a number), PostgreSQL as text:
-    compare it with text (``CAST(x AS TEXT)``) for one answer on both; missing is NULL.
-
-    Args:
-        conn: The connection the SQL will run on.
-        value: An SQL expression holding JSON (text, or an element from :func:`json_items`).
-        keys: The path; constants only (they are written into the SQL).
+    Both engines give NULL for a missing member; numbers come back as their decimal text.
     """
     if is_postgres(conn):
-        return f"(({value})::json #>> '{{{','.join(keys)}}}')"
-    return f"json_extract({value}, '$.{'.'.join(keys)}')"
+        return f"({value} #>> '{{{','.join(keys)}}}')"
+    return f"CAST(json_extract({value}, '$.{'.'.join(keys)}') AS TEXT)"

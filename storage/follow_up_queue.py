@@ -12,25 +12,21 @@ from storage.models import FollowUpStatus
 from storage.timefmt import from_db, to_db
 from validation.phone import mask_phone
 
+
 # Why a follow-up exists, from what is stored: one made at the command line or imported is
 # staff's own; one made in a call whose stored transfer_to_human result names it was left by a
 # failed transfer (tools/transfer.py); any other made in a call was asked for by the patient.
-# The id compares as text: SQLite reads a JSON number as a number, PostgreSQL as text.
-_KIND_SQL = """
-CASE WHEN f.source != 'agent' THEN 'staff'
-    WHEN EXISTS (SELECT 1 FROM calls c, {items}
-        WHERE c.id = f.call_id AND {name} = 'transfer_to_human'
-        AND {follow_up_id} = CAST(f.id AS TEXT)) THEN 'transfer_failed'
-    ELSE 'callback' END
-"""
-
-
-def _kind_sql(conn: object) -> str:
-    """Why each follow-up exists (see :data:`_KIND_SQL`), in the connection's dialect."""
-    return _KIND_SQL.format(
-        items=json_items(conn, "c.transcript", "e"),
-        name=json_text(conn, "e.value", "name"),
-        follow_up_id=json_text(conn, "e.value", "result", "follow_up_id"),
+def _kind_sql(conn: Any) -> str:
+    """The SQL expression giving each follow-up's kind (see the comment above)."""
+    name = json_text(conn, "e.value", "name")
+    follow_up = json_text(conn, "e.value", "result", "follow_up_id")
+    # Fragments from storage.dialect and constants only; no value is pasted in.
+    return (
+        "CASE WHEN f.source != 'agent' THEN 'staff'"  # noqa: S608
+        f" WHEN EXISTS (SELECT 1 FROM calls c, {json_items(conn, 'c.transcript', 'e')}"
+        f" WHERE c.id = f.call_id AND {name} = 'transfer_to_human'"
+        f" AND {follow_up} = CAST(f.id AS TEXT)) THEN 'transfer_failed'"
+        " ELSE 'callback' END"
     )
 
 
@@ -72,8 +68,7 @@ class FollowUpQueue:
             after = " AND (f.due_at, f.id) > (?, ?)"
             params += [due, last_id]
         rows = await self._db.rows(
-            f"SELECT f.*, p.phone AS p_phone, p.name AS p_name, {_kind_sql(self._db.conn)}"  # noqa: S608
-            " AS kind"
+            f"SELECT f.*, p.phone AS p_phone, p.name AS p_name, {_kind_sql(self._db.conn)} AS kind"  # noqa: S608
             f" FROM follow_ups f JOIN patients p ON p.id = f.patient_id"
             f" WHERE f.status = ?{after} ORDER BY f.due_at, f.id LIMIT ?",
             [*params, limit + 1],

@@ -22,6 +22,7 @@ from typing import Any
 from storage.database import Database
 from storage.dialect import is_postgres
 from storage.errors import StoreError
+from storage.health_pg import pg_foreign_key_problems
 from storage.migrations import ACTIVE_STATUSES
 from storage.timefmt import from_db, slot_grid
 
@@ -75,7 +76,9 @@ class HealthRepository:
         return self._db.damage
 
     async def schema_version(self) -> int:
-        """The schema version recorded in the file."""
+        """The schema version recorded in the database (``PRAGMA user_version`` or elo_schema)."""
+        if is_postgres(self._db.conn):
+            return await self._db.schema_version()  # type: ignore[attr-defined]
         return await self._db.scalar("PRAGMA user_version")
 
     async def write_problem(self) -> str | None:
@@ -121,7 +124,7 @@ class HealthRepository:
 
     async def _integrity_problems(self) -> list[str]:
         if is_postgres(self._db.conn):
-            return []  # PostgreSQL checks its own pages; there is no file to scan
+            return []  # PostgreSQL checks its own pages (checksums, WAL); no file scan to run
         rows = await self._db.conn.execute_fetchall(
             f"PRAGMA integrity_check({MAX_PROBLEMS_PER_CHECK + 1})"
         )
@@ -129,7 +132,7 @@ class HealthRepository:
 
     async def _foreign_key_problems(self) -> list[str]:
         if is_postgres(self._db.conn):
-            return []  # PostgreSQL enforces every foreign key on each write
+            return await pg_foreign_key_problems(self._db.conn)
         rows = await self._db.conn.execute_fetchall("PRAGMA foreign_key_check")
         counts: dict[tuple[str, str], list[int]] = defaultdict(list)
         for table, rowid, parent, _ in rows:
@@ -189,7 +192,7 @@ class HealthRepository:
         expected: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         calls = await self._db.conn.execute_fetchall(
             "SELECT started_at, appointments_booked FROM calls"
-            " WHERE ended_at IS NOT NULL AND outcome IS DISTINCT FROM 'not_answered'"
+            " WHERE ended_at IS NOT NULL AND (outcome IS NULL OR outcome != 'not_answered')"
         )
         for started_at, booked in calls:
             row = expected[self._local_day(started_at)]

@@ -47,24 +47,23 @@ async def upsert_patient(
     Returns:
         The patient and whether they were created now.
     """
-    rows = await conn.execute_fetchall("SELECT * FROM patients WHERE phone = ?", (phone,))
-    row = rows[0] if rows else None
-    if row:
-        if email and not row["email"]:
-            await conn.execute(
-                "UPDATE patients SET email = ?, updated_at = ? WHERE id = ?",
-                (email, to_db(now), row["id"]),
-            )
-            async with conn.execute("SELECT * FROM patients WHERE id = ?", (row["id"],)) as c:
-                row = await c.fetchone()
-        return to_patient(row), False
     stamp = to_db(now)
+    # One atomic statement: two bookings for a new number at once (PostgreSQL runs them side by
+    # side) both reach here, one inserts and the other waits for it and then finds the row.
     rows = await conn.execute_fetchall(
         "INSERT INTO patients (phone, name, email, language, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(phone) DO NOTHING RETURNING *",
         (phone, name, email, language, stamp, stamp),
     )
-    return to_patient(rows[0]), True
+    if rows:
+        return to_patient(rows[0]), True
+    (row,) = await conn.execute_fetchall("SELECT * FROM patients WHERE phone = ?", (phone,))
+    if email and not row["email"]:
+        (row,) = await conn.execute_fetchall(
+            "UPDATE patients SET email = ?, updated_at = ? WHERE id = ? RETURNING *",
+            (email, stamp, row["id"]),
+        )
+    return to_patient(row), False
 
 
 async def count_patients(db: Database) -> int:

@@ -106,6 +106,24 @@ def translate_error(exc: asyncpg.PostgresError | asyncpg.DataError) -> sqlite3.E
     return sqlite3.OperationalError(f"{exc.__class__.__name__}: {exc}")
 
 
+def _refuse_fractions(statement: asyncpg.prepared_stmt.PreparedStatement, params: tuple) -> None:
+    """Refuse a fractional number for an integer parameter, as SQLite's typeof CHECKs do.
+
+    asyncpg would truncate it silently (``int(2000.5)``): money would lose its half lek.
+    """
+    for number, (kind, value) in enumerate(
+        zip(statement.get_parameters(), params, strict=False), 1
+    ):
+        if kind.name in {"int2", "int4", "int8"} and isinstance(value, float):
+            if not value.is_integer():
+                raise PgIntegrityError(
+                    f"CHECK constraint failed: ${number} must be an integer, not {value!r}",
+                    sqlstate="22000",
+                    constraint="",
+                    table="",
+                )
+
+
 class PgCursor:
     """The result of one statement: its rows (fetched at once) and the rows it touched.
 
@@ -126,16 +144,17 @@ class PgCursor:
         if not self._done:
             self._done = True
             try:
-                # The statement-cached path Connection.execute itself takes, asking for rows and
-                # the command status together: one round trip, where prepare() + fetch() would
-                # parse the statement anew each time (asyncpg is pinned below 0.33 for this).
-                rows, status, _ = await self._conn._execute(
-                    translate(self._sql), self._params, 0, None, return_status=True
-                )
+                # Through asyncpg's statement cache (prepare() would parse the statement anew
+                # each time): after the first run, one round trip for the rows and the status.
+                # _prepare is asyncpg's own cached path; it is pinned below 0.33 for this.
+                statement = await self._conn._prepare(translate(self._sql), use_cache=True)
+                _refuse_fractions(statement, self._params)
+                rows = await statement.fetch(*self._params)
+                status = statement.get_statusmsg()
             except (asyncpg.PostgresError, asyncpg.DataError) as exc:
                 raise translate_error(exc) from exc
             self._rows = list(rows)
-            self.rowcount = _rowcount(status.decode() if isinstance(status, bytes) else status)
+            self.rowcount = _rowcount(status)
         return self
 
     def __await__(self) -> Any:

@@ -63,6 +63,26 @@ def load_key_file(path: Path, *, create: bool) -> bytes | None:
     return bytes.fromhex(path.read_bytes().decode().strip())
 
 
+HEX_PREFIX = "hex:"
+
+
+def _key_bytes(key: str) -> bytes:
+    """The key's bytes: ``hex:<digits>`` a key file's raw key; any other text, its UTF-8.
+
+    ``hex:`` is how a SQLite clinic's generated key moves to ``ELO_PRIVACY__HASH_KEY`` (see
+    ``elo db copy``).
+
+    Raises:
+        PrivacyError: ``hex:`` followed by something that is not hexadecimal.
+    """
+    if key.startswith(HEX_PREFIX):
+        try:
+            return bytes.fromhex(key[len(HEX_PREFIX) :].strip())
+        except ValueError:
+            raise PrivacyError("ELO_PRIVACY__HASH_KEY: after hex: only hex digits") from None
+    return key.encode("utf-8")
+
+
 class PrivacyKeys:
     """Where the hash key comes from: ``key`` (a setting) or else ``key_file``.
 
@@ -72,7 +92,7 @@ class PrivacyKeys:
     """
 
     def __init__(self, *, key: str | None, key_file: Path | None) -> None:
-        self._key = key.encode("utf-8") if key else None
+        self._key = _key_bytes(key) if key else None
         self._key_file = key_file
 
     def _hash_key(self, *, create: bool) -> bytes | None:

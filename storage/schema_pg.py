@@ -190,14 +190,17 @@ CREATE TABLE appointments (
     updated_at     TEXT,
     confirmed_at   TEXT,
     confirmed_via  TEXT CHECK (confirmed_via IS NULL
-                              OR confirmed_via IN ('call', 'sms', 'email', 'staff')),
-    -- No two active appointments of one chair overlap in time, whatever grid booked them.
-    CONSTRAINT appointments_no_overlap EXCLUDE USING gist (
-        chair WITH =, tstzrange(elo_instant(starts_at), elo_instant(ends_at)) WITH &&
-    ) WHERE (status IN ('scheduled', 'confirmed'))
+                              OR confirmed_via IN ('call', 'sms', 'email', 'staff'))
 );
 CREATE UNIQUE INDEX appointments_active_chair_start
     ON appointments(chair, starts_at) WHERE status IN ('scheduled', 'confirmed');
+-- No two active appointments of one chair overlap in time, whatever grid booked them. Created
+-- after the unique index on purpose: PostgreSQL checks a row's indexes in creation order, and
+-- the unique index makes a second booking of the same start wait for the first and then fail
+-- cleanly, where two exclusion checks of in-flight rows would wait on each other (a deadlock).
+ALTER TABLE appointments ADD CONSTRAINT appointments_no_overlap EXCLUDE USING gist (
+    chair WITH =, tstzrange(elo_instant(starts_at), elo_instant(ends_at)) WITH &&
+) WHERE (status IN ('scheduled', 'confirmed'));
 CREATE INDEX appointments_starts_at ON appointments(starts_at);
 CREATE INDEX appointments_status ON appointments(status);
 CREATE INDEX appointments_patient ON appointments(patient_id);

@@ -70,3 +70,23 @@ def test_the_service_needs_a_chosen_sms_provider_set_up(tmp_path: Path) -> None:
     ]
     # A single call sends no messages: the SMS provider is not its business.
     assert "ELO_SMS__ACCOUNT_SID" not in missing_settings(twilio, purpose=Purpose.CALL)
+
+
+@pytest.mark.parametrize("purpose", list(Purpose))
+def test_postgresql_needs_the_hash_key_first(tmp_path: Path, purpose: Purpose) -> None:
+    """Every node hashes erased numbers with one key: without it nothing may start."""
+    ready = {"google": {"api_key": "k"}, "livekit": {**LIVEKIT, "sip_trunk_id": "ST_x"}}
+    url = {"path": tmp_path / "e.db", "url": "postgresql://elo:pw@db.example/elo"}
+    settings = load_settings(env_file=None, database=url, pipeline={"transport": "file"}, **ready)
+    assert missing_settings(settings, purpose=purpose) == ["ELO_PRIVACY__HASH_KEY"]
+    keyed = load_settings(
+        env_file=None,
+        database=url,
+        pipeline={"transport": "file"},
+        privacy={"hash_key": "a-key"},
+        **ready,
+    )
+    assert missing_settings(keyed, purpose=purpose) == []
+    # SQLite keeps a key file next to the database: no setting needed.
+    local = make(tmp_path, pipeline={"transport": "file"}, **ready)
+    assert missing_settings(local, purpose=purpose) == []

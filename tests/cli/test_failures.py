@@ -71,6 +71,7 @@ KNOWN_LEAVES = {
     "db init",
     "db check",
     "db backup",
+    "db copy",
     "stats",
     "import-legacy",
     "dnc add",
@@ -125,6 +126,9 @@ def value_for(path: tuple[str, ...], action: argparse.Action, files: dict[str, P
     """A usable value for a positional or required option, so the command reaches its work."""
     if action.choices:
         return str(next(iter(action.choices)))
+    if path == ("db", "copy"):
+        # From the clinic's database (the working folder's elo.db) into a new file beside it.
+        return "elo.db" if action.dest == "source" else "copy.db"
     if path == ("tool",) and action.dest == "name":
         return "get_clinic_stats"
     if path == ("campaign", "create") and action.dest == "name":

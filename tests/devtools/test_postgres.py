@@ -201,3 +201,15 @@ def test_find_binaries_on_this_machine() -> None:
     found = find_binaries()
     assert found.parent.parent == Path("/usr/lib/postgresql")
     assert all((found / name).is_file() for name in ("initdb", "pg_ctl", "postgres"))
+
+
+def test_a_durable_cluster_keeps_fsync_and_synchronous_commit(pg_cluster: PostgresCluster) -> None:
+    def settings(cluster: PostgresCluster) -> list[str]:
+        names = ("fsync", "synchronous_commit", "full_page_writes")
+        return [cluster.sql(f"SHOW {name}").strip() for name in names]
+
+    # The throwaway default gives durability up (tests, the benchmark's fast cluster) ...
+    assert settings(pg_cluster) == ["off", "off", "off"]
+    # ... a durable one (the benchmark's fair comparison with SQLite) keeps PostgreSQL's own.
+    with PostgresCluster.start(new_base_dir(), durable=True) as durable:
+        assert settings(durable) == ["on", "on", "on"]

@@ -219,6 +219,8 @@ async def test_active_at_finds_only_this_numbers_active_booking(store: Store) ->
     )
 
 
+# SQLite's trace callback and EXPLAIN QUERY PLAN (PostgreSQL's planner chooses by statistics).
+@pytest.mark.sqlite_only
 @pytest.mark.asyncio
 async def test_reads_before_a_booking_use_their_indexes(store: Store) -> None:
     """The look-ups a booking makes must not read every active appointment of the clinic.

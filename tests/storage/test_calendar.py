@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -23,29 +21,28 @@ ACTOR = "web:arta"
 pytestmark = pytest.mark.asyncio
 
 
-def dump(path: Path) -> list[tuple]:
+async def dump(store: Store) -> list[tuple]:
     """Every appointment, slot and audit row: what 'the database unchanged' compares."""
-    with sqlite3.connect(path) as conn:
-        return [
-            *conn.execute("SELECT * FROM appointments ORDER BY id"),
-            *conn.execute("SELECT * FROM appointment_slots ORDER BY chair, slot_start"),
-            *conn.execute("SELECT * FROM audit_log ORDER BY id"),
-        ]
+    rows = [
+        *await store.db.rows("SELECT * FROM appointments ORDER BY id"),
+        *await store.db.rows("SELECT * FROM appointment_slots ORDER BY chair, slot_start"),
+        *await store.db.rows("SELECT * FROM audit_log ORDER BY id"),
+    ]
+    return [tuple(row) for row in rows]
 
 
-def slots_of(path: Path, appointment_id: int) -> list[tuple[int, str]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(
-            "SELECT chair, slot_start FROM appointment_slots WHERE appointment_id = ?"
-            " ORDER BY slot_start",
-            (appointment_id,),
-        ).fetchall()
+async def slots_of(store: Store, appointment_id: int) -> list[tuple[int, str]]:
+    rows = await store.db.rows(
+        "SELECT chair, slot_start FROM appointment_slots WHERE appointment_id = ?"
+        " ORDER BY slot_start",
+        (appointment_id,),
+    )
+    return [tuple(row) for row in rows]
 
 
-def audit(path: Path) -> list[tuple[str, str, str, dict]]:
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT actor, action, subject, detail FROM audit_log ORDER BY id")
-        return [(a, b, c, json.loads(d) if d else {}) for a, b, c, d in rows]
+async def audit(store: Store) -> list[tuple[str, str, str, dict]]:
+    rows = await store.db.rows("SELECT actor, action, subject, detail FROM audit_log ORDER BY id")
+    return [(a, b, c, json.loads(d) if d else {}) for a, b, c, d in rows]
 
 
 async def staff_book(store: Store, start: datetime, *, minutes: int = 30, **extra) -> Booked:
@@ -65,43 +62,38 @@ async def staff_book(store: Store, start: datetime, *, minutes: int = 30, **extr
     return outcome
 
 
-async def test_staff_booking_is_marked_staff_and_audited_without_patient_data(
-    store: Store, db_path: Path
-) -> None:
+async def test_staff_booking_is_marked_staff_and_audited_without_patient_data(store: Store) -> None:
     booked = await staff_book(store, at(10), chair=2)
     assert booked.appointment.source == "staff"
     assert booked.appointment.chair == 2
-    assert slots_of(db_path, booked.appointment.id) == [(2, "2026-12-02T09:00:00Z")]
-    ((actor, action, subject, detail),) = audit(db_path)
+    assert await slots_of(store, booked.appointment.id) == [(2, "2026-12-02T09:00:00Z")]
+    ((actor, action, subject, detail),) = await audit(store)
     assert (actor, action, subject) == (
         ACTOR,
         "appointment.book",
         f"appointment:{booked.appointment.id}",
     )
     assert detail == {"chair": 2, "new_patient": True}
-    with sqlite3.connect(db_path) as conn:
-        trail = str(conn.execute("SELECT * FROM audit_log").fetchall())
+    trail = str([tuple(row) for row in await store.db.rows("SELECT * FROM audit_log")])
     assert PHONE not in trail and PHONE[4:] not in trail and "Arta" not in trail
 
 
 async def test_staff_booking_of_a_taken_chair_is_refused_but_another_chair_is_free(
-    store: Store, db_path: Path
+    store: Store,
 ) -> None:
     await staff_book(store, at(10), chair=1)
-    before = dump(db_path)
+    before = await dump(store)
     taken = await store.calendar.book(
         phone=OTHER, name="Ben Lika", service_id="checkup", starts_at=at(10),
         ends_at=at(10, 30), slot=SLOT, chairs=2, price_lek=2000, actor=ACTOR, chair=1,
     )  # fmt: skip
     assert isinstance(taken, SlotTaken)
-    assert dump(db_path) == before  # no patient created, no audit row
+    assert await dump(store) == before  # no patient created, no audit row
     other = await staff_book(store, at(10), number=OTHER, name="Ben Lika")
     assert other.appointment.chair == 2
 
 
-async def test_a_move_keeps_the_id_frees_the_old_slot_and_holds_the_new(
-    store: Store, db_path: Path
-) -> None:
+async def test_a_move_keeps_the_id_frees_the_old_slot_and_holds_the_new(store: Store) -> None:
     booked = (await staff_book(store, at(10), minutes=60)).appointment
     # Half an hour later: the new time overlaps the old one, which must not block the move.
     moved = await store.calendar.move(
@@ -112,13 +104,13 @@ async def test_a_move_keeps_the_id_frees_the_old_slot_and_holds_the_new(
     assert (moved.id, moved.chair, moved.revision) == (booked.id, booked.chair, 1)
     assert (moved.starts_at, moved.ends_at) == (at(10, 30), at(11, 30))
     assert moved.patient_id == booked.patient_id and moved.source == "staff"
-    assert slots_of(db_path, booked.id) == [
+    assert await slots_of(store, booked.id) == [
         (1, "2026-12-02T09:30:00Z"),
         (1, "2026-12-02T10:00:00Z"),
     ]
     # The freed 10:00 slot of chair 1 can be booked by someone else now.
     await staff_book(store, at(10), number=OTHER, chair=1)
-    _, action, subject, detail = audit(db_path)[1]
+    _, action, subject, detail = (await audit(store))[1]
     assert (action, subject) == ("appointment.move", f"appointment:{booked.id}")
     assert detail == {
         "from": "2026-12-02T09:00:00Z",
@@ -129,16 +121,16 @@ async def test_a_move_keeps_the_id_frees_the_old_slot_and_holds_the_new(
     }
 
 
-async def test_a_move_to_a_taken_slot_changes_nothing(store: Store, db_path: Path) -> None:
+async def test_a_move_to_a_taken_slot_changes_nothing(store: Store) -> None:
     mine = (await staff_book(store, at(10))).appointment
     await staff_book(store, at(11), number=OTHER, chair=1)
-    before = dump(db_path)
+    before = await dump(store)
     lost = await store.calendar.move(
         appointment_id=mine.id, starts_at=at(11), ends_at=at(11, 30), slot=SLOT, chairs=2,
         actor=ACTOR, chair=1,
     )  # fmt: skip
     assert lost == SlotTaken(starts_at=at(11))
-    assert dump(db_path) == before
+    assert await dump(store) == before
     # Without a chair asked for, the free chair 2 takes it.
     moved = await store.calendar.move(
         appointment_id=mine.id, starts_at=at(11), ends_at=at(11, 30), slot=SLOT, chairs=2,
@@ -148,10 +140,10 @@ async def test_a_move_to_a_taken_slot_changes_nothing(store: Store, db_path: Pat
 
 
 async def test_refused_changes_raise_typed_errors_and_leave_the_file_unchanged(
-    store: Store, db_path: Path, clock: FixedClock
+    store: Store, clock: FixedClock
 ) -> None:
     future = (await staff_book(store, at(10))).appointment
-    before = dump(db_path)
+    before = await dump(store)
     with pytest.raises(SameSlot):
         await store.calendar.move(
             appointment_id=future.id, starts_at=at(10), ends_at=at(10, 30), slot=SLOT,
@@ -161,15 +153,15 @@ async def test_refused_changes_raise_typed_errors_and_leave_the_file_unchanged(
         await store.calendar.mark(appointment_id=future.id, outcome="attended", actor=ACTOR)
     with pytest.raises(UnknownAppointment):
         await store.calendar.cancel(appointment_id=999, reason=None, actor=ACTOR)
-    assert dump(db_path) == before
+    assert await dump(store) == before
 
     cancelled = await store.calendar.cancel(
         appointment_id=future.id, reason="patient is travelling", actor=ACTOR
     )
     assert (cancelled.status, cancelled.cancel_reason) == ("cancelled", "patient is travelling")
-    assert slots_of(db_path, future.id) == []  # the trigger freed them
-    assert audit(db_path)[-1][3] == {"previous_status": "scheduled", "reason_given": True}
-    after_cancel = dump(db_path)
+    assert await slots_of(store, future.id) == []  # the trigger freed them
+    assert (await audit(store))[-1][3] == {"previous_status": "scheduled", "reason_given": True}
+    after_cancel = await dump(store)
     with pytest.raises(NotChangeable, match="is cancelled and cannot be cancelled"):
         await store.calendar.cancel(appointment_id=future.id, reason="again", actor=ACTOR)
     with pytest.raises(NotChangeable):
@@ -180,11 +172,11 @@ async def test_refused_changes_raise_typed_errors_and_leave_the_file_unchanged(
     clock.now = at(10, 5)
     with pytest.raises(NotChangeable):
         await store.calendar.mark(appointment_id=future.id, outcome="no_show", actor=ACTOR)
-    assert dump(db_path) == after_cancel
+    assert await dump(store) == after_cancel
 
 
 async def test_marking_a_started_appointment_attended_or_no_show(
-    store: Store, db_path: Path, clock: FixedClock
+    store: Store, clock: FixedClock
 ) -> None:
     first = (await staff_book(store, at(10))).appointment
     second = (await staff_book(store, at(10), number=OTHER)).appointment
@@ -197,12 +189,12 @@ async def test_marking_a_started_appointment_attended_or_no_show(
     # Staff correct a mistake: the no-show did come after all.
     fixed = await store.calendar.mark(appointment_id=second.id, outcome="attended", actor=ACTOR)
     assert fixed.status == "completed"
-    assert [row[1] for row in audit(db_path)[2:]] == [
+    assert [row[1] for row in (await audit(store))[2:]] == [
         "appointment.attended",
         "appointment.no_show",
         "appointment.attended",
     ]
-    assert audit(db_path)[-1][3] == {"previous_status": "no_show"}
+    assert (await audit(store))[-1][3] == {"previous_status": "no_show"}
 
 
 async def test_entries_show_each_chair_with_the_patient_masked_number(store: Store) -> None:
@@ -219,6 +211,8 @@ async def test_entries_show_each_chair_with_the_patient_masked_number(store: Sto
     assert [e.status for e in everything] == ["cancelled", "scheduled"]
 
 
+# SQLite's EXPLAIN QUERY PLAN; PostgreSQL's planner chooses by its statistics.
+@pytest.mark.sqlite_only
 async def test_the_entries_query_reads_the_start_index(store: Store) -> None:
     plan = await store.db.rows(
         "EXPLAIN QUERY PLAN SELECT a.id FROM appointments a JOIN patients p"
@@ -233,77 +227,70 @@ async def test_the_entries_query_reads_the_start_index(store: Store) -> None:
 # ------------------------------------------------------------------------------------- races
 
 
-async def test_two_staff_connections_booking_one_slot_exactly_one_wins(db_path: Path) -> None:
+async def test_two_staff_connections_booking_one_slot_exactly_one_wins(
+    store: Store, open_store
+) -> None:
     clock = FixedClock()
-    first = await Store.open(db_path, tz=TIRANE, clock=clock)
-    second = await Store.open(db_path, tz=TIRANE, clock=clock)
-    try:
-        outcomes = await asyncio.gather(
-            *(
-                s.calendar.book(
-                    phone=phone(n),
-                    name="Arta Hoxha",
-                    service_id="checkup",
-                    starts_at=at(10),
-                    ends_at=at(10, 30),
-                    slot=SLOT,
-                    chairs=2,
-                    price_lek=2000,
-                    actor=ACTOR,
-                    chair=1,
-                )
-                for n, s in enumerate((first, second))
+    first = await open_store(clock=clock)
+    second = await open_store(clock=clock)
+    outcomes = await asyncio.gather(
+        *(
+            s.calendar.book(
+                phone=phone(n),
+                name="Arta Hoxha",
+                service_id="checkup",
+                starts_at=at(10),
+                ends_at=at(10, 30),
+                slot=SLOT,
+                chairs=2,
+                price_lek=2000,
+                actor=ACTOR,
+                chair=1,
             )
+            for n, s in enumerate((first, second))
         )
-    finally:
-        await first.close()
-        await second.close()
+    )
     assert sorted(type(o).__name__ for o in outcomes) == ["Booked", "SlotTaken"]
-    async with await Store.open(db_path, tz=TIRANE, clock=clock) as store:
-        assert await store.appointments.count() == 1
-        assert (await store.health.check(slot_minutes=30)).healthy
+    assert await store.appointments.count() == 1
+    assert (await store.health.check(slot_minutes=30)).healthy
 
 
-async def test_twenty_concurrent_moves_into_one_slot_exactly_one_wins(db_path: Path) -> None:
+async def test_twenty_concurrent_moves_into_one_slot_exactly_one_wins(
+    store: Store, open_store
+) -> None:
     clock = FixedClock()
-    async with await Store.open(db_path, tz=TIRANE, clock=clock) as seed:
-        originals = []
-        for n in range(20):
-            # 8 starts x 3 chairs on Friday 4 December hold all 20.
-            start = at(9, day=4) + timedelta(minutes=30 * (n % 8))
-            booked = await book(seed, start=start, number=phone(n), chairs=3)
-            assert isinstance(booked, Booked)
-            originals.append(booked.appointment)
-    stores = [await Store.open(db_path, tz=TIRANE, clock=clock) for _ in originals]
+    originals = []
+    for n in range(20):
+        # 8 starts x 3 chairs on Friday 4 December hold all 20.
+        start = at(9, day=4) + timedelta(minutes=30 * (n % 8))
+        booked = await book(store, start=start, number=phone(n), chairs=3)
+        assert isinstance(booked, Booked)
+        originals.append(booked.appointment)
+    stores = [await open_store(clock=clock) for _ in originals]
     target = at(16, day=7)
-    try:
-        outcomes = await asyncio.gather(
-            *(
-                s.calendar.move(
-                    appointment_id=a.id,
-                    starts_at=target,
-                    ends_at=target + SLOT,
-                    slot=SLOT,
-                    chairs=3,
-                    actor=ACTOR,
-                    chair=1,
-                )
-                for s, a in zip(stores, originals, strict=True)
+    outcomes = await asyncio.gather(
+        *(
+            s.calendar.move(
+                appointment_id=a.id,
+                starts_at=target,
+                ends_at=target + SLOT,
+                slot=SLOT,
+                chairs=3,
+                actor=ACTOR,
+                chair=1,
             )
+            for s, a in zip(stores, originals, strict=True)
         )
-    finally:
-        for s in stores:
-            await s.close()
+    )
     winners = [o for o in outcomes if isinstance(o, Appointment)]
     assert len(winners) == 1
     assert all(o == SlotTaken(starts_at=target) for o in outcomes if o not in winners)
-    async with await Store.open(db_path, tz=TIRANE, clock=clock) as store:
-        for original in originals:
-            now = await store.calendar.get(appointment_id=original.id)
-            if original.id == winners[0].id:
-                assert (now.starts_at, now.chair, now.revision) == (target, 1, 1)
-            else:  # the losers keep their original slots and were not touched
-                assert now == original
-                assert len(slots_of(db_path, original.id)) == 1
-        assert (await store.health.check(slot_minutes=30)).healthy
-    assert [row[1] for row in audit(db_path)] == ["appointment.move"]
+    for original in originals:
+        now = await store.calendar.get(appointment_id=original.id)
+        if original.id == winners[0].id:
+            assert (now.starts_at, now.chair, now.revision) == (target, 1, 1)
+        else:  # the losers keep their original slots and were not touched
+            assert now == original
+            assert len(await slots_of(store, original.id)) == 1
+    assert (await store.health.check(slot_minutes=30)).healthy
+    assert [row[1] for row in await audit(store)] == ["appointment.move"]

@@ -1,25 +1,31 @@
 """Many bookings of one slot at once, through the real tool: exactly as many winners as chairs.
 
 The issue asks for 50 concurrent bookings of one slot from separate connections and again from
-separate processes; the losers must get the "slot taken" answer with alternatives.
+separate processes; the losers must get the "slot taken" answer with alternatives. Each runs on
+SQLite (writers queue on the file's lock) and on PostgreSQL (bookings run side by side and the
+constraints pick the winner: the slot key, the chair/start index, the exclusion constraint).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
+import os
 import queue
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from config.clinic import ClinicProfile
 from config.settings import load_settings
 from storage import Store
+from storage.appointments import is_slot_conflict
 from tests.conftest import DEFAULT_NOW, SAMPLE_PROFILE, TIRANE, FixedClock
 from tools.catalog import default_registry
 from tools.context import ToolContext
@@ -64,36 +70,33 @@ async def active_at_slot(store: Store) -> list[Any]:
 async def book_from_separate_connections(
     *,
     count: int,
-    db_path: Path,
+    open_store: Callable[..., Any],
     clinic: ClinicProfile,
     make_context: Callable[..., ToolContext],
     registry: ToolRegistry,
     clock: FixedClock,
 ) -> list[dict[str, Any]]:
-    """Open ``count`` stores on one file and fire one booking through each at the same time."""
+    """Open ``count`` stores on one database and fire one booking through each at once."""
     stores = [
-        await Store.open(db_path, tz=TIRANE, busy_timeout_ms=BUSY_TIMEOUT_MS, clock=clock)
+        # pool_size 2 (PostgreSQL): 50 stores stay well inside the server's connection limit.
+        await open_store(busy_timeout_ms=BUSY_TIMEOUT_MS, clock=clock, pool_size=2)
         for _ in range(count)
     ]
-    try:
-        contexts = [make_context(store=s, clinic=clinic) for s in stores]
-        return list(
-            await asyncio.gather(
-                *(
-                    registry.call("schedule_appointment", booking_args(n), ctx)
-                    for n, ctx in enumerate(contexts)
-                )
+    contexts = [make_context(store=s, clinic=clinic) for s in stores]
+    return list(
+        await asyncio.gather(
+            *(
+                registry.call("schedule_appointment", booking_args(n), ctx)
+                for n, ctx in enumerate(contexts)
             )
         )
-    finally:
-        for s in stores:
-            await s.close()
+    )
 
 
 @pytest.mark.asyncio
 async def test_fifty_connections_one_chair_one_winner(
     store: Store,
-    db_path: Path,
+    open_store: Callable[..., Any],
     one_chair_clinic: ClinicProfile,
     make_context: Callable[..., ToolContext],
     registry: ToolRegistry,
@@ -101,7 +104,7 @@ async def test_fifty_connections_one_chair_one_winner(
 ) -> None:
     results = await book_from_separate_connections(
         count=50,
-        db_path=db_path,
+        open_store=open_store,
         clinic=one_chair_clinic,
         make_context=make_context,
         registry=registry,
@@ -113,12 +116,15 @@ async def test_fifty_connections_one_chair_one_winner(
     # Losers leave no trace: only the winner became a patient.
     assert await store.patients.count() == 1
     assert await store.appointments.count() == 1
+    # One set of slot rows, held by the one appointment.
+    slots = await store.db.rows("SELECT chair, slot_start, appointment_id FROM appointment_slots")
+    assert [tuple(r) for r in slots] == [(1, "2026-12-02T09:00:00Z", appointment.id)]
 
 
 @pytest.mark.asyncio
 async def test_twenty_connections_three_chairs_three_winners(
     store: Store,
-    db_path: Path,
+    open_store: Callable[..., Any],
     clinic: ClinicProfile,
     make_context: Callable[..., ToolContext],
     registry: ToolRegistry,
@@ -127,7 +133,7 @@ async def test_twenty_connections_three_chairs_three_winners(
     assert clinic.chairs == 3
     results = await book_from_separate_connections(
         count=20,
-        db_path=db_path,
+        open_store=open_store,
         clinic=clinic,
         make_context=make_context,
         registry=registry,
@@ -159,30 +165,37 @@ async def test_one_connection_many_tasks_one_chair(
 # --- separate processes -----------------------------------------------------------------------
 
 
-def book_in_process(db_path: str, n: int, barrier: Any, results: Any) -> None:
+def book_in_process(db_url: str, hash_key: str | None, n: int, barrier: Any, results: Any) -> None:
     """Worker run in a spawned process: its own settings, clinic, Store and event loop."""
     try:
-        outcome = asyncio.run(_book_in_process(db_path, n, barrier))
+        outcome = asyncio.run(_book_in_process(db_url, hash_key, n, barrier))
     except BaseException as exc:  # report instead of hanging the parent on the queue
         outcome = {"worker_failed": f"{type(exc).__name__}: {exc}"}
     results.put(outcome)
 
 
-async def _book_in_process(db_path: str, n: int, barrier: Any) -> dict[str, Any]:
+async def _book_in_process(
+    db_url: str, hash_key: str | None, n: int, barrier: Any
+) -> dict[str, Any]:
     from config.clinic import load_clinic_profile
     from tools.context import build_context
 
+    where = {"url": db_url} if "://" in db_url else {"path": db_url}
     settings = load_settings(
-        env_file=None, database={"path": db_path, "busy_timeout_ms": BUSY_TIMEOUT_MS}
+        env_file=None,
+        database={**where, "busy_timeout_ms": BUSY_TIMEOUT_MS, "pool_size": 2},
+        privacy={"hash_key": hash_key or ""},
     )
     clinic = load_clinic_profile(SAMPLE_PROFILE)
     clinic = ClinicProfile.model_validate({**clinic.model_dump(), "chairs": 1})
     clock = FixedClock(DEFAULT_NOW)
     store = await Store.open(
-        settings.database.path,
+        settings.database.target(),
         tz=clinic.tz,
         busy_timeout_ms=settings.database.busy_timeout_ms,
         clock=clock,
+        hash_key=settings.privacy.hash_key.get_secret_value() or None,
+        pool_size=settings.database.pool_size,
     )
     try:
         ctx = build_context(store=store, settings=settings, clinic=clinic, clock=clock)
@@ -236,14 +249,16 @@ def reap(workers: list[Any], grace_s: float = 60) -> None:
 
 @pytest.mark.slow
 @pytest.mark.asyncio
-async def test_fifty_processes_one_chair_one_winner(store: Store, db_path: Path) -> None:
-    # The store fixture has already created and migrated the file.
+async def test_fifty_processes_one_chair_one_winner(
+    store: Store, db_url: str, hash_key: str | None
+) -> None:
+    # The store fixture has already created and migrated the database.
     spawn = multiprocessing.get_context("spawn")
     barrier = spawn.Barrier(PROCESSES)
     results_queue = spawn.Queue()
     workers = [
         spawn.Process(
-            target=book_in_process, args=(str(db_path), n, barrier, results_queue), daemon=True
+            target=book_in_process, args=(db_url, hash_key, n, barrier, results_queue), daemon=True
         )
         for n in range(PROCESSES)
     ]
@@ -263,3 +278,145 @@ async def test_fifty_processes_one_chair_one_winner(store: Store, db_path: Path)
     assert appointment.chair == 1
     assert await store.patients.count() == 1
     assert await store.appointments.count() == 1
+    # One set of slot rows, held by the one appointment.
+    slots = await store.db.rows("SELECT chair, slot_start, appointment_id FROM appointment_slots")
+    assert [tuple(r) for r in slots] == [(1, "2026-12-02T09:00:00Z", appointment.id)]
+
+
+# --- the PostgreSQL exclusion constraint itself -----------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def pg_store(pg_cluster: Any, pg_template: str) -> Any:
+    """A store on a fresh PostgreSQL database (this test is about PostgreSQL's constraint)."""
+    from tests.backends import PG_HASH_KEY
+
+    name = f"excl_{os.getpid()}_{next(_pg_names)}"
+    pg_cluster.create_database(name, template=pg_template)
+    store = await Store.open(pg_cluster.url(name), tz=TIRANE, hash_key=PG_HASH_KEY)
+    yield store
+    await store.close()
+    pg_cluster.drop_database(name)
+
+
+_pg_names = itertools.count(1)
+
+
+async def _insert(store: Store, *, chair: int, starts: str, ends: str, status: str) -> int:
+    """One appointment written by plain SQL, past every repository check."""
+    async with store.db.transaction() as conn:
+        (patient,) = await conn.execute_fetchall(
+            "INSERT INTO patients (phone, name, created_at, updated_at) VALUES (?, 'A', ?, ?)"
+            " ON CONFLICT(phone) DO UPDATE SET name = patients.name RETURNING id",
+            ("+355691234567", starts, starts),
+        )
+        (row,) = await conn.execute_fetchall(
+            "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
+            " status, price_lek, source, created_at)"
+            " VALUES (?, 'checkup', ?, ?, ?, ?, 0, 'cli', ?) RETURNING id",
+            (patient[0], chair, starts, ends, status, starts),
+        )
+    return row[0]
+
+
+@pytest.mark.asyncio
+async def test_postgresql_exclusion_constraint_refuses_an_overlap_on_another_grid(
+    pg_store: Store,
+) -> None:
+    first = await _insert(
+        pg_store, chair=1, starts="2026-12-02T09:00:00Z", ends="2026-12-02T09:30:00Z",
+        status="scheduled",
+    )  # fmt: skip
+    # 09:15-09:45 starts at another time (the chair/start index cannot see it) but overlaps.
+    with pytest.raises(sqlite3.IntegrityError) as refused:
+        await _insert(
+            pg_store, chair=1, starts="2026-12-02T09:15:00Z", ends="2026-12-02T09:45:00Z",
+            status="confirmed",
+        )  # fmt: skip
+    assert refused.value.sqlstate == "23P01"  # type: ignore[attr-defined]
+    assert refused.value.constraint == "appointments_no_overlap"  # type: ignore[attr-defined]
+    assert is_slot_conflict(refused.value)
+    # Touching is not overlapping (half-open ranges); another chair is free; so is a cancelled one.
+    await _insert(
+        pg_store, chair=1, starts="2026-12-02T09:30:00Z", ends="2026-12-02T10:00:00Z",
+        status="scheduled",
+    )  # fmt: skip
+    await _insert(
+        pg_store, chair=2, starts="2026-12-02T09:15:00Z", ends="2026-12-02T09:45:00Z",
+        status="scheduled",
+    )  # fmt: skip
+    await _insert(
+        pg_store, chair=1, starts="2026-12-02T09:15:00Z", ends="2026-12-02T09:25:00Z",
+        status="cancelled",
+    )  # fmt: skip
+    with pytest.raises(sqlite3.IntegrityError):  # still refused while the first is active
+        await _insert(
+            pg_store, chair=1, starts="2026-12-02T08:45:00Z", ends="2026-12-02T09:15:00Z",
+            status="scheduled",
+        )  # fmt: skip
+    async with pg_store.db.transaction() as conn:
+        await conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = ?", (first,))
+    await _insert(
+        pg_store, chair=1, starts="2026-12-02T08:45:00Z", ends="2026-12-02T09:15:00Z",
+        status="scheduled",
+    )  # fmt: skip
+    assert await pg_store.appointments.count(active_only=True) == 3
+
+
+@pytest.mark.asyncio
+async def test_postgresql_slot_key_refusal_is_a_slot_conflict(pg_store: Store) -> None:
+    first = await _insert(
+        pg_store, chair=1, starts="2026-12-02T09:00:00Z", ends="2026-12-02T09:30:00Z",
+        status="scheduled",
+    )  # fmt: skip
+    second = await _insert(
+        pg_store, chair=1, starts="2026-12-02T10:00:00Z", ends="2026-12-02T10:30:00Z",
+        status="scheduled",
+    )  # fmt: skip
+    async with pg_store.db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO appointment_slots VALUES (1, '2026-12-02T09:00:00Z', ?)", (first,)
+        )
+    with pytest.raises(sqlite3.IntegrityError) as refused:
+        async with pg_store.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO appointment_slots VALUES (1, '2026-12-02T09:00:00Z', ?)", (second,)
+            )
+    assert refused.value.sqlstate == "23505"  # type: ignore[attr-defined]
+    assert is_slot_conflict(refused.value)
+    # A refusal by another constraint (a bad chair number) is not mistaken for a taken slot.
+    with pytest.raises(sqlite3.IntegrityError) as other:
+        await _insert(
+            pg_store, chair=0, starts="2026-12-03T09:00:00Z", ends="2026-12-03T09:30:00Z",
+            status="scheduled",
+        )  # fmt: skip
+    assert not is_slot_conflict(other.value)
+
+
+@pytest.mark.asyncio
+async def test_postgresql_booking_runs_beside_the_one_writer_lock(pg_store: Store) -> None:
+    """A booking does not queue behind other writers: the constraints decide (exclusive=False)."""
+    from storage.database_pg import WRITE_LOCK
+
+    holder = await pg_store.db.pool.acquire()  # type: ignore[attr-defined]
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            # Were the booking to take the lock it would wait for this transaction forever.
+            booked = await asyncio.wait_for(
+                pg_store.appointments.book(
+                    phone="+355691234567",
+                    name="Arta Hoxha",
+                    service_id="checkup",
+                    starts_at=SLOT_START,
+                    ends_at=SLOT_START + timedelta(minutes=30),
+                    slot=timedelta(minutes=30),
+                    chairs=1,
+                    price_lek=2000,
+                    source="agent",
+                ),
+                timeout=60,
+            )
+    finally:
+        await pg_store.db.pool.release(holder)  # type: ignore[attr-defined]
+    assert booked.appointment.chair == 1  # type: ignore[union-attr]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from storage import Booked, Store
@@ -16,7 +14,7 @@ pytestmark = pytest.mark.asyncio
 
 
 async def test_confirm_sets_status_time_and_channel_once_and_is_audited(
-    store: Store, db_path: Path, clock: FixedClock
+    store: Store, clock: FixedClock
 ) -> None:
     booked = await book(store, start=at(10))
     assert isinstance(booked, Booked)
@@ -33,28 +31,26 @@ async def test_confirm_sets_status_time_and_channel_once_and_is_audited(
     )
     assert confirmed.confirmed_at == clock.now
     assert (confirmed.starts_at, confirmed.revision) == (appointment.starts_at, 0)
-    assert audit(db_path)[-1] == (
+    assert (await audit(store))[-1] == (
         "agent:call-1",
         "appointment.confirm",
         f"appointment:{appointment.id}",
         {"via": "call"},
     )
     # Again (an SMS "PO" after the call): nothing changes, no second audit record.
-    before = dump(db_path)
+    before = await dump(store)
     again = await store.calendar.confirm(appointment_id=appointment.id, via="sms", actor="sms")
     assert again == confirmed
-    assert dump(db_path) == before
+    assert await dump(store) == before
 
 
-async def test_confirm_refuses_unknown_and_cancelled_appointments(
-    store: Store, db_path: Path
-) -> None:
+async def test_confirm_refuses_unknown_and_cancelled_appointments(store: Store) -> None:
     booked = await book(store, start=at(11))
     assert isinstance(booked, Booked)
     await store.calendar.cancel(appointment_id=booked.appointment.id, reason=None, actor="cli")
-    before = dump(db_path)
+    before = await dump(store)
     with pytest.raises(UnknownAppointment):
         await store.calendar.confirm(appointment_id=999, via="call", actor="agent")
     with pytest.raises(NotChangeable, match="is cancelled and cannot be confirmed"):
         await store.calendar.confirm(appointment_id=booked.appointment.id, via="sms", actor="sms")
-    assert dump(db_path) == before
+    assert await dump(store) == before

@@ -157,31 +157,43 @@ async def test_a_healthy_database_passes_every_check(store: Store) -> None:
 
 
 @pytest.mark.asyncio
-async def test_broken_invariants_are_each_named(store: Store, db_path: Path) -> None:
+async def test_broken_invariants_are_each_named(store: Store, db_path: Path, backend: str) -> None:
     first = await book(store, START)
     second = await book(store, START + 4 * SLOT, phone="+355682223344")
     await store.calls.start(call_id="call-1")
     await store.calls.finish(call_id="call-1", outcome="booked", appointments_booked=1)
     first_id = first.appointment.id  # type: ignore[attr-defined]
     second_id = second.appointment.id  # type: ignore[attr-defined]
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("PRAGMA foreign_keys = OFF")
+    damage = [
         # An active appointment lost one of its two slots: its second half can be double-booked.
-        conn.execute(
+        (
             "DELETE FROM appointment_slots WHERE appointment_id = ? AND slot_start = ?",
             (first_id, to_db(START + SLOT)),
-        )
+        ),
         # A cancelled appointment still holds its slots: free times are never offered.
-        conn.execute("DROP TRIGGER appointments_release_slots")
-        conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = ?", (second_id,))
+        ("UPDATE appointments SET status = 'cancelled' WHERE id = ?", (second_id,)),
         # A follow-up for a patient that does not exist.
-        conn.execute(
+        (
             "INSERT INTO follow_ups (patient_id, due_at, source, created_at)"
             " VALUES (999, ?, 'cli', ?)",
             (to_db(START), to_db(START)),
-        )
+        ),
         # A counter edited by hand.
-        conn.execute("UPDATE call_analytics SET total_calls = total_calls + 2")
+        ("UPDATE call_analytics SET total_calls = total_calls + 2", ()),
+    ]
+    # Set-up only: the checks and the trigger that would refuse the damage are switched off.
+    if backend == "postgresql":
+        async with store.db.transaction() as conn:
+            # Skips foreign keys and triggers for this transaction, as a restore tool may.
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            for sql, params in damage:
+                await conn.execute(sql, params)
+    else:
+        with sqlite3.connect(db_path) as conn:
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.execute("DROP TRIGGER appointments_release_slots")
+            for sql, params in damage:
+                conn.execute(sql, params)
     report = await store.health.check(slot_minutes=30)
     assert not report.healthy
     assert report.checks == {

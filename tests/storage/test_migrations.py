@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
+from loguru import logger
 
 from storage import Store
 from storage.errors import StoreError
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.schema_pg import PG_SCHEMA_VERSION
+from tests.backends import PG_HASH_KEY
+from tests.conftest import TIRANE
 
 EXPECTED_TABLES = {
     "patients",
@@ -60,8 +69,14 @@ def test_schema_version_counts_the_migrations() -> None:
 
 
 @pytest.mark.asyncio
-async def test_new_file_is_at_the_current_schema_version(store: Store, db_path: Path) -> None:
+async def test_new_file_is_at_the_current_schema_version(store: Store) -> None:
     assert await store.health.schema_version() == SCHEMA_VERSION
+
+
+# SQLite's file records its version in PRAGMA user_version, which another program reads.
+@pytest.mark.sqlite_only
+@pytest.mark.asyncio
+async def test_new_file_records_its_version_in_user_version(store: Store, db_path: Path) -> None:
     conn = _raw(db_path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -69,6 +84,8 @@ async def test_new_file_is_at_the_current_schema_version(store: Store, db_path: 
         conn.close()
 
 
+# SQLite's journal mode of the file.
+@pytest.mark.sqlite_only
 @pytest.mark.asyncio
 async def test_new_file_uses_wal_journal(store: Store, db_path: Path) -> None:
     # journal_mode=WAL is persistent, so any other connection sees it too.
@@ -81,16 +98,20 @@ async def test_new_file_uses_wal_journal(store: Store, db_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_connection_enforces_foreign_keys(store: Store) -> None:
-    # foreign_keys is a per-connection setting: only the store's own connection can show it.
-    conn = store.db.conn
-    async with conn.execute("PRAGMA foreign_keys") as cur:
-        assert (await cur.fetchone())[0] == 1
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-        await conn.execute(
+        await store.db.conn.execute(
             "INSERT INTO appointments (patient_id, service_id, chair, starts_at, ends_at,"
             " price_lek, source, created_at) VALUES (999, 'checkup', 1, '2026-12-02T09:00:00Z',"
             " '2026-12-02T09:30:00Z', 2000, 'cli', '2026-12-01T07:00:00Z')"
         )
+
+
+# foreign_keys is SQLite's per-connection PRAGMA: only the store's own connection can show it.
+@pytest.mark.sqlite_only
+@pytest.mark.asyncio
+async def test_sqlite_connection_turns_foreign_keys_on(store: Store) -> None:
+    async with store.db.conn.execute("PRAGMA foreign_keys") as cur:
+        assert (await cur.fetchone())[0] == 1
 
 
 @pytest.mark.asyncio
@@ -114,6 +135,8 @@ async def test_default_busy_timeout_is_not_zero(tmp_path: Path) -> None:
         await store.close()
 
 
+# SQLite's catalogue (sqlite_master); PostgreSQL's: test_postgresql_catalogue_*.
+@pytest.mark.sqlite_only
 @pytest.mark.asyncio
 async def test_expected_tables_indexes_and_trigger_exist(store: Store, db_path: Path) -> None:
     rows = _schema(db_path)
@@ -131,6 +154,8 @@ async def test_expected_tables_indexes_and_trigger_exist(store: Store, db_path: 
     }
 
 
+# SQLite's PRAGMA index_list/index_info and sqlite_master.
+@pytest.mark.sqlite_only
 @pytest.mark.asyncio
 async def test_active_chair_start_index_is_unique_and_partial(store: Store, db_path: Path) -> None:
     conn = _raw(db_path)
@@ -154,6 +179,8 @@ async def test_active_chair_start_index_is_unique_and_partial(store: Store, db_p
         conn.close()
 
 
+# SQLite's PRAGMA index_list/index_info.
+@pytest.mark.sqlite_only
 @pytest.mark.asyncio
 async def test_patient_phone_has_a_unique_index(store: Store, db_path: Path) -> None:
     conn = _raw(db_path)
@@ -164,6 +191,8 @@ async def test_patient_phone_has_a_unique_index(store: Store, db_path: Path) -> 
         conn.close()
 
 
+# SQLite's PRAGMA table_info.
+@pytest.mark.sqlite_only
 @pytest.mark.asyncio
 async def test_appointment_slots_key_is_chair_and_slot(store: Store, db_path: Path) -> None:
     conn = _raw(db_path)
@@ -337,3 +366,93 @@ async def test_calls_made_before_inbound_calls_existed_are_outbound(db_path: Pat
     assert new.direction is CallDirection.INBOUND
     with _raw(db_path) as raw, pytest.raises(sqlite3.IntegrityError):
         raw.execute("UPDATE calls SET direction = 'sideways' WHERE id = 'old'")
+
+
+# --- PostgreSQL's schema (storage/schema_pg.py) and its version in elo_schema -------------------
+
+
+def test_postgresql_schema_version_is_the_sqlite_schema_version() -> None:
+    assert PG_SCHEMA_VERSION == SCHEMA_VERSION
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any, pg_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database, migrated (a copy of the session's template)."""
+    name = f"mig_{os.getpid()}_{next(_pg_names)}"
+    pg_cluster.create_database(name, template=pg_template)
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
+_pg_names = itertools.count(1)
+
+
+async def _pg_fetch(url: str, sql: str) -> list[Any]:
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+@pytest.mark.asyncio
+async def test_postgresql_catalogue_has_the_tables_indexes_and_constraints(pg_url: str) -> None:
+    tables = {r[0] for r in await _pg_fetch(pg_url, "SELECT tablename FROM pg_tables")}
+    indexes = {r[0] for r in await _pg_fetch(pg_url, "SELECT indexname FROM pg_indexes")}
+    assert tables >= EXPECTED_TABLES | {"elo_schema"}
+    assert indexes >= EXPECTED_INDEXES
+    constraints = dict(
+        await _pg_fetch(
+            pg_url,
+            "SELECT conname, contype::text FROM pg_constraint"
+            " WHERE conrelid IN ('appointments'::regclass, 'appointment_slots'::regclass)",
+        )
+    )
+    assert constraints["appointments_no_overlap"] == "x"  # exclusion
+    assert constraints["appointment_slots_pkey"] == "p"
+    (unique,) = await _pg_fetch(
+        pg_url,
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'appointments_active_chair_start'",
+    )
+    assert "UNIQUE" in unique[0] and "(chair, starts_at)" in unique[0]
+    assert "'scheduled'" in unique[0] and "'confirmed'" in unique[0]
+
+
+@pytest.mark.asyncio
+async def test_postgresql_database_at_the_current_version_opens_without_migrating(
+    pg_url: str,
+) -> None:
+    catalogue = "SELECT oid, relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+    before = await _pg_fetch(pg_url, catalogue)
+    migrated: list[str] = []
+    sink = logger.add(
+        lambda m: migrated.append(str(m)), filter=lambda r: "migrated" in r["message"]
+    )
+    try:
+        for _ in range(2):
+            store = await Store.open(pg_url, tz=TIRANE, hash_key=PG_HASH_KEY)
+            try:
+                assert await store.health.schema_version() == SCHEMA_VERSION
+            finally:
+                await store.close()
+    finally:
+        logger.remove(sink)
+    assert migrated == []
+    # Same relations with the same oids: nothing was dropped, re-created or added.
+    assert sorted(await _pg_fetch(pg_url, catalogue)) == sorted(before)
+    assert [tuple(r) for r in await _pg_fetch(pg_url, "SELECT version FROM elo_schema")] == [
+        (SCHEMA_VERSION,)
+    ]
+
+
+@pytest.mark.asyncio
+async def test_postgresql_database_with_a_newer_schema_is_refused(pg_url: str) -> None:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("UPDATE elo_schema SET version = $1", SCHEMA_VERSION + 1)
+    finally:
+        await conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        await Store.open(pg_url, tz=TIRANE, hash_key=PG_HASH_KEY)
+    rows = await _pg_fetch(pg_url, "SELECT version FROM elo_schema")
+    assert [tuple(r) for r in rows] == [(SCHEMA_VERSION + 1,)]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from storage import Store
-from tests.conftest import TIRANE, FixedClock
+from tests.conftest import FixedClock
 from tests.storage.booking import OTHER, PHONE
 
 # --- patients ---------------------------------------------------------------------------------
@@ -89,14 +88,12 @@ async def test_patient_name_words_ignore_case_and_accents_but_not_word_edges(sto
 
 @pytest.mark.asyncio
 async def test_patient_name_words_see_patients_added_later_by_any_connection(
-    store: Store, db_path: Path
+    store: Store, open_store
 ) -> None:
     assert await store.patients.name_words(["drita"]) == set()
-    other = await Store.open(db_path, tz=TIRANE)
-    try:
-        await other.patients.upsert(phone="+355682223344", name="Drita Kola")
-    finally:
-        await other.close()
+    other = await open_store()
+    await other.patients.upsert(phone="+355682223344", name="Drita Kola")
+    await other.close()
     assert await store.patients.name_words(["Drita", "kolá"]) == {"drita", "kola"}
     await store.patients.upsert(phone="+355691234567", name="Arbër Çela")
     assert await store.patients.name_words(["arber", "drita"]) == {"arber", "drita"}
