@@ -1,8 +1,10 @@
 """The campaign runner: dial due contacts within the rules, one isolated task per call.
 
-One runner holds a campaign at a time (a lease in the database, renewed while it runs). Each
-contact is claimed in a write transaction that opens its attempt before anything is dialled, so a
-crash leaves an open attempt (never a lost one) that the next runner hangs up and records. The
+Several runners (on one host or several) may work one campaign at once, each registered in the
+database and renewing its registration while it runs. Each contact is claimed in a write
+transaction that opens its attempt before anything is dialled (the caps counted across all
+runners), so a crash leaves an open attempt (never a lost one) that a live runner adopts, hangs
+up and records once the dead runner's registration expires. The
 unique index on open attempts per number keeps one number out of two calls at once. Per call:
 create the room, start the voice pipeline in it (no word of the callee is lost), dial with SIP,
 then greet (answered) or cancel the pipeline (not answered).
@@ -23,7 +25,7 @@ from loguru import logger
 from app.call_policy import CallPolicy
 from app.calling_rules import CampaignRules
 from campaign import calls
-from campaign.attempts import AttemptEnd, record_attempt, recover_open_attempts, settle_from_call
+from campaign.attempts import AttemptEnd, record_attempt, settle_from_call
 from campaign.breaker import FaultBreaker
 from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
 from campaign.dialer import Dialer, DialerError, DialRequest
@@ -91,6 +93,13 @@ class CampaignRunner:
         self._sleep = sleep
         self._on_progress = on_progress
         self._hosts_retention = hosts_retention
+        self.policy = CallPolicy(
+            store=store,
+            limits=settings.limits,
+            rules=CampaignRules.for_campaign(campaign, settings),
+            clock=clock,
+        )
+        self._delays = RetryDelays.build(settings.campaign, campaign.retry_delays)
         self._lease = CampaignLease(
             store=store,
             settings=settings,
@@ -99,14 +108,9 @@ class CampaignRunner:
             host=host,
             pid=pid,
             process_alive=process_alive,
+            dialer=dialer,
+            delays=self._delays,
         )
-        self.policy = CallPolicy(
-            store=store,
-            limits=settings.limits,
-            rules=CampaignRules.for_campaign(campaign, settings),
-            clock=clock,
-        )
-        self._delays = RetryDelays.build(settings.campaign, campaign.retry_delays)
         self.progress = Progress()
         self._calls: dict[int, asyncio.Task] = {}
         self._live: dict[int, LiveCall] = {}
@@ -157,30 +161,28 @@ class CampaignRunner:
             :attr:`pause_reason` says why, also stored as the campaign's ``pause_reason``).
 
         Raises:
-            CampaignBusyError: Another live runner holds the campaign.
+            CampaignBusyError: The campaign no longer exists.
             DialerError: Calls left open by a crashed runner could not be confirmed ended.
         """
         await self._lease.take()
         final_status = "paused"
-        heartbeat = asyncio.create_task(self._lease.keep(self.stop))
+        heartbeat: asyncio.Task | None = None
+        listener: asyncio.Task | None = None
         # Storage limitation when the runner is the long-running process: purge now, then daily.
         retention = asyncio.create_task(self._keep_retention())
         try:
             if self._hosts_retention:
                 await purge_logged(self._store, self._settings)
-            await recover_open_attempts(
-                store=self._store,
-                dialer=self._dialer,
-                campaign_id=self.campaign.id,
-                delays=self._delays,
-                clock=self._clock,
-            )
+            await self._lease.adopt_dead()
+            heartbeat = asyncio.create_task(self._lease.keep(self.stop, self._wake.set))
+            listener = asyncio.create_task(self._lease.listen(self._wake))
             final_status = await self._loop(until)
         finally:
-            heartbeat.cancel()
-            retention.cancel()
-            # Let a purge in progress roll back before the lease is released on this connection.
-            await asyncio.wait([retention])
+            tasks = [t for t in (heartbeat, listener, retention) if t is not None]
+            for task in tasks:
+                task.cancel()
+            # Let a purge or a recovery in progress roll back before the lease is released.
+            await asyncio.wait(tasks)
             if self._calls:
                 await asyncio.gather(*self._calls.values(), return_exceptions=True)
             self.progress.active = 0
@@ -211,7 +213,8 @@ class CampaignRunner:
                 self.progress.state = "done"
                 return "done"
             wake = await next_wake(store, campaign, self.policy.rules, now=now)
-            if wake is None and not self._calls:
+            # Another runner's calls still hold contacts: their end may make more due.
+            if wake is None and not self._calls and not await self._lease.others_calling():
                 self.progress.state = "no_calling_time"
                 return "paused"
             poll = self._settings.campaign.poll_secs
@@ -260,6 +263,7 @@ class CampaignRunner:
                 policy=self.policy.next_attempt_allowed,
                 history_since=now - self.policy.history,
                 inbound_since=now - timedelta(seconds=self._settings.pipeline.max_call_seconds),
+                runner_token=self._lease.token,
             )
             if claim.skipped in ("global_cap", "campaign_cap"):
                 break

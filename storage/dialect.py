@@ -31,3 +31,11 @@ def shifted_instant(conn: Any, column: str, seconds: str) -> str:
             ' \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
         )
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column}, -{seconds} || ' seconds')"
+
+
+def skip_locked(conn: Any) -> str:
+    """The suffix of a ``SELECT`` that skips rows another transaction has locked (PostgreSQL).
+
+    SQLite has one writer at a time, so there is nothing to skip: the suffix is empty.
+    """
+    return " FOR UPDATE SKIP LOCKED" if is_postgres(conn) else ""
