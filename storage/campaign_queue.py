@@ -231,7 +231,8 @@ class CampaignQueue:
                 return Claim(skipped="in_call")
             (counts,) = await conn.execute_fetchall(
                 "SELECT count(*) AS total,"
-                " coalesce(sum(campaign_id = ?), 0) AS mine FROM call_attempts"
+                " coalesce(sum(CASE WHEN campaign_id = ? THEN 1 ELSE 0 END), 0) AS mine"
+                " FROM call_attempts"
                 " WHERE outcome IS NULL",
                 (contact.campaign_id,),
             )

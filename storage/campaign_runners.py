@@ -90,9 +90,11 @@ class CampaignRunners:
                 "SELECT count(*) AS n FROM campaign_runners WHERE campaign_id = ?", (campaign_id,)
             )
             if status == "done" or others[0]["n"] == 0 or pause_reason is not None:
+                # A campaign another runner finished stays done.
                 await conn.execute(
-                    "UPDATE campaigns SET status = ?, pause_reason = ? WHERE id = ?",
-                    (status, pause_reason[:500] if pause_reason else None, campaign_id),
+                    "UPDATE campaigns SET status = ?, pause_reason = ?"
+                    " WHERE id = ? AND (status != 'done' OR ? = 'done')",
+                    (status, pause_reason[:500] if pause_reason else None, campaign_id, status),
                 )
 
     async def list(self, *, campaign_id: int) -> list[RunnerInfo]:

@@ -141,6 +141,8 @@ class PgDatabase(Database):
         self.notifications.deliver(channel)
 
     def _lost(self, conn: Any) -> None:
+        if conn is not self._listener:
+            return  # closed by close(), or an old connection already replaced
         logger.warning("the notification listener lost its connection; reconnecting")
         self._listener = None
         self.notifications.deliver_all()
