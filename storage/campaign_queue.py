@@ -242,7 +242,7 @@ class CampaignQueue:
                 return Claim(skipped="global_cap")
             (used,) = await conn.execute_fetchall(
                 "SELECT count(*) AS n FROM call_attempts"
-                " WHERE contact_id = ? AND sip_status IS NOT ? AND system_fault IS NULL",
+                " WHERE contact_id = ? AND (sip_status IS NULL OR sip_status != ?) AND system_fault IS NULL",
                 (contact.id, NOT_DIALLED),
             )
             if used["n"] >= max_attempts:
@@ -250,7 +250,7 @@ class CampaignQueue:
                 return Claim(skipped="exhausted")
             history = await conn.execute_fetchall(
                 "SELECT started_at, outcome FROM call_attempts"
-                " WHERE phone = ? AND started_at >= ? AND sip_status IS NOT ?"
+                " WHERE phone = ? AND started_at >= ? AND (sip_status IS NULL OR sip_status != ?)"
                 " AND system_fault IS NULL",
                 (contact.phone, to_db(history_since), NOT_DIALLED),
             )

@@ -27,6 +27,7 @@ from storage.models import (
     NewContact,
     ServiceState,
 )
+from storage.dialect import object_agg
 from storage.notify import CAMPAIGNS_CHANNEL, campaign_channel
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_attempt, to_campaign, to_contact
@@ -64,7 +65,8 @@ SELECT
         AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone = c.phone)) AS remaining,
     (SELECT count(*) FROM campaign_contacts WHERE campaign_id = ? AND state = 'queued') AS queued,
     (SELECT json_group_object(outcome, n) FROM
-        (SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome))
+        (SELECT outcome, count(*) AS n FROM attempts WHERE outcome IS NOT NULL GROUP BY outcome)
+        AS per_outcome)
         AS outcomes
 """
 
@@ -362,10 +364,9 @@ class CampaignRepository:
         )
         if not campaigns:
             raise NotFoundError(f"no campaign {campaign_id}")
-        # One statement, so every count reads the same snapshot of the file.
-        # Only the attempts' columns the counts need: each contact's come from one covering
+        # One statement (one snapshot). Each contact's attempt columns come from one covering
         # index (migration 12's call_attempts_contact_outcome), no attempt row is read.
-        (row,) = await self._db.rows(_STATUS_SQL, (campaign_id, campaign_id))
+        (row,) = await self._db.rows(object_agg(self._db, _STATUS_SQL), (campaign_id, campaign_id))
         counts = json.loads(row["outcomes"])
         attempted = row["attempted"]
         (faults,) = await self._db.rows(

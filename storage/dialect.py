@@ -39,3 +39,10 @@ def skip_locked(conn: Any) -> str:
     SQLite has one writer at a time, so there is nothing to skip: the suffix is empty.
     """
     return " FOR UPDATE SKIP LOCKED" if is_postgres(conn) else ""
+
+
+def object_agg(db: Any, sql: str) -> str:
+    """``sql`` with SQLite's ``json_group_object`` as PostgreSQL's ``json_object_agg`` (text)."""
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        return sql.replace("json_group_object(outcome, n)", "json_object_agg(outcome, n)::text")
+    return sql
