@@ -21,7 +21,7 @@ from storage.dialect import skip_locked
 from storage.do_not_call import is_listed
 from storage.errors import NotFoundError
 from storage.models import AttemptOutcome, CallAttempt, CampaignContact
-from storage.notify import Waiter, campaign_channel
+from storage.notify import CAMPAIGNS_CHANNEL, Waiter, campaign_channel
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_attempt, to_contact
 from storage.timefmt import from_db, to_db
@@ -242,7 +242,8 @@ class CampaignQueue:
                 return Claim(skipped="global_cap")
             (used,) = await conn.execute_fetchall(
                 "SELECT count(*) AS n FROM call_attempts"
-                " WHERE contact_id = ? AND (sip_status IS NULL OR sip_status != ?) AND system_fault IS NULL",
+                " WHERE contact_id = ? AND (sip_status IS NULL OR sip_status != ?)"
+                " AND system_fault IS NULL",
                 (contact.id, NOT_DIALLED),
             )
             if used["n"] >= max_attempts:
@@ -346,8 +347,13 @@ class CampaignQueue:
                     )
         return to_attempt(rows[0])
 
-    async def waiter(self, *, campaign_id: int) -> Waiter:
-        """Wakes a runner of the campaign when work may be there (close it when done)."""
+    async def waiter(self, *, campaign_id: int | None = None) -> Waiter:
+        """Wakes a runner of the campaign when work may be there (close it when done).
+
+        Without ``campaign_id``: wakes when any campaign is started, resumed, paused or stopped.
+        """
+        if campaign_id is None:
+            return await self._db.waiter(CAMPAIGNS_CHANNEL)
         return await self._db.waiter(campaign_channel(campaign_id))
 
     async def open_attempts(self, *, campaign_id: int) -> list[CallAttempt]:

@@ -13,6 +13,7 @@ from typing import Any, get_args
 import aiosqlite
 
 from storage.database import Database
+from storage.dialect import object_agg
 from storage.do_not_call import is_listed
 from storage.errors import NotFoundError
 from storage.models import (
@@ -27,7 +28,6 @@ from storage.models import (
     NewContact,
     ServiceState,
 )
-from storage.dialect import object_agg
 from storage.notify import CAMPAIGNS_CHANNEL, campaign_channel
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_attempt, to_campaign, to_contact
