@@ -1,13 +1,11 @@
 """The campaign runner: dial due contacts within the rules, one isolated task per call.
 
-Several runners (on one host or several) may work one campaign at once, each registered in the
-database and renewing its registration while it runs. Each contact is claimed in a write
-transaction that opens its attempt before anything is dialled (the caps counted across all
-runners), so a crash leaves an open attempt (never a lost one) that a live runner adopts, hangs
-up and records once the dead runner's registration expires. The
-unique index on open attempts per number keeps one number out of two calls at once. Per call:
-create the room, start the voice pipeline in it (no word of the callee is lost), dial with SIP,
-then greet (answered) or cancel the pipeline (not answered).
+Several runners (one host or several) may work one campaign at once (campaign/lease.py). Each
+contact is claimed in a write transaction that opens its attempt before anything is dialled (caps
+counted across all runners), so a crash leaves an open attempt (never a lost one) that a live
+runner adopts, hangs up and records. The unique index on open attempts per number keeps one
+number out of two calls at once. Per call: create the room, start the voice pipeline in it (no
+word of the callee is lost), dial with SIP, then greet (answered) or cancel the pipeline.
 """
 
 from __future__ import annotations
@@ -60,10 +58,10 @@ class CampaignRunner:
         clock: Source of the current time.
         sleep: Waits a number of seconds (a simulation advances its clock instead).
         on_progress: Called with the progress after every change.
-        host: This machine's name, for the lease.
-        pid: This process's id, for the lease.
-        process_alive: Tells whether a process on this machine is alive (a dead runner's lease
-            can be taken over at once instead of after ``lease_secs``).
+        host: This machine's name, registered with the campaign's runners.
+        pid: This process's id, likewise.
+        process_alive: Tells whether a process on this machine is alive (a dead runner's calls
+            are adopted at once instead of after ``lease_secs``).
         hosts_retention: Run the retention purge while running (False where the host process,
             the service, runs it once for all campaigns).
     """
@@ -178,17 +176,16 @@ class CampaignRunner:
             listener = asyncio.create_task(self._lease.listen(self._wake))
             final_status = await self._loop(until)
         finally:
+            # A purge or recovery in progress rolls back before the runner leaves.
             tasks = [t for t in (heartbeat, listener, retention) if t is not None]
             for task in tasks:
                 task.cancel()
-            # Let a purge or a recovery in progress roll back before the lease is released.
             await asyncio.wait(tasks)
             if self._calls:
                 await asyncio.gather(*self._calls.values(), return_exceptions=True)
             self.progress.active = 0
-            self.progress.remaining = await self._store.queue.count_queued(
-                campaign_id=self.campaign.id
-            )
+            queue = self._store.queue
+            self.progress.remaining = await queue.count_queued(campaign_id=self.campaign.id)
             await self._lease.release(status=final_status, pause_reason=self.pause_reason)
             self._report()
         return self.progress

@@ -316,7 +316,9 @@ class CampaignQueue:
         Returns:
             The finished attempt.
         """
-        async with self._db.transaction() as conn:
+        # No one-writer lock: the guarded UPDATE ends the attempt once, and an ending only frees
+        # capacity, so a claim counting open attempts meanwhile stays within the caps.
+        async with self._db.transaction(exclusive=False) as conn:
             cursor = await conn.execute(
                 "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
                 " duration_s = ?, system_fault = ? WHERE id = ? AND outcome IS NULL",

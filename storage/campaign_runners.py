@@ -57,7 +57,8 @@ class CampaignRunners:
 
     async def renew(self, *, token: str) -> bool:
         """Check in. False means this runner was taken for dead and adopted by another."""
-        async with self._db.transaction() as conn:
+        # A row update: an adoption deleting the row first makes it touch nothing.
+        async with self._db.transaction(exclusive=False) as conn:
             cursor = await conn.execute(
                 "UPDATE campaign_runners SET seen_at = ? WHERE token = ?",
                 (to_db(self._db.clock()), token),
