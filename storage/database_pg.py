@@ -127,11 +127,13 @@ class PgDatabase(Database):
         """Make sure the listener connection is up and LISTENs on every channel waited on."""
         async with self._listen_lock:
             if self._listener is None or self._listener.is_closed():
+                reconnecting = self._listener is not None or bool(self._listening)
                 self._listening = set()
                 self._listener = await asyncpg.connect(self._dsn, timeout=10)
                 self._listener.add_termination_listener(self._lost)
-                # Notifications sent while no one listened are gone: everyone looks again.
-                self.notifications.deliver_all()
+                if reconnecting:
+                    # Notifications sent while no one listened are gone: everyone looks again.
+                    self.notifications.deliver_all()
             for channel in self.notifications.channels():
                 if channel not in self._listening:
                     await self._listener.add_listener(channel, self._heard)
