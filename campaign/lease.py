@@ -135,19 +135,28 @@ class CampaignLease:
         )
         return len(adopted)
 
-    async def keep(self, on_lost: Callable[[], None], on_adopted: Callable[[], None]) -> None:
+    async def keep(self, on_lost: Callable[[], None], wake: asyncio.Event) -> None:
         """Renew the registration until cancelled, adopting dead runners' attempts each round.
 
-        ``on_lost`` is called if another runner took this one for dead (and adopted its calls);
-        ``on_adopted`` after attempts were adopted (their numbers and capacity are free again).
+        ``on_lost`` is called if another runner took this one for dead (and adopted its calls).
+        ``wake`` is set after attempts were adopted (their numbers and capacity are free again)
+        and whenever the database says work may be there (see :meth:`listen`).
         """
+        listener = asyncio.create_task(self.listen(wake))
+        try:
+            await self._renew_until_lost(on_lost, wake)
+        finally:
+            listener.cancel()
+            await asyncio.wait([listener])
+
+    async def _renew_until_lost(self, on_lost: Callable[[], None], wake: asyncio.Event) -> None:
         interval = self._settings.campaign.lease_secs / 3
         while True:
             await asyncio.sleep(interval)
             try:
                 renewed = await self._store.runners.renew(token=self.token)
                 if renewed and await self.adopt_dead():
-                    on_adopted()
+                    wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # e.g. a locked database: try again next round

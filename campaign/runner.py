@@ -58,8 +58,7 @@ class CampaignRunner:
         clock: Source of the current time.
         sleep: Waits a number of seconds (a simulation advances its clock instead).
         on_progress: Called with the progress after every change.
-        host: This machine's name, registered with the campaign's runners.
-        pid: This process's id, likewise.
+        host: This machine's name and ``pid`` its process id, registered with the runners.
         process_alive: Tells whether a process on this machine is alive (a dead runner's calls
             are adopted at once instead of after ``lease_secs``).
         hosts_retention: Run the retention purge while running (False where the host process,
@@ -140,9 +139,8 @@ class CampaignRunner:
             live = self._live.get(attempt_id)
             if live is not None:
                 await live.cancel(reason="the campaign was stopped")
-            # A pipeline still joining its room ends by itself and nothing was dialled yet; past
-            # that the phone may be ringing: cancelling the task stops the dial, and its
-            # shielded finish deletes the room (ending the SIP leg) and records the attempt.
+            # A pipeline still joining its room ends by itself (nothing dialled yet); past that
+            # cancelling stops the dial; its shielded finish deletes the room and records it.
             if live is None or live.ready.is_set():
                 task.cancel()
 
@@ -165,27 +163,26 @@ class CampaignRunner:
         await self._lease.take()
         final_status = "paused"
         heartbeat: asyncio.Task | None = None
-        listener: asyncio.Task | None = None
         # Storage limitation when the runner is the long-running process: purge now, then daily.
         retention = asyncio.create_task(self._keep_retention())
         try:
             if self._hosts_retention:
                 await purge_logged(self._store, self._settings)
             await self._lease.adopt_dead()
-            heartbeat = asyncio.create_task(self._lease.keep(self.stop, self._wake.set))
-            listener = asyncio.create_task(self._lease.listen(self._wake))
+            heartbeat = asyncio.create_task(self._lease.keep(self.stop, self._wake))
             final_status = await self._loop(until)
         finally:
             # A purge or recovery in progress rolls back before the runner leaves.
-            tasks = [t for t in (heartbeat, listener, retention) if t is not None]
+            tasks = [t for t in (heartbeat, retention) if t is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
             if self._calls:
                 await asyncio.gather(*self._calls.values(), return_exceptions=True)
             self.progress.active = 0
-            queue = self._store.queue
-            self.progress.remaining = await queue.count_queued(campaign_id=self.campaign.id)
+            self.progress.remaining = await self._store.queue.count_queued(
+                campaign_id=self.campaign.id
+            )
             await self._lease.release(status=final_status, pause_reason=self.pause_reason)
             self._report()
         return self.progress
@@ -195,7 +192,7 @@ class CampaignRunner:
             await retention_task(self._store, self._settings, purge_now=False)
 
     async def _loop(self, until: datetime | None) -> str:
-        store, campaign = self._store, self.campaign
+        store, campaign, idle_before = self._store, self.campaign, False
         while not self._stopping:
             # Cleared before looking, so a call ending while this pass runs still wakes the wait.
             self._wake.clear()
@@ -210,10 +207,13 @@ class CampaignRunner:
                 self.progress.state = "done"
                 return "done"
             wake = await next_wake(store, campaign, self.policy.rules, now=now)
-            # Another runner's calls still hold contacts: their end may make more due.
-            if wake is None and not self._calls and not await self._lease.others_calling():
+            # Other runners' calls may make more due; a call just ended gets one more pass.
+            idle = wake is None and not self._calls and not await self._lease.others_calling()
+            if idle and idle_before:
                 self.progress.state = "no_calling_time"
                 return "paused"
+            if idle_before := idle:
+                continue
             poll = self._settings.campaign.poll_secs
             delay = poll if wake is None else (wake - now).total_seconds()
             if not started:

@@ -207,7 +207,11 @@ class CampaignQueue:
                 (contact_id,),
             )
             if not rows:
-                return Claim(skipped="locked")
+                # Missing, or (PostgreSQL) locked by another runner's claim right now.
+                held = skip_locked(conn) and await conn.execute_fetchall(
+                    "SELECT 1 FROM campaign_contacts WHERE id = ?", (contact_id,)
+                )
+                return Claim(skipped="locked" if held else "not_queued")
             if rows[0]["state"] != "queued":
                 return Claim(skipped="not_queued")
             contact = to_contact(rows[0])
