@@ -44,5 +44,7 @@ def skip_locked(conn: Any) -> str:
 def object_agg(db: Any, sql: str) -> str:
     """``sql`` with SQLite's ``json_group_object`` as PostgreSQL's ``json_object_agg`` (text)."""
     if getattr(db, "dialect", "sqlite") == "postgresql":
-        return sql.replace("json_group_object(outcome, n)", "json_object_agg(outcome, n)::text")
+        return sql.replace(
+            "json_group_object(outcome, n)", "coalesce(json_object_agg(outcome, n)::text, '{}')"
+        )
     return sql
