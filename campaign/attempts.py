@@ -3,7 +3,7 @@
 :class:`AttemptEnd` is what is known of an attempt when it ends; :func:`settle_from_call` fills
 in what the call itself did (from one read of its facts); :func:`record_attempt` decides the
 contact's next step and completes the attempt in one transaction. The runner uses them after each
-call, and :func:`recover_open_attempts` for what a stopped runner left open.
+call, and :func:`recover_attempts` for what a stopped runner left open.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from config.clock import Clock
 from pipeline.call.outcome import attempt_outcome, recovered_outcome
 from storage import Store
 from storage.campaign_queue import NOT_DIALLED
-from storage.models import AttemptOutcome, CallFacts, CallOutcome
+from storage.models import AttemptOutcome, CallAttempt, CallFacts, CallOutcome
 from telemetry import ErrorKind
 from telemetry import record as metrics
 
@@ -131,16 +131,25 @@ async def record_attempt(
         metrics.error(ErrorKind.DIAL_FAULT)
 
 
-async def recover_open_attempts(
-    *, store: Store, dialer: Dialer, campaign_id: int, delays: RetryDelays, clock: Clock
+async def recover_attempts(
+    pending: list[CallAttempt],
+    *,
+    store: Store,
+    dialer: Dialer,
+    delays: RetryDelays,
+    clock: Clock,
 ) -> None:
-    """Close the attempts a crashed runner left open, after making sure the calls ended.
+    """Close attempts a stopped runner left open, after making sure their calls ended.
+
+    Each attempt is removed from ``pending`` once recorded, so a failure leaves the rest there
+    to be tried again.
 
     Raises:
         DialerError: LiveKit could not confirm a call ended (dialling again could put the
             number into a second call).
     """
-    for attempt in await store.queue.open_attempts(campaign_id=campaign_id):
+    while pending:
+        attempt = pending[0]
         if attempt.room:
             # Raises DialerError when LiveKit cannot confirm: dialling again could then put
             # the number into a second call.
@@ -158,4 +167,5 @@ async def recover_open_attempts(
                     appointments_booked=facts.bookings,
                 )
         await record_attempt(store, attempt_id=attempt.id, end=end, now=clock(), delays=delays)
+        pending.pop(0)
         logger.warning("attempt {} was left open by a stopped runner: {}", attempt.id, end.outcome)

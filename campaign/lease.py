@@ -1,7 +1,10 @@
-"""One runner per campaign: the lease in the ``campaigns`` row, taken, renewed and released.
+"""A runner's place among the runners of a campaign: registered, renewed, released.
 
-A lease is taken over when it is stale (not renewed for ``lease_secs``) or at once when its
-process ran on this machine and no longer exists (see docs/campaigns.md).
+Several runners (processes, on one host or several) may work one campaign at once. Each one
+registers a row (``campaign_runners``) and renews it every ``lease_secs / 3``. A runner whose row
+was not renewed for ``lease_secs`` (or, on this host, whose process no longer exists) is dead: a
+live runner adopts its open attempts (hangs their calls up and records them) and deletes its row
+(see docs/campaigns.md).
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ from datetime import timedelta
 
 from loguru import logger
 
+from campaign.attempts import recover_attempts
+from campaign.dialer import Dialer
+from campaign.outcomes import RetryDelays
 from config.clock import Clock
 from config.settings import AppSettings
-from storage import Campaign, Store
+from storage import CallAttempt, Campaign, Store
 
 
 class CampaignBusyError(Exception):
-    """Another live runner holds the campaign; the message says which, on one line."""
+    """The campaign cannot be run (it no longer exists); the message says why, on one line."""
 
 
 def pid_alive(pid: int) -> bool:
@@ -36,7 +42,7 @@ def pid_alive(pid: int) -> bool:
 
 
 class CampaignLease:
-    """The lease one runner holds on one campaign.
+    """One runner's registration among a campaign's runners.
 
     Args:
         store: The database.
@@ -46,6 +52,8 @@ class CampaignLease:
         host: This machine's name.
         pid: This process's id.
         process_alive: Tells whether a process on this machine is alive.
+        dialer: Hangs up the calls of adopted attempts.
+        delays: The campaign's retry delays (for recording adopted attempts).
     """
 
     def __init__(
@@ -58,6 +66,8 @@ class CampaignLease:
         host: str | None = None,
         pid: int | None = None,
         process_alive: Callable[[int], bool] = pid_alive,
+        dialer: Dialer,
+        delays: RetryDelays,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -66,65 +76,122 @@ class CampaignLease:
         self._host = host or socket.gethostname()
         self._pid = os.getpid() if pid is None else pid
         self._process_alive = process_alive
-        self._token = uuid.uuid4().hex
+        self._dialer = dialer
+        self._delays = delays
+        self.token = uuid.uuid4().hex
         self.lost = False
+        self._adopted: list[CallAttempt] = []  # adopted from dead runners, not yet recorded
 
     async def take(self) -> None:
-        """Take the lease, or raise :class:`CampaignBusyError` naming who holds it."""
+        """Register as one of the campaign's runners.
+
+        Raises:
+            CampaignBusyError: The campaign no longer exists.
+        """
         current = await self._store.campaigns.get_by_id(campaign_id=self.campaign.id)
         if current is None:
             raise CampaignBusyError(f"campaign {self.campaign.name!r} no longer exists")
-        if current.runner_token is not None:
-            lease = timedelta(seconds=self._settings.campaign.lease_secs)
-            seen = current.runner_seen_at
-            stale = seen is None or self._clock() - seen > lease
-            dead = (
-                current.runner_host == self._host
-                and current.runner_pid is not None
-                and current.runner_pid != self._pid
-                and not self._process_alive(current.runner_pid)
-            )
-            if not (stale or dead):
-                raise CampaignBusyError(
-                    f"campaign {current.name!r} is being run by process {current.runner_pid}"
-                    f" on {current.runner_host}; stop it first (or wait"
-                    f" {self._settings.campaign.lease_secs} s if it has died)"
-                )
-        taken = await self._store.queue.take_lease(
-            campaign_id=self.campaign.id,
-            token=self._token,
-            pid=self._pid,
-            host=self._host,
-            expected_token=current.runner_token,
+        await self._store.runners.register(
+            campaign_id=self.campaign.id, token=self.token, host=self._host, pid=self._pid
         )
-        if not taken:
-            raise CampaignBusyError(f"campaign {current.name!r} was just taken by another runner")
 
-    async def keep(self, on_lost: Callable[[], None]) -> None:
-        """Renew the lease until cancelled; ``on_lost`` is called if another runner took it."""
+    async def adopt_dead(self) -> int:
+        """Adopt the open attempts of the campaign's dead runners; hang up and record them.
+
+        Attempts whose call LiveKit could not confirm ended stay adopted and are tried again
+        at the next call.
+
+        Returns:
+            How many attempts were adopted.
+
+        Raises:
+            DialerError: LiveKit could not confirm a call ended.
+        """
+        lease = timedelta(seconds=self._settings.campaign.lease_secs)
+        runners = await self._store.runners.list(campaign_id=self.campaign.id)
+        dead = [
+            r.token
+            for r in runners
+            if r.token != self.token
+            and r.host == self._host
+            and r.pid != self._pid
+            and not self._process_alive(r.pid)
+        ]
+        adopted = await self._store.runners.adopt(
+            campaign_id=self.campaign.id,
+            token=self.token,
+            stale_before=self._clock() - lease,
+            dead=dead,
+        )
+        if adopted:
+            logger.warning("adopting {} open attempts of a stopped runner", len(adopted))
+        self._adopted.extend(adopted)
+        await recover_attempts(
+            self._adopted,
+            store=self._store,
+            dialer=self._dialer,
+            delays=self._delays,
+            clock=self._clock,
+        )
+        return len(adopted)
+
+    async def keep(self, on_lost: Callable[[], None], wake: asyncio.Event) -> None:
+        """Renew the registration until cancelled, adopting dead runners' attempts each round.
+
+        ``on_lost`` is called if another runner took this one for dead (and adopted its calls).
+        ``wake`` is set after attempts were adopted (their numbers and capacity are free again)
+        and whenever the database says work may be there (see :meth:`listen`).
+        """
+        listener = asyncio.create_task(self.listen(wake))
+        try:
+            await self._renew_until_lost(on_lost, wake)
+        finally:
+            listener.cancel()
+            await asyncio.wait([listener])
+
+    async def _renew_until_lost(self, on_lost: Callable[[], None], wake: asyncio.Event) -> None:
         interval = self._settings.campaign.lease_secs / 3
         while True:
             await asyncio.sleep(interval)
             try:
-                renewed = await self._store.queue.renew_lease(
-                    campaign_id=self.campaign.id, token=self._token
-                )
+                renewed = await self._store.runners.renew(token=self.token)
+                if renewed and await self.adopt_dead():
+                    wake.set()
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:  # e.g. a locked database: try again next round
                 logger.warning("could not renew the campaign lease: {}", type(exc).__name__)
                 continue
             if not renewed:
-                logger.error("another runner took over the campaign; stopping")
+                logger.error("another runner took this one for dead; stopping")
                 self.lost = True
                 on_lost()
                 return
 
+    async def listen(self, wake: asyncio.Event) -> None:
+        """Set ``wake`` whenever the database says work may be there (PostgreSQL: any node).
+
+        Runs until cancelled; waits on the campaign's notifications with the poll interval.
+        """
+        waiter = await self._store.queue.waiter(campaign_id=self.campaign.id)
+        try:
+            while True:
+                if await waiter.wait(self._settings.campaign.poll_secs):
+                    wake.set()
+        finally:
+            waiter.close()
+
+    async def others_calling(self) -> bool:
+        """Whether the campaign has calls in progress (this runner's or another's)."""
+        return bool(await self._store.queue.open_attempts(campaign_id=self.campaign.id))
+
     async def release(self, *, status: str, pause_reason: str | None) -> None:
-        """Give the lease back, leaving the campaign ``status`` (unless it was lost)."""
+        """Leave the campaign's runners; the last one leaves the campaign ``status``."""
         if self.lost:
             return
-        await self._store.queue.release_lease(
+        await self._store.runners.release(
             campaign_id=self.campaign.id,
-            token=self._token,
-            status=status,
+            token=self.token,
+            status=status,  # type: ignore[arg-type]
             pause_reason=pause_reason,
         )

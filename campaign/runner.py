@@ -1,11 +1,11 @@
 """The campaign runner: dial due contacts within the rules, one isolated task per call.
 
-One runner holds a campaign at a time (a lease in the database, renewed while it runs). Each
-contact is claimed in a write transaction that opens its attempt before anything is dialled, so a
-crash leaves an open attempt (never a lost one) that the next runner hangs up and records. The
-unique index on open attempts per number keeps one number out of two calls at once. Per call:
-create the room, start the voice pipeline in it (no word of the callee is lost), dial with SIP,
-then greet (answered) or cancel the pipeline (not answered).
+Several runners (one host or several) may work one campaign at once (campaign/lease.py). Each
+contact is claimed in a write transaction that opens its attempt before anything is dialled (caps
+counted across all runners), so a crash leaves an open attempt (never a lost one) that a live
+runner adopts, hangs up and records. The unique index on open attempts per number keeps one
+number out of two calls at once. Per call: create the room, start the voice pipeline in it (no
+word of the callee is lost), dial with SIP, then greet (answered) or cancel the pipeline.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from loguru import logger
 from app.call_policy import CallPolicy
 from app.calling_rules import CampaignRules
 from campaign import calls
-from campaign.attempts import AttemptEnd, record_attempt, recover_open_attempts, settle_from_call
+from campaign.attempts import AttemptEnd, record_attempt, settle_from_call
 from campaign.breaker import FaultBreaker
 from campaign.calls import CallJob, CallLauncher, LiveCall, Progress
 from campaign.dialer import Dialer, DialerError, DialRequest
@@ -58,10 +58,9 @@ class CampaignRunner:
         clock: Source of the current time.
         sleep: Waits a number of seconds (a simulation advances its clock instead).
         on_progress: Called with the progress after every change.
-        host: This machine's name, for the lease.
-        pid: This process's id, for the lease.
-        process_alive: Tells whether a process on this machine is alive (a dead runner's lease
-            can be taken over at once instead of after ``lease_secs``).
+        host: This machine's name and ``pid`` its process id, registered with the runners.
+        process_alive: Tells whether a process on this machine is alive (a dead runner's calls
+            are adopted at once instead of after ``lease_secs``).
         hosts_retention: Run the retention purge while running (False where the host process,
             the service, runs it once for all campaigns).
     """
@@ -91,6 +90,13 @@ class CampaignRunner:
         self._sleep = sleep
         self._on_progress = on_progress
         self._hosts_retention = hosts_retention
+        self.policy = CallPolicy(
+            store=store,
+            limits=settings.limits,
+            rules=CampaignRules.for_campaign(campaign, settings),
+            clock=clock,
+        )
+        self._delays = RetryDelays.build(settings.campaign, campaign.retry_delays)
         self._lease = CampaignLease(
             store=store,
             settings=settings,
@@ -99,14 +105,9 @@ class CampaignRunner:
             host=host,
             pid=pid,
             process_alive=process_alive,
+            dialer=dialer,
+            delays=self._delays,
         )
-        self.policy = CallPolicy(
-            store=store,
-            limits=settings.limits,
-            rules=CampaignRules.for_campaign(campaign, settings),
-            clock=clock,
-        )
-        self._delays = RetryDelays.build(settings.campaign, campaign.retry_delays)
         self.progress = Progress()
         self._calls: dict[int, asyncio.Task] = {}
         self._live: dict[int, LiveCall] = {}
@@ -138,9 +139,8 @@ class CampaignRunner:
             live = self._live.get(attempt_id)
             if live is not None:
                 await live.cancel(reason="the campaign was stopped")
-            # A pipeline still joining its room ends by itself and nothing was dialled yet; past
-            # that the phone may be ringing: cancelling the task stops the dial, and its
-            # shielded finish deletes the room (ending the SIP leg) and records the attempt.
+            # A pipeline still joining its room ends by itself (nothing dialled yet); past that
+            # cancelling stops the dial; its shielded finish deletes the room and records it.
             if live is None or live.ready.is_set():
                 task.cancel()
 
@@ -157,30 +157,26 @@ class CampaignRunner:
             :attr:`pause_reason` says why, also stored as the campaign's ``pause_reason``).
 
         Raises:
-            CampaignBusyError: Another live runner holds the campaign.
+            CampaignBusyError: The campaign no longer exists.
             DialerError: Calls left open by a crashed runner could not be confirmed ended.
         """
         await self._lease.take()
         final_status = "paused"
-        heartbeat = asyncio.create_task(self._lease.keep(self.stop))
+        heartbeat: asyncio.Task | None = None
         # Storage limitation when the runner is the long-running process: purge now, then daily.
         retention = asyncio.create_task(self._keep_retention())
         try:
             if self._hosts_retention:
                 await purge_logged(self._store, self._settings)
-            await recover_open_attempts(
-                store=self._store,
-                dialer=self._dialer,
-                campaign_id=self.campaign.id,
-                delays=self._delays,
-                clock=self._clock,
-            )
+            await self._lease.adopt_dead()
+            heartbeat = asyncio.create_task(self._lease.keep(self.stop, self._wake))
             final_status = await self._loop(until)
         finally:
-            heartbeat.cancel()
-            retention.cancel()
-            # Let a purge in progress roll back before the lease is released on this connection.
-            await asyncio.wait([retention])
+            # A purge or recovery in progress rolls back before the runner leaves.
+            tasks = [t for t in (heartbeat, retention) if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
             if self._calls:
                 await asyncio.gather(*self._calls.values(), return_exceptions=True)
             self.progress.active = 0
@@ -196,7 +192,7 @@ class CampaignRunner:
             await retention_task(self._store, self._settings, purge_now=False)
 
     async def _loop(self, until: datetime | None) -> str:
-        store, campaign = self._store, self.campaign
+        store, campaign, idle_before = self._store, self.campaign, False
         while not self._stopping:
             # Cleared before looking, so a call ending while this pass runs still wakes the wait.
             self._wake.clear()
@@ -211,9 +207,13 @@ class CampaignRunner:
                 self.progress.state = "done"
                 return "done"
             wake = await next_wake(store, campaign, self.policy.rules, now=now)
-            if wake is None and not self._calls:
+            # Other runners' calls may make more due; a call just ended gets one more pass.
+            idle = wake is None and not self._calls and not await self._lease.others_calling()
+            if idle and idle_before:
                 self.progress.state = "no_calling_time"
                 return "paused"
+            if idle_before := idle:
+                continue
             poll = self._settings.campaign.poll_secs
             delay = poll if wake is None else (wake - now).total_seconds()
             if not started:
@@ -260,6 +260,7 @@ class CampaignRunner:
                 policy=self.policy.next_attempt_allowed,
                 history_since=now - self.policy.history,
                 inbound_since=now - timedelta(seconds=self._settings.pipeline.max_call_seconds),
+                runner_token=self._lease.token,
             )
             if claim.skipped in ("global_cap", "campaign_cap"):
                 break

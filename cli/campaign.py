@@ -202,7 +202,13 @@ async def _campaign_status(args: argparse.Namespace, settings: AppSettings) -> d
         if campaign is None:
             raise UsageError(f"no campaign named {args.name!r}")
         status = await ctx.store.campaigns.status(campaign_id=campaign.id)
-    return status.model_dump(mode="json")
+        runners = await ctx.store.runners.list(campaign_id=campaign.id)
+    # The runners working it now (several nodes may): how many, and on which hosts.
+    return {
+        **status.model_dump(mode="json"),
+        "runners": len(runners),
+        "runner_hosts": sorted({r.host for r in runners}),
+    }
 
 
 async def _campaign_control(args: argparse.Namespace, settings: AppSettings) -> dict[str, Any]:

@@ -3,12 +3,13 @@
 Every ``poll_secs`` it reads the campaigns staff started (``store.campaigns.for_service``) and
 starts a :class:`campaign.runner.CampaignRunner` for each one not running yet; a campaign paused
 or stopped meanwhile has its runner told to stop dialling (its calls in progress finish). The
-runner keeps its own rules: the lease (``elo campaign run`` and the service never dial one
-campaign at once), calling windows, caps, retries and recovery after a crash.
+runner keeps its own rules: caps counted across every runner of the campaign (each node, and any
+``elo campaign run``, works it at once), calling windows, retries and adopting a dead runner's
+calls. On PostgreSQL a campaign started on any node wakes every node's supervisor at once.
 
 When a runner ends by itself the supervisor decides what next: a campaign the fault breaker or a
-refused set-up stopped is paused for staff (with the reason); one another process holds, or with
-nothing left to call for now, is looked at again after ``retry_secs``.
+refused set-up stopped is paused for staff (with the reason); one with nothing left to call for
+now is looked at again after ``retry_secs``.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ class CampaignSupervisor:
         confirmations = asyncio.create_task(
             ConfirmationFiller(self._app, on_added=self._wake.set).run()
         )
+        listener = asyncio.create_task(self._listen())
         try:
             while not self._stopping:
                 self._wake.clear()
@@ -138,9 +140,19 @@ class CampaignSupervisor:
                 except TimeoutError:
                     pass
         finally:
-            retention.cancel()
-            confirmations.cancel()
-            await asyncio.wait([retention, confirmations])
+            for task in (retention, confirmations, listener):
+                task.cancel()
+            await asyncio.wait([retention, confirmations, listener])
+
+    async def _listen(self) -> None:
+        """Wake the loop when a campaign is started or changed (PostgreSQL: on any node)."""
+        waiter = await self._app.store.queue.waiter()
+        try:
+            while True:
+                if await waiter.wait(self._poll_secs):
+                    self._wake.set()
+        finally:
+            waiter.close()
 
     def stop_dialling(self) -> None:
         """Start no runner and no call from now on; calls in progress go on."""
@@ -217,7 +229,7 @@ class CampaignSupervisor:
         try:
             progress = await runner.run()
         except CampaignBusyError:
-            logger.info("campaign {}: run by another process; looking again later", campaign_id)
+            logger.info("campaign {}: no longer exists", campaign_id)
         except DialerError as exc:
             logger.warning("campaign {}: cannot resume safely: {}", campaign_id, exc)
         except Exception as exc:  # one campaign's failure never stops the others

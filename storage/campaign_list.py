@@ -15,7 +15,7 @@ _SUMMARY = (
     " (SELECT count(*) FROM campaign_contacts k WHERE k.campaign_id = c.id) AS contacts,"
     " (SELECT count(*) FROM campaign_contacts k"
     "   WHERE k.campaign_id = c.id AND k.state = 'queued') AS queued,"
-    " c.runner_pid IS NOT NULL AS running_now"
+    " EXISTS (SELECT 1 FROM campaign_runners r WHERE r.campaign_id = c.id) AS running_now"
     " FROM campaigns c"
 )
 

@@ -1,9 +1,10 @@
-"""The campaign queue: which contacts are due, claiming one for a call, and the runner lease.
+"""The campaign queue: which contacts are due, claiming one for a call, and finishing it.
 
 Claiming a contact and finishing its attempt each run in
-one ``BEGIN IMMEDIATE`` transaction, so two runners (or a runner restarted after a crash) can never
-put one number into two calls at once: the unique index on open attempts per number is the
-backstop, the checks inside the transaction give the reason.
+one exclusive write transaction (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's one-writer advisory
+lock shared by every node), so several runners (on one host or several, or a runner restarted
+after a crash) can never put one number into two calls at once nor exceed a cap: the unique index
+on open attempts per number is the backstop, the checks inside the transaction give the reason.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from datetime import datetime
 import aiosqlite
 
 from storage.database import Database
+from storage.dialect import skip_locked
 from storage.do_not_call import is_listed
 from storage.errors import NotFoundError
-from storage.models import AttemptOutcome, CallAttempt, CampaignContact, CampaignState
+from storage.models import AttemptOutcome, CallAttempt, CampaignContact
+from storage.notify import CAMPAIGNS_CHANNEL, Waiter, campaign_channel
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_attempt, to_contact
 from storage.timefmt import from_db, to_db
@@ -54,7 +57,8 @@ class Claim:
             ``next_call_at`` was moved there.
         skipped: Why the contact cannot be called now: ``do_not_call``, ``exhausted`` (the
             campaign's attempts are used up; the contact is done), ``in_call`` (the number is in
-            another call), ``not_queued``, ``not_due``, ``campaign_cap`` or ``global_cap``.
+            another call), ``not_queued``, ``not_due``, ``locked`` (another runner is claiming
+            it right now), ``campaign_cap`` or ``global_cap``.
     """
 
     attempt: CallAttempt | None = None
@@ -63,7 +67,7 @@ class Claim:
 
 
 class CampaignQueue:
-    """The calling queue of every campaign: the runner lease, due contacts and attempts.
+    """The calling queue of every campaign: due contacts and attempts.
 
     Args:
         db: The open database.
@@ -73,66 +77,6 @@ class CampaignQueue:
     def __init__(self, db: Database, keys: PrivacyKeys) -> None:
         self._db = db
         self._keys = keys
-
-    async def take_lease(
-        self,
-        *,
-        campaign_id: int,
-        token: str,
-        pid: int,
-        host: str,
-        expected_token: str | None,
-    ) -> bool:
-        """Become the campaign's runner if the lease still holds ``expected_token``.
-
-        A compare-and-set: the caller reads the campaign, decides the previous runner is gone
-        (no token, a stale check-in, or a dead process on this host) and passes the token it saw.
-
-        Returns:
-            True when this runner now holds the lease.
-        """
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE campaigns SET runner_token = ?, runner_pid = ?, runner_host = ?,"
-                " runner_seen_at = ?, status = 'running', pause_reason = NULL"
-                " WHERE id = ? AND runner_token IS ?",
-                (token, pid, host, to_db(self._db.clock()), campaign_id, expected_token),
-            )
-            return cursor.rowcount == 1
-
-    async def renew_lease(self, *, campaign_id: int, token: str) -> bool:
-        """Check in as the campaign's runner. False means another runner took over."""
-        async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE campaigns SET runner_seen_at = ? WHERE id = ? AND runner_token = ?",
-                (to_db(self._db.clock()), campaign_id, token),
-            )
-            return cursor.rowcount == 1
-
-    async def release_lease(
-        self,
-        *,
-        campaign_id: int,
-        token: str,
-        status: CampaignState,
-        pause_reason: str | None = None,
-    ) -> None:
-        """Give up the lease (if still held) and leave the campaign in ``status``.
-
-        Args:
-            campaign_id: The campaign.
-            token: The lease token this runner holds.
-            status: The campaign's status from now on.
-            pause_reason: Why the runner paused the campaign by itself (e.g. the fault
-                breaker), one line for ``elo campaign status``; None for an ordinary stop.
-        """
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                "UPDATE campaigns SET runner_token = NULL, runner_pid = NULL, runner_host = NULL,"
-                " runner_seen_at = NULL, status = ?, pause_reason = ?"
-                " WHERE id = ? AND runner_token = ?",
-                (status, pause_reason[:500] if pause_reason else None, campaign_id, token),
-            )
 
     async def zones(self, *, campaign_id: int) -> list[tuple[str, str]]:
         """The distinct (time zone, country) pairs of a campaign's queued contacts."""
@@ -227,6 +171,7 @@ class CampaignQueue:
         policy: PolicyCheck,
         history_since: datetime,
         inbound_since: datetime | None = None,
+        runner_token: str | None = None,
     ) -> Claim:
         """Open an attempt for a contact if every rule allows a call now.
 
@@ -248,16 +193,26 @@ class CampaignQueue:
             history_since: How far back attempts and refusals matter to the policy.
             inbound_since: An unended inbound call from the number started since then keeps it
                 from being dialled (older ones were left unended by a crash).
+            runner_token: The claiming runner (it holds the attempt until it ends).
 
         Returns:
             The claim.
         """
         now = self._db.clock()
         async with self._db.transaction() as conn:
+            # PostgreSQL: a row another runner's claim holds is skipped, not waited for.
             rows = await conn.execute_fetchall(
-                "SELECT * FROM campaign_contacts WHERE id = ?", (contact_id,)
+                "SELECT * FROM campaign_contacts WHERE id = ?"  # noqa: S608 (a fixed fragment)
+                + skip_locked(conn),
+                (contact_id,),
             )
-            if not rows or rows[0]["state"] != "queued":
+            if not rows:
+                # Missing, or (PostgreSQL) locked by another runner's claim right now.
+                held = skip_locked(conn) and await conn.execute_fetchall(
+                    "SELECT 1 FROM campaign_contacts WHERE id = ?", (contact_id,)
+                )
+                return Claim(skipped="locked" if held else "not_queued")
+            if rows[0]["state"] != "queued":
                 return Claim(skipped="not_queued")
             contact = to_contact(rows[0])
             # The planner's read may predate a call that just ended (reads on the shared
@@ -281,7 +236,8 @@ class CampaignQueue:
             (counts,) = await conn.execute_fetchall(
                 "SELECT count(*) AS total,"
                 " coalesce(sum(CASE WHEN campaign_id = ? THEN 1 ELSE 0 END), 0) AS mine"
-                " FROM call_attempts WHERE outcome IS NULL",
+                " FROM call_attempts"
+                " WHERE outcome IS NULL",
                 (contact.campaign_id,),
             )
             if counts["mine"] >= campaign_cap:
@@ -290,7 +246,8 @@ class CampaignQueue:
                 return Claim(skipped="global_cap")
             (used,) = await conn.execute_fetchall(
                 "SELECT count(*) AS n FROM call_attempts"
-                " WHERE contact_id = ? AND sip_status IS DISTINCT FROM ? AND system_fault IS NULL",
+                " WHERE contact_id = ? AND (sip_status IS NULL OR sip_status != ?)"
+                " AND system_fault IS NULL",
                 (contact.id, NOT_DIALLED),
             )
             if used["n"] >= max_attempts:
@@ -298,7 +255,7 @@ class CampaignQueue:
                 return Claim(skipped="exhausted")
             history = await conn.execute_fetchall(
                 "SELECT started_at, outcome FROM call_attempts"
-                " WHERE phone = ? AND started_at >= ? AND sip_status IS DISTINCT FROM ?"
+                " WHERE phone = ? AND started_at >= ? AND (sip_status IS NULL OR sip_status != ?)"
                 " AND system_fault IS NULL",
                 (contact.phone, to_db(history_since), NOT_DIALLED),
             )
@@ -312,13 +269,22 @@ class CampaignQueue:
                     "UPDATE campaign_contacts SET next_call_at = ? WHERE id = ?",
                     (to_db(not_before), contact.id),
                 )
+                await self._db.notify(conn, campaign_channel(contact.campaign_id))
                 return Claim(deferred_until=not_before)
             try:
                 inserted = await conn.execute_fetchall(
                     "INSERT INTO call_attempts"
-                    " (contact_id, started_at, call_id, phone, campaign_id, room)"
-                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
-                    (contact.id, to_db(now), call_id, contact.phone, contact.campaign_id, room),
+                    " (contact_id, started_at, call_id, phone, campaign_id, room, runner_token)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                    (
+                        contact.id,
+                        to_db(now),
+                        call_id,
+                        contact.phone,
+                        contact.campaign_id,
+                        room,
+                        runner_token,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 # The unique index on open attempts per number: another writer got there first.
@@ -354,7 +320,9 @@ class CampaignQueue:
         Returns:
             The finished attempt.
         """
-        async with self._db.transaction() as conn:
+        # No one-writer lock: the guarded UPDATE ends the attempt once, and an ending only frees
+        # capacity, so a claim counting open attempts meanwhile stays within the caps.
+        async with self._db.transaction(exclusive=False) as conn:
             cursor = await conn.execute(
                 "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
                 " duration_s = ?, system_fault = ? WHERE id = ? AND outcome IS NULL",
@@ -373,6 +341,8 @@ class CampaignQueue:
             if not rows:
                 raise NotFoundError(f"no call attempt {attempt_id}")
             if cursor.rowcount == 1:
+                # Capacity is free again (and the number): wake the campaign's runners.
+                await self._db.notify(conn, campaign_channel(rows[0]["campaign_id"]))
                 contact_id = rows[0]["contact_id"]
                 if done_reason is not None:
                     await _close(conn, contact_id, done_reason)
@@ -382,6 +352,15 @@ class CampaignQueue:
                         (to_db(next_call_at) if next_call_at else None, contact_id),
                     )
         return to_attempt(rows[0])
+
+    async def waiter(self, *, campaign_id: int | None = None) -> Waiter:
+        """Wakes a runner of the campaign when work may be there (close it when done).
+
+        Without ``campaign_id``: wakes when any campaign is started, resumed, paused or stopped.
+        """
+        if campaign_id is None:
+            return await self._db.waiter(CAMPAIGNS_CHANNEL)
+        return await self._db.waiter(campaign_channel(campaign_id))
 
     async def open_attempts(self, *, campaign_id: int) -> list[CallAttempt]:
         """The campaign's attempts without an outcome (calls in progress, or left by a crash)."""

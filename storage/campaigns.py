@@ -28,6 +28,7 @@ from storage.models import (
     NewContact,
     ServiceState,
 )
+from storage.notify import CAMPAIGNS_CHANNEL, campaign_channel
 from storage.privacy_keys import PrivacyKeys
 from storage.rows import to_attempt, to_campaign, to_contact
 from storage.timefmt import from_db, to_db
@@ -181,7 +182,7 @@ class CampaignRepository:
             " (SELECT count(*) FROM campaign_contacts k WHERE k.campaign_id = c.id) AS contacts,"
             " (SELECT count(*) FROM campaign_contacts k"
             "   WHERE k.campaign_id = c.id AND k.state = 'queued') AS queued,"
-            " c.runner_pid IS NOT NULL AS running_now"
+            " EXISTS (SELECT 1 FROM campaign_runners r WHERE r.campaign_id = c.id) AS running_now"
             " FROM campaigns c ORDER BY c.id DESC"
         )
         return [
@@ -234,6 +235,8 @@ class CampaignRepository:
                 f" AND status != 'done' AND service_state IN ({marks}) RETURNING *",
                 (to, reason, campaign_id, *sorted(allowed_from)),
             )
+            await self._db.notify(conn, campaign_channel(campaign_id))  # started or resumed
+            await self._db.notify(conn, CAMPAIGNS_CHANNEL)
         return to_campaign(rows[0]) if rows else None
 
     async def queue_depths(self) -> dict[int, int]:
@@ -321,6 +324,7 @@ class CampaignRepository:
                     imported += 1
                 else:
                     merged += 1
+            await self._db.notify(conn, campaign_channel(campaign_id))
         return ImportCounts(imported=imported, merged=merged, on_do_not_call=on_dnc)
 
     async def contacts(self, *, campaign_id: int) -> list[CampaignContact]:
@@ -359,8 +363,7 @@ class CampaignRepository:
         )
         if not campaigns:
             raise NotFoundError(f"no campaign {campaign_id}")
-        # One statement, so every count reads the same snapshot of the file.
-        # Only the attempts' columns the counts need: each contact's come from one covering
+        # One statement (one snapshot). Each contact's attempt columns come from one covering
         # index (migration 12's call_attempts_contact_outcome), no attempt row is read.
         sql = _STATUS_SQL.format(outcomes=json_object_of(self._db.conn, "outcome", "n"))
         (row,) = await self._db.rows(sql, (campaign_id, campaign_id))

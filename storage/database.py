@@ -26,6 +26,7 @@ from config.clock import Clock, system_clock
 from config.private_files import create_private_file
 from storage.errors import StoreError
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION
+from storage.notify import Notifications, Waiter
 from storage.outbox_plan import OutboxPlan
 
 # Files this process has quick-checked and found healthy, by identity, size and modification time.
@@ -85,6 +86,9 @@ class Database:
         # What the messages outbox plans in each booking's transaction (storage.outbox_plan);
         # open_application sets it from the settings and the configured channels.
         self.outbox = OutboxPlan()
+        # Wake-ups for waiting runners (storage.notify); channels notified in the open write.
+        self.notifications = Notifications()
+        self._pending: list[str] = []
 
     @classmethod
     async def open(
@@ -243,14 +247,32 @@ class Database:
         self.refuse_if_damaged()
         async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
+            self._pending.clear()
             try:
                 yield self.conn
                 # Inside the try: a COMMIT that fails (disk full, I/O error) is rolled back too,
                 # so the connection is not left inside a half-done transaction.
                 await self.conn.execute("COMMIT")
             except BaseException:
+                self._pending.clear()
                 await self.rollback()
                 raise
+            for channel in self._pending:
+                self.notifications.deliver(channel)
+            self._pending.clear()
+
+    async def notify(self, conn: Any, channel: str) -> None:
+        """Wake the waiters of ``channel`` when the transaction on ``conn`` commits.
+
+        SQLite reaches this process's waiters only; other processes poll.
+        """
+        self._pending.append(channel)
+
+    async def waiter(self, channel: str) -> Waiter:
+        """A :class:`~storage.notify.Waiter` for ``channel`` (close it when done)."""
+        waiter = Waiter(self.notifications, channel, _nothing)
+        self.notifications.add(waiter)
+        return waiter
 
     async def rollback(self) -> None:
         """Roll back if a transaction is still open, keeping the error that caused it.
@@ -278,6 +300,10 @@ class Database:
         """The first row of a query, or None."""
         async with self.conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _probe(path: Path) -> None:

@@ -11,9 +11,10 @@ the exclusion constraint refuse, whichever transaction commits first.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Self
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -23,6 +24,7 @@ from config.clock import Clock, system_clock
 from storage.database import Database
 from storage.errors import StoreError
 from storage.migrations import SCHEMA_VERSION
+from storage.notify import Waiter
 from storage.pg import PgConnection, PgPoolConnection, init_connection, translate_error
 from storage.schema_pg import PG_BASELINE, PG_MIGRATIONS
 
@@ -52,6 +54,12 @@ class PgDatabase(Database):
         super().__init__(PgPoolConnection(pool), tz=tz, clock=clock)  # type: ignore[arg-type]
         self.pool = pool
         self.display = display
+        self._dsn = ""
+        # One dedicated connection per process LISTENs for every channel a waiter needs
+        # (storage.notify); a pooled connection would be handed to other work.
+        self._listener: asyncpg.Connection | None = None
+        self._listening: set[str] = set()
+        self._listen_lock = asyncio.Lock()
 
     @classmethod
     async def open(  # type: ignore[override]
@@ -91,6 +99,7 @@ class PgDatabase(Database):
         except (TimeoutError, OSError, asyncpg.PostgresError, ValueError) as exc:
             raise StoreError(f"cannot open database {display or 'postgresql'}: {exc}") from None
         db = cls(pool, tz=tz, clock=clock, display=display)
+        db._dsn = dsn
         try:
             await db._migrate()
         except BaseException:
@@ -99,8 +108,48 @@ class PgDatabase(Database):
         return db
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close the listener and every pooled connection."""
+        listener, self._listener = self._listener, None
+        if listener is not None and not listener.is_closed():
+            await listener.close()
         await self.pool.close()
+
+    async def notify(self, conn: Any, channel: str) -> None:
+        """Wake the waiters of ``channel`` on every node when the transaction commits."""
+        await conn.execute("SELECT pg_notify(?, '')", (channel,))
+
+    async def waiter(self, channel: str) -> Waiter:
+        """A :class:`~storage.notify.Waiter` for ``channel`` (close it when done)."""
+        waiter = Waiter(self.notifications, channel, self._listen)
+        self.notifications.add(waiter)
+        await self._listen()
+        return waiter
+
+    async def _listen(self) -> None:
+        """Make sure the listener connection is up and LISTENs on every channel waited on."""
+        async with self._listen_lock:
+            if self._listener is None or self._listener.is_closed():
+                reconnecting = self._listener is not None or bool(self._listening)
+                self._listening = set()
+                self._listener = await asyncpg.connect(self._dsn, timeout=10)
+                self._listener.add_termination_listener(self._lost)
+                if reconnecting:
+                    # Notifications sent while no one listened are gone: everyone looks again.
+                    self.notifications.deliver_all()
+            for channel in self.notifications.channels():
+                if channel not in self._listening:
+                    await self._listener.add_listener(channel, self._heard)
+                    self._listening.add(channel)
+
+    def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self.notifications.deliver(channel)
+
+    def _lost(self, conn: Any) -> None:
+        if conn is not self._listener:
+            return  # closed by close(), or an old connection already replaced
+        logger.warning("the notification listener lost its connection; reconnecting")
+        self._listener = None
+        self.notifications.deliver_all()
 
     async def quick_check(self) -> str | None:
         """PostgreSQL checks its own pages; there is no file for Elo to scan."""

@@ -96,3 +96,11 @@ def json_text(conn: Any, value: str, *keys: str) -> str:
     if is_postgres(conn):
         return f"({value} #>> '{{{','.join(keys)}}}')"
     return f"CAST(json_extract({value}, '$.{'.'.join(keys)}') AS TEXT)"
+
+
+def skip_locked(conn: Any) -> str:
+    """The suffix of a ``SELECT`` that skips rows another transaction has locked (PostgreSQL).
+
+    SQLite has one writer at a time, so there is nothing to skip: the suffix is empty.
+    """
+    return " FOR UPDATE SKIP LOCKED" if is_postgres(conn) else ""

@@ -11,6 +11,7 @@ from storage.migrations_dashboard import (
     fold_sql,
 )
 from storage.migrations_messages import MESSAGES_MIGRATIONS
+from storage.migrations_runners import RUNNER_MIGRATIONS
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -280,6 +281,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     *DASHBOARD_MIGRATIONS,
     *MESSAGES_MIGRATIONS,
+    *RUNNER_MIGRATIONS,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

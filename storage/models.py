@@ -233,6 +233,7 @@ class CallAttempt(_Record):
     campaign_id: int | None = None
     room: str | None = None
     system_fault: str | None = None
+    runner_token: str | None = None
 
 
 class CampaignStatus(_Record):

@@ -367,6 +367,22 @@ CREATE INDEX call_attempts_contact_outcome ON call_attempts(contact_id, outcome,
 """.replace("__FOLD__", _FOLD)
 
 # Version PG_BASELINE, then one entry per later version (the same numbers as SQLite's).
-PG_MIGRATIONS: tuple[str, ...] = (_BASELINE,)
+PG_MIGRATIONS: tuple[str, ...] = (
+    _BASELINE,
+    # 17: several runners per campaign, and which runner holds each open attempt.
+    """
+    CREATE TABLE campaign_runners (
+        token        TEXT PRIMARY KEY,
+        campaign_id  BIGINT NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        host         TEXT NOT NULL,
+        pid          BIGINT NOT NULL,
+        started_at   TEXT NOT NULL,
+        seen_at      TEXT NOT NULL
+    );
+    CREATE INDEX campaign_runners_campaign ON campaign_runners(campaign_id, seen_at);
+    ALTER TABLE call_attempts ADD COLUMN runner_token TEXT;
+    CREATE INDEX call_attempts_open_runner ON call_attempts(runner_token) WHERE outcome IS NULL;
+    """,
+)
 
 PG_SCHEMA_VERSION = PG_BASELINE + len(PG_MIGRATIONS) - 1

@@ -27,6 +27,7 @@ from storage.call_records import CallRepository
 from storage.callers import CallerRepository
 from storage.campaign_list import CampaignList
 from storage.campaign_queue import CampaignQueue
+from storage.campaign_runners import CampaignRunners
 from storage.campaigns import CampaignRepository
 from storage.confirmations import ConfirmationRepository
 from storage.database import Database
@@ -59,7 +60,8 @@ class Store:
         callers: What the clinic knows about one number that calls in.
         dnc: The do-not-call list.
         campaigns: Campaigns, their contacts, attempts and status.
-        queue: The campaign calling queue: leases, due contacts, claims and completions.
+        queue: The campaign calling queue: due contacts, claims and completions.
+        runners: The runners working each campaign (several at once), and adopting dead ones.
         audit: The audit trail.
         calendar: The staff calendar: chairs' appointments; book, move, cancel, mark.
         privacy: Retention, export and erasure.
@@ -92,6 +94,7 @@ class Store:
         self.dnc = DoNotCallRepository(db, keys)
         self.campaigns = CampaignRepository(db, keys)
         self.queue = CampaignQueue(db, keys)
+        self.runners = CampaignRunners(db)
         self.audit = AuditTrail(db)
         self.calendar = CalendarRepository(db, self.audit)
         self.privacy = PrivacyRepository(db, keys, self.audit)

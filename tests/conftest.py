@@ -135,7 +135,14 @@ def ctx(make_context: Callable[..., ToolContext]) -> ToolContext:
 
 
 async def claim(
-    store: Store, *, contact_id: int, room: str, call_id: str, now: datetime, global_cap: int = 4
+    store: Store,
+    *,
+    contact_id: int,
+    room: str,
+    call_id: str,
+    now: datetime,
+    global_cap: int = 4,
+    runner_token: str | None = None,
 ) -> Claim:
     """Claim a contact the way a runner would, with no attempt policy.
 
@@ -151,6 +158,7 @@ async def claim(
         max_attempts=4,
         policy=lambda attempts, refusals: None,
         history_since=now - timedelta(days=60),
+        runner_token=runner_token,
     )
 
 

@@ -81,11 +81,9 @@ async def test_unknown_and_done_campaigns_are_refused(store: Store) -> None:
     await _campaign(store)
     campaign = await store.campaigns.get(name="Recall")
     assert campaign is not None
-    # A runner finished every contact: the lease is released as done.
-    await store.queue.take_lease(
-        campaign_id=campaign.id, token="t", pid=1, host="h", expected_token=None
-    )
-    await store.queue.release_lease(campaign_id=campaign.id, token="t", status="done")
+    # A runner finished every contact: it leaves the campaign done.
+    await store.runners.register(campaign_id=campaign.id, token="t", pid=1, host="h")
+    await store.runners.release(campaign_id=campaign.id, token="t", status="done")
     with pytest.raises(ControlRefused, match="is done: every contact is finished"):
         await control(store, name="Recall", command=Command.START)
     assert await _state(store) == "manual"

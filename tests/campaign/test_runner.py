@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from campaign.lease import CampaignBusyError
 from campaign.runner import CampaignRunner
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
 from storage import NewContact, Store
@@ -166,20 +165,37 @@ async def test_do_not_call_is_checked_at_dial_time(
 
 
 @pytest.mark.asyncio
-async def test_a_second_runner_is_refused_while_the_first_is_alive(
-    store: Store, make_runner: Callable[..., CampaignRunner], launcher: ScriptedLauncher
+async def test_two_live_runners_share_one_campaign_within_its_cap(
+    store: Store,
+    make_runner: Callable[..., CampaignRunner],
+    launcher: ScriptedLauncher,
+    livekit: FakeLiveKitServer,
 ) -> None:
-    campaign = await _campaign(store, [BOOKS])
-    launcher.conversations[BOOKS] = Conversation(outcome="booked", hold=True)
-    first = make_runner(campaign, pid=1111, process_alive=lambda pid: True)
-    task = asyncio.create_task(first.run(until=START + timedelta(hours=1)))
+    phones = [BOOKS, BUSY, RINGS, LATER]
+    campaign = await _campaign(store, phones, max_concurrent_calls=3)
+    for phone in phones:
+        launcher.conversations[phone] = Conversation(outcome="booked", hold=True)
+    # The first runner stops at one call (its own copy of the campaign has a cap of 1).
+    capped = campaign.model_copy(update={"max_concurrent_calls": 1})
+    first = make_runner(capped, pid=1111, process_alive=lambda pid: True)
+    one = asyncio.create_task(first.run(until=START + timedelta(hours=1)))
     await eventually(lambda: launcher.in_conversation >= 1)
+    # The second runner joins instead of being refused, and claims its own contacts.
     second = make_runner(campaign, pid=2222, process_alive=lambda pid: True)
-    with pytest.raises(CampaignBusyError, match="being run by process 1111"):
-        await second.run()
+    two = asyncio.create_task(second.run(until=START + timedelta(hours=1)))
+    await eventually(lambda: launcher.in_conversation >= 3)
+    runners = await store.runners.list(campaign_id=campaign.id)
+    assert sorted(r.pid for r in runners) == [1111, 2222]
+    # The campaign's cap counts both runners' calls: three at once, never four.
+    open_now = await store.queue.open_attempts(campaign_id=campaign.id)
+    assert len(open_now) == 3 and (first.active, second.active) == (1, 2)
+    assert len({a.runner_token for a in open_now}) == 2
     launcher.release.set()
-    await task
-    assert len(launcher.launches) == 1
+    await asyncio.gather(one, two)
+    assert {p for p in phones if len(livekit.calls_to(p)) == 1} == set(phones)
+    assert await store.runners.list(campaign_id=campaign.id) == []
+    contacts = await store.campaigns.contacts(campaign_id=campaign.id)
+    assert {(c.state, c.done_reason) for c in contacts} == {("done", "booked")}
 
 
 @pytest.mark.asyncio
@@ -193,11 +209,14 @@ async def test_a_dead_runners_open_call_is_hung_up_and_recorded(
     campaign = await _campaign(store, [BOOKS])
     (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
     # A runner (process 4242, now dead) claimed the contact, opened the room and died.
-    assert await store.queue.take_lease(
-        campaign_id=campaign.id, token="old", pid=4242, host="here", expected_token=None
-    )
+    await store.runners.register(campaign_id=campaign.id, token="old", pid=4242, host="here")
     claimed = await claim(
-        store, contact_id=contact.id, room="elo-crashed", call_id="crashed-call", now=START
+        store,
+        contact_id=contact.id,
+        room="elo-crashed",
+        call_id="crashed-call",
+        now=START,
+        runner_token="old",
     )
     assert claimed.attempt is not None
     await dialer.create_room(room="elo-crashed", metadata="", empty_timeout_s=60)
@@ -208,6 +227,9 @@ async def test_a_dead_runners_open_call_is_hung_up_and_recorded(
     assert next(r.body["room"] for r in livekit.requests_for("DeleteRoom")) == "elo-crashed"
     attempts = await store.campaigns.attempts(contact_id=contact.id)
     assert [(a.outcome, a.sip_status) for a in attempts] == [("failed", "interrupted")]
+    # Adopted by the new runner: the attempt names it, and the dead runner's row is gone.
+    assert attempts[0].runner_token not in (None, "old")
+    assert await store.runners.list(campaign_id=campaign.id) == []
     (after,) = await store.campaigns.contacts(campaign_id=campaign.id)
     assert after.next_call_at == START + timedelta(minutes=120)
 
@@ -307,11 +329,14 @@ async def test_recovery_keeps_the_outcome_of_a_call_that_had_ended(
 ) -> None:
     campaign = await _campaign(store, [REJECTS])
     (contact,) = await store.campaigns.contacts(campaign_id=campaign.id)
-    assert await store.queue.take_lease(
-        campaign_id=campaign.id, token="old", pid=4242, host="here", expected_token=None
-    )
+    await store.runners.register(campaign_id=campaign.id, token="old", pid=4242, host="here")
     claimed = await claim(
-        store, contact_id=contact.id, room="elo-ended", call_id="ended-call", now=START
+        store,
+        contact_id=contact.id,
+        room="elo-ended",
+        call_id="ended-call",
+        now=START,
+        runner_token="old",
     )
     assert claimed.attempt is not None
     # The pipeline recorded the refusal, then the runner died before recording the attempt.

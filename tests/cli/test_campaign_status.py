@@ -45,6 +45,9 @@ def test_status_reports_counts_and_rates_and_unknown_names_exit_2(tmp_path: Path
         # The funnel (issue 12): of the 2 contacts dialled, 2 answered and 1 booked.
         "contacts_reached": 2,
         "contacts_booked": 1,
+        # Issue 14: the runners working it now (none: it is not running).
+        "runners": 0,
+        "runner_hosts": [],
     }
 
     result = run_elo(tmp_path, "campaign", "status", "Nope")

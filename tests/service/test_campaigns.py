@@ -195,21 +195,19 @@ async def test_calls_that_end_within_the_drain_are_not_hung_up(
 
 
 @pytest.mark.asyncio
-async def test_a_campaign_run_elsewhere_is_left_alone_until_it_is_free(
+async def test_a_campaign_run_elsewhere_is_joined(
     store: Store, launcher: ScriptedLauncher, supervise: Callable[..., Any]
 ) -> None:
     campaign_id = await _campaign(store, "Recall", PHONES[:1])
     await control(store, name="Recall", command=Command.START)
-    # `elo campaign run` in another live process holds the lease.
-    await store.queue.take_lease(
-        campaign_id=campaign_id, token="other", pid=1, host="elsewhere", expected_token=None
-    )
+    # `elo campaign run` in another live process (another node) works the campaign too.
+    await store.runners.register(campaign_id=campaign_id, token="other", pid=1, host="elsewhere")
     async with supervise(retry_secs=0.1):
-        await asyncio.sleep(0.5)
-        assert launcher.launches == []
-        await store.queue.release_lease(campaign_id=campaign_id, token="other", status="paused")
+        # This node's runner joins it and calls (the other one is alive: nothing is adopted).
         await eventually(lambda: len(launcher.launches) == 1)
         await eventually(lambda: launcher.in_conversation == 0)
+        runners = await store.runners.list(campaign_id=campaign_id)
+        assert "other" in {r.token for r in runners} and len(runners) <= 2
 
 
 @pytest.mark.asyncio
