@@ -17,7 +17,7 @@ from datetime import datetime
 import aiosqlite
 
 from storage.database import Database
-from storage.dialect import skip_locked
+from storage.dialect import queued_zones_sql, skip_locked
 from storage.do_not_call import is_listed
 from storage.errors import NotFoundError
 from storage.models import AttemptOutcome, CallAttempt, CampaignContact
@@ -80,11 +80,7 @@ class CampaignQueue:
 
     async def zones(self, *, campaign_id: int) -> list[tuple[str, str]]:
         """The distinct (time zone, country) pairs of a campaign's queued contacts."""
-        rows = await self._db.rows(
-            "SELECT DISTINCT time_zone, country FROM campaign_contacts"
-            " WHERE campaign_id = ? AND state = 'queued'",
-            (campaign_id,),
-        )
+        rows = await self._db.rows(*queued_zones_sql(self._db.conn, campaign_id))
         return [(row["time_zone"], row["country"]) for row in rows]
 
     async def due_contacts(

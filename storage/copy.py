@@ -70,6 +70,8 @@ COPY_TABLES: tuple[CopyTable, ...] = (
     CopyTable("messages", ("id",), "id"),
     CopyTable("message_opt_outs", ("patient_id", "channel")),
     CopyTable("campaigns", ("id",), "id"),
+    # Runtime state (empty after a clean stop); copied so a left-over runner is still adopted.
+    CopyTable("campaign_runners", ("token",)),
     CopyTable("campaign_contacts", ("id",), "id"),
     CopyTable("call_attempts", ("id",), "id"),
     CopyTable("patient_names", ("patient_id",)),
