@@ -11,7 +11,6 @@ mails the patient a changed invite through a real SMTP server: same UID, SEQUENC
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,12 +33,13 @@ from tests.pipeline.harness import NAME, PHONE, file_transport, goodbye, greetin
 from tests.storage.booking import at
 
 
-def _slots(db_path: Path, appointment_id: int) -> list[tuple[int, str]]:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(
-            "SELECT chair, slot_start FROM appointment_slots WHERE appointment_id = ?",
-            (appointment_id,),
-        ).fetchall()
+async def _slots(store: Store, appointment_id: int) -> list[tuple[int, str]]:
+    rows = await store.db.rows(
+        "SELECT chair, slot_start FROM appointment_slots WHERE appointment_id = ?"
+        " ORDER BY slot_start",
+        (appointment_id,),
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 @pytest.mark.slow
@@ -47,7 +47,6 @@ def _slots(db_path: Path, appointment_id: int) -> list[tuple[int, str]]:
 async def test_a_confirmation_call_reschedules_through_the_real_pipeline(
     tmp_path: Path,
     store: Store,
-    db_path: Path,
     clinic: Any,
     clock: FixedClock,
     request: pytest.FixtureRequest,
@@ -113,7 +112,7 @@ async def test_a_confirmation_call_reschedules_through_the_real_pipeline(
     after = await store.calendar.get(appointment_id=appointment.id)
     assert (after.id, after.revision, after.status) == (appointment.id, 1, "scheduled")
     assert after.starts_at == at(15).astimezone(TIRANE)
-    assert _slots(db_path, appointment.id) == [(appointment.chair, "2026-12-02T14:00:00Z")]
+    assert await _slots(store, appointment.id) == [(appointment.chair, "2026-12-02T14:00:00Z")]
     # The old 10:00 slot is free: someone else can book exactly it.
     other = await store.appointments.book(
         phone="+355682223344", name="Ben Lika", service_id="checkup", starts_at=at(10),

@@ -7,7 +7,6 @@ answer comes from the SIP dial on the LiveKit fake.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -122,10 +121,7 @@ async def test_a_busy_line_is_an_attempt_but_not_a_call_in_the_stats(
     call = await store.calls.get(call_id=attempt.call_id)
     assert call is not None and call.outcome == "not_answered"
     assert greeted == []  # nobody answered, so Elo never spoke
-    with sqlite3.connect(tmp_path / "elo.db") as conn:
-        assert conn.execute(
-            "SELECT coalesce(sum(total_calls), 0) FROM call_analytics"
-        ).fetchone() == (0,)
+    assert await store.db.scalar("SELECT coalesce(sum(total_calls), 0) FROM call_analytics") == 0
 
 
 @pytest.mark.parametrize(

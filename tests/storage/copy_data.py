@@ -60,6 +60,8 @@ async def seed(store: Store, clock: FixedClock) -> None:
         ],
     )
     contacts = await store.db.rows("SELECT id FROM campaign_contacts ORDER BY id")
+    # A runner left registered (a node that stopped uncleanly), so its row is copied too.
+    await store.runners.register(campaign_id=campaign.id, token="runner-1", host="node-a", pid=7)
     claimed = await claim(store, contact_id=contacts[0][0], room="r1", call_id="call-3", now=start)
     await store.queue.complete_attempt(
         attempt_id=claimed.attempt.id,  # type: ignore[union-attr]
