@@ -194,8 +194,10 @@ class CampaignQueue:
         Returns:
             The claim.
         """
-        now = self._db.clock()
         async with self._db.transaction() as conn:
+            # Read once the write lock is held: a claim that queued behind another writer starts
+            # after it, so attempts' stored times never show more open calls than the caps allow.
+            now = self._db.clock()
             # PostgreSQL: a row another runner's claim holds is skipped, not waited for.
             rows = await conn.execute_fetchall(
                 "SELECT * FROM campaign_contacts WHERE id = ?"  # noqa: S608 (a fixed fragment)

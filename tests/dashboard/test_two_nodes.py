@@ -79,9 +79,10 @@ def test_a_session_and_its_writes_are_shared_by_both_nodes(
                 f"{two.url}/do-not-call",
                 data={"csrf_token": csrf(page.text), "phone": "+355691234567", "reason": "asked"},
             )
-            assert added.status_code in (200, 303), added.text
+            assert added.status_code == 303, added.text
+            # Node 1's list counts it (numbers are masked there, so count the rows).
             listed = client.get(f"{one.url}/do-not-call")
-            assert "4567" in listed.text
+            assert listed.status_code == 200 and listed.text.count("/remove") == 1
 
         # One audit trail: node 1 reads the sign-in it took and the addition node 2 made.
         actions = [entry.action for entry in one.audit()]
