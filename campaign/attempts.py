@@ -8,6 +8,8 @@ call, and :func:`recover_attempts` for what a stopped runner left open.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +28,8 @@ from telemetry import record as metrics
 # A follow-up due sooner than this after the call is for the clinic's staff (e.g. after a
 # failed transfer: "a colleague will call you back"), not a callback for Elo to place.
 STAFF_FOLLOW_UP = timedelta(hours=1)
+# Pauses (seconds) between tries of a completion the database failed: about a lease in all.
+RECORD_RETRY_S = (0.5, 1.0, 2.0, 4.0)
 
 
 def callback_at_from(due: datetime | None, now: datetime) -> datetime | None:
@@ -101,6 +105,7 @@ async def record_attempt(
     """Complete an attempt and reschedule or close its contact (see :func:`next_step`).
 
     The attempt is counted in the metrics once it is recorded (outcome, SIP status, fault).
+    A completion the database failed is tried again (see :data:`RECORD_RETRY_S`).
 
     Args:
         store: The database.
@@ -117,15 +122,31 @@ async def record_attempt(
         permanent=end.permanent,
         wrong_person=end.wrong_person,
     )
-    await store.queue.complete_attempt(
-        attempt_id=attempt_id,
-        outcome=end.outcome,
-        sip_status=end.sip_status,
-        duration_s=end.duration_s,
-        next_call_at=step.next_call_at,
-        done_reason=step.done_reason,
-        system_fault=end.fault,
-    )
+    for pause in (*RECORD_RETRY_S, None):
+        try:
+            await store.queue.complete_attempt(
+                attempt_id=attempt_id,
+                outcome=end.outcome,
+                sip_status=end.sip_status,
+                duration_s=end.duration_s,
+                next_call_at=step.next_call_at,
+                done_reason=step.done_reason,
+                system_fault=end.fault,
+            )
+            break
+        except sqlite3.OperationalError as exc:
+            # A dropped connection or a busy database: the attempt is still open (a completion
+            # is all or nothing, and a second one changes nothing), so try again.
+            if pause is None:
+                logger.error(
+                    "attempt {} ({}) could not be recorded: {}; it stays open until its runner"
+                    " stops and another adopts it",
+                    attempt_id,
+                    end.outcome,
+                    type(exc).__name__,
+                )
+                raise
+            await asyncio.sleep(pause)
     metrics.dial_attempt(end.outcome, end.sip_status, fault=end.fault is not None)
     if end.fault is not None:
         metrics.error(ErrorKind.DIAL_FAULT)

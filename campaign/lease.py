@@ -14,16 +14,18 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from loguru import logger
 
+from app.call_policy import CallPolicy
 from campaign.attempts import recover_attempts
 from campaign.dialer import Dialer
 from campaign.outcomes import RetryDelays
 from config.clock import Clock
 from config.settings import AppSettings
-from storage import CallAttempt, Campaign, Store
+from storage import CallAttempt, Campaign, CampaignContact, Store
+from storage.campaign_queue import Claim
 
 
 class CampaignBusyError(Exception):
@@ -81,6 +83,7 @@ class CampaignLease:
         self.token = uuid.uuid4().hex
         self.lost = False
         self._adopted: list[CallAttempt] = []  # adopted from dead runners, not yet recorded
+        self._failing_since: datetime | None = None  # first of the claims the database failed
 
     async def take(self) -> None:
         """Register as one of the campaign's runners.
@@ -94,6 +97,51 @@ class CampaignLease:
         await self._store.runners.register(
             campaign_id=self.campaign.id, token=self.token, host=self._host, pid=self._pid
         )
+
+    async def claim(
+        self, contact: CampaignContact, *, call_id: str, now: datetime, policy: CallPolicy
+    ) -> Claim:
+        """Claim a contact in this runner's name (every rule re-checked; see ``claim_contact``).
+
+        A ``runner_lost`` skip means another runner took this one for dead: stop dialling.
+        """
+        return await self._store.queue.claim_contact(
+            contact_id=contact.id,
+            room=f"elo-{call_id[:16]}",
+            call_id=call_id,
+            campaign_cap=self.campaign.max_concurrent_calls,
+            global_cap=self._settings.campaign.max_concurrent_calls,
+            max_attempts=self.campaign.max_attempts,
+            policy=policy.next_attempt_allowed,
+            history_since=now - policy.history,
+            inbound_since=now - timedelta(seconds=self._settings.pipeline.max_call_seconds),
+            runner_token=self.token,
+        )
+
+    def database_failed(self, exc: Exception) -> None:
+        """Note a claim the database failed (a dropped connection, a busy file): try again.
+
+        The runner tries again on its next pass. Once the failures have lasted a whole lease
+        the other runners have taken this one for dead anyway, and ``exc`` is raised.
+        """
+        now = self._clock()
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._failing_since >= timedelta(seconds=self._settings.campaign.lease_secs):
+            raise exc
+        logger.warning("could not claim contacts ({}); trying again", type(exc).__name__)
+
+    def database_ok(self) -> None:
+        """Note a pass whose claims the database answered."""
+        self._failing_since = None
+
+    async def holds(self, attempt: CallAttempt) -> bool:
+        """Whether this runner still holds the open attempt: checked just before dialling.
+
+        False when it was cut off from the database past its lease and another runner adopted
+        and recorded the attempt meanwhile; the number must then not be dialled.
+        """
+        return await self._store.runners.holds(token=self.token, attempt_id=attempt.id)
 
     async def adopt_dead(self) -> int:
         """Adopt the open attempts of the campaign's dead runners; hang up and record them.
@@ -163,10 +211,19 @@ class CampaignLease:
                 logger.warning("could not renew the campaign lease: {}", type(exc).__name__)
                 continue
             if not renewed:
-                logger.error("another runner took this one for dead; stopping")
-                self.lost = True
-                on_lost()
+                self.give_up(on_lost)
                 return
+
+    def give_up(self, on_lost: Callable[[], None]) -> None:
+        """Stop for good: another runner took this one for dead and adopted its calls.
+
+        Happens to a runner cut off from the database for longer than the lease; it leaves
+        its row (already deleted) and the campaign's status alone.
+        """
+        if not self.lost:
+            logger.error("another runner took this one for dead; stopping")
+        self.lost = True
+        on_lost()
 
     async def listen(self, wake: asyncio.Event) -> None:
         """Set ``wake`` whenever the database says work may be there (PostgreSQL: any node).

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from loguru import logger
@@ -200,7 +201,12 @@ class CampaignRunner:
             if until is not None and now >= until:
                 self.progress.state = "until"
                 return "paused"
-            started = await self._dial_due(now)
+            try:
+                started = await self._dial_due(now)
+                self._lease.database_ok()
+            except sqlite3.OperationalError as exc:  # e.g. the connection dropped mid-claim
+                self._lease.database_failed(exc)
+                started = 0
             remaining = await store.queue.count_queued(campaign_id=campaign.id)
             self.progress.remaining = remaining
             if remaining == 0 and not self._calls:
@@ -250,19 +256,10 @@ class CampaignRunner:
             if started >= free or self._stopping:
                 break
             call_id = uuid.uuid4().hex
-            claim = await self._store.queue.claim_contact(
-                contact_id=contact.id,
-                room=f"elo-{call_id[:16]}",
-                call_id=call_id,
-                campaign_cap=self.campaign.max_concurrent_calls,
-                global_cap=self._settings.campaign.max_concurrent_calls,
-                max_attempts=self.campaign.max_attempts,
-                policy=self.policy.next_attempt_allowed,
-                history_since=now - self.policy.history,
-                inbound_since=now - timedelta(seconds=self._settings.pipeline.max_call_seconds),
-                runner_token=self._lease.token,
-            )
-            if claim.skipped in ("global_cap", "campaign_cap"):
+            claim = await self._lease.claim(contact, call_id=call_id, now=now, policy=self.policy)
+            if claim.skipped == "runner_lost":
+                self._lease.give_up(self.stop)
+            if claim.skipped in ("global_cap", "campaign_cap", "runner_lost"):
                 break
             if claim.attempt is None:
                 continue
@@ -297,6 +294,8 @@ class CampaignRunner:
             live = await self._launcher.start(job)
             self._live[attempt.id] = live
             await calls.wait_until_ready(live, timeout_s=READY_TIMEOUT_S)
+            if not await self._lease.holds(attempt):
+                return  # cut off past the lease meanwhile: another runner recorded it
             self.progress.dialled += 1
             self._report()
             # From here the number may ring: the attempt counts, whatever happens next.
@@ -349,7 +348,8 @@ class CampaignRunner:
             # This task ends only once the attempt is recorded, even if it is cancelled (again)
             # meanwhile: whoever waits for it (run(), at exit) then knows the store is done.
             while not finish.done():
-                with contextlib.suppress(asyncio.CancelledError):
+                # A completion the database kept failing was logged (record_attempt).
+                with contextlib.suppress(asyncio.CancelledError, sqlite3.Error):
                     await asyncio.shield(finish)
 
     async def _finish(

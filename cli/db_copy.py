@@ -130,6 +130,9 @@ async def run(args: argparse.Namespace, settings: AppSettings) -> int:
     params: dict[str, Any] = {
         "busy_timeout_ms": settings.database.busy_timeout_ms,
         "pool_size": settings.database.pool_size,
+        # Each side's transaction waits while the other reads or writes a batch; nothing else
+        # runs during a copy, so no session is ended for that.
+        "stalled_transaction_s": None,
     }
     # A SQLite side keeps its own key file unless the setting is given (as Elo would run it).
     if target.path is not None:

@@ -13,6 +13,12 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+# Seconds a PostgreSQL session may sit idle inside a transaction before the server ends it. A
+# node cut off from the network mid-transaction would otherwise keep the shared write lock (and
+# every writer of every node waiting) until TCP gives up, which takes many minutes; Elo's
+# transactions never wait on anything but the database, so an idle one this long is a lost one.
+STALLED_TRANSACTION_S = 10.0
+
 
 class Backend(StrEnum):
     """The database engines Elo runs on."""

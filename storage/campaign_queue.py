@@ -58,7 +58,8 @@ class Claim:
         skipped: Why the contact cannot be called now: ``do_not_call``, ``exhausted`` (the
             campaign's attempts are used up; the contact is done), ``in_call`` (the number is in
             another call), ``not_queued``, ``not_due``, ``locked`` (another runner is claiming
-            it right now), ``campaign_cap`` or ``global_cap``.
+            it right now), ``campaign_cap``, ``global_cap`` or ``runner_lost`` (the claiming
+            runner is no longer registered: another took it for dead).
     """
 
     attempt: CallAttempt | None = None
@@ -198,6 +199,12 @@ class CampaignQueue:
             # Read once the write lock is held: a claim that queued behind another writer starts
             # after it, so attempts' stored times never show more open calls than the caps allow.
             now = self._db.clock()
+            # A runner taken for dead (cut off past its lease; its attempts adopted) claims
+            # nothing more: its row is gone.
+            if runner_token is not None and not await conn.execute_fetchall(
+                "SELECT 1 FROM campaign_runners WHERE token = ?", (runner_token,)
+            ):
+                return Claim(skipped="runner_lost")
             # PostgreSQL: a row another runner's claim holds is skipped, not waited for.
             rows = await conn.execute_fetchall(
                 "SELECT * FROM campaign_contacts WHERE id = ?"  # noqa: S608 (a fixed fragment)

@@ -65,6 +65,19 @@ class CampaignRunners:
             )
             return cursor.rowcount == 1
 
+    async def holds(self, *, token: str, attempt_id: int) -> bool:
+        """Whether this runner is still registered and still holds the open attempt.
+
+        Checked before dialling: a runner cut off from the database for longer than its lease
+        was taken for dead, and its attempts were adopted and recorded by another runner.
+        """
+        rows = await self._db.rows(
+            "SELECT 1 FROM call_attempts a JOIN campaign_runners r ON r.token = a.runner_token"
+            " WHERE a.id = ? AND a.runner_token = ? AND a.outcome IS NULL",
+            (attempt_id, token),
+        )
+        return bool(rows)
+
     async def release(
         self,
         *,

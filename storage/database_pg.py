@@ -12,6 +12,7 @@ the exclusion constraint refuse, whichever transaction commits first.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Self
@@ -21,6 +22,7 @@ import asyncpg
 from loguru import logger
 
 from config.clock import Clock, system_clock
+from config.database_url import STALLED_TRANSACTION_S
 from storage.database import Database
 from storage.errors import StoreError
 from storage.migrations import SCHEMA_VERSION
@@ -71,6 +73,7 @@ class PgDatabase(Database):
         display: str = "",
         pool_size: int = 10,
         connect_timeout_s: float = 10.0,
+        stalled_transaction_s: float | None = STALLED_TRANSACTION_S,
     ) -> Self:
         """Connect, and migrate the schema if this node is the first to reach a new version.
 
@@ -81,6 +84,8 @@ class PgDatabase(Database):
             display: The URL with its password masked, for messages.
             pool_size: Most connections this process opens.
             connect_timeout_s: How long to wait for the server.
+            stalled_transaction_s: The server ends a session idle this long inside a
+                transaction, releasing its locks (None: never).
 
         Returns:
             A ready database.
@@ -95,6 +100,7 @@ class PgDatabase(Database):
                 max_size=pool_size,
                 init=init_connection,
                 timeout=connect_timeout_s,
+                server_settings=_session_settings(stalled_transaction_s),
             )
         except (TimeoutError, OSError, asyncpg.PostgresError, ValueError) as exc:
             raise StoreError(f"cannot open database {display or 'postgresql'}: {exc}") from None
@@ -234,6 +240,11 @@ class PgDatabase(Database):
             except asyncpg.PostgresError as exc:
                 await _rollback(tx)
                 raise translate_error(exc) from exc
+            except (asyncpg.InterfaceError, OSError) as exc:
+                # E.g. the server ended a session that stalled (STALLED_TRANSACTION_S): nothing
+                # of the transaction was kept, and the caller may try again.
+                await _rollback(tx)
+                raise sqlite3.OperationalError(f"lost the database connection: {exc}") from exc
             except BaseException:
                 await _rollback(tx)
                 raise
@@ -245,3 +256,10 @@ async def _rollback(tx: asyncpg.transaction.Transaction) -> None:
         await tx.rollback()
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         logger.warning("rollback after a failed write did not complete")
+
+
+def _session_settings(stalled_transaction_s: float | None) -> dict[str, str]:
+    """Server settings of every pooled session (see :data:`STALLED_TRANSACTION_S`)."""
+    if stalled_transaction_s is None:
+        return {}
+    return {"idle_in_transaction_session_timeout": f"{round(stalled_transaction_s * 1000)}ms"}

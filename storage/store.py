@@ -17,7 +17,7 @@ from typing import Self
 from zoneinfo import ZoneInfo
 
 from config.clock import Clock, system_clock
-from config.database_url import Backend, DatabaseUrl
+from config.database_url import STALLED_TRANSACTION_S, Backend, DatabaseUrl
 from storage.appointments import AppointmentRepository
 from storage.attendance import Attendance
 from storage.audit import AuditTrail
@@ -122,6 +122,7 @@ class Store:
         clock: Clock = system_clock,
         hash_key: str | None = None,
         pool_size: int = 10,
+        stalled_transaction_s: float | None = STALLED_TRANSACTION_S,
     ) -> Self:
         """Open (creating if needed) and migrate the database at ``path``.
 
@@ -137,6 +138,9 @@ class Store:
                 key file next to the database (see :mod:`storage.privacy_keys`). PostgreSQL
                 requires it.
             pool_size: PostgreSQL only: most connections this process opens.
+            stalled_transaction_s: PostgreSQL only: the server ends a session of this process
+                that sits this long inside a transaction (None: never; see
+                :data:`config.database_url.STALLED_TRANSACTION_S`).
 
         Returns:
             A ready store.
@@ -161,6 +165,7 @@ class Store:
                 clock=clock,
                 display=where.display(),
                 pool_size=pool_size,
+                stalled_transaction_s=stalled_transaction_s,
             )
             return cls(pg, keys=PrivacyKeys(key=hash_key, key_file=None))
         file = where.path or Path(str(path))

@@ -1,8 +1,11 @@
-"""Three runner processes work one campaign on PostgreSQL; one is SIGKILLed half-way.
+"""Three runner processes work one campaign on PostgreSQL; one fails half-way.
 
-Each node reaches PostgreSQL over TCP (127.0.0.1: see the report on network namespaces) and
-registers under its own host name, so the dead node is found by its expired lease, as it would be
-on another machine. Afterwards the attempts table must show every rule held across the nodes.
+Each node runs in its own network namespace (tests/netlab.py) and reaches PostgreSQL and the
+LiveKit fake over TCP across a bridge, as separate machines would; each registers under its own
+host name, so a failed node is found by its expired lease. The failure is either a SIGKILL (the
+process dies; the kernel closes its connections) or a pulled cable (the process lives on, cut off
+past its lease, then comes back and must stop by itself without dialling anyone). Afterwards the
+attempts table must show every rule held across the nodes.
 """
 
 from __future__ import annotations
@@ -16,16 +19,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import asyncpg
 import pytest
 
 from devtools.livekit_fake import FakeLiveKitServer
-from devtools.postgres import PostgresCluster
+from devtools.postgres import PostgresCluster, PostgresUnavailable, new_base_dir
 from storage import NewContact, Store
 from tests.backends import PG_HASH_KEY
 from tests.campaign.conftest import API_KEY, API_SECRET, TIRANE
-from tests.campaign.multinode_child import GLOBAL_CAP
+from tests.campaign.multinode_child import GLOBAL_CAP, LEASE_S
+from tests.netlab import NetLab, NetLabUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTACTS = 2000
@@ -33,23 +38,54 @@ CAMPAIGN_CAP = 10  # above the global cap on purpose: both caps are exercised
 NODES = ("node0", "node1", "node2")
 
 
-def _node(url: str, livekit_url: str, node: str, logs: Path) -> subprocess.Popen:
+def _node(lab: NetLab, i: int, url: str, livekit_url: str, logs: Path) -> subprocess.Popen:
     # Logs to a file: a pipe nobody reads would fill up and stall the node.
+    argv = [sys.executable, "-m", "tests.campaign.multinode_child", url, livekit_url, NODES[i]]
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.campaign.multinode_child", url, livekit_url, node, "150"],
+        lab.command(i, [*argv, "150"]),
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
-        stderr=(logs / f"{node}.log").open("wb"),
+        stderr=(logs / f"{NODES[i]}.log").open("wb"),
     )
 
 
+@pytest.fixture(scope="module")
+def lab() -> Iterator[NetLab]:
+    """The nodes' namespaces, and the bridge the host's services listen on."""
+    made: NetLab | None = None
+    try:
+        made = NetLab.start(len(NODES))
+    except NetLabUnavailable as missing:
+        failure = str(missing)
+    if made is None:
+        pytest.fail(failure, pytrace=False)
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def lab_cluster(lab: NetLab) -> Iterator[PostgresCluster]:
+    """A PostgreSQL listening on the bridge only, trusting the lab's network."""
+    cluster: PostgresCluster | None = None
+    try:
+        cluster = PostgresCluster.start(
+            new_base_dir(), listen=lab.host_address, allow=(lab.network,)
+        )
+    except PostgresUnavailable as missing:
+        failure = str(missing)
+    if cluster is None:
+        pytest.fail(failure, pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def database(pg_cluster: PostgresCluster) -> Iterator[str]:
-    name = f"multinode_{os.getpid()}"
-    pg_cluster.create_database(name)
-    yield pg_cluster.url(name)
-    pg_cluster.drop_database(name)
+def database(lab_cluster: PostgresCluster) -> Iterator[str]:
+    name = f"multinode_{uuid4().hex[:12]}"
+    lab_cluster.create_database(name)
+    yield lab_cluster.url(name)
+    lab_cluster.drop_database(name)
 
 
 def _peak(spans: list[tuple[str, str]]) -> int:
@@ -66,10 +102,20 @@ def _peak(spans: list[tuple[str, str]]) -> int:
     return peak
 
 
+async def _poll(db: asyncpg.Connection, sql: str, done: object, deadline: float) -> bool:
+    """Poll ``sql`` until it returns ``done``; False at the deadline."""
+    while time.monotonic() < deadline:
+        if await db.fetchval(sql) == done:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 @pytest.mark.slow
 @pytest.mark.asyncio
-async def test_three_nodes_share_a_campaign_and_recover_a_killed_one(
-    database: str, tmp_path: Path
+@pytest.mark.parametrize("failure", ["killed", "cut_off"])
+async def test_three_nodes_share_a_campaign_and_survive_a_failed_one(
+    failure: str, lab: NetLab, database: str, tmp_path: Path
 ) -> None:
     store = await Store.open(database, tz=TIRANE, hash_key=PG_HASH_KEY)
     campaign = await store.campaigns.create(
@@ -84,10 +130,10 @@ async def test_three_nodes_share_a_campaign_and_recover_a_killed_one(
     nodes: list[subprocess.Popen] = []
     samples: list[tuple[int, int]] = []
     try:
-        with FakeLiveKitServer(API_KEY, API_SECRET) as livekit:
-            nodes = [_node(database, livekit.url, node, tmp_path) for node in NODES]
-            deadline = time.monotonic() + float(os.environ.get("MN_DEADLINE", "170"))
-            # Half-way: SIGKILL node0 while it has calls open.
+        with FakeLiveKitServer(API_KEY, API_SECRET, host=lab.host_address) as livekit:
+            nodes = [_node(lab, i, database, livekit.url, tmp_path) for i in range(len(NODES))]
+            deadline = time.monotonic() + float(os.environ.get("MN_DEADLINE", "200"))
+            # Half-way: node0 fails while it has calls open.
             while time.monotonic() < deadline:
                 ended = await db.fetchval(
                     "SELECT count(*) FROM call_attempts WHERE outcome IS NOT NULL"
@@ -108,19 +154,42 @@ async def test_three_nodes_share_a_campaign_and_recover_a_killed_one(
                     f"the nodes did not reach half-way ({ended} ended, {by_host}): "
                     + _errors(tmp_path)
                 )
-            killed_token = await db.fetchval(
+            failed_token = await db.fetchval(
                 "SELECT token FROM campaign_runners WHERE host = 'node0'"
             )
-            nodes[0].send_signal(signal.SIGKILL)
-            nodes[0].wait(timeout=10)
+            if failure == "killed":
+                nodes[0].send_signal(signal.SIGKILL)
+                nodes[0].wait(timeout=10)
+            else:
+                lab.cut(0)
+            # What node0 held when it failed (a claim it was committing may still land; a
+            # claim cut off before its commit is rolled back when the server ends the session).
+            known = {row["id"] for row in await db.fetch("SELECT id FROM call_attempts")}
             stranded = {
                 row["id"]
                 for row in await db.fetch(
                     "SELECT id FROM call_attempts WHERE outcome IS NULL AND runner_token = $1",
-                    killed_token,
+                    failed_token,
                 )
             }
-            assert stranded, "the kill should have left calls open"
+            assert stranded, "node0 should have had calls open"
+            if failure == "cut_off":
+                # The others take node0 for dead once its lease expires and record its calls.
+                if not await _poll(
+                    db,
+                    "SELECT count(*) FROM campaign_runners WHERE host = 'node0'",
+                    0,
+                    min(deadline, time.monotonic() + 20 * LEASE_S),
+                ):
+                    pytest.fail("node0's lease was never taken over: " + _errors(tmp_path))
+                lab.heal(0)
+                # Back on the network, node0 learns it was taken for dead and stops by itself.
+                try:
+                    await asyncio.to_thread(nodes[0].wait, max(1.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pytest.fail("node0 did not stop once back: " + _errors(tmp_path))
+                assert nodes[0].returncode == 0, _errors(tmp_path)
+                assert "took this one for dead" in (tmp_path / "node0.log").read_text()
             # The others finish: everything recorded, nothing open, no queued contact due.
             while time.monotonic() < deadline:
                 row = await db.fetchrow(
@@ -170,26 +239,30 @@ async def test_three_nodes_share_a_campaign_and_recover_a_killed_one(
     dialled = [r.body["room_name"] for r in requests if r.method == "CreateSIPParticipant"]
     assert len(dialled) == len(set(dialled))
     assert set(dialled) <= {a["room"] for a in attempts}
-    # The killed node's calls were hung up and recorded by a surviving node.
+    # Node0's calls were hung up and recorded by a surviving node: those it held when it
+    # failed, and any claim that was landing at that moment (unknown then, node0's since).
     by_id = {a["id"]: a for a in attempts}
-    survivors = {a["runner_token"] for a in attempts if a["id"] not in stranded}
-    for attempt_id in stranded:
+    interrupted = {a["id"] for a in attempts if a["sip_status"] == "interrupted"}
+    assert stranded <= interrupted
+    assert not (interrupted - stranded) & known
+    survivors = {a["runner_token"] for a in attempts if a["id"] not in interrupted}
+    for attempt_id in interrupted:
         adopted = by_id[attempt_id]
-        assert (adopted["outcome"], adopted["sip_status"]) == ("failed", "interrupted")
-        assert adopted["runner_token"] not in (None, killed_token)
+        assert adopted["outcome"] == "failed"
+        assert adopted["runner_token"] not in (None, failed_token)
         assert adopted["runner_token"] in survivors
         assert any(
             r.method == "DeleteRoom" and r.body.get("room") == adopted["room"] for r in requests
         )
-    # Every contact is done (booked), except the killed node's: those wait for their retry
-    # (the "failed" delay, 120 minutes by default), as the calling rules say.
-    stranded_phones = {by_id[i]["phone"] for i in stranded}
-    assert {c["phone"] for c in contacts if c["state"] == "queued"} == stranded_phones
+    # Every contact is done (booked), except node0's interrupted ones: those wait for their
+    # retry (the "failed" delay, 120 minutes by default), as the calling rules say.
+    interrupted_phones = {by_id[i]["phone"] for i in interrupted}
+    assert {c["phone"] for c in contacts if c["state"] == "queued"} == interrupted_phones
     assert {c["done_reason"] for c in contacts if c["state"] == "done"} == {"booked"}
     assert len(contacts) == CONTACTS
-    # Each number was attempted once: booked, or interrupted by the kill.
+    # Each number was attempted once: booked, or interrupted by the failure.
     assert len(attempts) == CONTACTS
-    # The surviving nodes left; the dead one's row was deleted by its adopter.
+    # The surviving nodes left; the failed one's row was deleted by its adopter.
     assert runners == []
     # Sampled while running: never more open attempts than the caps allow.
     assert max(open_ for open_, _ in samples) <= GLOBAL_CAP

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
+from campaign.dialer import LiveKitDialer
+from campaign.lease import CampaignLease
+from campaign.outcomes import RetryDelays
 from campaign.runner import CampaignRunner
+from config.settings import AppSettings
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
 from storage import NewContact, Store
 from tests.campaign.conftest import START
@@ -454,3 +459,97 @@ async def test_a_wrong_api_secret_stops_the_run_as_a_configuration_error(
     for contact in await store.campaigns.contacts(campaign_id=campaign.id):
         attempts = await store.campaigns.attempts(contact_id=contact.id)
         assert all(a.sip_status == "not_dialled" for a in attempts)
+
+
+class _JoinsWhenLetIn(ScriptedLauncher):
+    """The pipeline joins its room only once ``let_in`` is set (a slow join)."""
+
+    let_in: asyncio.Event
+    joining: int = 0
+
+    async def start(self, job):  # type: ignore[no-untyped-def]
+        self.joining += 1
+        await self.let_in.wait()
+        return await super().start(job)
+
+
+@pytest.mark.asyncio
+async def test_a_runner_taken_for_dead_mid_call_dials_no_one_and_stops(
+    store: Store,
+    livekit: FakeLiveKitServer,
+    launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
+    clock: FixedClock,
+) -> None:
+    # As a node cut off from the database past its lease finds on its return: another runner
+    # adopted and recorded its attempt while the pipeline was joining the room.
+    slow = _JoinsWhenLetIn(store=launcher.store, clock=launcher.clock, dialled=launcher.dialled)
+    slow.let_in = asyncio.Event()
+    slow.conversations.update({p: Conversation(outcome="booked") for p in (BOOKS, BUSY)})
+    campaign = await _campaign(store, [BOOKS, BUSY], max_concurrent_calls=1)
+    runner = make_runner(campaign, launcher=slow)
+    run = asyncio.create_task(runner.run(until=START + timedelta(hours=1)))
+    await eventually(lambda: slow.joining == 1)
+    await store.runners.register(campaign_id=campaign.id, token="adopter", host="b", pid=2)
+    (adopted,) = await store.runners.adopt(
+        campaign_id=campaign.id,
+        token="adopter",
+        stale_before=clock() + timedelta(hours=1),  # every other runner's lease has expired
+    )
+    await store.queue.complete_attempt(
+        attempt_id=adopted.id,
+        outcome="failed",
+        sip_status="interrupted",
+        duration_s=None,
+        next_call_at=START + timedelta(minutes=120),
+        done_reason=None,
+    )
+    slow.let_in.set()
+    progress = await asyncio.wait_for(run, timeout=30)
+
+    # The joined pipeline was not dialled, and the next contact was never claimed.
+    assert livekit.requests_for("CreateSIPParticipant") == []
+    assert slow.joining == 1 and progress.dialled == 0
+    attempts = [
+        a
+        for c in await store.campaigns.contacts(campaign_id=campaign.id)
+        for a in await store.campaigns.attempts(contact_id=c.id)
+    ]
+    assert [(a.id, a.outcome, a.sip_status) for a in attempts] == [
+        (adopted.id, "failed", "interrupted")
+    ]
+    # It left the adopter's registration and the campaign's status alone.
+    assert [r.token for r in await store.runners.list(campaign_id=campaign.id)] == ["adopter"]
+    assert (await store.campaigns.get_by_id(campaign_id=campaign.id)).status == "running"
+
+
+@pytest.mark.sqlite_only  # the lease's own count of failures: one engine is enough
+@pytest.mark.asyncio
+async def test_claims_the_database_fails_are_tried_again_for_at_most_a_lease(
+    store: Store, run_settings: AppSettings, dialer: LiveKitDialer, clock: FixedClock
+) -> None:
+    campaign = await _campaign(store, [BOOKS])
+    settings = run_settings.model_copy(
+        update={"campaign": run_settings.campaign.model_copy(update={"lease_secs": 5})}
+    )
+    lease = CampaignLease(
+        store=store,
+        settings=settings,
+        campaign=campaign,
+        clock=clock,
+        dialer=dialer,
+        delays=RetryDelays.build(settings.campaign, {}),
+    )
+    locked = sqlite3.OperationalError("database is locked")
+    lease.database_failed(locked)  # a pass fails: try again
+    clock.now += timedelta(seconds=4)
+    lease.database_failed(locked)
+    lease.database_ok()  # a pass went through: the next failure starts a new count
+    clock.now += timedelta(seconds=4)
+    lease.database_failed(locked)
+    clock.now += timedelta(seconds=4)
+    lease.database_failed(locked)
+    # Failing for a whole lease: the other runners have taken this one for dead; give up.
+    clock.now += timedelta(seconds=1)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        lease.database_failed(locked)

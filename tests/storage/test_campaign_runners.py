@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from storage import NewContact, Store
+from storage.campaign_queue import Claim
 from storage.migrations import SCHEMA_VERSION
 from storage.schema_pg import PG_SCHEMA_VERSION
 from tests.conftest import FixedClock, claim
@@ -75,6 +76,48 @@ async def test_a_process_known_dead_is_adopted_before_its_lease_expires(store: S
     past = (await store.runners.list(campaign_id=campaign_id))[0].seen_at - timedelta(hours=1)
     await store.runners.adopt(campaign_id=campaign_id, token="me", stale_before=past, dead=["gone"])
     assert [r.token for r in await store.runners.list(campaign_id=campaign_id)] == ["me"]
+
+
+@pytest.mark.asyncio
+async def test_a_runner_taken_for_dead_holds_nothing_and_claims_nothing(
+    store: Store, clock: FixedClock
+) -> None:
+    # A node cut off past its lease comes back: its attempt was adopted and recorded.
+    campaign_id = await _campaign(store)
+    first, second = await store.campaigns.contacts(campaign_id=campaign_id)
+    await store.runners.register(campaign_id=campaign_id, token="cut", host="a", pid=1)
+    held = await claim(
+        store, contact_id=first.id, room="r1", call_id="c1", now=clock(), runner_token="cut"
+    )
+    assert held.attempt is not None
+    assert await store.runners.holds(token="cut", attempt_id=held.attempt.id)
+    await store.runners.register(campaign_id=campaign_id, token="live", host="b", pid=2)
+    (adopted,) = await store.runners.adopt(
+        campaign_id=campaign_id, token="live", stale_before=clock() + timedelta(seconds=1)
+    )
+    assert adopted.id == held.attempt.id
+    assert not await store.runners.holds(token="cut", attempt_id=held.attempt.id)
+    assert await store.runners.holds(token="live", attempt_id=held.attempt.id)
+    # Its claims open nothing; the live runner's still do.
+    again = await claim(
+        store, contact_id=second.id, room="r2", call_id="c2", now=clock(), runner_token="cut"
+    )
+    assert again == Claim(skipped="runner_lost")
+    assert await store.queue.open_attempts(campaign_id=campaign_id) == [adopted]
+    live = await claim(
+        store, contact_id=second.id, room="r3", call_id="c3", now=clock(), runner_token="live"
+    )
+    assert live.attempt is not None
+    # An ended attempt is held by no one.
+    await store.queue.complete_attempt(
+        attempt_id=adopted.id,
+        outcome="failed",
+        sip_status="interrupted",
+        duration_s=None,
+        next_call_at=None,
+        done_reason=None,
+    )
+    assert not await store.runners.holds(token="live", attempt_id=adopted.id)
 
 
 @pytest.mark.asyncio

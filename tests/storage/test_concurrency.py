@@ -420,3 +420,27 @@ async def test_postgresql_booking_runs_beside_the_one_writer_lock(pg_store: Stor
     finally:
         await pg_store.db.pool.release(holder)  # type: ignore[attr-defined]
     assert booked.appointment.chair == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio
+async def test_postgresql_a_stalled_transaction_gives_the_write_lock_back(
+    pg_cluster: Any, pg_store: Store
+) -> None:
+    """A node cut off mid-transaction keeps no one waiting: the server ends its session."""
+    from tests.backends import PG_HASH_KEY
+
+    url = pg_cluster.url(pg_store.db.display.rsplit("/", 1)[-1])  # type: ignore[attr-defined]
+    stalled = await Store.open(url, tz=TIRANE, hash_key=PG_HASH_KEY, stalled_transaction_s=0.5)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="lost the database connection"):
+            async with stalled.db.transaction() as conn:
+                await conn.execute("UPDATE campaigns SET name = name")
+                # Holding the one-writer lock, this "node" goes quiet; a writer elsewhere
+                # gets the lock once the server has ended the stalled session.
+                await asyncio.wait_for(
+                    pg_store.dnc.add(phone="+355691234567", reason="asked", source="cli"),
+                    timeout=60,
+                )
+    finally:
+        await stalled.close()
+    assert await pg_store.dnc.is_listed(phone="+355691234567")
