@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from devtools.postgres_orphans import mark_owner, stop_orphans
+
 DEFAULT_ROOT = Path("/usr/lib/postgresql")
 NEEDED = ("initdb", "pg_ctl", "postgres")
 INSTALL_HINT = (
@@ -181,6 +183,9 @@ class PostgresCluster:
                 carries the end of the server's log; ``base_dir`` is then removed).
         """
         base_dir = base_dir.resolve()
+        # pg_ctl starts the server in the background: one whose starter was SIGKILLed lives on.
+        stop_orphans(base_dir.parent, as_user=OS_USER if os.geteuid() == 0 else None)
+        mark_owner(base_dir)
         try:
             cluster = cls._launch(
                 base_dir, listen, port, allow, bin_dir or find_binaries(), durable=durable

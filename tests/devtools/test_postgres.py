@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from uuid import uuid4
 
@@ -213,3 +215,40 @@ def test_a_durable_cluster_keeps_fsync_and_synchronous_commit(pg_cluster: Postgr
     # ... a durable one (the benchmark's fair comparison with SQLite) keeps PostgreSQL's own.
     with PostgresCluster.start(new_base_dir(), durable=True) as durable:
         assert settings(durable) == ["on", "on", "on"]
+
+
+# Starts a cluster and prints its port and directory, then waits to be killed.
+STARTER = """
+import sys, time
+from devtools.postgres import PostgresCluster, new_base_dir
+cluster = PostgresCluster.start(new_base_dir())
+print(cluster.port, cluster.base_dir, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_cluster_whose_starter_was_killed_is_stopped_by_the_next_start(
+    pg_cluster: PostgresCluster,
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port_text, base_text = starter.stdout.readline().split()  # type: ignore[union-attr]
+    finally:
+        starter.kill()  # SIGKILL: no atexit, so the server lives on
+        starter.wait()
+    port, base = int(port_text), Path(base_text)
+    assert _port_open(port) and base.is_dir()
+    with PostgresCluster.start(new_base_dir()) as next_one:
+        assert next_one.sql("SELECT 1") == "1\n"
+        assert not _port_open(port)
+        assert not base.exists()
+    # A live cluster is left alone: the session's own.
+    assert pg_cluster.sql("SELECT 1") == "1\n"
