@@ -39,6 +39,7 @@ START_TIMEOUT_S = 60
 # A free port is found by binding to port 0 and closing the socket, so another process may take it
 # before the server binds it: an automatically chosen port is retried this many times.
 PORT_ATTEMPTS = 3
+SERVER_TIMEZONE = "Europe/Tirane"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -367,6 +368,9 @@ class PostgresCluster:
                 f"-c unix_socket_directories='{self.base_dir}'",
                 *(() if self._durable else fast),
                 "-c max_connections=200",
+                # Debian's initdb writes the machine's zone into postgresql.conf; a clinic's own
+                # server runs in the clinic's. Elo must not depend on it: the tests run there too.
+                f"-c timezone={SERVER_TIMEZONE}",
             ]
         )
         start = [str(self.bin_dir / "pg_ctl"), "start", "-D", str(self.data_dir), "-w"]

@@ -69,24 +69,19 @@ async def add_daily(
         booked: Bookings to count.
         revenue: Their price in whole lek.
     """
-    text = day.isoformat()
+    # One statement (one round trip): the day's row is every booking's, so it is held briefly.
     await conn.execute(
-        "INSERT INTO call_analytics (day, total_calls, appointments_booked, revenue_generated)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT(day) DO UPDATE SET"
+        "INSERT INTO call_analytics (day, total_calls, converted_calls, appointments_booked,"
+        " revenue_generated, conversion_rate) VALUES (?, ?, ?, ?, ?, CASE WHEN ? > 0"
+        " THEN round(CAST(? AS REAL) / ?, 4) ELSE 0 END) ON CONFLICT(day) DO UPDATE SET"
         " total_calls = call_analytics.total_calls + excluded.total_calls,"
+        " converted_calls = call_analytics.converted_calls + excluded.converted_calls,"
         " appointments_booked = call_analytics.appointments_booked + excluded.appointments_booked,"
-        " revenue_generated = call_analytics.revenue_generated + excluded.revenue_generated",
-        (text, calls, booked, revenue),
-    )
-    if converted:
-        await conn.execute(
-            "UPDATE call_analytics SET converted_calls = converted_calls + ? WHERE day = ?",
-            (converted, text),
-        )
-    await conn.execute(
-        "UPDATE call_analytics SET conversion_rate = CASE WHEN total_calls > 0"
-        " THEN round(CAST(converted_calls AS REAL) / total_calls, 4) ELSE 0 END WHERE day = ?",
-        (text,),
+        " revenue_generated = call_analytics.revenue_generated + excluded.revenue_generated,"
+        " conversion_rate = CASE WHEN call_analytics.total_calls + excluded.total_calls > 0"
+        " THEN round(CAST(call_analytics.converted_calls + excluded.converted_calls AS REAL)"
+        " / (call_analytics.total_calls + excluded.total_calls), 4) ELSE 0 END",
+        (day.isoformat(), calls, converted, booked, revenue, calls, converted, calls),
     )
 
 

@@ -101,6 +101,7 @@ class PgDatabase(Database):
                 init=init_connection,
                 timeout=connect_timeout_s,
                 server_settings=_session_settings(stalled_transaction_s),
+                reset=_nothing_to_reset,
             )
         except (TimeoutError, OSError, asyncpg.PostgresError, ValueError) as exc:
             raise StoreError(f"cannot open database {display or 'postgresql'}: {exc}") from None
@@ -155,6 +156,7 @@ class PgDatabase(Database):
             return  # closed by close(), or an old connection already replaced
         logger.warning("the notification listener lost its connection; reconnecting")
         self._listener = None
+        self._listening = set()
         self.notifications.deliver_all()
 
     async def quick_check(self) -> str | None:
@@ -259,7 +261,24 @@ async def _rollback(tx: asyncpg.transaction.Transaction) -> None:
 
 
 def _session_settings(stalled_transaction_s: float | None) -> dict[str, str]:
-    """Server settings of every pooled session (see :data:`STALLED_TRANSACTION_S`)."""
-    if stalled_transaction_s is None:
-        return {}
-    return {"idle_in_transaction_session_timeout": f"{round(stalled_transaction_s * 1000)}ms"}
+    """Settings of every pooled session, sent when it connects.
+
+    UTC whatever the server's or the database's zone (a clinic's own server runs in its local
+    zone): a value from the connection's start survives the ``RESET ALL`` that asyncpg's pool
+    runs on each release, where a ``SET`` would not. And the stalled-transaction limit (see
+    :data:`STALLED_TRANSACTION_S`).
+    """
+    settings = {"timezone": "UTC"}
+    if stalled_transaction_s is not None:
+        settings["idle_in_transaction_session_timeout"] = f"{round(stalled_transaction_s * 1000)}ms"
+    return settings
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    """The pool's reset on each release: none needed, which saves a round trip per transaction.
+
+    Elo's pooled sessions keep no state between uses: advisory locks are transaction-scoped,
+    LISTEN runs on the dedicated listener, cursors live inside transactions and the settings
+    come from the connection's start (:func:`_session_settings`). asyncpg still rolls back a
+    transaction left open before it calls this.
+    """

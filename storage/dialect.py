@@ -26,9 +26,10 @@ def shifted_instant(conn: Any, column: str, seconds: str) -> str:
         seconds: An SQL expression of whole seconds to subtract.
     """
     if is_postgres(conn):
+        # to_char renders a timestamptz in the session's zone: read it as UTC wall time first.
         return (
-            f"to_char(elo_instant({column}) - make_interval(secs => {seconds}),"
-            ' \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
+            f"to_char((elo_instant({column}) - make_interval(secs => {seconds}))"
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
         )
     return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column}, -{seconds} || ' seconds')"
 

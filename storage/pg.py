@@ -262,8 +262,11 @@ def _decode_numeric(text: str) -> int | float:
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """Set up each pooled connection: numeric decoding and UTC as the session time zone."""
+    """Set up each pooled connection: numeric decoding.
+
+    The session's settings are the pool's ``server_settings``: a SET here would be undone by the
+    reset on each release.
+    """
     await conn.set_type_codec(
         "numeric", encoder=str, decoder=_decode_numeric, schema="pg_catalog", format="text"
     )
-    await conn.execute("SET TIME ZONE 'UTC'")

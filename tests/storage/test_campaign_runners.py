@@ -168,3 +168,37 @@ async def test_notify_wakes_a_waiter_in_another_process_on_postgresql(
         assert await waiting is True
     finally:
         waiter.close()
+
+
+@pytest.mark.asyncio
+async def test_a_lost_listener_wakes_everyone_and_listens_again(
+    backend: str, store: Store, open_store: Callable[..., Awaitable[Store]]
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has no listener connection")
+    campaign_id = await _campaign(store)
+    other = await open_store()
+    waiter = await other.queue.waiter(campaign_id=campaign_id)
+    try:
+        assert await waiter.wait(0.2) is False  # nothing happened yet
+        listener_pid = other.db._listener.get_server_pid()  # type: ignore[attr-defined]
+        waiting = asyncio.create_task(waiter.wait(60))
+        await asyncio.sleep(0)
+        # The server drops the listener (a restart, a network blip): notifications sent
+        # meanwhile are lost, so every waiter is woken to look again.
+        await store.db.rows("SELECT pg_terminate_backend(?)", (listener_pid,))
+        assert await waiting is True
+        # The next wait listens on a new connection, and a write on another node reaches it.
+        waiting = asyncio.create_task(waiter.wait(60))
+        # The write must come once the new connection LISTENs (else it is simply missed).
+        for _ in range(600):
+            if waiter.channel in other.db._listening:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.05)
+        await store.campaigns.add_contacts(
+            campaign_id=campaign_id, contacts=[NewContact(phone="+355691000004", name="P")]
+        )
+        assert await waiting is True
+        assert other.db._listener.get_server_pid() != listener_pid  # type: ignore[attr-defined]
+    finally:
+        waiter.close()

@@ -43,6 +43,22 @@ async def test_a_booking_plans_a_confirmation_and_two_reminders_by_sms(store: St
     assert [m.kind for m in due] == ["confirmation"]
 
 
+async def test_reminders_fall_due_at_their_offsets_whatever_the_servers_time_zone(
+    store: Store,
+) -> None:
+    # PostgreSQL's throwaway server runs in Europe/Tirane (devtools.postgres.SERVER_TIMEZONE),
+    # as a clinic's own server would: stored times stay UTC all the same.
+    booked = await book(store, start=at(10, day=9))
+    assert isinstance(booked, Booked)
+    rows = await store.db.rows(
+        "SELECT idempotency_key, due_at FROM messages WHERE kind = 'reminder' ORDER BY due_at"
+    )
+    assert [(row[0].split(":")[4], row[1]) for row in rows] == [
+        ("172800", "2026-12-07T09:00:00Z"),  # two days before 10:00 Tirane (09:00 UTC)
+        ("7200", "2026-12-09T07:00:00Z"),  # two hours before
+    ]
+
+
 async def test_a_patient_with_an_email_gets_both_channels(store: Store) -> None:
     await book(store, start=at(10, day=2))
     await _set_email(store, PHONE, "arta@example.com")
