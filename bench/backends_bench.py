@@ -55,6 +55,7 @@ WRITERS = 8
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.backends_bench", description=__doc__)
     parser.add_argument("--bookings", type=int, default=200, help="bookings per writer process")
+    parser.add_argument("--writers", type=int, default=WRITERS, help="booking writer processes")
     parser.add_argument(
         "--pace-ms",
         type=float,
@@ -107,7 +108,7 @@ def booking_case(engines: list[Engine], args: argparse.Namespace, out: Results) 
         runs += [(e, f"{e.label}, what-if exclusive=False", True) for e in engines if e.cluster]
     paces = [0.0] + ([args.pace_ms] if args.pace_ms else [])
     plan = [(1, 0.0, engine, f"{engine.label}, 1 writer", False) for engine in engines]
-    plan += [(WRITERS, pace, *run) for pace in paces for run in runs]
+    plan += [(args.writers, pace, *run) for pace in paces for run in runs]
     for number, (writers, pace, engine, name, shared) in enumerate(plan):
         url = engine.new_database(f"booking{number}")
         asyncio.run(_migrate(url))

@@ -151,24 +151,6 @@ class Loader:
             await pg.close()
 
 
-# PostgreSQL (before 18) has no index skip scan, so SELECT DISTINCT over a campaign's zones reads
-# every queued entry. Walking the zones index one distinct (time zone, country) at a time reads a
-# few entries per zone instead. Shown in the report as a proposal; the code does not use it.
-ZONES_SKIP_SQL = """
-WITH RECURSIVE z(time_zone, country) AS (
-  (SELECT time_zone, country FROM campaign_contacts
-   WHERE campaign_id = $1 AND state = 'queued' ORDER BY time_zone, country LIMIT 1)
-  UNION ALL
-  SELECT n.time_zone, n.country FROM z CROSS JOIN LATERAL (
-    SELECT c.time_zone, c.country FROM campaign_contacts c
-    WHERE c.campaign_id = $1 AND c.state = 'queued'
-      AND (c.time_zone, c.country) > (z.time_zone, z.country)
-    ORDER BY c.time_zone, c.country LIMIT 1) n
-)
-SELECT time_zone, country FROM z
-"""
-
-
 @dataclass
 class PlanTiming:
     """One timed call on one engine."""
@@ -229,6 +211,7 @@ async def time_planning(engine: str, url: str, campaign_id: int, runs: int) -> l
 async def explain_due(pg_url: str, campaign_id: int) -> str:
     """EXPLAIN ANALYZE of plan_batch's two queries as it sends them (zones allowed now)."""
     from storage.campaign_queue import _DUE_SQL  # the runner's exact SQL text
+    from storage.dialect import queued_zones_sql
 
     store = await open_store(pg_url, pool_size=1)
     try:
@@ -239,6 +222,7 @@ async def explain_due(pg_url: str, campaign_id: int) -> str:
 
         pairs = await store.queue.zones(campaign_id=campaign_id)
         allowed = [p for p in pairs if rules.window.allowed(PLAN_NOW, tz=zone(p[0]), country=p[1])]
+        zones_text, zones_params = queued_zones_sql(store.db.conn, campaign_id)
     finally:
         await store.close()
     sql = (
@@ -251,26 +235,25 @@ async def explain_due(pg_url: str, campaign_id: int) -> str:
         + " LIMIT ?"
     )
     params = [campaign_id, to_db(PLAN_NOW), *(v for p in allowed for v in p), 100]
-    count = iter(range(1, 1000))
-    numbered = "".join(f"${next(count)}" if ch == "?" else ch for ch in sql)
-    zones_sql = (
-        "SELECT DISTINCT time_zone, country FROM campaign_contacts"
-        " WHERE campaign_id = $1 AND state = 'queued'"
-    )
     conn = await asyncpg.connect(pg_url)
     try:
         parts = []
         for title, text, values in (
-            ("CampaignQueue.zones (plan_batch and next_wake)", zones_sql, [campaign_id]),
             (
-                "proposed zones query: a loose index scan (not in the code)",
-                ZONES_SKIP_SQL,
-                [campaign_id],
+                "CampaignQueue.zones (plan_batch and next_wake): a loose index scan",
+                _numbered(zones_text),
+                list(zones_params),
             ),
-            ("CampaignQueue.due_contacts (plan_batch, limit 100)", numbered, params),
+            ("CampaignQueue.due_contacts (plan_batch, limit 100)", _numbered(sql), params),
         ):
             rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + text, *values)
             parts.append(f"-- {title}\n" + "\n".join(row[0] for row in rows))
     finally:
         await conn.close()
     return "\n\n".join(parts)
+
+
+def _numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (the statements have no ``?`` literal)."""
+    count = iter(range(1, 1000))
+    return "".join(f"${next(count)}" if ch == "?" else ch for ch in sql)

@@ -1,8 +1,9 @@
 """One node of the multi-node test: a real runner on PostgreSQL over TCP; quick scripted calls.
 
-Run as ``python -m tests.campaign.multinode_child DB_URL LIVEKIT_URL NODE SECONDS``: it joins the
-campaign "Many" as host ``NODE`` (so a dead node is found by its expired lease, as across
-machines) for at most SECONDS; SIGTERM stops it like ``elo campaign run`` does.
+Run as ``python -m tests.campaign.multinode_child DB_URL LIVEKIT_URL NODE SECONDS TALK_S``: it
+joins the campaign "Many" as host ``NODE`` (so a dead node is found by its expired lease, as
+across machines) for at most SECONDS, each answered call lasting TALK_S; SIGTERM stops it like
+``elo campaign run`` does.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from tests.backends import PG_HASH_KEY
 from tests.campaign import crash_child
 from tests.campaign.conftest import API_KEY, API_SECRET, TIRANE
 
-# Seconds an answered call lasts: quick, so 2,000 calls fit in the test's time.
+# Seconds an answered call lasts: quick, so 2,000 calls fit in the test's time. The node the
+# test fails talks longer (FAILING_TALK_S), so it surely has calls open at that instant.
 TALK_S = 0.05
+FAILING_TALK_S = 0.5
 # The global cap (across every campaign and node); the campaign's own cap is set on it.
 GLOBAL_CAP = 8
 LEASE_S = 5
@@ -38,8 +41,8 @@ class QuickLauncher:
         return crash_child.SlowCall()
 
 
-async def main(url: str, livekit_url: str, node: str, seconds: float) -> None:
-    crash_child.TALK_S = TALK_S
+async def main(url: str, livekit_url: str, node: str, seconds: float, talk_s: float) -> None:
+    crash_child.TALK_S = talk_s
     settings = load_settings(
         env_file=None,
         livekit={
@@ -79,4 +82,4 @@ async def main(url: str, livekit_url: str, node: str, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])))
+    asyncio.run(main(*sys.argv[1:4], float(sys.argv[4]), float(sys.argv[5])))
