@@ -196,8 +196,8 @@ class CampaignQueue:
             The claim.
         """
         async with self._db.transaction() as conn:
-            # Read once the write lock is held: a claim that queued behind another writer starts
-            # after it, so attempts' stored times never show more open calls than the caps allow.
+            # The rules' "now", read once the write lock is held (the attempt's own start time
+            # is read again after the counts, below).
             now = self._db.clock()
             # A runner taken for dead (cut off past its lease; its attempts adopted) claims
             # nothing more: its row is gone.
@@ -276,6 +276,10 @@ class CampaignQueue:
                 )
                 await self._db.notify(conn, campaign_channel(contact.campaign_id))
                 return Claim(deferred_until=not_before)
+            # Stamped after every read: an attempt this claim saw ended was stamped before its
+            # commit, so before this, and the stored times never show more open calls than the
+            # caps allowed (or one number in two calls).
+            started = self._db.clock()
             try:
                 inserted = await conn.execute_fetchall(
                     "INSERT INTO call_attempts"
@@ -283,7 +287,7 @@ class CampaignQueue:
                     " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
                     (
                         contact.id,
-                        to_db(now),
+                        to_db(started),
                         call_id,
                         contact.phone,
                         contact.campaign_id,
