@@ -270,7 +270,11 @@ def _session_settings(stalled_transaction_s: float | None) -> dict[str, str]:
     """
     settings = {"timezone": "UTC"}
     if stalled_transaction_s is not None:
-        settings["idle_in_transaction_session_timeout"] = f"{round(stalled_transaction_s * 1000)}ms"
+        ms = f"{round(stalled_transaction_s * 1000)}ms"
+        settings["idle_in_transaction_session_timeout"] = ms
+        # A server process blocked sending to a client that vanished (its data never
+        # acknowledged) would keep its locks until TCP gives up: the same limit applies.
+        settings["tcp_user_timeout"] = ms
     return settings
 
 

@@ -184,7 +184,11 @@ async def test_three_nodes_share_a_campaign_and_survive_a_failed_one(
                     0,
                     min(deadline, time.monotonic() + 20 * LEASE_S),
                 ):
-                    pytest.fail("node0's lease was never taken over: " + _errors(tmp_path))
+                    pytest.fail(
+                        "node0's lease was never taken over: "
+                        + await _server_state(db)
+                        + _errors(tmp_path)
+                    )
                 lab.heal(0)
                 # Back on the network, node0 learns it was taken for dead and stops by itself.
                 try:
@@ -269,6 +273,20 @@ async def test_three_nodes_share_a_campaign_and_survive_a_failed_one(
     assert runners == []
     # Sampled while running: never more open attempts than the caps allow.
     assert max(open_ for open_, _ in samples) <= GLOBAL_CAP
+
+
+async def _server_state(db: asyncpg.Connection) -> str:
+    """What the server's sessions were doing and which locks they held or awaited."""
+    sessions = await db.fetch(
+        "SELECT pid, state, wait_event_type, wait_event, backend_xid IS NOT NULL AS writing,"
+        " now() - state_change AS in_state, left(query, 60) AS query FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid != pg_backend_pid()"
+    )
+    locks = await db.fetch(
+        "SELECT pid, locktype, mode, granted, objid FROM pg_locks"
+        " WHERE locktype IN ('advisory', 'transactionid', 'tuple') ORDER BY granted, pid"
+    )
+    return f"sessions {[dict(r) for r in sessions]} locks {[dict(r) for r in locks]} | "
 
 
 def _errors(logs: Path) -> str:
