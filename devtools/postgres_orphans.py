@@ -21,7 +21,8 @@ def mark_owner(base_dir: Path) -> None:
     (base_dir / OWNER_FILE).write_text(str(os.getpid()))
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (it may be another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +48,7 @@ def stop_orphans(parent: Path, *, as_user: str | None) -> list[Path]:
             pid = int(owner_file.read_text())
         except (ValueError, OSError):
             continue  # not written by us, or not readable: leave it
-        if _alive(pid):
+        if process_alive(pid):
             continue
         base_dir = owner_file.parent
         data = base_dir / "data"

@@ -18,6 +18,7 @@ from devtools.clock import ManualClock
 from devtools.postgres import PostgresCluster, PostgresUnavailable, new_base_dir
 from storage import Store
 from storage.campaign_queue import Claim
+from tests.required import start_or_fail
 from tools.catalog import default_registry
 from tools.context import ToolContext, ToolMode, build_context
 from tools.registry import ToolRegistry
@@ -170,14 +171,7 @@ def pg_cluster() -> Iterator[PostgresCluster]:
     user can reach it when the tests run as root. Missing binaries FAIL the tests that need it
     (with the install hint): PostgreSQL tests are never silently skipped.
     """
-    cluster: PostgresCluster | None = None
-    try:
-        cluster = PostgresCluster.start(new_base_dir())
-    except PostgresUnavailable as missing:
-        failure = str(missing)
-    if cluster is None:
-        # Outside the except block: the report shows the one-line message, not a chain.
-        pytest.fail(failure, pytrace=False)
+    cluster = start_or_fail(lambda: PostgresCluster.start(new_base_dir()), PostgresUnavailable)
     yield cluster
     cluster.stop()
 

@@ -19,6 +19,8 @@ import re
 import subprocess
 from collections.abc import Sequence
 
+from devtools.postgres_orphans import process_alive
+
 # 10.231.N.0/24, N picked per lab: private, and unlikely to be a network the machine uses.
 NET_PREFIX = "10.231"
 LOCK_FILE = "/tmp/elo-netlab.lock"
@@ -44,24 +46,14 @@ def _ip(*args: str, namespace: str | None = None) -> str:
     return done.stdout
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_labs() -> None:
     """Delete the namespaces and bridges of labs whose test process no longer exists."""
     for line in _ip("netns", "list").splitlines():
         name = line.split()[0] if line.strip() else ""
-        if (match := re.fullmatch(r"elo(\d+)n\d+", name)) and not _alive(int(match[1])):
+        if (match := re.fullmatch(r"elo(\d+)n\d+", name)) and not process_alive(int(match[1])):
             _ip("netns", "del", name)
     for match in re.finditer(r"^\d+: (elo(\d+)b)[:@]", _ip("-o", "link", "show"), re.M):
-        if not _alive(int(match[2])):
+        if not process_alive(int(match[2])):
             _ip("link", "del", match[1])
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.netlab import NetLab, NetLabUnavailable
+from tests.required import start_or_fail
 
 # Run inside a node: connect to HOST:PORT and print what the server says, or "unreachable".
 PROBE = """
@@ -25,13 +26,7 @@ except OSError:
 
 @pytest.fixture
 def lab() -> Iterator[NetLab]:
-    made: NetLab | None = None
-    try:
-        made = NetLab.start(2)
-    except NetLabUnavailable as missing:
-        failure = str(missing)
-    if made is None:
-        pytest.fail(failure, pytrace=False)
+    made = start_or_fail(lambda: NetLab.start(2), NetLabUnavailable)
     yield made
     made.close()
 

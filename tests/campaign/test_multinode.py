@@ -31,6 +31,7 @@ from tests.backends import PG_HASH_KEY
 from tests.campaign.conftest import API_KEY, API_SECRET, TIRANE
 from tests.campaign.multinode_child import FAILING_TALK_S, GLOBAL_CAP, LEASE_S, TALK_S
 from tests.netlab import NetLab, NetLabUnavailable
+from tests.required import start_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTACTS = 2000
@@ -55,13 +56,7 @@ def _node(lab: NetLab, i: int, url: str, livekit_url: str, logs: Path) -> subpro
 @pytest.fixture(scope="module")
 def lab() -> Iterator[NetLab]:
     """The nodes' namespaces, and the bridge the host's services listen on."""
-    made: NetLab | None = None
-    try:
-        made = NetLab.start(len(NODES))
-    except NetLabUnavailable as missing:
-        failure = str(missing)
-    if made is None:
-        pytest.fail(failure, pytrace=False)
+    made = start_or_fail(lambda: NetLab.start(len(NODES)), NetLabUnavailable)
     yield made
     made.close()
 
@@ -69,15 +64,12 @@ def lab() -> Iterator[NetLab]:
 @pytest.fixture(scope="module")
 def lab_cluster(lab: NetLab) -> Iterator[PostgresCluster]:
     """A PostgreSQL listening on the bridge only, trusting the lab's network."""
-    cluster: PostgresCluster | None = None
-    try:
-        cluster = PostgresCluster.start(
+    cluster = start_or_fail(
+        lambda: PostgresCluster.start(
             new_base_dir(), listen=lab.host_address, allow=(lab.network,)
-        )
-    except PostgresUnavailable as missing:
-        failure = str(missing)
-    if cluster is None:
-        pytest.fail(failure, pytrace=False)
+        ),
+        PostgresUnavailable,
+    )
     yield cluster
     cluster.stop()
 
