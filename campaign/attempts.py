@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from loguru import logger
 
@@ -28,8 +30,39 @@ from telemetry import record as metrics
 # A follow-up due sooner than this after the call is for the clinic's staff (e.g. after a
 # failed transfer: "a colleague will call you back"), not a callback for Elo to place.
 STAFF_FOLLOW_UP = timedelta(hours=1)
-# Pauses (seconds) between tries of a completion the database failed: about a lease in all.
+# Pauses (seconds) between tries of a step the database failed: about a lease in all.
 RECORD_RETRY_S = (0.5, 1.0, 2.0, 4.0)
+
+T = TypeVar("T")
+
+
+async def with_retries(step: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """Run one database step of an attempt's end, trying again while the database fails it.
+
+    A dropped connection or a busy database (``sqlite3.OperationalError``) is tried again after
+    each pause of :data:`RECORD_RETRY_S`; the steps are reads, or all-or-nothing writes that
+    change nothing the second time. An attempt's end must not be lost or mislabelled for a
+    moment's failure: a booked patient recorded as a failed call would be called again.
+
+    Args:
+        step: The step, started anew on each try.
+        what: What it does, for the log.
+
+    Returns:
+        The step's result.
+
+    Raises:
+        sqlite3.OperationalError: The database still failed it after the last pause.
+    """
+    for pause in (*RECORD_RETRY_S, None):
+        try:
+            return await step()
+        except sqlite3.OperationalError as exc:
+            if pause is None:
+                raise
+            logger.warning("could not {} ({}); trying again", what, type(exc).__name__)
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 def callback_at_from(due: datetime | None, now: datetime) -> datetime | None:
@@ -72,6 +105,9 @@ async def settle_from_call(
 ) -> CallFacts:
     """Set the attempt's outcome, callback and wrong-person flag from what its call did.
 
+    The call's facts are read again while the database fails the read (:func:`with_retries`):
+    a booked call must not be recorded as a failed one.
+
     Args:
         end: The attempt's end, updated in place.
         store: The database.
@@ -84,7 +120,9 @@ async def settle_from_call(
     Returns:
         The call's facts, read once.
     """
-    facts = await store.calls.facts(call_id=call_id, phone=phone)
+    facts = await with_retries(
+        lambda: store.calls.facts(call_id=call_id, phone=phone), what="read what the call did"
+    )
     if call_outcome is None:
         recorded = facts.outcome if facts.ended else None
         call_outcome = recovered_outcome(recorded, booked=facts.bookings)
@@ -105,7 +143,7 @@ async def record_attempt(
     """Complete an attempt and reschedule or close its contact (see :func:`next_step`).
 
     The attempt is counted in the metrics once it is recorded (outcome, SIP status, fault).
-    A completion the database failed is tried again (see :data:`RECORD_RETRY_S`).
+    A completion the database failed is tried again (see :func:`with_retries`).
 
     Args:
         store: The database.
@@ -122,9 +160,9 @@ async def record_attempt(
         permanent=end.permanent,
         wrong_person=end.wrong_person,
     )
-    for pause in (*RECORD_RETRY_S, None):
-        try:
-            await store.queue.complete_attempt(
+    try:
+        await with_retries(
+            lambda: store.queue.complete_attempt(
                 attempt_id=attempt_id,
                 outcome=end.outcome,
                 sip_status=end.sip_status,
@@ -132,21 +170,19 @@ async def record_attempt(
                 next_call_at=step.next_call_at,
                 done_reason=step.done_reason,
                 system_fault=end.fault,
-            )
-            break
-        except sqlite3.OperationalError as exc:
-            # A dropped connection or a busy database: the attempt is still open (a completion
-            # is all or nothing, and a second one changes nothing), so try again.
-            if pause is None:
-                logger.error(
-                    "attempt {} ({}) could not be recorded: {}; it stays open until its runner"
-                    " stops and another adopts it",
-                    attempt_id,
-                    end.outcome,
-                    type(exc).__name__,
-                )
-                raise
-            await asyncio.sleep(pause)
+            ),
+            what=f"record attempt {attempt_id}",
+        )
+    except sqlite3.OperationalError as exc:
+        # The attempt is still open (a completion is all or nothing).
+        logger.error(
+            "attempt {} ({}) could not be recorded: {}; it stays open until its runner stops"
+            " and another adopts it",
+            attempt_id,
+            end.outcome,
+            type(exc).__name__,
+        )
+        raise
     metrics.dial_attempt(end.outcome, end.sip_status, fault=end.fault is not None)
     if end.fault is not None:
         metrics.error(ErrorKind.DIAL_FAULT)

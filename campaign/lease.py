@@ -119,20 +119,21 @@ class CampaignLease:
         )
 
     def database_failed(self, exc: Exception) -> None:
-        """Note a claim the database failed (a dropped connection, a busy file): try again.
+        """Note a pass the database failed (a dropped connection, a busy file): try again.
 
-        The runner tries again on its next pass. Once the failures have lasted a whole lease
-        the other runners have taken this one for dead anyway, and ``exc`` is raised.
+        The runner tries again on its next pass (a runner taken for dead meanwhile learns so
+        from its next claim). Once the failures have lasted a whole lease the other runners
+        have taken this one for dead anyway, and ``exc`` is raised.
         """
         now = self._clock()
         if self._failing_since is None:
             self._failing_since = now
         if now - self._failing_since >= timedelta(seconds=self._settings.campaign.lease_secs):
             raise exc
-        logger.warning("could not claim contacts ({}); trying again", type(exc).__name__)
+        logger.warning("the database failed a pass ({}); trying again", type(exc).__name__)
 
     def database_ok(self) -> None:
-        """Note a pass whose claims the database answered."""
+        """Note a pass the database answered."""
         self._failing_since = None
 
     async def holds(self, attempt: CallAttempt) -> bool:

@@ -140,8 +140,7 @@ class CampaignRunner:
             live = self._live.get(attempt_id)
             if live is not None:
                 await live.cancel(reason="the campaign was stopped")
-            # A pipeline still joining its room ends by itself (nothing dialled yet); past that
-            # cancelling stops the dial; its shielded finish deletes the room and records it.
+            # A pipeline still joining ends by itself (nothing dialled); past that, cancel.
             if live is None or live.ready.is_set():
                 task.cancel()
 
@@ -203,18 +202,19 @@ class CampaignRunner:
                 return "paused"
             try:
                 started = await self._dial_due(now)
+                remaining = await store.queue.count_queued(campaign_id=campaign.id)
+                wake = await next_wake(store, campaign, self.policy.rules, now=now)
+                # Other runners' calls may make more due; a call just ended gets one more pass.
+                idle = wake is None and not self._calls and not await self._lease.others_calling()
                 self._lease.database_ok()
-            except sqlite3.OperationalError as exc:  # e.g. the connection dropped mid-claim
+            except sqlite3.OperationalError as exc:  # e.g. the connection dropped mid-pass
                 self._lease.database_failed(exc)
-                started = 0
-            remaining = await store.queue.count_queued(campaign_id=campaign.id)
+                await calls.wake_or_sleep(self._sleep, self._wake, MIN_IDLE_S)
+                continue
             self.progress.remaining = remaining
             if remaining == 0 and not self._calls:
                 self.progress.state = "done"
                 return "done"
-            wake = await next_wake(store, campaign, self.policy.rules, now=now)
-            # Other runners' calls may make more due; a call just ended gets one more pass.
-            idle = wake is None and not self._calls and not await self._lease.others_calling()
             if idle and idle_before:
                 self.progress.state = "no_calling_time"
                 return "paused"

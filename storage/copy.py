@@ -202,15 +202,18 @@ def _order_by(db: Database, table: CopyTable, types: dict[str, str]) -> str:
 async def _snapshot(db: Database) -> AsyncIterator[Any]:
     """One read snapshot of the whole database; yields a function ``batches(sql)``."""
     if db.dialect == "postgresql":
-        async with db.pool.acquire() as conn:  # type: ignore[attr-defined]
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
+        from storage.pg import db_errors, pooled
 
-                async def pg_batches(sql: str) -> AsyncIterator[list[tuple[Any, ...]]]:
-                    cursor = await conn.cursor(sql)
-                    while rows := await cursor.fetch(BATCH_ROWS):
-                        yield [tuple(row) for row in rows]
+        async with pooled(db.pool) as conn:  # type: ignore[attr-defined]
+            with db_errors(conn):  # a lost connection reads as one, not as asyncpg's error
+                async with conn.transaction(isolation="repeatable_read", readonly=True):
 
-                yield pg_batches
+                    async def pg_batches(sql: str) -> AsyncIterator[list[tuple[Any, ...]]]:
+                        cursor = await conn.cursor(sql)
+                        while rows := await cursor.fetch(BATCH_ROWS):
+                            yield [tuple(row) for row in rows]
+
+                    yield pg_batches
         return
     async with db._write_lock:  # the store's own connection
         await db.conn.execute("BEGIN")  # deferred: a read snapshot in WAL mode

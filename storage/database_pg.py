@@ -12,7 +12,6 @@ the exclusion constraint refuse, whichever transaction commits first.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Self
@@ -27,7 +26,14 @@ from storage.database import Database
 from storage.errors import StoreError
 from storage.migrations import SCHEMA_VERSION
 from storage.notify import Waiter
-from storage.pg import PgConnection, PgPoolConnection, init_connection, translate_error
+from storage.pg import (
+    PgConnection,
+    PgPoolConnection,
+    db_errors,
+    init_connection,
+    pooled,
+    translate_failure,
+)
 from storage.schema_pg import PG_BASELINE, PG_MIGRATIONS
 
 # Advisory lock keys (any fixed 64-bit numbers; "elo" spelled in the high bytes to be findable
@@ -165,11 +171,12 @@ class PgDatabase(Database):
 
     async def schema_version(self) -> int:
         """The schema version recorded in the database (0 before the first migration)."""
-        async with self.pool.acquire() as conn:
-            exists = await conn.fetchval("SELECT to_regclass('elo_schema') IS NOT NULL")
-            if not exists:
-                return 0
-            return int(await conn.fetchval("SELECT version FROM elo_schema") or 0)
+        async with pooled(self.pool) as conn:
+            with db_errors(conn):
+                exists = await conn.fetchval("SELECT to_regclass('elo_schema') IS NOT NULL")
+                if not exists:
+                    return 0
+                return int(await conn.fetchval("SELECT version FROM elo_schema") or 0)
 
     async def _migrate(self) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -233,23 +240,21 @@ class PgDatabase(Database):
     @asynccontextmanager
     async def _in_transaction(self) -> AsyncIterator[PgConnection]:
         """A pooled connection inside a transaction, committed on exit, rolled back on error."""
-        async with self.pool.acquire() as raw:
+        async with pooled(self.pool) as raw:
             tx = raw.transaction()
-            await tx.start()
+            with db_errors(raw):
+                await tx.start()
             try:
                 yield PgConnection(raw)
                 await tx.commit()
-            except asyncpg.PostgresError as exc:
+            except BaseException as exc:
+                # Nothing of the transaction is kept; on a lost connection (e.g. the server
+                # ended a session that stalled, STALLED_TRANSACTION_S) the caller may try again.
                 await _rollback(tx)
-                raise translate_error(exc) from exc
-            except (asyncpg.InterfaceError, OSError) as exc:
-                # E.g. the server ended a session that stalled (STALLED_TRANSACTION_S): nothing
-                # of the transaction was kept, and the caller may try again.
-                await _rollback(tx)
-                raise sqlite3.OperationalError(f"lost the database connection: {exc}") from exc
-            except BaseException:
-                await _rollback(tx)
-                raise
+                translated = translate_failure(exc, raw)
+                if translated is None:
+                    raise
+                raise translated from exc
 
 
 async def _rollback(tx: asyncpg.transaction.Transaction) -> None:

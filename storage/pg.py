@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import Any, Self
 
@@ -106,6 +107,99 @@ def translate_error(exc: asyncpg.PostgresError | asyncpg.DataError) -> sqlite3.E
     return sqlite3.OperationalError(f"{exc.__class__.__name__}: {exc}")
 
 
+def lost_connection(exc: BaseException, conn: asyncpg.Connection | None = None) -> bool:
+    """Whether an error means the session with the server is gone (not a mistake in Elo).
+
+    Args:
+        exc: What asyncpg (or the socket beneath it) raised.
+        conn: The connection it came from, if one was borrowed yet.
+
+    Returns:
+        True for a socket error or timeout (connecting, or a peer that reset the connection),
+        for PostgreSQL's connection errors (class 08, asyncpg's "connection was closed in the
+        middle of operation" among them), and for any error after which the connection is
+        closed (the server ended the session: a shutdown, the stalled-transaction limit).
+        False for asyncpg's other interface errors, which are misuse (another operation in
+        progress, a closed pool) and must surface as such.
+    """
+    if isinstance(exc, OSError | asyncpg.PostgresConnectionError):
+        return True
+    return (
+        isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresError)
+        and conn is not None
+        and _closed(conn)
+    )
+
+
+def _closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # the pool took its connection back when it was closed
+        return True
+
+
+def translate_failure(
+    exc: BaseException, conn: asyncpg.Connection | None = None
+) -> BaseException | None:
+    """The DB-API error for a failed statement, or None when ``exc`` should surface as it is.
+
+    One mapping for every path to the server (a pooled read, a transaction's start, statements
+    and commit, borrowing a connection): a PostgreSQL error as :func:`translate_error` says, and a
+    lost connection as ``sqlite3.OperationalError("lost the database connection: ...")``, which
+    callers treat as SQLite's "database is locked": nothing was kept, try again later. Node
+    failures produce it: the server ended the session of a node cut off too long (its next
+    statement meets a reset), or the server cannot be reached at all.
+
+    Args:
+        exc: What was raised.
+        conn: The connection it came from, if one was borrowed yet.
+    """
+    if lost_connection(exc, conn):
+        return sqlite3.OperationalError(f"lost the database connection: {exc!r}")
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.DataError):
+        return translate_error(exc)
+    return None
+
+
+@contextmanager
+def db_errors(conn: asyncpg.Connection | None = None) -> Iterator[None]:
+    """Raise what :func:`translate_failure` says for an error inside the block."""
+    try:
+        yield
+    except BaseException as exc:
+        translated = translate_failure(exc, conn)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+@asynccontextmanager
+async def pooled(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection borrowed from the pool; failing to connect is a lost connection.
+
+    A session found lost retires every connection the pool holds (see below).
+
+    Args:
+        pool: The asyncpg pool.
+
+    Yields:
+        The connection, given back on exit (asyncpg rolls back what it left open).
+    """
+    with db_errors():
+        conn = await pool.acquire()
+    try:
+        yield conn
+    except BaseException:
+        if _closed(conn):
+            # Its session is gone: the pool's other idle sessions most likely went the same way
+            # (a network cut, a server restart). They are replaced on their next use instead of
+            # each failing once more.
+            await pool.expire_connections()
+        raise
+    finally:
+        await pool.release(conn)
+
+
 def _refuse_fractions(statement: asyncpg.prepared_stmt.PreparedStatement, params: tuple) -> None:
     """Refuse a fractional number for an integer parameter, as SQLite's typeof CHECKs do.
 
@@ -143,16 +237,14 @@ class PgCursor:
     async def _run(self) -> Self:
         if not self._done:
             self._done = True
-            try:
-                # Through asyncpg's statement cache (prepare() would parse the statement anew
-                # each time): after the first run, one round trip for the rows and the status.
-                # _prepare is asyncpg's own cached path; it is pinned below 0.33 for this.
+            # Through asyncpg's statement cache (prepare() would parse the statement anew each
+            # time): after the first run, one round trip for the rows and the status.
+            # _prepare is asyncpg's own cached path; it is pinned below 0.33 for this.
+            with db_errors(self._conn):
                 statement = await self._conn._prepare(translate(self._sql), use_cache=True)
                 _refuse_fractions(statement, self._params)
                 rows = await statement.fetch(*self._params)
                 status = statement.get_statusmsg()
-            except (asyncpg.PostgresError, asyncpg.DataError) as exc:
-                raise translate_error(exc) from exc
             self._rows = list(rows)
             self.rowcount = _rowcount(status)
         return self
@@ -201,10 +293,8 @@ class PgConnection:
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each parameter row."""
-        try:
+        with db_errors(self.raw):
             await self.raw.executemany(translate(sql), [tuple(row) for row in rows])
-        except (asyncpg.PostgresError, asyncpg.DataError) as exc:
-            raise translate_error(exc) from exc
 
     @property
     def in_transaction(self) -> bool:
@@ -228,8 +318,10 @@ class PgPoolConnection:
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each parameter row, in one transaction."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await PgConnection(conn).executemany(sql, rows)
+        async with pooled(self.pool) as conn:
+            with db_errors(conn):
+                async with conn.transaction():
+                    await PgConnection(conn).executemany(sql, rows)
 
     @property
     def in_transaction(self) -> bool:
@@ -246,7 +338,7 @@ class _PooledCursor(PgCursor):
 
     async def _run(self) -> Self:
         if not self._done:
-            async with self._pool.acquire() as conn:
+            async with pooled(self._pool) as conn:
                 self._conn = conn
                 await super()._run()
                 self._conn = None  # type: ignore[assignment]

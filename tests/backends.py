@@ -4,7 +4,8 @@ Every test under ``tests/storage``, ``tests/tools`` and ``tests/campaign`` that 
 fixture runs twice, ``[sqlite]`` on a file in its tmp dir and ``[postgresql]`` on a fresh database
 of the session's throwaway cluster (``pg_cluster``), created from a template migrated once. A test
 about SQLite itself (its file, its PRAGMAs, a second plain ``sqlite3`` connection) says so with
-``@pytest.mark.sqlite_only`` or by using the ``raw`` fixture, and runs once.
+``@pytest.mark.sqlite_only`` or by using the ``raw`` fixture, and runs once; a test of what only
+PostgreSQL has (a server whose sessions can end) says ``@pytest.mark.postgresql_only``.
 
 Tests reach the database through ``db_url`` (what ``Store.open`` and ``ELO_DATABASE__URL`` take)
 and ``open_store()`` (another store on the same database, as a second process would open it).
@@ -50,7 +51,9 @@ def runs_on_both(metafunc: pytest.Metafunc) -> bool:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise ``backend`` over both engines for the tests that run on both."""
     if "backend" in metafunc.fixturenames and runs_on_both(metafunc):
-        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+        only_postgresql = metafunc.definition.get_closest_marker("postgresql_only") is not None
+        engines = ["postgresql"] if only_postgresql else ["sqlite", "postgresql"]
+        metafunc.parametrize("backend", engines, indirect=True)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -14,11 +15,14 @@ from campaign.lease import CampaignLease
 from campaign.outcomes import RetryDelays
 from campaign.runner import CampaignRunner
 from config.settings import AppSettings
+from devtools.clock import SimulatedSleep
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
 from storage import NewContact, Store
-from tests.campaign.conftest import START
+from tests.backends import PG_HASH_KEY
+from tests.campaign.conftest import START, TIRANE
 from tests.campaign.fakes import Conversation, ScriptedLauncher, eventually
 from tests.conftest import FixedClock, claim
+from tests.severing_proxy import SeveringProxy
 
 BOOKS, BUSY, RINGS, REJECTS, NO_SUCH, OPTS_OUT, LATER = (f"+3556910000{i:02d}" for i in range(1, 8))
 
@@ -553,3 +557,57 @@ async def test_claims_the_database_fails_are_tried_again_for_at_most_a_lease(
     clock.now += timedelta(seconds=1)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         lease.database_failed(locked)
+
+
+@pytest.mark.postgresql_only  # a server that ends sessions under a node
+@pytest.mark.asyncio
+async def test_a_runner_whose_database_sessions_were_dropped_carries_on(
+    store: Store,
+    db_url: str,
+    pg_cluster: Any,
+    run_settings: AppSettings,
+    dialer: LiveKitDialer,
+    launcher: ScriptedLauncher,
+    clock: FixedClock,
+) -> None:
+    # What a node back from a network cut finds: the server ended its sessions meanwhile, and
+    # whatever the runner sends next (a claim, a read of the queue, a completion) meets a reset.
+    # Before, a claim's transaction raised asyncpg's own error there and the runner crashed.
+    phones = [f"+3556930000{i:02d}" for i in range(6)]
+    launcher.conversations.update({p: Conversation(outcome="booked", hold=True) for p in phones})
+    campaign = await _campaign(store, phones, max_concurrent_calls=3)
+    dbname = db_url.rsplit("/", 1)[-1]
+    async with SeveringProxy(pg_cluster.host, pg_cluster.port) as proxy:
+        node = await Store.open(
+            f"postgresql://postgres@127.0.0.1:{proxy.port}/{dbname}",
+            tz=TIRANE,
+            clock=clock,
+            hash_key=PG_HASH_KEY,
+            pool_size=1,  # every next statement meets the dropped session
+        )
+        try:
+            time = SimulatedSleep(clock)
+            runner = CampaignRunner(
+                store=node,
+                settings=run_settings,
+                campaign=campaign,
+                dialer=dialer,
+                launcher=launcher,
+                clock=clock,
+                sleep=time,
+            )
+            time.runner = runner
+            run = asyncio.create_task(runner.run(until=START + timedelta(hours=1)))
+            await eventually(lambda: launcher.in_conversation >= 3)
+            await proxy.sever()
+            launcher.release.set()
+            progress = await asyncio.wait_for(run, timeout=60)
+        finally:
+            await node.close()
+    assert (progress.state, progress.booked) == ("done", 6)
+    attempts = [
+        a.outcome
+        for c in await store.campaigns.contacts(campaign_id=campaign.id)
+        for a in await store.campaigns.attempts(contact_id=c.id)
+    ]
+    assert attempts == ["booked"] * 6
