@@ -138,19 +138,24 @@ async def settle_from_call(
 
 
 async def record_attempt(
-    store: Store, *, attempt_id: int, end: AttemptEnd, now: datetime, delays: RetryDelays
-) -> None:
+    store: Store, attempt: CallAttempt, *, end: AttemptEnd, now: datetime, delays: RetryDelays
+) -> bool:
     """Complete an attempt and reschedule or close its contact (see :func:`next_step`).
 
-    The attempt is counted in the metrics once it is recorded (outcome, SIP status, fault).
-    A completion the database failed is tried again (see :func:`with_retries`).
+    Only the runner holding the attempt records it: one taken for dead meanwhile (cut off from
+    the database past its lease) finds it adopted, and its late result changes nothing. The
+    attempt is counted in the metrics once it is recorded (outcome, SIP status, fault). A
+    completion the database failed is tried again (see :func:`with_retries`).
 
     Args:
         store: The database.
-        attempt_id: The attempt.
+        attempt: The attempt, as claimed or adopted (its ``runner_token`` is the holder's).
         end: How it ended.
         now: When it ended.
         delays: The campaign's retry delays.
+
+    Returns:
+        True if this completion recorded it; False if the runner that adopted it does.
     """
     step = next_step(
         end.outcome,
@@ -161,31 +166,36 @@ async def record_attempt(
         wrong_person=end.wrong_person,
     )
     try:
-        await with_retries(
+        stored = await with_retries(
             lambda: store.queue.complete_attempt(
-                attempt_id=attempt_id,
+                attempt_id=attempt.id,
                 outcome=end.outcome,
                 sip_status=end.sip_status,
                 duration_s=end.duration_s,
                 next_call_at=step.next_call_at,
                 done_reason=step.done_reason,
                 system_fault=end.fault,
+                runner_token=attempt.runner_token,
             ),
-            what=f"record attempt {attempt_id}",
+            what=f"record attempt {attempt.id}",
         )
     except sqlite3.OperationalError as exc:
         # The attempt is still open (a completion is all or nothing).
         logger.error(
             "attempt {} ({}) could not be recorded: {}; it stays open until its runner stops"
             " and another adopts it",
-            attempt_id,
+            attempt.id,
             end.outcome,
             type(exc).__name__,
         )
         raise
+    if stored.runner_token != attempt.runner_token:
+        logger.warning("attempt {} was adopted by another runner, which records it", attempt.id)
+        return False
     metrics.dial_attempt(end.outcome, end.sip_status, fault=end.fault is not None)
     if end.fault is not None:
         metrics.error(ErrorKind.DIAL_FAULT)
+    return True
 
 
 async def recover_attempts(
@@ -223,6 +233,9 @@ async def recover_attempts(
                     outcome_reason="interrupted: the campaign runner stopped",
                     appointments_booked=facts.bookings,
                 )
-        await record_attempt(store, attempt_id=attempt.id, end=end, now=clock(), delays=delays)
+        recorded = await record_attempt(store, attempt, end=end, now=clock(), delays=delays)
         pending.pop(0)
-        logger.warning("attempt {} was left open by a stopped runner: {}", attempt.id, end.outcome)
+        if recorded:
+            logger.warning(
+                "attempt {} was left open by a stopped runner: {}", attempt.id, end.outcome
+            )

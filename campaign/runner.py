@@ -366,13 +366,10 @@ class CampaignRunner:
                 await self._dialer.hang_up(room=room)
             except DialerError as exc:
                 logger.warning("attempt {}: could not close the room: {}", attempt.id, exc)
-            await record_attempt(
-                self._store,
-                attempt_id=attempt.id,
-                end=end,
-                now=self._clock(),
-                delays=self._delays,
-            )
+            if not await record_attempt(
+                self._store, attempt, end=end, now=self._clock(), delays=self._delays
+            ):
+                return  # adopted meanwhile: the adopter records and counts it
             self.progress.outcomes[end.outcome] += 1
             if end.outcome == "booked":
                 self.progress.booked += 1

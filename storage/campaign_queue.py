@@ -47,6 +47,17 @@ ORDER BY c.priority DESC, c.next_call_at, c.id
 """
 
 
+# Ending an open attempt; the second form only while the given runner holds it.
+_COMPLETE = (
+    "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?, duration_s = ?,"
+    " system_fault = ? WHERE id = ? AND outcome IS NULL"
+)
+_COMPLETE_HELD = (
+    "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?, duration_s = ?,"
+    " system_fault = ? WHERE id = ? AND outcome IS NULL AND runner_token = ?"
+)
+
+
 @dataclass(frozen=True)
 class Claim:
     """What claiming a contact did: exactly one of the fields is set.
@@ -310,10 +321,12 @@ class CampaignQueue:
         next_call_at: datetime | None,
         done_reason: str | None,
         system_fault: str | None = None,
+        runner_token: str | None = None,
     ) -> CallAttempt:
         """Finish an attempt and reschedule or close its contact, in one transaction.
 
-        A second completion of the same attempt changes nothing (the first result stands).
+        A second completion of the same attempt changes nothing (the first result stands), nor
+        does one by a runner that no longer holds it (see ``runner_token``).
 
         Args:
             attempt_id: The open attempt.
@@ -325,16 +338,18 @@ class CampaignQueue:
             done_reason: Set to close the contact (e.g. ``booked``, ``opted_out``).
             system_fault: One line when the trunk, the credentials or LiveKit failed rather
                 than the patient's phone: the attempt then counts against no patient cap.
+            runner_token: The runner recording it. Once another runner has adopted the
+                attempt (this one was taken for dead), the adopter alone records it; the
+                returned attempt then names the adopter. None: whoever holds it.
 
         Returns:
-            The finished attempt.
+            The attempt as stored.
         """
         # No one-writer lock: the guarded UPDATE ends the attempt once, and an ending only frees
         # capacity, so a claim counting open attempts meanwhile stays within the caps.
         async with self._db.transaction(exclusive=False) as conn:
             cursor = await conn.execute(
-                "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
-                " duration_s = ?, system_fault = ? WHERE id = ? AND outcome IS NULL",
+                _COMPLETE if runner_token is None else _COMPLETE_HELD,
                 (
                     to_db(self._db.clock()),
                     outcome,
@@ -342,6 +357,7 @@ class CampaignQueue:
                     duration_s,
                     system_fault[:300] if system_fault else None,
                     attempt_id,
+                    *(() if runner_token is None else (runner_token,)),
                 ),
             )
             rows = await conn.execute_fetchall(

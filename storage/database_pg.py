@@ -32,6 +32,7 @@ from storage.pg import (
     db_errors,
     init_connection,
     pooled,
+    session_closed,
     translate_failure,
 )
 from storage.schema_pg import PG_BASELINE, PG_MIGRATIONS
@@ -250,15 +251,17 @@ class PgDatabase(Database):
             except BaseException as exc:
                 # Nothing of the transaction is kept; on a lost connection (e.g. the server
                 # ended a session that stalled, STALLED_TRANSACTION_S) the caller may try again.
-                await _rollback(tx)
+                await _rollback(tx, raw)
                 translated = translate_failure(exc, raw)
                 if translated is None:
                     raise
                 raise translated from exc
 
 
-async def _rollback(tx: asyncpg.transaction.Transaction) -> None:
-    """Roll back, keeping the error that caused it if the connection is already gone."""
+async def _rollback(tx: asyncpg.transaction.Transaction, conn: asyncpg.Connection) -> None:
+    """Roll back, keeping the error that caused it; a lost session was rolled back already."""
+    if session_closed(conn):
+        return
     try:
         await tx.rollback()
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):

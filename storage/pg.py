@@ -127,11 +127,12 @@ def lost_connection(exc: BaseException, conn: asyncpg.Connection | None = None) 
     return (
         isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresError)
         and conn is not None
-        and _closed(conn)
+        and session_closed(conn)
     )
 
 
-def _closed(conn: asyncpg.Connection) -> bool:
+def session_closed(conn: asyncpg.Connection) -> bool:
+    """Whether the connection's session is over (closed, or taken back by the pool closed)."""
     try:
         return conn.is_closed()
     except asyncpg.InterfaceError:  # the pool took its connection back when it was closed
@@ -190,7 +191,7 @@ async def pooled(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     try:
         yield conn
     except BaseException:
-        if _closed(conn):
+        if session_closed(conn):
             # Its session is gone: the pool's other idle sessions most likely went the same way
             # (a network cut, a server restart). They are replaced on their next use instead of
             # each failing once more.

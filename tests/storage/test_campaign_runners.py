@@ -108,15 +108,31 @@ async def test_a_runner_taken_for_dead_holds_nothing_and_claims_nothing(
         store, contact_id=second.id, room="r3", call_id="c3", now=clock(), runner_token="live"
     )
     assert live.attempt is not None
-    # An ended attempt is held by no one.
-    await store.queue.complete_attempt(
+    # Its late result changes nothing, even before the adopter records the attempt: the
+    # adopter alone records it (and reads what the call did).
+    late = await store.queue.complete_attempt(
+        attempt_id=adopted.id,
+        outcome="booked",
+        sip_status="200",
+        duration_s=30,
+        next_call_at=None,
+        done_reason="booked",
+        runner_token="cut",
+    )
+    assert (late.runner_token, late.outcome, late.ended_at) == ("live", None, None)
+    contacts = {c.id: c for c in await store.campaigns.contacts(campaign_id=campaign_id)}
+    assert contacts[first.id].done_reason is None
+    ended = await store.queue.complete_attempt(
         attempt_id=adopted.id,
         outcome="failed",
         sip_status="interrupted",
         duration_s=None,
         next_call_at=None,
         done_reason=None,
+        runner_token="live",
     )
+    assert (ended.runner_token, ended.outcome) == ("live", "failed")
+    # An ended attempt is held by no one.
     assert not await store.runners.holds(token="live", attempt_id=adopted.id)
 
 
