@@ -47,17 +47,6 @@ ORDER BY c.priority DESC, c.next_call_at, c.id
 """
 
 
-# Ending an open attempt; the second form only while the given runner holds it.
-_COMPLETE = (
-    "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?, duration_s = ?,"
-    " system_fault = ? WHERE id = ? AND outcome IS NULL"
-)
-_COMPLETE_HELD = (
-    "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?, duration_s = ?,"
-    " system_fault = ? WHERE id = ? AND outcome IS NULL AND runner_token = ?"
-)
-
-
 @dataclass(frozen=True)
 class Claim:
     """What claiming a contact did: exactly one of the fields is set.
@@ -349,7 +338,10 @@ class CampaignQueue:
         # capacity, so a claim counting open attempts meanwhile stays within the caps.
         async with self._db.transaction(exclusive=False) as conn:
             cursor = await conn.execute(
-                _COMPLETE if runner_token is None else _COMPLETE_HELD,
+                "UPDATE call_attempts SET ended_at = ?, outcome = ?, sip_status = ?,"
+                " duration_s = ?, system_fault = ? WHERE id = ? AND outcome IS NULL"
+                # Only while the given runner holds it (None: whoever does).
+                " AND coalesce(?, runner_token, '') = coalesce(runner_token, '')",
                 (
                     to_db(self._db.clock()),
                     outcome,
@@ -357,7 +349,7 @@ class CampaignQueue:
                     duration_s,
                     system_fault[:300] if system_fault else None,
                     attempt_id,
-                    *(() if runner_token is None else (runner_token,)),
+                    runner_token,
                 ),
             )
             rows = await conn.execute_fetchall(

@@ -178,7 +178,7 @@ def db_errors(conn: asyncpg.Connection | None = None) -> Iterator[None]:
 async def pooled(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     """A connection borrowed from the pool; failing to connect is a lost connection.
 
-    A session found lost retires every connection the pool holds (see below).
+    A session found lost makes the pool replace all its other connections at their next use.
 
     Args:
         pool: The asyncpg pool.
