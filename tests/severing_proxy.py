@@ -44,6 +44,13 @@ class SeveringProxy:
             await link.close()
         await self._server.wait_closed()
 
+    def relay_url(self, url: str) -> str:
+        """``url`` (``scheme://user@host:port/db``) with the proxy's address as host and port."""
+        scheme, rest = url.split("://", 1)
+        user, after = rest.rsplit("@", 1) if "@" in rest else ("", rest)
+        path = after.split("/", 1)[1] if "/" in after else ""
+        return f"{scheme}://{user + '@' if user else ''}127.0.0.1:{self.port}/{path}"
+
     async def sever(self) -> None:
         """Close the server's side of every relayed connection; reset each client when it sends."""
         for link in list(self._links):
@@ -91,6 +98,13 @@ class _Link:
         with contextlib.suppress(ConnectionError):
             await reader.read(1)
         _reset(writer)
+
+    def relay_url(self, url: str) -> str:
+        """``url`` (``scheme://user@host:port/db``) with the proxy's address as host and port."""
+        scheme, rest = url.split("://", 1)
+        user, after = rest.rsplit("@", 1) if "@" in rest else ("", rest)
+        path = after.split("/", 1)[1] if "/" in after else ""
+        return f"{scheme}://{user + '@' if user else ''}127.0.0.1:{self.port}/{path}"
 
     async def sever(self) -> None:
         """End the server's side now; the client is left to find out."""

@@ -77,7 +77,7 @@ def make_runner(
     def build(campaign: Campaign, **options: Any) -> CampaignRunner:
         time = SimulatedSleep(clock)
         runner = CampaignRunner(
-            store=store,
+            store=options.pop("store", store),
             settings=options.pop("settings", run_settings),
             campaign=campaign,
             dialer=options.pop("dialer", dialer),

@@ -15,7 +15,6 @@ from campaign.lease import CampaignLease
 from campaign.outcomes import RetryDelays
 from campaign.runner import CampaignRunner
 from config.settings import AppSettings
-from devtools.clock import SimulatedSleep
 from devtools.livekit_fake import FakeLiveKitServer, SipScript
 from storage import NewContact, Store
 from tests.backends import PG_HASH_KEY
@@ -565,9 +564,8 @@ async def test_a_runner_whose_database_sessions_were_dropped_carries_on(
     store: Store,
     db_url: str,
     pg_cluster: Any,
-    run_settings: AppSettings,
-    dialer: LiveKitDialer,
     launcher: ScriptedLauncher,
+    make_runner: Callable[..., CampaignRunner],
     clock: FixedClock,
 ) -> None:
     # What a node back from a network cut finds: the server ended its sessions meanwhile, and
@@ -576,28 +574,18 @@ async def test_a_runner_whose_database_sessions_were_dropped_carries_on(
     phones = [f"+3556930000{i:02d}" for i in range(6)]
     launcher.conversations.update({p: Conversation(outcome="booked", hold=True) for p in phones})
     campaign = await _campaign(store, phones, max_concurrent_calls=3)
-    dbname = db_url.rsplit("/", 1)[-1]
     async with SeveringProxy(pg_cluster.host, pg_cluster.port) as proxy:
         node = await Store.open(
-            f"postgresql://postgres@127.0.0.1:{proxy.port}/{dbname}",
+            proxy.relay_url(db_url),
             tz=TIRANE,
             clock=clock,
             hash_key=PG_HASH_KEY,
             pool_size=1,  # every next statement meets the dropped session
         )
         try:
-            time = SimulatedSleep(clock)
-            runner = CampaignRunner(
-                store=node,
-                settings=run_settings,
-                campaign=campaign,
-                dialer=dialer,
-                launcher=launcher,
-                clock=clock,
-                sleep=time,
+            run = asyncio.create_task(
+                make_runner(campaign, store=node).run(until=START + timedelta(hours=1))
             )
-            time.runner = runner
-            run = asyncio.create_task(runner.run(until=START + timedelta(hours=1)))
             await eventually(lambda: launcher.in_conversation >= 3)
             await proxy.sever()
             launcher.release.set()

@@ -446,9 +446,33 @@ async def test_postgresql_a_stalled_transaction_gives_the_write_lock_back(
     assert await pg_store.dnc.is_listed(phone="+355691234567")
 
 
+@pytest_asyncio.fixture
+async def relayed(pg_cluster: Any, pg_store: Store) -> Any:
+    """A proxy to the cluster, and an opener of stores ("a node") on pg_store's database via it."""
+    from tests.backends import PG_HASH_KEY
+    from tests.severing_proxy import SeveringProxy
+
+    url = pg_cluster.url(pg_store.db.display.rsplit("/", 1)[-1])  # type: ignore[attr-defined]
+    opened: list[Store] = []
+    async with SeveringProxy(pg_cluster.host, pg_cluster.port) as proxy:
+
+        async def open_node(*, pool_size: int) -> Store:
+            node = await Store.open(
+                proxy.relay_url(url), tz=TIRANE, hash_key=PG_HASH_KEY, pool_size=pool_size
+            )
+            opened.append(node)
+            return node
+
+        try:
+            yield proxy, open_node
+        finally:
+            for node in opened:
+                await node.close()
+
+
 @pytest.mark.asyncio
 async def test_postgresql_sessions_the_server_dropped_fail_as_lost_connections_then_reconnect(
-    pg_cluster: Any, pg_store: Store
+    relayed: Any, pg_store: Store
 ) -> None:
     """A node back from a network cut finds its sessions ended by the server (a regression).
 
@@ -457,67 +481,49 @@ async def test_postgresql_sessions_the_server_dropped_fail_as_lost_connections_t
     reconnects. Before, a transaction's start raised ``ConnectionDoesNotExistError``, and a
     campaign runner back from a cut crashed on it.
     """
-    from tests.backends import PG_HASH_KEY
-    from tests.severing_proxy import SeveringProxy
+    proxy, open_node = relayed
+    # One pooled connection, so each step below meets the dropped session.
+    node = await open_node(pool_size=1)
+    await node.dnc.add(phone="+355691234567", reason="asked", source="cli")
 
-    dbname = pg_store.db.display.rsplit("/", 1)[-1]  # type: ignore[attr-defined]
-    async with SeveringProxy(pg_cluster.host, pg_cluster.port) as proxy:
-        url = f"postgresql://postgres@127.0.0.1:{proxy.port}/{dbname}"
-        # One pooled connection, so each step below meets the dropped session.
-        node = await Store.open(url, tz=TIRANE, hash_key=PG_HASH_KEY, pool_size=1)
-        try:
-            await node.dnc.add(phone="+355691234567", reason="asked", source="cli")
+    async def start() -> None:
+        await proxy.sever()
+        async with node.db.transaction():
+            pass
 
-            async def start() -> None:
-                await proxy.sever()
-                async with node.db.transaction():
-                    pass
+    async def statement() -> None:
+        async with node.db.transaction() as conn:
+            await proxy.sever()
+            await conn.execute("UPDATE campaigns SET name = name")
 
-            async def statement() -> None:
-                async with node.db.transaction() as conn:
-                    await proxy.sever()
-                    await conn.execute("UPDATE campaigns SET name = name")
+    async def read() -> None:
+        assert await node.dnc.is_listed(phone="+355691234567")  # a new session
+        await proxy.sever()
+        await node.dnc.is_listed(phone="+355691234567")
 
-            async def read() -> None:
-                assert await node.dnc.is_listed(phone="+355691234567")  # a new session
-                await proxy.sever()
-                await node.dnc.is_listed(phone="+355691234567")
-
-            for step in (start, statement, read):
-                with pytest.raises(sqlite3.OperationalError, match="lost the database connection"):
-                    await step()
-            # The pool reconnects again; what the node wrote before the cuts is there.
-            assert await node.dnc.is_listed(phone="+355691234567")
-            await node.dnc.add(phone="+355697654321", reason="asked", source="cli")
-        finally:
-            await node.close()
+    for step in (start, statement, read):
+        with pytest.raises(sqlite3.OperationalError, match="lost the database connection"):
+            await step()
+    # The pool reconnects again; what the node wrote before the cuts is there.
+    assert await node.dnc.is_listed(phone="+355691234567")
+    await node.dnc.add(phone="+355697654321", reason="asked", source="cli")
     assert await pg_store.dnc.is_listed(phone="+355697654321")
 
 
 @pytest.mark.asyncio
-async def test_postgresql_one_lost_session_retires_the_pools_others(
-    pg_cluster: Any, pg_store: Store
-) -> None:
+async def test_postgresql_one_lost_session_retires_the_pools_others(relayed: Any) -> None:
     """After a cut only the first statement fails: the other stale sessions are replaced unused."""
-    from tests.backends import PG_HASH_KEY
-    from tests.severing_proxy import SeveringProxy
+    proxy, open_node = relayed
+    node = await open_node(pool_size=4)
 
-    dbname = pg_store.db.display.rsplit("/", 1)[-1]  # type: ignore[attr-defined]
-    async with SeveringProxy(pg_cluster.host, pg_cluster.port) as proxy:
-        url = f"postgresql://postgres@127.0.0.1:{proxy.port}/{dbname}"
-        node = await Store.open(url, tz=TIRANE, hash_key=PG_HASH_KEY, pool_size=4)
-        try:
+    async def overlapping() -> None:
+        async with node.db.transaction(exclusive=False) as conn:
+            await conn.execute("SELECT pg_sleep(0.2)")
 
-            async def overlapping() -> None:
-                async with node.db.transaction(exclusive=False) as conn:
-                    await conn.execute("SELECT pg_sleep(0.2)")
-
-            await asyncio.gather(*(overlapping() for _ in range(4)))
-            assert node.db.pool.get_size() == 4  # type: ignore[attr-defined]
-            await proxy.sever()
-            with pytest.raises(sqlite3.OperationalError, match="lost the database connection"):
-                await node.dnc.is_listed(phone="+355691234567")
-            for _ in range(4):
-                assert not await node.dnc.is_listed(phone="+355691234567")
-        finally:
-            await node.close()
+    await asyncio.gather(*(overlapping() for _ in range(4)))
+    assert node.db.pool.get_size() == 4  # type: ignore[attr-defined]
+    await proxy.sever()
+    with pytest.raises(sqlite3.OperationalError, match="lost the database connection"):
+        await node.dnc.is_listed(phone="+355691234567")
+    for _ in range(4):
+        assert not await node.dnc.is_listed(phone="+355691234567")
